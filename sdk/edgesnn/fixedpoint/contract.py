@@ -1,0 +1,125 @@
+"""The integer contract, in code. docs/fixed-point.md is its prose; the two change together.
+
+Everything here is integer arithmetic on numpy int64 arrays; no float enters the timestep
+path. The C runtime (firmware_templates/runtime) implements the same functions with the same
+names, and tests hold it to this module bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Bumped whenever a rule below changes meaning; the firmware refuses a model of another version.
+CONTRACT_VERSION = 1
+#: Decays are unsigned Q0.16 multipliers: alpha = round_half_up(beta * 2**16), in [0, 65536].
+DECAY_FRAC_BITS = 16
+DECAY_ONE = 1 << DECAY_FRAC_BITS
+#: Bit-width ranges accepted by the quantizer.
+WEIGHT_BITS_RANGE = (2, 8)
+STATE_BITS_RANGE = (8, 32)
+#: Largest input shift (acc * 2**shift); keeps every intermediate inside int64.
+MAX_SHIFT = 24
+#: Synaptic accumulators are int32: fan-in * 2**(weight_bits-1) must stay below this.
+ACC_LIMIT = 2**31 - 1
+
+
+def state_limits(state_bits: int) -> tuple[int, int]:
+    """Inclusive [lo, hi] of a state variable of ``state_bits`` (two's complement)."""
+    return -(1 << (state_bits - 1)), (1 << (state_bits - 1)) - 1
+
+
+def weight_limit(weight_bits: int) -> int:
+    """Largest magnitude of a weight: symmetric range [-q, q] with q = 2**(bits-1) - 1."""
+    return (1 << (weight_bits - 1)) - 1
+
+
+def saturate(x: np.ndarray, state_bits: int) -> np.ndarray:
+    """Clamp to the state range. Values are never wrapped."""
+    lo, hi = state_limits(state_bits)
+    return np.clip(x, lo, hi)
+
+
+def rshift_round_half_up(x: np.ndarray, shift: int) -> np.ndarray:
+    """THE rounding rule: ``floor((x + 2**(shift-1)) / 2**shift)``, i.e. round half toward +inf.
+
+    numpy's ``>>`` on signed integers is an arithmetic (flooring) shift, which is what the
+    rule needs; the C runtime spells the floor out so it does not rely on
+    implementation-defined shifts of negative numbers.
+    """
+    if shift == 0:
+        return x
+    return (x + (1 << (shift - 1))) >> shift
+
+
+def to_int_round_half_up(x) -> np.ndarray:
+    """The same rule for converting real-valued parameters to integers: ``floor(x + 1/2)``."""
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
+
+
+def decay_multiplier(beta) -> np.ndarray:
+    """Q0.16 multiplier of a per-step decay in [0, 1]."""
+    return to_int_round_half_up(np.asarray(beta, dtype=np.float64) * DECAY_ONE)
+
+
+def decay(state: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``rshift_round_half_up(state * alpha, 16)``; exact for alpha == 65536 (no leak)."""
+    return rshift_round_half_up(state * alpha, DECAY_FRAC_BITS)
+
+
+def choose_shift(peak_over_scale: float, state_bits: int, headroom: float) -> int:
+    """Largest shift s <= MAX_SHIFT with ``peak * headroom * 2**s`` inside the state range.
+
+    ``peak_over_scale`` is the largest magnitude the layer's state must hold, in units of one
+    weight step (threshold / scale without data; observed peaks with calibration data).
+    """
+    hi = state_limits(state_bits)[1]
+    need = max(float(peak_over_scale), 1.0) * headroom
+    shift = 0
+    while shift < MAX_SHIFT and need * (1 << (shift + 1)) <= hi:
+        shift += 1
+    return shift
+
+
+def step_layer(
+    acc: np.ndarray,
+    i_state: np.ndarray | None,
+    v_state: np.ndarray,
+    *,
+    shift: int,
+    bias: np.ndarray,
+    alpha_syn: np.ndarray | None,
+    alpha_mem: np.ndarray,
+    threshold: np.ndarray,
+    reset_subtract: bool,
+    v_reset: np.ndarray,
+    state_bits: int,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """One timestep of one layer after synaptic accumulation, in contract order.
+
+    ``acc`` is the exact int32 sum of weights of the spiking inputs (and recurrent weights of
+    the layer's own spikes of the previous step). Returns the new (i, v) and the spikes.
+    """
+    x = (acc << shift) + bias
+    if i_state is not None:
+        i_state = saturate(decay(i_state, alpha_syn) + x, state_bits)
+        drive = i_state
+    else:
+        drive = x
+    v_state = saturate(decay(v_state, alpha_mem) + drive, state_bits)
+    spikes = v_state > threshold
+    if reset_subtract:
+        v_state = np.where(spikes, saturate(v_state - threshold, state_bits), v_state)
+    else:
+        v_state = np.where(spikes, v_reset, v_state)
+    return i_state, v_state, spikes
+
+
+def predict_from_counts(counts: np.ndarray, v_last: np.ndarray) -> np.ndarray:
+    """Readout ``spike_count``: most spikes, then the larger final membrane, then the lower index.
+
+    Works for integer and float states alike (the float simulator uses it too).
+    """
+    best = counts == counts.max(axis=-1, keepdims=True)
+    v = v_last.astype(np.float64) if v_last.dtype.kind == "f" else v_last.astype(np.int64)
+    floor = -np.inf if v.dtype.kind == "f" else np.iinfo(np.int64).min
+    return np.argmax(np.where(best, v, floor), axis=-1)

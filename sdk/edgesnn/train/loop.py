@@ -1,0 +1,114 @@
+"""Surrogate-gradient BPTT on a named data set, deterministic for a given seed and thread count."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from edgesnn.data.datasets import encoded
+from edgesnn.fixedpoint.simulate import simulate_float
+from edgesnn.ir import LIF, Dense, Network
+from edgesnn.train.snn import SpikingMLP, to_numpy_params
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters. ``qat`` trains with the integer contract's forward pass."""
+
+    dataset: str = "digits"
+    encoding: str = "rate"
+    timesteps: int = 25
+    hidden: tuple[int, ...] = (128,)
+    beta: float = 0.9
+    threshold: float = 1.0
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 2e-3
+    seed: int = 0
+    qat: bool = True
+    weight_bits: int = 8
+    state_bits: int = 24
+    per_channel: bool = True
+    threads: int = 1
+
+    def __post_init__(self):
+        for name in ("timesteps", "epochs", "batch_size", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not 0.0 <= self.beta <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {self.beta!r}")
+        if not self.threshold > 0:
+            raise ValueError(f"threshold must be > 0, got {self.threshold!r}")
+
+
+@dataclass
+class TrainResult:
+    network: Network
+    test_accuracy: float
+    history: list[dict] = field(default_factory=list)
+    seconds_per_epoch: float = 0.0
+
+
+def count_loss(spikes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on spike counts: the readout the devices use (most spikes wins)."""
+    return torch.nn.functional.cross_entropy(spikes.sum(dim=1), labels)
+
+
+def to_network(model: SpikingMLP, cfg: TrainConfig, n_inputs: int) -> Network:
+    layers = []
+    for w, b in to_numpy_params(model):
+        n = w.shape[0]
+        layers.append(Dense(weight=w, bias=b, neurons=LIF(beta=np.full(n, cfg.beta), threshold=np.full(n, cfg.threshold))))
+    spec = {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
+    meta = {"trained_with": "edgesnn.train", "config": asdict(cfg)}
+    if cfg.qat:
+        meta["qat"] = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
+    return Network(n_inputs=n_inputs, layers=tuple(layers), input_spec=spec, meta=meta, name=f"{cfg.dataset}-snn")
+
+
+def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train an SNN; ``progress`` is called after each epoch with a dict of figures."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    spec = {"encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
+    x_test, y_test = encoded(cfg.dataset, "test", spec)
+    n_in = x_test.shape[2]
+    _, y_train = encoded(cfg.dataset, "train", spec)
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    qat = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel} if cfg.qat else None
+    model = SpikingMLP([n_in, *cfg.hidden, n_classes], cfg.beta, cfg.threshold, qat=qat)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    labels = torch.from_numpy(y_train)
+    history, t_train = [], 0.0
+    for epoch in range(cfg.epochs):
+        # fresh rate-coding noise each epoch (augmentation); the test split's encoding is fixed
+        x_train, _ = encoded(cfg.dataset, "train", {**spec, "seed": cfg.seed + 1000 + epoch})
+        xt = torch.from_numpy(x_train)
+        t0 = time.perf_counter()
+        model.train()
+        total, batches = 0.0, 0
+        for idx in torch.randperm(len(labels), generator=gen).split(cfg.batch_size):
+            spikes, _ = model(xt[idx])
+            loss = count_loss(spikes, labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss)
+            batches += 1
+        sched.step()
+        t_train += time.perf_counter() - t0
+        with torch.no_grad():
+            out, _ = model(torch.from_numpy(x_test))
+        acc = float((out.sum(dim=1).argmax(dim=1).numpy() == y_test).mean())
+        history.append({"epoch": epoch + 1, "loss": total / batches, "test_accuracy_train_readout": acc})
+        if progress is not None:
+            progress(history[-1])
+    net = to_network(model, cfg, n_in)
+    test_acc = simulate_float(net, x_test).accuracy(y_test)
+    return TrainResult(network=net, test_accuracy=test_acc, history=history, seconds_per_epoch=t_train / cfg.epochs)

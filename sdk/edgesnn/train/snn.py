@@ -1,0 +1,102 @@
+"""A torch spiking MLP whose forward pass follows either float semantics or the integer contract.
+
+Float mode computes exactly the float IR (``ir.neurons``). Quantization-aware mode (QAT)
+computes in the integer units of docs/fixed-point.md: weights, thresholds and biases are
+quantized with the quantizer's own rules (``fixedpoint.quantize``), states are rounded with the
+contract's rounding rule and saturated, all in float64 (exact for these integers); rounding
+uses straight-through gradients. A QAT forward therefore gives the golden simulator's spikes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint.quantize import THRESHOLD_HEADROOM
+
+
+class SpikeFn(torch.autograd.Function):
+    """Heaviside forward (strict ``>``); fast-sigmoid surrogate of the normalised distance."""
+
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(u)
+        ctx.slope = slope
+        return (u > 0).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (u,) = ctx.saved_tensors
+        return grad / (ctx.slope * u.abs() + 1.0) ** 2, None
+
+
+def ste_round(x: torch.Tensor) -> torch.Tensor:
+    """The contract's rounding rule, floor(x + 1/2), with a straight-through gradient."""
+    return x + (torch.floor(x + 0.5) - x).detach()
+
+
+class SpikingMLP(torch.nn.Module):
+    """Dense layers of voltage-based LIF (beta < 1) or IF (beta == 1) neurons, reset by subtraction."""
+
+    def __init__(self, sizes: list[int], beta: float, threshold: float, *, qat: dict | None = None,
+                 slope: float = 5.0):
+        super().__init__()
+        self.sizes, self.beta, self.threshold, self.slope = sizes, beta, threshold, slope
+        self.fcs = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.qat = qat  # {"weight_bits", "state_bits", "per_channel"} or None
+
+    def _layer_params(self, fc: torch.nn.Linear):
+        """(weight, bias, threshold, alpha-or-beta) in the units the forward pass uses."""
+        thr = torch.full((fc.out_features,), float(self.threshold), dtype=torch.float64)
+        if self.qat is None:
+            return fc.weight, fc.bias, thr.float(), self.beta
+        wb, sb = self.qat["weight_bits"], self.qat["state_bits"]
+        q = C.weight_limit(wb)
+        w = fc.weight.double()
+        mag = w.detach().abs().amax(dim=1)
+        layer_max = float(mag.max()) or float(q)
+        if not self.qat.get("per_channel", True):
+            mag = torch.full_like(mag, layer_max)
+        scale = torch.where(mag > 0, mag, torch.full_like(mag, layer_max)) / q
+        shift = C.choose_shift(float((thr / scale).max()), sb, THRESHOLD_HEADROOM)
+        unit = scale / (1 << shift)
+        wq = torch.clamp(ste_round(w / scale[:, None]), -q, q) * float(1 << shift)
+        lo, hi = C.state_limits(sb)
+        bq = torch.clamp(ste_round(fc.bias.double() / unit), lo, hi)
+        thr_q = torch.clamp(torch.floor(thr / unit + 0.5), min=1.0)
+        alpha = float(C.decay_multiplier(self.beta))
+        return wq, bq, thr_q, alpha
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (batch, time, inputs) spikes -> (output spikes (batch, time, out), final membrane)."""
+        n, steps, _ = x.shape
+        s = x.double() if self.qat else x.float()
+        if self.qat:
+            lo, hi = C.state_limits(self.qat["state_bits"])
+        for fc in self.fcs:
+            w, b, thr, decay = self._layer_params(fc)
+            cur = torch.nn.functional.linear(s, w, b)  # all timesteps at once, (n, T, out)
+            v = torch.zeros(n, fc.out_features, dtype=cur.dtype)
+            out = []
+            for t in range(steps):
+                if self.qat:
+                    v = torch.clamp(ste_round(v * (decay / C.DECAY_ONE)) + cur[:, t], lo, hi)
+                else:
+                    v = decay * v + cur[:, t]
+                z = SpikeFn.apply((v - thr) / thr, self.slope)
+                v = v - z.detach() * thr
+                out.append(z)
+            s = torch.stack(out, dim=1)
+        return s, v
+
+
+def to_numpy_params(model: SpikingMLP) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(fc.weight.detach().double().numpy().copy(), fc.bias.detach().double().numpy().copy())
+            for fc in model.fcs]
+
+
+def beta_from_tau(tau: float, dt: float) -> float:
+    return math.exp(-dt / tau)
