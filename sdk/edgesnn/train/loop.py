@@ -99,7 +99,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
             batches += 1
         sched.step()
         t_train += time.perf_counter() - t0

@@ -1,0 +1,1 @@
+"""The ``edgesnn`` command line: one module per command group, registered in ``app``."""

@@ -1,0 +1,33 @@
+"""The ``edgesnn`` console script. Commands are registered from one module per group."""
+
+from __future__ import annotations
+
+import typer
+
+from edgesnn import __version__
+from edgesnn.cli import demo_cmd, model_cmds
+
+app = typer.Typer(
+    name="edgesnn", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Spiking neural networks on small devices: train, quantize, simulate, build, deploy.",
+)
+
+# model group
+app.command("train")(model_cmds.train_cmd)
+app.command("quantize")(model_cmds.quantize_cmd)
+app.command("simulate")(model_cmds.simulate_cmd)
+app.command("info")(model_cmds.info_cmd)
+# the whole story
+app.command("demo")(demo_cmd.demo_cmd)
+
+
+@app.command("version")
+def version_cmd(json_out: model_cmds.JsonOpt = False):
+    """Print the edgesnn version and the integer contract version."""
+    from edgesnn.fixedpoint.contract import CONTRACT_VERSION
+
+    model_cmds.emit({"version": __version__, "contract_version": CONTRACT_VERSION}, json_out)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,67 @@
+"""What every command shares: ``--json`` output, one-line errors, a stderr console for progress."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from edgesnn.errors import EdgesnnError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+err_console = Console(stderr=True)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def emit(result: dict, as_json: bool, human: Callable[[dict], None] | None = None) -> None:
+    """Print a command's result: one JSON object, or a human summary."""
+    if as_json:
+        sys.stdout.write(json.dumps(_plain(result)) + "\n")
+        sys.stdout.flush()
+    elif human is not None:
+        human(result)
+    else:
+        for k, v in _plain(result).items():
+            typer.echo(f"{k}: {v}")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One line on stderr naming the cause, then a non-zero exit."""
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(code)
+
+
+def handles_errors(func: Callable) -> Callable:
+    """Turn bad-input errors into ``error: ...`` lines instead of tracebacks."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except (EdgesnnError, ValueError, OSError) as e:
+            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper

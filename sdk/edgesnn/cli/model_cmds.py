@@ -1,0 +1,210 @@
+"""Model commands: train, quantize, simulate, info. Only ``train`` imports torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors
+from edgesnn.errors import DatasetError, ModelFileError
+
+
+def _progress_bar(total: int, label: str, enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                    TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False)
+
+
+def run_training(dataset: str, out: Path, epochs: int, seed: int, hidden: int, timesteps: int,
+                 encoding: str, qat: bool, threads: int, show_progress: bool) -> dict:
+    from edgesnn.data.datasets import load
+    from edgesnn.formats import save_model
+    from edgesnn.train import TrainConfig, train
+
+    load(dataset)  # fail fast on an unknown data set, before torch is imported
+    cfg = TrainConfig(dataset=dataset, epochs=epochs, seed=seed, hidden=(hidden,), timesteps=timesteps,
+                      encoding=encoding, qat=qat, threads=threads)
+    with _progress_bar(epochs, "training", show_progress) as bar:
+        task = bar.add_task("train", total=epochs, info="")
+        def progress(h):
+            bar.update(task, advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%}")
+        result = train(cfg, progress)
+    save_model(result.network, out)
+    return {"model": out, "test_accuracy": result.test_accuracy, "epochs": epochs, "seed": seed,
+            "qat": qat, "seconds_per_epoch": result.seconds_per_epoch}
+
+
+@handles_errors
+def train_cmd(
+    dataset: Annotated[str, typer.Option(help="Data set name (digits).")] = "digits",
+    out: Annotated[Path, typer.Option(help="Where to write the float model (NIR).")] = Path("model.nir"),
+    epochs: Annotated[int, typer.Option(min=1)] = 40,
+    seed: Annotated[int, typer.Option()] = 0,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size.")] = 128,
+    timesteps: Annotated[int, typer.Option(min=1)] = 25,
+    encoding: Annotated[str, typer.Option(help="rate or latency")] = "rate",
+    qat: Annotated[bool, typer.Option("--qat/--no-qat", help="Quantization-aware forward pass.")] = True,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads.")] = 1,
+    json_out: JsonOpt = False,
+):
+    """Train a spiking network with surrogate gradients (quantization-aware by default)."""
+    res = run_training(dataset, out, epochs, seed, hidden, timesteps, encoding, qat, threads, not json_out)
+    emit(res, json_out)
+
+
+def _test_data(model, dataset: str, split: str, limit: Optional[int]):
+    from edgesnn.data.datasets import encoded
+
+    x, y = encoded(dataset, split, model.input_spec)
+    if x.shape[2] != model.n_inputs:
+        raise DatasetError(f"dataset {dataset!r} has {x.shape[2]} channels but the model takes {model.n_inputs}")
+    return (x[:limit], y[:limit]) if limit else (x, y)
+
+
+def run_quantize(model_path: Path, dataset: str, out: Path, weight_bits: Optional[int], state_bits: Optional[int],
+                 per_layer: bool, shift_rule: str) -> dict:
+    from edgesnn.fixedpoint import quantization_report, quantize
+    from edgesnn.formats import load_model, save_model
+    from edgesnn.ir import Network
+
+    net = load_model(model_path)
+    if not isinstance(net, Network):
+        raise ModelFileError(f"{model_path}: already quantized; quantize takes a float model")
+    if shift_rule not in ("threshold", "data"):
+        raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
+    qat = net.meta.get("qat", {})  # a QAT model is quantized exactly as it was trained
+    wb = weight_bits or qat.get("weight_bits", 8)
+    sb = state_bits or qat.get("state_bits", 24)
+    per_channel = not per_layer and qat.get("per_channel", True)
+    calib = None
+    if shift_rule == "data":
+        calib, _ = _test_data(net, dataset, "train", None)
+    qnet = quantize(net, weight_bits=wb, state_bits=sb, per_channel=per_channel, calibration=calib)
+    x, y = _test_data(net, dataset, "test", None)
+    rep = quantization_report(net, qnet, x, y)
+    save_model(qnet, out)
+    return {"model": out, "hash": qnet.content_hash, "weight_bits": wb, "state_bits": sb,
+            "per_channel": per_channel, "shift_rule": shift_rule, **rep.as_dict()}
+
+
+@handles_errors
+def quantize_cmd(
+    model: Annotated[Path, typer.Argument(help="Float model (NIR).")],
+    dataset: Annotated[str, typer.Option(help="Data set for calibration and the report.")] = "digits",
+    out: Annotated[Path, typer.Option(help="Where to write the quantized model.")] = Path("model.qsnn"),
+    weight_bits: Annotated[Optional[int], typer.Option(help="2..8 (default: as trained, else 8).")] = None,
+    state_bits: Annotated[Optional[int], typer.Option(help="8..32 (default: as trained, else 24).")] = None,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="One weight scale per layer.")] = False,
+    shift_rule: Annotated[str, typer.Option(help="threshold (no data) or data (calibrate on train split).")] = "threshold",
+    json_out: JsonOpt = False,
+):
+    """Quantize a float model to the integer contract and report float vs integer accuracy."""
+    res = run_quantize(model, dataset, out, weight_bits, state_bits, per_layer, shift_rule)
+    emit(res, json_out, None if json_out else _print_quant)
+
+
+def _print_quant(r: dict) -> None:
+    typer.echo(f"wrote {r['model']}  hash {r['hash'][:16]}")
+    for L in r["layers"]:
+        typer.echo(f"  layer {L['layer']} {L['shape']} {L['neuron']}: shift {L['shift']}, "
+                   f"threshold {L['threshold_min']}..{L['threshold_max']}, "
+                   f"weights at limit {L['weights_at_limit']}, state writes at limit {L['state_writes_at_limit']}")
+    typer.echo(f"float accuracy {r['float_accuracy']:.2%}   integer accuracy {r['int_accuracy']:.2%}   "
+               f"prediction agreement {r['prediction_agreement']:.2%}")
+
+
+def _load_input(path: Path, n_inputs: int) -> np.ndarray:
+    from edgesnn.fixedpoint.simulate import check_inputs
+
+    if not path.is_file():
+        raise DatasetError(f"input file not found: {path}")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise DatasetError(f"{path}: not a readable .npy array ({e})") from None
+    if not isinstance(arr, np.ndarray):
+        raise DatasetError(f"{path}: expected one .npy array, got an archive")
+    return check_inputs(arr, n_inputs)
+
+
+def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[Path], save_output: Optional[Path],
+                 limit: Optional[int]) -> dict:
+    from edgesnn.fixedpoint import QuantNetwork, simulate
+    from edgesnn.formats import load_model
+
+    if (dataset is None) == (input_path is None):
+        raise DatasetError("give exactly one of --dataset or --input")
+    model = load_model(model_path)
+    labels = None
+    if input_path is not None:
+        x = _load_input(input_path, model.n_inputs)
+        x = x[:limit] if limit else x
+    else:
+        x, labels = _test_data(model, dataset, "test", limit)
+    r = simulate(model, x)
+    res = {"model": model_path, "kind": "integer" if isinstance(model, QuantNetwork) else "float",
+           "samples": int(x.shape[0]), "timesteps": int(x.shape[1]),
+           "synops_per_sample": float(r.synops.mean()), "neuron_updates_per_sample": r.neuron_updates}
+    if labels is not None:
+        res["accuracy"] = r.accuracy(labels)
+    if save_output is not None:
+        save_output.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(save_output, spikes=r.spikes, prediction=r.prediction, counts=r.counts)
+        res["output"] = save_output
+    return res
+
+
+@handles_errors
+def simulate_cmd(
+    model: Annotated[Path, typer.Argument(help="Float (NIR) or quantized (.qsnn) model.")],
+    dataset: Annotated[Optional[str], typer.Option(help="Run the data set's test split.")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", help="Spikes .npy of shape (samples, timesteps, inputs).")] = None,
+    save_output: Annotated[Optional[Path], typer.Option(help="Write spikes and predictions to this .npz.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,
+    json_out: JsonOpt = False,
+):
+    """Simulate a model: float models in float, quantized ones bit-exactly in the integer contract."""
+    emit(run_simulate(model, dataset, input, save_output, limit), json_out)
+
+
+def model_info(model_path: Path) -> dict:
+    from edgesnn.fixedpoint import QuantNetwork
+    from edgesnn.formats import load_model
+
+    m = load_model(model_path)
+    layers = []
+    for i, L in enumerate(m.layers):
+        entry = {"layer": i, "shape": [L.n_out, L.n_in], "recurrent": L.recurrent is not None}
+        if isinstance(m, QuantNetwork):
+            entry.update(current_based=L.current_based, shift=L.shift, reset=L.reset,
+                         alpha_mem=sorted(set(L.alpha_mem.tolist()))[:4],
+                         threshold_range=[int(L.threshold.min()), int(L.threshold.max())],
+                         weight_range=[int(L.weight.min()), int(L.weight.max())])
+        else:
+            n = L.neurons
+            entry.update(neuron=type(n).__name__, reset=n.reset,
+                         threshold_range=[float(n.threshold.min()), float(n.threshold.max())],
+                         **({"beta_range": [float(n.beta.min()), float(n.beta.max())]} if hasattr(n, "beta") else {}))
+        layers.append(entry)
+    res = {"model": model_path, "kind": "quantized" if isinstance(m, QuantNetwork) else "float", "name": m.name,
+           "n_inputs": m.n_inputs, "n_outputs": m.n_outputs, "readout": m.readout, "input_spec": m.input_spec,
+           "layers": layers}
+    if isinstance(m, QuantNetwork):
+        res.update(weight_bits=m.weight_bits, state_bits=m.state_bits, contract_version=m.contract_version,
+                   hash=m.content_hash, hash32=f"{m.hash32:08x}")
+    else:
+        res.update(dt=m.dt, meta=m.meta)
+    return res
+
+
+@handles_errors
+def info_cmd(
+    model: Annotated[Path, typer.Argument(help="Float (NIR) or quantized (.qsnn) model.")],
+    json_out: JsonOpt = False,
+):
+    """Show a model's layers, neuron parameters, bit widths and hash."""
+    emit(model_info(model), json_out)

@@ -1,0 +1,70 @@
+"""Load and save any edgesnn model file, telling float (NIR/HDF5) from quantized (zip) by content."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from edgesnn.errors import ModelFileError
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.formats import qmodel
+from edgesnn.ir import Network
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write to a temporary file beside ``path`` and rename: a crash never leaves half a model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(model: Network | QuantNetwork, path: str | os.PathLike) -> Path:
+    """Save a float network as NIR or a quantized one as ``.qsnn``; returns the path."""
+    path = Path(path)
+    if isinstance(model, QuantNetwork):
+        data = qmodel.to_bytes(model)
+        _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    elif isinstance(model, Network):
+        import nir
+
+        from edgesnn.formats.nir_float import to_nir
+
+        graph = to_nir(model)
+        _atomic_write(path, lambda tmp: nir.write(tmp, graph))
+    else:
+        raise TypeError(f"cannot save a {type(model).__name__}")
+    return path
+
+
+def load_model(path: str | os.PathLike) -> Network | QuantNetwork:
+    """Load a float (NIR) or quantized (.qsnn) model, raising ModelFileError with the cause."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    data = path.read_bytes()
+    if data.startswith(_ZIP_MAGIC):
+        return qmodel.from_bytes(data, str(path))
+    if data.startswith(_HDF5_MAGIC):
+        import nir
+
+        from edgesnn.formats.nir_float import from_nir
+
+        try:
+            graph = nir.read(str(path))
+        except Exception as e:  # h5py/nir raise many types on damaged files
+            raise ModelFileError(f"{path}: corrupt NIR file ({type(e).__name__}: {e})") from None
+        try:
+            return from_nir(graph)
+        except ValueError as e:
+            raise ModelFileError(f"{path}: invalid network ({e})") from None
+    raise ModelFileError(f"{path}: not an edgesnn model (neither a NIR graph nor a .qsnn file)")
