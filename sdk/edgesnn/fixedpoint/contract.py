@@ -80,38 +80,49 @@ def choose_shift(peak_over_scale: float, state_bits: int, headroom: float) -> in
     return shift
 
 
-def step_layer(
-    acc: np.ndarray,
+def synaptic_drive(acc: np.ndarray, shift: int, bias: np.ndarray) -> np.ndarray:
+    """Step 2: ``x = acc * 2**shift + bias`` (int64, exact). Vectorizes over any leading axes."""
+    return (acc.astype(np.int64, copy=False) << shift) + bias
+
+
+def neuron_step(
+    x: np.ndarray,
     i_state: np.ndarray | None,
     v_state: np.ndarray,
     *,
-    shift: int,
-    bias: np.ndarray,
     alpha_syn: np.ndarray | None,
     alpha_mem: np.ndarray,
     threshold: np.ndarray,
     reset_subtract: bool,
     v_reset: np.ndarray,
     state_bits: int,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """One timestep of one layer after synaptic accumulation, in contract order.
+) -> np.ndarray:
+    """Steps 3-6 for one timestep, updating ``i_state`` and ``v_state`` (int64) in place.
 
-    ``acc`` is the exact int32 sum of weights of the spiking inputs (and recurrent weights of
-    the layer's own spikes of the previous step). Returns the new (i, v) and the spikes.
+    Returns the spikes. Written with in-place numpy ops because it is the simulator's inner
+    loop; ``tests/reference.py`` restates it with scalar Python integers.
     """
-    x = (acc << shift) + bias
+    lo, hi = state_limits(state_bits)
+    half = 1 << (DECAY_FRAC_BITS - 1)
     if i_state is not None:
-        i_state = saturate(decay(i_state, alpha_syn) + x, state_bits)
-        drive = i_state
-    else:
-        drive = x
-    v_state = saturate(decay(v_state, alpha_mem) + drive, state_bits)
+        np.multiply(i_state, alpha_syn, out=i_state)
+        i_state += half
+        i_state >>= DECAY_FRAC_BITS
+        i_state += x
+        np.clip(i_state, lo, hi, out=i_state)
+        x = i_state
+    np.multiply(v_state, alpha_mem, out=v_state)
+    v_state += half
+    v_state >>= DECAY_FRAC_BITS
+    v_state += x
+    np.clip(v_state, lo, hi, out=v_state)
     spikes = v_state > threshold
     if reset_subtract:
-        v_state = np.where(spikes, saturate(v_state - threshold, state_bits), v_state)
+        # v > threshold >= 1, so v - threshold lies in [0, hi): the saturation is a no-op
+        np.subtract(v_state, threshold, out=v_state, where=spikes)
     else:
-        v_state = np.where(spikes, v_reset, v_state)
-    return i_state, v_state, spikes
+        np.copyto(v_state, v_reset, where=spikes)
+    return spikes
 
 
 def predict_from_counts(counts: np.ndarray, v_last: np.ndarray) -> np.ndarray:

@@ -19,8 +19,12 @@ import numpy as np
 
 from edgesnn.errors import DatasetError
 from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint import fast_kernel
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.ir import Dense, Network, membrane_decay, synaptic_decay
+
+
+BACKENDS = ("numpy", "numba", "torch")
 
 
 def exact_matmul(spikes: np.ndarray, weight_t: np.ndarray, bound: int) -> np.ndarray:
@@ -28,6 +32,19 @@ def exact_matmul(spikes: np.ndarray, weight_t: np.ndarray, bound: int) -> np.nda
     dtype = np.float32 if bound < 2**24 else np.float64
     out = spikes.astype(dtype, copy=False) @ weight_t.astype(dtype, copy=False)
     return out.astype(np.int64)
+
+
+def int8_matmul(spikes: np.ndarray, weight_t_i8: np.ndarray, bound: int) -> np.ndarray:
+    """The same product with torch's int8 x int8 -> int32 GEMM (VNNI on x86); also exact.
+
+    Optional speed-up for users who have torch; the golden model does not need it.
+    """
+    if spikes.shape[0] <= 16:  # torch._int_mm wants more than 16 rows
+        return exact_matmul(spikes, weight_t_i8, bound)
+    import torch
+
+    a = torch.from_numpy(np.ascontiguousarray(spikes).view(np.int8))
+    return torch._int_mm(a, torch.from_numpy(weight_t_i8)).numpy().astype(np.int64)
 
 
 @dataclass
@@ -48,31 +65,34 @@ class SimResult:
 
 
 class _IntKernel:
-    def __init__(self, layer: QuantLayer, state_bits: int, weight_bits: int):
+    """One layer of the integer contract; ``feedforward`` returns the drive x (step 2)."""
+
+    def __init__(self, layer: QuantLayer, state_bits: int, weight_bits: int, backend: str):
         self.L, self.bits = layer, state_bits
         q = C.weight_limit(weight_bits)
         self.ff_bound = layer.n_in * q
-        self.w_t = np.ascontiguousarray(layer.weight.T)
-        self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
         self.rec_bound = layer.n_out * q
+        self.matmul = int8_matmul if backend == "torch" else exact_matmul
+        wdt = np.int8 if backend == "torch" else np.int64
+        self.w_t = np.ascontiguousarray(layer.weight.T, dtype=wdt)
+        self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
 
     def feedforward(self, s: np.ndarray) -> np.ndarray:
-        return exact_matmul(s, self.w_t, self.ff_bound)
+        return C.synaptic_drive(self.matmul(s, self.w_t, self.ff_bound), self.L.shift, self.L.bias)
 
     def recurrent(self, z: np.ndarray) -> np.ndarray:
-        return exact_matmul(z, self.r_t, self.rec_bound)
+        return C.synaptic_drive(exact_matmul(z, self.r_t, self.rec_bound), self.L.shift, 0)
 
     def init(self, n: int):
         zeros = np.zeros((n, self.L.n_out), np.int64)
         return [zeros.copy() if self.L.current_based else None, zeros]
 
-    def step(self, acc: np.ndarray, state: list, count_sat: bool) -> tuple[np.ndarray, int]:
+    def step(self, x: np.ndarray, state: list, count_sat: bool) -> tuple[np.ndarray, int]:
         L = self.L
-        i_old, v_old = state
-        i, v, z = C.step_layer(
-            acc, i_old, v_old, shift=L.shift, bias=L.bias, alpha_syn=L.alpha_syn, alpha_mem=L.alpha_mem,
-            threshold=L.threshold, reset_subtract=L.reset == "subtract", v_reset=L.v_reset,
-            state_bits=self.bits,
+        i, v = state
+        z = C.neuron_step(
+            x, i, v, alpha_syn=L.alpha_syn, alpha_mem=L.alpha_mem, threshold=L.threshold,
+            reset_subtract=L.reset == "subtract", v_reset=L.v_reset, state_bits=self.bits,
         )
         sat = 0
         if count_sat:
@@ -80,7 +100,6 @@ class _IntKernel:
             sat = int(np.count_nonzero((v == lo) | (v == hi)))
             if i is not None:
                 sat += int(np.count_nonzero((i == lo) | (i == hi)))
-        state[0], state[1] = i, v
         return z, sat
 
 
@@ -95,7 +114,7 @@ class _FloatKernel:
         self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
 
     def feedforward(self, s: np.ndarray) -> np.ndarray:
-        return s.astype(np.float64) @ self.w_t
+        return s.astype(np.float64) @ self.w_t + self.L.bias
 
     def recurrent(self, z: np.ndarray) -> np.ndarray:
         return z.astype(np.float64) @ self.r_t
@@ -106,7 +125,7 @@ class _FloatKernel:
 
     def step(self, acc: np.ndarray, state: list, count_sat: bool) -> tuple[np.ndarray, int]:
         i, v = state
-        x = acc + self.L.bias
+        x = acc
         if i is not None:
             i = self.beta_syn * i + x
             x = i
@@ -133,45 +152,51 @@ def check_inputs(inputs, n_inputs: int) -> np.ndarray:
     return arr
 
 
-def _run(kernels, inputs: np.ndarray, record: bool, count_sat: bool) -> SimResult:
+def _loop_layer(k, s: np.ndarray, record: bool, count_sat: bool):
+    """Layer-major numpy loop: one GEMM for all timesteps, then the neuron updates over time."""
+    n, steps = s.shape[:2]
+    n_out = k.L.n_out
+    ff = k.feedforward(s.reshape(n * steps, -1)).reshape(n, steps, n_out)
+    state = k.init(n)
+    out = np.zeros((n, steps, n_out), bool)
+    vs = np.zeros((n, steps, n_out), state[1].dtype) if record else None
+    is_ = np.zeros_like(vs) if record and state[0] is not None else None
+    sat_total = 0
+    z = np.zeros((n, n_out), bool)
+    for t in range(steps):
+        x = ff[:, t]
+        if k.r_t is not None:
+            x = x + k.recurrent(z)
+        z, sat = k.step(x, state, count_sat)
+        out[:, t] = z
+        sat_total += sat
+        if record:
+            vs[:, t] = state[1]
+            if is_ is not None:
+                is_[:, t] = state[0]
+    return out, vs, is_, state[1], sat_total
+
+
+def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
+    """Chain per-layer runners ``f(spikes_in, record) -> (spikes, v, i, v_last, saturations)``."""
     n, steps = inputs.shape[:2]
     s = inputs
     synops = np.zeros(n, np.int64)
     neuron_updates = 0
     saturations, rec = [], [] if record else None
-    for k in kernels:
-        n_out = k.L.n_out
-        ff = k.feedforward(s.reshape(n * steps, -1)).reshape(n, steps, n_out)
-        state = k.init(n)
-        out = np.zeros((n, steps, n_out), bool)
-        if record:
-            vs = np.zeros((n, steps, n_out), state[1].dtype)
-            is_ = np.zeros_like(vs) if state[0] is not None else None
-        sat_total = 0
-        z = np.zeros((n, n_out), bool)
-        for t in range(steps):
-            acc = ff[:, t]
-            if k.r_t is not None:
-                acc = acc + k.recurrent(z)
-            z, sat = k.step(acc, state, count_sat)
-            out[:, t] = z
-            sat_total += sat
-            if record:
-                vs[:, t] = state[1]
-                if is_ is not None:
-                    is_[:, t] = state[0]
-        synops += s.sum(axis=(1, 2), dtype=np.int64) * n_out
-        if k.r_t is not None:
-            synops += out[:, :-1].sum(axis=(1, 2), dtype=np.int64) * n_out
-        neuron_updates += steps * n_out
-        saturations.append(sat_total)
+    for layer, run in layer_runs:
+        out, vs, is_, v_last, sat = run(s, record)
+        synops += s.sum(axis=(1, 2), dtype=np.int64) * layer.n_out
+        if layer.recurrent is not None:
+            synops += out[:, :-1].sum(axis=(1, 2), dtype=np.int64) * layer.n_out
+        neuron_updates += steps * layer.n_out
+        saturations.append(sat)
         if record:
             entry = {"spikes": out, "v": vs}
             if is_ is not None:
                 entry["i"] = is_
             rec.append(entry)
         s = out
-        v_last = state[1]
     counts = s.sum(axis=1, dtype=np.int64)
     return SimResult(
         spikes=s, counts=counts, v_last=v_last, prediction=C.predict_from_counts(counts, v_last),
@@ -179,17 +204,46 @@ def _run(kernels, inputs: np.ndarray, record: bool, count_sat: bool) -> SimResul
     )
 
 
-def simulate_int(qnet: QuantNetwork, inputs, *, record: bool = False, count_saturation: bool = False) -> SimResult:
-    """Run the integer contract on input spikes (samples, timesteps, inputs). The golden model."""
+#: Above this many (sample x timestep x synapse) slots the compiled kernel repays numba's start-up.
+NUMBA_WORK_THRESHOLD = 50_000_000
+
+
+def default_backend(qnet: QuantNetwork, samples: int, steps: int) -> str:
+    """numba's event-driven kernel for large runs when installed, else numpy."""
+    work = samples * steps * sum(L.n_in * L.n_out for L in qnet.layers)
+    return "numba" if fast_kernel.HAVE_NUMBA and work > NUMBA_WORK_THRESHOLD else "numpy"
+
+
+def simulate_int(qnet: QuantNetwork, inputs, *, record: bool = False, count_saturation: bool = False,
+                 backend: str | None = None) -> SimResult:
+    """Run the integer contract on input spikes (samples, timesteps, inputs). The golden model.
+
+    Backends compute identical results (tests hold them to each other and to a scalar
+    reference): ``numpy`` (layer-major, exact GEMMs), ``numba`` (event-driven compiled kernel,
+    chosen for large runs when installed), ``torch`` (numpy with torch's int8 GEMM for the
+    synaptic sums).
+    """
     x = check_inputs(inputs, qnet.n_inputs)
-    kernels = [_IntKernel(L, qnet.state_bits, qnet.weight_bits) for L in qnet.layers]
-    return _run(kernels, x, record, count_saturation)
+    backend = backend or default_backend(qnet, x.shape[0], x.shape[1])
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "numba" and not fast_kernel.HAVE_NUMBA:
+        raise ValueError("backend 'numba' needs numba: pip install 'edgesnn[fast]'")
+    runs = []
+    for L in qnet.layers:
+        if backend == "numba":
+            runs.append((L, lambda s, rec, L=L: fast_kernel.run_layer(L, s, qnet.state_bits, rec)))
+        else:
+            k = _IntKernel(L, qnet.state_bits, qnet.weight_bits, backend)
+            runs.append((L, lambda s, rec, k=k: _loop_layer(k, s, rec, count_saturation)))
+    return _run(runs, x, record)
 
 
 def simulate_float(net: Network, inputs, *, record: bool = False) -> SimResult:
     """Run the float network (float64) on input spikes (samples, timesteps, inputs)."""
     x = check_inputs(inputs, net.n_inputs)
-    return _run([_FloatKernel(L) for L in net.layers], x, record, False)
+    runs = [(L, lambda s, rec, k=_FloatKernel(L): _loop_layer(k, s, rec, False)) for L in net.layers]
+    return _run(runs, x, record)
 
 
 def simulate(model: Network | QuantNetwork, inputs, *, record: bool = False) -> SimResult:

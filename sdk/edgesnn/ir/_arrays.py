@@ -32,7 +32,7 @@ def check_finite(name: str, arr: np.ndarray) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} has a non-finite value {arr[idx]!r} at index {idx}")
+        raise ValueError(f"{name} has a non-finite value {float(arr[idx])} at index {idx}")
 
 
 def check_range(name: str, arr: np.ndarray, lo: float, hi: float, *, lo_open: bool = False) -> None:
@@ -41,4 +41,4 @@ def check_range(name: str, arr: np.ndarray, lo: float, hi: float, *, lo_open: bo
     if bad.any():
         i = int(np.argmax(bad))
         bracket = "(" if lo_open else "["
-        raise ValueError(f"{name}[{i}] = {arr[i]!r} is outside {bracket}{lo}, {hi}]")
+        raise ValueError(f"{name}[{i}] = {float(arr[i])} is outside {bracket}{lo}, {hi}]")

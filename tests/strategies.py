@@ -1,0 +1,48 @@
+"""Hypothesis strategies for random small networks, float and quantized, including extremes."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+
+
+@st.composite
+def quant_networks(draw, max_layers: int = 3, max_width: int = 6):
+    wb = draw(st.integers(2, 8))
+    sb = draw(st.sampled_from([8, 12, 16, 24, 32]))
+    q = C.weight_limit(wb)
+    lo, hi = C.state_limits(sb)
+    n_in = draw(st.integers(1, max_width))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    layers, n = [], n_in
+    for _ in range(draw(st.integers(1, max_layers))):
+        m = draw(st.integers(1, max_width))
+        extreme = draw(st.booleans())  # push weights, shifts and thresholds to the limits
+        shift = draw(st.integers(0, C.MAX_SHIFT if extreme else 6))
+        th_hi = hi if extreme else max(1, min(hi, 64 << shift))
+        layers.append(QuantLayer(
+            weight=rng.integers(-q, q + 1, (m, n)),
+            recurrent=rng.integers(-q, q + 1, (m, m)) if draw(st.booleans()) else None,
+            bias=rng.integers(lo if extreme else -8, (hi if extreme else 8) + 1, m),
+            shift=shift,
+            alpha_mem=rng.integers(0, C.DECAY_ONE + 1, m),
+            alpha_syn=rng.integers(0, C.DECAY_ONE + 1, m) if draw(st.booleans()) else None,
+            threshold=rng.integers(1, th_hi + 1, m),
+            reset=draw(st.sampled_from(["subtract", "to_value"])),
+            v_reset=rng.integers(lo, hi + 1, m) if extreme else rng.integers(-4, 5, m),
+        ))
+        n = m
+    return QuantNetwork(n_inputs=n_in, layers=tuple(layers), weight_bits=wb, state_bits=sb)
+
+
+@st.composite
+def spike_inputs(draw, n_inputs: int, max_samples: int = 4, max_steps: int = 8):
+    n = draw(st.integers(1, max_samples))
+    t = draw(st.integers(1, max_steps))
+    p = draw(st.sampled_from([0.0, 0.2, 0.5, 1.0]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return rng.random((n, t, n_inputs)) < p

@@ -1,0 +1,118 @@
+"""Every command through typer's CliRunner: --json output, errors as one line, no torch unless training."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgesnn.cli.app import app
+from edgesnn.fixedpoint import quantize
+from edgesnn.formats import save_model
+from edgesnn.ir import LIF, Dense, Network
+
+runner = CliRunner()
+
+
+def run_json(*args):
+    res = runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    rng = np.random.default_rng(0)
+    net = Network(n_inputs=64, layers=(
+        Dense(rng.normal(0, 0.3, (32, 64)), np.zeros(32), LIF(np.full(32, 0.9), np.ones(32))),
+        Dense(rng.normal(0, 0.3, (10, 32)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
+    ), input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 10, "seed": 0})
+    return save_model(net, d / "f.nir"), save_model(quantize(net), d / "q.qsnn"), d
+
+
+def test_trained_pipeline_train_quantize_simulate_info(tmp_path):
+    """The README's main path on a tiny budget: 2 epochs of QAT, then the integer model."""
+    f = tmp_path / "m.nir"
+    r = run_json("train", "--dataset", "digits", "--out", str(f), "--epochs", "2", "--hidden", "32", "--timesteps", "10")
+    assert r["test_accuracy"] > 0.5  # far above chance (0.1) after two epochs
+    q = tmp_path / "m.qsnn"
+    r = run_json("quantize", str(f), "--dataset", "digits", "--out", str(q))
+    assert r["int_accuracy"] > 0.5 and abs(r["int_accuracy"] - r["float_accuracy"]) < 0.05
+    out = tmp_path / "o.npz"
+    r = run_json("simulate", str(q), "--dataset", "digits", "--save-output", str(out))
+    assert r["accuracy"] == pytest.approx(json.loads(runner.invoke(app, ["quantize", str(f), "--out", str(q), "--json"]).stdout)["int_accuracy"])
+    z = np.load(out)
+    assert z["spikes"].shape == (450, 10, 10) and z["prediction"].shape == (450,)
+    info = run_json("info", str(q))
+    assert info["kind"] == "quantized" and len(info["hash"]) == 64 and info["weight_bits"] == 8
+
+
+def test_simulate_input_file_matches_python_api(models, tmp_path):
+    f, q, _ = models
+    x = np.random.default_rng(1).random((5, 7, 64)) < 0.3
+    np.save(tmp_path / "x.npy", x.astype(np.uint8))
+    r = run_json("simulate", str(q), "--input", str(tmp_path / "x.npy"), "--save-output", str(tmp_path / "o.npz"))
+    from edgesnn.fixedpoint import simulate
+    from edgesnn.formats import load_model
+
+    ref = simulate(load_model(q), x)
+    assert r["synops_per_sample"] == pytest.approx(ref.synops.mean())
+    assert "accuracy" not in r
+    assert np.array_equal(np.load(tmp_path / "o.npz")["spikes"], ref.spikes)
+    r = run_json("simulate", str(f), "--input", str(tmp_path / "x.npy"))
+    assert r["kind"] == "float"
+
+
+@pytest.mark.parametrize("make_args,match", [
+    (lambda f, q, d: ["info", str(d / "missing.qsnn")], "model file not found"),
+    (lambda f, q, d: ["simulate", str(q), "--dataset", "mnist-nope"], "unknown dataset 'mnist-nope'"),
+    (lambda f, q, d: ["simulate", str(q)], "exactly one of --dataset or --input"),
+    (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_shape.npy")], "must have shape"),
+    (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_values.npy")], "must be 0 or 1"),
+    (lambda f, q, d: ["simulate", str(q), "--input", str(d / "corrupt.npy")], "not a readable .npy"),
+    (lambda f, q, d: ["info", str(d / "corrupt.npy")], "not an edgesnn model"),
+    (lambda f, q, d: ["quantize", str(q), "--out", str(d / "x.qsnn")], "already quantized"),
+    (lambda f, q, d: ["quantize", str(d / "nan.nir"), "--out", str(d / "x.qsnn")], "non-finite value nan"),
+    (lambda f, q, d: ["train", "--dataset", "nope", "--out", str(d / "x.nir")], "unknown dataset 'nope'"),
+])
+def test_bad_input_gives_one_line_and_nonzero_exit(models, make_args, match):
+    f, q, d = models
+    np.save(d / "bad_shape.npy", np.zeros((2, 3, 5)))
+    np.save(d / "bad_values.npy", np.full((2, 3, 64), 2))
+    (d / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
+    import h5py
+
+    import shutil
+
+    shutil.copy(f, d / "nan.nir")
+    with h5py.File(d / "nan.nir", "r+") as h:  # poison one weight in the NIR file
+        w = h["node/nodes/fc0/weight"]
+        arr = w[()]
+        arr[0, 0] = np.nan
+        w[...] = arr
+    res = runner.invoke(app, [*make_args(f, q, d), "--json"])
+    assert res.exit_code != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and match in lines[0], res.stderr
+    assert "Traceback" not in res.output and res.stdout == ""
+
+
+def test_commands_that_do_not_train_never_import_torch(models):
+    f, q, _ = models
+    code = (
+        "import sys; from typer.testing import CliRunner; from edgesnn.cli.app import app; r = CliRunner();"
+        f"assert r.invoke(app, ['simulate', {str(q)!r}, '--dataset', 'digits', '--limit', '5', '--json']).exit_code == 0;"
+        f"assert r.invoke(app, ['info', {str(f)!r}, '--json']).exit_code == 0;"
+        f"assert r.invoke(app, ['quantize', {str(f)!r}, '--out', {str(q) + '.2'!r}, '--json']).exit_code == 0;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_version_json():
+    r = run_json("version")
+    assert r["contract_version"] == 1

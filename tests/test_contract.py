@@ -1,0 +1,149 @@
+"""Properties of the integer contract on random small networks (hypothesis)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint import simulate_int
+from tests import reference
+from tests.strategies import quant_networks, spike_inputs
+
+
+@given(st.integers(-(2**40), 2**40), st.integers(0, 20))
+def test_rounding_is_round_half_up(x, s):
+    got = int(C.rshift_round_half_up(np.array([x], np.int64), s)[0])
+    # exact rational reference: nearest integer to x / 2^s, ties toward +inf
+    from fractions import Fraction
+    import math
+
+    assert got == math.floor(Fraction(x, 2**s) + Fraction(1, 2))
+
+
+def test_rounding_ties_go_up_for_negative_values():
+    x = np.array([-3, -2, -1, 1, 2, 3], np.int64)  # /2: -1.5 -1 -0.5 0.5 1 1.5
+    assert C.rshift_round_half_up(x, 1).tolist() == [-1, -1, 0, 1, 1, 2]
+
+
+def test_decay_of_one_is_identity():
+    v = np.array([-(2**31), -5, 0, 7, 2**31 - 1], np.int64)
+    assert np.array_equal(C.decay(v, np.full(5, C.DECAY_ONE)), v)
+
+
+@given(st.integers(8, 32), st.integers(-(2**50), 2**50))
+def test_saturation_clamps_and_never_wraps(bits, x):
+    lo, hi = C.state_limits(bits)
+    got = int(C.saturate(np.array([x], np.int64), bits)[0])
+    assert got == min(max(x, lo), hi)
+
+
+BACKENDS = ["numpy", "numba", "torch"]
+
+
+def _need(backend):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    if backend == "torch":
+        pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_simulator_equals_naive_reference(backend, data):
+    """Every spike and every state of every layer equals an independent Python-int model."""
+    _need(backend)
+    qnet = data.draw(quant_networks())
+    x = data.draw(spike_inputs(qnet.n_inputs))
+    sim = simulate_int(qnet, x, record=True, backend=backend)
+    ref = reference.run(qnet, x)
+    for li, (rec, (z, v, i)) in enumerate(zip(sim.record, ref)):
+        assert np.array_equal(rec["spikes"], np.array(z, bool)), f"spikes of layer {li}"
+        assert np.array_equal(rec["v"], np.array(v, np.int64)), f"v of layer {li}"
+        if qnet.layers[li].current_based:
+            assert np.array_equal(rec["i"], np.array(i, np.int64)), f"i of layer {li}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_states_stay_in_range(data):
+    qnet = data.draw(quant_networks())
+    x = data.draw(spike_inputs(qnet.n_inputs))
+    lo, hi = C.state_limits(qnet.state_bits)
+    for rec in simulate_int(qnet, x, record=True).record:
+        for key in ("v", "i"):
+            if key in rec:
+                assert rec[key].min() >= lo and rec[key].max() <= hi
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_reset_and_threshold_as_documented(data):
+    """A spike iff v (before reset) > threshold; after a spike v is v - threshold or v_reset."""
+    qnet = data.draw(quant_networks(max_layers=1))
+    L = qnet.layers[0]
+    x = data.draw(spike_inputs(qnet.n_inputs))
+    rec = simulate_int(qnet, x, record=True).record[0]
+    z, v = rec["spikes"], rec["v"]
+    lo, hi = C.state_limits(qnet.state_bits)
+    # recompute the pre-reset membrane from the recorded previous state
+    acc = x.astype(np.int64) @ L.weight.T
+    prev_v = np.concatenate([np.zeros_like(v[:, :1]), v[:, :-1]], axis=1)
+    prev_z = np.concatenate([np.zeros_like(z[:, :1]), z[:, :-1]], axis=1)
+    if L.recurrent is not None:
+        acc = acc + prev_z.astype(np.int64) @ L.recurrent.T
+    drive = (acc << L.shift) + L.bias
+    if L.current_based:
+        drive = rec["i"]
+    pre = np.clip(C.decay(prev_v, L.alpha_mem) + drive, lo, hi)
+    assert np.array_equal(z, pre > L.threshold)
+    expected_after = np.clip(pre - L.threshold, lo, hi) if L.reset == "subtract" else np.broadcast_to(L.v_reset, pre.shape)
+    assert np.array_equal(v[z], expected_after[z])
+    assert np.array_equal(v[~z], pre[~z])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_batch_equals_one_by_one(data):
+    qnet = data.draw(quant_networks())
+    x = data.draw(spike_inputs(qnet.n_inputs, max_samples=5))
+    batch = simulate_int(qnet, x, record=True)
+    for n in range(x.shape[0]):
+        one = simulate_int(qnet, x[n : n + 1], record=True)
+        assert one.prediction[0] == batch.prediction[n]
+        assert one.synops[0] == batch.synops[n]
+        for a, b in zip(one.record, batch.record):
+            for key in a:
+                assert np.array_equal(a[key][0], b[key][n])
+
+
+def test_prediction_tie_breaks_on_membrane_then_index():
+    counts = np.array([[3, 5, 5, 1], [2, 2, 2, 2]])
+    v = np.array([[9, 4, 7, 0], [1, 5, 5, -3]])
+    assert C.predict_from_counts(counts, v).tolist() == [2, 1]
+
+
+def test_choose_shift_keeps_peak_in_range():
+    for bits in (8, 16, 24, 32):
+        for peak in (1, 3.5, 100, 1e5):
+            s = C.choose_shift(peak, bits, 8.0)
+            hi = C.state_limits(bits)[1]
+            assert s == C.MAX_SHIFT or peak * 8 * 2 ** (s + 1) > hi
+            assert s == 0 or peak * 8 * 2**s <= hi
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_backends_agree_on_wider_networks_and_batches(backend, data):
+    """Large enough for torch's int8 GEMM (> 16 rows) and numba's int16 partial sums (> 256 inputs)."""
+    _need(backend)
+    qnet = data.draw(quant_networks(max_layers=2, max_width=300))
+    x = data.draw(spike_inputs(qnet.n_inputs, max_samples=24, max_steps=6))
+    a = simulate_int(qnet, x, record=True, backend="numpy")
+    b = simulate_int(qnet, x, record=True, backend=backend)
+    assert np.array_equal(a.prediction, b.prediction) and np.array_equal(a.synops, b.synops)
+    for ra, rb in zip(a.record, b.record):
+        for key in ra:
+            assert np.array_equal(ra[key], rb[key]), key

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install everything edgesnn's main job and tests need on a fresh Debian 12 machine.
+# Python: torch 2.13.0 (CPU build) first, so that no other torch is pulled in, then the package
+# with all extras. Debian: cross compilers and QEMU for the firmware stages, when apt works;
+# without them the firmware stages fall back to the host board and say so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+python3 -m pip install --quiet --disable-pip-version-check -e '.[all]'
+if [ "${EDGESNN_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc"
+  missing=""
+  for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -qq --no-install-recommends -y $missing >/dev/null) \
+      || echo "install.sh: could not install$missing; firmware stages will use the host board" >&2
+  fi
+fi

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: install what the tests need, then run them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install.sh
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+python3 -m pytest tests "$@"
