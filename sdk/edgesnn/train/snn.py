@@ -33,6 +33,19 @@ class SpikeFn(torch.autograd.Function):
         return grad / (ctx.slope * u.abs() + 1.0) ** 2, None
 
 
+class DecayRound(torch.autograd.Function):
+    """``floor(v * a + 1/2)``: the contract's decay with its rounding; gradient as if unrounded."""
+
+    @staticmethod
+    def forward(ctx, v: torch.Tensor, a: float) -> torch.Tensor:
+        ctx.a = a
+        return torch.floor(v * a + 0.5)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.a, None
+
+
 def ste_round(x: torch.Tensor) -> torch.Tensor:
     """The contract's rounding rule, floor(x + 1/2), with a straight-through gradient."""
     return x + (torch.floor(x + 0.5) - x).detach()
@@ -78,12 +91,16 @@ class SpikingMLP(torch.nn.Module):
             lo, hi = C.state_limits(self.qat["state_bits"])
         for fc in self.fcs:
             w, b, thr, decay = self._layer_params(fc)
-            cur = torch.nn.functional.linear(s, w, b)  # all timesteps at once, (n, T, out)
+            if self.qat and float(w.detach().abs().amax()) * fc.in_features + float(b.detach().abs().amax()) < 2**24:
+                # every sum is an integer below 2**24: float32 computes it exactly, and faster
+                cur = torch.nn.functional.linear(s.float(), w.float(), b.float()).double()
+            else:
+                cur = torch.nn.functional.linear(s, w, b)  # all timesteps at once, (n, T, out)
             v = torch.zeros(n, fc.out_features, dtype=cur.dtype)
             out = []
             for t in range(steps):
                 if self.qat:
-                    v = torch.clamp(ste_round(v * (decay / C.DECAY_ONE)) + cur[:, t], lo, hi)
+                    v = torch.clamp(DecayRound.apply(v, decay / C.DECAY_ONE) + cur[:, t], lo, hi)
                 else:
                     v = decay * v + cur[:, t]
                 z = SpikeFn.apply((v - thr) / thr, self.slope)
