@@ -1,0 +1,140 @@
+/* edgesnn C runtime: see esnn.h and docs/fixed-point.md. */
+#include "esnn.h"
+
+/* Portable floor(x / 2^s): right shifts of negative values are implementation-defined in C99. */
+static int64_t floor_shift(int64_t x, unsigned s)
+{
+    return x >= 0 ? (int64_t)((uint64_t)x >> s) : -(int64_t)((uint64_t)(-(x + 1)) >> s) - 1;
+}
+
+int64_t esnn_rshift_round_half_up(int64_t x, unsigned s)
+{
+    return floor_shift(x + ((int64_t)1 << (s - 1u)), s);
+}
+
+static int32_t saturate(int64_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : (int32_t)x);
+}
+
+/* uint32 -> int32 without implementation-defined conversion; compiles to nothing. */
+static int32_t as_int32(uint32_t u)
+{
+    return u <= 0x7fffffffu ? (int32_t)u : -(int32_t)(~u) - 1;
+}
+
+void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
+{
+    uint16_t l;
+    for (l = 0; l < m->n_layers; ++l) {
+        const esnn_layer_t *L = &m->layers[l];
+        uint32_t j;
+        for (j = 0; j < L->n_out; ++j) {
+            s->v[L->offset + j] = 0;
+            if (L->flags & ESNN_CUBA)
+                s->i[L->offset + j] = 0;
+        }
+        s->n_spikes[l] = 0;
+    }
+    s->synops = 0;
+    s->neuron_updates = 0;
+}
+
+/* The hot loop: add one packed weight row to the partial sums, 4 words (8 synapses) per turn. */
+static void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    uint16_t n = (uint16_t)(words >> 2);
+    while (n--) {
+        uint32_t a0 = part[0], a1 = part[1], a2 = part[2], a3 = part[3];
+        a0 += row[0];
+        a1 += row[1];
+        a2 += row[2];
+        a3 += row[3];
+        part[0] = a0;
+        part[1] = a1;
+        part[2] = a2;
+        part[3] = a3;
+        part += 4;
+        row += 4;
+    }
+}
+
+/* acc[j] += sum of rows[ev[e]][j] for all events, exactly. */
+static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev,
+                       uint16_t chunk, int32_t *acc, uint32_t *part)
+{
+    uint16_t start = 0;
+    while (start < n_ev) {
+        uint16_t end = (uint16_t)(n_ev - start > chunk ? start + chunk : n_ev);
+        uint16_t e, k;
+        for (k = 0; k < words; ++k)
+            part[k] = 0;
+        for (e = start; e < end; ++e)
+            add_row(part, rows + (uint32_t)ev[e] * words, words);
+        for (k = 0; k < words; ++k) {
+            uint32_t low = part[k] & 0xffffu;
+            int32_t lo = low >= 0x8000u ? (int32_t)low - 65536 : (int32_t)low;
+            int32_t hi = as_int32(part[k] - (uint32_t)lo) / 65536; /* exact: a multiple of 2^16 */
+            acc[2 * k] += lo;
+            acc[2 * k + 1] += hi;
+        }
+        start = end;
+    }
+}
+
+void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, uint16_t n_events)
+{
+    const uint16_t *in = events;
+    uint16_t n_in = n_events;
+    uint16_t l;
+    for (l = 0; l < m->n_layers; ++l) {
+        const esnn_layer_t *L = &m->layers[l];
+        uint16_t *out = s->spikes + L->offset;
+        int32_t *v = s->v + L->offset;
+        int32_t *cur = s->i + L->offset;
+        uint16_t n_out_spikes = 0;
+        uint32_t j;
+        for (j = 0; j < 2u * L->words; ++j)
+            s->acc[j] = 0;
+        accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part);
+        s->synops += (uint32_t)n_in * L->n_out;
+        if (L->flags & ESNN_RECURRENT) {
+            /* `out` still lists this layer's spikes of the previous step */
+            accumulate(L->r, L->words, out, s->n_spikes[l], m->chunk, s->acc, s->part);
+            s->synops += (uint32_t)s->n_spikes[l] * L->n_out;
+        }
+        for (j = 0; j < L->n_out; ++j) {
+            int64_t x = (int64_t)s->acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
+            int32_t vv;
+            if (L->flags & ESNN_CUBA) {
+                cur[j] = saturate(esnn_rshift_round_half_up((int64_t)cur[j] * L->alpha_syn[j], 16) + x,
+                                  m->state_lo, m->state_hi);
+                x = cur[j];
+            }
+            vv = saturate(esnn_rshift_round_half_up((int64_t)v[j] * L->alpha_mem[j], 16) + x,
+                          m->state_lo, m->state_hi);
+            if (vv > L->threshold[j]) {
+                out[n_out_spikes++] = (uint16_t)j;
+                /* vv > threshold >= 1, so vv - threshold cannot leave the state range */
+                vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
+            }
+            v[j] = vv;
+        }
+        s->n_spikes[l] = n_out_spikes;
+        s->neuron_updates += L->n_out;
+        in = out;
+        n_in = n_out_spikes;
+    }
+}
+
+uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16_t *counts)
+{
+    const esnn_layer_t *L = &m->layers[m->n_layers - 1u];
+    uint16_t best = 0, j;
+    for (j = 1; j < L->n_out; ++j) {
+        if (counts[j] > counts[best] ||
+            (counts[j] == counts[best] && s->v[L->offset + j] > s->v[L->offset + best]))
+            best = j;
+    }
+    return best;
+}

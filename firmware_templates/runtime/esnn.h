@@ -1,0 +1,89 @@
+/*
+ * edgesnn C runtime: the integer contract of docs/fixed-point.md, event-driven.
+ *
+ * C99, no malloc, no floating point, no hidden state: everything a model computes with lives in
+ * the caller's esnn_state_t. The generated model.c provides the const tables (in flash) and the
+ * buffers' sizes; this runtime is the same for every model and board.
+ */
+#ifndef ESNN_H
+#define ESNN_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* C99 compile-time check (C11's _Static_assert is not C99). */
+#define ESNN_STATIC_ASSERT(name, cond) typedef char esnn_static_assert_##name[(cond) ? 1 : -1]
+
+#define ESNN_ABI_VERSION 1
+#define ESNN_CONTRACT_VERSION 1
+
+/* layer flags */
+#define ESNN_CUBA 1u            /* current-based: has a synaptic current state i */
+#define ESNN_RECURRENT 2u       /* has recurrent weights (own spikes of the previous step) */
+#define ESNN_RESET_SUBTRACT 4u  /* reset by subtraction; otherwise to v_reset */
+
+/*
+ * Weight tables are laid out for the kernel: one row per presynaptic neuron (so a spike reads
+ * one contiguous row), two int16 lanes per 32-bit word holding the value hi * 65536 + lo. Adding
+ * words adds both lanes at once; the lanes stay exact while at most `chunk` events are summed
+ * (chunk * max|w| < 2^15), after which they are unpacked into the int32 accumulators.
+ * Rows are padded to a multiple of 4 words.
+ */
+typedef struct {
+    uint16_t n_in;
+    uint16_t n_out;
+    uint16_t words;           /* packed words per row */
+    uint8_t shift;
+    uint8_t flags;
+    const uint32_t *w;        /* n_in rows x words */
+    const uint32_t *r;        /* n_out rows x words, or NULL */
+    const int32_t *bias;
+    const int32_t *alpha_mem; /* Q0.16 */
+    const int32_t *alpha_syn; /* Q0.16, or NULL */
+    const int32_t *threshold;
+    const int32_t *v_reset;
+    uint32_t offset;          /* first neuron of this layer in the state arrays */
+} esnn_layer_t;
+
+typedef struct {
+    uint32_t abi_version;
+    uint32_t contract_version;
+    uint32_t hash32;          /* first 32 bits of the model's content hash */
+    uint16_t n_layers;
+    uint16_t n_inputs;
+    uint16_t n_outputs;
+    uint16_t chunk;           /* events per int16 partial sum */
+    int32_t state_lo;
+    int32_t state_hi;
+    const esnn_layer_t *layers;
+} esnn_model_t;
+
+/* All mutable state. Sizes come from the generated ESNN_MODEL_* defines. */
+typedef struct {
+    int32_t *v;               /* membrane, one per neuron */
+    int32_t *i;               /* synaptic current, one per neuron (used by CUBA layers) */
+    uint16_t *spikes;         /* per layer: indices of the neurons that spiked this step */
+    uint16_t *n_spikes;       /* per layer: how many */
+    int32_t *acc;             /* scratch: 2 * max words */
+    uint32_t *part;           /* scratch: max words */
+    uint32_t synops;          /* synaptic events since the last reset */
+    uint32_t neuron_updates;  /* neuron updates since the last reset */
+} esnn_state_t;
+
+/* The contract's one rounding rule: floor((x + 2^(s-1)) / 2^s), s >= 1. */
+int64_t esnn_rshift_round_half_up(int64_t x, unsigned s);
+
+/* Zero every state and counter. */
+void esnn_reset(const esnn_model_t *m, esnn_state_t *s);
+
+/*
+ * One timestep. `events` lists the input channels that spiked (each < n_inputs, any order,
+ * no duplicates). Afterwards the output layer's spikes are
+ * s->spikes + m->layers[n_layers-1].offset, count s->n_spikes[n_layers-1].
+ */
+void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, uint16_t n_events);
+
+/* Readout spike_count: most spikes, then larger v, then lower index. */
+uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16_t *counts);
+
+#endif /* ESNN_H */

@@ -1,0 +1,1 @@
+"""Firmware: template rendering, the board registry and its rules, toolchains, sizes, runs."""

@@ -1,0 +1,77 @@
+"""The generated C, compiled for the host, equals the golden simulator on every spike and state."""
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgesnn.fixedpoint import simulate_int
+from edgesnn.firmware import golden, hostbuild
+from edgesnn.firmware.render import packed_rows
+from tests.strategies import quant_networks, spike_inputs
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
+
+
+def _compare(qnet, x, tmp, sanitize):
+    hostbuild.write_model_sources(qnet, tmp)
+    exe = hostbuild.compile_host(tmp, tmp / "harness", sanitize=sanitize)
+    sim = simulate_int(qnet, x, record=True)
+    run = hostbuild.run_host(qnet, exe, x)
+    res = golden.count_mismatches(sim, run)
+    assert res["mismatched_values"] == 0 and res["mismatched_samples"] == 0, res
+    assert res["values_compared"] > 0
+    return res
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["strict-warnings", "asan-ubsan"])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_networks_bit_exact(tmp_path_factory, sanitize, data):
+    qnet = data.draw(quant_networks(max_layers=3, max_width=40))
+    x = data.draw(spike_inputs(qnet.n_inputs, max_samples=4, max_steps=10))
+    _compare(qnet, x, tmp_path_factory.mktemp("fw"), sanitize)
+
+
+def test_many_events_cross_the_int16_chunk_boundary(tmp_path):
+    """600 inputs all spiking with max weights: the packed int16 lanes must be flushed exactly."""
+    from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+
+    rng = np.random.default_rng(0)
+    n_in, n_out = 600, 13
+    w = np.where(rng.random((n_out, n_in)) < 0.5, 127, -127)
+    layer = QuantLayer(weight=w, bias=np.zeros(n_out, np.int64), shift=0, alpha_mem=np.full(n_out, 65536),
+                       threshold=np.full(n_out, 10**6))
+    qnet = QuantNetwork(n_inputs=n_in, layers=(layer,), state_bits=32)
+    _compare(qnet, np.ones((2, 3, n_in), bool), tmp_path, sanitize=True)
+
+
+def test_packed_rows_hold_exact_lane_sums():
+    w = np.array([[127, -127, 5], [-1, 0, 127], [3, 3, -3]])  # (n_out=3, n_in=3)
+    rows, words = packed_rows(w)
+    assert words % 4 == 0 and rows.shape == (3, words)
+    total = rows.astype(np.uint64).sum(axis=0) & 0xFFFFFFFF
+    lo = ((total & 0xFFFF).astype(np.int64) ^ 0x8000) - 0x8000
+    hi = ((total.astype(np.int64) - lo) & 0xFFFFFFFF) >> 16
+    hi = (hi ^ 0x8000) - 0x8000
+    lanes = np.empty(2 * words, np.int64)
+    lanes[0::2], lanes[1::2] = lo, hi
+    assert lanes[:3].tolist() == w.sum(axis=1).tolist()
+
+
+def test_trained_digits_model_bit_exact(tmp_path):
+    """The README's model on the whole digits test split, under ASan/UBSan."""
+    from edgesnn.data.datasets import encoded
+    from edgesnn.fixedpoint import quantize
+    from edgesnn.ir import LIF, Dense, Network
+
+    rng = np.random.default_rng(1)  # random weights at the trained model's shapes (training is tested elsewhere)
+    net = Network(n_inputs=64, layers=(
+        Dense(rng.normal(0, 0.35, (128, 64)), rng.normal(0, 0.05, 128), LIF(np.full(128, 0.9), np.ones(128))),
+        Dense(rng.normal(0, 0.35, (10, 128)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10)))))
+    q = quantize(net)
+    x, _ = encoded("digits", "test")
+    res = _compare(q, x, tmp_path, sanitize=True)
+    assert res["samples"] == 450
