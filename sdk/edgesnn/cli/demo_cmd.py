@@ -28,7 +28,7 @@ def demo_cmd(
         result["train"] = {"model": float_path, "reused": True}
     else:
         say(f"[bold]1/3 train[/] surrogate-gradient QAT on digits, {epochs} epochs")
-        result["train"] = run_training("digits", float_path, epochs, seed, 128, 25, "rate", True, 1, not json_out)
+        result["train"] = run_training("digits", float_path, epochs, seed, 256, 25, "rate", True, 1, not json_out)
     say("[bold]2/3 quantize[/] to the integer contract")
     q = run_quantize(float_path, "digits", q_path, None, None, False, "threshold")
     result["quantize"] = {k: q[k] for k in ("model", "hash", "float_accuracy", "int_accuracy", "prediction_agreement")}

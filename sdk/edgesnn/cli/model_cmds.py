@@ -44,7 +44,7 @@ def train_cmd(
     out: Annotated[Path, typer.Option(help="Where to write the float model (NIR).")] = Path("model.nir"),
     epochs: Annotated[int, typer.Option(min=1)] = 40,
     seed: Annotated[int, typer.Option()] = 0,
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size.")] = 128,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size.")] = 256,
     timesteps: Annotated[int, typer.Option(min=1)] = 25,
     encoding: Annotated[str, typer.Option(help="rate or latency")] = "rate",
     qat: Annotated[bool, typer.Option("--qat/--no-qat", help="Quantization-aware forward pass.")] = True,

@@ -22,7 +22,7 @@ class TrainConfig:
     dataset: str = "digits"
     encoding: str = "rate"
     timesteps: int = 25
-    hidden: tuple[int, ...] = (128,)
+    hidden: tuple[int, ...] = (256,)
     beta: float = 0.9
     threshold: float = 1.0
     epochs: int = 40

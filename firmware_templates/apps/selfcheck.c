@@ -1,0 +1,118 @@
+/*
+ * Self-check firmware: runs the embedded input spikes through the model and prints, per sample,
+ * a digest of every state (see sdk/edgesnn/firmware/golden.py), the prediction, the synaptic
+ * events and the ticks spent in esnn_step, then "END". The host compares the digests with the
+ * golden simulator's. Line format (hex fields):
+ *   "HELLO <board> <hash32> <abi> <contract>"
+ *   "D <sample> <digest64> <prediction> <synops> <ticks>"
+ *   "Z <ticks for one step with no input spikes>"
+ *   "END <samples>"
+ */
+#include "board_config.h"
+#include "esnn_model.h"
+#include "hal.h"
+#include "selfcheck_inputs.h"
+
+#define ROW_BYTES ((ESNN_MODEL_N_INPUTS + 7u) / 8u)
+#define DIGEST_K 0x9E3779B97F4A7C15ull
+
+static esnn_buffers_t buffers;
+static esnn_state_t state;
+static uint16_t events[ESNN_MODEL_N_INPUTS];
+static uint8_t spiked[ESNN_MODEL_TOTAL_NEURONS];
+static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
+
+static void puts_(const char *s)
+{
+    while (*s)
+        hal_putc(*s++);
+}
+
+static void hex(uint64_t v, unsigned digits)
+{
+    while (digits--)
+        hal_putc("0123456789abcdef"[(v >> (4u * digits)) & 0xfu]);
+}
+
+/* digest += value * (2k + 1) * K, k counting values in harness order */
+static uint64_t digest, weight;
+
+static void mix(int32_t value)
+{
+    digest += (uint64_t)(int64_t)value * weight;
+    weight += 2u * DIGEST_K;
+}
+
+int main(void)
+{
+    uint16_t n, t;
+    uint32_t ticks0;
+    hal_uart_init();
+    hal_timer_init();
+    esnn_bind(&state, &buffers);
+    puts_("HELLO " BOARD_NAME " ");
+    hex(esnn_model.hash32, 8);
+    hal_putc(' ');
+    hex(esnn_model.abi_version, 2);
+    hal_putc(' ');
+    hex(esnn_model.contract_version, 2);
+    hal_putc('\n');
+    for (n = 0; n < selfcheck_samples; ++n) {
+        uint32_t ticks = 0;
+        uint16_t k, l;
+        esnn_reset(&esnn_model, &state);
+        digest = 0u;
+        weight = DIGEST_K;
+        for (k = 0; k < ESNN_MODEL_N_OUTPUTS; ++k)
+            counts[k] = 0;
+        for (t = 0; t < selfcheck_steps; ++t) {
+            const uint8_t *row = selfcheck_bits + ((uint32_t)n * selfcheck_steps + t) * ROW_BYTES;
+            uint16_t ne = 0;
+            for (k = 0; k < ESNN_MODEL_N_INPUTS; ++k)
+                if (row[k >> 3] & (1u << (k & 7u)))
+                    events[ne++] = k;
+            ticks0 = hal_ticks();
+            esnn_step(&esnn_model, &state, events, ne);
+            ticks += hal_ticks() - ticks0;
+            for (l = 0; l < esnn_model.n_layers; ++l) {
+                const esnn_layer_t *L = &esnn_model.layers[l];
+                for (k = 0; k < L->n_out; ++k)
+                    spiked[k] = 0;
+                for (k = 0; k < state.n_spikes[l]; ++k)
+                    spiked[state.spikes[L->offset + k]] = 1;
+                for (k = 0; k < L->n_out; ++k)
+                    mix(state.v[L->offset + k]);
+                if (L->flags & ESNN_CUBA)
+                    for (k = 0; k < L->n_out; ++k)
+                        mix(state.i[L->offset + k]);
+                for (k = 0; k < L->n_out; ++k)
+                    mix(spiked[k]);
+                if (l + 1u == esnn_model.n_layers)
+                    for (k = 0; k < L->n_out; ++k)
+                        counts[k] = (uint16_t)(counts[k] + spiked[k]);
+            }
+        }
+        puts_("D ");
+        hex(n, 4);
+        hal_putc(' ');
+        hex(digest, 16);
+        hal_putc(' ');
+        hex(esnn_predict(&esnn_model, &state, counts), 4);
+        hal_putc(' ');
+        hex(state.synops, 8);
+        hal_putc(' ');
+        hex(ticks, 8);
+        hal_putc('\n');
+    }
+    /* cost of a timestep without input spikes, from a fresh state */
+    esnn_reset(&esnn_model, &state);
+    ticks0 = hal_ticks();
+    esnn_step(&esnn_model, &state, events, 0);
+    ticks0 = hal_ticks() - ticks0;
+    puts_("Z ");
+    hex(ticks0, 8);
+    puts_("\nEND ");
+    hex(selfcheck_samples, 4);
+    hal_putc('\n');
+    return 0;
+}

@@ -1,0 +1,8 @@
+/* Input spikes embedded in the self-check firmware (generated selfcheck_inputs.c). */
+#ifndef SELFCHECK_INPUTS_H
+#define SELFCHECK_INPUTS_H
+#include <stdint.h>
+extern const uint16_t selfcheck_samples;
+extern const uint16_t selfcheck_steps;
+extern const uint8_t selfcheck_bits[];
+#endif

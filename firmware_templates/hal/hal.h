@@ -1,0 +1,20 @@
+/* Board support used by the edgesnn apps: a UART, an optional cycle/instruction counter, exit. */
+#ifndef ESNN_HAL_H
+#define ESNN_HAL_H
+
+#include <stdint.h>
+
+void hal_uart_init(void);
+void hal_timer_init(void);
+void hal_putc(char c);
+/* Returns the next received byte, or -1 when none is waiting. */
+int hal_getc(void);
+/* Free-running tick counter and whether the board has one (0: hal_ticks always returns 0). */
+uint32_t hal_ticks(void);
+int hal_has_ticks(void);
+/* Stop: semihosting exit under QEMU, otherwise spin. */
+void hal_exit(int code);
+
+#define HAL_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+
+#endif

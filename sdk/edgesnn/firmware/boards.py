@@ -1,0 +1,148 @@
+"""The board registry: one TOML file per board in boards/, validated by boards/schema.json,
+and the named rules a model must pass to fit a board.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from edgesnn.errors import EdgesnnError
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.firmware.paths import boards_dir
+from edgesnn.firmware.render import packed_rows
+
+
+class BoardError(EdgesnnError):
+    """An unknown board or an invalid board file."""
+
+
+class FitError(EdgesnnError):
+    """A model breaks one of a board's rules."""
+
+
+@dataclass(frozen=True)
+class Board:
+    """A validated board file (see boards/schema.json); ``data`` is the parsed TOML."""
+
+    data: dict[str, Any]
+    path: Path
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.data[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    @property
+    def stack_bytes(self) -> int:
+        return int(self.memory.get("stack_bytes", 2048))
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return json.loads((boards_dir() / "schema.json").read_text())
+
+
+def load_board_file(path: Path) -> Board:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise BoardError(f"{path}: unreadable board file ({e})") from None
+    try:
+        jsonschema.validate(data, _schema())
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise BoardError(f"{path.name}: {where}: {e.message}") from None
+    if data["name"] != path.stem:
+        raise BoardError(f"{path.name}: name {data['name']!r} does not match the file name")
+    return Board(data=data, path=path)
+
+
+def all_boards() -> dict[str, Board]:
+    return {p.stem: load_board_file(p) for p in sorted(boards_dir().glob("*.toml"))}
+
+
+def get_board(name: str) -> Board:
+    path = boards_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise BoardError(f"unknown board {name!r}; known boards: {', '.join(sorted(all_boards()))}")
+    return load_board_file(path)
+
+
+# --- rules: each names itself, the board, the limit and the layer ---------------------------
+
+#: Flash reserved for the runtime, the serial protocol and start-up code when checking a model.
+RUNTIME_FLASH_RESERVE = 8 * 1024
+
+
+def _fail(rule: str, board: Board, msg: str) -> None:
+    raise FitError(f"rule {rule} on board {board.name}: {msg}")
+
+
+def rule_index_width(board: Board, qnet: QuantNetwork) -> None:
+    """Spike indices are uint16: inputs and neurons per model below 65536."""
+    total = 0
+    for i, L in enumerate(qnet.layers):
+        total += L.n_out
+        if L.n_in > 65535 or total > 65535:
+            _fail("index-width", board, f"layer {i} pushes the neuron count to {total} (limit 65535)")
+
+
+def model_table_bytes(qnet: QuantNetwork) -> list[int]:
+    """Flash taken by each layer's const tables (packed rows + per-neuron int32 parameters)."""
+    out = []
+    for L in qnet.layers:
+        rows, _ = packed_rows(L.weight)
+        n = rows.size + (packed_rows(L.recurrent)[0].size if L.recurrent is not None else 0)
+        out.append(4 * n + 4 * L.n_out * (5 if L.current_based else 4))
+    return out
+
+
+def model_ram_bytes(qnet: QuantNetwork) -> int:
+    """RAM of esnn_buffers_t: v, i (if any current-based layer), spike lists, scratch."""
+    total = sum(L.n_out for L in qnet.layers)
+    words = max(packed_rows(L.weight)[1] for L in qnet.layers)
+    cuba = any(L.current_based for L in qnet.layers)
+    return 4 * total + 4 * (total if cuba else 1) + 2 * total + 2 * len(qnet.layers) + 8 * words + 4 * words
+
+
+def rule_flash(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
+    limit = int(board.memory["flash_bytes"]) - RUNTIME_FLASH_RESERVE - extra_flash
+    used = 0
+    for i, b in enumerate(model_table_bytes(qnet)):
+        used += b
+        if used > limit:
+            _fail("flash", board, f"layer {i} brings the model tables to {used} bytes; "
+                                  f"{limit} bytes of flash are free for them")
+
+
+def rule_ram(board: Board, qnet: QuantNetwork) -> None:
+    limit = int(board.memory["ram_bytes"]) - board.stack_bytes
+    need = model_ram_bytes(qnet)
+    if need > limit:
+        sizes = [L.n_out for L in qnet.layers]
+        big = max(range(len(sizes)), key=sizes.__getitem__)
+        _fail("ram", board, f"model state needs {need} bytes, {limit} bytes are free after the stack "
+                            f"(largest layer: {big}, {sizes[big]} neurons)")
+
+
+RULES = (rule_index_width, rule_flash, rule_ram)
+
+
+def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
+    """Run every rule; raise FitError naming the first broken one.
+
+    ``extra_flash``: bytes the app adds (e.g. embedded test inputs)."""
+    rule_index_width(board, qnet)
+    rule_flash(board, qnet, extra_flash)
+    rule_ram(board, qnet)

@@ -1,0 +1,107 @@
+"""Run a firmware image under QEMU and read what its self-check app reports over the UART."""
+
+from __future__ import annotations
+
+import selectors
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgesnn.errors import EdgesnnError
+from edgesnn.firmware.boards import Board
+
+
+class EmulatorError(EdgesnnError):
+    """QEMU is missing, crashed, or the firmware did not report in time."""
+
+
+def qemu_command(board: Board, elf: Path, *, icount: bool = False, serial: str = "stdio") -> list[str]:
+    q = board.qemu
+    cmd = [q["binary"], "-M", q["machine"], "-display", "none", "-monitor", "none", "-serial", serial,
+           "-semihosting-config", "enable=on,target=native", *q.get("extra_args", []), "-kernel", str(elf)]
+    if icount:
+        cmd += ["-icount", "shift=7"]
+    return cmd
+
+
+@dataclass
+class SelfCheck:
+    hello: str
+    digests: np.ndarray  # uint64 per sample
+    predictions: np.ndarray
+    synops: np.ndarray
+    ticks: np.ndarray  # counter ticks spent in esnn_step per sample (0 without a counter)
+    idle_step_ticks: int
+    lines: list[str] = field(default_factory=list)
+
+
+def run_selfcheck(board: Board, elf: Path, *, timeout: float = 300.0, icount: bool = False) -> SelfCheck:
+    """Boot the image, collect its report until END, stop QEMU. Never waits past ``timeout``."""
+    if board.kind != "qemu":
+        raise EmulatorError(f"board {board.name} is not emulated")
+    if shutil.which(board.qemu["binary"]) is None:
+        pkgs = " ".join(board.qemu.get("debian_packages", []))
+        raise EmulatorError(f"board {board.name} needs {board.qemu['binary']} (install {pkgs})")
+    proc = subprocess.Popen(qemu_command(board, elf, icount=icount), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[str] = []
+    buf = b""
+    deadline = time.monotonic() + timeout
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        done = False
+        while not done:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EmulatorError(f"{board.name}: no END from the firmware within {timeout:.0f} s "
+                                    f"({len(lines)} lines received)")
+            if not sel.select(timeout=min(left, 1.0)):
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = proc.stdout.read1(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode(errors="replace").strip()
+                lines.append(text)
+                if text.startswith("END"):
+                    done = True
+        if not done:
+            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
+            raise EmulatorError(f"{board.name}: QEMU stopped before END (exit {proc.poll()}): "
+                                f"{err[-1] if err else 'no message'}")
+    finally:
+        sel.close()
+        if proc.poll() is None:
+            try:
+                proc.wait(timeout=2)  # semihosting exit follows END
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    return _parse(lines)
+
+
+def _parse(lines: list[str]) -> SelfCheck:
+    hello = next((ln for ln in lines if ln.startswith("HELLO")), "")
+    d = [ln.split() for ln in lines if ln.startswith("D ")]
+    try:
+        rows = sorted((int(p[1], 16), int(p[2], 16), int(p[3], 16), int(p[4], 16), int(p[5], 16)) for p in d)
+        idle = next((int(ln.split()[1], 16) for ln in lines if ln.startswith("Z ")), 0)
+    except (IndexError, ValueError) as e:
+        raise EmulatorError(f"malformed self-check line ({e})") from None
+    arr = np.array(rows, dtype=object).reshape(-1, 5)
+    return SelfCheck(
+        hello=hello, digests=np.array([int(v) for v in arr[:, 1]], np.uint64),
+        predictions=arr[:, 2].astype(np.int64), synops=arr[:, 3].astype(np.int64),
+        ticks=arr[:, 4].astype(np.int64), idle_step_ticks=idle, lines=lines,
+    )
