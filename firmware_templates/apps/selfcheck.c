@@ -16,6 +16,8 @@
 #define ROW_BYTES ((ESNN_MODEL_N_INPUTS + 7u) / 8u)
 #define DIGEST_K 0x9E3779B97F4A7C15ull
 
+int selfcheck_main(void);
+
 static esnn_buffers_t buffers;
 static esnn_state_t state;
 static uint16_t events[ESNN_MODEL_N_INPUTS];
@@ -43,7 +45,7 @@ static void mix(int32_t value)
     weight += 2u * DIGEST_K;
 }
 
-int main(void)
+int selfcheck_main(void)
 {
     uint16_t n, t;
     uint32_t ticks0;
@@ -116,3 +118,10 @@ int main(void)
     hal_putc('\n');
     return 0;
 }
+
+#ifndef ESNN_NO_MAIN /* frameworks with their own main() (Arduino) call selfcheck_main() */
+int main(void)
+{
+    return selfcheck_main();
+}
+#endif

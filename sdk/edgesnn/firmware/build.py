@@ -26,8 +26,12 @@ EMBEDDED_FLAGS = ["-ffreestanding", "-ffunction-sections", "-fdata-sections", "-
                   "-fno-tree-loop-distribute-patterns"]
 LINK_FLAGS = ["-nostdlib", "-nostartfiles", "-Wl,--gc-sections"]
 #: Symbols that must never be linked into an image: software floating point and the heap.
-FORBIDDEN = re.compile(r"^(__aeabi_[fd]\w*|__aeabi_[ui]?[fd]\w*|__(add|sub|mul|div|neg|cmp|eq|ne|lt|le|gt|ge|unord)[sdt]f[23]"
-                       r"|__(float|fix)\w*|__extend\w*|__trunc\w*|malloc|free|calloc|realloc|_sbrk|_malloc_r)$")
+FORBIDDEN = re.compile(
+    r"^(__aeabi_[fd]\w+|__aeabi_u?[il]2[fd]"  # ARM EABI float arithmetic and int->float conversions
+    r"|__(add|sub|mul|div|neg|cmp|eq|ne|lt|le|gt|ge|unord)[sdt]f[23]"  # libgcc soft-float (RISC-V, others)
+    r"|__(float|fix)\w*|__extend\w*|__trunc\w*"
+    r"|malloc|free|calloc|realloc|_sbrk|_malloc_r)$"
+)
 
 
 @dataclass

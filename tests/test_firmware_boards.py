@@ -1,0 +1,144 @@
+"""Boards: schema, fit rules, emulated boards bit-exact with the simulator, PlatformIO projects."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgesnn.fixedpoint import quantize
+from edgesnn.firmware import platformio
+from edgesnn.firmware.boards import BoardError, FitError, all_boards, get_board, load_board_file
+from edgesnn.firmware.build import FORBIDDEN
+from edgesnn.firmware.verify import verify
+from edgesnn.ir import LIF, CubaLIF, Dense, Network
+from tests.strategies import quant_networks, spike_inputs
+
+EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit", "qemu-sifive-e"]
+PIO_BOARDS = ["nucleo-f446re", "rpi-pico", "esp32-devkit", "nrf52840-dk", "hifive1-revb"]
+
+
+def _skip_without_tools(board):
+    tools = [board.toolchain["cc"]] + ([board.qemu["binary"]] if board.kind == "qemu" else [])
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{board.name} needs {', '.join(missing)}")
+
+
+def digits_like_model(seed=0, hidden=48, cuba=False, recurrent=False):
+    rng = np.random.default_rng(seed)
+    n1 = CubaLIF(np.full(hidden, 0.8), np.full(hidden, 0.9), np.ones(hidden)) if cuba else LIF(np.full(hidden, 0.9), np.ones(hidden))
+    net = Network(n_inputs=64, layers=(
+        Dense(rng.normal(0, 0.35, (hidden, 64)), rng.normal(0, 0.05, hidden), n1,
+              recurrent=rng.normal(0, 0.2, (hidden, hidden)) if recurrent else None),
+        Dense(rng.normal(0, 0.4, (10, hidden)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10)))))
+    return quantize(net)
+
+
+def test_every_board_file_validates_and_lists():
+    boards = all_boards()
+    assert set(EMULATED + PIO_BOARDS + ["host"]) <= set(boards)
+
+
+def test_invalid_board_file_names_the_field(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text((Path(get_board("qemu-microbit").path)).read_text().replace('name = "qemu-microbit"', 'name = "bad"')
+                 .replace("ram_bytes = 16384", 'ram_bytes = "lots"'))
+    with pytest.raises(BoardError, match="memory/ram_bytes"):
+        load_board_file(p)
+
+
+def test_unknown_board():
+    with pytest.raises(BoardError, match="unknown board 'teensy-9000'"):
+        get_board("teensy-9000")
+
+
+def test_model_too_large_names_rule_board_limit_and_layer(tmp_path):
+    rng = np.random.default_rng(0)
+    big = quantize(Network(n_inputs=64, layers=(
+        Dense(rng.normal(size=(1000, 64)), np.zeros(1000), LIF(np.full(1000, 0.9), np.ones(1000))),
+        Dense(rng.normal(size=(300, 1000)), np.zeros(300), LIF(np.full(300, 0.9), np.ones(300))))))
+    with pytest.raises(FitError, match=r"rule flash on board qemu-microbit: layer 1 brings the model tables to \d+ bytes; \d+ bytes"):
+        from edgesnn.firmware.boards import check_fits
+
+        check_fits(get_board("qemu-microbit"), big)
+    wide = quantize(Network(n_inputs=8, layers=(Dense(rng.normal(size=(2000, 8)), np.zeros(2000), LIF(np.full(2000, 0.9), np.ones(2000))),)))
+    with pytest.raises(FitError, match=r"rule ram on board qemu-sifive-e: model state needs \d+ bytes, 14336 bytes are free .*layer: 0, 2000 neurons"):
+        from edgesnn.firmware.boards import check_fits
+
+        check_fits(get_board("qemu-sifive-e"), wide)
+
+
+def test_forbidden_symbol_pattern():
+    for s in ["__aeabi_fadd", "__aeabi_dmul", "__aeabi_i2f", "__aeabi_ui2d", "__addsf3", "__floatsisf", "__fixdfsi", "malloc", "_sbrk"]:
+        assert FORBIDDEN.match(s), s
+    for s in ["__aeabi_lmul", "__aeabi_uidiv", "__aeabi_idiv", "__muldi3", "esnn_step", "memset"]:
+        assert not FORBIDDEN.match(s), s
+
+
+@pytest.mark.parametrize("name", EMULATED)
+def test_emulated_board_bit_exact_on_digits(name, tmp_path):
+    from edgesnn.data.datasets import encoded
+
+    board = get_board(name)
+    _skip_without_tools(board)
+    qnet = digits_like_model(cuba=name.endswith("an386"), recurrent=name.endswith("sifive-e"))
+    x, _ = encoded("digits", "test")
+    res = verify(qnet, board, x[:60], tmp_path)
+    assert res["samples"] == 60 and res["mismatches"] == 0, res
+    assert res["hello"].split()[2] == f"{qnet.hash32:08x}"
+    b = res["build"]
+    assert 0 < b["flash_runtime_bytes"] < 4096 and b["flash_model_bytes"] > 0 and b["ram_bytes"] > 0
+
+
+@pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-microbit", "qemu-sifive-e"])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_emulated_board_bit_exact_on_random_networks(tmp_path_factory, name, data):
+    board = get_board(name)
+    _skip_without_tools(board)
+    qnet = data.draw(quant_networks(max_layers=3, max_width=24))
+    x = data.draw(spike_inputs(qnet.n_inputs, max_samples=5, max_steps=10))
+    res = verify(qnet, board, x, tmp_path_factory.mktemp("q"))
+    assert res["mismatches"] == 0, res
+
+
+@pytest.mark.parametrize("name", PIO_BOARDS)
+def test_platformio_project_generates_compiles_and_validates(name, tmp_path):
+    board = get_board(name)
+    from edgesnn.data.datasets import encoded
+
+    x, _ = encoded("digits", "test")
+    proj = platformio.generate_project(digits_like_model(), board, tmp_path / name, x[:4])
+    ini = (proj / "platformio.ini").read_text()
+    assert f"board = {board.platformio['board']}" in ini and "do not edit" in ini
+    cc = platformio.compile_check(board, proj)
+    if shutil.which(board.toolchain["cc"]):
+        assert cc["compiled"] and "esnn.c" in cc["files"]
+    else:
+        assert not cc["compiled"] and board.toolchain["cc"] in cc["reason"]
+    cfg = platformio.validate_config(proj)
+    if shutil.which("pio") and shutil.which("unshare"):
+        assert cfg["validated"], cfg
+        assert f"env:{board.platformio['board'].replace('-', '_')}" in cfg["sections"]
+
+
+def test_image_with_float_helpers_is_rejected(tmp_path):
+    """A real soft-float image (not just the pattern) fails the build's symbol check."""
+    board = get_board("qemu-microbit")
+    _skip_without_tools(board)
+    import subprocess
+
+    from edgesnn.firmware.build import _measure
+    from edgesnn.firmware.hostbuild import BuildError
+
+    src = tmp_path / "f.c"
+    src.write_text("volatile float a = 1.5f; int main(void) { return (int)(a * 3.0f); }\n"
+                   "void reset_handler(void) { main(); }\n")
+    elf = tmp_path / "f.elf"
+    subprocess.run([board.toolchain["cc"], "-mcpu=cortex-m0", "-mthumb", "-O2", "-nostdlib", "-nostartfiles",
+                    "-Wl,-ereset_handler", str(src), "-lgcc", "-o", str(elf)], check=True)
+    with pytest.raises(BuildError, match=r"links forbidden symbols: .*__aeabi_f"):
+        _measure(board, elf, [], tmp_path, "test")
