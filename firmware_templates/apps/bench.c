@@ -1,0 +1,86 @@
+/*
+ * Kernel benchmark firmware (tools/bench/firmware.py): one layer, timed with the board counter
+ * (QEMU -icount shift=7: 3.2 CMSDK ticks per instruction). For each input activity k it prints
+ *   "E <k> <ticks of esnn_step with k input spikes>"
+ *   "X <k> <ticks of a plain dense int8 loop over the same layer>"
+ * then "END".
+ */
+#include "board_config.h"
+#include "esnn_model.h"
+#include "hal.h"
+#include "bench_dense.h"
+
+static esnn_buffers_t buffers;
+static esnn_state_t state;
+static uint16_t events[ESNN_MODEL_N_INPUTS];
+static uint8_t spikes_in[ESNN_MODEL_N_INPUTS];
+static int32_t dense_acc[ESNN_MODEL_N_OUTPUTS];
+
+static void puts_(const char *s)
+{
+    while (*s)
+        hal_putc(*s++);
+}
+
+static void hex(uint32_t v)
+{
+    unsigned d = 8;
+    while (d--)
+        hal_putc("0123456789abcdef"[(v >> (4u * d)) & 0xfu]);
+}
+
+/* The baseline: a plain loop over int8 weights, one multiply-accumulate per synapse. */
+__attribute__((noinline)) static void dense_layer(const int8_t *w, const uint8_t *s, int32_t *acc)
+{
+    uint32_t j, k;
+    for (j = 0; j < ESNN_MODEL_N_OUTPUTS; ++j) {
+        int32_t a = 0;
+        const int8_t *row = w + j * ESNN_MODEL_N_INPUTS;
+        for (k = 0; k < ESNN_MODEL_N_INPUTS; ++k)
+            a += row[k] * s[k];
+        acc[j] = a;
+    }
+}
+
+int main(void)
+{
+    static const uint16_t activity[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 256};
+    uint32_t a, t0, t1;
+    hal_uart_init();
+    hal_timer_init();
+    esnn_bind(&state, &buffers);
+    for (a = 0; a < sizeof activity / sizeof activity[0]; ++a) {
+        uint16_t k = activity[a], e;
+        if (k > ESNN_MODEL_N_INPUTS)
+            break;
+        for (e = 0; e < ESNN_MODEL_N_INPUTS; ++e)
+            spikes_in[e] = 0;
+        for (e = 0; e < k; ++e) {
+            events[e] = (uint16_t)((uint32_t)e * ESNN_MODEL_N_INPUTS / k);
+            spikes_in[events[e]] = 1;
+        }
+        esnn_reset(&esnn_model, &state);
+        t0 = hal_ticks();
+        esnn_step(&esnn_model, &state, events, k);
+        t1 = hal_ticks();
+        puts_("E ");
+        hex(k);
+        hal_putc(' ');
+        hex(t1 - t0);
+        hal_putc('\n');
+        t0 = hal_ticks();
+        dense_layer(bench_dense_w, spikes_in, dense_acc);
+        t1 = hal_ticks();
+        puts_("X ");
+        hex(k);
+        hal_putc(' ');
+        hex(t1 - t0);
+        hal_putc('\n');
+    }
+    t0 = hal_ticks();
+    t1 = hal_ticks();
+    puts_("T ");
+    hex(t1 - t0);
+    puts_("\nEND\n");
+    return 0;
+}
