@@ -1,6 +1,7 @@
 """Every command through typer's CliRunner: --json output, errors as one line, no torch unless training."""
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -116,3 +117,23 @@ def test_commands_that_do_not_train_never_import_torch(models):
 def test_version_json():
     r = run_json("version")
     assert r["contract_version"] == 1
+
+
+def test_boards_build_verify_commands(models, tmp_path):
+    f, q, _ = models
+    boards = run_json("boards")["boards"]
+    assert {"host", "qemu-mps2-an385", "nucleo-f446re"} <= {b["name"] for b in boards}
+    r = run_json("build", str(q), "--board", "host", "--out", str(tmp_path / "h"))
+    assert r["board"] == "host" and r["hash"] and Path(r["elf"]).is_file()
+    r = run_json("verify", str(q), "--board", "host", "--out", str(tmp_path / "v"), "--limit", "20")
+    assert r["mismatches"] == 0 and r["samples"] == 20 and r["values_compared"] > 0
+    r = run_json("build", str(q), "--board", "rpi-pico", "--out", str(tmp_path / "pico"), "--samples", "2")
+    assert r["elf"] is None and (Path(r["project"]) / "platformio.ini").is_file()
+
+
+def test_build_errors_are_one_line(models, tmp_path):
+    f, q, _ = models
+    for args, match in ((["build", str(q), "--board", "nope", "--out", str(tmp_path)], "unknown board 'nope'"),
+                        (["build", str(f), "--board", "host", "--out", str(tmp_path)], "a float model; run `edgesnn quantize` first")):
+        res = runner.invoke(app, [*args, "--json"])
+        assert res.exit_code != 0 and res.stderr.count("\n") == 1 and match in res.stderr, res.stderr

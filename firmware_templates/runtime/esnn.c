@@ -1,10 +1,18 @@
 /* edgesnn C runtime: see esnn.h and docs/fixed-point.md. */
 #include "esnn.h"
 
-/* Portable floor(x / 2^s): right shifts of negative values are implementation-defined in C99. */
+/*
+ * floor(x / 2^s). Right shifts of negative values are implementation-defined in C99; GCC and
+ * Clang define them as arithmetic (flooring) shifts, which is the rule, so they use one shift.
+ * Other compilers get the portable spelling.
+ */
 static int64_t floor_shift(int64_t x, unsigned s)
 {
+#if defined(__GNUC__)
+    return x >> s;
+#else
     return x >= 0 ? (int64_t)((uint64_t)x >> s) : -(int64_t)((uint64_t)(-(x + 1)) >> s) - 1;
+#endif
 }
 
 int64_t esnn_rshift_round_half_up(int64_t x, unsigned s)
