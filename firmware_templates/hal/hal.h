@@ -7,6 +7,8 @@
 void hal_uart_init(void);
 void hal_timer_init(void);
 void hal_putc(char c);
+/* Push buffered output out (hosted builds); a no-op on microcontrollers. */
+void hal_flush(void);
 /* Returns the next received byte, or -1 when none is waiting. */
 int hal_getc(void);
 /* Free-running tick counter and whether the board has one (0: hal_ticks always returns 0). */

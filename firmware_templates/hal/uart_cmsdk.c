@@ -24,3 +24,5 @@ int hal_getc(void)
 {
     return (UART_STATE & 2u) ? (int)(UART_DATA & 0xffu) : -1;
 }
+
+void hal_flush(void) {}

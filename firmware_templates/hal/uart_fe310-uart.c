@@ -28,3 +28,5 @@ int hal_getc(void)
     uint32_t r = UART_RXDATA;
     return (r & 0x80000000u) ? -1 : (int)(r & 0xffu);
 }
+
+void hal_flush(void) {}

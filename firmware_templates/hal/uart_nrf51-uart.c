@@ -35,3 +35,5 @@ int hal_getc(void)
     UART_RXDRDY = 0u;
     return (int)(UART_RXD & 0xffu);
 }
+
+void hal_flush(void) {}

@@ -24,3 +24,5 @@ int hal_getc(void)
 {
     return (USART_SR & (1u << 5)) ? (int)(USART_DR & 0xffu) : -1;
 }
+
+void hal_flush(void) {}

@@ -54,22 +54,22 @@ def boards_cmd(json_out: JsonOpt = False):
     Console().print(t)
 
 
-def run_build(model: Path, board_name: str, out: Path, dataset: Optional[str], samples: int) -> dict:
+def run_build(model: Path, board_name: str, out: Path, dataset: Optional[str], samples: int, app: str = "device") -> dict:
     from edgesnn.firmware import platformio
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.build import build
 
     qnet = _quantized(model)
     board = get_board(board_name)
-    inputs = _sample_inputs(qnet, dataset, samples)
     if board.kind == "platformio":
-        proj = platformio.generate_project(qnet, board, out, inputs)
+        proj = platformio.generate_project(qnet, board, out)
         return {"board": board.name, "elf": None, "project": proj, "hash": qnet.content_hash,
                 "compile_check": platformio.compile_check(board, proj),
                 "pio_config": platformio.validate_config(proj),
                 "upload": f"cd {proj} && pio run -t upload --upload-port PORT"}
-    res = build(qnet, board, out, selfcheck_inputs=None if board.kind == "host" else inputs)
-    return {**res.as_dict(), "hash": qnet.content_hash, "selfcheck_samples": 0 if board.kind == "host" else samples}
+    inputs = _sample_inputs(qnet, dataset, samples) if app == "selfcheck" else None
+    res = build(qnet, board, out, app=app, selfcheck_inputs=inputs)
+    return {**res.as_dict(), "hash": qnet.content_hash}
 
 
 @handles_errors
@@ -78,11 +78,12 @@ def build_cmd(
     board: Annotated[str, typer.Option(help="Board name (see `edgesnn boards`).")],
     out: Annotated[Path, typer.Option(help="Output folder for sources and the image.")] = Path("build"),
     dataset: Annotated[Optional[str], typer.Option(help="Data set for the embedded self-check inputs.")] = None,
-    samples: Annotated[int, typer.Option(min=1, help="Self-check samples embedded in the image.")] = 16,
+    samples: Annotated[int, typer.Option(min=1, help="Self-check samples embedded (selfcheck app, PlatformIO).")] = 16,
+    app: Annotated[str, typer.Option(help="device (serial protocol), selfcheck, or golden_host (host).")] = "device",
     json_out: JsonOpt = False,
 ):
     """Render the model's C sources for a board and compile them (PlatformIO boards: a project)."""
-    emit(run_build(model, board, out, dataset, samples), json_out)
+    emit(run_build(model, board, out, dataset, samples, app), json_out)
 
 
 @handles_errors

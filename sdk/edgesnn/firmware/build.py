@@ -40,7 +40,8 @@ class BuildResult:
     elf: Path
     app: str
     flash_bytes: int  # whole image in flash
-    flash_runtime_bytes: int  # the C runtime (esnn.c) alone
+    flash_runtime_bytes: int  # the C runtime: esnn.c + the serial protocol (esnn_proto.c) when linked
+    flash_protocol_bytes: int  # esnn_proto.c alone
     flash_model_bytes: int  # the model's const tables and descriptors
     flash_app_bytes: int  # everything else: app, HAL, start-up, embedded test inputs
     ram_bytes: int  # .data + .bss (model state, buffers, app)
@@ -81,12 +82,13 @@ def _render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | N
     ctx = {"banner": banner, "name": board.name, "clock_hz": board.clock_hz,
            "uart_base": board.uart.get("base", 0), "uart_baud": board.uart["baud"],
            "timer_base": board.get("timer", {}).get("base", 0), "family": board.family,
+           "ticks_per_instr_x10": int(round(10 * board.get("timer", {}).get("ticks_per_instruction_icount7", 0))),
            "flash_origin": mem.get("flash_origin", 0), "flash_bytes": mem["flash_bytes"],
            "ram_origin": mem.get("ram_origin", 0), "ram_bytes": mem["ram_bytes"], "stack_bytes": board.stack_bytes}
     files = {"board_config.h": env.get_template("project/board_config.h.j2").render(ctx)}
     if board.family != "host":
         files["link.ld"] = env.get_template("project/link.ld.j2").render(ctx)
-    if inputs is not None:
+    if inputs is not None and board.family != "host":
         files["selfcheck_inputs.c"] = env.get_template("model/selfcheck_inputs.c.j2").render(
             banner=banner, samples=inputs.shape[0], steps=inputs.shape[1], row_bytes=(qnet.n_inputs + 7) // 8,
             bits=selfcheck_bits(inputs))
@@ -96,8 +98,11 @@ def _render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | N
 def _hal_sources(board: Board) -> list[Path]:
     hal = templates_dir() / "hal"
     timer = board.get("timer", {}).get("driver", "none")
+    uart = hal / f"uart_{board.uart['driver']}.c"
+    if board.family == "host":
+        return [uart, hal / f"timer_{timer}.c"]
     start = hal / ("startup_riscv.S" if board.family == "riscv" else "startup_cortex-m.c")
-    return [hal / f"uart_{board.uart['driver']}.c", hal / f"timer_{timer}.c", start, hal / "libc_min.c"]
+    return [uart, hal / f"timer_{timer}.c", start, hal / "libc_min.c"]
 
 
 def _symbol_sizes(nm: str, path: Path) -> dict[str, int]:
@@ -110,46 +115,54 @@ def _symbol_sizes(nm: str, path: Path) -> dict[str, int]:
     return sizes
 
 
-def build(qnet: QuantNetwork, board: Board, out: Path, *, selfcheck_inputs: np.ndarray | None = None,
-          opt: str = "-O2") -> BuildResult:
-    """Render the model for ``board`` into ``out/src`` and compile it into ``out/firmware.elf``.
+APPS = ("device", "selfcheck", "golden_host")
 
-    Embedded boards get the self-check app (embedded inputs, digests over the UART); the host
-    board gets the host harness (inputs on stdin, every state on stdout).
+
+def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
+          selfcheck_inputs: np.ndarray | None = None, opt: str = "-O2") -> BuildResult:
+    """Render the model for ``board`` into ``out/src`` and compile one app into an image.
+
+    Apps: ``device`` (the serial protocol server, what `deploy` runs), ``selfcheck`` (embedded
+    input spikes, digests over the UART; emulated boards), ``golden_host`` (host only: inputs
+    on stdin, every state on stdout).
     """
-    inputs = None if selfcheck_inputs is None else np.asarray(selfcheck_inputs, bool)
-    extra = 0 if inputs is None else int(selfcheck_bits(inputs).size)
-    check_fits(board, qnet, extra_flash=extra)
+    if app not in APPS:
+        raise BuildError(f"unknown app {app!r}; choose one of {APPS}")
+    if app == "golden_host" and board.family != "host":
+        raise BuildError("the golden_host app runs on the host board only")
+    if app == "selfcheck" and selfcheck_inputs is None:
+        raise BuildError(f"board {board.name}: the self-check app needs input spikes to embed")
+    inputs = None if app != "selfcheck" else np.asarray(selfcheck_inputs, bool)
+    check_fits(board, qnet, extra_flash=0 if inputs is None else int(selfcheck_bits(inputs).size))
     src = out / "src"
     if src.exists():
         shutil.rmtree(src)
     write_model_sources(qnet, src)
-    for name, text in _render_board_files(board, qnet, inputs if board.family != "host" else None).items():
+    for name, text in _render_board_files(board, qnet, inputs).items():
         (src / name).write_text(text)
-    apps = templates_dir() / "apps"
+    apps, hal = templates_dir() / "apps", templates_dir() / "hal"
     cc = board.toolchain["cc"]
     if shutil.which(cc) is None:
         pkgs = " ".join(board.toolchain.get("debian_packages", [])) or "a toolchain"
         raise BuildError(f"board {board.name} needs the C compiler {cc} (install {pkgs})")
-    cflags = [opt, *STRICT_FLAGS, *board.toolchain.get("cflags", []), f"-I{src}", f"-I{apps}", f"-I{templates_dir() / 'hal'}"]
-    if board.family == "host":
-        sources = [src / "esnn.c", src / "esnn_model.c", apps / "golden_host.c"]
-        app = "golden_host"
-    else:
-        if inputs is None:
-            raise BuildError(f"board {board.name}: the self-check app needs input spikes to embed")
+    cflags = [opt, *STRICT_FLAGS, *board.toolchain.get("cflags", []), f"-I{src}", f"-I{apps}", f"-I{hal}"]
+    sources = [src / "esnn.c", src / "esnn_model.c"]
+    if app == "golden_host":
+        sources.append(apps / "golden_host.c")
+    elif app == "selfcheck":
         shutil.copy(apps / "selfcheck_inputs.h", src / "selfcheck_inputs.h")
-        sources = [src / "esnn.c", src / "esnn_model.c", apps / "selfcheck.c", src / "selfcheck_inputs.c",
-                   *_hal_sources(board)]
+        sources += [apps / "selfcheck.c", src / "selfcheck_inputs.c", *_hal_sources(board)]
+    else:
+        sources += [src / "esnn_proto.c", apps / "device.c", *_hal_sources(board)]
+    if board.family != "host":
         cflags += EMBEDDED_FLAGS
-        app = "selfcheck"
     objs = []
     for s in sources:
         obj = out / "obj" / (s.stem + ".o")
         obj.parent.mkdir(parents=True, exist_ok=True)
         _run([cc, *cflags, "-c", str(s), "-o", str(obj)], f"compiling {s.name} for {board.name}")
         objs.append(obj)
-    elf = out / ("firmware.elf" if board.family != "host" else "firmware")
+    elf = out / (f"{app}.elf" if board.family != "host" else app)
     link = [cc, *cflags, *[str(o) for o in objs], "-o", str(elf)]
     if board.family != "host":
         link += [*LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc"]
@@ -173,7 +186,9 @@ def _measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> 
         sec = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) >= 2 and p[1].isdigit()}
         flash = sec.get(".text", 0) + sec.get(".data", 0)
         ram = sec.get(".data", 0) + sec.get(".bss", 0)
-    runtime, model = size_of("esnn"), size_of("esnn_model")
+    proto = size_of("esnn_proto")
+    runtime, model = size_of("esnn") + proto, size_of("esnn_model")
     return BuildResult(board=board.name, elf=elf, app=app, flash_bytes=flash, flash_runtime_bytes=runtime,
+                       flash_protocol_bytes=proto,
                        flash_model_bytes=model, flash_app_bytes=max(flash - runtime - model, 0), ram_bytes=ram,
                        stack_bytes=board.stack_bytes if board.family != "host" else 0, sources=src)

@@ -1,6 +1,7 @@
 """PlatformIO projects for real boards, and the offline checks possible on this machine.
 
-The project holds the same runtime, model and self-check app as the emulated boards, plus the
+The project holds the same runtime, model and device app (the serial protocol) as the emulated
+boards, plus the
 board glue its framework needs (Arduino: hal_arduino.cpp; freedom-e-sdk: our FE310 UART driver).
 Users build and flash it with PlatformIO; here its C sources are compiled with the Debian cross
 compiler for the board's CPU (the framework glue cannot be: its headers come from PlatformIO's
@@ -14,32 +15,30 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
-
 from edgesnn import __version__
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware.boards import Board, check_fits
-from edgesnn.firmware.build import EMBEDDED_FLAGS, _render_board_files, _run, selfcheck_bits
+from edgesnn.firmware.build import EMBEDDED_FLAGS, _render_board_files, _run
 from edgesnn.firmware.hostbuild import STRICT_FLAGS, BuildError, write_model_sources
 from edgesnn.firmware.paths import templates_dir
 from edgesnn.firmware.render import _env
 
 
-def generate_project(qnet: QuantNetwork, board: Board, out: Path, inputs: np.ndarray) -> Path:
-    """Write ``out/platformio.ini`` and ``out/src``; returns the project folder."""
+def generate_project(qnet: QuantNetwork, board: Board, out: Path) -> Path:
+    """Write ``out/platformio.ini`` and ``out/src`` (the device app); returns the project folder."""
     if board.kind != "platformio":
         raise BuildError(f"board {board.name} is not a PlatformIO board")
-    check_fits(board, qnet, extra_flash=int(selfcheck_bits(inputs).size))
+    check_fits(board, qnet)
     src = out / "src"
     if src.exists():
         shutil.rmtree(src)
     write_model_sources(qnet, src)
-    for name, text in _render_board_files(board, qnet, inputs).items():
+    for name, text in _render_board_files(board, qnet, None).items():
         if name != "link.ld":  # the framework links
             (src / name).write_text(text)
     apps, hal = templates_dir() / "apps", templates_dir() / "hal"
-    for f in (apps / "selfcheck.c", apps / "selfcheck_inputs.h", hal / "hal.h"):
-        shutil.copy(f, src / f.name)
+    shutil.copy(apps / "device.c", src / "device.c")
+    shutil.copy(hal / "hal.h", src / "hal.h")
     pio = board.platformio
     defines = []
     if pio["framework"] == "arduino":

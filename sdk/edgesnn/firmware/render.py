@@ -48,6 +48,13 @@ def packed_rows(weight: np.ndarray) -> tuple[np.ndarray, int]:
     return packed.astype(np.uint32), words
 
 
+def max_payload(qnet: QuantNetwork) -> int:
+    """Largest protocol payload (docs/protocol.md): one sparse timestep with every input active,
+    the RESULT reply, or HELLO with a 32-character board name; rounded up to 4 bytes."""
+    need = max(3 + 2 * qnet.n_inputs, 14 + 2 * qnet.n_outputs, 52, 1 + (qnet.n_outputs + 7) // 8)
+    return -(-need // 4) * 4
+
+
 @dataclass(frozen=True)
 class ModelSources:
     files: dict[str, str]  # file name -> contents
@@ -93,6 +100,7 @@ def render_model(qnet: QuantNetwork) -> ModelSources:
         "hash32": qnet.hash32, "n_inputs": qnet.n_inputs, "n_outputs": qnet.n_outputs, "layers": layers,
         "total_neurons": offset, "current_slots": offset if any_cuba else 1, "max_words": max_words,
         "max_events": qnet.n_inputs + offset, "table_bytes": table_bytes,
+        "max_payload": max_payload(qnet),
         "chunk": min(32767 // C.weight_limit(qnet.weight_bits), 65535),
         "state_lo": c_int(lo), "state_hi": c_int(hi),
     }
@@ -107,4 +115,4 @@ def render_model(qnet: QuantNetwork) -> ModelSources:
 def runtime_files() -> dict[str, str]:
     """The hand-written runtime, copied next to the generated model."""
     d = templates_dir() / "runtime"
-    return {p.name: p.read_text() for p in sorted(d.glob("esnn.[ch]"))}
+    return {p.name: p.read_text() for p in sorted(d.glob("esnn*.[ch]"))}

@@ -24,12 +24,12 @@ def verify(qnet: QuantNetwork, board: Board, inputs: np.ndarray, out: Path, *, t
     inputs = np.asarray(inputs, bool)
     sim = simulate_int(qnet, inputs, record=True)
     if board.kind == "host":
-        res: BuildResult = build(qnet, board, out)
+        res: BuildResult = build(qnet, board, out, app="golden_host")
         run = hostbuild.run_host(qnet, res.elf, inputs, timeout=timeout)
         cmp = golden.count_mismatches(sim, run)
         return {"board": board.name, "method": "every state compared", "timesteps": int(inputs.shape[1]),
                 "mismatches": cmp["mismatched_samples"], **cmp, "build": res.as_dict()}
-    res = build(qnet, board, out, selfcheck_inputs=inputs)
+    res = build(qnet, board, out, app="selfcheck", selfcheck_inputs=inputs)
     chk = run_selfcheck(board, res.elf, timeout=timeout, icount=icount)
     if chk.digests.shape[0] != inputs.shape[0]:
         raise RuntimeError(f"{board.name}: {chk.digests.shape[0]} reports for {inputs.shape[0]} samples")

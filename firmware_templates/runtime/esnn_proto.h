@@ -1,0 +1,85 @@
+/*
+ * edgesnn serial protocol, device side (docs/protocol.md). Board-independent: bytes come in
+ * through esnn_proto_rx(), replies go out through the write callback. No malloc, no float.
+ *
+ * Frame on the wire: COBS(header | payload | crc16) 0x00
+ *   header: u8 version, u8 type, u8 seq, u8 flags, u16 payload length (little-endian)
+ *   crc16 : CRC-16/CCITT-FALSE over header and payload, little-endian
+ */
+#ifndef ESNN_PROTO_H
+#define ESNN_PROTO_H
+
+#include <stdint.h>
+#include "esnn.h"
+
+#define ESNN_PROTO_VERSION 1u
+#define ESNN_PROTO_HEADER 6u
+#define ESNN_PROTO_CRC 2u
+
+/* message types: requests < 0x80, replies = request | 0x80 */
+enum {
+    ESNN_MSG_HELLO = 0x01,
+    ESNN_MSG_RESET = 0x02,
+    ESNN_MSG_STEP_SPARSE = 0x03,
+    ESNN_MSG_STEP_DENSE = 0x04,
+    ESNN_MSG_RESULT = 0x05,
+    ESNN_MSG_STATS = 0x06,
+    ESNN_MSG_PING = 0x07,
+    ESNN_MSG_ERROR = 0x7f
+};
+
+/* error codes carried by ESNN_MSG_ERROR | 0x80 */
+enum {
+    ESNN_ERR_CRC = 1,         /* frame failed its CRC */
+    ESNN_ERR_VERSION = 2,     /* unknown protocol version */
+    ESNN_ERR_TYPE = 3,        /* unknown message type */
+    ESNN_ERR_MALFORMED = 4,   /* length or content inconsistent */
+    ESNN_ERR_TOO_LARGE = 5,   /* frame longer than the device's buffer */
+    ESNN_ERR_INDEX = 6,       /* input index >= n_inputs */
+    ESNN_ERR_COBS = 7         /* invalid COBS encoding */
+};
+
+/* capability bits in HELLO */
+#define ESNN_CAP_TICKS 1u     /* RESULT carries a tick count */
+#define ESNN_CAP_ICOUNT 2u    /* ticks are exact instruction counts x ticks_per_instr (emulated) */
+
+typedef void (*esnn_write_fn)(const uint8_t *data, uint16_t len);
+typedef uint32_t (*esnn_ticks_fn)(void);
+
+typedef struct {
+    const esnn_model_t *model;
+    esnn_state_t *state;
+    const char *board;
+    uint16_t capabilities;
+    uint16_t ticks_per_instr_x10;   /* e.g. 32 for 3.2 (CMSDK timer under -icount shift=7) */
+    esnn_write_fn write;
+    esnn_ticks_fn ticks;
+    /* buffers owned by the application, sized by ESNN_PROTO_MAX_FRAME */
+    uint8_t *rx;        /* encoded bytes of the frame being received */
+    uint8_t *frame;     /* decoded frame */
+    uint8_t *tx;        /* decoded reply */
+    uint8_t *tx_enc;    /* encoded reply */
+    uint16_t *events;   /* n_inputs scratch */
+    uint16_t *counts;   /* n_outputs: output spikes since RESET */
+    uint16_t max_frame; /* decoded capacity of frame/tx */
+    uint16_t rx_len;
+    uint8_t overflow;
+    /* counters since boot */
+    uint32_t frames_ok, frames_bad, steps, ticks_total;
+    uint32_t sample_ticks;
+} esnn_proto_t;
+
+/* Encoded bound of a decoded frame of n bytes, delimiter included. */
+#define ESNN_COBS_MAX(n) ((n) + ((n) / 254u) + 2u)
+
+void esnn_proto_init(esnn_proto_t *p);
+/* Feed received bytes; complete frames are handled and answered through p->write. */
+void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len);
+
+/* Pure helpers, exposed for tests and fuzzing. */
+uint16_t esnn_crc16(const uint8_t *data, uint16_t len);
+/* Returns the decoded length, or -1 on invalid input or if it would exceed cap. */
+int32_t esnn_cobs_decode(const uint8_t *in, uint16_t len, uint8_t *out, uint16_t cap);
+uint16_t esnn_cobs_encode(const uint8_t *in, uint16_t len, uint8_t *out);
+
+#endif

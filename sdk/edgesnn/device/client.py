@@ -1,0 +1,162 @@
+"""A device over any byte transport pyserial opens (`/dev/ttyACM0`, `socket://…`, `loop://`).
+
+Every read has a deadline: a device that stops answering or disappears raises DeviceError
+within the timeout, never hangs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import serial
+
+from edgesnn.device import codec
+from edgesnn.errors import EdgesnnError
+
+
+class DeviceError(EdgesnnError):
+    """The device did not answer in time, disappeared, or answered with an error."""
+
+
+@dataclass
+class SampleOutput:
+    spikes: np.ndarray  # (timesteps, n_outputs) bool
+    result: codec.Result
+    seconds: float  # wall time of the whole exchange for this sample
+
+
+class Device:
+    def __init__(self, link, *, timeout: float = 2.0, port: str = ""):
+        self.link, self.timeout, self.port = link, timeout, port
+        self.decoder = codec.FrameDecoder()
+        self._seq = 0
+        self._hello: codec.Hello | None = None
+        self.ignored_frames = 0
+
+    @classmethod
+    def open(cls, port: str, *, timeout: float = 2.0, baudrate: int = 115200) -> "Device":
+        try:
+            link = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05, write_timeout=timeout)
+        except (serial.SerialException, ValueError, OSError) as e:
+            raise DeviceError(f"cannot open {port}: {e}") from None
+        return cls(link, timeout=timeout, port=port)
+
+    def close(self) -> None:
+        try:
+            self.link.close()
+        except (serial.SerialException, OSError):
+            pass
+
+    def __enter__(self) -> "Device":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- transport ------------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.link.write(data)
+            self.link.flush()
+        except (serial.SerialException, OSError) as e:
+            raise DeviceError(f"device on {self.port or 'link'} disappeared while sending ({e})") from None
+
+    def _read_frames(self, deadline: float) -> list[codec.Frame]:
+        while True:
+            if time.monotonic() > deadline:
+                return []
+            try:
+                data = self.link.read(max(1, getattr(self.link, "in_waiting", 0) or 1))
+            except (serial.SerialException, OSError) as e:
+                raise DeviceError(f"device on {self.port or 'link'} disappeared ({e})") from None
+            if data:
+                frames = self.decoder.feed(data)
+                if frames:
+                    return frames
+
+    def request(self, type_: int, payload: bytes = b"", *, timeout: float | None = None) -> codec.Frame:
+        """Send one request and wait for its reply (same seq); error replies raise DeviceError."""
+        self._seq = (self._seq + 1) & 0xFF
+        seq = self._seq
+        self._write(codec.encode_frame(codec.Frame(type=type_, seq=seq, payload=payload)))
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            frames = self._read_frames(deadline)
+            if not frames:
+                raise DeviceError(f"no reply to message 0x{type_:02x} within {self.timeout if timeout is None else timeout:.1f} s"
+                                  f" on {self.port or 'link'}")
+            for f in frames:
+                if f.type == codec.ERROR | codec.REPLY and (f.seq == seq or f.seq == 0):
+                    code, detail = codec.parse_error(f.payload)
+                    if f.seq == seq:
+                        raise DeviceError(f"device error {code} ({codec.ERROR_NAMES.get(code, 'unknown')}), detail {detail}")
+                    self.ignored_frames += 1  # an error about an earlier, damaged frame
+                elif f.seq == seq and f.type == type_ | codec.REPLY:
+                    return f
+                else:
+                    self.ignored_frames += 1  # a late reply to an earlier request
+
+    # --- messages -------------------------------------------------------------------------
+
+    def sync(self, timeout: float = 10.0) -> None:
+        """Ping until the device answers (after boot the first bytes can stall about a second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.request(codec.PING, b"sync", timeout=0.3)
+                return
+            except DeviceError:
+                if time.monotonic() > deadline:
+                    raise DeviceError(f"device on {self.port} did not answer within {timeout:.0f} s") from None
+
+    def info(self) -> codec.Hello:
+        if self._hello is None:
+            self._hello = codec.parse_hello(self.request(codec.HELLO).payload)
+        return self._hello
+
+    def reset(self) -> None:
+        self.request(codec.RESET)
+
+    def step(self, steps: list) -> list[list[int]]:
+        """Run timesteps given as lists of active input indices; returns output spikes per step."""
+        return codec.parse_outputs(self.request(codec.STEP_SPARSE, codec.sparse_steps(steps)).payload,
+                                   self.info().n_outputs)
+
+    def result(self) -> codec.Result:
+        return codec.parse_result(self.request(codec.RESULT).payload, self.info().n_outputs)
+
+    def stats(self) -> dict:
+        import struct
+
+        ok, bad, steps = struct.unpack("<III", self.request(codec.STATS).payload)
+        return {"frames_ok": ok, "frames_bad": bad, "steps": steps}
+
+    def run_sample(self, spikes: np.ndarray, steps_per_frame: int = 1) -> SampleOutput:
+        """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result."""
+        hello = self.info()
+        spikes = np.asarray(spikes, bool)
+        if spikes.ndim != 2 or spikes.shape[1] != hello.n_inputs:
+            raise DeviceError(f"sample has shape {spikes.shape}, the device takes (timesteps, {hello.n_inputs})")
+        per_frame = max(1, min(steps_per_frame, 255, self._steps_that_fit(spikes)))
+        t0 = time.perf_counter()
+        self.reset()
+        out = np.zeros((spikes.shape[0], hello.n_outputs), bool)
+        for start in range(0, spikes.shape[0], per_frame):
+            chunk = [np.flatnonzero(row) for row in spikes[start : start + per_frame]]
+            for k, idx in enumerate(self.step(chunk)):
+                out[start + k, idx] = True
+        res = self.result()
+        return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0)
+
+    def _steps_that_fit(self, spikes: np.ndarray) -> int:
+        room = self.info().max_frame - 8 - 1
+        worst = 2 + 2 * int(spikes.sum(axis=1).max(initial=0))
+        return max(1, room // worst)
+
+    def stream(self, inputs: np.ndarray, steps_per_frame: int = 1):
+        """Yield a SampleOutput per sample of ``inputs`` (samples, timesteps, n_inputs)."""
+        for sample in np.asarray(inputs, bool):
+            yield self.run_sample(sample, steps_per_frame)

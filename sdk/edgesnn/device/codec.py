@@ -1,0 +1,218 @@
+"""The serial protocol as a pure codec: bytes <-> frames <-> messages. No I/O (docs/protocol.md).
+
+Frame: COBS(header | payload | crc16) followed by 0x00. Header: u8 version, u8 type, u8 seq,
+u8 flags, u16 payload length; CRC-16/CCITT-FALSE over header and payload; little-endian.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct("<BBBBH")
+
+HELLO, RESET, STEP_SPARSE, STEP_DENSE, RESULT, STATS, PING, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x7F
+REPLY = 0x80
+ERROR_NAMES = {1: "bad CRC", 2: "unsupported protocol version", 3: "unknown message type", 4: "malformed message",
+               5: "frame too large for the device", 6: "input index out of range", 7: "invalid COBS encoding"}
+CAP_TICKS, CAP_ICOUNT = 1, 2
+
+
+class ProtocolError(Exception):
+    """A frame or message that does not follow the protocol."""
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor)."""
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def cobs_encode(data: bytes) -> bytes:
+    out, block = bytearray(), bytearray()
+    for b in data:
+        if b == 0:
+            out += bytes([len(block) + 1]) + block
+            block = bytearray()
+        else:
+            block.append(b)
+            if len(block) == 254:
+                out += b"\xff" + block
+                block = bytearray()
+    out += bytes([len(block) + 1]) + block
+    return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes:
+    out, i = bytearray(), 0
+    while i < len(data):
+        code = data[i]
+        block = data[i + 1 : i + code]
+        if code == 0 or len(block) != code - 1 or 0 in block:
+            raise ProtocolError("invalid COBS encoding")
+        out += block
+        i += code
+        if code != 0xFF and i < len(data):
+            out.append(0)
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: int
+    seq: int
+    payload: bytes = b""
+    version: int = PROTOCOL_VERSION
+    flags: int = 0
+
+
+def encode_frame(frame: Frame) -> bytes:
+    body = HEADER.pack(frame.version, frame.type, frame.seq, frame.flags, len(frame.payload)) + frame.payload
+    return cobs_encode(body + struct.pack("<H", crc16(body))) + b"\x00"
+
+
+def decode_frame(encoded: bytes) -> Frame:
+    """One frame's bytes between delimiters -> Frame, checking COBS, CRC and length."""
+    raw = cobs_decode(encoded)
+    if len(raw) < HEADER.size + 2:
+        raise ProtocolError(f"frame of {len(raw)} bytes is shorter than a header")
+    body, (crc,) = raw[:-2], struct.unpack("<H", raw[-2:])
+    if crc16(body) != crc:
+        raise ProtocolError("bad CRC")
+    version, type_, seq, flags, n = HEADER.unpack(body[: HEADER.size])
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"unsupported protocol version {version}")
+    if n != len(body) - HEADER.size:
+        raise ProtocolError(f"header says {n} payload bytes, frame has {len(body) - HEADER.size}")
+    return Frame(type=type_, seq=seq, payload=bytes(body[HEADER.size :]), version=version, flags=flags)
+
+
+@dataclass
+class FrameDecoder:
+    """Incremental decoder: feed any bytes, get frames; garbage is dropped up to the next 0x00.
+
+    ``errors`` counts rejected frames (bad COBS, CRC, length) and ``max_encoded`` bounds a frame
+    so that a stream without delimiters cannot grow the buffer without end.
+    """
+
+    max_encoded: int = 1 << 16
+    errors: int = 0
+    last_error: str = ""
+    _buf: bytearray = field(default_factory=bytearray)
+    _overflow: bool = False
+
+    def feed(self, data: bytes) -> list[Frame]:
+        frames = []
+        for chunk in bytes(data).split(b"\x00")[:-1] if b"\x00" in data else []:
+            frames.extend(self._complete(chunk))
+        tail = bytes(data).rsplit(b"\x00", 1)[-1] if b"\x00" in data else bytes(data)
+        self._append(tail)
+        return frames
+
+    def _append(self, chunk: bytes) -> None:
+        if self._overflow:
+            return
+        self._buf += chunk
+        if len(self._buf) > self.max_encoded:
+            self._buf.clear()
+            self._overflow = True
+
+    def _complete(self, chunk: bytes) -> list[Frame]:
+        self._append(chunk)
+        buf, overflow = bytes(self._buf), self._overflow
+        self._buf.clear()
+        self._overflow = False
+        if overflow:
+            self.errors += 1
+            self.last_error = "frame longer than the limit"
+            return []
+        if not buf:
+            return []
+        try:
+            return [decode_frame(buf)]
+        except ProtocolError as e:
+            self.errors += 1
+            self.last_error = str(e)
+            return []
+
+
+# --- messages -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hello:
+    fw_version: str
+    abi_version: int
+    contract_version: int
+    hash32: int
+    n_inputs: int
+    n_outputs: int
+    n_layers: int
+    capabilities: int
+    max_frame: int
+    ticks_per_instruction: float  # 0 when the board's ticks are not instruction counts
+    board: str
+
+
+def parse_hello(p: bytes) -> Hello:
+    if len(p) < 20 or len(p) != 20 + p[19]:
+        raise ProtocolError(f"HELLO reply of {len(p)} bytes is malformed")
+    maj, mnr, abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi = struct.unpack("<BBBBIHHBHHH", p[:19])
+    return Hello(f"{maj}.{mnr}", abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi / 10.0,
+                 p[20 : 20 + p[19]].decode("ascii", errors="replace"))
+
+
+def sparse_steps(steps: list) -> bytes:
+    """Payload of STEP_SPARSE: u8 count, then per step u16 n and n u16 input indices."""
+    if not 0 < len(steps) < 256:
+        raise ValueError(f"1..255 timesteps per frame, got {len(steps)}")
+    out = bytearray([len(steps)])
+    for ev in steps:
+        ev = [int(e) for e in ev]
+        out += struct.pack(f"<H{len(ev)}H", len(ev), *ev)
+    return bytes(out)
+
+
+def dense_steps(bitmaps: list[bytes]) -> bytes:
+    if not 0 < len(bitmaps) < 256:
+        raise ValueError(f"1..255 timesteps per frame, got {len(bitmaps)}")
+    return bytes([len(bitmaps)]) + b"".join(bitmaps)
+
+
+def parse_outputs(p: bytes, n_outputs: int) -> list[list[int]]:
+    """STEP reply -> per timestep, the output neurons that spiked."""
+    nb = (n_outputs + 7) // 8
+    if not p or len(p) != 1 + p[0] * nb:
+        raise ProtocolError(f"STEP reply of {len(p)} bytes is malformed")
+    out = []
+    for s in range(p[0]):
+        bits = p[1 + s * nb : 1 + (s + 1) * nb]
+        out.append([j for j in range(n_outputs) if bits[j >> 3] >> (j & 7) & 1])
+    return out
+
+
+@dataclass(frozen=True)
+class Result:
+    prediction: int
+    synops: int
+    neuron_updates: int
+    ticks: int
+    counts: tuple[int, ...]
+
+
+def parse_result(p: bytes, n_outputs: int) -> Result:
+    if len(p) != 14 + 2 * n_outputs:
+        raise ProtocolError(f"RESULT reply of {len(p)} bytes is malformed")
+    pred, syn, upd, ticks = struct.unpack("<HIII", p[:14])
+    return Result(pred, syn, upd, ticks, struct.unpack(f"<{n_outputs}H", p[14:]))
+
+
+def parse_error(p: bytes) -> tuple[int, int]:
+    if len(p) != 3:
+        raise ProtocolError("ERROR reply is malformed")
+    code, detail = struct.unpack("<BH", p)
+    return code, detail
