@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from edgesnn import __version__
-from edgesnn.cli import demo_cmd, firmware_cmds, model_cmds
+from edgesnn.cli import demo_cmd, device_cmds, firmware_cmds, model_cmds
 
 app = typer.Typer(
     name="edgesnn", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -21,6 +21,10 @@ app.command("info")(model_cmds.info_cmd)
 app.command("boards")(firmware_cmds.boards_cmd)
 app.command("build")(firmware_cmds.build_cmd)
 app.command("verify")(firmware_cmds.verify_cmd)
+# device group
+app.command("ports")(device_cmds.ports_cmd)
+app.command("deploy")(device_cmds.deploy_cmd)
+app.command("stream")(device_cmds.stream_cmd)
 # the whole story
 app.command("demo")(demo_cmd.demo_cmd)
 
