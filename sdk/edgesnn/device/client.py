@@ -33,6 +33,7 @@ class Device:
         self.decoder = codec.FrameDecoder()
         self._seq = 0
         self._hello: codec.Hello | None = None
+        self._pending: list[codec.Frame] = []  # decoded but not yet examined (several per read)
         self.ignored_frames = 0
 
     @classmethod
@@ -64,6 +65,11 @@ class Device:
         except (serial.SerialException, OSError) as e:
             raise DeviceError(f"device on {self.port or 'link'} disappeared while sending ({e})") from None
 
+    def _next_frame(self, deadline: float) -> codec.Frame | None:
+        if not self._pending:
+            self._pending = self._read_frames(deadline)
+        return self._pending.pop(0) if self._pending else None
+
     def _read_frames(self, deadline: float) -> list[codec.Frame]:
         while True:
             if time.monotonic() > deadline:
@@ -84,20 +90,17 @@ class Device:
         self._write(codec.encode_frame(codec.Frame(type=type_, seq=seq, payload=payload)))
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
-            frames = self._read_frames(deadline)
-            if not frames:
+            f = self._next_frame(deadline)
+            if f is None:
                 raise DeviceError(f"no reply to message 0x{type_:02x} within {self.timeout if timeout is None else timeout:.1f} s"
                                   f" on {self.port or 'link'}")
-            for f in frames:
-                if f.type == codec.ERROR | codec.REPLY and (f.seq == seq or f.seq == 0):
-                    code, detail = codec.parse_error(f.payload)
-                    if f.seq == seq:
-                        raise DeviceError(f"device error {code} ({codec.ERROR_NAMES.get(code, 'unknown')}), detail {detail}")
-                    self.ignored_frames += 1  # an error about an earlier, damaged frame
-                elif f.seq == seq and f.type == type_ | codec.REPLY:
-                    return f
-                else:
-                    self.ignored_frames += 1  # a late reply to an earlier request
+            if f.type == codec.ERROR | codec.REPLY and f.seq == seq:
+                code, detail = codec.parse_error(f.payload)
+                raise DeviceError(f"device error {code} ({codec.ERROR_NAMES.get(code, 'unknown')}), detail {detail}")
+            if f.seq == seq and f.type == type_ | codec.REPLY:
+                return f
+            # a late reply to an earlier request, an error about a damaged frame (seq 0), or noise
+            self.ignored_frames += 1
 
     # --- messages -------------------------------------------------------------------------
 

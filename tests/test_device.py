@@ -1,0 +1,147 @@
+"""The device link end to end: host process on a pty and emulated boards over loopback TCP."""
+
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgesnn.cli.app import app
+from edgesnn.data.datasets import encoded
+from edgesnn.device import codec
+from edgesnn.device.client import DeviceError
+from edgesnn.device.deploy import connect_port, deploy
+from edgesnn.fixedpoint import simulate_int
+from edgesnn.firmware.boards import get_board
+from edgesnn.formats import save_model
+from tests.test_firmware_boards import digits_like_model
+
+
+@pytest.fixture(scope="module")
+def qnet():
+    return digits_like_model(seed=3, hidden=40, cuba=True)
+
+
+@pytest.fixture(scope="module")
+def data(qnet):
+    x, y = encoded("digits", "test", qnet.input_spec)
+    return x[:30], y[:30]
+
+
+@pytest.fixture(scope="module")
+def host_device(qnet, tmp_path_factory):
+    with deploy(qnet, get_board("host"), tmp_path_factory.mktemp("host")) as d:
+        yield d
+
+
+def _stream_and_compare(dev, qnet, x):
+    sim = simulate_int(qnet, x)
+    outs = list(dev.stream(x))
+    bad = sum(not (np.array_equal(o.spikes, sim.spikes[i]) and o.result.prediction == sim.prediction[i]
+                   and o.result.synops == sim.synops[i] and o.result.counts == tuple(sim.counts[i]))
+              for i, o in enumerate(outs))
+    return outs, bad
+
+
+def test_host_device_equals_simulator(host_device, qnet, data):
+    outs, bad = _stream_and_compare(host_device.device, qnet, data[0])
+    assert len(outs) == 30 and bad == 0
+    assert host_device.hello.hash32 == qnet.hash32
+
+
+def test_multi_step_frames_and_dense_steps_give_the_same_outputs(host_device, qnet, data):
+    dev = host_device.device
+    x = data[0][0]
+    one = dev.run_sample(x, steps_per_frame=1)
+    many = dev.run_sample(x, steps_per_frame=8)
+    assert np.array_equal(one.spikes, many.spikes) and one.result == many.result
+    dev.reset()
+    bitmaps = [np.packbits(row, bitorder="little").tobytes() for row in x]
+    reply = dev.request(codec.STEP_DENSE, codec.dense_steps(bitmaps[:5])).payload
+    assert [np.flatnonzero(r).tolist() for r in one.spikes[:5]] == codec.parse_outputs(reply, qnet.n_outputs)
+
+
+def test_garbage_and_bad_frames_get_errors_and_the_link_recovers(host_device, qnet, data):
+    dev = host_device.device
+    before = dev.stats()
+    dev._write(b"\x55\xaa\x13garbage without delimiter")  # noise, then a frame: the noise is one bad frame
+    dev._write(b"\x00")
+    with pytest.raises(DeviceError, match="input index out of range"):
+        dev.step([[qnet.n_inputs + 5]])
+    with pytest.raises(DeviceError, match="malformed"):
+        dev.request(codec.STEP_SPARSE, b"\x01\x05\x00\x01")  # says 5 events, carries none
+    with pytest.raises(DeviceError, match="unknown message type"):
+        dev.request(0x42)
+    huge = codec.encode_frame(codec.Frame(type=codec.PING, seq=9, payload=bytes(range(1, 200)) * 20))
+    dev._write(huge)  # larger than the device's frame buffer
+    deadline = time.monotonic() + 2
+    err = None
+    while err is None and time.monotonic() < deadline:
+        f = dev._next_frame(deadline)
+        if f is not None and f.type == codec.ERROR | codec.REPLY:
+            err = codec.parse_error(f.payload)
+    assert err is not None and err[0] == 5  # too large
+    outs, bad = _stream_and_compare(dev, qnet, data[0][:3])  # and the link still works exactly
+    assert bad == 0
+    after = dev.stats()
+    assert after["frames_bad"] >= before["frames_bad"] + 2
+
+
+def test_wrong_model_is_refused_by_the_handshake(host_device, tmp_path):
+    other = digits_like_model(seed=9)
+    with pytest.raises(DeviceError, match="model hash mismatch"):
+        connect_port(other, host_device.port)
+
+
+def test_device_that_disappears_raises_within_the_timeout(qnet, data, tmp_path):
+    d = deploy(qnet, get_board("host"), tmp_path, timeout=1.0)
+    try:
+        d.device.run_sample(data[0][0])
+        d.launched.proc.kill()
+        t0 = time.monotonic()
+        with pytest.raises(DeviceError, match="disappeared|no reply"):
+            d.device.run_sample(data[0][1])
+        assert time.monotonic() - t0 < 3.0
+    finally:
+        d.close()
+
+
+@pytest.mark.parametrize("name,n", [("qemu-mps2-an385", 12), ("qemu-microbit", 6), ("qemu-sifive-e", 6)])
+def test_emulated_device_equals_simulator(name, n, qnet, data, tmp_path):
+    board = get_board(name)
+    for tool in (board.toolchain["cc"], board.qemu["binary"]):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{name} needs {tool}")
+    with deploy(qnet, board, tmp_path) as d:
+        outs, bad = _stream_and_compare(d.device, qnet, data[0][:n])
+        assert bad == 0
+        if name == "qemu-mps2-an385":
+            assert d.hello.capabilities & codec.CAP_ICOUNT and d.hello.ticks_per_instruction == 3.2
+            assert all(o.result.ticks > 0 for o in outs)
+        d.launched.proc.kill()  # the emulator goes away mid-session
+        with pytest.raises(DeviceError):
+            d.device.run_sample(data[0][0])
+
+
+def test_stream_cli_json_lines_and_summary(qnet, data, tmp_path):
+    m = save_model(qnet, tmp_path / "m.qsnn")
+    res = CliRunner().invoke(app, ["stream", str(m), "--board", "host", "--limit", "15", "--out", str(tmp_path / "b"), "--json"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(ln) for ln in res.stdout.splitlines()]
+    assert len(lines) == 16 and all("prediction" in ln for ln in lines[:15])
+    s = lines[-1]
+    assert s["summary"] and s["samples"] == 15 and s["mismatches"] == 0 and s["complete"]
+    assert s["accuracy"] == s["simulator_accuracy"] and s["latency_ms_median"] > 0
+
+
+def test_stream_needs_a_board_or_port(qnet, tmp_path):
+    m = save_model(qnet, tmp_path / "m.qsnn")
+    res = CliRunner().invoke(app, ["stream", str(m), "--json"])
+    assert res.exit_code != 0 and "give --board" in res.stderr
+
+
+def test_dense_step_wrong_length_is_malformed(host_device):
+    with pytest.raises(DeviceError, match="malformed"):
+        host_device.device.request(codec.STEP_DENSE, b"\x02" + bytes(3))  # 2 steps need 2 x 8 bytes

@@ -1,0 +1,87 @@
+"""Build and run the libFuzzer harness of the C protocol decoder under ASan/UBSan.
+
+    python tools/fuzz/run_fuzz.py [--seconds 60] [--json]
+
+Short runs happen in the tests (tests/test_fuzz.py); the long run is documented in
+docs/protocol.md. Seeds the corpus with valid frames of every message type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+CLANG = ("clang-14", "clang")
+
+
+def find_clang() -> str | None:
+    return next((c for c in CLANG if shutil.which(c)), None)
+
+
+def seed_corpus(corpus: Path, n_inputs: int) -> None:
+    from edgesnn.device import codec
+
+    msgs = [(codec.HELLO, b""), (codec.RESET, b""), (codec.PING, b"hello"),
+            (codec.STEP_SPARSE, codec.sparse_steps([[0, 1, 2], [], [n_inputs - 1]])),
+            (codec.STEP_DENSE, codec.dense_steps([bytes((n_inputs + 7) // 8)])), (codec.RESULT, b""), (codec.STATS, b"")]
+    for i, (t, p) in enumerate(msgs):
+        (corpus / f"seed{i}").write_bytes(codec.encode_frame(codec.Frame(type=t, seq=i + 1, payload=p)))
+
+
+def run(seconds: int, workdir: Path) -> dict:
+    from edgesnn.fixedpoint import quantize
+    from edgesnn.firmware.hostbuild import write_model_sources
+    from edgesnn.ir import CubaLIF, Dense, Network
+
+    clang = find_clang()
+    if clang is None:
+        raise SystemExit("error: libFuzzer needs clang (apt-get install clang-14 libclang-rt-14-dev)")
+    rng = np.random.default_rng(0)
+    net = Network(n_inputs=20, layers=(Dense(rng.normal(size=(12, 20)), np.zeros(12),
+                                             CubaLIF(np.full(12, 0.8), np.full(12, 0.9), np.ones(12)),
+                                             recurrent=rng.normal(size=(12, 12))),))
+    src = workdir / "src"
+    write_model_sources(quantize(net), src)
+    exe = workdir / "fuzz_proto"
+    here = Path(__file__).resolve().parent
+    subprocess.run([clang, "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
+                    f"-I{src}", str(here / "fuzz_proto.c"), str(src / "esnn.c"), str(src / "esnn_proto.c"),
+                    str(src / "esnn_model.c"), "-o", str(exe)], check=True)
+    corpus = workdir / "corpus"
+    corpus.mkdir()
+    seed_corpus(corpus, 20)
+    res = subprocess.run([str(exe), f"-max_total_time={seconds}", "-print_final_stats=1", str(corpus)],
+                         capture_output=True, text=True, cwd=workdir)
+    log = res.stderr
+    runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", log)
+    crashes = len(list(workdir.glob("crash-*"))) + len(list(workdir.glob("leak-*"))) + len(list(workdir.glob("timeout-*")))
+    return {"seconds": seconds, "inputs_tried": int(runs.group(1)) if runs else None, "crashes": crashes,
+            "exit_code": res.returncode, "corpus_files": len(list(corpus.iterdir())),
+            "log_tail": log.strip().splitlines()[-3:]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = run(args.seconds, Path(tmp))
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"fuzzed {out['seconds']} s: {out['inputs_tried']} inputs tried, {out['crashes']} crashes "
+              f"(exit {out['exit_code']}), corpus {out['corpus_files']} files")
+    sys.exit(1 if out["crashes"] or out["exit_code"] else 0)
+
+
+if __name__ == "__main__":
+    main()
