@@ -128,6 +128,12 @@ class Device:
         return codec.parse_outputs(self.request(codec.STEP_SPARSE, codec.sparse_steps(steps)).payload,
                                    self.info().n_outputs)
 
+    def step_dense(self, rows: np.ndarray) -> list[list[int]]:
+        """Run timesteps given as 0/1 rows (timesteps, n_inputs), sent as bitmaps."""
+        bitmaps = [np.packbits(np.asarray(r, bool), bitorder="little").tobytes() for r in rows]
+        return codec.parse_outputs(self.request(codec.STEP_DENSE, codec.dense_steps(bitmaps)).payload,
+                                   self.info().n_outputs)
+
     def result(self) -> codec.Result:
         return codec.parse_result(self.request(codec.RESULT).payload, self.info().n_outputs)
 
@@ -147,9 +153,15 @@ class Device:
         t0 = time.perf_counter()
         self.reset()
         out = np.zeros((spikes.shape[0], hello.n_outputs), bool)
+        dense_bytes = (hello.n_inputs + 7) // 8
         for start in range(0, spikes.shape[0], per_frame):
-            chunk = [np.flatnonzero(row) for row in spikes[start : start + per_frame]]
-            for k, idx in enumerate(self.step(chunk)):
+            rows = spikes[start : start + per_frame]
+            # whichever encoding is shorter for these timesteps: index lists or bitmaps
+            if rows.shape[0] * dense_bytes < 2 * rows.shape[0] + 2 * int(rows.sum()):
+                outs = self.step_dense(rows)
+            else:
+                outs = self.step([np.flatnonzero(row) for row in rows])
+            for k, idx in enumerate(outs):
                 out[start + k, idx] = True
         res = self.result()
         return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0)
