@@ -137,3 +137,23 @@ def test_build_errors_are_one_line(models, tmp_path):
                         (["build", str(f), "--board", "host", "--out", str(tmp_path)], "a float model; run `edgesnn quantize` first")):
         res = runner.invoke(app, [*args, "--json"])
         assert res.exit_code != 0 and res.stderr.count("\n") == 1 and match in res.stderr, res.stderr
+
+
+def test_demo_main_job_runs_end_to_end_on_a_tiny_budget(tmp_path):
+    """The README's main job (`edgesnn demo`), one epoch, on the host board to keep CI short."""
+    r = run_json("demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--board", "host")
+    assert r["board"] == "host" and r["samples"] == 450 and r["streamed"] == 450
+    assert r["selfcheck_mismatches"] == 0 and r["stream_mismatches"] == 0
+    assert r["device_accuracy"] == r["int_accuracy"] > 0.5
+    again = run_json("demo", "--out", str(tmp_path / "demo"), "--board", "host")  # reuses the model
+    assert again["train"]["reused"] and again["quantize"]["hash"] == r["quantize"]["hash"]
+
+
+def test_demo_falls_back_to_host_when_the_board_toolchain_is_missing(tmp_path, monkeypatch):
+    from edgesnn.cli import demo_cmd
+
+    said = []
+    real_which = demo_cmd.shutil.which
+    monkeypatch.setattr(demo_cmd.shutil, "which", lambda t: None if "arm-none-eabi" in t else real_which(t))
+    assert demo_cmd.pick_board("qemu-mps2-an385", said.append) == "host"
+    assert "falling back to the host board" in said[0] and "arm-none-eabi-gcc" in said[0]

@@ -105,33 +105,18 @@ def stream_cmd(
         x, y = x[:limit], y[:limit]
     sim = simulate_int(qnet, x)
     d = _open(qnet, board, port, out, timeout)
-    hello = d.hello
-    tpi = hello.ticks_per_instruction if hello.capabilities & 2 else 0.0
-    rows, error = [], None
-    live = None if json_out else _LiveView(len(x), hello.board)
-    try:
-        with (live or _Null()):
-            for i, so in enumerate(d.device.stream(x, steps_per_frame)):
-                match = (np.array_equal(so.spikes, sim.spikes[i]) and so.result.prediction == sim.prediction[i]
-                         and so.result.synops == sim.synops[i])
-                row = {"sample": i, "prediction": so.result.prediction, "label": int(y[i]),
-                       "correct": so.result.prediction == int(y[i]), "match": bool(match),
-                       "counts": list(so.result.counts), "synops": so.result.synops,
-                       "latency_ms": round(so.seconds * 1e3, 3)}
-                if tpi:
-                    row["instructions"] = so.result.ticks / tpi
-                rows.append(row)
-                if json_out:
-                    _line(row)
-                else:
-                    live.update(row, rows)
-    except DeviceError as e:
-        error = str(e)
-    except KeyboardInterrupt:
-        error = "interrupted"
-    finally:
-        d.close()
-    summary = _summary(rows, sim, y, hello.board, error)
+    live = None if json_out else _LiveView(len(x), d.hello.board)
+    rows: list[dict] = []
+
+    def on_row(row: dict) -> None:
+        if json_out:
+            _line(row)
+        else:
+            live.update(row, rows)
+
+    with (live or _Null()):
+        error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row)
+    summary = summarize(rows, sim, y, d.hello.board, error)
     if json_out:
         _line(summary)
     else:
@@ -141,7 +126,39 @@ def stream_cmd(
         raise typer.Exit(1)
 
 
-def _summary(rows: list[dict], sim, y, board: str, error: Optional[str]) -> dict:
+def stream_rows(d, x, y, sim, steps_per_frame: int, rows: list, on_row=None) -> Optional[str]:
+    """Stream samples to a deployed device, appending a row per sample; closes the deployment.
+
+    Returns the error that ended the stream early, or None. Rows received are always kept.
+    """
+    from edgesnn.device.client import DeviceError
+
+    hello = d.hello
+    tpi = hello.ticks_per_instruction if hello.capabilities & 2 else 0.0
+    error = None
+    try:
+        for i, so in enumerate(d.device.stream(x, steps_per_frame)):
+            match = (np.array_equal(so.spikes, sim.spikes[i]) and so.result.prediction == sim.prediction[i]
+                     and so.result.synops == sim.synops[i])
+            row = {"sample": i, "prediction": so.result.prediction, "label": int(y[i]),
+                   "correct": so.result.prediction == int(y[i]), "match": bool(match),
+                   "counts": list(so.result.counts), "synops": so.result.synops,
+                   "latency_ms": round(so.seconds * 1e3, 3)}
+            if tpi:
+                row["instructions"] = so.result.ticks / tpi
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    except DeviceError as e:
+        error = str(e)
+    except KeyboardInterrupt:
+        error = "interrupted"
+    finally:
+        d.close()
+    return error
+
+
+def summarize(rows: list[dict], sim, y, board: str, error: Optional[str]) -> dict:
     n = len(rows)
     s = {"summary": True, "board": board, "samples": n, "complete": error is None and n == len(y),
          "accuracy": float(np.mean([r["correct"] for r in rows])) if n else None,
