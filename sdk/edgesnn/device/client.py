@@ -16,6 +16,14 @@ from edgesnn.device import codec
 from edgesnn.errors import EdgesnnError
 
 
+try:  # a pty whose other end went away raises termios.error (EIO), not an OSError
+    import termios
+
+    LINK_ERRORS: tuple = (serial.SerialException, OSError, termios.error)
+except ImportError:  # pragma: no cover - non-POSIX
+    LINK_ERRORS = (serial.SerialException, OSError)
+
+
 class DeviceError(EdgesnnError):
     """The device did not answer in time, disappeared, or answered with an error."""
 
@@ -40,14 +48,14 @@ class Device:
     def open(cls, port: str, *, timeout: float = 2.0, baudrate: int = 115200) -> "Device":
         try:
             link = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05, write_timeout=timeout)
-        except (serial.SerialException, ValueError, OSError) as e:
+        except (*LINK_ERRORS, ValueError) as e:
             raise DeviceError(f"cannot open {port}: {e}") from None
         return cls(link, timeout=timeout, port=port)
 
     def close(self) -> None:
         try:
             self.link.close()
-        except (serial.SerialException, OSError):
+        except LINK_ERRORS:
             pass
 
     def __enter__(self) -> "Device":
@@ -62,7 +70,7 @@ class Device:
         try:
             self.link.write(data)
             self.link.flush()
-        except (serial.SerialException, OSError) as e:
+        except LINK_ERRORS as e:
             raise DeviceError(f"device on {self.port or 'link'} disappeared while sending ({e})") from None
 
     def _next_frame(self, deadline: float) -> codec.Frame | None:
@@ -76,7 +84,7 @@ class Device:
                 return []
             try:
                 data = self.link.read(max(1, getattr(self.link, "in_waiting", 0) or 1))
-            except (serial.SerialException, OSError) as e:
+            except LINK_ERRORS as e:
                 raise DeviceError(f"device on {self.port or 'link'} disappeared ({e})") from None
             if data:
                 frames = self.decoder.feed(data)
