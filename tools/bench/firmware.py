@@ -119,8 +119,11 @@ def main() -> None:
               f"({r['instructions_idle_step_per_neuron']} per neuron)")
         print(f"  dense int8 loop: {r['dense_int8_instructions']} instructions "
               f"({r['dense_int8_instructions_per_synapse']} per synapse)")
+        cross = r["dense_stops_losing_at_active_inputs"]
+        verdict = (f"the dense loop wins from {cross} active inputs of {args.n_in}" if cross is not None
+                   else f"the event-driven kernel wins at every activity up to all {args.n_in} inputs")
         print(f"  event-driven synaptic work vs dense: {r['event_driven_synaptic_instructions']} vs "
-              f"{r['dense_int8_instructions']}; dense wins from {r['dense_stops_losing_at_active_inputs']} active inputs of {args.n_in}")
+              f"{r['dense_int8_instructions']}; {verdict}")
         print(f"  runtime flash {r['flash_runtime_bytes']} B; RAM (state, buffers, app) {r['ram_state_bytes_excluding_tables']} B")
         if r["kernel_disassembly"]:
             print("  kernel:\n    " + r["kernel_disassembly"].replace("\n", "\n    "))
