@@ -73,10 +73,11 @@ def _reply(type_, seq, payload):
 def test_client_over_loop_transport_skips_garbage_and_echo():
     link = serial.serial_for_url("loop://", timeout=0.05)
     dev = Device(link, timeout=0.5, port="loop://")
-    hello = struct.pack("<BBBBIHHBHHH", 0, 1, 1, 1, 0xDEADBEEF, 64, 10, 2, 3, 140, 32) + bytes([4]) + b"test"
+    hello = struct.pack("<BBBBIHHBHHHB", 0, 1, 1, 1, 0xDEADBEEF, 64, 10, 2, 3, 140, 32, 0xFF) + bytes([4]) + b"test"
     link.write(b"\x13\x37garbage\x00" + _reply(codec.HELLO, 1, hello))  # before the request: already waiting
     h = dev.info()
     assert (h.hash32, h.n_inputs, h.n_outputs, h.board, h.ticks_per_instruction) == (0xDEADBEEF, 64, 10, "test", 3.2)
+    assert h.learn_layer is None
     assert dev.decoder.errors == 1  # the garbage
     link.write(_reply(codec.RESET, 2, b""))  # queued behind the looped-back HELLO request
     dev.reset()

@@ -17,7 +17,7 @@ static int64_t floor_shift(int64_t x, unsigned s)
 
 int64_t esnn_rshift_round_half_up(int64_t x, unsigned s)
 {
-    return floor_shift(x + ((int64_t)1 << (s - 1u)), s);
+    return s == 0u ? x : floor_shift(x + ((int64_t)1 << (s - 1u)), s);
 }
 
 static int32_t saturate(int64_t x, int32_t lo, int32_t hi)
@@ -115,48 +115,53 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
     }
 }
 
+uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
+{
+    const esnn_layer_t *L = &m->layers[l];
+    uint16_t *out = s->spikes + L->offset;
+    int32_t *v = s->v + L->offset;
+    int32_t *cur = s->i + L->offset;
+    uint16_t n_out_spikes = 0;
+    uint32_t j;
+    for (j = 0; j < 2u * L->words; ++j)
+        s->acc[j] = 0;
+    accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part);
+    s->synops += (uint32_t)n_in * L->n_out;
+    if (L->flags & ESNN_RECURRENT) {
+        /* `out` still lists this layer's spikes of the previous step */
+        accumulate(L->r, L->words, out, s->n_spikes[l], m->chunk, s->acc, s->part);
+        s->synops += (uint32_t)s->n_spikes[l] * L->n_out;
+    }
+    for (j = 0; j < L->n_out; ++j) {
+        int64_t x = (int64_t)s->acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
+        int32_t vv;
+        if (L->flags & ESNN_CUBA) {
+            cur[j] = saturate(esnn_rshift_round_half_up((int64_t)cur[j] * L->alpha_syn[j], 16) + x,
+                              m->state_lo, m->state_hi);
+            x = cur[j];
+        }
+        vv = saturate(esnn_rshift_round_half_up((int64_t)v[j] * L->alpha_mem[j], 16) + x,
+                      m->state_lo, m->state_hi);
+        if (vv > L->threshold[j]) {
+            out[n_out_spikes++] = (uint16_t)j;
+            /* vv > threshold >= 1, so vv - threshold cannot leave the state range */
+            vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
+        }
+        v[j] = vv;
+    }
+    s->n_spikes[l] = n_out_spikes;
+    s->neuron_updates += L->n_out;
+    return n_out_spikes;
+}
+
 void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, uint16_t n_events)
 {
     const uint16_t *in = events;
     uint16_t n_in = n_events;
     uint16_t l;
     for (l = 0; l < m->n_layers; ++l) {
-        const esnn_layer_t *L = &m->layers[l];
-        uint16_t *out = s->spikes + L->offset;
-        int32_t *v = s->v + L->offset;
-        int32_t *cur = s->i + L->offset;
-        uint16_t n_out_spikes = 0;
-        uint32_t j;
-        for (j = 0; j < 2u * L->words; ++j)
-            s->acc[j] = 0;
-        accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part);
-        s->synops += (uint32_t)n_in * L->n_out;
-        if (L->flags & ESNN_RECURRENT) {
-            /* `out` still lists this layer's spikes of the previous step */
-            accumulate(L->r, L->words, out, s->n_spikes[l], m->chunk, s->acc, s->part);
-            s->synops += (uint32_t)s->n_spikes[l] * L->n_out;
-        }
-        for (j = 0; j < L->n_out; ++j) {
-            int64_t x = (int64_t)s->acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
-            int32_t vv;
-            if (L->flags & ESNN_CUBA) {
-                cur[j] = saturate(esnn_rshift_round_half_up((int64_t)cur[j] * L->alpha_syn[j], 16) + x,
-                                  m->state_lo, m->state_hi);
-                x = cur[j];
-            }
-            vv = saturate(esnn_rshift_round_half_up((int64_t)v[j] * L->alpha_mem[j], 16) + x,
-                          m->state_lo, m->state_hi);
-            if (vv > L->threshold[j]) {
-                out[n_out_spikes++] = (uint16_t)j;
-                /* vv > threshold >= 1, so vv - threshold cannot leave the state range */
-                vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
-            }
-            v[j] = vv;
-        }
-        s->n_spikes[l] = n_out_spikes;
-        s->neuron_updates += L->n_out;
-        in = out;
-        n_in = n_out_spikes;
+        n_in = esnn_step_layer(m, s, l, in, n_in);
+        in = s->spikes + m->layers[l].offset;
     }
 }
 

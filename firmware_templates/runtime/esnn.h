@@ -53,6 +53,7 @@ typedef struct {
     uint16_t n_inputs;
     uint16_t n_outputs;
     uint16_t chunk;           /* events per int16 partial sum */
+    int32_t weight_limit;     /* |w| <= weight_limit for every weight (2^(bits-1) - 1) */
     int32_t state_lo;
     int32_t state_hi;
     const esnn_layer_t *layers;
@@ -82,6 +83,9 @@ void esnn_reset(const esnn_model_t *m, esnn_state_t *s);
  * s->spikes + m->layers[n_layers-1].offset, count s->n_spikes[n_layers-1].
  */
 void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, uint16_t n_events);
+
+/* One layer of one timestep (what esnn_step runs per layer); returns its spike count. */
+uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in);
 
 /* Readout spike_count: most spikes, then larger v, then lower index. */
 uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16_t *counts);

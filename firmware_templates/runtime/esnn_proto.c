@@ -64,6 +64,15 @@ static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(
 static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
+
+static void send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n);
+static void send_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t detail);
+static uint16_t reply_room(const esnn_proto_t *p);
+
+void esnn_proto_send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n) { send(p, type, seq, n); }
+void esnn_proto_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t detail) { send_error(p, seq, code, detail); }
+uint16_t esnn_proto_room(const esnn_proto_t *p) { return reply_room(p); }
+
 static void send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n)
 {
     uint8_t *t = p->tx;
@@ -94,7 +103,10 @@ static void step_and_report(esnn_proto_t *p, uint16_t n_events, uint16_t *n)
     uint8_t *o = p->tx + ESNN_PROTO_HEADER + *n;
     uint16_t k, bytes = (uint16_t)((m->n_outputs + 7u) / 8u);
     uint32_t t0 = p->ticks ? p->ticks() : 0u;
-    esnn_step(m, p->state, p->events, n_events);
+    if (p->learn != 0 && p->learn->cfg.mode != ESNN_LEARN_OFF)
+        p->learn_step(m, p->state, p->learn, p->events, n_events);
+    else
+        esnn_step(m, p->state, p->events, n_events);
     if (p->ticks)
         p->sample_ticks += p->ticks() - t0;
     for (k = 0; k < bytes; ++k)
@@ -210,13 +222,16 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         put16(o + 13, p->capabilities);
         put16(o + 15, p->max_frame);
         put16(o + 17, p->ticks_per_instr_x10);
-        o[19] = (uint8_t)name_len;
+        o[19] = (uint8_t)(p->learn != 0 ? p->learn->layer : 0xffu);
+        o[20] = (uint8_t)name_len;
         for (k = 0; k < name_len; ++k)
-            o[20 + k] = (uint8_t)p->board[k];
-        { send(p, ESNN_MSG_HELLO | 0x80u, seq, (uint16_t)(20u + name_len)); return; }
+            o[21 + k] = (uint8_t)p->board[k];
+        { send(p, ESNN_MSG_HELLO | 0x80u, seq, (uint16_t)(21u + name_len)); return; }
     }
     case ESNN_MSG_RESET:
         esnn_reset(m, p->state);
+        if (p->learn != 0)
+            p->learn_reset(m, p->learn);
         for (k = 0; k < m->n_outputs; ++k)
             p->counts[k] = 0;
         p->sample_ticks = 0;
@@ -244,6 +259,17 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         for (k = 0; k < n; ++k)
             o[k] = f[k];
         { send(p, ESNN_MSG_PING | 0x80u, seq, n); return; }
+    case ESNN_MSG_PLASTICITY:
+    case ESNN_MSG_LABEL:
+    case ESNN_MSG_READ_WEIGHTS:
+    case ESNN_MSG_WRITE_WEIGHTS:
+    case ESNN_MSG_SAVE:
+    case ESNN_MSG_LOAD:
+        if (p->learning_handler != 0)
+            p->learning_handler(p, type, seq, f, plen);
+        else
+            send_error(p, seq, ESNN_ERR_UNSUPPORTED, type);
+        return;
     default:
         { send_error(p, seq, ESNN_ERR_TYPE, type); return; }
     }

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include "esnn.h"
+#include "esnn_learn.h"
 
 #define ESNN_PROTO_VERSION 1u
 #define ESNN_PROTO_HEADER 6u
@@ -25,6 +26,12 @@ enum {
     ESNN_MSG_RESULT = 0x05,
     ESNN_MSG_STATS = 0x06,
     ESNN_MSG_PING = 0x07,
+    ESNN_MSG_PLASTICITY = 0x08,
+    ESNN_MSG_LABEL = 0x09,
+    ESNN_MSG_READ_WEIGHTS = 0x0a,
+    ESNN_MSG_WRITE_WEIGHTS = 0x0b,
+    ESNN_MSG_SAVE = 0x0c,
+    ESNN_MSG_LOAD = 0x0d,
     ESNN_MSG_ERROR = 0x7f
 };
 
@@ -36,17 +43,31 @@ enum {
     ESNN_ERR_MALFORMED = 4,   /* length or content inconsistent */
     ESNN_ERR_TOO_LARGE = 5,   /* frame longer than the device's buffer */
     ESNN_ERR_INDEX = 6,       /* input index >= n_inputs */
-    ESNN_ERR_COBS = 7         /* invalid COBS encoding */
+    ESNN_ERR_COBS = 7,        /* invalid COBS encoding */
+    ESNN_ERR_UNSUPPORTED = 8, /* this build or board cannot do that (no learning layer, no storage) */
+    ESNN_ERR_PARAM = 9,       /* a parameter is out of range */
+    ESNN_ERR_STORE = 10       /* persistent storage failed or holds no valid weights */
 };
 
 /* capability bits in HELLO */
 #define ESNN_CAP_TICKS 1u     /* RESULT carries a tick count */
 #define ESNN_CAP_ICOUNT 2u    /* ticks are exact instruction counts x ticks_per_instr (emulated) */
+#define ESNN_CAP_LEARN 4u     /* a layer can learn on the device */
+#define ESNN_CAP_PERSIST 8u   /* learned weights can be saved to persistent storage */
+
+/* Persistent storage: two slots of slot_bytes each (slot_bytes == 0: none). */
+typedef struct {
+    uint32_t slot_bytes;
+    int (*read)(uint8_t slot, uint32_t offset, uint8_t *dst, uint32_t n);
+    int (*write)(uint8_t slot, uint32_t offset, const uint8_t *src, uint32_t n);
+} esnn_store_t;
 
 typedef void (*esnn_write_fn)(const uint8_t *data, uint16_t len);
+struct esnn_proto;
+typedef void (*esnn_handler_fn)(struct esnn_proto *p, uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len);
 typedef uint32_t (*esnn_ticks_fn)(void);
 
-typedef struct {
+typedef struct esnn_proto {
     const esnn_model_t *model;
     esnn_state_t *state;
     const char *board;
@@ -54,6 +75,14 @@ typedef struct {
     uint16_t ticks_per_instr_x10;   /* e.g. 32 for 3.2 (CMSDK timer under -icount shift=7) */
     esnn_write_fn write;
     esnn_ticks_fn ticks;
+    esnn_learn_t *learn;          /* NULL: no learning layer in this build */
+    esnn_handler_fn learning_handler; /* esnn_proto_learning, or NULL */
+    /* esnn_step_learn and esnn_learn_reset when learning is built in (pointers, so that builds
+     * without a learning layer do not link the plasticity code) */
+    void (*learn_step)(const esnn_model_t *m, esnn_state_t *s, esnn_learn_t *ln, const uint16_t *events,
+                       uint16_t n_events);
+    void (*learn_reset)(const esnn_model_t *m, esnn_learn_t *ln);
+    const esnn_store_t *store;    /* NULL: no persistent storage */
     /* buffers owned by the application, sized by ESNN_PROTO_MAX_FRAME */
     uint8_t *rx;        /* encoded bytes of the frame being received */
     uint8_t *frame;     /* decoded frame */
@@ -76,10 +105,24 @@ void esnn_proto_init(esnn_proto_t *p);
 /* Feed received bytes; complete frames are handled and answered through p->write. */
 void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len);
 
+/* Replies, for message handlers outside esnn_proto.c (payload already in p->tx + header). */
+void esnn_proto_send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n);
+void esnn_proto_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t detail);
+uint16_t esnn_proto_room(const esnn_proto_t *p);
+/* The learning messages (esnn_proto_learn.c). */
+void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_t *in, uint16_t len);
+
 /* Pure helpers, exposed for tests and fuzzing. */
 uint16_t esnn_crc16(const uint8_t *data, uint16_t len);
 /* Returns the decoded length, or -1 on invalid input or if it would exceed cap. */
 int32_t esnn_cobs_decode(const uint8_t *in, uint16_t len, uint8_t *out, uint16_t cap);
 uint16_t esnn_cobs_encode(const uint8_t *in, uint16_t len, uint8_t *out);
+
+/* Persistence of the learning layer's weights: two slots, CRC-32, sequence number. A write
+ * that is cut off leaves the other slot, the last good weights, intact. Return 0 on success. */
+#define ESNN_SLOT_HEADER 20u
+uint32_t esnn_crc32(uint32_t crc, const uint8_t *data, uint32_t len);
+int esnn_persist_save(const esnn_model_t *m, esnn_learn_t *ln, const esnn_store_t *st, uint32_t *seq_out);
+int esnn_persist_load(const esnn_model_t *m, esnn_learn_t *ln, const esnn_store_t *st, uint32_t *seq_out);
 
 #endif

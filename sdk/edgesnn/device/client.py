@@ -6,6 +6,7 @@ within the timeout, never hangs.
 
 from __future__ import annotations
 
+import struct
 import time
 from dataclasses import dataclass
 
@@ -146,10 +147,53 @@ class Device:
         return codec.parse_result(self.request(codec.RESULT).payload, self.info().n_outputs)
 
     def stats(self) -> dict:
-        import struct
-
         ok, bad, steps = struct.unpack("<III", self.request(codec.STATS).payload)
         return {"frames_ok": ok, "frames_bad": bad, "steps": steps}
+
+    # --- learning ---------------------------------------------------------------------------
+
+    def _learn_layer(self) -> int:
+        ll = self.info().learn_layer
+        if ll is None:
+            raise DeviceError("this firmware has no learning layer (deploy with a learning layer)")
+        return ll
+
+    def set_plasticity(self, cfg) -> None:
+        self._learn_layer()
+        self.request(codec.PLASTICITY, codec.plasticity_payload(cfg))
+
+    def set_label(self, label: int | None) -> None:
+        self.request(codec.LABEL, struct.pack("<h", -1 if label is None else int(label)))
+
+    def read_weights(self, shape: tuple[int, int]) -> np.ndarray:
+        """The learning layer's weights (n_out, n_in), read in chunks that fit a frame."""
+        self._learn_layer()
+        total = shape[0] * shape[1]
+        chunk = max(1, self.info().max_frame - 8 - 6)
+        out = np.zeros(total, np.int64)
+        for off in range(0, total, chunk):
+            n = min(chunk, total - off)
+            p = self.request(codec.READ_WEIGHTS, struct.pack("<IH", off, n)).payload
+            got_off, got_n = struct.unpack("<IH", p[:6])
+            if (got_off, got_n) != (off, n) or len(p) != 6 + n:
+                raise DeviceError("READ_WEIGHTS reply does not match the request")
+            out[off : off + n] = np.frombuffer(p[6:], np.int8)
+        return out.reshape(shape)
+
+    def write_weights(self, weights: np.ndarray) -> None:
+        self._learn_layer()
+        flat = np.asarray(weights, np.int64).ravel()
+        chunk = max(1, self.info().max_frame - 8 - 4)
+        for off in range(0, flat.size, chunk):
+            part = flat[off : off + chunk].astype(np.int8).tobytes()
+            self.request(codec.WRITE_WEIGHTS, struct.pack("<I", off) + part)
+
+    def save_weights(self) -> int:
+        """Persist the learned weights; returns the slot sequence number."""
+        return struct.unpack("<I", self.request(codec.SAVE).payload)[0]
+
+    def load_weights(self) -> int:
+        return struct.unpack("<I", self.request(codec.LOAD).payload)[0]
 
     def run_sample(self, spikes: np.ndarray, steps_per_frame: int = 1) -> SampleOutput:
         """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result."""

@@ -13,10 +13,14 @@ PROTOCOL_VERSION = 1
 HEADER = struct.Struct("<BBBBH")
 
 HELLO, RESET, STEP_SPARSE, STEP_DENSE, RESULT, STATS, PING, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x7F
+PLASTICITY, LABEL, READ_WEIGHTS, WRITE_WEIGHTS, SAVE, LOAD = 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D
 REPLY = 0x80
 ERROR_NAMES = {1: "bad CRC", 2: "unsupported protocol version", 3: "unknown message type", 4: "malformed message",
-               5: "frame too large for the device", 6: "input index out of range", 7: "invalid COBS encoding"}
-CAP_TICKS, CAP_ICOUNT = 1, 2
+               5: "frame too large for the device", 6: "input index out of range", 7: "invalid COBS encoding",
+               8: "not supported by this build or board", 9: "parameter out of range",
+               10: "persistent storage failed or holds no valid weights"}
+CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST = 1, 2, 4, 8
+NO_LAYER = 0xFF
 
 
 class ProtocolError(Exception):
@@ -155,15 +159,25 @@ class Hello:
     capabilities: int
     max_frame: int
     ticks_per_instruction: float  # 0 when the board's ticks are not instruction counts
+    learn_layer: int | None  # the layer that can learn on the device, if any
     board: str
 
 
 def parse_hello(p: bytes) -> Hello:
-    if len(p) < 20 or len(p) != 20 + p[19]:
+    if len(p) < 21 or len(p) != 21 + p[20]:
         raise ProtocolError(f"HELLO reply of {len(p)} bytes is malformed")
-    maj, mnr, abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi = struct.unpack("<BBBBIHHBHHH", p[:19])
+    maj, mnr, abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi, ll = struct.unpack("<BBBBIHHBHHHB", p[:20])
     return Hello(f"{maj}.{mnr}", abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi / 10.0,
-                 p[20 : 20 + p[19]].decode("ascii", errors="replace"))
+                 None if ll == NO_LAYER else ll, p[21 : 21 + p[20]].decode("ascii", errors="replace"))
+
+
+MODE_CODES = {"off": 0, "pair": 1, "three_factor": 2}
+
+
+def plasticity_payload(cfg) -> bytes:
+    """PLASTICITY payload from a fixedpoint.plasticity.PlasticityConfig (the layer is fixed at build)."""
+    return struct.pack("<BBiiHHHHhh", MODE_CODES[cfg.mode], cfg.lr_shift, cfg.alpha_pre, cfg.alpha_post,
+                       cfg.a_pre, cfg.a_post, cfg.eta_plus, cfg.eta_minus, cfg.w_min, cfg.w_max)
 
 
 def sparse_steps(steps: list) -> bytes:

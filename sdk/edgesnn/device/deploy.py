@@ -62,7 +62,8 @@ def connect_port(qnet: QuantNetwork, port: str, *, timeout: float = 2.0) -> Depl
     return Deployment(device=dev, hello=hello, port=port, board=hello.board)
 
 
-def deploy(qnet: QuantNetwork, board: Board, out: Path, *, port: str | None = None, timeout: float = 2.0) -> Deployment:
+def deploy(qnet: QuantNetwork, board: Board, out: Path, *, port: str | None = None, timeout: float = 2.0,
+           learn_layer: int | None = None, env: dict | None = None) -> Deployment:
     """Build the device app for ``board`` and bring it up: emulated boards and the host board are
     started here (and stopped when the Deployment closes); real boards are flashed on ``port``."""
     from edgesnn.firmware.build import build
@@ -72,7 +73,7 @@ def deploy(qnet: QuantNetwork, board: Board, out: Path, *, port: str | None = No
             raise DeviceError(f"board {board.name} is real hardware: give --port (see `edgesnn ports`)")
         from edgesnn.firmware.platformio import generate_project
 
-        proj = generate_project(qnet, board, out)
+        proj = generate_project(qnet, board, out, learn_layer=learn_layer)
         pio = shutil.which("pio") or shutil.which("platformio")
         if pio is None:
             raise DeviceError("flashing real boards needs PlatformIO: pip install 'edgesnn[pio]'")
@@ -84,9 +85,9 @@ def deploy(qnet: QuantNetwork, board: Board, out: Path, *, port: str | None = No
         d = connect_port(qnet, port, timeout=timeout)
         d.build = {"project": str(proj)}
         return d
-    res = build(qnet, board, out, app="device")
+    res = build(qnet, board, out, app="device", learn_layer=learn_layer)
     if board.kind == "host":
-        launched = launch_host_process(res.elf)
+        launched = launch_host_process(res.elf, env=env)
     else:
         launched = launch_qemu(board, res.elf, icount=board.get("timer", {}).get("driver") == "cmsdk")
     try:

@@ -86,10 +86,13 @@ def connect_launched(launched: Launched, *, timeout: float = 10.0, reply_timeout
     return dev
 
 
-def launch_host_process(exe: Path) -> Launched:
-    """Run the host device app on a raw pty; the pty's slave path is the port."""
+def launch_host_process(exe: Path, env: dict | None = None) -> Launched:
+    """Run the host device app on a raw pty; the pty's slave path is the port.
+
+    ``env`` adds environment variables (ESNN_STORE: the file holding the weight slots)."""
     master, slave = os.openpty()
     tty.setraw(slave)
-    proc = subprocess.Popen([str(exe)], stdin=master, stdout=master, stderr=subprocess.DEVNULL, close_fds=True)
+    proc = subprocess.Popen([str(exe)], stdin=master, stdout=master, stderr=subprocess.DEVNULL, close_fds=True,
+                            env={**os.environ, **(env or {})})
     os.close(master)
     return Launched(proc, os.ttyname(slave), "host process", keep_fds=(slave,))

@@ -126,9 +126,12 @@ def rule_flash(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
                                   f"{limit} bytes of flash are free for them")
 
 
-def rule_ram(board: Board, qnet: QuantNetwork) -> None:
+def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -> None:
     limit = int(board.memory["ram_bytes"]) - board.stack_bytes
     need = model_ram_bytes(qnet)
+    if learn_layer is not None:  # the learning layer's rows and traces move to RAM
+        L = qnet.layers[learn_layer]
+        need += 4 * packed_rows(L.weight)[0].size + 4 * (L.n_in + L.n_out)
     if need > limit:
         sizes = [L.n_out for L in qnet.layers]
         big = max(range(len(sizes)), key=sizes.__getitem__)
@@ -139,10 +142,11 @@ def rule_ram(board: Board, qnet: QuantNetwork) -> None:
 RULES = (rule_index_width, rule_flash, rule_ram)
 
 
-def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
+def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_layer: int | None = None) -> None:
     """Run every rule; raise FitError naming the first broken one.
 
-    ``extra_flash``: bytes the app adds (e.g. embedded test inputs)."""
+    ``extra_flash``: bytes the app adds (e.g. embedded test inputs); ``learn_layer``: a layer
+    whose weights must live in RAM."""
     rule_index_width(board, qnet)
     rule_flash(board, qnet, extra_flash)
-    rule_ram(board, qnet)
+    rule_ram(board, qnet, learn_layer)

@@ -42,6 +42,7 @@ class BuildResult:
     flash_bytes: int  # whole image in flash
     flash_runtime_bytes: int  # the C runtime: esnn.c + the serial protocol (esnn_proto.c) when linked
     flash_protocol_bytes: int  # esnn_proto.c alone
+    flash_learning_bytes: int  # plasticity and persistence (esnn_learn.c, esnn_persist.c), if linked
     flash_model_bytes: int  # the model's const tables and descriptors
     flash_app_bytes: int  # everything else: app, HAL, start-up, embedded test inputs
     ram_bytes: int  # .data + .bss (model state, buffers, app)
@@ -119,7 +120,7 @@ APPS = ("device", "selfcheck", "golden_host")
 
 
 def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
-          selfcheck_inputs: np.ndarray | None = None, opt: str = "-O2") -> BuildResult:
+          selfcheck_inputs: np.ndarray | None = None, opt: str = "-O2", learn_layer: int | None = None) -> BuildResult:
     """Render the model for ``board`` into ``out/src`` and compile one app into an image.
 
     Apps: ``device`` (the serial protocol server, what `deploy` runs), ``selfcheck`` (embedded
@@ -133,11 +134,12 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
     if app == "selfcheck" and selfcheck_inputs is None:
         raise BuildError(f"board {board.name}: the self-check app needs input spikes to embed")
     inputs = None if app != "selfcheck" else np.asarray(selfcheck_inputs, bool)
-    check_fits(board, qnet, extra_flash=0 if inputs is None else int(selfcheck_bits(inputs).size))
+    check_fits(board, qnet, extra_flash=0 if inputs is None else int(selfcheck_bits(inputs).size),
+               learn_layer=learn_layer if app == "device" else None)
     src = out / "src"
     if src.exists():
         shutil.rmtree(src)
-    write_model_sources(qnet, src)
+    write_model_sources(qnet, src, learn_layer if app == "device" else None)
     for name, text in _render_board_files(board, qnet, inputs).items():
         (src / name).write_text(text)
     apps, hal = templates_dir() / "apps", templates_dir() / "hal"
@@ -154,6 +156,9 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
         sources += [apps / "selfcheck.c", src / "selfcheck_inputs.c", *_hal_sources(board)]
     else:
         sources += [src / "esnn_proto.c", apps / "device.c", *_hal_sources(board)]
+        if learn_layer is not None:  # plasticity, its messages and persistence only when a layer learns
+            store = hal / ("store_file.c" if board.family == "host" else "store_none.c")
+            sources += [src / "esnn_learn.c", src / "esnn_proto_learn.c", src / "esnn_persist.c", store]
     if board.family != "host":
         cflags += EMBEDDED_FLAGS
     objs = []
@@ -188,7 +193,8 @@ def _measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> 
         ram = sec.get(".data", 0) + sec.get(".bss", 0)
     proto = size_of("esnn_proto")
     runtime, model = size_of("esnn") + proto, size_of("esnn_model")
+    learning = size_of("esnn_learn") + size_of("esnn_persist") + size_of("esnn_proto_learn")
     return BuildResult(board=board.name, elf=elf, app=app, flash_bytes=flash, flash_runtime_bytes=runtime,
-                       flash_protocol_bytes=proto,
-                       flash_model_bytes=model, flash_app_bytes=max(flash - runtime - model, 0), ram_bytes=ram,
+                       flash_protocol_bytes=proto, flash_learning_bytes=learning,
+                       flash_model_bytes=model, flash_app_bytes=max(flash - runtime - model - learning, 0), ram_bytes=ram,
                        stack_bytes=board.stack_bytes if board.family != "host" else 0, sources=src)

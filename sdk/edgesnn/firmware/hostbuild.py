@@ -23,10 +23,10 @@ class BuildError(EdgesnnError):
     """A compiler or linker failed, or a toolchain is missing."""
 
 
-def write_model_sources(qnet: QuantNetwork, out: Path) -> dict:
+def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None = None) -> dict:
     """Write runtime + generated model into ``out``; returns rendering facts."""
     out.mkdir(parents=True, exist_ok=True)
-    src = render_model(qnet)
+    src = render_model(qnet, learn_layer)
     for name, text in {**runtime_files(), **src.files}.items():
         (out / name).write_text(text)
     return {"table_bytes": src.table_bytes, "total_neurons": src.total_neurons, "max_words": src.max_words}

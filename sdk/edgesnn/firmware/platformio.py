@@ -24,15 +24,20 @@ from edgesnn.firmware.paths import templates_dir
 from edgesnn.firmware.render import _env
 
 
-def generate_project(qnet: QuantNetwork, board: Board, out: Path) -> Path:
+def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: int | None = None) -> Path:
     """Write ``out/platformio.ini`` and ``out/src`` (the device app); returns the project folder."""
     if board.kind != "platformio":
         raise BuildError(f"board {board.name} is not a PlatformIO board")
-    check_fits(board, qnet)
+    check_fits(board, qnet, learn_layer=learn_layer)
     src = out / "src"
     if src.exists():
         shutil.rmtree(src)
-    write_model_sources(qnet, src)
+    write_model_sources(qnet, src, learn_layer)
+    if learn_layer is None:  # the runtime copy includes the plasticity sources; drop them
+        for name in ("esnn_learn.c", "esnn_proto_learn.c", "esnn_persist.c"):
+            (src / name).unlink(missing_ok=True)
+    else:
+        shutil.copy(templates_dir() / "hal" / "store_none.c", src / "store_none.c")
     for name, text in _render_board_files(board, qnet, None).items():
         if name != "link.ld":  # the framework links
             (src / name).write_text(text)

@@ -73,8 +73,16 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def render_model(qnet: QuantNetwork) -> ModelSources:
-    """Render esnn_model.h / esnn_model.c for a quantized network."""
+def render_model(qnet: QuantNetwork, learn_layer: int | None = None) -> ModelSources:
+    """Render esnn_model.h / esnn_model.c for a quantized network.
+
+    ``learn_layer``: index of a layer whose weight rows go to RAM so that it can learn on the device.
+    """
+    if learn_layer is not None:
+        if learn_layer < 0:
+            learn_layer += len(qnet.layers)
+        if not 0 <= learn_layer < len(qnet.layers):
+            raise ValueError(f"learning layer {learn_layer} does not exist")
     layers, offset, table_bytes, max_words = [], 0, 0, 0
     any_cuba = False
     for L in qnet.layers:
@@ -100,8 +108,9 @@ def render_model(qnet: QuantNetwork) -> ModelSources:
         "hash32": qnet.hash32, "n_inputs": qnet.n_inputs, "n_outputs": qnet.n_outputs, "layers": layers,
         "total_neurons": offset, "current_slots": offset if any_cuba else 1, "max_words": max_words,
         "max_events": qnet.n_inputs + offset, "table_bytes": table_bytes,
-        "max_payload": max_payload(qnet),
+        "max_payload": max_payload(qnet), "learn_layer": -1 if learn_layer is None else learn_layer,
         "chunk": min(32767 // C.weight_limit(qnet.weight_bits), 65535),
+        "weight_limit": C.weight_limit(qnet.weight_bits),
         "state_lo": c_int(lo), "state_hi": c_int(hi),
     }
     env = _env()
