@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from edgesnn import __version__
-from edgesnn.cli import demo_cmd, device_cmds, firmware_cmds, model_cmds
+from edgesnn.cli import demo_cmd, device_cmds, firmware_cmds, learn_cmd, model_cmds
 
 app = typer.Typer(
     name="edgesnn", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -25,6 +25,7 @@ app.command("verify")(firmware_cmds.verify_cmd)
 app.command("ports")(device_cmds.ports_cmd)
 app.command("deploy")(device_cmds.deploy_cmd)
 app.command("stream")(device_cmds.stream_cmd)
+app.command("learn")(learn_cmd.learn_cmd)
 # the whole story
 app.command("demo")(demo_cmd.demo_cmd)
 

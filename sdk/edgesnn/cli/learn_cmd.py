@@ -1,0 +1,131 @@
+"""``edgesnn learn``: on-device plasticity, checked weight for weight against the host's golden model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors
+from edgesnn.cli.device_cmds import _line
+from edgesnn.cli.firmware_cmds import _quantized
+
+
+def weakened(qnet, layer: int, seed: int, spread: int):
+    """The network with ``layer``'s weights replaced by seeded uniform integers in [-spread, spread]."""
+    rng = np.random.default_rng(seed)
+    layers = list(qnet.layers)
+    L = layers[layer]
+    layers[layer] = replace(L, weight=rng.integers(-spread, spread + 1, L.weight.shape))
+    return replace(qnet, layers=tuple(layers), name=f"{qnet.name}-reinit")
+
+
+def _device_accuracy(dev, x, y, on_sample=None) -> float:
+    correct = 0
+    for i, so in enumerate(dev.stream(x)):
+        correct += int(so.result.prediction == y[i])
+        if on_sample:
+            on_sample()
+    return correct / len(y)
+
+
+@handles_errors
+def learn_cmd(
+    model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
+    board: Annotated[Optional[str], typer.Option(help="Deploy to this board (with a learning layer) first.")] = None,
+    port: Annotated[Optional[str], typer.Option(help="A device already deployed with a learning layer.")] = None,
+    dataset: Annotated[str, typer.Option(help="Training samples come from its train split, evaluation from test.")] = "digits",
+    samples: Annotated[int, typer.Option(min=1, help="Training samples streamed with plasticity on.")] = 300,
+    eval_limit: Annotated[Optional[int], typer.Option(min=1, help="Test samples for accuracy before/after.")] = None,
+    mode: Annotated[str, typer.Option(help="three_factor (labels gate the updates) or pair (unsupervised STDP).")] = "three_factor",
+    layer: Annotated[int, typer.Option(help="The learning layer (negative counts from the end).")] = -1,
+    eta: Annotated[int, typer.Option(min=0, help="Learning rate eta_plus (and eta_minus).")] = 1,
+    lr_shift: Annotated[int, typer.Option(min=0, max=30, help="Updates are (eta * trace) >> lr_shift.")] = 10,
+    reinit: Annotated[bool, typer.Option("--reinit/--no-reinit", help="Start from a freshly initialised learning layer.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of --reinit.")] = 0,
+    save: Annotated[Optional[Path], typer.Option(help="Where to write the learned model (default: MODEL-learned.qsnn).")] = None,
+    persist: Annotated[bool, typer.Option(help="Also save the weights in the device's persistent storage.")] = False,
+    out: Annotated[Path, typer.Option(help="Build folder when deploying.")] = Path("build/learn"),
+    json_out: JsonOpt = False,
+):
+    """Stream labelled samples with plasticity on, read the weights back, compare with the host, save."""
+    from edgesnn.data.datasets import encoded
+    from edgesnn.device.deploy import connect_port, deploy
+    from edgesnn.firmware.boards import get_board
+    from edgesnn.fixedpoint.plasticity import PlasticityConfig, simulate_learning
+    from edgesnn.formats import save_model
+
+    qnet = _quantized(model)
+    cfg = PlasticityConfig(layer=layer, mode=mode, eta_plus=eta, eta_minus=eta, lr_shift=lr_shift,
+                           w_min=-(2 ** (qnet.weight_bits - 1) - 1), w_max=2 ** (qnet.weight_bits - 1) - 1)
+    li = cfg.resolved_layer(qnet)
+    if reinit:
+        qnet = weakened(qnet, li, seed, 20)
+    x_tr, y_tr = encoded(dataset, "train", qnet.input_spec)
+    x_te, y_te = encoded(dataset, "test", qnet.input_spec)
+    x_tr, y_tr = x_tr[:samples], y_tr[:samples]
+    if eval_limit:
+        x_te, y_te = x_te[:eval_limit], y_te[:eval_limit]
+    if board is None and port is None:
+        raise ValueError("give --board (deploy first) or --port (a device already deployed with a learning layer)")
+    if board is not None:
+        d = deploy(qnet, get_board(board), out, port=port, learn_layer=li)
+    else:
+        d = connect_port(qnet, port)
+    L = qnet.layers[li]
+    say = (lambda m: None) if json_out else err_console.print
+    try:
+        dev = d.device
+        if dev.info().learn_layer != li:
+            raise ValueError(f"the device learns layer {dev.info().learn_layer}, not layer {li}")
+        from edgesnn.cli.model_cmds import _progress_bar
+
+        with _progress_bar(2 * len(y_te) + len(y_tr), "learning", not json_out) as bar:
+            task = bar.add_task("learn", total=2 * len(y_te) + len(y_tr), info="accuracy before")
+            tick = lambda: bar.update(task, advance=1)  # noqa: E731
+            dev.set_plasticity(replace(cfg, mode="off"))
+            acc_before = _device_accuracy(dev, x_te, y_te, tick)
+            dev.set_plasticity(cfg)
+            correct, history = 0, []
+            for i in range(len(y_tr)):
+                dev.set_label(int(y_tr[i]) if mode == "three_factor" else None)
+                so = dev.run_sample(x_tr[i])
+                correct += int(so.result.prediction == y_tr[i])
+                row = {"sample": i, "label": int(y_tr[i]), "prediction": so.result.prediction,
+                       "running_accuracy": correct / (i + 1)}
+                if json_out:
+                    _line(row)
+                if (i + 1) % 50 == 0 or i + 1 == len(y_tr):
+                    history.append(row)
+                bar.update(task, advance=1, info=f"streaming, running accuracy {correct / (i + 1):.2%}")
+            dev.set_plasticity(replace(cfg, mode="off"))
+            dev.set_label(None)
+            w_dev = dev.read_weights((L.n_out, L.n_in))
+            bar.update(task, info="accuracy after")
+            acc_after = _device_accuracy(dev, x_te, y_te, tick)
+            seq = dev.save_weights() if persist else None
+    finally:
+        d.close()
+    host = simulate_learning(qnet, x_tr, cfg, y_tr if mode == "three_factor" else None)
+    w_host = host.network.layers[li].weight
+    learned = host.network if np.array_equal(w_dev, w_host) else replace(
+        qnet, layers=tuple(replace(Lk, weight=w_dev) if k == li else Lk for k, Lk in enumerate(qnet.layers)))
+    save = save or model.with_name(model.stem + "-learned.qsnn")
+    save_model(replace(learned, name=f"{qnet.name}-learned"), save)
+    summary = {"summary": True, "board": d.board, "mode": mode, "layer": li, "samples": len(y_tr),
+               "eval_samples": len(y_te), "accuracy_before": acc_before, "accuracy_after": acc_after,
+               "weight_mismatches": int((w_dev != w_host).sum()), "weights": int(w_dev.size),
+               "weights_changed": int((w_dev != L.weight).sum()), "history": history, "model": str(save),
+               "persisted_seq": seq}
+    if json_out:
+        _line(summary)
+    else:
+        say(f"accuracy before {acc_before:.2%} → after {acc_after:.2%} ({len(y_te)} test samples); "
+            f"{summary['weights_changed']} of {summary['weights']} weights changed; "
+            f"weight mismatches with the host model: {summary['weight_mismatches']}")
+        emit({k: summary[k] for k in ("accuracy_before", "accuracy_after", "weight_mismatches", "model")}, False)
+    if summary["weight_mismatches"]:
+        raise typer.Exit(1)
