@@ -129,3 +129,33 @@ def learn_cmd(
         emit({k: summary[k] for k in ("accuracy_before", "accuracy_after", "weight_mismatches", "model")}, False)
     if summary["weight_mismatches"]:
         raise typer.Exit(1)
+
+
+@handles_errors
+def stdp_cmd(
+    dataset: Annotated[str, typer.Option(help="Data set (digits).")] = "digits",
+    out: Annotated[Path, typer.Option(help="Where to write the exported float model (NIR).")] = Path("stdp.nir"),
+    neurons: Annotated[int, typer.Option(min=1, help="Neurons in the competitive layer.")] = 200,
+    epochs: Annotated[int, typer.Option(min=1)] = 3,
+    seed: Annotated[int, typer.Option()] = 0,
+    json_out: JsonOpt = False,
+):
+    """Unsupervised STDP on the host: competitive layer, lateral inhibition, homeostasis, labels assigned after."""
+    from edgesnn.data.datasets import load
+    from edgesnn.formats import save_model
+    from edgesnn.train.stdp import STDPConfig, train_stdp
+
+    load(dataset)
+    from edgesnn.cli.model_cmds import _progress_bar
+
+    cfg = STDPConfig(dataset=dataset, neurons=neurons, epochs=epochs, seed=seed)
+    with _progress_bar(epochs, "STDP", not json_out) as bar:
+        task = bar.add_task("stdp", total=epochs, info="")
+        res = train_stdp(cfg, lambda h: bar.update(task, advance=1))
+    save_model(res.network, out)
+    emit({"model": out, "neurons": neurons, "epochs": epochs,
+          "test_accuracy": res.test_accuracy, "exported_test_accuracy": res.exported_test_accuracy,
+          "export": res.export_params,
+          "note": "test_accuracy: the trained winner-take-all network with label assignment; "
+                  "exported_test_accuracy: the saved model, which approximates winner-take-all with "
+                  "recurrent inhibition so that it can be quantized and deployed"}, json_out)
