@@ -24,6 +24,11 @@ static uint8_t tx_enc[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
 static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
 static uint8_t check[ESNN_PROTO_MAX_FRAME];
+#if ESNN_MODEL_LEARN_LAYER >= 0
+static int32_t x_pre[ESNN_MODEL_LEARN_N_IN];
+static int32_t x_post[ESNN_MODEL_LEARN_N_OUT];
+static esnn_learn_t learn;
+#endif
 
 static void on_reply(const uint8_t *data, uint16_t len)
 {
@@ -53,6 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         proto.events = events;
         proto.counts = counts;
         proto.max_frame = ESNN_PROTO_MAX_FRAME;
+#if ESNN_MODEL_LEARN_LAYER >= 0 /* the learning messages are fuzzed too */
+        learn.layer = (uint16_t)ESNN_MODEL_LEARN_LAYER;
+        learn.w = esnn_learn_rows;
+        learn.x_pre = x_pre;
+        learn.x_post = x_post;
+        learn.label = ESNN_NO_LABEL;
+        proto.learn = &learn;
+        proto.learning_handler = esnn_proto_learning;
+        proto.learn_step = esnn_step_learn;
+        proto.learn_reset = esnn_learn_reset;
+#endif
         ready = 1;
     }
     esnn_proto_init(&proto);

@@ -1,4 +1,5 @@
-"""Build and run the libFuzzer harness of the C protocol decoder under ASan/UBSan.
+"""Build and run the libFuzzer harness of the C protocol decoder (learning messages included)
+under ASan/UBSan.
 
     python tools/fuzz/run_fuzz.py [--seconds 60] [--json]
 
@@ -31,7 +32,10 @@ def seed_corpus(corpus: Path, n_inputs: int) -> None:
 
     msgs = [(codec.HELLO, b""), (codec.RESET, b""), (codec.PING, b"hello"),
             (codec.STEP_SPARSE, codec.sparse_steps([[0, 1, 2], [], [n_inputs - 1]])),
-            (codec.STEP_DENSE, codec.dense_steps([bytes((n_inputs + 7) // 8)])), (codec.RESULT, b""), (codec.STATS, b"")]
+            (codec.STEP_DENSE, codec.dense_steps([bytes((n_inputs + 7) // 8)])), (codec.RESULT, b""), (codec.STATS, b""),
+            (codec.PLASTICITY, bytes([2, 4]) + (52429).to_bytes(4, "little") * 2 + bytes([0, 1] * 4) + bytes([0x81, 0xff, 0x7f, 0])),
+            (codec.LABEL, b"\x03\x00"), (codec.READ_WEIGHTS, bytes(4) + b"\x10\x00"), (codec.WRITE_WEIGHTS, bytes(4) + b"\x05\xfb"),
+            (codec.SAVE, b""), (codec.LOAD, b"")]
     for i, (t, p) in enumerate(msgs):
         (corpus / f"seed{i}").write_bytes(codec.encode_frame(codec.Frame(type=t, seq=i + 1, payload=p)))
 
@@ -49,12 +53,13 @@ def run(seconds: int, workdir: Path) -> dict:
                                              CubaLIF(np.full(12, 0.8), np.full(12, 0.9), np.ones(12)),
                                              recurrent=rng.normal(size=(12, 12))),))
     src = workdir / "src"
-    write_model_sources(quantize(net), src)
+    write_model_sources(quantize(net), src, learn_layer=0)
     exe = workdir / "fuzz_proto"
     here = Path(__file__).resolve().parent
+    runtime = [str(src / f) for f in ("esnn.c", "esnn_proto.c", "esnn_model.c", "esnn_learn.c", "esnn_proto_learn.c",
+                                      "esnn_persist.c")]
     subprocess.run([clang, "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
-                    f"-I{src}", str(here / "fuzz_proto.c"), str(src / "esnn.c"), str(src / "esnn_proto.c"),
-                    str(src / "esnn_model.c"), "-o", str(exe)], check=True)
+                    f"-I{src}", str(here / "fuzz_proto.c"), *runtime, "-o", str(exe)], check=True)
     corpus = workdir / "corpus"
     corpus.mkdir()
     seed_corpus(corpus, 20)
