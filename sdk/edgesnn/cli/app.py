@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from edgesnn import __version__
-from edgesnn.cli import demo_cmd, device_cmds, firmware_cmds, learn_cmd, model_cmds
+from edgesnn.cli import demo_cmd, device_cmds, firmware_cmds, interop_cmds, learn_cmd, model_cmds
 
 app = typer.Typer(
     name="edgesnn", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -17,6 +17,9 @@ app.command("train")(model_cmds.train_cmd)
 app.command("quantize")(model_cmds.quantize_cmd)
 app.command("simulate")(model_cmds.simulate_cmd)
 app.command("info")(model_cmds.info_cmd)
+# interchange group
+app.command("import")(interop_cmds.import_cmd)
+app.command("export")(interop_cmds.export_cmd)
 # firmware group
 app.command("boards")(firmware_cmds.boards_cmd)
 app.command("build")(firmware_cmds.build_cmd)

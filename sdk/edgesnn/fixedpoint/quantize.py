@@ -22,7 +22,7 @@ from edgesnn.errors import QuantizationError
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.simulate import simulate_float, simulate_int
-from edgesnn.ir import Dense, Network, membrane_decay, synaptic_decay
+from edgesnn.ir import LI, Dense, Network, membrane_decay, synaptic_decay
 
 #: Without calibration data the state must hold this many thresholds.
 THRESHOLD_HEADROOM = 8.0
@@ -54,15 +54,22 @@ def quantize_layer(layer: Dense, *, weight_bits: int, state_bits: int, per_chann
     """Quantize one layer; ``observed_peak`` is the float state magnitude seen per neuron on data."""
     nrn = layer.neurons
     scale = weight_scales(layer.weight, layer.recurrent, weight_bits, per_channel)
-    thr = np.asarray(nrn.threshold) / scale
-    peak = float(max(thr.max(), (np.abs(nrn.v_reset) / scale).max()))
+    spiking = not isinstance(nrn, LI)
+    if spiking:
+        thr = np.asarray(nrn.threshold) / scale
+        peak = float(max(thr.max(), (np.abs(nrn.v_reset) / scale).max()))
+    else:  # a leaky integrator holds at most the steady state of the largest drive
+        leak = float(1.0 - np.asarray(nrn.beta).max())
+        fan_in = layer.n_in + (layer.n_out if layer.recurrent is not None else 0)
+        thr = np.zeros(layer.n_out)
+        peak = (fan_in * C.weight_limit(weight_bits) + float((np.abs(layer.bias) / scale).max())) / max(leak, 1 / 64)
     if observed_peak is None:
         shift = C.choose_shift(peak, state_bits, THRESHOLD_HEADROOM)
     else:
         shift = C.choose_shift(max(peak, float((observed_peak / scale).max())), state_bits, DATA_HEADROOM)
     unit = scale / (1 << shift)
     lo, hi = C.state_limits(state_bits)
-    threshold = C.to_int_round_half_up(nrn.threshold / unit)
+    threshold = C.to_int_round_half_up(nrn.threshold / unit) if spiking else np.full(layer.n_out, hi, np.int64)
     if (threshold > hi).any():
         raise QuantizationError(
             f"layer {index}: threshold/weight ratio {thr.max():.3g} does not fit state_bits={state_bits}"
@@ -89,7 +96,8 @@ def observed_peaks(net: Network, calibration: np.ndarray) -> list[np.ndarray]:
     rec = simulate_float(net, calibration, record=True).record
     peaks = []
     for layer, r in zip(net.layers, rec):
-        p = np.abs(r["v"]).max(axis=(0, 1)) + np.asarray(layer.neurons.threshold)
+        thr = np.asarray(layer.neurons.threshold)
+        p = np.abs(r["v"]).max(axis=(0, 1)) + np.where(np.isfinite(thr), thr, 0.0)
         if "i" in r:
             p = np.maximum(p, np.abs(r["i"]).max(axis=(0, 1)))
         peaks.append(p)

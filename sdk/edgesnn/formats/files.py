@@ -29,11 +29,19 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def save_model(model: Network | QuantNetwork, path: str | os.PathLike) -> Path:
-    """Save a float network as NIR or a quantized one as ``.qsnn``; returns the path."""
+    """Save a float network as NIR, a quantized one as ``.qsnn`` (or as NIR with the integer
+    model in its metadata when ``path`` ends in ``.nir``); returns the path."""
     path = Path(path)
-    if isinstance(model, QuantNetwork):
+    if isinstance(model, QuantNetwork) and path.suffix != ".nir":
         data = qmodel.to_bytes(model)
         _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    elif isinstance(model, QuantNetwork):  # NIR with the exact integer model in its metadata
+        import nir
+
+        from edgesnn.formats.nir_import import export_graph
+
+        graph = export_graph(model)
+        _atomic_write(path, lambda tmp: nir.write(tmp, graph))
     elif isinstance(model, Network):
         import nir
 
@@ -63,8 +71,17 @@ def load_model(path: str | os.PathLike) -> Network | QuantNetwork:
             graph = nir.read(str(path))
         except Exception as e:  # h5py/nir raise many types on damaged files
             raise ModelFileError(f"{path}: corrupt NIR file ({type(e).__name__}: {e})") from None
+        from edgesnn.formats.nir_import import import_graph, quantized_from_graph
+
         try:
-            return from_nir(graph)
+            q = quantized_from_graph(graph, str(path))
+            if q is not None:
+                return q
+            if "edgesnn.format" in (graph.metadata or {}):
+                return from_nir(graph)
+            return import_graph(graph)[0]  # another tool's graph: see `edgesnn import` for --dt/--reset
+        except ModelFileError as e:
+            raise ModelFileError(f"{path}: {e}") from None
         except ValueError as e:
             raise ModelFileError(f"{path}: invalid network ({e})") from None
     raise ModelFileError(f"{path}: not an edgesnn model (neither a NIR graph nor a .qsnn file)")

@@ -21,13 +21,18 @@ import nir
 import numpy as np
 
 from edgesnn.errors import ModelFileError
-from edgesnn.ir import IF, LIF, CubaLIF, Dense, Network
+from edgesnn.ir import IF, LI, LIF, CubaLIF, Dense, Network
 
 FORMAT_VERSION = 1
 
 
 def _neuron_node(neurons, dt: float):
     n = neurons.size
+    if isinstance(neurons, LI):
+        beta = np.asarray(neurons.beta)
+        with np.errstate(divide="ignore"):
+            tau = dt / (1 - beta)
+        return nir.LI(tau=tau, r=tau / dt, v_leak=np.zeros(n), metadata={"edgesnn.model": "LI", "edgesnn.beta": beta})
     thr, vr = np.asarray(neurons.threshold), np.asarray(neurons.v_reset)
     md = {"edgesnn.reset": neurons.reset, "edgesnn.model": type(neurons).__name__}
     if isinstance(neurons, CubaLIF):
@@ -73,6 +78,8 @@ def to_nir(net: Network) -> nir.NIRGraph:
 
 def _neurons_from_node(node, dt: float):
     md = node.metadata or {}
+    if isinstance(node, nir.LI):
+        return LI(beta=md.get("edgesnn.beta", 1 - dt / np.asarray(node.tau, float)))
     reset = str(md.get("edgesnn.reset", "to_value"))
     thr, vr = np.asarray(node.v_threshold, float), np.asarray(node.v_reset, float)
     if isinstance(node, nir.CubaLIF):

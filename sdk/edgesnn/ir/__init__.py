@@ -2,6 +2,6 @@
 
 from edgesnn.ir.layers import Dense
 from edgesnn.ir.network import Network
-from edgesnn.ir.neurons import IF, LIF, CubaLIF, membrane_decay, synaptic_decay
+from edgesnn.ir.neurons import IF, LI, LIF, CubaLIF, membrane_decay, synaptic_decay
 
-__all__ = ["Dense", "Network", "IF", "LIF", "CubaLIF", "membrane_decay", "synaptic_decay"]
+__all__ = ["Dense", "Network", "IF", "LI", "LIF", "CubaLIF", "membrane_decay", "synaptic_decay"]

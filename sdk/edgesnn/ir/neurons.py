@@ -94,14 +94,45 @@ class CubaLIF:
         return int(self.beta_mem.shape[0])
 
 
-Neurons = IF | LIF | CubaLIF
+@dataclass(frozen=True, eq=False)
+class LI:
+    """Leaky integrator, no spikes (a readout): ``v[t] = beta * v[t-1] + x[t]``.
+
+    As the last layer it makes the prediction the neuron with the largest final membrane (the
+    spike-count readout with all counts zero). Quantized, its threshold is the top of the state
+    range, which a saturating state never exceeds.
+    """
+
+    beta: np.ndarray
+
+    def __post_init__(self):
+        n = np.size(self.beta)
+        object.__setattr__(self, "beta", frozen_vector("beta", self.beta, n))
+        check_range("beta", self.beta, 0.0, 1.0)
+
+    @property
+    def size(self) -> int:
+        return int(self.beta.shape[0])
+
+    @property
+    def threshold(self) -> np.ndarray:
+        return np.full(self.size, np.inf)
+
+    @property
+    def v_reset(self) -> np.ndarray:
+        return np.zeros(self.size)
+
+    reset = "to_value"
+
+
+Neurons = IF | LIF | CubaLIF | LI
 
 
 def membrane_decay(neurons: Neurons) -> np.ndarray:
     """Per-step membrane decay of any model (1 for IF)."""
     if isinstance(neurons, IF):
         return np.ones(neurons.size)
-    if isinstance(neurons, LIF):
+    if isinstance(neurons, (LIF, LI)):
         return np.asarray(neurons.beta)
     return np.asarray(neurons.beta_mem)
 

@@ -1,0 +1,219 @@
+"""NIR graphs from any tool -> edgesnn networks, and edgesnn models -> NIR.
+
+Continuous-time NIR neurons are mapped to discrete time with forward Euler and a step ``dt``
+(docs/nir.md). NIR stores no dt: it comes from ``--dt``, else from the graph's metadata, else
+from the snnTorch convention (``r = tau / dt`` on every LIF, so ``dt = tau / r``); otherwise
+the import stops and asks for it.
+
+    LIF      v += dt/tau * (v_leak - v + r*I)    ->  beta = 1 - dt/tau, input gain dt*r/tau, bias dt*v_leak/tau
+    IF       v += dt * r * I                     ->  beta = 1, input gain dt*r
+    LI       like LIF, no spikes                 ->  edgesnn LI (readout by final membrane)
+    CubaLIF  I += dt/tau_syn * (-I + w_in*S); v += dt/tau_mem * (v_leak - v + r*I)
+             ->  beta_syn = 1 - dt/tau_syn, beta_mem = 1 - dt/tau_mem, input gain (dt*w_in/tau_syn)*(dt*r/tau_mem)
+
+Input gains are folded into each layer's weights (and recurrent weights), so thresholds keep
+their values. Linear nodes between neuron populations are composed into one dense matrix
+(``nir_linear``). NIR resets to ``v_reset`` (``reset="to_value"``, the default). Two other
+conventions that NIR cannot state:
+
+* ``reset="subtract"``: ``v -= threshold`` right after a spike (edgesnn's own subtract reset);
+* ``reset="subtract-undecayed"``: snnTorch's default ``v[t] = beta*v[t-1] + x[t] - threshold*z[t-1]``,
+  where the subtracted threshold is not decayed. It is reproduced exactly by edgesnn's subtract
+  reset plus a self-connection of ``-(1 - beta) * threshold`` on each neuron.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass, field
+
+import nir
+import numpy as np
+
+from edgesnn.errors import ModelFileError
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.formats import qmodel
+from edgesnn.formats.nir_float import from_nir, to_nir
+from edgesnn.formats.nir_linear import LINEAR_TYPES, compose
+from edgesnn.ir import IF, LI, LIF, CubaLIF, Dense, Network
+
+NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI)
+RESETS = (None, "to_value", "subtract", "subtract-undecayed")
+
+
+@dataclass
+class ImportReport:
+    dt: float
+    dt_source: str
+    layers: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _vec(v, n: int) -> np.ndarray:
+    a = np.asarray(v, float).ravel()
+    return np.full(n, float(a[0])) if a.size == 1 else a
+
+
+def infer_dt(graph: nir.NIRGraph, dt: float | None) -> tuple[float, str]:
+    if dt is not None:
+        if not dt > 0:
+            raise ModelFileError(f"dt must be > 0, got {dt}")
+        return float(dt), "given"
+    md = graph.metadata or {}
+    for key in ("dt", "edgesnn.dt"):
+        if key in md:
+            return float(md[key]), f"graph metadata {key!r}"
+    ratios = []
+    for node in graph.nodes.values():
+        if isinstance(node, (nir.LIF, nir.LI)):
+            ratios.append(np.asarray(node.tau, float).ravel() / np.asarray(node.r, float).ravel())
+        elif isinstance(node, nir.CubaLIF):
+            ratios.append(np.asarray(node.tau_mem, float).ravel() / np.asarray(node.r, float).ravel())
+    if ratios:
+        allr = np.concatenate(ratios)
+        taus = np.concatenate([np.asarray(getattr(n, "tau", getattr(n, "tau_mem", np.inf)), float).ravel()
+                               for n in graph.nodes.values() if isinstance(n, (nir.LIF, nir.LI, nir.CubaLIF))])
+        if np.all(np.isfinite(allr)) and np.allclose(allr, allr[0], rtol=1e-6) and allr[0] < taus.min():
+            return float(allr[0]), "r = tau/dt on every neuron (snnTorch's convention)"
+    raise ModelFileError("cannot tell the time step of this NIR graph: pass --dt (seconds)")
+
+
+def _neurons(node, n: int, dt: float, reset: str | None, warn: list[str], name: str):
+    """(edgesnn neurons, input gain per neuron, extra bias per neuron)."""
+    if isinstance(node, nir.IF):
+        r = _vec(node.r, n)
+        return IF(threshold=_vec(node.v_threshold, n), reset=reset or "to_value", v_reset=_vec(node.v_reset, n)), dt * r, 0.0
+    if isinstance(node, (nir.LIF, nir.LI)):
+        tau, r, leak = _vec(node.tau, n), _vec(node.r, n), _vec(node.v_leak, n)
+        if np.any(dt > tau):
+            raise ModelFileError(f"node {name!r}: dt {dt} exceeds tau {tau.min()}: forward Euler would be unstable")
+        beta = 1.0 - dt / tau
+        if isinstance(node, nir.LI):
+            return LI(beta=beta), dt * r / tau, dt * leak / tau
+        lif = LIF(beta=beta, threshold=_vec(node.v_threshold, n), reset=reset or "to_value", v_reset=_vec(node.v_reset, n))
+        return lif, dt * r / tau, dt * leak / tau
+    tau_s, tau_m = _vec(node.tau_syn, n), _vec(node.tau_mem, n)
+    if np.any(dt > tau_s) or np.any(dt > tau_m):
+        raise ModelFileError(f"node {name!r}: dt {dt} exceeds a time constant")
+    if np.any(_vec(node.v_leak, n) != 0):
+        warn.append(f"node {name!r}: CubaLIF v_leak is not representable exactly (a bias enters the current); ignored")
+    gain = (dt * _vec(node.w_in, n) / tau_s) * (dt * _vec(node.r, n) / tau_m)
+    cuba = CubaLIF(beta_syn=1.0 - dt / tau_s, beta_mem=1.0 - dt / tau_m, threshold=_vec(node.v_threshold, n),
+                   reset=reset or "to_value", v_reset=_vec(node.v_reset, n))
+    return cuba, gain, 0.0
+
+
+def _shape(t) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.atleast_1d(np.asarray(t)).ravel())
+
+
+def import_graph(graph: nir.NIRGraph, *, dt: float | None = None, reset: str | None = None) -> tuple[Network, ImportReport]:
+    """Any NIR graph made of a chain of (linear nodes -> neuron population), with optional
+    recurrent linear loops on a population, ending in Output."""
+    md = graph.metadata or {}
+    if "edgesnn.format" in md:  # written by edgesnn: exact parameters in the metadata
+        net = from_nir(graph)
+        return net, ImportReport(dt=net.dt, dt_source="edgesnn metadata")
+    if reset not in RESETS:
+        raise ModelFileError(f"reset must be one of {', '.join(r for r in RESETS if r)}, got {reset!r}")
+    undecayed = reset == "subtract-undecayed"
+    if undecayed:
+        reset = "subtract"
+    step, source = infer_dt(graph, dt)
+    rep = ImportReport(dt=step, dt_source=source)
+    succ: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        succ.setdefault(a, []).append(b)
+    inputs = [k for k, v in graph.nodes.items() if isinstance(v, nir.Input)]
+    if len(inputs) != 1:
+        raise ModelFileError(f"expected one Input node, found {len(inputs)}")
+    shape = _shape(graph.nodes[inputs[0]].input_type["input"])
+    n_inputs = int(math.prod(shape))
+    layers, cur, chain, visited = [], inputs[0], [], {inputs[0]}
+
+    def loop_back(neuron: str) -> tuple[list, list[str]] | None:
+        """A path of linear nodes from ``neuron`` back to itself (a recurrent connection)."""
+        for s in succ.get(neuron, []):
+            path, node = [], s
+            while node != neuron and isinstance(graph.nodes.get(node), LINEAR_TYPES) and len(succ.get(node, [])) == 1:
+                path.append(node)
+                node = succ[node][0]
+            if node == neuron and path:
+                return [graph.nodes[p] for p in path], path
+        return None
+
+    while True:
+        nexts = [s for s in succ.get(cur, []) if s not in visited]
+        if len(nexts) != 1:
+            raise ModelFileError(f"the graph branches or ends at {cur!r} (next: {nexts}); only chains are supported")
+        name = nexts[0]
+        node = graph.nodes[name]
+        visited.add(name)
+        if isinstance(node, nir.Output):
+            if chain:
+                raise ModelFileError("linear nodes after the last neuron population are not supported")
+            break
+        if isinstance(node, LINEAR_TYPES):
+            chain.append(node)
+            cur = name
+            continue
+        if not isinstance(node, NEURON_TYPES):
+            raise ModelFileError(f"NIR node {name!r} of type {type(node).__name__} is not supported")
+        w, b, out_shape = compose(chain, shape)
+        n = int(math.prod(out_shape))
+        neurons, gain, extra_bias = _neurons(node, n, step, reset, rep.warnings, name)
+        rec = loop_back(name)
+        recurrent = None
+        if rec is not None:
+            rw, rb, _ = compose(rec[0], out_shape)
+            if np.any(rb != 0):
+                rep.warnings.append(f"node {name!r}: bias on the recurrent path folded into the layer bias")
+                b = b + rb
+            recurrent = gain[:, None] * rw
+            visited.update(rec[1])
+        if undecayed and isinstance(neurons, (LIF, CubaLIF)):
+            beta = np.asarray(neurons.beta if isinstance(neurons, LIF) else neurons.beta_mem)
+            if isinstance(neurons, CubaLIF):
+                rep.warnings.append(f"node {name!r}: subtract-undecayed on a CubaLIF goes through the current; approximate")
+            self_reset = np.diag(-(1.0 - beta) * np.asarray(neurons.threshold))
+            recurrent = self_reset if recurrent is None else recurrent + self_reset
+        layers.append(Dense(weight=gain[:, None] * w, bias=gain * b + extra_bias, neurons=neurons, recurrent=recurrent))
+        rep.layers.append({"neuron": type(node).__name__, "shape": [n, w.shape[1]], "linear_nodes": [type(c).__name__ for c in chain],
+                           "recurrent": recurrent is not None})
+        chain, shape, cur = [], out_shape, name
+    if not layers:
+        raise ModelFileError("the graph has no neuron population")
+    for i, L in enumerate(layers[:-1]):
+        if isinstance(L.neurons, LI):
+            raise ModelFileError(f"layer {i}: a non-spiking LI population can only be the last layer")
+    net = Network(n_inputs=n_inputs, layers=tuple(layers), dt=step, name=str(md.get("name", "imported")),
+                  meta={"imported_from": "nir", "dt_source": source, "warnings": rep.warnings})
+    return net, rep
+
+
+def export_graph(model: Network | QuantNetwork) -> nir.NIRGraph:
+    """A float network as plain NIR; a quantized one as its float meaning plus the exact integer
+    model in the graph metadata, so that it imports back without loss."""
+    if isinstance(model, Network):
+        return to_nir(model)
+    from edgesnn.fixedpoint.dequantize import dequantize
+
+    graph = to_nir(dequantize(model))
+    graph.metadata["edgesnn.qsnn"] = base64.b64encode(qmodel.to_bytes(model)).decode("ascii")
+    graph.metadata["edgesnn.qsnn_hash"] = model.content_hash
+    return graph
+
+
+def quantized_from_graph(graph: nir.NIRGraph, source: str) -> QuantNetwork | None:
+    blob = (graph.metadata or {}).get("edgesnn.qsnn")
+    if blob is None:
+        return None
+    q = qmodel.from_bytes(base64.b64decode(blob), source)
+    if q.content_hash != graph.metadata.get("edgesnn.qsnn_hash"):
+        raise ModelFileError(f"{source}: quantized model in the NIR metadata does not match its hash")
+    return q
+
+
+__all__ = ["import_graph", "export_graph", "quantized_from_graph", "ImportReport", "json"]
