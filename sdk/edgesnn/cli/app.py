@@ -20,6 +20,7 @@ app.command("info")(model_cmds.info_cmd)
 # interchange group
 app.command("import")(interop_cmds.import_cmd)
 app.command("export")(interop_cmds.export_cmd)
+app.command("convert")(interop_cmds.convert_cmd)
 # firmware group
 app.command("boards")(firmware_cmds.boards_cmd)
 app.command("build")(firmware_cmds.build_cmd)

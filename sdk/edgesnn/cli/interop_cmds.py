@@ -63,3 +63,75 @@ def export_cmd(
     _atomic_write(out, lambda tmp: nir.write(tmp, graph))
     emit({"model": model, "out": out, "format": "nir", "nodes": len(graph.nodes),
           "quantized": "edgesnn.qsnn" in graph.metadata}, json_out)
+
+
+def run_convert(ann_file: Path, dataset: str, out: Path, timesteps: int, percentile: float, sweep: list[int]) -> dict:
+    import numpy as np
+
+    from edgesnn.convert.ann2snn import ann_forward, convert
+    from edgesnn.data.datasets import load
+    from edgesnn.data.encoding import encode
+    from edgesnn.fixedpoint import quantize, simulate_int
+    from edgesnn.formats import save_model
+
+    if not ann_file.is_file():
+        raise ModelFileError(f"ANN file not found: {ann_file}")
+    train, test = load(dataset)
+    if ann_file.suffix == ".tflite" or ann_file.read_bytes()[4:8] == b"TFL3":
+        from edgesnn.convert.tflite_ann import dequantized_input, read_tflite, run_reference
+
+        ann = read_tflite(ann_file)
+        stages = ann.stages
+        if ann.n_inputs != train.x.shape[1]:
+            raise ValueError(f"the model takes {ann.n_inputs} inputs, dataset {dataset!r} has {train.x.shape[1]}")
+        ann_pred = run_reference(ann_file, ann, test.x)
+        feed = lambda x: np.clip(dequantized_input(ann, x), 0.0, 1.0)  # noqa: E731  the file's input quantization
+        runtime = "ai-edge-litert interpreter"
+    else:
+        import torch
+
+        from edgesnn.convert.torch_ann import input_shape_for, leaf_modules, load_torch_model, stages_from_torch
+
+        torch.set_num_threads(1)
+        model = load_torch_model(ann_file)
+        stages = stages_from_torch(model, train.x.shape[1])
+        shape = input_shape_for([m for m in leaf_modules(model)][0], train.x.shape[1])
+        with torch.no_grad():
+            try:
+                logits = model(torch.tensor(test.x, dtype=torch.float32).reshape((-1,) + shape))
+            except RuntimeError as e:
+                raise ModelFileError(f"{ann_file}: the model does not run on {dataset} inputs of shape {shape}: "
+                                     f"{str(e).splitlines()[0]}") from None
+        ann_pred = logits.reshape(len(test.x), -1).argmax(1).numpy()
+        feed = lambda x: x  # noqa: E731
+        runtime = "torch"
+    spec = {"dataset": dataset, "encoding": "rate", "timesteps": timesteps, "seed": 0}
+    net, lams = convert(stages, feed(train.x), percentile=percentile, input_spec=spec, name=f"{ann_file.stem}-snn")
+    calib = encode(feed(train.x[:300]), "rate", timesteps, seed=7)
+    qnet = quantize(net, calibration=calib)
+    curve = {}
+    for t in sorted(set(sweep) | {timesteps}):
+        x_te = encode(feed(test.x), "rate", t, seed=1)
+        curve[str(t)] = simulate_int(qnet, x_te).accuracy(test.y)
+    save_model(net, out)
+    qpath = save_model(qnet, out.with_suffix(".qsnn"))
+    return {"model": out, "quantized_model": qpath, "ann_runtime": runtime,
+            "ann_accuracy": float(np.mean(ann_pred == test.y)),
+            "ann_float_accuracy": float(np.mean(ann_forward(stages, feed(test.x)).argmax(1) == test.y)),
+            "snn_accuracy": curve[str(timesteps)], "timesteps": timesteps, "snn_accuracy_by_timesteps": curve,
+            "percentile": percentile, "lambdas": lams}
+
+
+@handles_errors
+def convert_cmd(
+    ann_file: Annotated[Path, typer.Argument(help="A torch ReLU network (.pt, whole module or TorchScript) or an int8 .tflite.")],
+    dataset: Annotated[str, typer.Option(help="Data set for normalisation and accuracy.")] = "digits",
+    out: Annotated[Path, typer.Option(help="The float SNN (NIR); the quantized one goes beside it as .qsnn.")] = Path("converted.nir"),
+    timesteps: Annotated[int, typer.Option(min=1, help="Timesteps of the rate-coded input.")] = 100,
+    percentile: Annotated[float, typer.Option(help="Activation percentile used as each layer's scale.")] = 99.9,
+    sweep: Annotated[str, typer.Option(help="Also report accuracy at these timesteps (comma-separated).")] = "10,25,50,100,200",
+    json_out: JsonOpt = False,
+):
+    """Convert a ReLU ANN to an IF spiking network; report ANN accuracy and integer SNN accuracy."""
+    steps = [int(s) for s in sweep.split(",") if s.strip()] if sweep else []
+    emit(run_convert(ann_file, dataset, out, timesteps, percentile, steps), json_out)
