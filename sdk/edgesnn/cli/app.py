@@ -31,6 +31,7 @@ app.command("deploy")(device_cmds.deploy_cmd)
 app.command("stream")(device_cmds.stream_cmd)
 app.command("learn")(learn_cmd.learn_cmd)
 app.command("stdp")(learn_cmd.stdp_cmd)
+app.command("evolve")(learn_cmd.evolve_cmd)
 # the whole story
 app.command("demo")(demo_cmd.demo_cmd)
 

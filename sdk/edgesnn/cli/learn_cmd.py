@@ -159,3 +159,69 @@ def stdp_cmd(
           "note": "test_accuracy: the trained winner-take-all network with label assignment; "
                   "exported_test_accuracy: the saved model, which approximates winner-take-all with "
                   "recurrent inhibition so that it can be quantized and deployed"}, json_out)
+
+
+@handles_errors
+def evolve_cmd(
+    dataset: Annotated[str, typer.Option(help="Data set (digits).")] = "digits",
+    out: Annotated[Path, typer.Option(help="Where to write the evolved model (.qsnn), checkpointed as it improves.")] = Path("evolved.qsnn"),
+    generations: Annotated[int, typer.Option(min=1)] = 300,
+    population: Annotated[int, typer.Option(min=1, help="Antithetic pairs per generation.")] = 16,
+    hidden: Annotated[int, typer.Option(min=0, help="Spiking hidden neurons (0: one LI readout layer).")] = 0,
+    timesteps: Annotated[int, typer.Option(min=1)] = 10,
+    prune: Annotated[float, typer.Option(help="Topology mutation: chance a synapse is off in a candidate.")] = 0.0,
+    board: Annotated[Optional[str], typer.Option(help="Hardware in the loop: evaluate on this board (deployed here).")] = None,
+    port: Annotated[Optional[str], typer.Option(help="Hardware in the loop on a device already deployed (with a learning layer).")] = None,
+    hil_samples: Annotated[int, typer.Option(min=1, help="Minibatch per candidate with hardware in the loop.")] = 40,
+    seed: Annotated[int, typer.Option()] = 0,
+    json_out: JsonOpt = False,
+):
+    """Evolve a small network in the integer domain; fitness from the simulator or a device."""
+    from edgesnn.data.datasets import encoded
+    from edgesnn.fixedpoint import simulate_int
+    from edgesnn.formats import save_model
+    from edgesnn.train.evolve import EvolveConfig, evolve, score, template
+
+    spec = {"dataset": dataset, "encoding": "rate", "timesteps": timesteps, "seed": seed}
+    x_tr, y_tr = encoded(dataset, "train", spec)
+    x_te, y_te = encoded(dataset, "test", spec)
+    cfg = EvolveConfig(dataset=dataset, generations=generations, population=population, hidden=hidden,
+                       timesteps=timesteps, prune_prob=prune, seed=seed,
+                       batch=hil_samples if (board or port) else 300)
+    base = replace(template(x_tr.shape[2], int(y_tr.max()) + 1, hidden), input_spec=spec)
+    fitness, evolve_layers, d = None, None, None
+    if board or port:
+        from edgesnn.device.deploy import connect_port, deploy
+        from edgesnn.firmware.boards import get_board
+
+        last = len(base.layers) - 1
+        d = deploy(base, get_board(board), Path("build/evolve"), port=port, learn_layer=last) if board else connect_port(base, port)
+        evolve_layers = [last]  # the device can rewrite its learning layer only
+
+        def fitness(net, x, y):
+            d.device.write_weights(net.layers[last].weight)
+            outs = list(d.device.stream(x))
+            # final membranes are not on the wire: score by accuracy with spike counts as the margin
+            return float(np.mean([o.result.prediction == y[i] for i, o in enumerate(outs)]))
+    from edgesnn.cli.model_cmds import _progress_bar
+
+    try:
+        with _progress_bar(generations, "evolving", not json_out) as bar:
+            task = bar.add_task("evolve", total=generations, info="")
+            last_gen = [0]
+
+            def progress(h):
+                bar.update(task, advance=h["generation"] - last_gen[0], info=f"batch fitness {h['batch_fitness']:.3f}")
+                last_gen[0] = h["generation"]
+
+            res = evolve(cfg, x_tr, y_tr, fitness=fitness, base=base, evolve_layers=evolve_layers, progress=progress,
+                         checkpoint=lambda net: save_model(net, out))
+    finally:
+        if d is not None:
+            d.close()
+    save_model(res.network, out)
+    acc = simulate_int(res.network, x_te).accuracy(y_te)
+    emit({"model": out, "test_accuracy": acc, "train_fitness": score(simulate_int(res.network, x_tr), y_tr),
+          "generations": generations, "population": population, "seconds": res.seconds,
+          "fitness_from": "device" if (board or port) else "simulator",
+          "layers": [[L.n_out, L.n_in] for L in res.network.layers], "history": res.history}, json_out)

@@ -1,0 +1,93 @@
+"""ANN -> SNN conversion from torch modules and int8 TFLite files the tests build themselves."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgesnn.cli.app import app
+from edgesnn.convert.ann2snn import Stage, ann_forward, convert
+from edgesnn.data.datasets import load
+from edgesnn.errors import ModelFileError
+
+torch = pytest.importorskip("torch")
+
+
+def _train(model, x, y, epochs=80, shape=(-1, 64)):
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    X, Y = torch.tensor(x, dtype=torch.float32).reshape(shape), torch.tensor(y)
+    for _ in range(epochs):
+        model.train()
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(X), Y).backward()
+        opt.step()
+    return model.eval()
+
+
+def test_percentile_normalisation_scales_each_layer():
+    rng = np.random.default_rng(0)
+    stages = [Stage(rng.normal(size=(5, 4)), np.zeros(5), True), Stage(rng.normal(size=(3, 5)), np.zeros(3), False)]
+    x = rng.random((200, 4))
+    net, lams = convert(stages, x, percentile=100.0)
+    a1 = np.maximum(x @ stages[0].weight.T, 0)
+    assert lams[0] == pytest.approx(a1.max())
+    assert np.allclose(net.layers[1].weight, stages[1].weight * lams[0] / lams[1])
+    assert all(L.neurons.reset == "subtract" for L in net.layers)
+
+
+def test_torch_conv_network_converts_within_two_points(tmp_path):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    train, _ = load("digits")
+    m = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+                            torch.nn.Flatten(), torch.nn.Linear(6 * 16, 48), torch.nn.ReLU(), torch.nn.Linear(48, 10))
+    _train(m, train.x, train.y, shape=(-1, 1, 8, 8))
+    before = [p.detach().clone() for p in m.parameters()]
+    torch.save(m, tmp_path / "ann.pt")
+    res = CliRunner().invoke(app, ["convert", str(tmp_path / "ann.pt"), "--out", str(tmp_path / "snn.nir"),
+                                   "--timesteps", "100", "--sweep", "25", "--json"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)
+    assert r["ann_runtime"] == "torch" and r["ann_accuracy"] > 0.9
+    assert r["ann_float_accuracy"] == pytest.approx(r["ann_accuracy"])  # the composed dense stages are exact
+    assert abs(r["snn_accuracy"] - r["ann_accuracy"]) <= 0.02
+    assert set(r["snn_accuracy_by_timesteps"]) == {"25", "100"}
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))  # the module is untouched
+
+
+def test_int8_tflite_converts_within_two_points(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    from tests.tflite_builder import quantize_mlp
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    train, test = load("digits")
+    m = _train(torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)), train.x, train.y, 60)
+    ws = [m[0].weight.detach().double().numpy(), m[2].weight.detach().double().numpy()]
+    bs = [m[0].bias.detach().double().numpy(), m[2].bias.detach().double().numpy()]
+    path = tmp_path / "digits_int8.tflite"
+    path.write_bytes(quantize_mlp(ws, bs, train.x))
+    from edgesnn.convert.tflite_ann import dequantized_input, read_tflite, run_reference
+
+    ann = read_tflite(path)
+    assert ann.input_zero_point == -128 and ann.input_scale == pytest.approx(1 / 255)
+    ref = run_reference(path, ann, test.x)
+    ours = ann_forward(ann.stages, dequantized_input(ann, test.x)).argmax(1)
+    assert np.mean(ours == ref) > 0.99  # dequantized float forward vs the integer interpreter
+    res = CliRunner().invoke(app, ["convert", str(path), "--out", str(tmp_path / "snn.nir"), "--sweep", "", "--json"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)
+    assert r["ann_runtime"] == "ai-edge-litert interpreter" and r["ann_accuracy"] == pytest.approx(np.mean(ref == test.y))
+    assert abs(r["snn_accuracy"] - r["ann_accuracy"]) <= 0.02
+
+
+def test_unsupported_layers_and_files_are_named(tmp_path):
+    from edgesnn.convert.torch_ann import stages_from_torch
+
+    with pytest.raises(ModelFileError, match="layer type Sigmoid cannot be converted"):
+        stages_from_torch(torch.nn.Sequential(torch.nn.Linear(64, 10), torch.nn.Sigmoid()), 64)
+    (tmp_path / "x.pt").write_bytes(b"not a model")
+    res = CliRunner().invoke(app, ["convert", str(tmp_path / "x.pt"), "--json"])
+    assert res.exit_code != 0 and "not a torch model file" in res.stderr
