@@ -157,3 +157,23 @@ def test_demo_falls_back_to_host_when_the_board_toolchain_is_missing(tmp_path, m
     monkeypatch.setattr(demo_cmd.shutil, "which", lambda t: None if "arm-none-eabi" in t else real_which(t))
     assert demo_cmd.pick_board("qemu-mps2-an385", said.append) == "host"
     assert "falling back to the host board" in said[0] and "arm-none-eabi-gcc" in said[0]
+
+
+def test_simulate_writes_golden_vectors(models, tmp_path):
+    f, q, _ = models
+    r = run_json("simulate", str(q), "--dataset", "digits", "--limit", "6", "--golden", str(tmp_path / "g.npz"))
+    z = np.load(tmp_path / "g.npz")
+    assert z["inputs"].shape == (6, 10, 64) and z["layer0_v"].shape == (6, 10, 32) and z["layer1_spikes"].shape == (6, 10, 10)
+    from edgesnn.fixedpoint import simulate_int
+    from edgesnn.formats import load_model
+
+    ref = simulate_int(load_model(q), z["inputs"], record=True)
+    assert np.array_equal(ref.record[0]["v"], z["layer0_v"]) and r["golden"] == str(tmp_path / "g.npz")
+
+
+def test_json_has_no_infinity_for_non_spiking_layers(tmp_path):
+    from edgesnn.ir import LI
+
+    net = Network(n_inputs=4, layers=(Dense(np.ones((2, 4)), np.zeros(2), LI(np.full(2, 0.9))),))
+    res = runner.invoke(app, ["info", str(save_model(net, tmp_path / "li.nir")), "--json"])
+    assert "Infinity" not in res.stdout and json.loads(res.stdout)["layers"][0]["threshold_range"] == [None, None]

@@ -23,10 +23,12 @@ def _plain(obj: Any) -> Any:
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None  # JSON has no Infinity/NaN (e.g. the threshold of a non-spiking LI layer)
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _plain(obj.item())
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _plain(obj.tolist())
     if isinstance(obj, Path):
         return str(obj)
     return obj

@@ -132,7 +132,7 @@ def _load_input(path: Path, n_inputs: int) -> np.ndarray:
 
 
 def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[Path], save_output: Optional[Path],
-                 limit: Optional[int]) -> dict:
+                 limit: Optional[int], golden: Optional[Path] = None) -> dict:
     from edgesnn.fixedpoint import QuantNetwork, simulate
     from edgesnn.formats import load_model
 
@@ -145,12 +145,21 @@ def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[
         x = x[:limit] if limit else x
     else:
         x, labels = _test_data(model, dataset, "test", limit)
-    r = simulate(model, x)
+    if golden is not None and not isinstance(model, QuantNetwork):
+        raise ValueError("golden vectors are written for quantized models (the contract the firmware is held to)")
+    r = simulate(model, x, record=golden is not None)
+    if golden is not None:
+        from edgesnn.firmware.golden import write_golden
+
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        write_golden(golden, model, x, r)
     res = {"model": model_path, "kind": "integer" if isinstance(model, QuantNetwork) else "float",
            "samples": int(x.shape[0]), "timesteps": int(x.shape[1]),
            "synops_per_sample": float(r.synops.mean()), "neuron_updates_per_sample": r.neuron_updates}
     if labels is not None:
         res["accuracy"] = r.accuracy(labels)
+    if golden is not None:
+        res["golden"] = golden
     if save_output is not None:
         save_output.parent.mkdir(parents=True, exist_ok=True)
         np.savez(save_output, spikes=r.spikes, prediction=r.prediction, counts=r.counts)
@@ -165,10 +174,11 @@ def simulate_cmd(
     input: Annotated[Optional[Path], typer.Option("--input", help="Spikes .npy of shape (samples, timesteps, inputs).")] = None,
     save_output: Annotated[Optional[Path], typer.Option(help="Write spikes and predictions to this .npz.")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,
+    golden: Annotated[Optional[Path], typer.Option(help="Write golden vectors (inputs, every spike and state) to this .npz.")] = None,
     json_out: JsonOpt = False,
 ):
     """Simulate a model: float models in float, quantized ones bit-exactly in the integer contract."""
-    emit(run_simulate(model, dataset, input, save_output, limit), json_out)
+    emit(run_simulate(model, dataset, input, save_output, limit, golden), json_out)
 
 
 def model_info(model_path: Path) -> dict:

@@ -19,6 +19,17 @@ from edgesnn.fixedpoint.simulate import SimResult
 DIGEST_K = 0x9E3779B97F4A7C15
 
 
+def write_golden(path, qnet: QuantNetwork, inputs: np.ndarray, sim: SimResult) -> None:
+    """Golden vectors as an .npz: the inputs, then every layer's spikes, v and (current-based) i
+    at every timestep (arrays indexed sample, timestep, neuron), predictions and the model hash."""
+    arrays = {"inputs": np.asarray(inputs, bool), "prediction": sim.prediction, "synops": sim.synops,
+              "hash": np.frombuffer(qnet.content_hash.encode(), np.uint8)}
+    for i, rec in enumerate(sim.record):
+        for key, arr in rec.items():
+            arrays[f"layer{i}_{key}"] = arr
+    np.savez_compressed(path, **arrays)
+
+
 def events_of(inputs: np.ndarray) -> list[list[np.ndarray]]:
     """Per sample and timestep, the indices of the inputs that spiked."""
     return [[np.flatnonzero(step).astype(np.uint16) for step in sample] for sample in np.asarray(inputs, bool)]
