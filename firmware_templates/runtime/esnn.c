@@ -25,6 +25,12 @@ static int32_t saturate(int64_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : (int32_t)x);
 }
 
+/* decay(state, alpha) of the contract; the product needs 48 bits, the result fits the state. */
+static int32_t decay32(int32_t state, int32_t alpha)
+{
+    return (int32_t)esnn_rshift_round_half_up((int64_t)state * alpha, 16);
+}
+
 /* uint32 -> int32 without implementation-defined conversion; compiles to nothing. */
 static int32_t as_int32(uint32_t u)
 {
@@ -131,6 +137,27 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
         /* `out` still lists this layer's spikes of the previous step */
         accumulate(L->r, L->words, out, s->n_spikes[l], m->chunk, s->acc, s->part);
         s->synops += (uint32_t)s->n_spikes[l] * L->n_out;
+    }
+    if (L->flags & ESNN_FAST32) {
+        /* Same arithmetic in 32 bits: the generator proved |acc * 2^shift| + |bias| + 2^(S-1)
+         * < 2^31 (and S <= 30 for current-based layers), so no sum below can overflow. */
+        for (j = 0; j < L->n_out; ++j) {
+            int32_t x = s->acc[j] * ((int32_t)1 << L->shift) + L->bias[j];
+            int32_t vv;
+            if (L->flags & ESNN_CUBA) {
+                cur[j] = saturate(decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
+                x = cur[j];
+            }
+            vv = saturate(decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi);
+            if (vv > L->threshold[j]) {
+                out[n_out_spikes++] = (uint16_t)j;
+                vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
+            }
+            v[j] = vv;
+        }
+        s->n_spikes[l] = n_out_spikes;
+        s->neuron_updates += L->n_out;
+        return n_out_spikes;
     }
     for (j = 0; j < L->n_out; ++j) {
         int64_t x = (int64_t)s->acc[j] * ((int64_t)1 << L->shift) + L->bias[j];

@@ -21,6 +21,7 @@
 #define ESNN_CUBA 1u            /* current-based: has a synaptic current state i */
 #define ESNN_RECURRENT 2u       /* has recurrent weights (own spikes of the previous step) */
 #define ESNN_RESET_SUBTRACT 4u  /* reset by subtraction; otherwise to v_reset */
+#define ESNN_FAST32 8u          /* every intermediate provably fits int32 (set by the generator) */
 
 /*
  * Weight tables are laid out for the kernel: one row per presynaptic neuron (so a spike reads

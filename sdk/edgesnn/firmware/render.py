@@ -48,6 +48,16 @@ def packed_rows(weight: np.ndarray) -> tuple[np.ndarray, int]:
     return packed.astype(np.uint32), words
 
 
+def fits_int32(layer, qnet: QuantNetwork) -> bool:
+    """Whether the runtime may use its 32-bit neuron update (ESNN_FAST32) for this layer:
+    |acc * 2^shift| + |bias| + 2^(S-1) < 2^31, and S <= 30 for current-based layers."""
+    fan_in = layer.n_in + (layer.n_out if layer.recurrent is not None else 0)
+    bound = fan_in * C.weight_limit(qnet.weight_bits) * (1 << layer.shift) + int(np.abs(layer.bias).max(initial=0))
+    if bound + (1 << (qnet.state_bits - 1)) > 2**31 - 1:
+        return False
+    return not layer.current_based or qnet.state_bits <= 30
+
+
 def max_payload(qnet: QuantNetwork) -> int:
     """Largest protocol payload (docs/protocol.md): one sparse timestep with every input active,
     the RESULT reply, or HELLO with a 32-character board name; rounded up to 4 bytes."""
@@ -89,6 +99,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None) -> ModelSou
         w, words = packed_rows(L.weight)
         r = None if L.recurrent is None else packed_rows(L.recurrent)[0]
         flags = (1 if L.current_based else 0) | (2 if r is not None else 0) | (4 if L.reset == "subtract" else 0)
+        flags |= 8 if fits_int32(L, qnet) else 0
         layers.append({
             "n_in": L.n_in, "n_out": L.n_out, "words": words, "shift": L.shift, "flags": flags,
             "kind": ("current-based" if L.current_based else "voltage-based") + (" recurrent" if r is not None else ""),
