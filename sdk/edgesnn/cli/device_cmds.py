@@ -96,7 +96,6 @@ def stream_cmd(
 ):
     """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator."""
     from edgesnn.data.datasets import encoded
-    from edgesnn.device.client import DeviceError
     from edgesnn.fixedpoint import simulate_int
 
     qnet = _quantized(model)

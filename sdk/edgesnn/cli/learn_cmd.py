@@ -189,7 +189,7 @@ def evolve_cmd(
                        timesteps=timesteps, prune_prob=prune, seed=seed,
                        batch=hil_samples if (board or port) else 300)
     base = replace(template(x_tr.shape[2], int(y_tr.max()) + 1, hidden), input_spec=spec)
-    fitness, evolve_layers, d = None, None, None
+    device_fitness, evolve_layers, d = None, None, None
     if board or port:
         from edgesnn.device.deploy import connect_port, deploy
         from edgesnn.firmware.boards import get_board
@@ -198,7 +198,7 @@ def evolve_cmd(
         d = deploy(base, get_board(board), Path("build/evolve"), port=port, learn_layer=last) if board else connect_port(base, port)
         evolve_layers = [last]  # the device can rewrite its learning layer only
 
-        def fitness(net, x, y):
+        def device_fitness(net, x, y):
             d.device.write_weights(net.layers[last].weight)
             outs = list(d.device.stream(x))
             # final membranes are not on the wire: score by accuracy with spike counts as the margin
@@ -214,7 +214,7 @@ def evolve_cmd(
                 bar.update(task, advance=h["generation"] - last_gen[0], info=f"batch fitness {h['batch_fitness']:.3f}")
                 last_gen[0] = h["generation"]
 
-            res = evolve(cfg, x_tr, y_tr, fitness=fitness, base=base, evolve_layers=evolve_layers, progress=progress,
+            res = evolve(cfg, x_tr, y_tr, fitness=device_fitness, base=base, evolve_layers=evolve_layers, progress=progress,
                          checkpoint=lambda net: save_model(net, out))
     finally:
         if d is not None:

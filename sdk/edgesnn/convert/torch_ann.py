@@ -8,7 +8,6 @@ import copy
 import math
 from pathlib import Path
 
-import numpy as np
 
 from edgesnn.convert.ann2snn import Stage
 from edgesnn.errors import ModelFileError

@@ -25,7 +25,6 @@ conventions that NIR cannot state:
 from __future__ import annotations
 
 import base64
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -216,4 +215,4 @@ def quantized_from_graph(graph: nir.NIRGraph, source: str) -> QuantNetwork | Non
     return q
 
 
-__all__ = ["import_graph", "export_graph", "quantized_from_graph", "ImportReport", "json"]
+__all__ = ["import_graph", "export_graph", "quantized_from_graph", "ImportReport"]
