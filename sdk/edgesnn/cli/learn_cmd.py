@@ -161,6 +161,17 @@ def stdp_cmd(
                   "recurrent inhibition so that it can be quantized and deployed"}, json_out)
 
 
+def _device_fitness(dev, layer: int):
+    """Hardware in the loop: write the candidate's layer to the device, stream, score accuracy
+    (final membranes are not on the wire, so there is no margin term)."""
+
+    def fitness(net, x, y):
+        dev.write_weights(net.layers[layer].weight)
+        return float(np.mean([o.result.prediction == y[i] for i, o in enumerate(dev.stream(x))]))
+
+    return fitness
+
+
 @handles_errors
 def evolve_cmd(
     dataset: Annotated[str, typer.Option(help="Data set (digits).")] = "digits",
@@ -197,12 +208,7 @@ def evolve_cmd(
         last = len(base.layers) - 1
         d = deploy(base, get_board(board), Path("build/evolve"), port=port, learn_layer=last) if board else connect_port(base, port)
         evolve_layers = [last]  # the device can rewrite its learning layer only
-
-        def device_fitness(net, x, y):
-            d.device.write_weights(net.layers[last].weight)
-            outs = list(d.device.stream(x))
-            # final membranes are not on the wire: score by accuracy with spike counts as the margin
-            return float(np.mean([o.result.prediction == y[i] for i, o in enumerate(outs)]))
+        device_fitness = _device_fitness(d.device, last)
     from edgesnn.cli.model_cmds import _progress_bar
 
     try:
