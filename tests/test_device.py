@@ -145,3 +145,24 @@ def test_stream_needs_a_board_or_port(qnet, tmp_path):
 def test_dense_step_wrong_length_is_malformed(host_device):
     with pytest.raises(DeviceError, match="malformed"):
         host_device.device.request(codec.STEP_DENSE, b"\x02" + bytes(3))  # 2 steps need 2 x 8 bytes
+
+
+def test_deploy_command_serves_until_stopped_and_ports_lists(qnet, data, tmp_path):
+    """`edgesnn deploy` prints its port, keeps serving for other tools, and stops on SIGTERM."""
+    import subprocess
+    import sys
+
+    m = save_model(qnet, tmp_path / "m.qsnn")
+    proc = subprocess.Popen([sys.executable, "-m", "edgesnn.cli.app", "deploy", str(m), "--board", "host",
+                             "--out", str(tmp_path / "b"), "--json"], stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["serving"] and info["hash32"] == f"{qnet.hash32:08x}"
+        res = CliRunner().invoke(app, ["stream", str(m), "--port", info["port"], "--limit", "5", "--json"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout.splitlines()[-1])["mismatches"] == 0
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    ports = CliRunner().invoke(app, ["ports", "--json"])
+    assert ports.exit_code == 0 and isinstance(json.loads(ports.stdout)["ports"], list)

@@ -46,3 +46,7 @@ def version_cmd(json_out: model_cmds.JsonOpt = False):
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
