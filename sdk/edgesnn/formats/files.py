@@ -65,8 +65,6 @@ def load_model(path: str | os.PathLike) -> Network | QuantNetwork:
     if data.startswith(_HDF5_MAGIC):
         import nir
 
-        from edgesnn.formats.nir_float import from_nir
-
         try:
             graph = nir.read(str(path))
         except Exception as e:  # h5py/nir raise many types on damaged files
@@ -77,8 +75,6 @@ def load_model(path: str | os.PathLike) -> Network | QuantNetwork:
             q = quantized_from_graph(graph, str(path))
             if q is not None:
                 return q
-            if "edgesnn.format" in (graph.metadata or {}):
-                return from_nir(graph)
             return import_graph(graph)[0]  # another tool's graph: see `edgesnn import` for --dt/--reset
         except ModelFileError as e:
             raise ModelFileError(f"{path}: {e}") from None

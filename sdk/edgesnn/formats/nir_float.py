@@ -8,9 +8,8 @@ Discrete -> continuous mapping (forward Euler with the network's ``dt``; docs/ni
 * CubaLIF:  ``tau_syn = dt / (1 - beta_syn)``, ``w_in = tau_syn / dt``, ``tau_mem`` and ``r`` as LIF.
 
 NIR resets to ``v_reset`` only; edgesnn's exact parameters (beta, reset mode) also travel in
-each node's ``metadata`` so that edgesnn files round-trip without loss. Reading graphs from
-other tools (snnTorch, Norse, ...) is the NIR import issue's work; this reader accepts the
-chains edgesnn writes: Input -> (Affine -> neuron [-> Linear -> same neuron])* -> Output.
+each node's ``metadata`` so that edgesnn files round-trip without loss: ``exact_neurons`` reads
+them back, and ``nir_import.import_graph`` walks the graph for edgesnn's files and other tools'.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import nir
 import numpy as np
 
 from edgesnn.errors import ModelFileError
-from edgesnn.ir import IF, LI, LIF, CubaLIF, Dense, Network
+from edgesnn.ir import IF, LI, LIF, CubaLIF, Network
 
 FORMAT_VERSION = 1
 
@@ -76,64 +75,21 @@ def to_nir(net: Network) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=md)
 
 
-def _neurons_from_node(node, dt: float):
+def exact_neurons(node, dt: float):
+    """The edgesnn neurons a node written by ``to_nir`` carries in its metadata (no Euler mapping)."""
     md = node.metadata or {}
-    if isinstance(node, nir.LI):
-        return LI(beta=md.get("edgesnn.beta", 1 - dt / np.asarray(node.tau, float)))
-    reset = str(md.get("edgesnn.reset", "to_value"))
-    thr, vr = np.asarray(node.v_threshold, float), np.asarray(node.v_reset, float)
-    if isinstance(node, nir.CubaLIF):
-        bs = md.get("edgesnn.beta_syn", 1 - dt / np.asarray(node.tau_syn, float))
-        bm = md.get("edgesnn.beta_mem", 1 - dt / np.asarray(node.tau_mem, float))
-        return CubaLIF(beta_syn=bs, beta_mem=bm, threshold=thr, reset=reset, v_reset=vr)
-    if isinstance(node, nir.LIF):
-        beta = md.get("edgesnn.beta", 1 - dt / np.asarray(node.tau, float))
-        return LIF(beta=beta, threshold=thr, reset=reset, v_reset=vr)
-    if isinstance(node, nir.IF):
-        return IF(threshold=thr, reset=reset, v_reset=vr)
+    try:
+        if isinstance(node, nir.LI):
+            return LI(beta=md["edgesnn.beta"])
+        reset = str(md["edgesnn.reset"])
+        thr, vr = np.asarray(node.v_threshold, float), np.asarray(node.v_reset, float)
+        if isinstance(node, nir.CubaLIF):
+            return CubaLIF(beta_syn=md["edgesnn.beta_syn"], beta_mem=md["edgesnn.beta_mem"], threshold=thr,
+                           reset=reset, v_reset=vr)
+        if isinstance(node, nir.LIF):
+            return LIF(beta=md["edgesnn.beta"], threshold=thr, reset=reset, v_reset=vr)
+        if isinstance(node, nir.IF):
+            return IF(threshold=thr, reset=reset, v_reset=vr)
+    except KeyError as e:
+        raise ModelFileError(f"edgesnn node metadata lacks {e}") from None
     raise ModelFileError(f"NIR node type {type(node).__name__} is not supported here")
-
-
-def from_nir(graph: nir.NIRGraph) -> Network:
-    md = graph.metadata or {}
-    dt = float(md.get("edgesnn.dt", 1e-3))
-    succ: dict[str, list[str]] = {}
-    for a, b in graph.edges:
-        succ.setdefault(a, []).append(b)
-    inputs = [k for k, v in graph.nodes.items() if isinstance(v, nir.Input)]
-    if len(inputs) != 1:
-        raise ModelFileError(f"expected one NIR Input node, found {len(inputs)}")
-    n_inputs = int(np.prod(graph.nodes[inputs[0]].input_type["input"]))
-    layers, cur, seen = [], inputs[0], set()
-    while True:
-        nxt = [s for s in succ.get(cur, []) if s not in seen]
-        if len(nxt) != 1:
-            raise ModelFileError(f"NIR graph is not a chain at node {cur!r} (successors {nxt})")
-        name = nxt[0]
-        node = graph.nodes[name]
-        if isinstance(node, nir.Output):
-            break
-        if not isinstance(node, (nir.Affine, nir.Linear)):
-            raise ModelFileError(f"NIR node {name!r} ({type(node).__name__}) is not supported here")
-        targets = succ.get(name, [])
-        if len(targets) != 1:
-            raise ModelFileError(f"NIR node {name!r} must feed exactly one neuron node, feeds {targets}")
-        nrn_name = targets[0]
-        nrn = graph.nodes[nrn_name]
-        w = np.asarray(node.weight, float)
-        b = np.asarray(getattr(node, "bias", np.zeros(w.shape[0])), float)
-        rec = None
-        for s in succ.get(nrn_name, []):
-            if nrn_name in succ.get(s, []) and isinstance(graph.nodes[s], (nir.Linear, nir.Affine)):
-                rec = np.asarray(graph.nodes[s].weight, float)
-                seen.add(s)
-        layers.append(Dense(weight=w, bias=b, neurons=_neurons_from_node(nrn, dt), recurrent=rec))
-        seen.update({name, nrn_name})
-        cur = nrn_name
-    return Network(
-        n_inputs=n_inputs, layers=tuple(layers), dt=dt,
-        readout=str(md.get("edgesnn.readout", "spike_count")),
-        input_spec=json.loads(md.get("edgesnn.input_spec", "{}")),
-        meta=json.loads(md.get("edgesnn.meta", "{}")),
-        name=str(md.get("edgesnn.name", "network")),
-    )

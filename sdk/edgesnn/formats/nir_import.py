@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import math
+import json
 from dataclasses import dataclass, field
 
 import nir
@@ -34,7 +35,7 @@ import numpy as np
 from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.formats import qmodel
-from edgesnn.formats.nir_float import from_nir, to_nir
+from edgesnn.formats.nir_float import exact_neurons, to_nir
 from edgesnn.formats.nir_linear import LINEAR_TYPES, compose
 from edgesnn.ir import IF, LI, LIF, CubaLIF, Dense, Network
 
@@ -81,6 +82,8 @@ def infer_dt(graph: nir.NIRGraph, dt: float | None) -> tuple[float, str]:
 
 def _neurons(node, n: int, dt: float, reset: str | None, warn: list[str], name: str):
     """(edgesnn neurons, input gain per neuron, extra bias per neuron)."""
+    if "edgesnn.model" in (node.metadata or {}):  # written by edgesnn: exact parameters, unit gain
+        return exact_neurons(node, dt), np.ones(n), 0.0
     if isinstance(node, nir.IF):
         r = _vec(node.r, n)
         return IF(threshold=_vec(node.v_threshold, n), reset=reset or "to_value", v_reset=_vec(node.v_reset, n)), dt * r, 0.0
@@ -112,9 +115,6 @@ def import_graph(graph: nir.NIRGraph, *, dt: float | None = None, reset: str | N
     """Any NIR graph made of a chain of (linear nodes -> neuron population), with optional
     recurrent linear loops on a population, ending in Output."""
     md = graph.metadata or {}
-    if "edgesnn.format" in md:  # written by edgesnn: exact parameters in the metadata
-        net = from_nir(graph)
-        return net, ImportReport(dt=net.dt, dt_source="edgesnn metadata")
     if reset not in RESETS:
         raise ModelFileError(f"reset must be one of {', '.join(r for r in RESETS if r)}, got {reset!r}")
     undecayed = reset == "subtract-undecayed"
@@ -187,8 +187,13 @@ def import_graph(graph: nir.NIRGraph, *, dt: float | None = None, reset: str | N
     for i, L in enumerate(layers[:-1]):
         if isinstance(L.neurons, LI):
             raise ModelFileError(f"layer {i}: a non-spiking LI population can only be the last layer")
-    net = Network(n_inputs=n_inputs, layers=tuple(layers), dt=step, name=str(md.get("name", "imported")),
-                  meta={"imported_from": "nir", "dt_source": source, "warnings": rep.warnings})
+    if "edgesnn.format" in md:  # an edgesnn file: its own readout, encoding and provenance
+        net = Network(n_inputs=n_inputs, layers=tuple(layers), dt=step, readout=str(md.get("edgesnn.readout", "spike_count")),
+                      input_spec=json.loads(md.get("edgesnn.input_spec", "{}")), meta=json.loads(md.get("edgesnn.meta", "{}")),
+                      name=str(md.get("edgesnn.name", "network")))
+    else:
+        net = Network(n_inputs=n_inputs, layers=tuple(layers), dt=step, name=str(md.get("name", "imported")),
+                      meta={"imported_from": "nir", "dt_source": source, "warnings": rep.warnings})
     return net, rep
 
 
