@@ -15,6 +15,8 @@ def test_float_model_round_trips_through_nir(tmp_path):
     p = save_model(net, tmp_path / "m.nir")
     back = load_model(p)
     x = np.random.default_rng(0).random((3, 12, 6)) < 0.5
+    for la, lb in zip(net.layers, back.layers):  # the tables come back exactly, not just close
+        assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.bias, lb.bias)
     a, b = simulate(net, x, record=True), simulate(back, x, record=True)
     for ra, rb in zip(a.record, b.record):
         assert np.array_equal(ra["v"], rb["v"]) and np.array_equal(ra["spikes"], rb["spikes"])

@@ -22,7 +22,7 @@ def _pair(v) -> tuple[int, int]:
     return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
 
 
-def _conv2d(x: np.ndarray, node: nir.Conv2d) -> np.ndarray:
+def _conv2d(x: np.ndarray, node: nir.Conv2d, with_bias: bool = True) -> np.ndarray:
     """x: (B, C_in, H, W) -> (B, C_out, H', W'), cross-correlation like torch."""
     w = np.asarray(node.weight, float)
     c_out, c_in_g, kh, kw = w.shape
@@ -50,7 +50,7 @@ def _conv2d(x: np.ndarray, node: nir.Conv2d) -> np.ndarray:
                 patch = xs[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw]
                 out[:, g * per_group_out:(g + 1) * per_group_out] += np.einsum("bchw,oc->bohw", patch, ws[:, :, i, j])
     bias = getattr(node, "bias", None)
-    if bias is not None and np.size(bias):
+    if with_bias and bias is not None and np.size(bias):
         out += np.asarray(bias, float).reshape(1, -1, 1, 1)
     return out
 
@@ -69,10 +69,12 @@ def _pool(x: np.ndarray, node, average: bool) -> np.ndarray:
     return out / (kh * kw) if average else out
 
 
-def apply(node, x: np.ndarray) -> np.ndarray:
-    """Apply one linear NIR node to a batch x of shape (B, *input_shape)."""
+def apply(node, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+    """Apply one linear NIR node to a batch x of shape (B, *input_shape); ``with_bias=False``
+    applies its linear part only."""
     if isinstance(node, nir.Affine):
-        return x.reshape(x.shape[0], -1) @ np.asarray(node.weight, float).T + np.asarray(node.bias, float)
+        y = x.reshape(x.shape[0], -1) @ np.asarray(node.weight, float).T
+        return y + np.asarray(node.bias, float) if with_bias else y
     if isinstance(node, nir.Linear):
         return x.reshape(x.shape[0], -1) @ np.asarray(node.weight, float).T
     if isinstance(node, nir.Scale):
@@ -81,7 +83,7 @@ def apply(node, x: np.ndarray) -> np.ndarray:
         if x.ndim == 2:  # flat input: recover (C, H, W) from the node's input shape
             hw = tuple(int(v) for v in np.atleast_1d(node.input_shape))
             x = x.reshape(x.shape[0], -1, *hw)
-        return _conv2d(x, node)
+        return _conv2d(x, node, with_bias)
     if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
         return _pool(x, node, isinstance(node, nir.AvgPool2d))
     if isinstance(node, nir.Flatten):
@@ -98,14 +100,21 @@ LINEAR_TYPES = (nir.Affine, nir.Linear, nir.Scale, nir.Conv2d, nir.SumPool2d, ni
 
 
 def compose(nodes: list, in_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """(matrix (n_out, n_in), bias (n_out,), output shape) of a chain of linear nodes."""
+    """(matrix (n_out, n_in), bias (n_out,), output shape) of a chain of linear nodes.
+
+    The matrix is the chain's linear part applied to the identity basis (for a single Affine or
+    Linear node it reproduces the weights exactly); the bias is the whole chain applied to zero.
+    """
     n_in = int(math.prod(in_shape))
-    zero = np.zeros((1,) + tuple(in_shape))
-    eye = np.eye(n_in).reshape((n_in,) + tuple(in_shape))
-    y0, y = zero, eye
+    if len(nodes) == 1 and isinstance(nodes[0], (nir.Affine, nir.Linear)):  # the common case: the tables as they are
+        w = np.array(nodes[0].weight, dtype=np.float64)
+        if w.ndim != 2 or w.shape[1] != n_in:
+            raise ModelFileError(f"{type(nodes[0]).__name__} weight of shape {w.shape} does not take {n_in} inputs")
+        b = np.array(getattr(nodes[0], "bias", np.zeros(w.shape[0])), dtype=np.float64).reshape(-1)
+        return w, np.broadcast_to(b, (w.shape[0],)).copy(), (w.shape[0],)
+    y0 = np.zeros((1,) + tuple(in_shape))
+    y = np.eye(n_in).reshape((n_in,) + tuple(in_shape))
     for node in nodes:
-        y0, y = apply(node, y0), apply(node, y)
+        y0, y = apply(node, y0), apply(node, y, with_bias=False)
     out_shape = y.shape[1:]
-    bias = y0.reshape(-1)
-    matrix = (y.reshape(n_in, -1) - bias).T
-    return matrix, bias, tuple(int(v) for v in out_shape)
+    return y.reshape(n_in, -1).T.copy(), y0.reshape(-1), tuple(int(v) for v in out_shape)
