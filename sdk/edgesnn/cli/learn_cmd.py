@@ -175,7 +175,7 @@ def _device_fitness(dev, layer: int):
 @handles_errors
 def evolve_cmd(
     dataset: Annotated[str, typer.Option(help="Data set (digits).")] = "digits",
-    out: Annotated[Path, typer.Option(help="Where to write the evolved model (.qsnn), checkpointed as it improves.")] = Path("evolved.qsnn"),
+    out: Annotated[Path, typer.Option(help="Where to write the evolved model (.qsnn); the best so far is checkpointed here.")] = Path("evolved.qsnn"),
     generations: Annotated[int, typer.Option(min=1)] = 300,
     population: Annotated[int, typer.Option(min=1, help="Antithetic pairs per generation.")] = 16,
     hidden: Annotated[int, typer.Option(min=0, help="Spiking hidden neurons (0: one LI readout layer).")] = 0,
@@ -217,7 +217,7 @@ def evolve_cmd(
             last_gen = [0]
 
             def progress(h):
-                bar.update(task, advance=h["generation"] - last_gen[0], info=f"batch fitness {h['batch_fitness']:.3f}")
+                bar.update(task, advance=h["generation"] - last_gen[0], info=f"best fitness {h['best_fitness']:.3f}")
                 last_gen[0] = h["generation"]
 
             res = evolve(cfg, x_tr, y_tr, fitness=device_fitness, base=base, evolve_layers=evolve_layers, progress=progress,

@@ -8,6 +8,8 @@ QuantNetwork. Fitness is accuracy plus a small margin term on a random minibatch
 golden simulator or from a connected device (hardware in the loop: candidates for the device's
 learning layer are written with WRITE_WEIGHTS and the minibatch is streamed). Optional
 topology mutation: a synapse can be switched off (weight forced to 0) with a small probability.
+Every ``checkpoint_every`` generations the mean network is scored on a fixed subset; the best so
+far is checkpointed and returned.
 
 Default network: inputs -> one LI readout layer (prediction by final membrane), which the
 strategy fits in seconds; ``hidden`` adds a spiking IF layer whose thresholds evolve too.
@@ -122,6 +124,9 @@ def evolve(cfg: EvolveConfig, x_train: np.ndarray, y_train: np.ndarray, *,
                            for i, L in enumerate(base.layers)])
     t0 = time.perf_counter()
     history = []
+    # best-so-far is judged on one fixed subset, not on the noisy per-generation minibatches
+    val = rng.choice(len(y_train), min(cfg.batch, len(y_train)), replace=False)
+    best: tuple[float, QuantNetwork] | None = None
     for gen in range(cfg.generations):
         idx = rng.choice(len(y_train), min(cfg.batch, len(y_train)), replace=False)
         xs, ys = x_train[idx], y_train[idx]
@@ -144,11 +149,14 @@ def evolve(cfg: EvolveConfig, x_train: np.ndarray, y_train: np.ndarray, *,
                 g.thresholds[i] += cfg.lr * np.mean([di * n.thresholds[i] for di, n in zip(d, noises)], axis=0)
         if (gen + 1) % cfg.checkpoint_every == 0 or gen + 1 == cfg.generations:
             current = realise(base, g, None, 0.0, 0.0, None)
-            h = {"generation": gen + 1, "batch_fitness": fit(current, xs, ys), "seconds": time.perf_counter() - t0}
+            f = fit(current, x_train[val], y_train[val])
+            improved = best is None or f > best[0]
+            if improved:
+                best = (f, current)
+            h = {"generation": gen + 1, "fitness": f, "best_fitness": best[0], "seconds": time.perf_counter() - t0}
             history.append(h)
             if progress:
                 progress(h)
-            if checkpoint:
+            if checkpoint and improved:
                 checkpoint(current)
-    return EvolveResult(network=realise(base, g, None, 0.0, 0.0, None), history=history,
-                        seconds=time.perf_counter() - t0)
+    return EvolveResult(network=best[1], history=history, seconds=time.perf_counter() - t0)
