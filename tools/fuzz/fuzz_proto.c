@@ -4,31 +4,16 @@
  * memory errors and undefined behaviour, and the harness checks that every reply the device
  * sends decodes as a valid frame within the advertised size.
  *
- *   clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -I<model src> fuzz_proto.c esnn.c esnn_proto.c esnn_model.c
- *   ./fuzz_proto -max_total_time=60 corpus/
+ *   python tools/fuzz/run_fuzz.py --seconds 60   (builds it with clang's -fsanitize=fuzzer,address,undefined
+ *   against firmware_templates/apps/device_link.c, the runtime and a generated model, then runs it)
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "esnn_model.h"
-#include "esnn_proto.h"
+#include "device_link.h"
 
-static esnn_buffers_t buffers;
-static esnn_state_t state;
-static esnn_proto_t proto;
-static uint8_t rx[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
-static uint8_t frame[ESNN_PROTO_MAX_FRAME];
-static uint8_t tx[ESNN_PROTO_MAX_FRAME];
-static uint8_t tx_enc[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
-static uint16_t events[ESNN_MODEL_N_INPUTS];
-static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
+static esnn_proto_t *proto;
 static uint8_t check[ESNN_PROTO_MAX_FRAME];
-#if ESNN_MODEL_LEARN_LAYER >= 0
-static int32_t x_pre[ESNN_MODEL_LEARN_N_IN];
-static int32_t x_post[ESNN_MODEL_LEARN_N_OUT];
-static esnn_learn_t learn;
-#endif
 
 static void on_reply(const uint8_t *data, uint16_t len)
 {
@@ -44,37 +29,12 @@ static void on_reply(const uint8_t *data, uint16_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        esnn_bind(&state, &buffers);
-        proto.model = &esnn_model;
-        proto.state = &state;
-        proto.board = "fuzz";
-        proto.write = on_reply;
-        proto.rx = rx;
-        proto.frame = frame;
-        proto.tx = tx;
-        proto.tx_enc = tx_enc;
-        proto.events = events;
-        proto.counts = counts;
-        proto.max_frame = ESNN_PROTO_MAX_FRAME;
-#if ESNN_MODEL_LEARN_LAYER >= 0 /* the learning messages are fuzzed too */
-        learn.layer = (uint16_t)ESNN_MODEL_LEARN_LAYER;
-        learn.w = esnn_learn_rows;
-        learn.x_pre = x_pre;
-        learn.x_post = x_post;
-        learn.label = ESNN_NO_LABEL;
-        proto.learn = &learn;
-        proto.learning_handler = esnn_proto_learning;
-        proto.learn_step = esnn_step_learn;
-        proto.learn_reset = esnn_learn_reset;
-#endif
-        ready = 1;
-    }
-    esnn_proto_init(&proto);
+    if (proto == 0) /* the same set-up as the device firmware, learning layer included */
+        proto = device_link_setup("fuzz", on_reply);
+    esnn_proto_init(proto);
     while (size > 0) {
         uint16_t n = size > 60000u ? 60000u : (uint16_t)size;
-        esnn_proto_rx(&proto, data, n);
+        esnn_proto_rx(proto, data, n);
         data += n;
         size -= n;
     }

@@ -43,6 +43,7 @@ def seed_corpus(corpus: Path, n_inputs: int) -> None:
 def run(seconds: int, workdir: Path) -> dict:
     from edgesnn.fixedpoint import quantize
     from edgesnn.firmware.hostbuild import write_model_sources
+    from edgesnn.firmware.paths import templates_dir
     from edgesnn.ir import CubaLIF, Dense, Network
 
     clang = find_clang()
@@ -58,8 +59,10 @@ def run(seconds: int, workdir: Path) -> dict:
     here = Path(__file__).resolve().parent
     runtime = [str(src / f) for f in ("esnn.c", "esnn_proto.c", "esnn_model.c", "esnn_learn.c", "esnn_proto_learn.c",
                                       "esnn_persist.c")]
+    apps = templates_dir() / "apps"
     subprocess.run([clang, "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
-                    f"-I{src}", str(here / "fuzz_proto.c"), *runtime, "-o", str(exe)], check=True)
+                    f"-I{src}", f"-I{apps}", str(here / "fuzz_proto.c"), str(apps / "device_link.c"), *runtime,
+                    "-o", str(exe)], check=True)
     corpus = workdir / "corpus"
     corpus.mkdir()
     seed_corpus(corpus, 20)

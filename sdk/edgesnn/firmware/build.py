@@ -155,7 +155,7 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
         shutil.copy(apps / "selfcheck_inputs.h", src / "selfcheck_inputs.h")
         sources += [apps / "selfcheck.c", src / "selfcheck_inputs.c", *_hal_sources(board)]
     else:
-        sources += [src / "esnn_proto.c", apps / "device.c", *_hal_sources(board)]
+        sources += [src / "esnn_proto.c", apps / "device_link.c", apps / "device.c", *_hal_sources(board)]
         if learn_layer is not None:  # plasticity, its messages and persistence only when a layer learns
             store = hal / ("store_file.c" if board.family == "host" else "store_none.c")
             sources += [src / "esnn_learn.c", src / "esnn_proto_learn.c", src / "esnn_persist.c", store]

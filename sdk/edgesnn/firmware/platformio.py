@@ -42,7 +42,8 @@ def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: i
         if name != "link.ld":  # the framework links
             (src / name).write_text(text)
     apps, hal = templates_dir() / "apps", templates_dir() / "hal"
-    shutil.copy(apps / "device.c", src / "device.c")
+    for name in ("device.c", "device_link.c", "device_link.h"):
+        shutil.copy(apps / name, src / name)
     shutil.copy(hal / "hal.h", src / "hal.h")
     pio = board.platformio
     defines = []

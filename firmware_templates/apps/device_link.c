@@ -1,0 +1,60 @@
+/* See device_link.h. */
+#include "device_link.h"
+
+static esnn_buffers_t buffers;
+static esnn_state_t state;
+static esnn_proto_t proto;
+static uint8_t rx[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
+static uint8_t frame[ESNN_PROTO_MAX_FRAME];
+static uint8_t tx[ESNN_PROTO_MAX_FRAME];
+static uint8_t tx_enc[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
+static uint16_t events[ESNN_MODEL_N_INPUTS];
+static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
+#if ESNN_MODEL_LEARN_LAYER >= 0
+static int32_t x_pre[ESNN_MODEL_LEARN_N_IN];
+static int32_t x_post[ESNN_MODEL_LEARN_N_OUT];
+static esnn_learn_t learn;
+#endif
+
+ESNN_STATIC_ASSERT(frame_fits_u16, ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME) <= 65535u);
+
+esnn_proto_t *device_link_setup(const char *board, esnn_write_fn write)
+{
+    esnn_bind(&state, &buffers);
+    proto.model = &esnn_model;
+    proto.state = &state;
+    proto.board = board;
+    proto.write = write;
+    proto.ticks = 0;
+    proto.capabilities = 0;
+    proto.ticks_per_instr_x10 = 0;
+    proto.rx = rx;
+    proto.frame = frame;
+    proto.tx = tx;
+    proto.tx_enc = tx_enc;
+    proto.events = events;
+    proto.counts = counts;
+    proto.max_frame = ESNN_PROTO_MAX_FRAME;
+    proto.store = 0;
+#if ESNN_MODEL_LEARN_LAYER >= 0
+    learn.layer = (uint16_t)ESNN_MODEL_LEARN_LAYER;
+    learn.w = esnn_learn_rows;
+    learn.x_pre = x_pre;
+    learn.x_post = x_post;
+    learn.label = ESNN_NO_LABEL;
+    learn.cfg.mode = ESNN_LEARN_OFF;
+    esnn_learn_reset(&esnn_model, &learn);
+    proto.learn = &learn;
+    proto.learning_handler = esnn_proto_learning;
+    proto.learn_step = esnn_step_learn;
+    proto.learn_reset = esnn_learn_reset;
+    proto.capabilities = ESNN_CAP_LEARN;
+#else
+    proto.learn = 0;
+    proto.learning_handler = 0;
+    proto.learn_step = 0;
+    proto.learn_reset = 0;
+#endif
+    esnn_proto_init(&proto);
+    return &proto;
+}
