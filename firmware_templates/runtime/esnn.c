@@ -25,10 +25,22 @@ static int32_t saturate(int64_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : (int32_t)x);
 }
 
-/* decay(state, alpha) of the contract; the product needs 48 bits, the result fits the state. */
+/* decay(state, alpha) of the contract; the product needs 48 bits, the result (|state| * alpha
+ * / 2^16 with alpha <= 2^16) always fits 32. */
 static int32_t decay32(int32_t state, int32_t alpha)
 {
     return (int32_t)esnn_rshift_round_half_up((int64_t)state * alpha, 16);
+}
+
+/* Steps 5-6: spike if v > threshold (strict), then reset; returns the stored membrane. */
+static int32_t fire(const esnn_layer_t *L, uint32_t j, int32_t vv, uint16_t *out, uint16_t *n_spikes)
+{
+    if (vv > L->threshold[j]) {
+        out[(*n_spikes)++] = (uint16_t)j;
+        /* vv > threshold >= 1, so vv - threshold cannot leave the state range */
+        vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
+    }
+    return vv;
 }
 
 /* uint32 -> int32 without implementation-defined conversion; compiles to nothing. */
@@ -143,38 +155,23 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
          * < 2^31 (and S <= 30 for current-based layers), so no sum below can overflow. */
         for (j = 0; j < L->n_out; ++j) {
             int32_t x = s->acc[j] * ((int32_t)1 << L->shift) + L->bias[j];
-            int32_t vv;
             if (L->flags & ESNN_CUBA) {
                 cur[j] = saturate(decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
                 x = cur[j];
             }
-            vv = saturate(decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi);
-            if (vv > L->threshold[j]) {
-                out[n_out_spikes++] = (uint16_t)j;
-                vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
+            v[j] = fire(L, j, saturate(decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi), out,
+                        &n_out_spikes);
+        }
+    } else {
+        for (j = 0; j < L->n_out; ++j) {
+            int64_t x = (int64_t)s->acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
+            if (L->flags & ESNN_CUBA) {
+                cur[j] = saturate((int64_t)decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
+                x = cur[j];
             }
-            v[j] = vv;
+            v[j] = fire(L, j, saturate((int64_t)decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi), out,
+                        &n_out_spikes);
         }
-        s->n_spikes[l] = n_out_spikes;
-        s->neuron_updates += L->n_out;
-        return n_out_spikes;
-    }
-    for (j = 0; j < L->n_out; ++j) {
-        int64_t x = (int64_t)s->acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
-        int32_t vv;
-        if (L->flags & ESNN_CUBA) {
-            cur[j] = saturate(esnn_rshift_round_half_up((int64_t)cur[j] * L->alpha_syn[j], 16) + x,
-                              m->state_lo, m->state_hi);
-            x = cur[j];
-        }
-        vv = saturate(esnn_rshift_round_half_up((int64_t)v[j] * L->alpha_mem[j], 16) + x,
-                      m->state_lo, m->state_hi);
-        if (vv > L->threshold[j]) {
-            out[n_out_spikes++] = (uint16_t)j;
-            /* vv > threshold >= 1, so vv - threshold cannot leave the state range */
-            vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
-        }
-        v[j] = vv;
     }
     s->n_spikes[l] = n_out_spikes;
     s->neuron_updates += L->n_out;
