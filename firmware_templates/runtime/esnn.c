@@ -43,12 +43,6 @@ static int32_t fire(const esnn_layer_t *L, uint32_t j, int32_t vv, uint16_t *out
     return vv;
 }
 
-/* uint32 -> int32 without implementation-defined conversion; compiles to nothing. */
-static int32_t as_int32(uint32_t u)
-{
-    return u <= 0x7fffffffu ? (int32_t)u : -(int32_t)(~u) - 1;
-}
-
 void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
 {
     uint16_t l;
@@ -123,11 +117,9 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
         for (e = start; e < end; ++e)
             add_row(part, rows + (uint32_t)ev[e] * words, words);
         for (k = 0; k < words; ++k) {
-            uint32_t low = part[k] & 0xffffu;
-            int32_t lo = low >= 0x8000u ? (int32_t)low - 65536 : (int32_t)low;
-            int32_t hi = as_int32(part[k] - (uint32_t)lo) / 65536; /* exact: a multiple of 2^16 */
+            int32_t lo = esnn_lane_lo(part[k]);
             acc[2 * k] += lo;
-            acc[2 * k + 1] += hi;
+            acc[2 * k + 1] += esnn_lane_hi(part[k], lo);
         }
         start = end;
     }

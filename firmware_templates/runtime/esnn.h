@@ -30,6 +30,20 @@
  * (chunk * max|w| < 2^15), after which they are unpacked into the int32 accumulators.
  * Rows are padded to a multiple of 4 words.
  */
+/* The two lanes of a packed word (sums of lanes stay exact while each fits int16). Written
+ * without implementation-defined conversions of out-of-range values. */
+static inline int32_t esnn_lane_lo(uint32_t word)
+{
+    uint32_t low = word & 0xffffu;
+    return low >= 0x8000u ? (int32_t)low - 65536 : (int32_t)low;
+}
+
+static inline int32_t esnn_lane_hi(uint32_t word, int32_t lo)
+{
+    uint32_t d = word - (uint32_t)lo; /* a multiple of 2^16 */
+    return (d <= 0x7fffffffu ? (int32_t)d : -(int32_t)(~d) - 1) / 65536;
+}
+
 typedef struct {
     uint16_t n_in;
     uint16_t n_out;

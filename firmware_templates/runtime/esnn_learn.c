@@ -3,15 +3,8 @@
 
 static int32_t lane(uint32_t word, unsigned hi)
 {
-    uint32_t low = word & 0xffffu;
-    int32_t lo = low >= 0x8000u ? (int32_t)low - 65536 : (int32_t)low;
-    if (!hi)
-        return lo;
-    {
-        uint32_t d = word - (uint32_t)lo; /* a multiple of 2^16 */
-        int32_t sd = d <= 0x7fffffffu ? (int32_t)d : -(int32_t)(~d) - 1;
-        return sd / 65536;
-    }
+    int32_t lo = esnn_lane_lo(word);
+    return hi ? esnn_lane_hi(word, lo) : lo;
 }
 
 static uint32_t pack(int32_t lo, int32_t hi)
@@ -29,7 +22,7 @@ void esnn_learn_set(const esnn_model_t *m, esnn_learn_t *ln, uint16_t j, uint16_
 {
     const esnn_layer_t *L = &m->layers[ln->layer];
     uint32_t *word = &ln->w[(uint32_t)k * L->words + (j >> 1)];
-    int32_t lo = lane(*word, 0), hi = lane(*word, 1);
+    int32_t lo = esnn_lane_lo(*word), hi = esnn_lane_hi(*word, lo);
     if (j & 1u)
         hi = w;
     else
