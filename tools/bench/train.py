@@ -34,7 +34,7 @@ def main() -> None:
     from snntorch import surrogate
 
     from edgesnn.data.datasets import encoded
-    from edgesnn.train.loop import count_loss
+    from edgesnn.train.loop import train_epoch
     from edgesnn.train.snn import SpikingMLP
 
     torch.set_num_threads(args.threads)
@@ -64,14 +64,8 @@ def main() -> None:
         opt = torch.optim.Adam(model.parameters(), lr=2e-3)
         times = []
         for _ in range(args.epochs):
-            gen = torch.Generator().manual_seed(0)
             t0 = time.perf_counter()
-            for idx in torch.randperm(len(y), generator=gen).split(args.batch):
-                spikes, _ = model(x[idx])
-                loss = count_loss(spikes, y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            train_epoch(model, opt, x, y, args.batch, torch.Generator().manual_seed(0))
             times.append(time.perf_counter() - t0)
         return min(times)
 

@@ -58,6 +58,21 @@ def count_loss(spikes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(spikes.sum(dim=1), labels)
 
 
+def train_epoch(model, opt, x: torch.Tensor, labels: torch.Tensor, batch_size: int, gen: torch.Generator) -> float:
+    """One pass over (x, labels) in shuffled minibatches with the spike-count loss; mean loss."""
+    model.train()
+    total, batches = 0.0, 0
+    for idx in torch.randperm(len(labels), generator=gen).split(batch_size):
+        spikes, _ = model(x[idx])
+        loss = count_loss(spikes, labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += float(loss.detach())
+        batches += 1
+    return total / batches
+
+
 def to_network(model: SpikingMLP, cfg: TrainConfig, n_inputs: int) -> Network:
     layers = []
     for w, b in to_numpy_params(model):
@@ -91,22 +106,13 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
         x_train, _ = encoded(cfg.dataset, "train", {**spec, "seed": cfg.seed + 1000 + epoch})
         xt = torch.from_numpy(x_train)
         t0 = time.perf_counter()
-        model.train()
-        total, batches = 0.0, 0
-        for idx in torch.randperm(len(labels), generator=gen).split(cfg.batch_size):
-            spikes, _ = model(xt[idx])
-            loss = count_loss(spikes, labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-            batches += 1
+        loss = train_epoch(model, opt, xt, labels, cfg.batch_size, gen)
         sched.step()
         t_train += time.perf_counter() - t0
         with torch.no_grad():
             out, _ = model(torch.from_numpy(x_test))
         acc = float((out.sum(dim=1).argmax(dim=1).numpy() == y_test).mean())
-        history.append({"epoch": epoch + 1, "loss": total / batches, "test_accuracy_train_readout": acc})
+        history.append({"epoch": epoch + 1, "loss": loss, "test_accuracy_train_readout": acc})
         if progress is not None:
             progress(history[-1])
     net = to_network(model, cfg, n_in)
