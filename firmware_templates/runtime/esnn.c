@@ -117,9 +117,11 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
         for (e = start; e < end; ++e)
             add_row(part, rows + (uint32_t)ev[e] * words, words);
         for (k = 0; k < words; ++k) {
-            int32_t lo = esnn_lane_lo(part[k]);
+            /* both lanes before either store: acc and part may alias as far as C knows */
+            uint32_t word = part[k];
+            int32_t lo = esnn_lane_lo(word), hi = esnn_lane_hi(word, lo);
             acc[2 * k] += lo;
-            acc[2 * k + 1] += esnn_lane_hi(part[k], lo);
+            acc[2 * k + 1] += hi;
         }
         start = end;
     }
