@@ -16,19 +16,6 @@ static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint8_t spikes_in[ESNN_MODEL_N_INPUTS];
 static int32_t dense_acc[ESNN_MODEL_N_OUTPUTS];
 
-static void puts_(const char *s)
-{
-    while (*s)
-        hal_putc(*s++);
-}
-
-static void hex(uint32_t v)
-{
-    unsigned d = 8;
-    while (d--)
-        hal_putc("0123456789abcdef"[(v >> (4u * d)) & 0xfu]);
-}
-
 /* The baseline: a plain loop over int8 weights, one multiply-accumulate per synapse. */
 __attribute__((noinline)) static void dense_layer(const int8_t *w, const uint8_t *s, int32_t *acc)
 {
@@ -63,24 +50,24 @@ int main(void)
         t0 = hal_ticks();
         esnn_step(&esnn_model, &state, events, k);
         t1 = hal_ticks();
-        puts_("E ");
-        hex(k);
+        hal_puts("E ");
+        hal_puthex(k, 8);
         hal_putc(' ');
-        hex(t1 - t0);
+        hal_puthex(t1 - t0, 8);
         hal_putc('\n');
         t0 = hal_ticks();
         dense_layer(bench_dense_w, spikes_in, dense_acc);
         t1 = hal_ticks();
-        puts_("X ");
-        hex(k);
+        hal_puts("X ");
+        hal_puthex(k, 8);
         hal_putc(' ');
-        hex(t1 - t0);
+        hal_puthex(t1 - t0, 8);
         hal_putc('\n');
     }
     t0 = hal_ticks();
     t1 = hal_ticks();
-    puts_("T ");
-    hex(t1 - t0);
-    puts_("\nEND\n");
+    hal_puts("T ");
+    hal_puthex(t1 - t0, 8);
+    hal_puts("\nEND\n");
     return 0;
 }

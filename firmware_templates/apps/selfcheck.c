@@ -24,18 +24,6 @@ static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint8_t spiked[ESNN_MODEL_TOTAL_NEURONS];
 static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
 
-static void puts_(const char *s)
-{
-    while (*s)
-        hal_putc(*s++);
-}
-
-static void hex(uint64_t v, unsigned digits)
-{
-    while (digits--)
-        hal_putc("0123456789abcdef"[(v >> (4u * digits)) & 0xfu]);
-}
-
 /* digest += value * (2k + 1) * K, k counting values in harness order */
 static uint64_t digest, weight;
 
@@ -52,12 +40,12 @@ int selfcheck_main(void)
     hal_uart_init();
     hal_timer_init();
     esnn_bind(&state, &buffers);
-    puts_("HELLO " BOARD_NAME " ");
-    hex(esnn_model.hash32, 8);
+    hal_puts("HELLO " BOARD_NAME " ");
+    hal_puthex(esnn_model.hash32, 8);
     hal_putc(' ');
-    hex(esnn_model.abi_version, 2);
+    hal_puthex(esnn_model.abi_version, 2);
     hal_putc(' ');
-    hex(esnn_model.contract_version, 2);
+    hal_puthex(esnn_model.contract_version, 2);
     hal_putc('\n');
     for (n = 0; n < selfcheck_samples; ++n) {
         uint32_t ticks = 0;
@@ -94,16 +82,16 @@ int selfcheck_main(void)
                         counts[k] = (uint16_t)(counts[k] + spiked[k]);
             }
         }
-        puts_("D ");
-        hex(n, 4);
+        hal_puts("D ");
+        hal_puthex(n, 4);
         hal_putc(' ');
-        hex(digest, 16);
+        hal_puthex(digest, 16);
         hal_putc(' ');
-        hex(esnn_predict(&esnn_model, &state, counts), 4);
+        hal_puthex(esnn_predict(&esnn_model, &state, counts), 4);
         hal_putc(' ');
-        hex(state.synops, 8);
+        hal_puthex(state.synops, 8);
         hal_putc(' ');
-        hex(ticks, 8);
+        hal_puthex(ticks, 8);
         hal_putc('\n');
     }
     /* cost of a timestep without input spikes, from a fresh state */
@@ -111,10 +99,10 @@ int selfcheck_main(void)
     ticks0 = hal_ticks();
     esnn_step(&esnn_model, &state, events, 0);
     ticks0 = hal_ticks() - ticks0;
-    puts_("Z ");
-    hex(ticks0, 8);
-    puts_("\nEND ");
-    hex(selfcheck_samples, 4);
+    hal_puts("Z ");
+    hal_puthex(ticks0, 8);
+    hal_puts("\nEND ");
+    hal_puthex(selfcheck_samples, 4);
     hal_putc('\n');
     return 0;
 }

@@ -7,6 +7,9 @@
 void hal_uart_init(void);
 void hal_timer_init(void);
 void hal_putc(char c);
+/* A string, and v as `digits` lowercase hex digits (hal_text.c). */
+void hal_puts(const char *s);
+void hal_puthex(uint64_t v, unsigned digits);
 /* Push buffered output out (hosted builds); a no-op on microcontrollers. */
 void hal_flush(void);
 /* Returns the next received byte, or -1 when none is waiting. */

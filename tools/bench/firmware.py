@@ -63,7 +63,7 @@ def main() -> None:
             (src / "bench_dense.h").write_text(
                 f"#include <stdint.h>\nstatic const int8_t bench_dense_w[{w.size}] = {{ {dense} }};\n")
             apps, hal = templates_dir() / "apps", templates_dir() / "hal"
-            sources = [src / "esnn.c", src / "esnn_model.c", apps / "bench.c", *B._hal_sources(board)]
+            sources = [src / "esnn.c", src / "esnn_model.c", apps / "bench.c", hal / "hal_text.c", *B._hal_sources(board)]
             cflags = ["-O2", *B.STRICT_FLAGS, *board.toolchain["cflags"], *B.EMBEDDED_FLAGS, f"-I{src}", f"-I{hal}"]
             cc = board.toolchain["cc"]
             objs = []

@@ -153,7 +153,7 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
         sources.append(apps / "golden_host.c")
     elif app == "selfcheck":
         shutil.copy(apps / "selfcheck_inputs.h", src / "selfcheck_inputs.h")
-        sources += [apps / "selfcheck.c", src / "selfcheck_inputs.c", *_hal_sources(board)]
+        sources += [apps / "selfcheck.c", src / "selfcheck_inputs.c", hal / "hal_text.c", *_hal_sources(board)]
     else:
         sources += [src / "esnn_proto.c", apps / "device_link.c", apps / "device.c", *_hal_sources(board)]
         if learn_layer is not None:  # plasticity, its messages and persistence only when a layer learns
