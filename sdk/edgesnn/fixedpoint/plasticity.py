@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from edgesnn._validate import require_within
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
@@ -52,14 +53,8 @@ class PlasticityConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("alpha_pre", "alpha_post"):
-            v = getattr(self, name)
-            if not 0 <= v <= C.DECAY_ONE:
-                raise ValueError(f"{name} = {v} is outside [0, {C.DECAY_ONE}]")
-        for name in ("a_pre", "a_post", "eta_plus", "eta_minus"):
-            v = getattr(self, name)
-            if not 0 <= v <= 65535:
-                raise ValueError(f"{name} = {v} is outside [0, 65535]")
+        require_within(self, 0, C.DECAY_ONE, "alpha_pre", "alpha_post")
+        require_within(self, 0, 65535, "a_pre", "a_post", "eta_plus", "eta_minus")
         if not 0 <= self.lr_shift <= 30:
             raise ValueError(f"lr_shift = {self.lr_shift} is outside [0, 30]")
         if self.w_min > self.w_max:

@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgesnn._validate import require_at_least_one
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult, simulate_int
@@ -43,9 +44,7 @@ class EvolveConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("generations", "population", "batch", "timesteps", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        require_at_least_one(self, "generations", "population", "batch", "timesteps", "checkpoint_every")
         if not self.sigma > 0 or not self.lr > 0:
             raise ValueError("sigma and lr must be > 0")
         if not 0 <= self.prune_prob < 1:

@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from edgesnn._validate import require_at_least_one
 from edgesnn.data.datasets import encoded
 from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.ir import LIF, Dense, Network
@@ -36,9 +37,7 @@ class TrainConfig:
     threads: int = 1
 
     def __post_init__(self):
-        for name in ("timesteps", "epochs", "batch_size", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        require_at_least_one(self, "timesteps", "epochs", "batch_size", "threads")
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta must be in [0, 1], got {self.beta!r}")
         if not self.threshold > 0:

@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgesnn._validate import require_at_least_one
 from edgesnn.data.datasets import encoded
 from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.ir import IF, LIF, Dense, Network
@@ -49,9 +50,7 @@ class STDPConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("neurons", "epochs", "timesteps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        require_at_least_one(self, "neurons", "epochs", "timesteps")
 
 
 @dataclass
