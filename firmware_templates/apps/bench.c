@@ -16,6 +16,17 @@ static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint8_t spikes_in[ESNN_MODEL_N_INPUTS];
 static int32_t dense_acc[ESNN_MODEL_N_OUTPUTS];
 
+/* One result line: "<tag> <activity> <ticks>" in hex. */
+static void report(char tag, uint32_t k, uint32_t ticks)
+{
+    hal_putc(tag);
+    hal_putc(' ');
+    hal_puthex(k, 8);
+    hal_putc(' ');
+    hal_puthex(ticks, 8);
+    hal_putc('\n');
+}
+
 /* The baseline: a plain loop over int8 weights, one multiply-accumulate per synapse. */
 __attribute__((noinline)) static void dense_layer(const int8_t *w, const uint8_t *s, int32_t *acc)
 {
@@ -50,19 +61,11 @@ int main(void)
         t0 = hal_ticks();
         esnn_step(&esnn_model, &state, events, k);
         t1 = hal_ticks();
-        hal_puts("E ");
-        hal_puthex(k, 8);
-        hal_putc(' ');
-        hal_puthex(t1 - t0, 8);
-        hal_putc('\n');
+        report('E', k, t1 - t0);
         t0 = hal_ticks();
         dense_layer(bench_dense_w, spikes_in, dense_acc);
         t1 = hal_ticks();
-        hal_puts("X ");
-        hal_puthex(k, 8);
-        hal_putc(' ');
-        hal_puthex(t1 - t0, 8);
-        hal_putc('\n');
+        report('X', k, t1 - t0);
     }
     t0 = hal_ticks();
     t1 = hal_ticks();
