@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.firmware import golden, hostbuild
+from edgesnn.firmware.boards import get_board
+from edgesnn.firmware.build import build
 from edgesnn.firmware.render import packed_rows
 from tests.strategies import quant_networks, spike_inputs
 
@@ -16,10 +18,10 @@ pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no host C co
 
 
 def _compare(qnet, x, tmp, sanitize):
-    hostbuild.write_model_sources(qnet, tmp)
-    exe = hostbuild.compile_host(tmp, tmp / "harness", sanitize=sanitize)
+    res = build(qnet, get_board("host"), tmp, app="golden_host",
+                extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else ())
     sim = simulate_int(qnet, x, record=True)
-    run = hostbuild.run_host(qnet, exe, x)
+    run = hostbuild.run_host(qnet, res.elf, x)
     res = golden.count_mismatches(sim, run)
     assert res["mismatched_values"] == 0 and res["mismatched_samples"] == 0, res
     assert res["values_compared"] > 0

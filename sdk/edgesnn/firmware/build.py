@@ -120,12 +120,14 @@ APPS = ("device", "selfcheck", "golden_host")
 
 
 def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
-          selfcheck_inputs: np.ndarray | None = None, opt: str = "-O2", learn_layer: int | None = None) -> BuildResult:
+          selfcheck_inputs: np.ndarray | None = None, opt: str = "-O2", learn_layer: int | None = None,
+          extra_cflags: tuple[str, ...] = ()) -> BuildResult:
     """Render the model for ``board`` into ``out/src`` and compile one app into an image.
 
     Apps: ``device`` (the serial protocol server, what `deploy` runs), ``selfcheck`` (embedded
     input spikes, digests over the UART; emulated boards), ``golden_host`` (host only: inputs
-    on stdin, every state on stdout).
+    on stdin, every state on stdout). ``extra_cflags`` are added to every compile and the link
+    (e.g. ``hostbuild.SANITIZE_FLAGS``).
     """
     if app not in APPS:
         raise BuildError(f"unknown app {app!r}; choose one of {APPS}")
@@ -147,7 +149,7 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
     if shutil.which(cc) is None:
         pkgs = " ".join(board.toolchain.get("debian_packages", [])) or "a toolchain"
         raise BuildError(f"board {board.name} needs the C compiler {cc} (install {pkgs})")
-    cflags = [opt, *STRICT_FLAGS, *board.toolchain.get("cflags", []), f"-I{src}", f"-I{apps}", f"-I{hal}"]
+    cflags = [opt, *STRICT_FLAGS, *board.toolchain.get("cflags", []), *extra_cflags, f"-I{src}", f"-I{apps}", f"-I{hal}"]
     sources = [src / "esnn.c", src / "esnn_model.c"]
     if app == "golden_host":
         sources.append(apps / "golden_host.c")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import numpy as np
 from edgesnn.errors import EdgesnnError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware import golden
-from edgesnn.firmware.paths import templates_dir
 from edgesnn.firmware.render import render_model, runtime_files
 
 #: The warnings every build of the runtime and generated code must pass.
@@ -30,20 +28,6 @@ def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None =
     for name, text in {**runtime_files(), **src.files}.items():
         (out / name).write_text(text)
     return {"table_bytes": src.table_bytes, "total_neurons": src.total_neurons, "max_words": src.max_words}
-
-
-def compile_host(src_dir: Path, exe: Path, *, sanitize: bool = False, cc: str = "cc", opt: str = "-O2") -> Path:
-    """Compile the host harness with the strict flags (and sanitizers when asked)."""
-    if shutil.which(cc) is None:
-        raise BuildError(f"C compiler {cc!r} not found")
-    harness = templates_dir() / "apps" / "golden_host.c"
-    cmd = [cc, opt, *STRICT_FLAGS, *(SANITIZE_FLAGS if sanitize else []), f"-I{src_dir}",
-           str(src_dir / "esnn.c"), str(src_dir / "esnn_model.c"), str(harness), "-o", str(exe)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        first = (res.stderr.strip().splitlines() or ["(no output)"])[0]
-        raise BuildError(f"host compile failed: {first}")
-    return exe
 
 
 def run_host(qnet: QuantNetwork, exe: Path, inputs: np.ndarray, timeout: float = 300) -> golden.FirmwareRun:
