@@ -128,7 +128,7 @@ def test_image_with_float_helpers_is_rejected(tmp_path):
     _skip_without_tools(board)
     import subprocess
 
-    from edgesnn.firmware.build import _measure
+    from edgesnn.firmware.build import measure
     from edgesnn.firmware.hostbuild import BuildError
 
     src = tmp_path / "f.c"
@@ -138,4 +138,4 @@ def test_image_with_float_helpers_is_rejected(tmp_path):
     subprocess.run([board.toolchain["cc"], "-mcpu=cortex-m0", "-mthumb", "-O2", "-nostdlib", "-nostartfiles",
                     "-Wl,-ereset_handler", str(src), "-lgcc", "-o", str(elf)], check=True)
     with pytest.raises(BuildError, match=r"links forbidden symbols: .*__aeabi_f"):
-        _measure(board, elf, [], tmp_path, "test")
+        measure(board, elf, [], tmp_path, "test")

@@ -38,8 +38,6 @@ def main() -> None:
     from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
     from edgesnn.firmware import build as B
     from edgesnn.firmware.boards import get_board
-    from edgesnn.firmware.hostbuild import write_model_sources
-    from edgesnn.firmware.paths import templates_dir
     from edgesnn.firmware.qemu import qemu_command
 
     rng = np.random.default_rng(0)
@@ -55,30 +53,13 @@ def main() -> None:
                 sys.exit(f"error: {name} needs {tool}")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            src = out / "src"
-            write_model_sources(qnet, src)
-            for fname, text in B._render_board_files(board, qnet, None).items():
-                (src / fname).write_text(text)
-            dense = ", ".join(str(int(v)) for v in w.ravel())
-            (src / "bench_dense.h").write_text(
-                f"#include <stdint.h>\nstatic const int8_t bench_dense_w[{w.size}] = {{ {dense} }};\n")
-            apps, hal = templates_dir() / "apps", templates_dir() / "hal"
-            sources = [src / "esnn.c", src / "esnn_model.c", apps / "bench.c", hal / "hal_text.c", *B._hal_sources(board)]
-            cflags = ["-O2", *B.STRICT_FLAGS, *board.toolchain["cflags"], *B.EMBEDDED_FLAGS, f"-I{src}", f"-I{hal}"]
-            cc = board.toolchain["cc"]
-            objs = []
-            for s in sources:
-                o = out / (s.stem + ".o")
-                B._run([cc, *cflags, "-c", str(s), "-o", str(o)], f"compiling {s.name}")
-                objs.append(o)
-            elf = out / "bench.elf"
-            B._run([cc, *cflags, *map(str, objs), *B.LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc", "-o", str(elf)], "link")
-            res = B._measure(board, elf, objs, src, "bench")
+            res = B.build(qnet, board, out, app="bench")
+            elf = res.elf
             run = subprocess.run(qemu_command(board, elf, icount=True), capture_output=True, timeout=120)
             lines = run.stdout.decode().split("\n")
             disasm = ""
             if not args.no_disassembly:
-                dump = subprocess.run([B._tool(board, "objdump"), "-d", "--no-show-raw-insn", str(out / "esnn.o")],
+                dump = subprocess.run([B.tool_path(board, "objdump"), "-d", "--no-show-raw-insn", str(out / "obj" / "esnn.o")],
                                       capture_output=True, text=True).stdout
                 lines_d = dump.splitlines()
                 idx = next((i for i, ln in enumerate(lines_d) if "ldmia" in ln or "ldm\t" in ln), None)

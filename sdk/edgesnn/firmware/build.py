@@ -53,12 +53,12 @@ class BuildResult:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
 
-def _tool(board: Board, name: str) -> str:
+def tool_path(board: Board, name: str) -> str:
     cc = board.toolchain["cc"]
     return cc[: -len("gcc")] + name if cc.endswith("gcc") else name
 
 
-def _run(cmd: list[str], what: str) -> str:
+def run_tool(cmd: list[str], what: str) -> str:
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except FileNotFoundError:
@@ -74,7 +74,7 @@ def selfcheck_bits(inputs: np.ndarray) -> np.ndarray:
     return np.packbits(np.asarray(inputs, bool), axis=2, bitorder="little").ravel()
 
 
-def _render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | None) -> dict[str, str]:
+def render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | None) -> dict[str, str]:
     env: jinja2.Environment = _env()
     env.filters["bytes"] = lambda a: "\n".join(
         "    " + ", ".join(f"0x{int(b):02x}" for b in a[i : i + 16]) + "," for i in range(0, len(a), 16))
@@ -107,7 +107,7 @@ def _hal_sources(board: Board) -> list[Path]:
 
 
 def _symbol_sizes(nm: str, path: Path) -> dict[str, int]:
-    out = _run([nm, "-S", "--defined-only", str(path)], "nm")
+    out = run_tool([nm, "-S", "--defined-only", str(path)], "nm")
     sizes = {}
     for line in out.splitlines():
         parts = line.split()
@@ -116,7 +116,7 @@ def _symbol_sizes(nm: str, path: Path) -> dict[str, int]:
     return sizes
 
 
-APPS = ("device", "selfcheck", "golden_host")
+APPS = ("device", "selfcheck", "golden_host", "bench")
 
 
 def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
@@ -126,13 +126,16 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
 
     Apps: ``device`` (the serial protocol server, what `deploy` runs), ``selfcheck`` (embedded
     input spikes, digests over the UART; emulated boards), ``golden_host`` (host only: inputs
-    on stdin, every state on stdout). ``extra_cflags`` are added to every compile and the link
+    on stdin, every state on stdout), ``bench`` (emulated boards: times esnn_step against a dense
+    int8 loop over layer 0, for tools/bench/firmware.py). ``extra_cflags`` are added to every compile and the link
     (e.g. ``hostbuild.SANITIZE_FLAGS``).
     """
     if app not in APPS:
         raise BuildError(f"unknown app {app!r}; choose one of {APPS}")
     if app == "golden_host" and board.family != "host":
         raise BuildError("the golden_host app runs on the host board only")
+    if app == "bench" and board.family == "host":
+        raise BuildError("the bench app runs on emulated boards (it reads their instruction counter)")
     if app == "selfcheck" and selfcheck_inputs is None:
         raise BuildError(f"board {board.name}: the self-check app needs input spikes to embed")
     inputs = None if app != "selfcheck" else np.asarray(selfcheck_inputs, bool)
@@ -142,7 +145,7 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
     if src.exists():
         shutil.rmtree(src)
     write_model_sources(qnet, src, learn_layer if app == "device" else None)
-    for name, text in _render_board_files(board, qnet, inputs).items():
+    for name, text in render_board_files(board, qnet, inputs).items():
         (src / name).write_text(text)
     apps, hal = templates_dir() / "apps", templates_dir() / "hal"
     cc = board.toolchain["cc"]
@@ -153,6 +156,11 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
     sources = [src / "esnn.c", src / "esnn_model.c"]
     if app == "golden_host":
         sources.append(apps / "golden_host.c")
+    elif app == "bench":
+        w = qnet.layers[0].weight
+        (src / "bench_dense.h").write_text(  # the same layer, as a plain int8 matrix for the baseline loop
+            f"#include <stdint.h>\nstatic const int8_t bench_dense_w[{w.size}] = {{ {', '.join(str(int(v)) for v in w.ravel())} }};\n")
+        sources += [apps / "bench.c", hal / "hal_text.c", *_hal_sources(board)]
     elif app == "selfcheck":
         shutil.copy(apps / "selfcheck_inputs.h", src / "selfcheck_inputs.h")
         sources += [apps / "selfcheck.c", src / "selfcheck_inputs.c", hal / "hal_text.c", *_hal_sources(board)]
@@ -167,18 +175,18 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
     for s in sources:
         obj = out / "obj" / (s.stem + ".o")
         obj.parent.mkdir(parents=True, exist_ok=True)
-        _run([cc, *cflags, "-c", str(s), "-o", str(obj)], f"compiling {s.name} for {board.name}")
+        run_tool([cc, *cflags, "-c", str(s), "-o", str(obj)], f"compiling {s.name} for {board.name}")
         objs.append(obj)
     elf = out / (f"{app}.elf" if board.family != "host" else app)
     link = [cc, *cflags, *[str(o) for o in objs], "-o", str(elf)]
     if board.family != "host":
         link += [*LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc"]
-    _run(link, f"linking for {board.name}")
-    return _measure(board, elf, objs, src, app)
+    run_tool(link, f"linking for {board.name}")
+    return measure(board, elf, objs, src, app)
 
 
-def _measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> BuildResult:
-    nm = _tool(board, "nm") if board.family != "host" else "nm"
+def measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> BuildResult:
+    nm = tool_path(board, "nm") if board.family != "host" else "nm"
     final = _symbol_sizes(nm, elf)
     bad = sorted(s for s in final if FORBIDDEN.match(s)) if board.family != "host" else []
     if bad:
@@ -189,7 +197,7 @@ def _measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> 
     if board.family == "host":
         flash = ram = 0
     else:
-        out = _run([_tool(board, "size"), "-A", str(elf)], "size")
+        out = run_tool([tool_path(board, "size"), "-A", str(elf)], "size")
         sec = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) >= 2 and p[1].isdigit()}
         flash = sec.get(".text", 0) + sec.get(".data", 0)
         ram = sec.get(".data", 0) + sec.get(".bss", 0)

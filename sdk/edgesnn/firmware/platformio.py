@@ -18,7 +18,7 @@ from pathlib import Path
 from edgesnn import __version__
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware.boards import Board, check_fits
-from edgesnn.firmware.build import EMBEDDED_FLAGS, _render_board_files, _run
+from edgesnn.firmware.build import EMBEDDED_FLAGS, render_board_files, run_tool
 from edgesnn.firmware.hostbuild import STRICT_FLAGS, BuildError, write_model_sources
 from edgesnn.firmware.paths import templates_dir
 from edgesnn.firmware.render import _env
@@ -38,7 +38,7 @@ def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: i
             (src / name).unlink(missing_ok=True)
     else:
         shutil.copy(templates_dir() / "hal" / "store_none.c", src / "store_none.c")
-    for name, text in _render_board_files(board, qnet, None).items():
+    for name, text in render_board_files(board, qnet, None).items():
         if name != "link.ld":  # the framework links
             (src / name).write_text(text)
     apps, hal = templates_dir() / "apps", templates_dir() / "hal"
@@ -73,7 +73,7 @@ def compile_check(board: Board, project: Path) -> dict:
     obj_dir = project / ".edgesnn-obj"
     obj_dir.mkdir(exist_ok=True)
     for f in files:
-        _run([cc, *flags, "-c", str(f), "-o", str(obj_dir / (f.stem + ".o"))], f"compiling {f.name} for {board.name}")
+        run_tool([cc, *flags, "-c", str(f), "-o", str(obj_dir / (f.stem + ".o"))], f"compiling {f.name} for {board.name}")
     return {"compiled": True, "compiler": cc, "files": [f.name for f in files],
             "not_compiled": sorted(p.name for p in src.glob("*.cpp"))}
 
