@@ -69,7 +69,7 @@ def test_simulate_input_file_matches_python_api(models, tmp_path):
 
 @pytest.mark.parametrize("make_args,match", [
     (lambda f, q, d: ["info", str(d / "missing.qsnn")], "model file not found"),
-    (lambda f, q, d: ["simulate", str(q), "--dataset", "mnist-nope"], "unknown dataset 'mnist-nope'"),
+    (lambda f, q, d: ["simulate", str(q), "--dataset", "mnist-nope"], "unknown data set 'mnist-nope'"),
     (lambda f, q, d: ["simulate", str(q)], "exactly one of --dataset or --input"),
     (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_shape.npy")], "must have shape"),
     (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_values.npy")], "must be 0 or 1"),
@@ -77,7 +77,7 @@ def test_simulate_input_file_matches_python_api(models, tmp_path):
     (lambda f, q, d: ["info", str(d / "corrupt.npy")], "not an edgesnn model"),
     (lambda f, q, d: ["quantize", str(q), "--out", str(d / "x.qsnn")], "already quantized"),
     (lambda f, q, d: ["quantize", str(d / "nan.nir"), "--out", str(d / "x.qsnn")], "non-finite value nan"),
-    (lambda f, q, d: ["train", "--dataset", "nope", "--out", str(d / "x.nir")], "unknown dataset 'nope'"),
+    (lambda f, q, d: ["train", "--dataset", "nope", "--out", str(d / "x.nir")], "unknown data set 'nope'"),
 ])
 def test_bad_input_gives_one_line_and_nonzero_exit(models, make_args, match):
     f, q, d = models

@@ -87,25 +87,25 @@ def stream_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[Optional[str], typer.Option(help="Deploy to this board first (and stop it at the end).")] = None,
     port: Annotated[Optional[str], typer.Option(help="Use a device already deployed on this port.")] = None,
-    dataset: Annotated[str, typer.Option(help="Data set whose test split is streamed.")] = "digits",
+    dataset: Annotated[Optional[str], typer.Option(help="Data set whose test split is streamed (a name or a .npz; default: the model's).")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,
     steps_per_frame: Annotated[int, typer.Option(min=1, max=255, help="Timesteps per frame (1 = live, timestep by timestep).")] = 1,
     out: Annotated[Path, typer.Option(help="Build folder when deploying.")] = Path("build/stream"),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 2.0,
+    save_output: Annotated[Optional[Path], typer.Option(help="Keep what the device sent (.npz: inputs, output spikes, predictions) for plots.")] = None,
     json_out: JsonOpt = False,
 ):
     """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator."""
-    from edgesnn.data.datasets import encoded
+    from edgesnn.data.datasets import model_inputs
     from edgesnn.fixedpoint import simulate_int
 
     qnet = _quantized(model)
-    x, y = encoded(dataset, "test", qnet.input_spec)
-    if limit:
-        x, y = x[:limit], y[:limit]
+    x, y, _ = model_inputs(qnet, dataset, "test", limit, str(model))
     sim = simulate_int(qnet, x)
     d = _open(qnet, board, port, out, timeout)
     live = None if json_out else _LiveView(len(x), d.hello.board)
     rows: list[dict] = []
+    device_spikes: list[np.ndarray] = []
 
     def on_row(row: dict) -> None:
         if json_out:
@@ -114,8 +114,10 @@ def stream_cmd(
             live.update(row, rows)
 
     with (live or _Null()):
-        error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row)
+        error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, device_spikes)
     summary = summarize(rows, sim, y, d.hello.board, error)
+    if save_output is not None:
+        summary["output"] = str(save_device_output(save_output, x, y, rows, device_spikes, qnet.n_outputs))
     if json_out:
         _line(summary)
     else:
@@ -125,7 +127,8 @@ def stream_cmd(
         raise typer.Exit(1)
 
 
-def stream_rows(d, x, y, sim, steps_per_frame: int, rows: list, on_row=None) -> Optional[str]:
+def stream_rows(d, x, y, sim, steps_per_frame: int, rows: list, on_row=None,
+                spikes_out: Optional[list] = None) -> Optional[str]:
     """Stream samples to a deployed device, appending a row per sample; closes the deployment.
 
     Returns the error that ended the stream early, or None. Rows received are always kept.
@@ -146,6 +149,8 @@ def stream_rows(d, x, y, sim, steps_per_frame: int, rows: list, on_row=None) -> 
             if tpi:
                 row["instructions"] = so.result.ticks / tpi
             rows.append(row)
+            if spikes_out is not None:
+                spikes_out.append(np.asarray(so.spikes, bool))
             if on_row is not None:
                 on_row(row)
     except DeviceError as e:
@@ -155,6 +160,20 @@ def stream_rows(d, x, y, sim, steps_per_frame: int, rows: list, on_row=None) -> 
     finally:
         d.close()
     return error
+
+
+def save_device_output(path: Path, x: np.ndarray, y: np.ndarray, rows: list[dict], spikes: list[np.ndarray],
+                       n_out: int) -> Path:
+    """What the device sent, per received sample: output spikes (N, T, n_out), predictions, spike
+    counts, synaptic events; with the inputs streamed and the labels (``plot raster`` reads it)."""
+    n = len(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = np.stack(spikes) if n else np.zeros((0, x.shape[1], n_out), bool)
+    np.savez(path, inputs=x[:n], labels=y[:n], spikes=out,
+             prediction=np.array([r["prediction"] for r in rows], np.int64),
+             counts=np.array([r["counts"] for r in rows], np.int64).reshape(n, -1),
+             synops=np.array([r["synops"] for r in rows], np.int64), source=np.array("device"))
+    return path
 
 
 def summarize(rows: list[dict], sim, y, board: str, error: Optional[str]) -> dict:

@@ -23,14 +23,13 @@ def _quantized(model_path: Path):
 
 
 def _sample_inputs(qnet, dataset: Optional[str], limit: int) -> np.ndarray:
-    """The first ``limit`` test samples of the model's data set, else seeded random spikes."""
-    from edgesnn.data.datasets import encoded
+    """The first ``limit`` test samples of the data set (default: the model's), else seeded
+    random spikes for a model that records no data set. A data set that does not fit fails."""
+    from edgesnn.data.datasets import model_inputs
 
-    name = dataset or qnet.input_spec.get("dataset")
-    if name:
-        x, _ = encoded(name, "test", qnet.input_spec)
-        if x.shape[2] == qnet.n_inputs:
-            return x[:limit]
+    if dataset or qnet.input_spec.get("dataset"):
+        x, _, _ = model_inputs(qnet, dataset, "test", limit)
+        return x
     steps = int(qnet.input_spec.get("timesteps", 25))
     return np.random.default_rng(0).random((limit, steps, qnet.n_inputs)) < 0.2
 
@@ -91,7 +90,7 @@ def verify_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[str, typer.Option(help="host or an emulated board.")] = "host",
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/verify"),
-    dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the model's).")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Data set, a name or a .npz (default: the model's).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Samples to compare.")] = 450,
     count_instructions: Annotated[bool, typer.Option(help="Run QEMU with -icount shift=7 and report instructions.")] = False,
     json_out: JsonOpt = False,

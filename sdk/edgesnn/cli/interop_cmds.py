@@ -69,21 +69,25 @@ def run_convert(ann_file: Path, dataset: str, out: Path, timesteps: int, percent
     import numpy as np
 
     from edgesnn.convert.ann2snn import ann_forward, convert
-    from edgesnn.data.datasets import load
+    from edgesnn.data.datasets import Split, open_dataset
     from edgesnn.data.encoding import encode
     from edgesnn.fixedpoint import quantize, simulate_int
     from edgesnn.formats import save_model
 
     if not ann_file.is_file():
         raise ModelFileError(f"ANN file not found: {ann_file}")
-    train, test = load(dataset)
+    ds = open_dataset(dataset)
+    # the ANN sees one vector per sample: intensities (features) or spike rates (spikes, events)
+    base_spec = ds.resolve({"timesteps": timesteps if ds.kind != "spikes" else None, "seed": 0})
+    train, test = (Split(*ds.static(s, base_spec)) for s in ("train", "test"))
     if ann_file.suffix == ".tflite" or ann_file.read_bytes()[4:8] == b"TFL3":
         from edgesnn.convert.tflite_ann import dequantized_input, read_tflite, run_reference
 
         ann = read_tflite(ann_file)
         stages = ann.stages
         if ann.n_inputs != train.x.shape[1]:
-            raise ValueError(f"the model takes {ann.n_inputs} inputs, dataset {dataset!r} has {train.x.shape[1]}")
+            raise ValueError(f"the model takes {ann.n_inputs} inputs but data set {dataset!r} gives inputs of shape "
+                             f"{tuple(ds.input_shape(base_spec))} ({train.x.shape[1]} channels)")
         ann_pred = run_reference(ann_file, ann, test.x)
         feed = lambda x: np.clip(dequantized_input(ann, x), 0.0, 1.0)  # noqa: E731  the file's input quantization
         runtime = "ai-edge-litert interpreter"
@@ -105,14 +109,21 @@ def run_convert(ann_file: Path, dataset: str, out: Path, timesteps: int, percent
         ann_pred = logits.reshape(len(test.x), -1).argmax(1).numpy()
         feed = lambda x: x  # noqa: E731
         runtime = "torch"
-    spec = {"dataset": dataset, "encoding": "rate", "timesteps": timesteps, "seed": 0}
+    spec = base_spec
+
+    def snn_inputs(split: str, t: int, seed: int, x_static: np.ndarray) -> np.ndarray:
+        if ds.kind == "features":  # rate code of what the ANN saw
+            return encode(feed(x_static), "rate", t, seed=seed)
+        return ds.spikes(split, {**spec, "timesteps": t})[0]  # the data's own spikes
+
     net, lams = convert(stages, feed(train.x), percentile=percentile, input_spec=spec, name=f"{ann_file.stem}-snn")
-    calib = encode(feed(train.x[:300]), "rate", timesteps, seed=7)
+    calib = snn_inputs("train", spec["timesteps"], 7, train.x)[:300]
     qnet = quantize(net, calibration=calib)
     curve = {}
-    for t in sorted(set(sweep) | {timesteps}):
-        x_te = encode(feed(test.x), "rate", t, seed=1)
-        curve[str(t)] = simulate_int(qnet, x_te).accuracy(test.y)
+    steps = {spec["timesteps"]} if ds.kind == "spikes" else set(sweep) | {timesteps}
+    for t in sorted(steps):
+        curve[str(t)] = simulate_int(qnet, snn_inputs("test", t, 1, test.x)).accuracy(test.y)
+    timesteps = spec["timesteps"]
     save_model(net, out)
     qpath = save_model(qnet, out.with_suffix(".qsnn"))
     return {"model": out, "quantized_model": qpath, "ann_runtime": runtime,
@@ -125,7 +136,7 @@ def run_convert(ann_file: Path, dataset: str, out: Path, timesteps: int, percent
 @handles_errors
 def convert_cmd(
     ann_file: Annotated[Path, typer.Argument(help="A torch ReLU network (.pt, whole module or TorchScript) or an int8 .tflite.")],
-    dataset: Annotated[str, typer.Option(help="Data set for normalisation and accuracy.")] = "digits",
+    dataset: Annotated[str, typer.Option(help="Data set for normalisation and accuracy (a name or a .npz).")] = "digits",
     out: Annotated[Path, typer.Option(help="The float SNN (NIR); the quantized one goes beside it as .qsnn.")] = Path("converted.nir"),
     timesteps: Annotated[int, typer.Option(min=1, help="Timesteps of the rate-coded input.")] = 100,
     percentile: Annotated[float, typer.Option(help="Activation percentile used as each layer's scale.")] = 99.9,

@@ -37,7 +37,7 @@ def learn_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[Optional[str], typer.Option(help="Deploy to this board (with a learning layer) first.")] = None,
     port: Annotated[Optional[str], typer.Option(help="A device already deployed with a learning layer.")] = None,
-    dataset: Annotated[str, typer.Option(help="Training samples come from its train split, evaluation from test.")] = "digits",
+    dataset: Annotated[Optional[str], typer.Option(help="Training samples from its train split, evaluation from test (a name or a .npz; default: the model's).")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Training samples streamed with plasticity on.")] = 300,
     eval_limit: Annotated[Optional[int], typer.Option(min=1, help="Test samples for accuracy before/after.")] = None,
     mode: Annotated[str, typer.Option(help="three_factor (labels gate the updates) or pair (unsupervised STDP).")] = "three_factor",
@@ -52,7 +52,7 @@ def learn_cmd(
     json_out: JsonOpt = False,
 ):
     """Stream labelled samples with plasticity on, read the weights back, compare with the host, save."""
-    from edgesnn.data.datasets import encoded
+    from edgesnn.data.datasets import model_inputs
     from edgesnn.device.deploy import connect_port, deploy
     from edgesnn.firmware.boards import get_board
     from edgesnn.fixedpoint.plasticity import PlasticityConfig, simulate_learning
@@ -64,11 +64,8 @@ def learn_cmd(
     li = cfg.resolved_layer(qnet)
     if reinit:
         qnet = weakened(qnet, li, seed, 20)
-    x_tr, y_tr = encoded(dataset, "train", qnet.input_spec)
-    x_te, y_te = encoded(dataset, "test", qnet.input_spec)
-    x_tr, y_tr = x_tr[:samples], y_tr[:samples]
-    if eval_limit:
-        x_te, y_te = x_te[:eval_limit], y_te[:eval_limit]
+    x_tr, y_tr, _ = model_inputs(qnet, dataset, "train", samples, str(model))
+    x_te, y_te, _ = model_inputs(qnet, dataset, "test", eval_limit, str(model))
     if board is None and port is None:
         raise ValueError("give --board (deploy first) or --port (a device already deployed with a learning layer)")
     if board is not None:
@@ -133,7 +130,7 @@ def learn_cmd(
 
 @handles_errors
 def stdp_cmd(
-    dataset: Annotated[str, typer.Option(help="Data set (digits).")] = "digits",
+    dataset: Annotated[str, typer.Option(help="Built-in data set or a .npz file (docs/data.md).")] = "digits",
     out: Annotated[Path, typer.Option(help="Where to write the exported float model (NIR).")] = Path("stdp.nir"),
     neurons: Annotated[int, typer.Option(min=1, help="Neurons in the competitive layer.")] = 200,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
@@ -174,7 +171,7 @@ def _device_fitness(dev, layer: int):
 
 @handles_errors
 def evolve_cmd(
-    dataset: Annotated[str, typer.Option(help="Data set (digits).")] = "digits",
+    dataset: Annotated[str, typer.Option(help="Built-in data set or a .npz file (docs/data.md).")] = "digits",
     out: Annotated[Path, typer.Option(help="Where to write the evolved model (.qsnn); the best so far is checkpointed here.")] = Path("evolved.qsnn"),
     generations: Annotated[int, typer.Option(min=1)] = 300,
     population: Annotated[int, typer.Option(min=1, help="Antithetic pairs per generation.")] = 16,
@@ -188,18 +185,19 @@ def evolve_cmd(
     json_out: JsonOpt = False,
 ):
     """Evolve a small network in the integer domain; fitness from the simulator or a device."""
-    from edgesnn.data.datasets import encoded
+    from edgesnn.data.datasets import open_dataset
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.formats import save_model
     from edgesnn.train.evolve import EvolveConfig, evolve, score, template
 
-    spec = {"dataset": dataset, "encoding": "rate", "timesteps": timesteps, "seed": seed}
-    x_tr, y_tr = encoded(dataset, "train", spec)
-    x_te, y_te = encoded(dataset, "test", spec)
+    ds = open_dataset(dataset)
+    spec = ds.resolve({"timesteps": timesteps if ds.kind != "spikes" else None, "seed": seed})
+    x_tr, y_tr = ds.spikes("train", spec)
+    x_te, y_te = ds.spikes("test", spec)
     cfg = EvolveConfig(dataset=dataset, generations=generations, population=population, hidden=hidden,
                        timesteps=timesteps, prune_prob=prune, seed=seed,
                        batch=hil_samples if (board or port) else 300)
-    base = replace(template(x_tr.shape[2], int(y_tr.max()) + 1, hidden), input_spec=spec)
+    base = replace(template(x_tr.shape[2], ds.classes, hidden), input_spec=spec)
     device_fitness, evolve_layers, d = None, None, None
     if board or port:
         from edgesnn.device.deploy import connect_port, deploy

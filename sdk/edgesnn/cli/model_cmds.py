@@ -19,53 +19,72 @@ def _progress_bar(total: int, label: str, enabled: bool):
                     TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False)
 
 
-def run_training(dataset: str, out: Path, epochs: int, seed: int, hidden: int, timesteps: int,
-                 encoding: str, qat: bool, threads: int, show_progress: bool) -> dict:
-    from edgesnn.data.datasets import load
+DatasetOpt = Annotated[str, typer.Option(help="Built-in data set (digits, saccade-digits) or a .npz file (docs/data.md).")]
+
+
+def run_training(dataset: str, out: Path, epochs: int, seed: int, hidden: int, timesteps: Optional[int],
+                 encoding: Optional[str], qat: bool, threads: int, show_progress: bool, downsample: int = 1,
+                 denoise_us: int = 0, device: str = "cpu") -> Optional[dict]:
+    """Train and save; under torchrun only rank 0 saves and returns a result (others None)."""
+    from edgesnn.data.datasets import open_dataset
     from edgesnn.formats import save_model
     from edgesnn.train import TrainConfig, train
+    from edgesnn.train.distributed import context_from_env
 
-    load(dataset)  # fail fast on an unknown data set, before torch is imported
+    # fail fast on an unknown data set or option, before torch is imported
+    open_dataset(dataset).resolve({"encoding": encoding, "timesteps": timesteps, "downsample": downsample,
+                                   "denoise_us": denoise_us})
     cfg = TrainConfig(dataset=dataset, epochs=epochs, seed=seed, hidden=(hidden,), timesteps=timesteps,
-                      encoding=encoding, qat=qat, threads=threads)
-    with _progress_bar(epochs, "training", show_progress) as bar:
+                      encoding=encoding, qat=qat, threads=threads, downsample=downsample, denoise_us=denoise_us,
+                      device=device)
+    main = context_from_env().is_main
+    with _progress_bar(epochs, "training", show_progress and main) as bar:
         task = bar.add_task("train", total=epochs, info="")
         def progress(h):
             bar.update(task, advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%}")
         result = train(cfg, progress)
+    if result.rank != 0:
+        return None
     save_model(result.network, out)
     return {"model": out, "test_accuracy": result.test_accuracy, "epochs": epochs, "seed": seed,
-            "qat": qat, "seconds_per_epoch": result.seconds_per_epoch}
+            "qat": qat, "seconds_per_epoch": result.seconds_per_epoch, "input_spec": result.network.input_spec,
+            "world_size": result.world_size, "device": device}
 
 
 @handles_errors
 def train_cmd(
-    dataset: Annotated[str, typer.Option(help="Data set name (digits).")] = "digits",
+    dataset: DatasetOpt = "digits",
     out: Annotated[Path, typer.Option(help="Where to write the float model (NIR).")] = Path("model.nir"),
     epochs: Annotated[int, typer.Option(min=1)] = 40,
     seed: Annotated[int, typer.Option()] = 0,
     hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size.")] = 256,
-    timesteps: Annotated[int, typer.Option(min=1)] = 25,
-    encoding: Annotated[str, typer.Option(help="rate or latency")] = "rate",
+    timesteps: Annotated[Optional[int], typer.Option(min=1, help="Steps per sample (default 25; a spikes file: its own).")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="rate or latency (features only).")] = None,
+    downsample: Annotated[int, typer.Option(min=1, help="Events: divide pixel coordinates by this factor.")] = 1,
+    denoise_us: Annotated[int, typer.Option(min=0, help="Events: drop isolated events (Tonic Denoise, µs; 0 = off).")] = 0,
     qat: Annotated[bool, typer.Option("--qat/--no-qat", help="Quantization-aware forward pass.")] = True,
     threads: Annotated[int, typer.Option(min=1, help="torch threads.")] = 1,
+    device: Annotated[str, typer.Option(help="cpu or cuda (under torchrun: one GPU per process).")] = "cpu",
     json_out: JsonOpt = False,
 ):
-    """Train a spiking network with surrogate gradients (quantization-aware by default)."""
-    res = run_training(dataset, out, epochs, seed, hidden, timesteps, encoding, qat, threads, not json_out)
-    emit(res, json_out)
+    """Train a spiking network with surrogate gradients (quantization-aware by default).
+
+    Data-parallel on several processes or machines: `torchrun --nproc-per-node N -m edgesnn train ...`.
+    """
+    res = run_training(dataset, out, epochs, seed, hidden, timesteps, encoding, qat, threads, not json_out,
+                       downsample, denoise_us, device)
+    if res is not None:
+        emit(res, json_out)
 
 
-def _test_data(model, dataset: str, split: str, limit: Optional[int]):
-    from edgesnn.data.datasets import encoded
+def _test_data(model, dataset: Optional[str], split: str, limit: Optional[int], model_name: str = "the model"):
+    from edgesnn.data.datasets import model_inputs
 
-    x, y = encoded(dataset, split, model.input_spec)
-    if x.shape[2] != model.n_inputs:
-        raise DatasetError(f"dataset {dataset!r} has {x.shape[2]} channels but the model takes {model.n_inputs}")
-    return (x[:limit], y[:limit]) if limit else (x, y)
+    x, y, _ = model_inputs(model, dataset, split, limit, model_name)
+    return x, y
 
 
-def run_quantize(model_path: Path, dataset: str, out: Path, weight_bits: Optional[int], state_bits: Optional[int],
+def run_quantize(model_path: Path, dataset: Optional[str], out: Path, weight_bits: Optional[int], state_bits: Optional[int],
                  per_layer: bool, shift_rule: str) -> dict:
     from edgesnn.fixedpoint import quantization_report, quantize
     from edgesnn.formats import load_model, save_model
@@ -82,9 +101,9 @@ def run_quantize(model_path: Path, dataset: str, out: Path, weight_bits: Optiona
     per_channel = not per_layer and qat.get("per_channel", True)
     calib = None
     if shift_rule == "data":
-        calib, _ = _test_data(net, dataset, "train", None)
+        calib, _ = _test_data(net, dataset, "train", None, str(model_path))
     qnet = quantize(net, weight_bits=wb, state_bits=sb, per_channel=per_channel, calibration=calib)
-    x, y = _test_data(net, dataset, "test", None)
+    x, y = _test_data(net, dataset, "test", None, str(model_path))
     rep = quantization_report(net, qnet, x, y)
     save_model(qnet, out)
     return {"model": out, "hash": qnet.content_hash, "weight_bits": wb, "state_bits": sb,
@@ -94,7 +113,7 @@ def run_quantize(model_path: Path, dataset: str, out: Path, weight_bits: Optiona
 @handles_errors
 def quantize_cmd(
     model: Annotated[Path, typer.Argument(help="Float model (NIR).")],
-    dataset: Annotated[str, typer.Option(help="Data set for calibration and the report.")] = "digits",
+    dataset: Annotated[Optional[str], typer.Option(help="Data set for calibration and the report (default: the model's; a name or a .npz).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write the quantized model.")] = Path("model.qsnn"),
     weight_bits: Annotated[Optional[int], typer.Option(help="2..8 (default: as trained, else 8).")] = None,
     state_bits: Annotated[Optional[int], typer.Option(help="8..32 (default: as trained, else 24).")] = None,
@@ -144,7 +163,7 @@ def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[
         x = _load_input(input_path, model.n_inputs)
         x = x[:limit] if limit else x
     else:
-        x, labels = _test_data(model, dataset, "test", limit)
+        x, labels = _test_data(model, dataset, "test", limit, str(model_path))
     if golden is not None and not isinstance(model, QuantNetwork):
         raise ValueError("golden vectors are written for quantized models (the contract the firmware is held to)")
     r = simulate(model, x, record=golden is not None)
@@ -170,7 +189,7 @@ def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[
 @handles_errors
 def simulate_cmd(
     model: Annotated[Path, typer.Argument(help="Float (NIR) or quantized (.qsnn) model.")],
-    dataset: Annotated[Optional[str], typer.Option(help="Run the data set's test split.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Run the test split of this data set (a name or a .npz).")] = None,
     input: Annotated[Optional[Path], typer.Option("--input", help="Spikes .npy of shape (samples, timesteps, inputs).")] = None,
     save_output: Annotated[Optional[Path], typer.Option(help="Write spikes and predictions to this .npz.")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,

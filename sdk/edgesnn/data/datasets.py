@@ -1,23 +1,40 @@
-"""Data sets that work offline.
+"""Data sets: built-in names or a user's ``.npz`` file, as spike inputs for every command.
 
-``digits``: the 1797 handwritten 8x8 digits (UCI) shipped inside scikit-learn. Split:
-stratified, 25 % test. For each class c = 0..9 in order, the indices of that class are permuted
-by one ``numpy.random.default_rng(0)`` (shared across classes) and the first
-``round(0.25 * count)`` go to the test split: 1347 train and 450 test samples, the same on every
-machine. Pixels (0..16) become intensities x / 16.
+Built-in:
+
+* ``digits`` (features): the 1797 handwritten 8x8 digits (UCI) shipped inside scikit-learn.
+  Split: stratified, 25 % test. For each class c = 0..9 in order, the indices of that class are
+  permuted by one ``numpy.random.default_rng(0)`` (shared across classes) and the first
+  ``round(0.25 * count)`` go to the test split: 1347 train and 450 test samples, the same on
+  every machine. Pixels (0..16) become intensities x / 16.
+* ``saccade-digits`` (events): the same digits and split recorded by the DVS pixel model along
+  three saccades (:mod:`edgesnn.data.saccade`), sensor 32x32x2, cached after first use.
+
+Any other name is a path to a ``.npz`` file of kind features, spikes or events
+(``docs/data.md``). :func:`open_dataset` reads and validates it; :meth:`Dataset.spikes` turns a
+split into the (samples, timesteps, channels) 0/1 array every command runs on, following the
+*input spec* a model records (``dataset``, ``encoding``, ``timesteps``, ``seed``, and for events
+``downsample`` and ``denoise_us``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edgesnn.data.encoding import encode
+from edgesnn.data.encoding import ENCODINGS, encode
+from edgesnn.data.events import bin_split, events_per_sample, frame_shape
+from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
 from edgesnn.errors import DatasetError
 
-DATASETS = ("digits",)
-DEFAULT_SPEC = {"dataset": "digits", "encoding": "rate", "timesteps": 25, "seed": 0}
+BUILTIN = ("digits", "saccade-digits")
+DATASETS = BUILTIN  # kept for callers that list the names
+DEFAULT_TIMESTEPS = 25
+DEFAULT_SPEC = {"dataset": "digits", "encoding": "rate", "timesteps": DEFAULT_TIMESTEPS, "seed": 0}
 
 
 @dataclass(frozen=True)
@@ -26,7 +43,8 @@ class Split:
     y: np.ndarray  # labels (samples,)
 
 
-def _digits() -> tuple[Split, Split]:
+def digits_splits() -> tuple[Split, Split]:
+    """The built-in digits train/test split (intensities x / 16)."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -41,22 +59,170 @@ def _digits() -> tuple[Split, Split]:
     return Split(x[~test_mask], y[~test_mask]), Split(x[test_mask], y[test_mask])
 
 
-def load(name: str) -> tuple[Split, Split]:
-    """(train, test) splits of a named data set."""
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated data set. ``train``/``test`` hold intensities in [0, 1] (features), 0/1
+    spikes (spikes) or event streams (events)."""
+
+    name: str
+    kind: str
+    train: ArraySplit | EventSplit
+    test: ArraySplit | EventSplit
+    classes: int
+    sensor_size: tuple[int, int, int] | None = None
+
+    def split(self, split: str) -> ArraySplit | EventSplit:
+        if split not in ("train", "test"):
+            raise DatasetError(f"unknown split {split!r}; use 'train' or 'test'")
+        return self.train if split == "train" else self.test
+
+    def resolve(self, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The complete input spec for this data set: defaults filled in, options checked."""
+        s = {k: v for k, v in (spec or {}).items() if v is not None}
+        out: dict[str, Any] = {"dataset": self.name, "seed": int(s.get("seed", 0))}
+        enc = s.get("encoding")
+        if self.kind == "features":
+            enc = enc or "rate"
+            if enc not in ENCODINGS:
+                raise DatasetError(f"unknown encoding {enc!r}; choose one of {', '.join(ENCODINGS)}")
+            out.update(encoding=enc, timesteps=int(s.get("timesteps", DEFAULT_TIMESTEPS)))
+        else:
+            if enc not in (None, self.kind):
+                raise DatasetError(f"data set {self.name!r} holds {self.kind}: encoding {enc!r} does not apply")
+            out["encoding"] = self.kind
+            if self.kind == "spikes":
+                T = int(self.train.x.shape[1])
+                if int(s.get("timesteps", T)) != T:
+                    raise DatasetError(f"data set {self.name!r} holds spikes of {T} timesteps; "
+                                       f"timesteps {s['timesteps']} does not apply")
+                out["timesteps"] = T
+            else:
+                out.update(timesteps=int(s.get("timesteps", DEFAULT_TIMESTEPS)),
+                           downsample=int(s.get("downsample", 1)), denoise_us=int(s.get("denoise_us", 0)))
+        if out["timesteps"] < 1:
+            raise DatasetError(f"timesteps must be >= 1, got {out['timesteps']}")
+        return out
+
+    def input_shape(self, spec: dict[str, Any] | None = None) -> tuple[int, ...]:
+        """Shape of one timestep's input: (features,), (channels,) or (P, H, W) for events."""
+        if self.kind == "events":
+            return frame_shape(self.sensor_size, self.resolve(spec)["downsample"])
+        return (int(self.train.x.shape[-1]),)
+
+    def n_inputs(self, spec: dict[str, Any] | None = None) -> int:
+        return int(np.prod(self.input_shape(spec)))
+
+    def spikes(self, split: str, spec: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Input spikes (samples, timesteps, channels), bool, and labels of one split.
+
+        Rate coding of the test split uses ``seed + 1`` so that its noise differs from training.
+        """
+        part, s = self.split(split), self.resolve(spec)
+        if self.kind == "features":
+            seed = s["seed"] + (1 if split == "test" else 0)
+            return encode(part.x, s["encoding"], s["timesteps"], seed), part.y
+        if self.kind == "spikes":
+            return part.x, part.y
+        return bin_split(part, self.sensor_size, s["timesteps"], downsample=s["downsample"],
+                         denoise_us=s["denoise_us"] or None), part.y
+
+    def static(self, split: str, spec: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One vector in [0, 1] per sample, for ANNs: the intensities (features), else each
+        channel's spike rate over the sample's timesteps."""
+        if self.kind == "features":
+            part = self.split(split)
+            return part.x, part.y
+        x, y = self.spikes(split, spec)
+        return x.mean(axis=1), y
+
+    def info(self) -> dict[str, Any]:
+        res: dict[str, Any] = {"dataset": self.name, "kind": self.kind, "samples_train": len(self.train),
+                               "samples_test": len(self.test), "input_shape": list(self.input_shape()),
+                               "timesteps": int(self.train.x.shape[1]) if self.kind == "spikes" else None,
+                               "classes": self.classes}
+        if self.kind != "spikes":
+            res["timesteps_default"] = DEFAULT_TIMESTEPS
+        if self.kind == "events":
+            n = np.concatenate([events_per_sample(self.train), events_per_sample(self.test)])
+            res.update(sensor_size=list(self.sensor_size), events_per_sample_mean=float(n.mean()),
+                       events_per_sample_min=int(n.min()), events_per_sample_max=int(n.max()))
+        return res
+
+
+_CACHE: dict[tuple, Dataset] = {}
+
+
+def open_dataset(name: str) -> Dataset:
+    """A built-in data set by name, or a ``.npz`` file by path (read once per process)."""
+    name = str(name)
     if name == "digits":
-        return _digits()
-    raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
+        key: tuple = ("digits",)
+    elif name == "saccade-digits":
+        from edgesnn.data import saccade
+
+        key = ("saccade-digits", str(saccade.ensure()))
+    else:
+        p = Path(name)
+        if not p.exists():
+            raise DatasetError(f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) "
+                               "and no such file")
+        st = os.stat(p)
+        key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    if key in _CACHE:
+        return _CACHE[key]
+    if name == "digits":
+        tr, te = digits_splits()
+        ds = Dataset("digits", "features", ArraySplit(tr.x, tr.y), ArraySplit(te.x, te.y), 10)
+    else:
+        f = read_data_file(key[1] if name == "saccade-digits" else name)
+        tr, te = f.train, f.test
+        if f.kind == "features":
+            tr, te = _minmax(tr, te)
+        ds = Dataset(name, f.kind, tr, te, f.classes, f.sensor_size)
+    _CACHE.clear()  # one data set at a time: they can be large
+    _CACHE[key] = ds
+    return ds
+
+
+def _minmax(tr: ArraySplit, te: ArraySplit) -> tuple[ArraySplit, ArraySplit]:
+    """Scale features to [0, 1] by the training split's per-feature minimum and maximum
+    (test values outside that range are clipped; a constant feature becomes 0)."""
+    lo, hi = tr.x.min(axis=0), tr.x.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+
+    def f(x):
+        return np.clip((x - lo) / span, 0.0, 1.0)
+
+    return ArraySplit(f(tr.x), tr.y), ArraySplit(f(te.x), te.y)
+
+
+def load(name: str) -> tuple[Split, Split]:
+    """(train, test) of one vector in [0, 1] per sample (:meth:`Dataset.static`)."""
+    ds = open_dataset(name)
+    return Split(*ds.static("train")), Split(*ds.static("test"))
 
 
 def encoded(name: str, split: str, spec: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Input spikes (samples, timesteps, channels) and labels of one split, encoded per ``spec``.
+    """Input spikes (samples, timesteps, channels) and labels of one split of a data set."""
+    return open_dataset(name).spikes(split, spec)
 
-    The test split uses ``seed + 1`` so that its noise differs from the training epochs'.
-    """
-    spec = {**DEFAULT_SPEC, **(spec or {})}
-    train, test = load(name)
-    part = {"train": train, "test": test}.get(split)
-    if part is None:
-        raise DatasetError(f"unknown split {split!r}; use 'train' or 'test'")
-    seed = int(spec["seed"]) + (1 if split == "test" else 0)
-    return encode(part.x, spec["encoding"], int(spec["timesteps"]), seed), part.y
+
+def check_model_fits(ds: Dataset, spec: dict | None, n_inputs: int, model: str = "the model") -> None:
+    """One line naming both shapes when a model and a data set disagree."""
+    shape = ds.input_shape(spec)
+    if int(np.prod(shape)) != int(n_inputs):
+        raise DatasetError(f"data set {ds.name!r} gives inputs of shape {tuple(shape)} ({int(np.prod(shape))} channels) "
+                           f"but {model} takes {n_inputs} inputs")
+
+
+def model_inputs(model, dataset: str | None, split: str = "test", limit: int | None = None,
+                 model_name: str = "the model") -> tuple[np.ndarray, np.ndarray, Dataset]:
+    """A model's inputs from a data set (default: the one it was trained on), shapes checked."""
+    name = dataset or model.input_spec.get("dataset") or "digits"
+    ds = open_dataset(name)
+    spec = {**model.input_spec, "dataset": ds.name}
+    if ds.kind != "features" and spec.get("encoding") in ENCODINGS:
+        del spec["encoding"]  # a rate/latency spec does not apply to spikes or events
+    check_model_fits(ds, spec, model.n_inputs, model_name)
+    x, y = ds.spikes(split, spec)
+    return (x[:limit], y[:limit], ds) if limit else (x, y, ds)

@@ -10,19 +10,28 @@ import numpy as np
 import torch
 
 from edgesnn._validate import require_at_least_one
-from edgesnn.data.datasets import encoded
+from edgesnn.data.datasets import open_dataset
 from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.ir import LIF, Dense, Network
+from edgesnn.train import distributed as dist
 from edgesnn.train.snn import SpikingMLP, to_numpy_params
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters. ``qat`` trains with the integer contract's forward pass."""
+    """Hyper-parameters. ``qat`` trains with the integer contract's forward pass.
+
+    ``dataset`` is a built-in name or a ``.npz`` path; ``encoding`` and ``timesteps`` left at
+    None take the data set's defaults (rate coding and 25 steps for features and events, the
+    file's own steps for spikes); ``downsample`` and ``denoise_us`` apply to events.
+    ``device`` is ``cpu`` or ``cuda``; under ``torchrun`` training is data-parallel.
+    """
 
     dataset: str = "digits"
-    encoding: str = "rate"
-    timesteps: int = 25
+    encoding: str | None = None
+    timesteps: int | None = None
+    downsample: int = 1
+    denoise_us: int = 0
     hidden: tuple[int, ...] = (256,)
     beta: float = 0.9
     threshold: float = 1.0
@@ -35,9 +44,12 @@ class TrainConfig:
     state_bits: int = 24
     per_channel: bool = True
     threads: int = 1
+    device: str = "cpu"
 
     def __post_init__(self):
-        require_at_least_one(self, "timesteps", "epochs", "batch_size", "threads")
+        require_at_least_one(self, "epochs", "batch_size", "threads", "downsample")
+        if self.timesteps is not None and self.timesteps < 1:
+            raise ValueError(f"timesteps must be >= 1, got {self.timesteps!r}")
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta must be in [0, 1], got {self.beta!r}")
         if not self.threshold > 0:
@@ -50,34 +62,49 @@ class TrainResult:
     test_accuracy: float
     history: list[dict] = field(default_factory=list)
     seconds_per_epoch: float = 0.0
+    rank: int = 0
+    world_size: int = 1
 
 
-def count_loss(spikes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def count_loss(spikes: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy on spike counts: the readout the devices use (most spikes wins)."""
-    return torch.nn.functional.cross_entropy(spikes.sum(dim=1), labels)
+    return torch.nn.functional.cross_entropy(spikes.sum(dim=1), labels, reduction=reduction)
 
 
-def train_epoch(model, opt, x: torch.Tensor, labels: torch.Tensor, batch_size: int, gen: torch.Generator) -> float:
-    """One pass over (x, labels) in shuffled minibatches with the spike-count loss; mean loss."""
+def train_epoch(model, opt, x: torch.Tensor, labels: torch.Tensor, batch_size: int, gen: torch.Generator,
+                ctx: dist.Context = dist.Context()) -> float:
+    """One pass over (x, labels) in shuffled minibatches with the spike-count loss; mean loss.
+
+    Data-parallel (``ctx.world_size > 1``): this rank trains on its chunk of each global batch,
+    scaled so that DDP's averaged gradient is the global batch's (see ``train.distributed``).
+    """
     model.train()
     total, batches = 0.0, 0
     for idx in torch.randperm(len(labels), generator=gen).split(batch_size):
-        spikes, _ = model(x[idx])
-        loss = count_loss(spikes, labels[idx])
+        mine = dist.shard(idx, ctx)
+        if ctx.world_size == 1:
+            spikes, _ = model(x[idx])
+            loss = count_loss(spikes, labels[idx])
+        elif len(mine) == 0:  # a global batch smaller than the world: take part with zero loss
+            spikes, _ = model(x[idx[:1]])
+            loss = 0.0 * spikes.sum()
+        else:
+            spikes, _ = model(x[mine])
+            loss = count_loss(spikes, labels[mine], "sum") * (ctx.world_size / len(idx))
         opt.zero_grad()
         loss.backward()
         opt.step()
-        total += float(loss.detach())
+        total += float(loss.detach()) / ctx.world_size
         batches += 1
     return total / batches
 
 
-def to_network(model: SpikingMLP, cfg: TrainConfig, n_inputs: int) -> Network:
+def to_network(model: SpikingMLP, cfg: TrainConfig, n_inputs: int, spec: dict | None = None) -> Network:
     layers = []
     for w, b in to_numpy_params(model):
         n = w.shape[0]
         layers.append(Dense(weight=w, bias=b, neurons=LIF(beta=np.full(n, cfg.beta), threshold=np.full(n, cfg.threshold))))
-    spec = {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
+    spec = spec or {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
     meta = {"trained_with": "edgesnn.train", "config": asdict(cfg)}
     if cfg.qat:
         meta["qat"] = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
@@ -85,35 +112,48 @@ def to_network(model: SpikingMLP, cfg: TrainConfig, n_inputs: int) -> Network:
 
 
 def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train an SNN; ``progress`` is called after each epoch with a dict of figures."""
+    """Train an SNN; ``progress`` is called after each epoch with a dict of figures.
+
+    Under ``torchrun`` every rank calls this; only rank 0 should report and save.
+    """
+    ctx = dist.context_from_env()
+    device = dist.resolve_device(cfg.device, ctx)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    spec = {"encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
-    x_test, y_test = encoded(cfg.dataset, "test", spec)
+    ds = open_dataset(cfg.dataset)
+    spec = ds.resolve({"encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed,
+                       "downsample": cfg.downsample, "denoise_us": cfg.denoise_us})
+    x_test, y_test = ds.spikes("test", spec)
     n_in = x_test.shape[2]
-    _, y_train = encoded(cfg.dataset, "train", spec)
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    _, y_train = ds.spikes("train", spec)
     qat = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel} if cfg.qat else None
-    model = SpikingMLP([n_in, *cfg.hidden, n_classes], cfg.beta, cfg.threshold, qat=qat)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    labels = torch.from_numpy(y_train)
-    history, t_train = [], 0.0
-    for epoch in range(cfg.epochs):
-        # fresh rate-coding noise each epoch (augmentation); the test split's encoding is fixed
-        x_train, _ = encoded(cfg.dataset, "train", {**spec, "seed": cfg.seed + 1000 + epoch})
-        xt = torch.from_numpy(x_train)
-        t0 = time.perf_counter()
-        loss = train_epoch(model, opt, xt, labels, cfg.batch_size, gen)
-        sched.step()
-        t_train += time.perf_counter() - t0
-        with torch.no_grad():
-            out, _ = model(torch.from_numpy(x_test))
-        acc = float((out.sum(dim=1).argmax(dim=1).numpy() == y_test).mean())
-        history.append({"epoch": epoch + 1, "loss": loss, "test_accuracy_train_readout": acc})
-        if progress is not None:
-            progress(history[-1])
-    net = to_network(model, cfg, n_in)
+    dist.start(ctx, device)
+    try:
+        model = SpikingMLP([n_in, *cfg.hidden, ds.classes], cfg.beta, cfg.threshold, qat=qat).to(device)
+        net_model = dist.wrap(model, ctx, device)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        labels = torch.from_numpy(y_train).to(device)
+        xt_test = torch.from_numpy(x_test).to(device)
+        history, t_train = [], 0.0
+        for epoch in range(cfg.epochs):
+            # fresh rate-coding noise each epoch (augmentation); the test split's encoding is fixed
+            x_train, _ = ds.spikes("train", {**spec, "seed": cfg.seed + 1000 + epoch})
+            xt = torch.from_numpy(x_train).to(device)
+            t0 = time.perf_counter()
+            loss = train_epoch(net_model, opt, xt, labels, cfg.batch_size, gen, ctx)
+            sched.step()
+            t_train += time.perf_counter() - t0
+            with torch.no_grad():
+                out, _ = model(xt_test)
+            acc = float((out.sum(dim=1).argmax(dim=1).cpu().numpy() == y_test).mean())
+            history.append({"epoch": epoch + 1, "loss": loss, "test_accuracy_train_readout": acc})
+            if progress is not None and ctx.is_main:
+                progress(history[-1])
+    finally:
+        dist.stop(ctx)
+    net = to_network(model, cfg, n_in, spec)
     test_acc = simulate_float(net, x_test).accuracy(y_test)
-    return TrainResult(network=net, test_accuracy=test_acc, history=history, seconds_per_epoch=t_train / cfg.epochs)
+    return TrainResult(network=net, test_accuracy=test_acc, history=history, seconds_per_epoch=t_train / cfg.epochs,
+                       rank=ctx.rank, world_size=ctx.world_size)

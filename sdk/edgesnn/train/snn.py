@@ -63,7 +63,7 @@ class SpikingMLP(torch.nn.Module):
 
     def _layer_params(self, fc: torch.nn.Linear):
         """(weight, bias, threshold, alpha-or-beta) in the units the forward pass uses."""
-        thr = torch.full((fc.out_features,), float(self.threshold), dtype=torch.float64)
+        thr = torch.full((fc.out_features,), float(self.threshold), dtype=torch.float64, device=fc.weight.device)
         if self.qat is None:
             return fc.weight, fc.bias, thr.float(), self.beta
         wb, sb = self.qat["weight_bits"], self.qat["state_bits"]
@@ -96,7 +96,7 @@ class SpikingMLP(torch.nn.Module):
                 cur = torch.nn.functional.linear(s.float(), w.float(), b.float()).double()
             else:
                 cur = torch.nn.functional.linear(s, w, b)  # all timesteps at once, (n, T, out)
-            v = torch.zeros(n, fc.out_features, dtype=cur.dtype)
+            v = torch.zeros(n, fc.out_features, dtype=cur.dtype, device=cur.device)
             out = []
             for t in range(steps):
                 if self.qat:
@@ -111,7 +111,7 @@ class SpikingMLP(torch.nn.Module):
 
 
 def to_numpy_params(model: SpikingMLP) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(fc.weight.detach().double().numpy().copy(), fc.bias.detach().double().numpy().copy())
+    return [(fc.weight.detach().double().cpu().numpy().copy(), fc.bias.detach().double().cpu().numpy().copy())
             for fc in model.fcs]
 
 

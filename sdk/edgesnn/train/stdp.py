@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from edgesnn._validate import require_at_least_one
-from edgesnn.data.datasets import encoded
+from edgesnn.data.datasets import open_dataset
 from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.ir import IF, LIF, Dense, Network
 
@@ -122,10 +122,11 @@ def export_network(W, thresholds, assignment, n_classes, cfg: STDPConfig, inhibi
 
 def train_stdp(cfg: STDPConfig, progress: Callable[[dict], None] | None = None) -> STDPResult:
     rng = np.random.default_rng(cfg.seed)
-    spec = {"dataset": cfg.dataset, "encoding": "rate", "timesteps": cfg.timesteps, "seed": cfg.seed}
-    x_tr, y_tr = encoded(cfg.dataset, "train", spec)
-    x_te, y_te = encoded(cfg.dataset, "test", spec)
-    n_classes = int(max(y_tr.max(), y_te.max())) + 1
+    ds = open_dataset(cfg.dataset)
+    spec = ds.resolve({"timesteps": cfg.timesteps, "seed": cfg.seed})
+    x_tr, y_tr = ds.spikes("train", spec)
+    x_te, y_te = ds.spikes("test", spec)
+    n_classes = ds.classes
     net = _WTA(cfg, x_tr.shape[2], rng)
     for epoch in range(cfg.epochs):
         for i in rng.permutation(len(y_tr)):

@@ -1,0 +1,223 @@
+"""Reading and validating a user's ``.npz`` data file (features, spikes or events).
+
+The format is documented in ``docs/data.md``. Files are read with ``allow_pickle=False``: a file
+that needs pickle (object arrays) is refused, never unpickled. Every check names the key and
+the value it found, in one line, and raises :class:`DatasetError`.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgesnn.errors import DatasetError
+
+KINDS = ("features", "spikes", "events")
+EVENT_FIELDS = ("x", "y", "t", "p")
+# Tonic's event dtype, the ecosystem convention; other integer widths are accepted on load.
+EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
+
+
+@dataclass(frozen=True)
+class EventSplit:
+    """One split of an events file: sample k is ``events[offsets[k]:offsets[k+1]]``."""
+
+    events: np.ndarray  # structured, EVENT_DTYPE, each sample's events sorted by t
+    offsets: np.ndarray  # int64 (N+1,)
+    y: np.ndarray  # int64 (N,)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def sample(self, k: int) -> np.ndarray:
+        return self.events[self.offsets[k]:self.offsets[k + 1]]
+
+
+@dataclass(frozen=True)
+class ArraySplit:
+    """One split of a features (x: (N, F) float64) or spikes (x: (N, T, C) bool) file."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A validated data file. ``sensor_size`` is (W, H, P) for events, else None."""
+
+    path: str
+    kind: str
+    train: ArraySplit | EventSplit
+    test: ArraySplit | EventSplit
+    classes: int
+    sensor_size: tuple[int, int, int] | None = None
+
+
+def _open(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DatasetError(f"data file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise DatasetError(f"{path}: a single .npy array, not an .npz archive of named arrays")
+            return {k: z[k] for k in z.files}
+    except DatasetError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise DatasetError(f"{path}: holds object arrays that need pickle, which edgesnn never loads") from None
+        raise DatasetError(f"{path}: not a readable .npz archive ({str(e).splitlines()[0]})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DatasetError(f"{path}: not a readable .npz archive ({e})") from None
+
+
+def _need(z: dict, key: str, path: Path) -> np.ndarray:
+    if key not in z:
+        raise DatasetError(f"{path}: key {key!r} missing (has: {', '.join(sorted(z)) or 'nothing'})")
+    return z[key]
+
+
+def _labels(z: dict, key: str, n: int, path: Path) -> np.ndarray:
+    y = _need(z, key, path)
+    if y.dtype.kind not in "iu":
+        raise DatasetError(f"{path}: {key!r} must hold integer class labels, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise DatasetError(f"{path}: {key!r} has shape {y.shape}, expected ({n},) to match the samples")
+    if n and y.min() < 0:
+        raise DatasetError(f"{path}: {key!r} holds a negative label ({int(y.min())}); labels are 0..classes-1")
+    return y.astype(np.int64)
+
+
+def _features(z: dict, key: str, path: Path) -> np.ndarray:
+    x = _need(z, key, path)
+    if x.dtype.kind not in "iuf":
+        raise DatasetError(f"{path}: {key!r} must be real numbers, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise DatasetError(f"{path}: {key!r} must have shape (samples, features), got {x.shape}")
+    x = x.astype(np.float64)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DatasetError(f"{path}: {key!r} holds {int(bad.sum())} NaN/infinite values (first at sample {r}, feature {c})")
+    return x
+
+
+def _spikes(z: dict, key: str, path: Path) -> np.ndarray:
+    x = _need(z, key, path)
+    if x.dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: {key!r} must be 0/1 spikes, got dtype {x.dtype}")
+    if x.ndim != 3 or 0 in x.shape:
+        raise DatasetError(f"{path}: {key!r} must have shape (samples, timesteps, channels), got {x.shape}")
+    if x.dtype != np.bool_:
+        ok = (x == 0) | (x == 1)  # O(n), no sort (np.isin would sort)
+        if not ok.all():
+            idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+            raise DatasetError(f"{path}: {key!r} must hold only 0 and 1, found {x[idx]!r} at {idx}")
+        x = x.astype(bool)
+    return x
+
+
+def _events(z: dict, split: str, sensor: tuple[int, int, int], path: Path) -> tuple[np.ndarray, np.ndarray]:
+    key, okey = f"events_{split}", f"offsets_{split}"
+    ev, off = _need(z, key, path), _need(z, okey, path)
+    names = ev.dtype.names or ()
+    missing = [f for f in EVENT_FIELDS if f not in names]
+    if ev.ndim != 1 or missing:
+        raise DatasetError(f"{path}: {key!r} must be a 1-D structured array with fields x, y, t, p "
+                           f"(missing {', '.join(missing) or 'none'}, shape {ev.shape})")
+    for f in ("x", "y", "t"):
+        if ev.dtype[f].kind not in "iu":
+            raise DatasetError(f"{path}: {key!r} field {f!r} must be an integer, got dtype {ev.dtype[f]}")
+    if ev.dtype["p"].kind not in "biu":
+        raise DatasetError(f"{path}: {key!r} field 'p' must be bool or integer, got dtype {ev.dtype['p']}")
+    if off.dtype.kind not in "iu" or off.ndim != 1 or len(off) < 1:
+        raise DatasetError(f"{path}: {okey!r} must be a 1-D integer array (samples + 1,), got {off.dtype} {off.shape}")
+    off = off.astype(np.int64)
+    if off[0] != 0 or off[-1] != len(ev) or (np.diff(off) < 0).any():
+        raise DatasetError(f"{path}: {okey!r} does not match {key!r}: it must start at 0, never decrease and end at "
+                           f"{len(ev)} (the number of events); got start {int(off[0])}, end {int(off[-1])}")
+    out = np.empty(len(ev), EVENT_DTYPE)
+    W, H, P = sensor
+    for f, lim in (("x", W), ("y", H), ("p", P)):
+        v = ev[f].astype(np.int64)
+        if len(v) and (v.min() < 0 or v.max() >= lim):
+            raise DatasetError(f"{path}: {key!r} field {f!r} outside 0..{lim - 1} of sensor_size {sensor} "
+                               f"(found {int(v.min())}..{int(v.max())})")
+        out[f] = v
+    out["t"] = ev["t"]
+    # each sample's events sorted by t: a decrease is allowed only where a new sample starts
+    dec = np.flatnonzero(np.diff(out["t"]) < 0) + 1
+    if len(dec):
+        starts = np.zeros(len(ev) + 1, bool)
+        starts[off] = True
+        bad = dec[~starts[dec]]
+        if len(bad):
+            k = int(np.searchsorted(off, bad[0], side="right") - 1)
+            raise DatasetError(f"{path}: {key!r} sample {k} is not sorted by t (event {int(bad[0] - off[k])})")
+    return out, off
+
+
+def read_data_file(path: str | Path) -> DataFile:
+    """Read and validate a features, spikes or events ``.npz`` file (kind told by its keys)."""
+    path = Path(path)
+    z = _open(path)
+    if "events_train" in z or "events_test" in z:
+        kind = "events"
+        s = _need(z, "sensor_size", path)
+        if s.dtype.kind not in "iu" or s.shape != (3,) or (s < 1).any():
+            raise DatasetError(f"{path}: 'sensor_size' must be 3 positive integers (W, H, P), got {s.tolist()}")
+        sensor = tuple(int(v) for v in s)
+        splits = {}
+        for split in ("train", "test"):
+            ev, off = _events(z, split, sensor, path)
+            splits[split] = EventSplit(ev, off, _labels(z, f"y_{split}", len(off) - 1, path))
+    elif "x_train" in z or "x_test" in z:
+        sensor = None
+        ndim = _need(z, "x_train", path).ndim
+        kind = "features" if ndim == 2 else "spikes"
+        read = _features if kind == "features" else _spikes
+        splits = {}
+        for split in ("train", "test"):
+            x = read(z, f"x_{split}", path)
+            splits[split] = ArraySplit(x, _labels(z, f"y_{split}", len(x), path))
+        a, b = splits["train"].x.shape[1:], splits["test"].x.shape[1:]
+        if a != b:
+            raise DatasetError(f"{path}: 'x_train' samples have shape {a} but 'x_test' samples {b}")
+    else:
+        raise DatasetError(f"{path}: neither 'x_train' (features or spikes) nor 'events_train' (events) found; "
+                           f"keys: {', '.join(sorted(z)) or 'none'}")
+    tr, te = splits["train"], splits["test"]
+    if len(tr) == 0 or len(te) == 0:
+        raise DatasetError(f"{path}: both splits need samples (train {len(tr)}, test {len(te)})")
+    classes = int(max(tr.y.max(), te.y.max())) + 1
+    if "classes" in z:
+        c = z["classes"]
+        if c.dtype.kind not in "iu" or c.shape != () or int(c) < 1:
+            raise DatasetError(f"{path}: 'classes' must be one positive integer, got {c!r}")
+        if int(c) < classes:
+            key = "y_train" if tr.y.max() >= int(c) else "y_test"
+            raise DatasetError(f"{path}: {key!r} holds label {classes - 1}, out of range for classes = {int(c)}")
+        classes = int(c)
+    elif te.y.max() > tr.y.max():
+        raise DatasetError(f"{path}: 'y_test' holds label {int(te.y.max())}, out of range of the training labels "
+                           f"0..{int(tr.y.max())} (add a 'classes' key if some classes have no training samples)")
+    return DataFile(str(path), kind, tr, te, classes, sensor)
+
+
+def write_events(path: str | Path, train: tuple[list[np.ndarray], np.ndarray], test: tuple[list[np.ndarray], np.ndarray],
+                 sensor_size: tuple[int, int, int], compress: bool = True) -> None:
+    """Write an events file from per-sample event arrays and labels of each split."""
+    out = {"sensor_size": np.asarray(sensor_size, np.int64)}
+    for split, (samples, y) in (("train", train), ("test", test)):
+        lens = np.array([len(s) for s in samples], np.int64)
+        out[f"events_{split}"] = np.concatenate([np.asarray(s).astype(EVENT_DTYPE) for s in samples]) if samples \
+            else np.empty(0, EVENT_DTYPE)
+        out[f"offsets_{split}"] = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        out[f"y_{split}"] = np.asarray(y, np.int64)
+    (np.savez_compressed if compress else np.savez)(path, **out)
