@@ -70,7 +70,7 @@ def test_simulate_input_file_matches_python_api(models, tmp_path):
 @pytest.mark.parametrize("make_args,match", [
     (lambda f, q, d: ["info", str(d / "missing.qsnn")], "model file not found"),
     (lambda f, q, d: ["simulate", str(q), "--dataset", "mnist-nope"], "unknown data set 'mnist-nope'"),
-    (lambda f, q, d: ["simulate", str(q)], "exactly one of --dataset or --input"),
+    (lambda f, q, d: ["simulate", str(q), "--dataset", "digits", "--input", str(d / "x.npy")], "not both"),
     (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_shape.npy")], "must have shape"),
     (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_values.npy")], "must be 0 or 1"),
     (lambda f, q, d: ["simulate", str(q), "--input", str(d / "corrupt.npy")], "not a readable .npy"),

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python3 -m pip install --quiet --disable-pip-version-check -e '.[all]'
+# tonic (extra `events`) without its declared librosa dependency; what it imports came with [events]
+python3 -m pip install --quiet --disable-pip-version-check --no-deps "tonic==1.7.0"
 if [ "${EDGESNN_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc clang-14 libclang-rt-14-dev"
   missing=""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from edgesnn import __version__
-from edgesnn.cli import demo_cmd, device_cmds, firmware_cmds, interop_cmds, learn_cmd, model_cmds
+from edgesnn.cli import data_cmds, demo_cmd, device_cmds, firmware_cmds, interop_cmds, learn_cmd, model_cmds
 
 app = typer.Typer(
     name="edgesnn", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -32,6 +32,10 @@ app.command("stream")(device_cmds.stream_cmd)
 app.command("learn")(learn_cmd.learn_cmd)
 app.command("stdp")(learn_cmd.stdp_cmd)
 app.command("evolve")(learn_cmd.evolve_cmd)
+# data group
+app.add_typer(data_cmds.data_app, name="data")
+app.add_typer(data_cmds.events_app, name="events")
+app.command("plot")(data_cmds.plot_cmd)
 # the whole story
 app.command("demo")(demo_cmd.demo_cmd)
 

@@ -24,7 +24,7 @@ DatasetOpt = Annotated[str, typer.Option(help="Built-in data set (digits, saccad
 
 def run_training(dataset: str, out: Path, epochs: int, seed: int, hidden: int, timesteps: Optional[int],
                  encoding: Optional[str], qat: bool, threads: int, show_progress: bool, downsample: int = 1,
-                 denoise_us: int = 0, device: str = "cpu") -> Optional[dict]:
+                 denoise_us: int = 0, device: str = "cpu", batch_size: int = 32) -> Optional[dict]:
     """Train and save; under torchrun only rank 0 saves and returns a result (others None)."""
     from edgesnn.data.datasets import open_dataset
     from edgesnn.formats import save_model
@@ -36,7 +36,7 @@ def run_training(dataset: str, out: Path, epochs: int, seed: int, hidden: int, t
                                    "denoise_us": denoise_us})
     cfg = TrainConfig(dataset=dataset, epochs=epochs, seed=seed, hidden=(hidden,), timesteps=timesteps,
                       encoding=encoding, qat=qat, threads=threads, downsample=downsample, denoise_us=denoise_us,
-                      device=device)
+                      device=device, batch_size=batch_size)
     main = context_from_env().is_main
     with _progress_bar(epochs, "training", show_progress and main) as bar:
         task = bar.add_task("train", total=epochs, info="")
@@ -65,6 +65,7 @@ def train_cmd(
     qat: Annotated[bool, typer.Option("--qat/--no-qat", help="Quantization-aware forward pass.")] = True,
     threads: Annotated[int, typer.Option(min=1, help="torch threads.")] = 1,
     device: Annotated[str, typer.Option(help="cpu or cuda (under torchrun: one GPU per process).")] = "cpu",
+    batch_size: Annotated[int, typer.Option(min=1, help="Global minibatch (shared by all processes under torchrun).")] = 32,
     json_out: JsonOpt = False,
 ):
     """Train a spiking network with surrogate gradients (quantization-aware by default).
@@ -72,7 +73,7 @@ def train_cmd(
     Data-parallel on several processes or machines: `torchrun --nproc-per-node N -m edgesnn train ...`.
     """
     res = run_training(dataset, out, epochs, seed, hidden, timesteps, encoding, qat, threads, not json_out,
-                       downsample, denoise_us, device)
+                       downsample, denoise_us, device, batch_size)
     if res is not None:
         emit(res, json_out)
 
@@ -86,7 +87,8 @@ def _test_data(model, dataset: Optional[str], split: str, limit: Optional[int], 
 
 def run_quantize(model_path: Path, dataset: Optional[str], out: Path, weight_bits: Optional[int], state_bits: Optional[int],
                  per_layer: bool, shift_rule: str) -> dict:
-    from edgesnn.fixedpoint import quantization_report, quantize
+    from edgesnn.fixedpoint import quantization_report
+    from edgesnn.fixedpoint.quantize import quantize_as_trained
     from edgesnn.formats import load_model, save_model
     from edgesnn.ir import Network
 
@@ -95,14 +97,14 @@ def run_quantize(model_path: Path, dataset: Optional[str], out: Path, weight_bit
         raise ModelFileError(f"{model_path}: already quantized; quantize takes a float model")
     if shift_rule not in ("threshold", "data"):
         raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
-    qat = net.meta.get("qat", {})  # a QAT model is quantized exactly as it was trained
-    wb = weight_bits or qat.get("weight_bits", 8)
-    sb = state_bits or qat.get("state_bits", 24)
-    per_channel = not per_layer and qat.get("per_channel", True)
     calib = None
     if shift_rule == "data":
         calib, _ = _test_data(net, dataset, "train", None, str(model_path))
-    qnet = quantize(net, weight_bits=wb, state_bits=sb, per_channel=per_channel, calibration=calib)
+    # a QAT model is quantized exactly as it was trained
+    qnet = quantize_as_trained(net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer,
+                               calibration=calib)
+    wb, sb = qnet.weight_bits, qnet.state_bits
+    per_channel = not per_layer and net.meta.get("qat", {}).get("per_channel", True)
     x, y = _test_data(net, dataset, "test", None, str(model_path))
     rep = quantization_report(net, qnet, x, y)
     save_model(qnet, out)
@@ -155,9 +157,11 @@ def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[
     from edgesnn.fixedpoint import QuantNetwork, simulate
     from edgesnn.formats import load_model
 
-    if (dataset is None) == (input_path is None):
-        raise DatasetError("give exactly one of --dataset or --input")
+    if dataset is not None and input_path is not None:
+        raise DatasetError("give one of --dataset or --input, not both")
     model = load_model(model_path)
+    if dataset is None and input_path is None and not model.input_spec.get("dataset"):
+        raise DatasetError(f"{model_path} records no data set: give --dataset or --input")
     labels = None
     if input_path is not None:
         x = _load_input(input_path, model.n_inputs)
@@ -189,7 +193,7 @@ def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[
 @handles_errors
 def simulate_cmd(
     model: Annotated[Path, typer.Argument(help="Float (NIR) or quantized (.qsnn) model.")],
-    dataset: Annotated[Optional[str], typer.Option(help="Run the test split of this data set (a name or a .npz).")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Run the test split of this data set (a name or a .npz; default: the model's).")] = None,
     input: Annotated[Optional[Path], typer.Option("--input", help="Spikes .npy of shape (samples, timesteps, inputs).")] = None,
     save_output: Annotated[Optional[Path], typer.Option(help="Write spikes and predictions to this .npz.")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,

@@ -128,6 +128,16 @@ def quantize(net: Network, *, weight_bits: int = 8, state_bits: int = 24, per_ch
         raise QuantizationError(str(e)) from None
 
 
+def quantize_as_trained(net: Network, *, weight_bits: int | None = None, state_bits: int | None = None,
+                        per_layer: bool = False, calibration: np.ndarray | None = None) -> QuantNetwork:
+    """:func:`quantize` with the bit widths a quantization-aware model was trained with
+    (``net.meta["qat"]``), else 8-bit weights, 24-bit states, per-channel scales."""
+    qat = net.meta.get("qat", {})
+    return quantize(net, weight_bits=weight_bits or qat.get("weight_bits", 8),
+                    state_bits=state_bits or qat.get("state_bits", 24),
+                    per_channel=not per_layer and qat.get("per_channel", True), calibration=calibration)
+
+
 @dataclass
 class QuantReport:
     """What quantization did, measured on data."""
@@ -175,4 +185,4 @@ def quantization_report(net: Network, qnet: QuantNetwork, inputs: np.ndarray, la
     )
 
 
-__all__ = ["quantize", "quantize_layer", "quantization_report", "QuantReport", "weight_scales"]
+__all__ = ["quantize", "quantize_as_trained", "quantize_layer", "quantization_report", "QuantReport", "weight_scales"]

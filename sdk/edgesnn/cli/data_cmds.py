@@ -1,0 +1,83 @@
+"""Data commands: ``data info``, ``events from-video``, ``plot KIND``. Thin: the work is in
+``edgesnn.data`` and ``edgesnn.plot``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgesnn.cli.common import JsonOpt, emit, handles_errors
+
+data_app = typer.Typer(no_args_is_help=True, help="Inspect data sets (built-in names or .npz files).")
+events_app = typer.Typer(no_args_is_help=True, help="Event-camera data: the DVS pixel model.")
+
+
+@data_app.command("info")
+@handles_errors
+def data_info_cmd(
+    dataset: Annotated[str, typer.Argument(help="Built-in name (digits, saccade-digits) or a .npz file.")],
+    json_out: JsonOpt = False,
+):
+    """Kind, samples per split, input shape, timesteps and classes of a data set."""
+    from edgesnn.data.datasets import open_dataset
+
+    emit(open_dataset(dataset).info(), json_out)
+
+
+@events_app.command("from-video")
+@handles_errors
+def from_video_cmd(
+    frames: Annotated[Path, typer.Argument(help="A .npy (T, H, W[, 3]) or a video/GIF imageio reads.")],
+    out: Annotated[Path, typer.Option(help="The events .npz to write (docs/data.md).")] = Path("events.npz"),
+    fps: Annotated[Optional[float], typer.Option(help="Frames per second (default: the file's, else 30).")] = None,
+    threshold_on: Annotated[float, typer.Option(help="ON contrast threshold (log intensity).")] = 0.2,
+    threshold_off: Annotated[float, typer.Option(help="OFF contrast threshold (log intensity).")] = 0.2,
+    mismatch: Annotated[float, typer.Option(help="Per-pixel threshold spread (standard deviation).")] = 0.03,
+    refractory_us: Annotated[float, typer.Option(help="Refractory period per pixel, µs.")] = 0.0,
+    noise_hz: Annotated[float, typer.Option(help="Background events per pixel per second.")] = 0.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    label: Annotated[int, typer.Option(min=0, help="Label stored with the clip.")] = 0,
+    json_out: JsonOpt = False,
+):
+    """Turn frames into ON/OFF events with a DVS pixel model (ESIM/v2e-style)."""
+    from edgesnn.data.dvs import PixelModel
+    from edgesnn.data.video import video_to_events
+
+    model = PixelModel(threshold_on=threshold_on, threshold_off=threshold_off, mismatch=mismatch,
+                       refractory_us=refractory_us, noise_hz=noise_hz, seed=seed)
+    emit(video_to_events(frames, out, model, fps, label), json_out)
+
+
+@handles_errors
+def plot_cmd(
+    kind: Annotated[str, typer.Argument(help="raster, events, confusion, quantization or timesteps.")],
+    model: Annotated[Optional[Path], typer.Argument(help="A model (.nir or .qsnn); not needed for events.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the model's).")] = None,
+    sample: Annotated[int, typer.Option(min=0, help="Which test sample (raster, events, quantization).")] = 0,
+    out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("plot.png"),
+    from_stream: Annotated[Optional[Path], typer.Option(help="raster: a `stream --save-output` file instead of the simulator.")] = None,
+    timesteps: Annotated[str, typer.Option(help="timesteps: the values to try (comma-separated); events: the bins.")] = "",
+    json_out: JsonOpt = False,
+):
+    """Plot spikes, events, a confusion matrix, quantization error or accuracy vs timesteps."""
+    from edgesnn.plot import make
+
+    make.check_kind(kind)
+    steps = [int(s) for s in timesteps.split(",") if s.strip()]
+    if kind == "raster":
+        res = make.plot_raster(model, dataset, sample, out, from_stream)
+    elif kind == "events":
+        if dataset is None and model is not None:
+            dataset = str(model)  # `plot events FILE.npz` reads naturally too
+        if dataset is None:
+            raise ValueError("plot events needs --dataset")
+        res = make.plot_events(dataset, sample, out, steps[0] if steps else None)
+    elif kind == "confusion":
+        res = make.plot_confusion(make.need_model(kind, model), dataset, out)
+    elif kind == "quantization":
+        res = make.plot_quantization(make.need_model(kind, model), dataset, sample, out)
+    else:
+        res = make.plot_timesteps(make.need_model(kind, model), dataset, out, steps or [5, 10, 15, 25, 40, 60])
+    emit(res, json_out)

@@ -1,0 +1,126 @@
+"""matplotlib figures (Agg backend, files only): rasters, event frames, confusion, quantization,
+accuracy vs timesteps. Each function takes arrays, writes a PNG and returns its path; none
+simulates or loads anything (``edgesnn.plot.make`` gathers the data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'edgesnn[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return out
+
+
+def raster(rows: list[tuple[str, np.ndarray]], title: str, out: Path) -> Path:
+    """One panel per (name, spikes (T, n)) from input to output; a dot per spike."""
+    plt = _plt()
+    heights = [max(1.0, min(4.0, s.shape[1] / 40)) for _, s in rows]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.2 + 1.3 * sum(heights)), sharex=True,
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (name, s) in zip(axes[:, 0], rows):
+        t, n = np.nonzero(np.asarray(s))
+        ax.scatter(t, n, s=4 if s.shape[1] < 300 else 1, marker="|" if s.shape[1] < 60 else ".", color="k")
+        ax.set_ylim(-0.5, s.shape[1] - 0.5)
+        ax.set_xlim(-0.5, s.shape[0] - 0.5)
+        ax.set_ylabel(f"{name}\n({s.shape[1]}, {int(np.sum(s))} spikes)", fontsize=8)
+    axes[-1, 0].set_xlabel("timestep")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, out)
+
+
+def event_frames(frames: np.ndarray, title: str, out: Path, max_panels: int = 10) -> Path:
+    """Frames (T, P, H, W) of 0/1 or counts: ON in red, OFF in blue, one panel per time bin."""
+    plt = _plt()
+    T, P = frames.shape[:2]
+    pick = np.unique(np.linspace(0, T - 1, min(T, max_panels)).round().astype(int))
+    fig, axes = plt.subplots(1, len(pick), figsize=(1.6 * len(pick), 2.0), squeeze=False)
+    for ax, t in zip(axes[0], pick):
+        img = np.ones(frames.shape[2:] + (3,))
+        on = frames[t, 1 if P > 1 else 0] > 0
+        img[on] = (0.85, 0.1, 0.1)
+        if P > 1:
+            off = frames[t, 0] > 0
+            img[off & ~on] = (0.1, 0.25, 0.85)
+            img[off & on] = (0.5, 0.0, 0.5)
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(f"bin {t}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title + ("   red: ON, blue: OFF" if P > 1 else ""), fontsize=9, y=1.06)
+    return _save(fig, out)
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, classes: int, title: str, out: Path) -> Path:
+    plt = _plt()
+    m = np.zeros((classes, classes), np.int64)
+    np.add.at(m, (y, pred), 1)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * classes, 1.0 + 0.45 * classes))
+    ax.imshow(m, cmap="Blues")
+    for i in range(classes):
+        for j in range(classes):
+            if m[i, j]:
+                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("label")
+    ax.set_xticks(range(classes))
+    ax.set_yticks(range(classes))
+    ax.set_title(f"{title}\naccuracy {np.trace(m) / max(1, m.sum()):.2%} ({m.sum()} samples)", fontsize=9)
+    return _save(fig, out)
+
+
+def quantization(layers: list[dict], title: str, out: Path) -> Path:
+    """Per layer: float membrane vs integer membrane (in float units) over time for a few
+    neurons, and a scatter of all (float, integer) pairs; ``layers`` entries hold ``v_float``
+    and ``v_int`` (T, n), ``saturations`` and ``name``."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(layers), 2, figsize=(10, 2.6 * len(layers)), squeeze=False)
+    for row, L in zip(axes, layers):
+        vf, vi = L["v_float"], L["v_int"]
+        pick = np.argsort(-np.abs(vf).max(axis=0))[:3]
+        for k, n in enumerate(pick):
+            row[0].plot(vf[:, n], color=f"C{k}", lw=1.2, label=f"n{n} float")
+            row[0].plot(vi[:, n], color=f"C{k}", lw=0, marker="x", ms=4, label=f"n{n} integer")
+        row[0].set_title(f"{L['name']}: membrane (threshold units)", fontsize=9)
+        row[0].legend(fontsize=6, ncol=3)
+        row[0].set_xlabel("timestep", fontsize=8)
+        row[1].scatter(vf.ravel(), vi.ravel(), s=2, alpha=0.4)
+        lim = [min(vf.min(), vi.min()), max(vf.max(), vi.max())]
+        row[1].plot(lim, lim, color="grey", lw=0.8)
+        err = np.abs(vf - vi)
+        row[1].set_title(f"integer vs float: max |diff| {err.max():.3g}, saturated writes {L['saturations']}",
+                         fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def timesteps_curve(points: dict[int, float], title: str, out: Path, label: str = "accuracy") -> Path:
+    plt = _plt()
+    ts = sorted(points)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(ts, [points[t] for t in ts], marker="o")
+    for t in ts:
+        ax.annotate(f"{points[t]:.1%}", (t, points[t]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    ax.set_xlabel("timesteps per sample")
+    ax.set_ylabel(label)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return _save(fig, out)
