@@ -108,6 +108,8 @@ def test_commands_that_do_not_train_never_import_torch(models):
         f"assert r.invoke(app, ['simulate', {str(q)!r}, '--dataset', 'digits', '--limit', '5', '--json']).exit_code == 0;"
         f"assert r.invoke(app, ['info', {str(f)!r}, '--json']).exit_code == 0;"
         f"assert r.invoke(app, ['quantize', {str(f)!r}, '--out', {str(q) + '.2'!r}, '--json']).exit_code == 0;"
+        "assert r.invoke(app, ['data', 'info', 'digits', '--json']).exit_code == 0;"
+        f"assert r.invoke(app, ['plot', 'confusion', {str(q)!r}, '--out', {str(q) + '.png'!r}, '--json']).exit_code == 0;"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
