@@ -9,6 +9,7 @@ from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import simulate_int
 from tests import reference
 from tests.strategies import quant_networks, spike_inputs
+from tests.toolchains import import_or_skip
 
 
 @given(st.integers(-(2**40), 2**40), st.integers(0, 20))
@@ -43,9 +44,9 @@ BACKENDS = ["numpy", "numba", "torch"]
 
 def _need(backend):
     if backend == "numba":
-        pytest.importorskip("numba")
+        import_or_skip("numba")
     if backend == "torch":
-        pytest.importorskip("torch")
+        import_or_skip("torch")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

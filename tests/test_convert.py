@@ -10,8 +10,9 @@ from edgesnn.cli.app import app
 from edgesnn.convert.ann2snn import Stage, ann_forward, convert
 from edgesnn.data.datasets import load
 from edgesnn.errors import ModelFileError
+from tests.toolchains import import_or_skip
 
-torch = pytest.importorskip("torch")
+torch = import_or_skip("torch")
 
 
 def _train(model, x, y, epochs=80, shape=(-1, 64)):
@@ -58,7 +59,7 @@ def test_torch_conv_network_converts_within_two_points(tmp_path):
 
 
 def test_int8_tflite_converts_within_two_points(tmp_path):
-    pytest.importorskip("ai_edge_litert")
+    import_or_skip("ai_edge_litert")
     from tests.tflite_builder import quantize_mlp
 
     torch.manual_seed(0)

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgesnn.cli.app import app
+from tests.toolchains import need_tools
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -41,6 +42,7 @@ def wine(tmp_path_factory):
 
 
 def test_features_file_train_quantize_simulate_verify_stream(wine):
+    need_tools("cc", what="the host board")
     sim = run_json("simulate", str(wine / "wine.qsnn"), "--dataset", str(wine / "wine.npz"))
     assert sim["samples"] == 48 and sim["timesteps"] == 15
     v = run_json("verify", str(wine / "wine.qsnn"), "--board", "host", "--out", str(wine / "build"))
@@ -81,6 +83,7 @@ def test_bad_plot_requests(wine):
 
 
 def test_spikes_file_pipeline_on_host(tmp_path):
+    need_tools("cc", what="the host board")
     from edgesnn.fixedpoint import quantize
     from edgesnn.formats import save_model
     from edgesnn.ir import LIF, Dense, Network

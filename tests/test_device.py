@@ -17,6 +17,9 @@ from edgesnn.fixedpoint import simulate_int
 from edgesnn.firmware.boards import get_board
 from edgesnn.formats import save_model
 from tests.test_firmware_boards import digits_like_model
+from tests.toolchains import need_board_tools, need_tools
+
+pytestmark = pytest.mark.device
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,7 @@ def data(qnet):
 
 @pytest.fixture(scope="module")
 def host_device(qnet, tmp_path_factory):
+    need_tools("cc", what="the host board")
     with deploy(qnet, get_board("host"), tmp_path_factory.mktemp("host")) as d:
         yield d
 
@@ -111,9 +115,7 @@ def test_device_that_disappears_raises_within_the_timeout(qnet, data, tmp_path):
 @pytest.mark.parametrize("name,n", [("qemu-mps2-an385", 12), ("qemu-microbit", 6), ("qemu-sifive-e", 6)])
 def test_emulated_device_equals_simulator(name, n, qnet, data, tmp_path):
     board = get_board(name)
-    for tool in (board.toolchain["cc"], board.qemu["binary"]):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{name} needs {tool}")
+    need_board_tools(board)
     with deploy(qnet, board, tmp_path) as d:
         outs, bad = _stream_and_compare(d.device, qnet, data[0][:n])
         assert bad == 0

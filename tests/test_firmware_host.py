@@ -13,8 +13,14 @@ from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.render import packed_rows
 from tests.strategies import quant_networks, spike_inputs
+from tests.toolchains import need_tools
 
-pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
+pytestmark = pytest.mark.device
+
+
+@pytest.fixture(autouse=True)
+def _host_compiler():
+    need_tools("cc", what="the host firmware build")
 
 
 def _compare(qnet, x, tmp, sanitize):

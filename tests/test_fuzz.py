@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.toolchains import missing_tool
+
+pytestmark = pytest.mark.device
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,7 +24,7 @@ def _runner():
 def test_c_decoder_survives_fuzzing(tmp_path):
     mod = _runner()
     if mod.find_clang() is None:
-        pytest.skip("clang with libFuzzer is not installed")
+        missing_tool("fuzzing the C decoder", ["clang-14 with libFuzzer (libclang-rt-14-dev)"])
     out = mod.run(10, tmp_path)
     assert out["crashes"] == 0 and out["exit_code"] == 0, out
     assert out["inputs_tried"] and out["inputs_tried"] > 10_000

@@ -7,6 +7,7 @@ from edgesnn.errors import QuantizationError
 from edgesnn.fixedpoint import quantization_report, quantize, simulate_float, simulate_int
 from edgesnn.fixedpoint import contract as C
 from edgesnn.ir import IF, LIF, CubaLIF, Dense, Network
+from tests.toolchains import import_or_skip
 
 
 def small_net(seed=0, n_in=6, hidden=5, out=3, recurrent=True):
@@ -97,7 +98,7 @@ def test_float_if_without_leak_integrates_exactly():
 
 
 def test_qat_forward_equals_golden_simulator():
-    torch = pytest.importorskip("torch")
+    torch = import_or_skip("torch")
     from edgesnn.data.datasets import encoded
     from edgesnn.train.loop import TrainConfig, to_network
     from edgesnn.train.snn import SpikingMLP

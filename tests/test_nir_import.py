@@ -14,9 +14,10 @@ from edgesnn.fixedpoint import quantize, simulate_float, simulate_int
 from edgesnn.formats import load_model, save_model
 from edgesnn.formats.nir_import import import_graph
 from edgesnn.ir import LI, LIF, Dense, Network
+from tests.toolchains import import_or_skip
 
-torch = pytest.importorskip("torch")
-snn = pytest.importorskip("snntorch")
+torch = import_or_skip("torch")
+snn = import_or_skip("snntorch")
 
 
 def _snntorch_net(reset: str, train_epochs: int = 2):

@@ -21,6 +21,9 @@ from edgesnn.fixedpoint.plasticity import PlasticityConfig, simulate_learning
 from edgesnn.formats import save_model
 from tests.strategies import quant_networks, spike_inputs
 from tests.test_firmware_boards import digits_like_model
+from tests.toolchains import need_board_tools, need_tools
+
+pytestmark = pytest.mark.device
 
 
 def _learn_on_device(d, qnet, cfg, x, labels):
@@ -58,8 +61,7 @@ def test_device_weights_equal_golden_model_on_random_networks(tmp_path_factory, 
 
 def test_three_factor_learning_on_the_emulated_m3_matches_the_host_and_improves(tmp_path):
     board = get_board("qemu-mps2-an385")
-    if shutil.which(board.qemu["binary"]) is None or shutil.which(board.toolchain["cc"]) is None:
-        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    need_board_tools(board)
     qnet = digits_like_model(seed=4, hidden=48)
     L = qnet.layers[-1]
     weak = replace(qnet, layers=(qnet.layers[0], replace(L, weight=np.random.default_rng(1).integers(-20, 21, L.weight.shape))))

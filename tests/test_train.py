@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.toolchains import import_or_skip
+
+torch = import_or_skip("torch")
 
 from edgesnn.fixedpoint import quantize, simulate_int  # noqa: E402
 from edgesnn.data.datasets import encoded  # noqa: E402
