@@ -13,6 +13,7 @@ from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.render import packed_rows
 from tests.strategies import quant_networks, spike_inputs
+from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_tools
 
 pytestmark = pytest.mark.device
@@ -83,3 +84,21 @@ def test_trained_digits_model_bit_exact(tmp_path):
     x, _ = encoded("digits", "test")
     res = _compare(q, x, tmp_path, sanitize=True)
     assert res["samples"] == 450
+
+
+def test_clang_sanitizers_find_no_out_of_bounds_pointer(tmp_path):
+    """clang's UBSan (pointer-overflow: an offset applied to a null pointer) on voltage-based
+    models, whose state has no current buffer, and on a current-based one."""
+    from dataclasses import replace
+
+    need_tools("clang-14", what="the clang sanitizer build")
+    host = get_board("host")
+    clang_host = replace(host, data={**host.data, "toolchain": {**host.toolchain, "cc": "clang-14"}})
+    x = np.random.default_rng(3).random((3, 6, 64)) < 0.3
+    for cuba in (False, True):
+        qnet = digits_like_model(seed=7, hidden=24, cuba=cuba)
+        res = build(qnet, clang_host, tmp_path / f"c{int(cuba)}", app="golden_host",
+                    extra_cflags=tuple(hostbuild.SANITIZE_FLAGS))
+        run = hostbuild.run_host(qnet, res.elf, x)
+        out = golden.count_mismatches(simulate_int(qnet, x, record=True), run)
+        assert out["mismatched_values"] == 0 and out["values_compared"] > 0

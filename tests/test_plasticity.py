@@ -150,3 +150,21 @@ def test_stdp_cli_small(tmp_path):
     r = json.loads(res.stdout)
     assert r["test_accuracy"] > 0.6 and 0.0 < r["exported_test_accuracy"] <= 1.0
     assert (tmp_path / "s.nir").is_file()
+
+
+@pytest.mark.parametrize("mode", ["pair", "three_factor"])
+def test_plasticity_at_the_extremes_cannot_wrap(tmp_path, mode):
+    """eta = 65535, saturated traces, lr_shift = 0: eta * trace is about 2^32; device == golden."""
+    need_tools("cc", what="the host board")
+    qnet = digits_like_model(seed=2, hidden=16)
+    q = 2 ** (qnet.weight_bits - 1) - 1
+    cfg = PlasticityConfig(layer=-1, mode=mode, alpha_pre=65536, alpha_post=65536, a_pre=65535, a_post=65535,
+                           eta_plus=65535, eta_minus=65535, lr_shift=0, w_min=-q, w_max=q)
+    x = np.random.default_rng(0).random((3, 10, 64)) < 0.5
+    labels = np.array([1, 4, 7]) if mode == "three_factor" else None
+    host = simulate_learning(qnet, x, cfg, labels)
+    with deploy(qnet, get_board("host"), tmp_path, learn_layer=-1) as d:
+        w, spikes = _learn_on_device(d, qnet, cfg, x, labels)
+    assert np.array_equal(w, host.network.layers[-1].weight)
+    assert np.array_equal(spikes, host.spikes)
+    assert set(np.unique(w)) <= {-q, q} | set(np.unique(qnet.layers[-1].weight))  # updates hit the clamps

@@ -8,6 +8,7 @@ static uint8_t rx[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
 static uint8_t frame[ESNN_PROTO_MAX_FRAME];
 static uint8_t tx[ESNN_PROTO_MAX_FRAME];
 static uint8_t tx_enc[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
+static uint8_t last[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
 static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
 #if ESNN_MODEL_LEARN_LAYER >= 0
@@ -32,6 +33,7 @@ esnn_proto_t *device_link_setup(const char *board, esnn_write_fn write)
     proto.frame = frame;
     proto.tx = tx;
     proto.tx_enc = tx_enc;
+    proto.last = last;
     proto.events = events;
     proto.counts = counts;
     proto.max_frame = ESNN_PROTO_MAX_FRAME;

@@ -132,7 +132,9 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
     const esnn_layer_t *L = &m->layers[l];
     uint16_t *out = s->spikes + L->offset;
     int32_t *v = s->v + L->offset;
-    int32_t *cur = s->i + L->offset;
+    /* only current-based layers have current state (s->i is NULL in models without any):
+     * forming s->i + offset otherwise would be an out-of-bounds pointer */
+    int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
     uint16_t n_out_spikes = 0;
     uint32_t j;
     for (j = 0; j < 2u * L->words; ++j)

@@ -30,11 +30,13 @@ void esnn_learn_set(const esnn_model_t *m, esnn_learn_t *ln, uint16_t j, uint16_
     *word = pack(lo, hi);
 }
 
-static void add_clamped(const esnn_model_t *m, esnn_learn_t *ln, uint16_t j, uint16_t k, int32_t dw)
+/* dw is eta * trace >> lr_shift, up to 65535 * 65535 (lr_shift 0): 64-bit, so nothing wraps and
+ * the clamp sees the exact sum, as in the golden model (fixedpoint/plasticity.py). */
+static void add_clamped(const esnn_model_t *m, esnn_learn_t *ln, uint16_t j, uint16_t k, int64_t dw)
 {
-    int32_t w = esnn_learn_get(m, ln, j, k) + dw;
+    int64_t w = (int64_t)esnn_learn_get(m, ln, j, k) + dw;
     w = w < ln->cfg.w_min ? ln->cfg.w_min : (w > ln->cfg.w_max ? ln->cfg.w_max : w);
-    esnn_learn_set(m, ln, j, k, w);
+    esnn_learn_set(m, ln, j, k, (int32_t)w);
 }
 
 static int32_t decay_trace(int32_t x, int32_t alpha)
@@ -42,9 +44,9 @@ static int32_t decay_trace(int32_t x, int32_t alpha)
     return (int32_t)esnn_rshift_round_half_up((int64_t)x * alpha, 16);
 }
 
-static int32_t lr(const esnn_learn_t *ln, int32_t eta, int32_t trace)
+static int64_t lr(const esnn_learn_t *ln, int32_t eta, int32_t trace)
 {
-    return (int32_t)esnn_rshift_round_half_up((int64_t)eta * trace, ln->cfg.lr_shift);
+    return esnn_rshift_round_half_up((int64_t)eta * trace, ln->cfg.lr_shift);
 }
 
 void esnn_learn_reset(const esnn_model_t *m, esnn_learn_t *ln)

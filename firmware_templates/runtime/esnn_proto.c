@@ -73,10 +73,14 @@ void esnn_proto_send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n) { s
 void esnn_proto_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t detail) { send_error(p, seq, code, detail); }
 uint16_t esnn_proto_room(const esnn_proto_t *p) { return reply_room(p); }
 
+/* A reply to an attributed request (seq != 0) is encoded into `last` and kept, so that a
+ * retransmitted request (the host's reply was lost or damaged) gets the same bytes again
+ * without being executed twice. Replies about damaged frames (seq 0) use tx_enc. */
 static void send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n)
 {
     uint8_t *t = p->tx;
-    uint16_t crc;
+    uint8_t *enc = (seq != 0u && p->last != 0) ? p->last : p->tx_enc;
+    uint16_t crc, n_enc;
     t[0] = ESNN_PROTO_VERSION;
     t[1] = type;
     t[2] = seq;
@@ -84,7 +88,15 @@ static void send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n)
     put16(t + 4, n);
     crc = esnn_crc16(t, (uint16_t)(ESNN_PROTO_HEADER + n));
     put16(t + ESNN_PROTO_HEADER + n, crc);
-    p->write(p->tx_enc, esnn_cobs_encode(t, (uint16_t)(ESNN_PROTO_HEADER + n + ESNN_PROTO_CRC), p->tx_enc));
+    n_enc = esnn_cobs_encode(t, (uint16_t)(ESNN_PROTO_HEADER + n + ESNN_PROTO_CRC), enc);
+    if (enc == p->last) {
+        p->last_len = n_enc;
+        p->last_seq = seq;
+        p->last_type = p->cur_type;
+        p->last_crc = p->cur_crc;
+        p->have_last = 1u;
+    }
+    p->write(enc, n_enc);
 }
 
 static void send_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t detail)
@@ -143,16 +155,21 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_
                 { send_error(p, seq, ESNN_ERR_MALFORMED, s); return; }
             pos = (uint16_t)(pos + in_bytes);
         } else {
-            uint16_t c, k;
+            uint16_t c, k, prev = 0;
             if ((uint32_t)pos + 2u > len)
                 { send_error(p, seq, ESNN_ERR_MALFORMED, s); return; }
             c = get16(in + pos);
             pos = (uint16_t)(pos + 2u);
             if (c > m->n_inputs || (uint32_t)pos + 2u * c > len)
                 { send_error(p, seq, ESNN_ERR_MALFORMED, s); return; }
-            for (k = 0; k < c; ++k)
-                if (get16(in + pos + 2u * k) >= m->n_inputs)
-                    { send_error(p, seq, ESNN_ERR_INDEX, get16(in + pos + 2u * k)); return; }
+            for (k = 0; k < c; ++k) {
+                uint16_t idx = get16(in + pos + 2u * k);
+                if (idx >= m->n_inputs)
+                    { send_error(p, seq, ESNN_ERR_INDEX, idx); return; }
+                if (k > 0u && idx <= prev) /* a repeated index would count its input twice */
+                    { send_error(p, seq, ESNN_ERR_ORDER, idx); return; }
+                prev = idx;
+            }
             pos = (uint16_t)(pos + 2u * c);
         }
     }
@@ -196,6 +213,14 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
     type = f[1];
     seq = f[2];
     plen = get16(f + 4);
+    k = get16(f + len - 2u);
+    if (seq != 0u && p->have_last && seq == p->last_seq && type == p->last_type && k == p->last_crc) {
+        p->replays++; /* the host did not get our reply: send it again, do not run it again */
+        p->write(p->last, p->last_len);
+        return;
+    }
+    p->cur_type = type;
+    p->cur_crc = k;
     if (f[0] != ESNN_PROTO_VERSION) {
         p->frames_bad++;
         { send_error(p, seq, ESNN_ERR_VERSION, f[0]); return; }
@@ -253,7 +278,8 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         put32(o, p->frames_ok);
         put32(o + 4, p->frames_bad);
         put32(o + 8, p->steps);
-        { send(p, ESNN_MSG_STATS | 0x80u, seq, 12u); return; }
+        put32(o + 12, p->replays);
+        { send(p, ESNN_MSG_STATS | 0x80u, seq, 16u); return; }
     case ESNN_MSG_PING:
         n = plen < reply_room(p) ? plen : reply_room(p);
         for (k = 0; k < n; ++k)
@@ -279,7 +305,10 @@ void esnn_proto_init(esnn_proto_t *p)
 {
     p->rx_len = 0;
     p->overflow = 0;
-    p->frames_ok = p->frames_bad = p->steps = p->ticks_total = p->sample_ticks = 0;
+    p->frames_ok = p->frames_bad = p->steps = p->ticks_total = p->sample_ticks = p->replays = 0;
+    p->have_last = 0;
+    p->cur_crc = p->last_crc = p->last_len = 0;
+    p->cur_type = p->last_seq = p->last_type = 0;
 }
 
 void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len)

@@ -13,7 +13,9 @@
 #include "esnn.h"
 #include "esnn_learn.h"
 
-#define ESNN_PROTO_VERSION 1u
+/* 2: idempotent requests (the last reply is replayed for a repeated request), strictly
+ * increasing sparse indices, STATS reports replays. */
+#define ESNN_PROTO_VERSION 2u
 #define ESNN_PROTO_HEADER 6u
 #define ESNN_PROTO_CRC 2u
 
@@ -46,7 +48,8 @@ enum {
     ESNN_ERR_COBS = 7,        /* invalid COBS encoding */
     ESNN_ERR_UNSUPPORTED = 8, /* this build or board cannot do that (no learning layer, no storage) */
     ESNN_ERR_PARAM = 9,       /* a parameter is out of range */
-    ESNN_ERR_STORE = 10       /* persistent storage failed or holds no valid weights */
+    ESNN_ERR_STORE = 10,      /* persistent storage failed or holds no valid weights */
+    ESNN_ERR_ORDER = 11       /* sparse input indices not strictly increasing (a duplicate) */
 };
 
 /* capability bits in HELLO */
@@ -87,14 +90,19 @@ typedef struct esnn_proto {
     uint8_t *rx;        /* encoded bytes of the frame being received */
     uint8_t *frame;     /* decoded frame */
     uint8_t *tx;        /* decoded reply */
-    uint8_t *tx_enc;    /* encoded reply */
+    uint8_t *tx_enc;    /* encoded reply to a frame that could not be attributed (seq 0) */
+    uint8_t *last;      /* encoded last reply to a request (ESNN_COBS_MAX(max_frame)), replayed
+                         * when the same request (seq, type, CRC) arrives again */
     uint16_t *events;   /* n_inputs scratch */
     uint16_t *counts;   /* n_outputs: output spikes since RESET */
     uint16_t max_frame; /* decoded capacity of frame/tx */
     uint16_t rx_len;
     uint8_t overflow;
     /* counters since boot */
-    uint32_t frames_ok, frames_bad, steps, ticks_total;
+    uint32_t frames_ok, frames_bad, steps, ticks_total, replays;
+    /* the request being handled, and the one the cached reply in `last` answers */
+    uint16_t cur_crc, last_crc, last_len;
+    uint8_t cur_type, last_seq, last_type, have_last;
     uint32_t sample_ticks;
 } esnn_proto_t;
 

@@ -116,6 +116,7 @@ def stream_cmd(
     with (live or _Null()):
         error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, device_spikes)
     summary = summarize(rows, sim, y, d.hello.board, error)
+    summary["retransmissions"] = d.device.retransmissions
     if save_output is not None:
         summary["output"] = str(save_device_output(save_output, x, y, rows, device_spikes, qnet.n_outputs))
     if json_out:

@@ -1,7 +1,10 @@
 """A device over any byte transport pyserial opens (`/dev/ttyACM0`, `socket://…`, `loop://`).
 
 Every read has a deadline: a device that stops answering or disappears raises DeviceError
-within the timeout, never hangs.
+within the timeout, never hangs. A noisy wire is survived by retransmission: a request whose
+reply does not arrive (lost, or damaged and dropped by the CRC check) is sent again with the
+*same* sequence number, and the device answers a repeated request with its stored reply
+instead of running it twice (protocol version 2, docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -37,8 +40,12 @@ class SampleOutput:
 
 
 class Device:
-    def __init__(self, link, *, timeout: float = 2.0, port: str = ""):
+    def __init__(self, link, *, timeout: float = 2.0, port: str = "", retries: int = 6, retry_timeout: float = 0.2):
+        if retries < 0 or not retry_timeout > 0:
+            raise ValueError(f"retries must be >= 0 and retry_timeout > 0, got {retries}, {retry_timeout}")
         self.link, self.timeout, self.port = link, timeout, port
+        self.retries, self.retry_timeout = retries, retry_timeout
+        self.retransmissions = 0  # requests sent again (lost or damaged replies or requests)
         self.decoder = codec.FrameDecoder()
         self._seq = 0
         self._hello: codec.Hello | None = None
@@ -80,8 +87,10 @@ class Device:
         return self._pending.pop(0) if self._pending else None
 
     def _read_frames(self, deadline: float) -> list[codec.Frame]:
+        """Frames decoded before the deadline; returns early (empty) when a damaged frame arrives."""
+        errors = self.decoder.errors
         while True:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.decoder.errors > errors:
                 return []
             try:
                 data = self.link.read(max(1, getattr(self.link, "in_waiting", 0) or 1))
@@ -93,23 +102,43 @@ class Device:
                     return frames
 
     def request(self, type_: int, payload: bytes = b"", *, timeout: float | None = None) -> codec.Frame:
-        """Send one request and wait for its reply (same seq); error replies raise DeviceError."""
-        self._seq = (self._seq + 1) & 0xFF
+        """Send one request and wait for its reply (same seq); error replies raise DeviceError.
+
+        Retransmits the same frame, at most ``retries`` times within the overall ``timeout``,
+        when no reply comes within the current try's wait (``retry_timeout``, doubling each try)
+        or as soon as a damaged frame arrives (a reply the CRC rejected, or the device's error
+        about a damaged request).
+        """
+        self._seq = self._seq % 255 + 1  # 1..255: seq 0 marks replies about unattributable frames
         seq = self._seq
-        self._write(codec.encode_frame(codec.Frame(type=type_, seq=seq, payload=payload)))
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        wire = codec.encode_frame(codec.Frame(type=type_, seq=seq, payload=payload))
+        total = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + total
+        wait, tries = self.retry_timeout, 0
+        self._write(wire)
+        try_deadline = min(deadline, time.monotonic() + wait)
         while True:
-            f = self._next_frame(deadline)
-            if f is None:
-                raise DeviceError(f"no reply to message 0x{type_:02x} within {self.timeout if timeout is None else timeout:.1f} s"
-                                  f" on {self.port or 'link'}")
-            if f.type == codec.ERROR | codec.REPLY and f.seq == seq:
-                code, detail = codec.parse_error(f.payload)
-                raise DeviceError(f"device error {code} ({codec.ERROR_NAMES.get(code, 'unknown')}), detail {detail}")
-            if f.seq == seq and f.type == type_ | codec.REPLY:
-                return f
-            # a late reply to an earlier request, an error about a damaged frame (seq 0), or noise
-            self.ignored_frames += 1
+            f = self._next_frame(try_deadline)
+            if f is not None:
+                if f.type == codec.ERROR | codec.REPLY and f.seq == seq:
+                    code, detail = codec.parse_error(f.payload)
+                    raise DeviceError(f"device error {code} ({codec.ERROR_NAMES.get(code, 'unknown')}), detail {detail}")
+                if f.seq == seq and f.type == type_ | codec.REPLY:
+                    return f
+                self.ignored_frames += 1  # a late or replayed reply to an earlier request, or noise
+                if not (f.seq == 0 and f.type == codec.ERROR | codec.REPLY):
+                    continue  # not about our request: keep waiting
+                # else the device saw a damaged frame, probably our request: send it again now
+            # here: the try's wait ran out, a damaged frame arrived, or the device saw one
+            now = time.monotonic()
+            if now >= deadline or tries >= self.retries:
+                raise DeviceError(f"no reply to message 0x{type_:02x} within {total:.1f} s on {self.port or 'link'}"
+                                  f" ({tries} retransmissions)")
+            tries += 1
+            self.retransmissions += 1
+            wait = min(wait * 2, total)
+            self._write(wire)
+            try_deadline = min(deadline, time.monotonic() + wait)
 
     # --- messages -------------------------------------------------------------------------
 
@@ -147,8 +176,8 @@ class Device:
         return codec.parse_result(self.request(codec.RESULT).payload, self.info().n_outputs)
 
     def stats(self) -> dict:
-        ok, bad, steps = struct.unpack("<III", self.request(codec.STATS).payload)
-        return {"frames_ok": ok, "frames_bad": bad, "steps": steps}
+        ok, bad, steps, replays = struct.unpack("<IIII", self.request(codec.STATS).payload)
+        return {"frames_ok": ok, "frames_bad": bad, "steps": steps, "replays": replays}
 
     # --- learning ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 HEADER = struct.Struct("<BBBBH")
 
 HELLO, RESET, STEP_SPARSE, STEP_DENSE, RESULT, STATS, PING, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x7F
@@ -18,7 +18,8 @@ REPLY = 0x80
 ERROR_NAMES = {1: "bad CRC", 2: "unsupported protocol version", 3: "unknown message type", 4: "malformed message",
                5: "frame too large for the device", 6: "input index out of range", 7: "invalid COBS encoding",
                8: "not supported by this build or board", 9: "parameter out of range",
-               10: "persistent storage failed or holds no valid weights"}
+               10: "persistent storage failed or holds no valid weights",
+               11: "sparse input indices not strictly increasing (duplicate)"}
 CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST = 1, 2, 4, 8
 NO_LAYER = 0xFF
 

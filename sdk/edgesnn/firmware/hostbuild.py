@@ -14,7 +14,7 @@ from edgesnn.firmware.render import render_model, runtime_files
 
 #: The warnings every build of the runtime and generated code must pass.
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion", "-pedantic"]
-SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+SANITIZE_FLAGS = ["-fsanitize=address,undefined,pointer-overflow", "-fno-sanitize-recover=all", "-g"]
 
 
 class BuildError(EdgesnnError):

@@ -117,7 +117,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None) -> ModelSou
                   "Generated file: do not edit; regenerate with `edgesnn build`.",
         "abi_version": ABI_VERSION, "contract_version": qnet.contract_version, "name": qnet.name.replace('"', "'"),
         "hash32": qnet.hash32, "n_inputs": qnet.n_inputs, "n_outputs": qnet.n_outputs, "layers": layers,
-        "total_neurons": offset, "current_slots": offset if any_cuba else 1, "max_words": max_words,
+        "total_neurons": offset, "current_slots": offset if any_cuba else 1, "has_current": any_cuba, "max_words": max_words,
         "max_events": qnet.n_inputs + offset, "table_bytes": table_bytes,
         "max_payload": max_payload(qnet), "learn_layer": -1 if learn_layer is None else learn_layer,
         "chunk": min(32767 // C.weight_limit(qnet.weight_bits), 65535),
