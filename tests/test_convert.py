@@ -1,6 +1,7 @@
 """ANN -> SNN conversion from torch modules and int8 TFLite files the tests build themselves."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -92,3 +93,41 @@ def test_unsupported_layers_and_files_are_named(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"not a model")
     res = CliRunner().invoke(app, ["convert", str(tmp_path / "x.pt"), "--json"])
     assert res.exit_code != 0 and "not a torch model file" in res.stderr
+
+
+class _CustomNet(torch.nn.Module):
+    """A user's own module class: its pickle names a class outside torch.nn."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = torch.nn.Linear(64, 16), torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def test_pickled_torch_files_load_without_running_code_unless_trusted(tmp_path):
+    torch.manual_seed(0)
+    std = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    torch.save(std, tmp_path / "std.pt")  # standard layers only: loads with weights_only=True
+    r = CliRunner().invoke(app, ["convert", str(tmp_path / "std.pt"), "--out", str(tmp_path / "a.nir"),
+                                 "--timesteps", "10", "--sweep", "", "--json"])
+    assert r.exit_code == 0, r.output
+    torch.save(_CustomNet(), tmp_path / "custom.pt")
+    r = CliRunner().invoke(app, ["convert", str(tmp_path / "custom.pt"), "--out", str(tmp_path / "b.nir"), "--json"])
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == 1 and "_CustomNet" in lines[0] and "--trust-pickle" in lines[0]
+    evil = tmp_path / "evil.pt"  # a pickle whose loading would run a command
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    with open(evil, "wb") as f:
+        pickle.dump(Boom(), f)
+    r = CliRunner().invoke(app, ["convert", str(evil), "--out", str(tmp_path / "c.nir"), "--json"])
+    assert r.exit_code == 1 and not (tmp_path / "pwned").exists()
+    r = CliRunner().invoke(app, ["convert", str(tmp_path / "custom.pt"), "--trust-pickle", "--out",
+                                 str(tmp_path / "d.nir"), "--timesteps", "10", "--sweep", "", "--json"])
+    assert r.exit_code == 0, r.output

@@ -140,3 +140,54 @@ def test_image_with_float_helpers_is_rejected(tmp_path):
                     "-Wl,-ereset_handler", str(src), "-lgcc", "-o", str(elf)], check=True)
     with pytest.raises(BuildError, match=r"links forbidden symbols: .*__aeabi_f"):
         measure(board, elf, [], tmp_path, "test")
+
+
+def test_state_digest_catches_compensating_errors():
+    """Two wrong states whose errors cancel in a weighted sum (v0 + 3, v1 - 1 under weights K, 3K)
+    still change the emulated boards' per-sample digest (CRC-32)."""
+    import copy
+
+    from edgesnn.firmware import golden
+    from edgesnn.fixedpoint import simulate_int
+
+    qnet = digits_like_model(seed=1, hidden=8)
+    x = np.random.default_rng(0).random((2, 3, 64)) < 0.3
+    sim = simulate_int(qnet, x, record=True)
+    bad = copy.deepcopy(sim)
+    bad.record[0]["v"][0, 0, 0] += 3
+    bad.record[0]["v"][0, 0, 1] -= 1
+    good_d, bad_d = golden.digests(qnet, sim), golden.digests(qnet, bad)
+    assert bad_d[0] != good_d[0] and bad_d[1] == good_d[1]
+
+
+def test_verify_errors_are_one_line(tmp_path, monkeypatch):
+    """A board that reports too few samples, or a host harness that hangs, ends `verify` with one
+    line naming the cause (it raised a bare RuntimeError / TimeoutExpired before)."""
+    import importlib
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from edgesnn.cli.app import app
+    from edgesnn.firmware import hostbuild
+    from edgesnn.formats import save_model
+
+    verify_mod = importlib.import_module("edgesnn.firmware.verify")  # the module, not the function
+    need_board_tools(get_board("qemu-mps2-an385"))
+    q = save_model(digits_like_model(seed=2, hidden=8), tmp_path / "q.qsnn")
+    real_selfcheck, real_run_host = verify_mod.run_selfcheck, hostbuild.run_host
+
+    def one_report_short(*a, **k):
+        r = real_selfcheck(*a, **k)
+        return replace(r, digests=r.digests[:-1])
+
+    monkeypatch.setattr(verify_mod, "run_selfcheck", one_report_short)
+    res = CliRunner().invoke(app, ["verify", str(q), "--board", "qemu-mps2-an385", "--limit", "3",
+                                   "--out", str(tmp_path / "b")])
+    assert res.exit_code == 1 and res.stderr.strip().splitlines() == [
+        "error: qemu-mps2-an385: the firmware reported 2 samples of 3"], (res.stderr, res.exception)
+    hang = tmp_path / "hang.sh"
+    hang.write_text("#!/bin/sh\nsleep 5\n")
+    hang.chmod(0o755)
+    with pytest.raises(hostbuild.BuildError, match="did not finish within 0 s"):
+        real_run_host(digits_like_model(seed=2, hidden=8), hang, np.zeros((1, 2, 64), bool), timeout=0.2)

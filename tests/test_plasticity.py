@@ -18,7 +18,7 @@ from edgesnn.device.deploy import deploy
 from edgesnn.firmware.boards import get_board
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.fixedpoint.plasticity import PlasticityConfig, simulate_learning
-from edgesnn.formats import save_model
+from edgesnn.formats import load_model, save_model
 from tests.strategies import quant_networks, spike_inputs
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_board_tools, need_tools
@@ -168,3 +168,26 @@ def test_plasticity_at_the_extremes_cannot_wrap(tmp_path, mode):
     assert np.array_equal(w, host.network.layers[-1].weight)
     assert np.array_equal(spikes, host.spikes)
     assert set(np.unique(w)) <= {-q, q} | set(np.unique(qnet.layers[-1].weight))  # updates hit the clamps
+
+
+def test_learn_persist_checks_storage_first_and_always_keeps_the_learned_model(tmp_path):
+    need_tools("cc", what="the host board")
+    qnet = digits_like_model(seed=6, hidden=16)
+    m = save_model(qnet, tmp_path / "m.qsnn")
+    # a board without storage: refused before any sample is streamed
+    res = CliRunner().invoke(app, ["learn", str(m), "--board", "host", "--samples", "50", "--persist",
+                                   "--out", str(tmp_path / "b"), "--json"])
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == ["error: board host has no persistent storage: run without --persist"]
+    # storage that fails during SAVE (power cut at the first byte): the learned model is saved anyway
+    with deploy(qnet, get_board("host"), tmp_path / "d", learn_layer=-1,
+                env={"ESNN_STORE": str(tmp_path / "slots.bin"), "ESNN_STORE_CUT_AFTER": "0"}) as d:
+        d.device.close()
+        res = CliRunner().invoke(app, ["learn", str(m), "--port", d.port, "--samples", "20", "--eval-limit", "10",
+                                       "--persist", "--save", str(tmp_path / "learned.qsnn"), "--json"])
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "saving the weights on the device failed" in lines[0] and "learned.qsnn" in lines[0]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["persist_error"] and summary["weight_mismatches"] == 0
+    assert load_model(tmp_path / "learned.qsnn").layers[-1].weight.shape == qnet.layers[-1].weight.shape

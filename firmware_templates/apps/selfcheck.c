@@ -1,10 +1,10 @@
 /*
  * Self-check firmware: runs the embedded input spikes through the model and prints, per sample,
- * a digest of every state (see sdk/edgesnn/firmware/golden.py), the prediction, the synaptic
+ * a CRC-32 of every state (see sdk/edgesnn/firmware/golden.py), the prediction, the synaptic
  * events and the ticks spent in esnn_step, then "END". The host compares the digests with the
  * golden simulator's. Line format (hex fields):
  *   "HELLO <board> <hash32> <abi> <contract>"
- *   "D <sample> <digest64> <prediction> <synops> <ticks>"
+ *   "D <sample> <crc32> <prediction> <synops> <ticks>"
  *   "Z <ticks for one step with no input spikes>"
  *   "END <samples>"
  */
@@ -14,7 +14,6 @@
 #include "selfcheck_inputs.h"
 
 #define ROW_BYTES ((ESNN_MODEL_N_INPUTS + 7u) / 8u)
-#define DIGEST_K 0x9E3779B97F4A7C15ull
 
 int selfcheck_main(void);
 
@@ -24,13 +23,19 @@ static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint8_t spiked[ESNN_MODEL_TOTAL_NEURONS];
 static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
 
-/* digest += value * (2k + 1) * K, k counting values in harness order */
-static uint64_t digest, weight;
+/* CRC-32 of every value in harness order, each as 4 little-endian bytes: unlike a sum, no two
+ * differing values can cancel out */
+static uint32_t digest;
 
 static void mix(int32_t value)
 {
-    digest += (uint64_t)(int64_t)value * weight;
-    weight += 2u * DIGEST_K;
+    uint32_t u = (uint32_t)value;
+    uint8_t b[4];
+    b[0] = (uint8_t)u;
+    b[1] = (uint8_t)(u >> 8);
+    b[2] = (uint8_t)(u >> 16);
+    b[3] = (uint8_t)(u >> 24);
+    digest = esnn_crc32(digest, b, 4u);
 }
 
 int selfcheck_main(void)
@@ -52,7 +57,6 @@ int selfcheck_main(void)
         uint16_t k, l;
         esnn_reset(&esnn_model, &state);
         digest = 0u;
-        weight = DIGEST_K;
         for (k = 0; k < ESNN_MODEL_N_OUTPUTS; ++k)
             counts[k] = 0;
         for (t = 0; t < selfcheck_steps; ++t) {
@@ -85,7 +89,7 @@ int selfcheck_main(void)
         hal_puts("D ");
         hal_puthex(n, 4);
         hal_putc(' ');
-        hal_puthex(digest, 16);
+        hal_puthex(digest, 8);
         hal_putc(' ');
         hal_puthex(esnn_predict(&esnn_model, &state, counts), 4);
         hal_putc(' ');

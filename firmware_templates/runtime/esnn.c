@@ -196,3 +196,17 @@ uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16
     }
     return best;
 }
+
+/* CRC-32 (IEEE 802.3, reflected 0xEDB88320, as zlib.crc32: chain by passing the last value). */
+uint32_t esnn_crc32(uint32_t crc, const uint8_t *data, uint32_t len)
+{
+    uint32_t i;
+    crc = ~crc;
+    for (i = 0; i < len; ++i) {
+        unsigned b;
+        crc ^= data[i];
+        for (b = 0; b < 8u; ++b)
+            crc = (crc & 1u) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+    }
+    return ~crc;
+}

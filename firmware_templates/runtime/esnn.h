@@ -88,6 +88,8 @@ typedef struct {
 
 /* The contract's one rounding rule: floor((x + 2^(s-1)) / 2^s), s >= 1. */
 int64_t esnn_rshift_round_half_up(int64_t x, unsigned s);
+/* CRC-32 as zlib.crc32 (chain: esnn_crc32(previous, more, n)); for digests and persistence. */
+uint32_t esnn_crc32(uint32_t crc, const uint8_t *data, uint32_t len);
 
 /* Zero every state and counter. */
 void esnn_reset(const esnn_model_t *m, esnn_state_t *s);

@@ -8,19 +8,6 @@
 
 #define SLOT_MAGIC 0x574e5345u /* "ESNW" little-endian */
 
-uint32_t esnn_crc32(uint32_t crc, const uint8_t *data, uint32_t len)
-{
-    uint32_t i;
-    crc = ~crc;
-    for (i = 0; i < len; ++i) {
-        unsigned b;
-        crc ^= data[i];
-        for (b = 0; b < 8u; ++b)
-            crc = (crc & 1u) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-    }
-    return ~crc;
-}
-
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;

@@ -129,7 +129,6 @@ uint16_t esnn_cobs_encode(const uint8_t *in, uint16_t len, uint8_t *out);
 /* Persistence of the learning layer's weights: two slots, CRC-32, sequence number. A write
  * that is cut off leaves the other slot, the last good weights, intact. Return 0 on success. */
 #define ESNN_SLOT_HEADER 20u
-uint32_t esnn_crc32(uint32_t crc, const uint8_t *data, uint32_t len);
 int esnn_persist_save(const esnn_model_t *m, esnn_learn_t *ln, const esnn_store_t *st, uint32_t *seq_out);
 int esnn_persist_load(const esnn_model_t *m, esnn_learn_t *ln, const esnn_store_t *st, uint32_t *seq_out);
 

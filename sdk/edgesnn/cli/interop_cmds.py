@@ -65,7 +65,8 @@ def export_cmd(
           "quantized": "edgesnn.qsnn" in graph.metadata}, json_out)
 
 
-def run_convert(ann_file: Path, dataset: str, out: Path, timesteps: int, percentile: float, sweep: list[int]) -> dict:
+def run_convert(ann_file: Path, dataset: str, out: Path, timesteps: int, percentile: float, sweep: list[int],
+                trust_pickle: bool = False) -> dict:
     import numpy as np
 
     from edgesnn.convert.ann2snn import ann_forward, convert
@@ -97,7 +98,7 @@ def run_convert(ann_file: Path, dataset: str, out: Path, timesteps: int, percent
         from edgesnn.convert.torch_ann import input_shape_for, leaf_modules, load_torch_model, stages_from_torch
 
         torch.set_num_threads(1)
-        model = load_torch_model(ann_file)
+        model = load_torch_model(ann_file, trust_pickle=trust_pickle)
         stages = stages_from_torch(model, train.x.shape[1])
         shape = input_shape_for([m for m in leaf_modules(model)][0], train.x.shape[1])
         with torch.no_grad():
@@ -141,8 +142,9 @@ def convert_cmd(
     timesteps: Annotated[int, typer.Option(min=1, help="Timesteps of the rate-coded input.")] = 100,
     percentile: Annotated[float, typer.Option(help="Activation percentile used as each layer's scale.")] = 99.9,
     sweep: Annotated[str, typer.Option(help="Also report accuracy at these timesteps (comma-separated).")] = "10,25,50,100,200",
+    trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="Load a .pt with full pickle (can run code: trusted files only).")] = False,
     json_out: JsonOpt = False,
 ):
     """Convert a ReLU ANN to an IF spiking network; report ANN accuracy and integer SNN accuracy."""
     steps = [int(s) for s in sweep.split(",") if s.strip()] if sweep else []
-    emit(run_convert(ann_file, dataset, out, timesteps, percentile, steps), json_out)
+    emit(run_convert(ann_file, dataset, out, timesteps, percentile, steps, trust_pickle), json_out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,6 +13,8 @@ import typer
 from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors
 from edgesnn.cli.device_cmds import _line
 from edgesnn.cli.firmware_cmds import _quantized
+from edgesnn.device.client import DeviceError
+from edgesnn.device.codec import CAP_PERSIST
 
 
 def weakened(qnet, layer: int, seed: int, spread: int):
@@ -74,10 +77,13 @@ def learn_cmd(
         d = connect_port(qnet, port)
     L = qnet.layers[li]
     say = (lambda m: None) if json_out else err_console.print
+    persist_error = None
     try:
         dev = d.device
         if dev.info().learn_layer != li:
             raise ValueError(f"the device learns layer {dev.info().learn_layer}, not layer {li}")
+        if persist and not dev.info().capabilities & CAP_PERSIST:  # say so before a long run, not after
+            raise ValueError(f"board {d.board} has no persistent storage: run without --persist")
         from edgesnn.cli.model_cmds import _progress_bar
 
         with _progress_bar(2 * len(y_te) + len(y_tr), "learning", not json_out) as bar:
@@ -103,7 +109,12 @@ def learn_cmd(
             w_dev = dev.read_weights((L.n_out, L.n_in))
             bar.update(task, info="accuracy after")
             acc_after = _device_accuracy(dev, x_te, y_te, tick)
-            seq = dev.save_weights() if persist else None
+            seq = None
+            if persist:
+                try:
+                    seq = dev.save_weights()
+                except DeviceError as e:  # the learned model is still saved below
+                    persist_error = str(e)
     finally:
         d.close()
     host = simulate_learning(qnet, x_tr, cfg, y_tr if mode == "three_factor" else None)
@@ -117,6 +128,8 @@ def learn_cmd(
                "weight_mismatches": int((w_dev != w_host).sum()), "weights": int(w_dev.size),
                "weights_changed": int((w_dev != L.weight).sum()), "history": history, "model": str(save),
                "persisted_seq": seq}
+    if persist_error:
+        summary["persist_error"] = persist_error
     if json_out:
         _line(summary)
     else:
@@ -124,6 +137,10 @@ def learn_cmd(
             f"{summary['weights_changed']} of {summary['weights']} weights changed; "
             f"weight mismatches with the host model: {summary['weight_mismatches']}")
         emit({k: summary[k] for k in ("accuracy_before", "accuracy_after", "weight_mismatches", "model")}, False)
+    if persist_error:
+        sys.stderr.write(f"error: saving the weights on the device failed ({persist_error}); "
+                         f"the learned model is saved in {save}\n")
+        raise typer.Exit(1)
     if summary["weight_mismatches"]:
         raise typer.Exit(1)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
 
 
@@ -80,17 +81,34 @@ def stages_from_torch(model, n_inputs: int) -> list[Stage]:
     return stages
 
 
-def load_torch_model(path: Path):
-    """A whole module saved with torch.save (trusted file) or a TorchScript module."""
+def load_torch_model(path: Path, *, trust_pickle: bool = False):
+    """A TorchScript module, or a whole module saved with ``torch.save``.
+
+    Pickled modules are loaded with ``weights_only=True`` and only torch.nn's standard layers
+    (those edgesnn converts) allowed, so a file cannot run code on load. A module built from
+    other classes needs TorchScript (``torch.jit.script(m).save(path)``) or, for a file the user
+    trusts, ``trust_pickle=True`` (full pickle, which can run any code).
+    """
     import torch
 
     try:
         m = torch.jit.load(str(path))
     except Exception:
         try:
-            m = torch.load(str(path), weights_only=False)
+            if trust_pickle:
+                m = torch.load(str(path), weights_only=False)
+            else:
+                allowed = [getattr(torch.nn, n) for n in (*LINEAR, *SKIPPED, "ReLU", "Sequential") if hasattr(torch.nn, n)]
+                with torch.serialization.safe_globals(allowed):
+                    m = torch.load(str(path), weights_only=True)
         except Exception as e:
-            raise ModelFileError(f"{path}: not a torch model file ({type(e).__name__}: {e})") from None
+            msg = str(e)
+            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", msg)
+            if found:
+                raise ModelFileError(f"{path}: a pickled module using {found.group(1)}, which edgesnn does not unpickle "
+                                     "(it could run code); save it with torch.jit.script, or pass --trust-pickle "
+                                     "if you trust this file") from None
+            raise ModelFileError(f"{path}: not a torch model file ({type(e).__name__}: {msg.splitlines()[0] if msg else ''})") from None
     if not isinstance(m, torch.nn.Module):
         raise ModelFileError(f"{path}: holds a {type(m).__name__}, not a torch module (save the module, not a state_dict)")
     return m.eval()

@@ -32,7 +32,10 @@ def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None =
 
 def run_host(qnet: QuantNetwork, exe: Path, inputs: np.ndarray, timeout: float = 300) -> golden.FirmwareRun:
     """Run the compiled harness on input spikes and decode every state it computed."""
-    res = subprocess.run([str(exe)], input=golden.host_input_bytes(inputs), capture_output=True, timeout=timeout)
+    try:
+        res = subprocess.run([str(exe)], input=golden.host_input_bytes(inputs), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"host harness {exe.name} did not finish within {timeout:.0f} s") from None
     if res.returncode != 0:
         raise BuildError(f"host harness failed ({res.returncode}): {res.stderr.decode(errors='replace').strip()[:300]}")
     return golden.parse_host_output(qnet, res.stdout, inputs.shape[0], inputs.shape[1])

@@ -6,12 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+from edgesnn.errors import EdgesnnError
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware import golden, hostbuild
 from edgesnn.firmware.boards import Board
 from edgesnn.firmware.build import BuildResult, build
 from edgesnn.firmware.qemu import run_selfcheck
+
+
+class VerifyError(EdgesnnError):
+    """The firmware ran but did not report what the comparison needs."""
 
 
 def verify(qnet: QuantNetwork, board: Board, inputs: np.ndarray, out: Path, *, timeout: float = 600,
@@ -32,7 +37,7 @@ def verify(qnet: QuantNetwork, board: Board, inputs: np.ndarray, out: Path, *, t
     res = build(qnet, board, out, app="selfcheck", selfcheck_inputs=inputs)
     chk = run_selfcheck(board, res.elf, timeout=timeout, icount=icount)
     if chk.digests.shape[0] != inputs.shape[0]:
-        raise RuntimeError(f"{board.name}: {chk.digests.shape[0]} reports for {inputs.shape[0]} samples")
+        raise VerifyError(f"{board.name}: the firmware reported {chk.digests.shape[0]} samples of {inputs.shape[0]}")
     want = golden.digests(qnet, sim)
     bad = (chk.digests != want) | (chk.predictions != sim.prediction) | (chk.synops != sim.synops)
     out_d = {"board": board.name, "method": "per-sample digest of every state", "samples": int(inputs.shape[0]),
