@@ -54,7 +54,7 @@ static int file_write(uint8_t slot, uint32_t offset, const uint8_t *src, uint32_
     return fflush(fp) == 0 ? 0 : -1;
 }
 
-static esnn_store_t store = {SLOT_BYTES, file_read, file_write};
+static esnn_store_t store = {SLOT_BYTES, file_read, file_write, 0};
 
 const esnn_store_t *hal_store(void)
 {

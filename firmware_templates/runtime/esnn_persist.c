@@ -1,8 +1,9 @@
 /*
  * Two-slot persistence of learned weights. Slot: header (u32 magic "ESNW", u32 seq, u32 count,
  * u32 crc32 of the weights, u32 model hash32), then count int8 weights (j-major). Saving goes to
- * the slot that does not hold the newest valid copy: invalidate its header, write the weights,
- * then write the header (the commit). Loading takes the valid slot with the highest seq.
+ * the slot that does not hold the newest valid copy: invalidate it (flash: erase it; a file:
+ * zero its header), write the weights, then write the header (the commit). Loading takes the
+ * valid slot with the highest seq. Every write starts at a 4-byte aligned offset (20, 20 + 64k).
  */
 #include "esnn_proto.h"
 
@@ -74,8 +75,8 @@ int esnn_persist_save(const esnn_model_t *m, esnn_learn_t *ln, const esnn_store_
     seq = cur < 0 ? 1u : seq + 1u;
     for (off = 0; off < ESNN_SLOT_HEADER; ++off)
         h[off] = 0;
-    if (st->write(slot, 0, h, sizeof h) != 0) /* invalidate before touching the weights */
-        return -1;
+    if (st->erase != 0 ? st->erase(slot) != 0 : st->write(slot, 0, h, sizeof h) != 0)
+        return -1; /* invalidated before the weights are touched */
     for (off = 0; off < n; off += sizeof buf) {
         uint32_t k = n - off < sizeof buf ? n - off : (uint32_t)sizeof buf, i;
         for (i = 0; i < k; ++i) {

@@ -58,11 +58,14 @@ enum {
 #define ESNN_CAP_LEARN 4u     /* a layer can learn on the device */
 #define ESNN_CAP_PERSIST 8u   /* learned weights can be saved to persistent storage */
 
-/* Persistent storage: two slots of slot_bytes each (slot_bytes == 0: none). */
+/* Persistent storage: two slots of slot_bytes each (slot_bytes == 0: none). Byte-writable
+ * stores (a file) leave erase NULL; flash stores erase a slot before it is written again, and
+ * write each word of it at most once per erase, at 4-byte aligned offsets (hal/store_flash.c). */
 typedef struct {
     uint32_t slot_bytes;
     int (*read)(uint8_t slot, uint32_t offset, uint8_t *dst, uint32_t n);
     int (*write)(uint8_t slot, uint32_t offset, const uint8_t *src, uint32_t n);
+    int (*erase)(uint8_t slot);
 } esnn_store_t;
 
 typedef void (*esnn_write_fn)(const uint8_t *data, uint16_t len);

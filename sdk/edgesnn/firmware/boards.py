@@ -65,7 +65,22 @@ def load_board_file(path: Path) -> Board:
         raise BoardError(f"{path.name}: {where}: {e.message}") from None
     if data["name"] != path.stem:
         raise BoardError(f"{path.name}: name {data['name']!r} does not match the file name")
+    if "storage" in data:
+        _check_storage(path, data)
     return Board(data=data, path=path)
+
+
+def _check_storage(path: Path, data: dict) -> None:
+    """Flash slots: whole aligned pages, apart, after the image's flash."""
+    st, mem = data["storage"], data["memory"]
+    image_end = mem.get("flash_origin", 0) + mem["flash_bytes"]
+    a, b, n, page = st["slot0"], st["slot1"], st["slot_bytes"], st["page_bytes"]
+    if n % page or a % page or b % page:
+        raise BoardError(f"{path.name}: storage: slots must be whole pages of {page} bytes at page boundaries")
+    if min(a, b) < image_end:
+        raise BoardError(f"{path.name}: storage: slot at 0x{min(a, b):x} overlaps the image flash (ends at 0x{image_end:x})")
+    if abs(a - b) < n:
+        raise BoardError(f"{path.name}: storage: slots at 0x{a:x} and 0x{b:x} overlap ({n} bytes each)")
 
 
 def all_boards() -> dict[str, Board]:

@@ -85,7 +85,8 @@ def render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | No
            "timer_base": board.get("timer", {}).get("base", 0), "family": board.family,
            "ticks_per_instr_x10": int(round(10 * board.get("timer", {}).get("ticks_per_instruction_icount7", 0))),
            "flash_origin": mem.get("flash_origin", 0), "flash_bytes": mem["flash_bytes"],
-           "ram_origin": mem.get("ram_origin", 0), "ram_bytes": mem["ram_bytes"], "stack_bytes": board.stack_bytes}
+           "ram_origin": mem.get("ram_origin", 0), "ram_bytes": mem["ram_bytes"], "stack_bytes": board.stack_bytes,
+           "storage": board.get("storage")}
     files = {"board_config.h": env.get_template("project/board_config.h.j2").render(ctx)}
     if board.family != "host":
         files["link.ld"] = env.get_template("project/link.ld.j2").render(ctx)
@@ -94,6 +95,16 @@ def render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | No
             banner=banner, samples=inputs.shape[0], steps=inputs.shape[1], row_bytes=(qnet.n_inputs + 7) // 8,
             bits=selfcheck_bits(inputs))
     return files
+
+
+def store_sources(board: Board) -> list[Path]:
+    """Where learned weights persist: a file (host), the board's flash slots, or nowhere."""
+    hal = templates_dir() / "hal"
+    if board.family == "host":
+        return [hal / "store_file.c"]
+    if board.get("storage"):
+        return [hal / "store_flash.c", hal / f"flash_{board.storage['driver']}.c"]
+    return [hal / "store_none.c"]
 
 
 def _hal_sources(board: Board) -> list[Path]:
@@ -167,8 +178,7 @@ def build(qnet: QuantNetwork, board: Board, out: Path, *, app: str = "device",
     else:
         sources += [src / "esnn_proto.c", apps / "device_link.c", apps / "device.c", *_hal_sources(board)]
         if learn_layer is not None:  # plasticity, its messages and persistence only when a layer learns
-            store = hal / ("store_file.c" if board.family == "host" else "store_none.c")
-            sources += [src / "esnn_learn.c", src / "esnn_proto_learn.c", src / "esnn_persist.c", store]
+            sources += [src / "esnn_learn.c", src / "esnn_proto_learn.c", src / "esnn_persist.c", *store_sources(board)]
     if board.family != "host":
         cflags += EMBEDDED_FLAGS
     objs = []

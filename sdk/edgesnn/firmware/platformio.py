@@ -18,7 +18,7 @@ from pathlib import Path
 from edgesnn import __version__
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware.boards import Board, check_fits
-from edgesnn.firmware.build import EMBEDDED_FLAGS, render_board_files, run_tool
+from edgesnn.firmware.build import EMBEDDED_FLAGS, render_board_files, run_tool, store_sources
 from edgesnn.firmware.hostbuild import STRICT_FLAGS, BuildError, write_model_sources
 from edgesnn.firmware.paths import templates_dir
 from edgesnn.firmware.render import _env
@@ -37,7 +37,8 @@ def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: i
         for name in ("esnn_learn.c", "esnn_proto_learn.c", "esnn_persist.c"):
             (src / name).unlink(missing_ok=True)
     else:
-        shutil.copy(templates_dir() / "hal" / "store_none.c", src / "store_none.c")
+        for f in [*store_sources(board), templates_dir() / "hal" / "esnn_flash.h"]:
+            shutil.copy(f, src / f.name)
     for name, text in render_board_files(board, qnet, None).items():
         if name != "link.ld":  # the framework links
             (src / name).write_text(text)
