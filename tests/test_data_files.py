@@ -1,10 +1,8 @@
 """Users' own data files: the three kinds, Tonic-exact binning, bad input as one line."""
 
-import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from edgesnn.cli.app import app
 from edgesnn.data.datasets import open_dataset
@@ -12,13 +10,7 @@ from edgesnn.data.events import bin_split
 from edgesnn.data.npzfile import EVENT_DTYPE, EventSplit, write_events
 from edgesnn.errors import DatasetError
 
-runner = CliRunner()
-
-
-def run_json(*args):
-    res = runner.invoke(app, [*args, "--json"])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+from tests.cli_helpers import run_json, runner
 
 
 def random_events(rng, n_samples, sensor=(7, 5, 2), max_events=300):
@@ -103,7 +95,7 @@ def test_downsample_and_channel_order():
     ev["x"], ev["y"], ev["p"], ev["t"] = [6, 3, 0], [4, 1, 0], [True, False, True], [0, 10, 20]
     split = EventSplit(ev, np.array([0, 3]), np.zeros(1, np.int64))
     x = bin_split(split, (7, 5, 2), 1)  # one bin [0, 20): the last event (t=20) falls outside, as in Tonic
-    P, H, W = 2, 5, 7
+    H, W = 5, 7
     assert set(np.flatnonzero(x[0, 0])) == {1 * H * W + 4 * W + 6, 0 * H * W + 1 * W + 3}
     x2 = bin_split(split, (7, 5, 2), 1, downsample=2)  # sensor (4, 3, 2)
     assert x2.shape == (1, 1, 2 * 3 * 4) and set(np.flatnonzero(x2[0, 0])) == {1 * 12 + 2 * 4 + 3, 0 * 12 + 0 * 4 + 1}

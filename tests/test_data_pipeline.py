@@ -8,19 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from edgesnn.cli.app import app
 from tests.toolchains import need_tools
 
-runner = CliRunner()
+from tests.cli_helpers import run_json, runner
+
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def run_json(*args):
-    res = runner.invoke(app, [*args, "--json"])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,16 @@
 """The DVS pixel model, events from real and synthetic clips, and saccade-digits."""
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from edgesnn.cli.app import app
 from edgesnn.data import saccade
 from edgesnn.data.dvs import PixelModel, frames_to_events
 
-runner = CliRunner()
-
-
-def run_json(*args):
-    res = runner.invoke(app, [*args, "--json"])
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+from tests.cli_helpers import run_json, runner
 
 
 def moving_bar(T=40, H=6, W=40, width=5, speed=0.8):
