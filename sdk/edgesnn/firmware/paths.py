@@ -7,11 +7,16 @@ from pathlib import Path
 
 
 def project_root() -> Path:
-    """The folder holding firmware_templates/ and boards/ (override with EDGESNN_ROOT)."""
+    """The folder holding firmware_templates/ and boards/: ``EDGESNN_ROOT`` if set, else the
+    installed package (a wheel ships them as edgesnn/boards and edgesnn/firmware_templates),
+    else the repository checkout this module lives in."""
     env = os.environ.get("EDGESNN_ROOT")
     if env:
         return Path(env)
     here = Path(__file__).resolve()
+    package = here.parents[1]  # .../edgesnn
+    if (package / "firmware_templates" / "runtime").is_dir() and (package / "boards").is_dir():
+        return package
     for parent in here.parents:
         if (parent / "firmware_templates").is_dir() and (parent / "boards").is_dir():
             return parent
