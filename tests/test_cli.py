@@ -152,7 +152,7 @@ def test_demo_main_job_runs_end_to_end_on_a_tiny_budget(tmp_path):
 
 
 def test_demo_falls_back_to_host_when_the_board_toolchain_is_missing(tmp_path, monkeypatch):
-    from edgesnn.cli import demo_cmd
+    import edgesnn.api.mainjob as demo_cmd
 
     said = []
     real_which = demo_cmd.shutil.which

@@ -18,3 +18,31 @@ class DatasetError(EdgesnnError, ValueError):
 
 class QuantizationError(EdgesnnError, ValueError):
     """A network cannot be represented in the integer contract."""
+
+
+class BoardError(EdgesnnError):
+    """An unknown board or an invalid board file."""
+
+
+class FitError(EdgesnnError):
+    """A model breaks one of a board's rules (the message names the rule, board, limit and layer)."""
+
+
+class BuildError(EdgesnnError):
+    """A compiler or linker failed, or a toolchain is missing."""
+
+
+class EmulatorError(EdgesnnError):
+    """QEMU is missing, crashed, or the firmware did not report in time."""
+
+
+class VerifyError(EdgesnnError):
+    """The firmware ran but did not report what the comparison needs."""
+
+
+class DeviceError(EdgesnnError):
+    """The device did not answer in time, disappeared, or answered with an error."""
+
+
+class ProtocolError(EdgesnnError):
+    """A frame or message that does not follow the serial protocol."""

@@ -46,6 +46,25 @@ def emit(result: dict, as_json: bool, human: Callable[[dict], None] | None = Non
             typer.echo(f"{k}: {v}")
 
 
+def line(obj: dict) -> None:
+    """One JSON line on stdout, flushed (streams of per-sample results)."""
+    sys.stdout.write(json.dumps(_plain(obj)) + "\n")
+    sys.stdout.flush()
+
+
+def drop(res: dict, *keys: str) -> dict:
+    """A result without its objects (models, simulation results), for printing."""
+    return {k: v for k, v in res.items() if k not in keys}
+
+
+def progress_bar(total: int, label: str, enabled: bool):
+    """A rich progress bar on stderr (``disable`` when printing JSON)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                    TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False)
+
+
 def fail(message: str, code: int = 1) -> None:
     """One line on stderr naming the cause, then a non-zero exit."""
     sys.stderr.write(f"error: {message}\n")

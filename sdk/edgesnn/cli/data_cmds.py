@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgesnn import api
 from edgesnn.cli.common import JsonOpt, emit, handles_errors
 
 data_app = typer.Typer(no_args_is_help=True, help="Inspect data sets (built-in names or .npz files).")
@@ -21,9 +22,7 @@ def data_info_cmd(
     json_out: JsonOpt = False,
 ):
     """Kind, samples per split, input shape, timesteps and classes of a data set."""
-    from edgesnn.data.datasets import open_dataset
-
-    emit(open_dataset(dataset).info(), json_out)
+    emit(api.data_info(dataset), json_out)
 
 
 @events_app.command("from-video")
@@ -62,22 +61,6 @@ def plot_cmd(
     json_out: JsonOpt = False,
 ):
     """Plot spikes, events, a confusion matrix, quantization error or accuracy vs timesteps."""
-    from edgesnn.plot import make
-
-    make.check_kind(kind)
     steps = [int(s) for s in timesteps.split(",") if s.strip()]
-    if kind == "raster":
-        res = make.plot_raster(model, dataset, sample, out, from_stream)
-    elif kind == "events":
-        if dataset is None and model is not None:
-            dataset = str(model)  # `plot events FILE.npz` reads naturally too
-        if dataset is None:
-            raise ValueError("plot events needs --dataset")
-        res = make.plot_events(dataset, sample, out, steps[0] if steps else None)
-    elif kind == "confusion":
-        res = make.plot_confusion(make.need_model(kind, model), dataset, out)
-    elif kind == "quantization":
-        res = make.plot_quantization(make.need_model(kind, model), dataset, sample, out)
-    else:
-        res = make.plot_timesteps(make.need_model(kind, model), dataset, out, steps or [5, 10, 15, 25, 40, 60])
-    emit(res, json_out)
+    emit(api.plot(kind, model, dataset=dataset, sample=sample, out=out, from_stream=from_stream, timesteps=steps),
+         json_out)

@@ -1,54 +1,16 @@
-"""Model commands: train, quantize, simulate, info. Only ``train`` imports torch."""
+"""Model commands: train, quantize, simulate, info (thin: the work is in ``edgesnn.api``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
 
-from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors
-from edgesnn.errors import DatasetError, ModelFileError
-
-
-def _progress_bar(total: int, label: str, enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False)
-
+from edgesnn import api
+from edgesnn.cli.common import JsonOpt, drop, emit, handles_errors, progress_bar
 
 DatasetOpt = Annotated[str, typer.Option(help="Built-in data set (digits, saccade-digits) or a .npz file (docs/data.md).")]
-
-
-def run_training(dataset: str, out: Path, epochs: int, seed: int, hidden: int, timesteps: Optional[int],
-                 encoding: Optional[str], qat: bool, threads: int, show_progress: bool, downsample: int = 1,
-                 denoise_us: int = 0, device: str = "cpu", batch_size: int = 32) -> Optional[dict]:
-    """Train and save; under torchrun only rank 0 saves and returns a result (others None)."""
-    from edgesnn.data.datasets import open_dataset
-    from edgesnn.formats import save_model
-    from edgesnn.train import TrainConfig, train
-    from edgesnn.train.distributed import context_from_env
-
-    # fail fast on an unknown data set or option, before torch is imported
-    open_dataset(dataset).resolve({"encoding": encoding, "timesteps": timesteps, "downsample": downsample,
-                                   "denoise_us": denoise_us})
-    cfg = TrainConfig(dataset=dataset, epochs=epochs, seed=seed, hidden=(hidden,), timesteps=timesteps,
-                      encoding=encoding, qat=qat, threads=threads, downsample=downsample, denoise_us=denoise_us,
-                      device=device, batch_size=batch_size)
-    main = context_from_env().is_main
-    with _progress_bar(epochs, "training", show_progress and main) as bar:
-        task = bar.add_task("train", total=epochs, info="")
-        def progress(h):
-            bar.update(task, advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%}")
-        result = train(cfg, progress)
-    if result.rank != 0:
-        return None
-    save_model(result.network, out)
-    return {"model": out, "test_accuracy": result.test_accuracy, "epochs": epochs, "seed": seed,
-            "qat": qat, "seconds_per_epoch": result.seconds_per_epoch, "input_spec": result.network.input_spec,
-            "world_size": result.world_size, "device": device}
 
 
 @handles_errors
@@ -72,44 +34,17 @@ def train_cmd(
 
     Data-parallel on several processes or machines: `torchrun --nproc-per-node N -m edgesnn train ...`.
     """
-    res = run_training(dataset, out, epochs, seed, hidden, timesteps, encoding, qat, threads, not json_out,
-                       downsample, denoise_us, device, batch_size)
-    if res is not None:
-        emit(res, json_out)
+    with progress_bar(epochs, "training", not json_out) as bar:
+        task = bar.add_task("train", total=epochs, info="")
 
+        def progress(h: dict) -> None:
+            bar.update(task, advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%}")
 
-def _test_data(model, dataset: Optional[str], split: str, limit: Optional[int], model_name: str = "the model"):
-    from edgesnn.data.datasets import model_inputs
-
-    x, y, _ = model_inputs(model, dataset, split, limit, model_name)
-    return x, y
-
-
-def run_quantize(model_path: Path, dataset: Optional[str], out: Path, weight_bits: Optional[int], state_bits: Optional[int],
-                 per_layer: bool, shift_rule: str) -> dict:
-    from edgesnn.fixedpoint import quantization_report
-    from edgesnn.fixedpoint.quantize import quantize_as_trained
-    from edgesnn.formats import load_model, save_model
-    from edgesnn.ir import Network
-
-    net = load_model(model_path)
-    if not isinstance(net, Network):
-        raise ModelFileError(f"{model_path}: already quantized; quantize takes a float model")
-    if shift_rule not in ("threshold", "data"):
-        raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
-    calib = None
-    if shift_rule == "data":
-        calib, _ = _test_data(net, dataset, "train", None, str(model_path))
-    # a QAT model is quantized exactly as it was trained
-    qnet = quantize_as_trained(net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer,
-                               calibration=calib)
-    wb, sb = qnet.weight_bits, qnet.state_bits
-    per_channel = not per_layer and net.meta.get("qat", {}).get("per_channel", True)
-    x, y = _test_data(net, dataset, "test", None, str(model_path))
-    rep = quantization_report(net, qnet, x, y)
-    save_model(qnet, out)
-    return {"model": out, "hash": qnet.content_hash, "weight_bits": wb, "state_bits": sb,
-            "per_channel": per_channel, "shift_rule": shift_rule, **rep.as_dict()}
+        res = api.train(dataset, out, epochs=epochs, seed=seed, hidden=hidden, timesteps=timesteps, encoding=encoding,
+                        qat=qat, threads=threads, downsample=downsample, denoise_us=denoise_us, device=device,
+                        batch_size=batch_size, progress=progress)
+    if res is not None:  # None on torchrun ranks other than 0
+        emit(drop(res, "network"), json_out)
 
 
 @handles_errors
@@ -124,7 +59,8 @@ def quantize_cmd(
     json_out: JsonOpt = False,
 ):
     """Quantize a float model to the integer contract and report float vs integer accuracy."""
-    res = run_quantize(model, dataset, out, weight_bits, state_bits, per_layer, shift_rule)
+    res = drop(api.quantize(model, out, dataset=dataset, weight_bits=weight_bits, state_bits=state_bits,
+                            per_layer=per_layer, shift_rule=shift_rule), "network")
     emit(res, json_out, None if json_out else _print_quant)
 
 
@@ -138,58 +74,6 @@ def _print_quant(r: dict) -> None:
                f"prediction agreement {r['prediction_agreement']:.2%}")
 
 
-def _load_input(path: Path, n_inputs: int) -> np.ndarray:
-    from edgesnn.fixedpoint.simulate import check_inputs
-
-    if not path.is_file():
-        raise DatasetError(f"input file not found: {path}")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DatasetError(f"{path}: not a readable .npy array ({e})") from None
-    if not isinstance(arr, np.ndarray):
-        raise DatasetError(f"{path}: expected one .npy array, got an archive")
-    return check_inputs(arr, n_inputs)
-
-
-def run_simulate(model_path: Path, dataset: Optional[str], input_path: Optional[Path], save_output: Optional[Path],
-                 limit: Optional[int], golden: Optional[Path] = None) -> dict:
-    from edgesnn.fixedpoint import QuantNetwork, simulate
-    from edgesnn.formats import load_model
-
-    if dataset is not None and input_path is not None:
-        raise DatasetError("give one of --dataset or --input, not both")
-    model = load_model(model_path)
-    if dataset is None and input_path is None and not model.input_spec.get("dataset"):
-        raise DatasetError(f"{model_path} records no data set: give --dataset or --input")
-    labels = None
-    if input_path is not None:
-        x = _load_input(input_path, model.n_inputs)
-        x = x[:limit] if limit else x
-    else:
-        x, labels = _test_data(model, dataset, "test", limit, str(model_path))
-    if golden is not None and not isinstance(model, QuantNetwork):
-        raise ValueError("golden vectors are written for quantized models (the contract the firmware is held to)")
-    r = simulate(model, x, record=golden is not None)
-    if golden is not None:
-        from edgesnn.firmware.golden import write_golden
-
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        write_golden(golden, model, x, r)
-    res = {"model": model_path, "kind": "integer" if isinstance(model, QuantNetwork) else "float",
-           "samples": int(x.shape[0]), "timesteps": int(x.shape[1]),
-           "synops_per_sample": float(r.synops.mean()), "neuron_updates_per_sample": r.neuron_updates}
-    if labels is not None:
-        res["accuracy"] = r.accuracy(labels)
-    if golden is not None:
-        res["golden"] = golden
-    if save_output is not None:
-        save_output.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(save_output, spikes=r.spikes, prediction=r.prediction, counts=r.counts)
-        res["output"] = save_output
-    return res
-
-
 @handles_errors
 def simulate_cmd(
     model: Annotated[Path, typer.Argument(help="Float (NIR) or quantized (.qsnn) model.")],
@@ -201,37 +85,8 @@ def simulate_cmd(
     json_out: JsonOpt = False,
 ):
     """Simulate a model: float models in float, quantized ones bit-exactly in the integer contract."""
-    emit(run_simulate(model, dataset, input, save_output, limit, golden), json_out)
-
-
-def model_info(model_path: Path) -> dict:
-    from edgesnn.fixedpoint import QuantNetwork
-    from edgesnn.formats import load_model
-
-    m = load_model(model_path)
-    layers = []
-    for i, L in enumerate(m.layers):
-        entry = {"layer": i, "shape": [L.n_out, L.n_in], "recurrent": L.recurrent is not None}
-        if isinstance(m, QuantNetwork):
-            entry.update(current_based=L.current_based, shift=L.shift, reset=L.reset,
-                         alpha_mem=sorted(set(L.alpha_mem.tolist()))[:4],
-                         threshold_range=[int(L.threshold.min()), int(L.threshold.max())],
-                         weight_range=[int(L.weight.min()), int(L.weight.max())])
-        else:
-            n = L.neurons
-            entry.update(neuron=type(n).__name__, reset=n.reset,
-                         threshold_range=[float(n.threshold.min()), float(n.threshold.max())],
-                         **({"beta_range": [float(n.beta.min()), float(n.beta.max())]} if hasattr(n, "beta") else {}))
-        layers.append(entry)
-    res = {"model": model_path, "kind": "quantized" if isinstance(m, QuantNetwork) else "float", "name": m.name,
-           "n_inputs": m.n_inputs, "n_outputs": m.n_outputs, "readout": m.readout, "input_spec": m.input_spec,
-           "layers": layers}
-    if isinstance(m, QuantNetwork):
-        res.update(weight_bits=m.weight_bits, state_bits=m.state_bits, contract_version=m.contract_version,
-                   hash=m.content_hash, hash32=f"{m.hash32:08x}")
-    else:
-        res.update(dt=m.dt, meta=m.meta)
-    return res
+    emit(drop(api.simulate(model, dataset=dataset, inputs=input, limit=limit, save_output=save_output, golden=golden),
+              "result"), json_out)
 
 
 @handles_errors
@@ -240,4 +95,33 @@ def info_cmd(
     json_out: JsonOpt = False,
 ):
     """Show a model's layers, neuron parameters, bit widths and hash."""
-    emit(model_info(model), json_out)
+    emit(api.info(model), json_out, None if json_out else _print_info)
+
+
+def _print_info(r: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    head = f"{r['model']}: {r['kind']} model {r['name']!r}, {r['n_inputs']} inputs -> {r['n_outputs']} outputs"
+    if r["kind"] == "quantized":
+        head += f", {r['weight_bits']}-bit weights, {r['state_bits']}-bit states, contract {r['contract_version']}, hash {r['hash'][:16]}"
+    t = Table(title=head, title_justify="left")
+    quant = r["kind"] == "quantized"
+    for col in ("layer", "shape (out x in)", "neuron" if not quant else "kind", "reset", "threshold",
+                "shift" if quant else "beta", "weights" if quant else "recurrent"):
+        t.add_column(col)
+    for L in r["layers"]:
+        thr = L["threshold_range"]
+        if quant:
+            t.add_row(str(L["layer"]), f"{L['shape'][0]} x {L['shape'][1]}",
+                      ("current" if L["current_based"] else "voltage") + (" recurrent" if L["recurrent"] else ""),
+                      L["reset"], f"{thr[0]}..{thr[1]}", str(L["shift"]), f"{L['weight_range'][0]}..{L['weight_range'][1]}")
+        else:
+            beta = L.get("beta_range")
+            t.add_row(str(L["layer"]), f"{L['shape'][0]} x {L['shape'][1]}", L["neuron"], L["reset"],
+                      f"{thr[0]:.3g}..{thr[1]:.3g}", f"{beta[0]:.3g}..{beta[1]:.3g}" if beta else "-",
+                      "yes" if L["recurrent"] else "no")
+    Console().print(t)
+    spec = r.get("input_spec") or {}
+    if spec:
+        typer.echo("input: " + ", ".join(f"{k} {v}" for k, v in spec.items()))

@@ -17,7 +17,7 @@ import numpy as np
 import serial
 
 from edgesnn.device import codec
-from edgesnn.errors import EdgesnnError
+from edgesnn.errors import DeviceError  # noqa: F401  (re-exported: raised here)
 
 
 try:  # a pty whose other end went away raises termios.error (EIO), not an OSError
@@ -27,9 +27,6 @@ try:  # a pty whose other end went away raises termios.error (EIO), not an OSErr
 except ImportError:  # pragma: no cover - non-POSIX
     LINK_ERRORS = (serial.SerialException, OSError)
 
-
-class DeviceError(EdgesnnError):
-    """The device did not answer in time, disappeared, or answered with an error."""
 
 
 @dataclass

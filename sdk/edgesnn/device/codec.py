@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from edgesnn.errors import ProtocolError  # noqa: F401  (re-exported: raised here)
 
 PROTOCOL_VERSION = 2
 HEADER = struct.Struct("<BBBBH")
@@ -23,9 +24,6 @@ ERROR_NAMES = {1: "bad CRC", 2: "unsupported protocol version", 3: "unknown mess
 CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST = 1, 2, 4, 8
 NO_LAYER = 0xFF
 
-
-class ProtocolError(Exception):
-    """A frame or message that does not follow the protocol."""
 
 
 def crc16(data: bytes) -> int:

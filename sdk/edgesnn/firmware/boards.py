@@ -13,18 +13,12 @@ from typing import Any
 
 import jsonschema
 
-from edgesnn.errors import EdgesnnError
+from edgesnn.errors import BoardError, FitError  # noqa: F401  (re-exported: raised here)
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware.paths import boards_dir
 from edgesnn.firmware.render import packed_rows
 
 
-class BoardError(EdgesnnError):
-    """An unknown board or an invalid board file."""
-
-
-class FitError(EdgesnnError):
-    """A model breaks one of a board's rules."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.errors import EdgesnnError
+from edgesnn.errors import BuildError  # noqa: F401  (re-exported: raised here)
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware import golden
 from edgesnn.firmware.render import render_model, runtime_files
@@ -16,9 +16,6 @@ from edgesnn.firmware.render import render_model, runtime_files
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion", "-pedantic"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined,pointer-overflow", "-fno-sanitize-recover=all", "-g"]
 
-
-class BuildError(EdgesnnError):
-    """A compiler or linker failed, or a toolchain is missing."""
 
 
 def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None = None) -> dict:

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.errors import EdgesnnError
+from edgesnn.errors import EmulatorError  # noqa: F401  (re-exported: raised here)
 from edgesnn.firmware.boards import Board
 
-
-class EmulatorError(EdgesnnError):
-    """QEMU is missing, crashed, or the firmware did not report in time."""
 
 
 def qemu_command(board: Board, elf: Path, *, icount: bool = False, serial: str = "stdio") -> list[str]:

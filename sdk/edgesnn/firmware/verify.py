@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.errors import EdgesnnError
+from edgesnn.errors import VerifyError  # noqa: F401  (re-exported: raised here)
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware import golden, hostbuild
@@ -14,9 +14,6 @@ from edgesnn.firmware.boards import Board
 from edgesnn.firmware.build import BuildResult, build
 from edgesnn.firmware.qemu import run_selfcheck
 
-
-class VerifyError(EdgesnnError):
-    """The firmware ran but did not report what the comparison needs."""
 
 
 def verify(qnet: QuantNetwork, board: Board, inputs: np.ndarray, out: Path, *, timeout: float = 600,

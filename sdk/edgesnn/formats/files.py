@@ -15,7 +15,7 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write to a temporary file beside ``path`` and rename: a crash never leaves half a model."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -34,21 +34,21 @@ def save_model(model: Network | QuantNetwork, path: str | os.PathLike) -> Path:
     path = Path(path)
     if isinstance(model, QuantNetwork) and path.suffix != ".nir":
         data = qmodel.to_bytes(model)
-        _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     elif isinstance(model, QuantNetwork):  # NIR with the exact integer model in its metadata
         import nir
 
         from edgesnn.formats.nir_import import export_graph
 
         graph = export_graph(model)
-        _atomic_write(path, lambda tmp: nir.write(tmp, graph))
+        atomic_write(path, lambda tmp: nir.write(tmp, graph))
     elif isinstance(model, Network):
         import nir
 
         from edgesnn.formats.nir_float import to_nir
 
         graph = to_nir(model)
-        _atomic_write(path, lambda tmp: nir.write(tmp, graph))
+        atomic_write(path, lambda tmp: nir.write(tmp, graph))
     else:
         raise TypeError(f"cannot save a {type(model).__name__}")
     return path

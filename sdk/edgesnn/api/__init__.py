@@ -1,0 +1,33 @@
+"""The edgesnn Python API: the pipeline as functions, the same ones the ``edgesnn`` command calls.
+
+::
+
+    import edgesnn.api as es
+
+    r = es.train("digits", "digits.nir", epochs=40)           # float NIR model, trained with QAT
+    q = es.quantize("digits.nir", "digits.qsnn")               # the integer contract, content hash
+    s = es.simulate("digits.qsnn")                             # the golden model: accuracy, synaptic events
+    es.verify("digits.qsnn", "qemu-mps2-an385")                # firmware == simulator, every state
+    out = es.stream("digits.qsnn", board="qemu-mps2-an385")    # deploy, stream the test split, compare
+    print(out["accuracy"], out["mismatches"])
+
+Models can be passed as objects (``Network``, ``QuantNetwork``) or file paths. Functions return
+plain dicts of figures (the keys the CLI's ``--json`` prints) plus, where one is made, the model
+object under ``"network"``. Errors are the typed exceptions of :mod:`edgesnn.errors`, each with a
+one-line message naming the cause. Host-side firmware checks for your own tests:
+:mod:`edgesnn.testing`.
+"""
+
+from edgesnn.api.mainjob import demo
+from edgesnn.api.device import connect, deploy, ports, stream
+from edgesnn.api.firmware import boards, build, verify
+from edgesnn.api.interop import convert, export_nir, import_nir
+from edgesnn.api.learning import evolve, learn, stdp
+from edgesnn.api.model import data_info, dataset, info, load, quantize, save, simulate, train
+from edgesnn.api.plots import plot
+
+__all__ = [
+    "load", "save", "dataset", "data_info", "train", "quantize", "simulate", "info",
+    "boards", "build", "verify", "deploy", "connect", "stream", "ports",
+    "learn", "stdp", "evolve", "import_nir", "export_nir", "convert", "plot", "demo",
+]

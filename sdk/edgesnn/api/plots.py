@@ -1,0 +1,37 @@
+"""Figures: one entry point for the five kinds of plot (matplotlib, extra ``plot``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgesnn.api.model import PathLike
+
+
+def plot(kind: str, model: PathLike | None = None, *, dataset: str | None = None, sample: int = 0,
+         out: PathLike = "plot.png", from_stream: PathLike | None = None,
+         timesteps: list[int] | None = None) -> dict[str, Any]:
+    """Write a PNG: ``raster`` (input and every layer's spikes; or a ``stream --save-output``
+    file), ``events`` (ON/OFF frames of an events data set), ``confusion``, ``quantization``
+    (float vs integer membranes, saturations), ``timesteps`` (accuracy vs timesteps).
+
+    >>> edgesnn.api.plot("raster", "digits.qsnn", sample=3, out="raster.png")   # doctest: +SKIP
+    """
+    from edgesnn.plot import make
+
+    make.check_kind(kind)
+    out, steps = Path(out), list(timesteps or [])
+    m = Path(model) if model is not None else None
+    if kind == "raster":
+        return make.plot_raster(m, dataset, sample, out, Path(from_stream) if from_stream else None)
+    if kind == "events":
+        if dataset is None and m is not None:
+            dataset = str(m)  # `plot events FILE.npz` reads naturally too
+        if dataset is None:
+            raise ValueError("plot events needs --dataset")
+        return make.plot_events(dataset, sample, out, steps[0] if steps else None)
+    if kind == "confusion":
+        return make.plot_confusion(make.need_model(kind, m), dataset, out)
+    if kind == "quantization":
+        return make.plot_quantization(make.need_model(kind, m), dataset, sample, out)
+    return make.plot_timesteps(make.need_model(kind, m), dataset, out, steps or [5, 10, 15, 25, 40, 60])
