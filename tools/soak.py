@@ -65,6 +65,7 @@ def main() -> int:
     per_model = [args.inferences // args.models + (i < args.inferences % args.models) for i in range(args.models)]
     done = mismatches = retrans = 0
     rss_start = rss_end = None
+    trace: list[float] = []  # resident memory after each chunk
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for m, count in enumerate(per_model):
@@ -82,9 +83,10 @@ def main() -> int:
                               and o.result.synops == sim.synops[i])
                         mismatches += not ok
                         done += 1
+                    gc.collect()
+                    trace.append(round(rss_mb(), 1))
                     if rss_start is None:  # after the first chunk: imports, buffers and caches are warm
-                        gc.collect()
-                        rss_start = rss_mb()
+                        rss_start = trace[-1]
                 retrans += dev.retransmissions
                 if not args.json:
                     print(f"model {m}: {count} inferences, retransmissions {dev.retransmissions}", file=sys.stderr)
@@ -95,7 +97,7 @@ def main() -> int:
            "seconds": round(seconds, 1), "inferences_per_second": round(done / seconds, 1),
            "retransmissions": retrans, "mismatches": mismatches, "lost": args.inferences - done,
            "rss_mb_start": round(rss_start or 0, 1), "rss_mb_end": round(rss_end, 1),
-           "rss_growth_mb": round(rss_end - (rss_start or rss_end), 1),
+           "rss_growth_mb": round(rss_end - (rss_start or rss_end), 1), "rss_mb_per_chunk": trace,
            "faults_per_byte": {"flip": args.flip, "drop": args.drop, "duplicate": args.duplicate, "delay": args.delay}}
     print(json.dumps(res) if args.json else "\n".join(f"{k}: {v}" for k, v in res.items()))
     bad = mismatches or res["lost"] or res["rss_growth_mb"] > args.max_growth_mb
