@@ -61,7 +61,7 @@ def test_torch_conv_network_converts_within_two_points(tmp_path):
 
 def test_int8_tflite_converts_within_two_points(tmp_path):
     import_or_skip("ai_edge_litert")
-    from tests.tflite_builder import quantize_mlp
+    from edgesnn.convert.tflite_write import quantize_mlp
 
     torch.manual_seed(0)
     torch.set_num_threads(1)

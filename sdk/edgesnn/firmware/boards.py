@@ -82,6 +82,13 @@ def all_boards() -> dict[str, Board]:
 
 
 def get_board(name: str) -> Board:
+    """A board by name (``boards/NAME.toml``) or a board file of your own (a path ending in .toml,
+    validated by the same schema and rules; its ``name`` must match the file name)."""
+    if str(name).endswith(".toml"):
+        custom = Path(name)
+        if not custom.is_file():
+            raise BoardError(f"board file not found: {custom}")
+        return load_board_file(custom)
     path = boards_dir() / f"{name}.toml"
     if not path.is_file():
         raise BoardError(f"unknown board {name!r}; known boards: {', '.join(sorted(all_boards()))}")

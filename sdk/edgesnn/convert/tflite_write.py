@@ -1,4 +1,5 @@
-"""Build small int8 TFLite classifiers by hand with ai-edge-litert's flatbuffer schema (no TensorFlow).
+"""Write small int8 TFLite classifiers with ai-edge-litert's flatbuffer schema (no TensorFlow needed):
+an int8 fully-connected network from numpy weights, for tests, examples and users without TF.
 
 Full-integer quantization as TFLite's converter does it: per-channel symmetric int8 weights,
 int32 biases at input_scale * weight_scale, asymmetric int8 activations calibrated on data.

@@ -1,0 +1,46 @@
+"""Every example runs with its default settings and prints what it promises (each < 2 minutes)."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.toolchains import import_or_skip, need_tools
+
+pytestmark = pytest.mark.device
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+CASES = {  # script: (tools it needs, a line it must print)
+    "quickstart.py": (("cc", "arm-none-eabi-gcc", "qemu-system-arm"), "mismatches with the simulator 0"),
+    "snntorch_nir.py": (("cc",), "spike agreement with snnTorch 100.0000%"),
+    "tflite_convert.py": (("cc",), "SNN, 100 timesteps:"),
+    "own_data.py": (("cc",), "mismatches 0"),
+    "on_device_learning.py": (("cc",), "mismatches with the host 0"),
+    "custom_board/run.py": (("arm-none-eabi-gcc", "qemu-system-arm"), "verified on my-m3 (QEMU): 40 samples, mismatches 0"),
+    "embed_c/run.py": (("cc",), "predictions equal to the simulator: True"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_runs(script, tmp_path):
+    tools, expect = CASES[script]
+    need_tools(*tools, what=f"examples/{script}")
+    if script in ("snntorch_nir.py", "tflite_convert.py"):
+        import_or_skip("snntorch" if script == "snntorch_nir.py" else "ai_edge_litert", what=f"examples/{script}")
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    seconds = time.monotonic() - t0
+    print(f"--- examples/{script} ({seconds:.1f} s)\n{p.stdout}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert expect in p.stdout
+
+
+def test_users_firmware_test_with_the_pytest_fixture(tmp_path):
+    need_tools("cc", what="examples/test_my_firmware.py")
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / "test_my_firmware.py")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "1 passed" in p.stdout
