@@ -23,6 +23,8 @@ with tempfile.TemporaryDirectory() as tmp:
     q = es.quantize(Path(tmp) / "bc.nir", Path(tmp) / "bc.qsnn")
     print(f"float accuracy {q['float_accuracy']:.2%}, integer accuracy {q['int_accuracy']:.2%}")
     v = es.verify(Path(tmp) / "bc.qsnn", "host", Path(tmp) / "build")
-    print(f"firmware on the host: {v['samples']} samples, {v['values_compared']} values compared, "
-          f"mismatches {v['mismatches']}")
+    print(
+        f"firmware on the host: {v['samples']} samples, {v['values_compared']} values compared, "
+        f"mismatches {v['mismatches']}"
+    )
     assert v["mismatches"] == 0

@@ -1,6 +1,6 @@
 """Quick start: train -> quantize -> deploy -> stream, with the Python API.
 
-    python examples/quickstart.py [--epochs 10] [--board qemu-mps2-an385] [--limit 150]
+python examples/quickstart.py [--epochs 10] [--board qemu-mps2-an385] [--limit 150]
 """
 
 import argparse
@@ -24,6 +24,8 @@ with tempfile.TemporaryDirectory() as tmp:
     q = es.quantize(work / "digits.nir", work / "digits.qsnn")
     print(f"quantized: integer accuracy {q['int_accuracy']:.2%}, hash {q['hash'][:16]}")
     s = es.stream(work / "digits.qsnn", board=board, limit=args.limit, out=work / "build")
-    print(f"streamed to {s['board']}: {s['samples']} samples, device accuracy {s['accuracy']:.2%}, "
-          f"mismatches with the simulator {s['mismatches']}")
+    print(
+        f"streamed to {s['board']}: {s['samples']} samples, device accuracy {s['accuracy']:.2%}, "
+        f"mismatches with the simulator {s['mismatches']}"
+    )
     assert s["mismatches"] == 0

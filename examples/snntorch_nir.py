@@ -21,9 +21,12 @@ torch.set_num_threads(1)
 x_tr, y_tr = encoded("digits", "train", {"timesteps": 25})
 x_te, y_te = encoded("digits", "test", {"timesteps": 25})
 beta, thr = torch.full((64,), 0.9), torch.ones(64)
-net = torch.nn.Sequential(torch.nn.Linear(64, 64), snn.Leaky(beta=beta, threshold=thr, init_hidden=True),
-                          torch.nn.Linear(64, 10), snn.Leaky(beta=torch.full((10,), 0.9), threshold=torch.ones(10),
-                                                             init_hidden=True, output=True))
+net = torch.nn.Sequential(
+    torch.nn.Linear(64, 64),
+    snn.Leaky(beta=beta, threshold=thr, init_hidden=True),
+    torch.nn.Linear(64, 10),
+    snn.Leaky(beta=torch.full((10,), 0.9), threshold=torch.ones(10), init_hidden=True, output=True),
+)
 
 
 def run(xb):
@@ -39,7 +42,7 @@ def run(xb):
 
 opt = torch.optim.Adam(net.parameters(), lr=2e-3)
 xt, yt = torch.from_numpy(x_tr).float(), torch.from_numpy(y_tr)
-for epoch in range(3):
+for _ in range(3):
     for idx in torch.randperm(len(yt)).split(64):
         loss = torch.nn.functional.cross_entropy(run(xt[idx]).sum(1), yt[idx])
         opt.zero_grad()

@@ -12,10 +12,20 @@ from edgesnn.ir import LIF, CubaLIF, Dense, Network
 
 def my_model():
     rng = np.random.default_rng(42)
-    return quantize(Network(n_inputs=32, layers=(
-        Dense(rng.normal(0, 0.4, (24, 32)), rng.normal(0, 0.05, 24), CubaLIF(np.full(24, 0.8), np.full(24, 0.9), np.ones(24)),
-              recurrent=rng.normal(0, 0.2, (24, 24))),
-        Dense(rng.normal(0, 0.4, (4, 24)), np.zeros(4), LIF(np.full(4, 0.9), np.ones(4))))))
+    return quantize(
+        Network(
+            n_inputs=32,
+            layers=(
+                Dense(
+                    rng.normal(0, 0.4, (24, 32)),
+                    rng.normal(0, 0.05, 24),
+                    CubaLIF(np.full(24, 0.8), np.full(24, 0.9), np.ones(24)),
+                    recurrent=rng.normal(0, 0.2, (24, 24)),
+                ),
+                Dense(rng.normal(0, 0.4, (4, 24)), np.zeros(4), LIF(np.full(4, 0.9), np.ones(4))),
+            ),
+        )
+    )
 
 
 def test_firmware_equals_the_simulator_on_my_recordings(edgesnn_firmware):

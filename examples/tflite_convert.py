@@ -7,7 +7,6 @@ TensorFlow needed) into a spiking network; report ANN and SNN accuracy.
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import edgesnn.api as es

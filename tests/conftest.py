@@ -3,8 +3,6 @@ Count the device tests (those that asked ``tests.toolchains`` for a tool) in the
 
 import os
 
-import pytest
-
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
@@ -38,4 +36,5 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         f"device tests (compilers, emulators, fuzzers, vendor tools): {ran} ran, "
         f"{outcomes.count('passed')} passed, {outcomes.count('failed')} failed, {outcomes.count('skipped')} skipped"
-        f"{' [EDGESNN_REQUIRE_TOOLCHAINS=1]' if toolchains.REQUIRE else ''}")
+        f"{' [EDGESNN_REQUIRE_TOOLCHAINS=1]' if toolchains.REQUIRE else ''}"
+    )

@@ -24,17 +24,19 @@ def quant_networks(draw, max_layers: int = 3, max_width: int = 6):
         extreme = draw(st.booleans())  # push weights, shifts and thresholds to the limits
         shift = draw(st.integers(0, C.MAX_SHIFT if extreme else 6))
         th_hi = hi if extreme else max(1, min(hi, 64 << shift))
-        layers.append(QuantLayer(
-            weight=rng.integers(-q, q + 1, (m, n)),
-            recurrent=rng.integers(-q, q + 1, (m, m)) if draw(st.booleans()) else None,
-            bias=rng.integers(lo if extreme else -8, (hi if extreme else 8) + 1, m),
-            shift=shift,
-            alpha_mem=rng.integers(0, C.DECAY_ONE + 1, m),
-            alpha_syn=rng.integers(0, C.DECAY_ONE + 1, m) if draw(st.booleans()) else None,
-            threshold=rng.integers(1, th_hi + 1, m),
-            reset=draw(st.sampled_from(["subtract", "to_value"])),
-            v_reset=rng.integers(lo, hi + 1, m) if extreme else rng.integers(-4, 5, m),
-        ))
+        layers.append(
+            QuantLayer(
+                weight=rng.integers(-q, q + 1, (m, n)),
+                recurrent=rng.integers(-q, q + 1, (m, m)) if draw(st.booleans()) else None,
+                bias=rng.integers(lo if extreme else -8, (hi if extreme else 8) + 1, m),
+                shift=shift,
+                alpha_mem=rng.integers(0, C.DECAY_ONE + 1, m),
+                alpha_syn=rng.integers(0, C.DECAY_ONE + 1, m) if draw(st.booleans()) else None,
+                threshold=rng.integers(1, th_hi + 1, m),
+                reset=draw(st.sampled_from(["subtract", "to_value"])),
+                v_reset=rng.integers(lo, hi + 1, m) if extreme else rng.integers(-4, 5, m),
+            )
+        )
         n = m
     return QuantNetwork(n_inputs=n_in, layers=tuple(layers), weight_bits=wb, state_bits=sb)
 

@@ -1,9 +1,9 @@
 """Every command through typer's CliRunner: --json output, errors as one line, no torch unless training."""
 
 import json
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,24 +27,32 @@ def run_json(*args):
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("models")
     rng = np.random.default_rng(0)
-    net = Network(n_inputs=64, layers=(
-        Dense(rng.normal(0, 0.3, (32, 64)), np.zeros(32), LIF(np.full(32, 0.9), np.ones(32))),
-        Dense(rng.normal(0, 0.3, (10, 32)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
-    ), input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 10, "seed": 0})
+    net = Network(
+        n_inputs=64,
+        layers=(
+            Dense(rng.normal(0, 0.3, (32, 64)), np.zeros(32), LIF(np.full(32, 0.9), np.ones(32))),
+            Dense(rng.normal(0, 0.3, (10, 32)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
+        ),
+        input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 10, "seed": 0},
+    )
     return save_model(net, d / "f.nir"), save_model(quantize(net), d / "q.qsnn"), d
 
 
 def test_trained_pipeline_train_quantize_simulate_info(tmp_path):
     """The README's main path on a tiny budget: 2 epochs of QAT, then the integer model."""
     f = tmp_path / "m.nir"
-    r = run_json("train", "--dataset", "digits", "--out", str(f), "--epochs", "2", "--hidden", "32", "--timesteps", "10")
+    r = run_json(
+        "train", "--dataset", "digits", "--out", str(f), "--epochs", "2", "--hidden", "32", "--timesteps", "10"
+    )
     assert r["test_accuracy"] > 0.5  # far above chance (0.1) after two epochs
     q = tmp_path / "m.qsnn"
     r = run_json("quantize", str(f), "--dataset", "digits", "--out", str(q))
     assert r["int_accuracy"] > 0.5 and abs(r["int_accuracy"] - r["float_accuracy"]) < 0.05
     out = tmp_path / "o.npz"
     r = run_json("simulate", str(q), "--dataset", "digits", "--save-output", str(out))
-    assert r["accuracy"] == pytest.approx(json.loads(runner.invoke(app, ["quantize", str(f), "--out", str(q), "--json"]).stdout)["int_accuracy"])
+    assert r["accuracy"] == pytest.approx(
+        json.loads(runner.invoke(app, ["quantize", str(f), "--out", str(q), "--json"]).stdout)["int_accuracy"]
+    )
     z = np.load(out)
     assert z["spikes"].shape == (450, 10, 10) and z["prediction"].shape == (450,)
     info = run_json("info", str(q))
@@ -67,26 +75,29 @@ def test_simulate_input_file_matches_python_api(models, tmp_path):
     assert r["kind"] == "float"
 
 
-@pytest.mark.parametrize("make_args,match", [
-    (lambda f, q, d: ["info", str(d / "missing.qsnn")], "model file not found"),
-    (lambda f, q, d: ["simulate", str(q), "--dataset", "mnist-nope"], "unknown data set 'mnist-nope'"),
-    (lambda f, q, d: ["simulate", str(q), "--dataset", "digits", "--input", str(d / "x.npy")], "not both"),
-    (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_shape.npy")], "must have shape"),
-    (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_values.npy")], "must be 0 or 1"),
-    (lambda f, q, d: ["simulate", str(q), "--input", str(d / "corrupt.npy")], "not a readable .npy"),
-    (lambda f, q, d: ["info", str(d / "corrupt.npy")], "not an edgesnn model"),
-    (lambda f, q, d: ["quantize", str(q), "--out", str(d / "x.qsnn")], "already quantized"),
-    (lambda f, q, d: ["quantize", str(d / "nan.nir"), "--out", str(d / "x.qsnn")], "non-finite value nan"),
-    (lambda f, q, d: ["train", "--dataset", "nope", "--out", str(d / "x.nir")], "unknown data set 'nope'"),
-])
+@pytest.mark.parametrize(
+    "make_args,match",
+    [
+        (lambda f, q, d: ["info", str(d / "missing.qsnn")], "model file not found"),
+        (lambda f, q, d: ["simulate", str(q), "--dataset", "mnist-nope"], "unknown data set 'mnist-nope'"),
+        (lambda f, q, d: ["simulate", str(q), "--dataset", "digits", "--input", str(d / "x.npy")], "not both"),
+        (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_shape.npy")], "must have shape"),
+        (lambda f, q, d: ["simulate", str(q), "--input", str(d / "bad_values.npy")], "must be 0 or 1"),
+        (lambda f, q, d: ["simulate", str(q), "--input", str(d / "corrupt.npy")], "not a readable .npy"),
+        (lambda f, q, d: ["info", str(d / "corrupt.npy")], "not an edgesnn model"),
+        (lambda f, q, d: ["quantize", str(q), "--out", str(d / "x.qsnn")], "already quantized"),
+        (lambda f, q, d: ["quantize", str(d / "nan.nir"), "--out", str(d / "x.qsnn")], "non-finite value nan"),
+        (lambda f, q, d: ["train", "--dataset", "nope", "--out", str(d / "x.nir")], "unknown data set 'nope'"),
+    ],
+)
 def test_bad_input_gives_one_line_and_nonzero_exit(models, make_args, match):
     f, q, d = models
     np.save(d / "bad_shape.npy", np.zeros((2, 3, 5)))
     np.save(d / "bad_values.npy", np.full((2, 3, 64), 2))
     (d / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
-    import h5py
-
     import shutil
+
+    import h5py
 
     shutil.copy(f, d / "nan.nir")
     with h5py.File(d / "nan.nir", "r+") as h:  # poison one weight in the NIR file
@@ -135,8 +146,10 @@ def test_boards_build_verify_commands(models, tmp_path):
 
 def test_build_errors_are_one_line(models, tmp_path):
     f, q, _ = models
-    for args, match in ((["build", str(q), "--board", "nope", "--out", str(tmp_path)], "unknown board 'nope'"),
-                        (["build", str(f), "--board", "host", "--out", str(tmp_path)], "a float model; run `edgesnn quantize` first")):
+    for args, match in (
+        (["build", str(q), "--board", "nope", "--out", str(tmp_path)], "unknown board 'nope'"),
+        (["build", str(f), "--board", "host", "--out", str(tmp_path)], "a float model; run `edgesnn quantize` first"),
+    ):
         res = runner.invoke(app, [*args, "--json"])
         assert res.exit_code != 0 and res.stderr.count("\n") == 1 and match in res.stderr, res.stderr
 
@@ -165,7 +178,11 @@ def test_simulate_writes_golden_vectors(models, tmp_path):
     f, q, _ = models
     r = run_json("simulate", str(q), "--dataset", "digits", "--limit", "6", "--golden", str(tmp_path / "g.npz"))
     z = np.load(tmp_path / "g.npz")
-    assert z["inputs"].shape == (6, 10, 64) and z["layer0_v"].shape == (6, 10, 32) and z["layer1_spikes"].shape == (6, 10, 10)
+    assert (
+        z["inputs"].shape == (6, 10, 64)
+        and z["layer0_v"].shape == (6, 10, 32)
+        and z["layer1_spikes"].shape == (6, 10, 10)
+    )
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.formats import load_model
 
@@ -179,3 +196,18 @@ def test_json_has_no_infinity_for_non_spiking_layers(tmp_path):
     net = Network(n_inputs=4, layers=(Dense(np.ones((2, 4)), np.zeros(2), LI(np.full(2, 0.9))),))
     res = runner.invoke(app, ["info", str(save_model(net, tmp_path / "li.nir")), "--json"])
     assert "Infinity" not in res.stdout and json.loads(res.stdout)["layers"][0]["threshold_range"] == [None, None]
+
+
+def test_every_command_shows_examples_in_its_help():
+    from edgesnn.cli.app import COMMANDS
+
+    names = [c[0] for c in COMMANDS] + ["data", "events", "version"]
+    for name in names:
+        res = runner.invoke(app, [name, "--help"])
+        assert res.exit_code == 0 and "Examples:" in res.output and "$ " in res.output, name
+
+
+def test_info_prints_a_table(models):
+    f, q, _ = models
+    res = runner.invoke(app, ["info", str(q)])
+    assert res.exit_code == 0 and "quantized model" in res.output and "32 x 64" in res.output

@@ -28,7 +28,9 @@ frames = st.builds(codec.Frame, type=st.integers(0, 255), seq=st.integers(0, 255
 @given(st.lists(frames, max_size=5), st.lists(st.binary(max_size=50), max_size=5))
 def test_decoder_recovers_every_frame_between_garbage(fs, garbage):
     """Garbage between frames (terminated by a delimiter) costs no valid frame."""
-    stream = b"".join(g.replace(b"\x00", b"") + b"\x00" + codec.encode_frame(f) for f, g in zip(fs, garbage + [b""] * len(fs)))
+    stream = b"".join(
+        g.replace(b"\x00", b"") + b"\x00" + codec.encode_frame(f) for f, g in zip(fs, garbage + [b""] * len(fs))
+    )
     dec = codec.FrameDecoder()
     got = []
     for i in range(0, len(stream), 7):  # arbitrary chunking
@@ -93,6 +95,8 @@ def test_client_times_out_instead_of_hanging():
 def test_error_reply_names_the_cause():
     link = serial.serial_for_url("loop://", timeout=0.05)
     dev = Device(link, timeout=0.5, port="loop://")
-    link.write(codec.encode_frame(codec.Frame(type=codec.ERROR | codec.REPLY, seq=1, payload=struct.pack("<BH", 6, 99))))
+    link.write(
+        codec.encode_frame(codec.Frame(type=codec.ERROR | codec.REPLY, seq=1, payload=struct.pack("<BH", 6, 99)))
+    )
     with pytest.raises(DeviceError, match=r"device error 6 \(input index out of range\), detail 99"):
         dev.reset()

@@ -16,8 +16,8 @@ from tests.toolchains import import_or_skip
 def test_rounding_is_round_half_up(x, s):
     got = int(C.rshift_round_half_up(np.array([x], np.int64), s)[0])
     # exact rational reference: nearest integer to x / 2^s, ties toward +inf
-    from fractions import Fraction
     import math
+    from fractions import Fraction
 
     assert got == math.floor(Fraction(x, 2**s) + Fraction(1, 2))
 
@@ -99,7 +99,9 @@ def test_reset_and_threshold_as_documented(data):
         drive = rec["i"]
     pre = np.clip(C.decay(prev_v, L.alpha_mem) + drive, lo, hi)
     assert np.array_equal(z, pre > L.threshold)
-    expected_after = np.clip(pre - L.threshold, lo, hi) if L.reset == "subtract" else np.broadcast_to(L.v_reset, pre.shape)
+    expected_after = (
+        np.clip(pre - L.threshold, lo, hi) if L.reset == "subtract" else np.broadcast_to(L.v_reset, pre.shape)
+    )
     assert np.array_equal(v[z], expected_after[z])
     assert np.array_equal(v[~z], pre[~z])
 

@@ -43,13 +43,32 @@ def test_torch_conv_network_converts_within_two_points(tmp_path):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     train, _ = load("digits")
-    m = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-                            torch.nn.Flatten(), torch.nn.Linear(6 * 16, 48), torch.nn.ReLU(), torch.nn.Linear(48, 10))
+    m = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6 * 16, 48),
+        torch.nn.ReLU(),
+        torch.nn.Linear(48, 10),
+    )
     _train(m, train.x, train.y, shape=(-1, 1, 8, 8))
     before = [p.detach().clone() for p in m.parameters()]
     torch.save(m, tmp_path / "ann.pt")
-    res = CliRunner().invoke(app, ["convert", str(tmp_path / "ann.pt"), "--out", str(tmp_path / "snn.nir"),
-                                   "--timesteps", "100", "--sweep", "25", "--json"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "convert",
+            str(tmp_path / "ann.pt"),
+            "--out",
+            str(tmp_path / "snn.nir"),
+            "--timesteps",
+            "100",
+            "--sweep",
+            "25",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
     assert r["ann_runtime"] == "torch" and r["ann_accuracy"] > 0.9
@@ -66,7 +85,9 @@ def test_int8_tflite_converts_within_two_points(tmp_path):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     train, test = load("digits")
-    m = _train(torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)), train.x, train.y, 60)
+    m = _train(
+        torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)), train.x, train.y, 60
+    )
     ws = [m[0].weight.detach().double().numpy(), m[2].weight.detach().double().numpy()]
     bs = [m[0].bias.detach().double().numpy(), m[2].bias.detach().double().numpy()]
     path = tmp_path / "digits_int8.tflite"
@@ -81,7 +102,9 @@ def test_int8_tflite_converts_within_two_points(tmp_path):
     res = CliRunner().invoke(app, ["convert", str(path), "--out", str(tmp_path / "snn.nir"), "--sweep", "", "--json"])
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
-    assert r["ann_runtime"] == "ai-edge-litert interpreter" and r["ann_accuracy"] == pytest.approx(np.mean(ref == test.y))
+    assert r["ann_runtime"] == "ai-edge-litert interpreter" and r["ann_accuracy"] == pytest.approx(
+        np.mean(ref == test.y)
+    )
     assert abs(r["snn_accuracy"] - r["ann_accuracy"]) <= 0.02
 
 
@@ -110,8 +133,20 @@ def test_pickled_torch_files_load_without_running_code_unless_trusted(tmp_path):
     torch.manual_seed(0)
     std = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
     torch.save(std, tmp_path / "std.pt")  # standard layers only: loads with weights_only=True
-    r = CliRunner().invoke(app, ["convert", str(tmp_path / "std.pt"), "--out", str(tmp_path / "a.nir"),
-                                 "--timesteps", "10", "--sweep", "", "--json"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "convert",
+            str(tmp_path / "std.pt"),
+            "--out",
+            str(tmp_path / "a.nir"),
+            "--timesteps",
+            "10",
+            "--sweep",
+            "",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     torch.save(_CustomNet(), tmp_path / "custom.pt")
     r = CliRunner().invoke(app, ["convert", str(tmp_path / "custom.pt"), "--out", str(tmp_path / "b.nir"), "--json"])
@@ -128,6 +163,19 @@ def test_pickled_torch_files_load_without_running_code_unless_trusted(tmp_path):
         pickle.dump(Boom(), f)
     r = CliRunner().invoke(app, ["convert", str(evil), "--out", str(tmp_path / "c.nir"), "--json"])
     assert r.exit_code == 1 and not (tmp_path / "pwned").exists()
-    r = CliRunner().invoke(app, ["convert", str(tmp_path / "custom.pt"), "--trust-pickle", "--out",
-                                 str(tmp_path / "d.nir"), "--timesteps", "10", "--sweep", "", "--json"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "convert",
+            str(tmp_path / "custom.pt"),
+            "--trust-pickle",
+            "--out",
+            str(tmp_path / "d.nir"),
+            "--timesteps",
+            "10",
+            "--sweep",
+            "",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output

@@ -1,6 +1,5 @@
 """Users' own data files: the three kinds, Tonic-exact binning, bad input as one line."""
 
-
 import numpy as np
 import pytest
 
@@ -9,7 +8,6 @@ from edgesnn.data.datasets import open_dataset
 from edgesnn.data.events import bin_split
 from edgesnn.data.npzfile import EVENT_DTYPE, EventSplit, write_events
 from edgesnn.errors import DatasetError
-
 from tests.cli_helpers import run_json, runner
 
 
@@ -37,24 +35,43 @@ def files(tmp_path_factory):
     tr, te = idx[:420], idx[420:]
     np.savez(d / "features.npz", x_train=bc.data[tr], y_train=bc.target[tr], x_test=bc.data[te], y_test=bc.target[te])
     sp = rng.random((60, 12, 9)) < 0.2
-    np.savez(d / "spikes.npz", x_train=sp[:40].astype(np.uint8), y_train=rng.integers(0, 3, 40),
-             x_test=sp[40:], y_test=rng.integers(0, 3, 20))
-    write_events(d / "events.npz", (random_events(rng, 30), rng.integers(0, 4, 30)),
-                 (random_events(rng, 10), rng.integers(0, 4, 10)), (7, 5, 2))
+    np.savez(
+        d / "spikes.npz",
+        x_train=sp[:40].astype(np.uint8),
+        y_train=rng.integers(0, 3, 40),
+        x_test=sp[40:],
+        y_test=rng.integers(0, 3, 20),
+    )
+    write_events(
+        d / "events.npz",
+        (random_events(rng, 30), rng.integers(0, 4, 30)),
+        (random_events(rng, 10), rng.integers(0, 4, 10)),
+        (7, 5, 2),
+    )
     return d
 
 
 def test_data_info_reports_each_kind(files):
     f = run_json("data", "info", str(files / "features.npz"))
-    assert (f["kind"], f["samples_train"], f["samples_test"], f["input_shape"], f["classes"]) == \
-        ("features", 420, 149, [30], 2)
+    assert (f["kind"], f["samples_train"], f["samples_test"], f["input_shape"], f["classes"]) == (
+        "features",
+        420,
+        149,
+        [30],
+        2,
+    )
     s = run_json("data", "info", str(files / "spikes.npz"))
     assert (s["kind"], s["input_shape"], s["timesteps"], s["classes"]) == ("spikes", [9], 12, 3)
     e = run_json("data", "info", str(files / "events.npz"))
     assert (e["kind"], e["input_shape"], e["sensor_size"]) == ("events", [2, 5, 7], [7, 5, 2])
     d = run_json("data", "info", "digits")
-    assert (d["kind"], d["samples_train"], d["samples_test"], d["input_shape"], d["classes"]) == \
-        ("features", 1347, 450, [64], 10)
+    assert (d["kind"], d["samples_train"], d["samples_test"], d["input_shape"], d["classes"]) == (
+        "features",
+        1347,
+        450,
+        [64],
+        10,
+    )
 
 
 def test_features_are_scaled_by_the_training_split(files):
@@ -116,16 +133,23 @@ def _bad(tmp_path, name, **arrays):
 
 def _good_features():
     rng = np.random.default_rng(0)
-    return dict(x_train=rng.random((10, 4)), y_train=np.arange(10) % 3, x_test=rng.random((5, 4)), y_test=np.arange(5) % 3)
+    return dict(
+        x_train=rng.random((10, 4)), y_train=np.arange(10) % 3, x_test=rng.random((5, 4)), y_test=np.arange(5) % 3
+    )
 
 
 def _good_events():
     rng = np.random.default_rng(1)
     tr, te = random_events(rng, 4, max_events=50), random_events(rng, 2, max_events=50)
-    return dict(events_train=np.concatenate(tr), offsets_train=np.r_[0, np.cumsum([len(e) for e in tr])],
-                y_train=np.arange(4) % 2, events_test=np.concatenate(te),
-                offsets_test=np.r_[0, np.cumsum([len(e) for e in te])], y_test=np.arange(2) % 2,
-                sensor_size=np.array([7, 5, 2]))
+    return dict(
+        events_train=np.concatenate(tr),
+        offsets_train=np.r_[0, np.cumsum([len(e) for e in tr])],
+        y_train=np.arange(4) % 2,
+        events_test=np.concatenate(te),
+        offsets_test=np.r_[0, np.cumsum([len(e) for e in te])],
+        y_test=np.arange(2) % 2,
+        sensor_size=np.array([7, 5, 2]),
+    )
 
 
 def _cases():
@@ -148,9 +172,17 @@ def _cases():
         ("range", {**f, "y_test": np.array([0, 1, 2, 3, 0])}, "'y_test' holds label 3"),
         ("classes", {**f, "classes": np.array(2)}, "out of range for classes = 2"),
         ("labelshape", {**f, "y_train": np.arange(9) % 3}, "'y_train' has shape (9,)"),
-        ("spikevals", {**f, "x_train": np.full((10, 3, 4), 2), "x_test": np.zeros((5, 3, 4))}, "must hold only 0 and 1"),
+        (
+            "spikevals",
+            {**f, "x_train": np.full((10, 3, 4), 2), "x_test": np.zeros((5, 3, 4))},
+            "must hold only 0 and 1",
+        ),
         ("offsets", {**e, "offsets_train": e["offsets_train"] + 1}, "'offsets_train' does not match"),
-        ("eventdtype", {**e, "events_train": float_xy, "offsets_train": np.array([0, 3, 3, 3, 3])}, "field 'x' must be an integer"),
+        (
+            "eventdtype",
+            {**e, "events_train": float_xy, "offsets_train": np.array([0, 3, 3, 3, 3])},
+            "field 'x' must be an integer",
+        ),
         ("nofield", {**e, "events_test": np.zeros(3, [("x", "<i2"), ("t", "<i8")])}, "fields x, y, t, p"),
         ("sensor", {**e, "sensor_size": np.array([2, 2, 2])}, "outside 0..1 of sensor_size"),
         ("unsorted", unsorted, "is not sorted by t"),
@@ -183,8 +215,11 @@ def test_model_and_data_set_that_disagree_name_both_shapes(files, tmp_path):
     from edgesnn.formats import save_model
     from edgesnn.ir import LIF, Dense, Network
 
-    net = Network(n_inputs=64, layers=(Dense(np.ones((10, 64)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),),
-                  input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 5, "seed": 0})
+    net = Network(
+        n_inputs=64,
+        layers=(Dense(np.ones((10, 64)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),),
+        input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 5, "seed": 0},
+    )
     q = save_model(quantize(net), tmp_path / "q.qsnn")
     for cmd in (["simulate", str(q)], ["verify", str(q)], ["quantize", str(save_model(net, tmp_path / "f.nir"))]):
         res = runner.invoke(app, [*cmd, "--dataset", str(files / "events.npz")])

@@ -1,7 +1,6 @@
 """The device link end to end: host process on a pty and emulated boards over loopback TCP."""
 
 import json
-import shutil
 import time
 
 import numpy as np
@@ -13,8 +12,8 @@ from edgesnn.data.datasets import encoded
 from edgesnn.device import codec
 from edgesnn.device.client import DeviceError
 from edgesnn.device.deploy import connect_port, deploy
-from edgesnn.fixedpoint import simulate_int
 from edgesnn.firmware.boards import get_board
+from edgesnn.fixedpoint import simulate_int
 from edgesnn.formats import save_model
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_board_tools, need_tools
@@ -43,9 +42,15 @@ def host_device(qnet, tmp_path_factory):
 def _stream_and_compare(dev, qnet, x):
     sim = simulate_int(qnet, x)
     outs = list(dev.stream(x))
-    bad = sum(not (np.array_equal(o.spikes, sim.spikes[i]) and o.result.prediction == sim.prediction[i]
-                   and o.result.synops == sim.synops[i] and o.result.counts == tuple(sim.counts[i]))
-              for i, o in enumerate(outs))
+    bad = sum(
+        not (
+            np.array_equal(o.spikes, sim.spikes[i])
+            and o.result.prediction == sim.prediction[i]
+            and o.result.synops == sim.synops[i]
+            and o.result.counts == tuple(sim.counts[i])
+        )
+        for i, o in enumerate(outs)
+    )
     return outs, bad
 
 
@@ -129,7 +134,9 @@ def test_emulated_device_equals_simulator(name, n, qnet, data, tmp_path):
 
 def test_stream_cli_json_lines_and_summary(qnet, data, tmp_path):
     m = save_model(qnet, tmp_path / "m.qsnn")
-    res = CliRunner().invoke(app, ["stream", str(m), "--board", "host", "--limit", "15", "--out", str(tmp_path / "b"), "--json"])
+    res = CliRunner().invoke(
+        app, ["stream", str(m), "--board", "host", "--limit", "15", "--out", str(tmp_path / "b"), "--json"]
+    )
     assert res.exit_code == 0, res.output
     lines = [json.loads(ln) for ln in res.stdout.splitlines()]
     assert len(lines) == 16 and all("prediction" in ln for ln in lines[:15])
@@ -155,8 +162,22 @@ def test_deploy_command_serves_until_stopped_and_ports_lists(qnet, data, tmp_pat
     import sys
 
     m = save_model(qnet, tmp_path / "m.qsnn")
-    proc = subprocess.Popen([sys.executable, "-m", "edgesnn.cli.app", "deploy", str(m), "--board", "host",
-                             "--out", str(tmp_path / "b"), "--json"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgesnn.cli.app",
+            "deploy",
+            str(m),
+            "--board",
+            "host",
+            "--out",
+            str(tmp_path / "b"),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         info = json.loads(proc.stdout.readline())
         assert info["serving"] and info["hash32"] == f"{qnet.hash32:08x}"

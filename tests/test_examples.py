@@ -18,7 +18,10 @@ CASES = {  # script: (tools it needs, a line it must print)
     "tflite_convert.py": (("cc",), "SNN, 100 timesteps:"),
     "own_data.py": (("cc",), "mismatches 0"),
     "on_device_learning.py": (("cc",), "mismatches with the host 0"),
-    "custom_board/run.py": (("arm-none-eabi-gcc", "qemu-system-arm"), "verified on my-m3 (QEMU): 40 samples, mismatches 0"),
+    "custom_board/run.py": (
+        ("arm-none-eabi-gcc", "qemu-system-arm"),
+        "verified on my-m3 (QEMU): 40 samples, mismatches 0",
+    ),
     "embed_c/run.py": (("cc",), "predictions equal to the simulator: True"),
 }
 
@@ -30,8 +33,9 @@ def test_example_runs(script, tmp_path):
     if script in ("snntorch_nir.py", "tflite_convert.py"):
         import_or_skip("snntorch" if script == "snntorch_nir.py" else "ai_edge_litert", what=f"examples/{script}")
     t0 = time.monotonic()
-    p = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     seconds = time.monotonic() - t0
     print(f"--- examples/{script} ({seconds:.1f} s)\n{p.stdout}")
     assert p.returncode == 0, p.stderr[-3000:]
@@ -40,7 +44,12 @@ def test_example_runs(script, tmp_path):
 
 def test_users_firmware_test_with_the_pytest_fixture(tmp_path):
     need_tools("cc", what="examples/test_my_firmware.py")
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / "test_my_firmware.py")],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / "test_my_firmware.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "1 passed" in p.stdout

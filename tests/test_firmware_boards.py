@@ -1,6 +1,5 @@
 """Boards: schema, fit rules, emulated boards bit-exact with the simulator, PlatformIO projects."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesnn.fixedpoint import quantize
 from edgesnn.firmware import platformio
 from edgesnn.firmware.boards import BoardError, FitError, all_boards, get_board, load_board_file
 from edgesnn.firmware.build import FORBIDDEN
 from edgesnn.firmware.verify import verify
+from edgesnn.fixedpoint import quantize
 from edgesnn.ir import LIF, CubaLIF, Dense, Network
 from tests.strategies import quant_networks, spike_inputs
 from tests.toolchains import need_board_tools, need_tools
@@ -27,11 +26,23 @@ def _skip_without_tools(board):
 
 def digits_like_model(seed=0, hidden=48, cuba=False, recurrent=False):
     rng = np.random.default_rng(seed)
-    n1 = CubaLIF(np.full(hidden, 0.8), np.full(hidden, 0.9), np.ones(hidden)) if cuba else LIF(np.full(hidden, 0.9), np.ones(hidden))
-    net = Network(n_inputs=64, layers=(
-        Dense(rng.normal(0, 0.35, (hidden, 64)), rng.normal(0, 0.05, hidden), n1,
-              recurrent=rng.normal(0, 0.2, (hidden, hidden)) if recurrent else None),
-        Dense(rng.normal(0, 0.4, (10, hidden)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10)))))
+    n1 = (
+        CubaLIF(np.full(hidden, 0.8), np.full(hidden, 0.9), np.ones(hidden))
+        if cuba
+        else LIF(np.full(hidden, 0.9), np.ones(hidden))
+    )
+    net = Network(
+        n_inputs=64,
+        layers=(
+            Dense(
+                rng.normal(0, 0.35, (hidden, 64)),
+                rng.normal(0, 0.05, hidden),
+                n1,
+                recurrent=rng.normal(0, 0.2, (hidden, hidden)) if recurrent else None,
+            ),
+            Dense(rng.normal(0, 0.4, (10, hidden)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
+        ),
+    )
     return quantize(net)
 
 
@@ -42,8 +53,12 @@ def test_every_board_file_validates_and_lists():
 
 def test_invalid_board_file_names_the_field(tmp_path):
     p = tmp_path / "bad.toml"
-    p.write_text((Path(get_board("qemu-microbit").path)).read_text().replace('name = "qemu-microbit"', 'name = "bad"')
-                 .replace("ram_bytes = 16384", 'ram_bytes = "lots"'))
+    p.write_text(
+        (Path(get_board("qemu-microbit").path))
+        .read_text()
+        .replace('name = "qemu-microbit"', 'name = "bad"')
+        .replace("ram_bytes = 16384", 'ram_bytes = "lots"')
+    )
     with pytest.raises(BoardError, match="memory/ram_bytes"):
         load_board_file(p)
 
@@ -55,22 +70,48 @@ def test_unknown_board():
 
 def test_model_too_large_names_rule_board_limit_and_layer(tmp_path):
     rng = np.random.default_rng(0)
-    big = quantize(Network(n_inputs=64, layers=(
-        Dense(rng.normal(size=(1000, 64)), np.zeros(1000), LIF(np.full(1000, 0.9), np.ones(1000))),
-        Dense(rng.normal(size=(300, 1000)), np.zeros(300), LIF(np.full(300, 0.9), np.ones(300))))))
-    with pytest.raises(FitError, match=r"rule flash on board qemu-microbit: layer 1 brings the model tables to \d+ bytes; \d+ bytes"):
+    big = quantize(
+        Network(
+            n_inputs=64,
+            layers=(
+                Dense(rng.normal(size=(1000, 64)), np.zeros(1000), LIF(np.full(1000, 0.9), np.ones(1000))),
+                Dense(rng.normal(size=(300, 1000)), np.zeros(300), LIF(np.full(300, 0.9), np.ones(300))),
+            ),
+        )
+    )
+    with pytest.raises(
+        FitError, match=r"rule flash on board qemu-microbit: layer 1 brings the model tables to \d+ bytes; \d+ bytes"
+    ):
         from edgesnn.firmware.boards import check_fits
 
         check_fits(get_board("qemu-microbit"), big)
-    wide = quantize(Network(n_inputs=8, layers=(Dense(rng.normal(size=(2000, 8)), np.zeros(2000), LIF(np.full(2000, 0.9), np.ones(2000))),)))
-    with pytest.raises(FitError, match=r"rule ram on board qemu-sifive-e: model state needs \d+ bytes, 14336 bytes are free .*layer: 0, 2000 neurons"):
+    wide = quantize(
+        Network(
+            n_inputs=8,
+            layers=(Dense(rng.normal(size=(2000, 8)), np.zeros(2000), LIF(np.full(2000, 0.9), np.ones(2000))),),
+        )
+    )
+    with pytest.raises(
+        FitError,
+        match=r"rule ram on board qemu-sifive-e: model state needs \d+ bytes, 14336 bytes are free .*layer: 0, 2000 neurons",
+    ):
         from edgesnn.firmware.boards import check_fits
 
         check_fits(get_board("qemu-sifive-e"), wide)
 
 
 def test_forbidden_symbol_pattern():
-    for s in ["__aeabi_fadd", "__aeabi_dmul", "__aeabi_i2f", "__aeabi_ui2d", "__addsf3", "__floatsisf", "__fixdfsi", "malloc", "_sbrk"]:
+    for s in [
+        "__aeabi_fadd",
+        "__aeabi_dmul",
+        "__aeabi_i2f",
+        "__aeabi_ui2d",
+        "__addsf3",
+        "__floatsisf",
+        "__fixdfsi",
+        "malloc",
+        "_sbrk",
+    ]:
         assert FORBIDDEN.match(s), s
     for s in ["__aeabi_lmul", "__aeabi_uidiv", "__aeabi_idiv", "__muldi3", "esnn_step", "memset"]:
         assert not FORBIDDEN.match(s), s
@@ -133,11 +174,26 @@ def test_image_with_float_helpers_is_rejected(tmp_path):
     from edgesnn.firmware.hostbuild import BuildError
 
     src = tmp_path / "f.c"
-    src.write_text("volatile float a = 1.5f; int main(void) { return (int)(a * 3.0f); }\n"
-                   "void reset_handler(void) { main(); }\n")
+    src.write_text(
+        "volatile float a = 1.5f; int main(void) { return (int)(a * 3.0f); }\nvoid reset_handler(void) { main(); }\n"
+    )
     elf = tmp_path / "f.elf"
-    subprocess.run([board.toolchain["cc"], "-mcpu=cortex-m0", "-mthumb", "-O2", "-nostdlib", "-nostartfiles",
-                    "-Wl,-ereset_handler", str(src), "-lgcc", "-o", str(elf)], check=True)
+    subprocess.run(
+        [
+            board.toolchain["cc"],
+            "-mcpu=cortex-m0",
+            "-mthumb",
+            "-O2",
+            "-nostdlib",
+            "-nostartfiles",
+            "-Wl,-ereset_handler",
+            str(src),
+            "-lgcc",
+            "-o",
+            str(elf),
+        ],
+        check=True,
+    )
     with pytest.raises(BuildError, match=r"links forbidden symbols: .*__aeabi_f"):
         measure(board, elf, [], tmp_path, "test")
 
@@ -182,10 +238,12 @@ def test_verify_errors_are_one_line(tmp_path, monkeypatch):
         return replace(r, digests=r.digests[:-1])
 
     monkeypatch.setattr(verify_mod, "run_selfcheck", one_report_short)
-    res = CliRunner().invoke(app, ["verify", str(q), "--board", "qemu-mps2-an385", "--limit", "3",
-                                   "--out", str(tmp_path / "b")])
+    res = CliRunner().invoke(
+        app, ["verify", str(q), "--board", "qemu-mps2-an385", "--limit", "3", "--out", str(tmp_path / "b")]
+    )
     assert res.exit_code == 1 and res.stderr.strip().splitlines() == [
-        "error: qemu-mps2-an385: the firmware reported 2 samples of 3"], (res.stderr, res.exception)
+        "error: qemu-mps2-an385: the firmware reported 2 samples of 3"
+    ], (res.stderr, res.exception)
     hang = tmp_path / "hang.sh"
     hang.write_text("#!/bin/sh\nsleep 5\n")
     hang.chmod(0o755)

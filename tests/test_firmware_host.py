@@ -1,17 +1,15 @@
 """The generated C, compiled for the host, equals the golden simulator on every spike and state."""
 
-import shutil
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesnn.fixedpoint import simulate_int
 from edgesnn.firmware import golden, hostbuild
 from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.render import packed_rows
+from edgesnn.fixedpoint import simulate_int
 from tests.strategies import quant_networks, spike_inputs
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_tools
@@ -25,8 +23,13 @@ def _host_compiler():
 
 
 def _compare(qnet, x, tmp, sanitize):
-    res = build(qnet, get_board("host"), tmp, app="golden_host",
-                extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else ())
+    res = build(
+        qnet,
+        get_board("host"),
+        tmp,
+        app="golden_host",
+        extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else (),
+    )
     sim = simulate_int(qnet, x, record=True)
     run = hostbuild.run_host(qnet, res.elf, x)
     res = golden.count_mismatches(sim, run)
@@ -51,8 +54,13 @@ def test_many_events_cross_the_int16_chunk_boundary(tmp_path):
     rng = np.random.default_rng(0)
     n_in, n_out = 600, 13
     w = np.where(rng.random((n_out, n_in)) < 0.5, 127, -127)
-    layer = QuantLayer(weight=w, bias=np.zeros(n_out, np.int64), shift=0, alpha_mem=np.full(n_out, 65536),
-                       threshold=np.full(n_out, 10**6))
+    layer = QuantLayer(
+        weight=w,
+        bias=np.zeros(n_out, np.int64),
+        shift=0,
+        alpha_mem=np.full(n_out, 65536),
+        threshold=np.full(n_out, 10**6),
+    )
     qnet = QuantNetwork(n_inputs=n_in, layers=(layer,), state_bits=32)
     _compare(qnet, np.ones((2, 3, n_in), bool), tmp_path, sanitize=True)
 
@@ -77,9 +85,13 @@ def test_trained_digits_model_bit_exact(tmp_path):
     from edgesnn.ir import LIF, Dense, Network
 
     rng = np.random.default_rng(1)  # random weights at the trained model's shapes (training is tested elsewhere)
-    net = Network(n_inputs=64, layers=(
-        Dense(rng.normal(0, 0.35, (128, 64)), rng.normal(0, 0.05, 128), LIF(np.full(128, 0.9), np.ones(128))),
-        Dense(rng.normal(0, 0.35, (10, 128)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10)))))
+    net = Network(
+        n_inputs=64,
+        layers=(
+            Dense(rng.normal(0, 0.35, (128, 64)), rng.normal(0, 0.05, 128), LIF(np.full(128, 0.9), np.ones(128))),
+            Dense(rng.normal(0, 0.35, (10, 128)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
+        ),
+    )
     q = quantize(net)
     x, _ = encoded("digits", "test")
     res = _compare(q, x, tmp_path, sanitize=True)
@@ -97,8 +109,13 @@ def test_clang_sanitizers_find_no_out_of_bounds_pointer(tmp_path):
     x = np.random.default_rng(3).random((3, 6, 64)) < 0.3
     for cuba in (False, True):
         qnet = digits_like_model(seed=7, hidden=24, cuba=cuba)
-        res = build(qnet, clang_host, tmp_path / f"c{int(cuba)}", app="golden_host",
-                    extra_cflags=tuple(hostbuild.SANITIZE_FLAGS))
+        res = build(
+            qnet,
+            clang_host,
+            tmp_path / f"c{int(cuba)}",
+            app="golden_host",
+            extra_cflags=tuple(hostbuild.SANITIZE_FLAGS),
+        )
         run = hostbuild.run_host(qnet, res.elf, x)
         out = golden.count_mismatches(simulate_int(qnet, x, record=True), run)
         assert out["mismatched_values"] == 0 and out["values_compared"] > 0

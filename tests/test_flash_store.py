@@ -27,16 +27,21 @@ def _harness(tmp_path: Path, board_name: str, hidden: int = 12) -> Path:
     src = tmp_path / "src"
     write_model_sources(qnet, src, learn_layer=len(qnet.layers) - 1)
     (src / "board_config.h").write_text(
-        "#define BOARD_NAME \"flash-model\"\n"
+        '#define BOARD_NAME "flash-model"\n'
         f"#define BOARD_STORAGE_SLOT0 0x{st['slot0']:08x}u\n#define BOARD_STORAGE_SLOT1 0x{st['slot1']:08x}u\n"
-        f"#define BOARD_STORAGE_SLOT_BYTES {st['slot_bytes']}u\n#define BOARD_STORAGE_PAGE_BYTES {st['page_bytes']}u\n")
+        f"#define BOARD_STORAGE_SLOT_BYTES {st['slot_bytes']}u\n#define BOARD_STORAGE_PAGE_BYTES {st['page_bytes']}u\n"
+    )
     hal = templates_dir() / "hal"
     files = [src / n for n in ("esnn.c", "esnn_model.c", "esnn_learn.c", "esnn_persist.c")]
     files += [hal / "store_flash.c", HERE / "flash_model.c", HERE / "persist_flash_test.c"]
     exe = tmp_path / "persist_flash_test"
     flags = [f for f in STRICT_FLAGS if f != "-pedantic"]  # setjmp/longjmp in the harness
-    subprocess.run(["cc", "-O1", *flags, *SANITIZE_FLAGS, f"-I{src}", f"-I{hal}", f"-I{HERE}",
-                    *map(str, files), "-o", str(exe)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["cc", "-O1", *flags, *SANITIZE_FLAGS, f"-I{src}", f"-I{hal}", f"-I{HERE}", *map(str, files), "-o", str(exe)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return exe
 
 
@@ -63,11 +68,28 @@ def test_flash_drivers_cross_compile_strictly(tmp_path, board):
     need_tools(b.toolchain["cc"], what=f"{board}'s flash driver")
     hal = templates_dir() / "hal"
     (tmp_path / "board_config.h").write_text(
-        "".join(f"#define BOARD_STORAGE_{k.upper()} {v}u\n" for k, v in b.storage.items() if k != "driver"))
+        "".join(f"#define BOARD_STORAGE_{k.upper()} {v}u\n" for k, v in b.storage.items() if k != "driver")
+    )
     for f in (hal / "store_flash.c", hal / f"flash_{b.storage['driver']}.c"):
-        subprocess.run([b.toolchain["cc"], "-O2", *STRICT_FLAGS, *b.toolchain["cflags"], "-ffreestanding",
-                        f"-I{tmp_path}", f"-I{hal}", f"-I{templates_dir() / 'runtime'}", "-c", str(f),
-                        "-o", str(tmp_path / (f.stem + ".o"))], check=True, capture_output=True, text=True)
+        subprocess.run(
+            [
+                b.toolchain["cc"],
+                "-O2",
+                *STRICT_FLAGS,
+                *b.toolchain["cflags"],
+                "-ffreestanding",
+                f"-I{tmp_path}",
+                f"-I{hal}",
+                f"-I{templates_dir() / 'runtime'}",
+                "-c",
+                str(f),
+                "-o",
+                str(tmp_path / (f.stem + ".o")),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
 
 
 def test_nvmc_driver_saves_and_loads_on_the_emulated_nrf51(tmp_path):

@@ -5,8 +5,7 @@ import pytest
 
 from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint import quantize, simulate
-from edgesnn.formats import load_model, save_model
-from edgesnn.formats import qmodel
+from edgesnn.formats import load_model, qmodel, save_model
 from tests.test_ir_quantize import small_net
 
 
@@ -55,12 +54,15 @@ def test_edited_tables_are_refused(tmp_path):
         load_model(tmp_path / "bad.qsnn")
 
 
-@pytest.mark.parametrize("content,match", [
-    (b"", "not an edgesnn model"),
-    (b"hello world", "not an edgesnn model"),
-    (b"PK\x03\x04garbage", "corrupt quantized model"),
-    (b"\x89HDF\r\n\x1a\ntruncated", "corrupt NIR file"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"", "not an edgesnn model"),
+        (b"hello world", "not an edgesnn model"),
+        (b"PK\x03\x04garbage", "corrupt quantized model"),
+        (b"\x89HDF\r\n\x1a\ntruncated", "corrupt NIR file"),
+    ],
+)
 def test_corrupt_files_name_the_cause(tmp_path, content, match):
     p = tmp_path / "m"
     p.write_bytes(content)

@@ -4,20 +4,26 @@ import numpy as np
 import pytest
 
 from edgesnn.errors import QuantizationError
-from edgesnn.fixedpoint import quantization_report, quantize, simulate_float, simulate_int
 from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint import quantization_report, quantize, simulate_float, simulate_int
 from edgesnn.ir import IF, LIF, CubaLIF, Dense, Network
 from tests.toolchains import import_or_skip
 
 
 def small_net(seed=0, n_in=6, hidden=5, out=3, recurrent=True):
     rng = np.random.default_rng(seed)
-    return Network(n_inputs=n_in, layers=(
-        Dense(rng.normal(0, 0.6, (hidden, n_in)), rng.normal(0, 0.1, hidden),
-              CubaLIF(np.full(hidden, 0.7), np.full(hidden, 0.9), np.full(hidden, 1.0)),
-              recurrent=rng.normal(0, 0.3, (hidden, hidden)) if recurrent else None),
-        Dense(rng.normal(0, 0.6, (out, hidden)), np.zeros(out), LIF(np.full(out, 0.8), np.full(out, 0.7))),
-    ))
+    return Network(
+        n_inputs=n_in,
+        layers=(
+            Dense(
+                rng.normal(0, 0.6, (hidden, n_in)),
+                rng.normal(0, 0.1, hidden),
+                CubaLIF(np.full(hidden, 0.7), np.full(hidden, 0.9), np.full(hidden, 1.0)),
+                recurrent=rng.normal(0, 0.3, (hidden, hidden)) if recurrent else None,
+            ),
+            Dense(rng.normal(0, 0.6, (out, hidden)), np.zeros(out), LIF(np.full(out, 0.8), np.full(out, 0.7))),
+        ),
+    )
 
 
 def test_nan_weight_is_rejected_with_its_index():
@@ -27,11 +33,14 @@ def test_nan_weight_is_rejected_with_its_index():
         Dense(w, np.zeros(2), IF(np.ones(2)))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"beta": [0.5, 1.5], "threshold": [1, 1]}, r"beta\[1\] = 1.5"),
-    ({"beta": [0.5, 0.5], "threshold": [1, 0]}, r"threshold\[1\] = 0.0"),
-    ({"beta": [0.5, 0.5], "threshold": [1, 1], "reset": "zero"}, "reset must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"beta": [0.5, 1.5], "threshold": [1, 1]}, r"beta\[1\] = 1.5"),
+        ({"beta": [0.5, 0.5], "threshold": [1, 0]}, r"threshold\[1\] = 0.0"),
+        ({"beta": [0.5, 0.5], "threshold": [1, 1], "reset": "zero"}, "reset must be one of"),
+    ],
+)
 def test_neuron_validation_names_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LIF(**kwargs)
@@ -63,7 +72,9 @@ def test_quantized_weights_use_the_full_range(wb, per_channel):
     for L in q.layers:
         assert np.abs(L.weight).max() == lim
         if per_channel:
-            full = np.maximum(np.abs(L.weight).max(axis=1), 0 if L.recurrent is None else np.abs(L.recurrent).max(axis=1))
+            full = np.maximum(
+                np.abs(L.weight).max(axis=1), 0 if L.recurrent is None else np.abs(L.recurrent).max(axis=1)
+            )
             assert (full == lim).all()
 
 

@@ -34,9 +34,15 @@ def _stream_equals_simulator(dev, qnet, x):
     sim = simulate_int(qnet, x)
     outs = list(dev.stream(x, steps_per_frame=1))
     assert len(outs) == len(x)
-    return sum(not (np.array_equal(o.spikes, sim.spikes[i]) and o.result.prediction == sim.prediction[i]
-                    and o.result.synops == sim.synops[i] and o.result.counts == tuple(sim.counts[i]))
-               for i, o in enumerate(outs))
+    return sum(
+        not (
+            np.array_equal(o.spikes, sim.spikes[i])
+            and o.result.prediction == sim.prediction[i]
+            and o.result.synops == sim.synops[i]
+            and o.result.counts == tuple(sim.counts[i])
+        )
+        for i, o in enumerate(outs)
+    )
 
 
 def test_repeated_request_is_answered_from_the_stored_reply_not_run_twice(qnet, tmp_path):
@@ -105,7 +111,12 @@ def test_emulated_board_through_a_faulty_tcp_proxy(qnet, data, tmp_path):
                 bad = _stream_equals_simulator(c.device, qnet, data[0][:25])
             finally:
                 c.close()
-            damaged = proxy.down.counts.flipped + proxy.down.counts.dropped + proxy.up.counts.flipped + proxy.up.counts.dropped
+            damaged = (
+                proxy.down.counts.flipped
+                + proxy.down.counts.dropped
+                + proxy.up.counts.flipped
+                + proxy.up.counts.dropped
+            )
     finally:
         d.close()
     assert bad == 0

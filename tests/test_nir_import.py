@@ -29,10 +29,17 @@ def _snntorch_net(reset: str, train_epochs: int = 2):
         def __init__(self):
             super().__init__()
             self.fc1 = torch.nn.Linear(64, 32)
-            self.lif1 = snn.Leaky(beta=torch.full((32,), 0.9), threshold=torch.ones(32), reset_mechanism=reset, init_hidden=True)
+            self.lif1 = snn.Leaky(
+                beta=torch.full((32,), 0.9), threshold=torch.ones(32), reset_mechanism=reset, init_hidden=True
+            )
             self.fc2 = torch.nn.Linear(32, 10)
-            self.lif2 = snn.Leaky(beta=torch.full((10,), 0.8), threshold=torch.ones(10), reset_mechanism=reset,
-                                  init_hidden=True, output=True)
+            self.lif2 = snn.Leaky(
+                beta=torch.full((10,), 0.8),
+                threshold=torch.ones(10),
+                reset_mechanism=reset,
+                init_hidden=True,
+                output=True,
+            )
 
         def forward(self, x):
             return self.lif2(self.fc2(self.lif1(self.fc1(x))))
@@ -75,8 +82,9 @@ def test_snntorch_export_imports_and_reproduces_its_spikes(reset, mode, tmp_path
     net = _snntorch_net(reset)
     path = tmp_path / "snntorch.nir"
     nir.write(str(path), export_to_nir(net, torch.zeros(64)))
-    res = CliRunner().invoke(app, ["import", str(path), "--out", str(tmp_path / "m.nir"), "--json",
-                                   *(["--reset", mode] if mode else [])])
+    res = CliRunner().invoke(
+        app, ["import", str(path), "--out", str(tmp_path / "m.nir"), "--json", *(["--reset", mode] if mode else [])]
+    )
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     assert info["dt"] == pytest.approx(1e-4, rel=1e-6) and "snnTorch" in info["dt_source"]
@@ -105,7 +113,15 @@ def _conv_graph():
         "li": nir.LI(tau=np.full(10, 1e-3), r=np.ones(10), v_leak=np.zeros(10)),
         "output": nir.Output(output_type={"output": np.array([10])}),
     }
-    edges = [("input", "conv"), ("conv", "if1"), ("if1", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "li"), ("li", "output")]
+    edges = [
+        ("input", "conv"),
+        ("conv", "if1"),
+        ("if1", "pool"),
+        ("pool", "flat"),
+        ("flat", "fc"),
+        ("fc", "li"),
+        ("li", "output"),
+    ]
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), w, fc
 
 
@@ -116,7 +132,9 @@ def test_conv_pool_flatten_graph_matches_a_direct_computation():
     assert rep.layers[1]["linear_nodes"] == ["SumPool2d", "Flatten", "Affine"]
     x = np.random.default_rng(1).random((3, 6, 64)) < 0.4
     # direct: conv (torch) -> IF (dt*r gain) -> sum pool -> flatten -> fc -> LI
-    conv = torch.nn.functional.conv2d(torch.from_numpy(x.reshape(3 * 6, 1, 8, 8).astype(np.float64)), torch.from_numpy(w))
+    conv = torch.nn.functional.conv2d(
+        torch.from_numpy(x.reshape(3 * 6, 1, 8, 8).astype(np.float64)), torch.from_numpy(w)
+    )
     drive = 1e-4 * conv.numpy().reshape(3, 6, 144)
     v = np.zeros((3, 144))
     v_out = np.zeros((3, 10))
@@ -125,7 +143,9 @@ def test_conv_pool_flatten_graph_matches_a_direct_computation():
         v = v + drive[:, t]
         z = v > 1.0
         v = np.where(z, 0.0, v)
-        pooled = torch.nn.functional.avg_pool2d(torch.from_numpy(z.reshape(3, 4, 6, 6).astype(np.float64)), 2).numpy() * 4
+        pooled = (
+            torch.nn.functional.avg_pool2d(torch.from_numpy(z.reshape(3, 4, 6, 6).astype(np.float64)), 2).numpy() * 4
+        )
         v_out = beta_out * v_out + (1e-4 / 1e-3) * (pooled.reshape(3, -1) @ fc.T)
     r = simulate_float(net, x, record=True)
     assert np.allclose(r.record[-1]["v"][:, -1], v_out, atol=1e-9)
@@ -134,11 +154,26 @@ def test_conv_pool_flatten_graph_matches_a_direct_computation():
 
 def test_quantized_model_round_trips_through_nir(tmp_path):
     rng = np.random.default_rng(0)
-    net = Network(n_inputs=5, layers=(Dense(rng.normal(size=(4, 5)), np.zeros(4), LIF(np.full(4, 0.9), np.ones(4))),
-                                      Dense(rng.normal(size=(3, 4)), np.zeros(3), LI(np.full(3, 0.8)))))
+    net = Network(
+        n_inputs=5,
+        layers=(
+            Dense(rng.normal(size=(4, 5)), np.zeros(4), LIF(np.full(4, 0.9), np.ones(4))),
+            Dense(rng.normal(size=(3, 4)), np.zeros(3), LI(np.full(3, 0.8))),
+        ),
+    )
     q = quantize(net)
-    res = CliRunner().invoke(app, ["export", str(save_model(q, tmp_path / "q.qsnn")), "--format", "nir",
-                                   "--out", str(tmp_path / "q.nir"), "--json"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "export",
+            str(save_model(q, tmp_path / "q.qsnn")),
+            "--format",
+            "nir",
+            "--out",
+            str(tmp_path / "q.nir"),
+            "--json",
+        ],
+    )
     assert res.exit_code == 0 and json.loads(res.stdout)["quantized"]
     g = nir.read(str(tmp_path / "q.nir"))
     assert {type(n).__name__ for n in g.nodes.values()} >= {"LIF", "LI", "Affine"}  # readable by NIR tools
@@ -150,11 +185,15 @@ def test_quantized_model_round_trips_through_nir(tmp_path):
 
 
 def test_unknown_dt_and_bad_graphs_are_named():
-    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([2])}),
-                            "fc": nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
-                            "lif": nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
-                            "output": nir.Output(output_type={"output": np.array([2])})},
-                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    g = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2])}),
+            "fc": nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
+            "lif": nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
+            "output": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    )
     with pytest.raises(ModelFileError, match="pass --dt"):
         import_graph(g)
     net, rep = import_graph(g, dt=0.1)

@@ -9,7 +9,6 @@ import pytest
 from edgesnn.cli.app import app
 from edgesnn.data import saccade
 from edgesnn.data.dvs import PixelModel, frames_to_events
-
 from tests.cli_helpers import run_json, runner
 
 
@@ -112,12 +111,30 @@ def test_saccade_digits_is_built_once_then_read_from_the_cache(tmp_path, monkeyp
     info = run_json("data", "info", "saccade-digits")
     path = tmp_path / f"saccade-digits-v{saccade.VERSION}.npz"
     assert path.is_file() and not list(tmp_path.glob("*.tmp.npz"))
-    assert (info["kind"], info["samples_train"], info["samples_test"], info["input_shape"], info["classes"]) == \
-        ("events", 1347, 450, [2, 32, 32], 10)
+    assert (info["kind"], info["samples_train"], info["samples_test"], info["input_shape"], info["classes"]) == (
+        "events",
+        1347,
+        450,
+        [2, 32, 32],
+        10,
+    )
     assert 2000 < info["events_per_sample_mean"] < 3500
     stamp = os.stat(path).st_mtime_ns
     run_json("data", "info", "saccade-digits")
     assert os.stat(path).st_mtime_ns == stamp
-    r = run_json("train", "--dataset", "saccade-digits", "--downsample", "2", "--timesteps", "10", "--epochs", "2",
-                 "--hidden", "48", "--out", str(tmp_path / "s.nir"))
+    r = run_json(
+        "train",
+        "--dataset",
+        "saccade-digits",
+        "--downsample",
+        "2",
+        "--timesteps",
+        "10",
+        "--epochs",
+        "2",
+        "--hidden",
+        "48",
+        "--out",
+        str(tmp_path / "s.nir"),
+    )
     assert r["input_spec"]["downsample"] == 2 and r["test_accuracy"] > 0.5  # chance is 0.1

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -45,11 +44,18 @@ def test_device_weights_equal_golden_model_on_random_networks(tmp_path_factory, 
     li = data.draw(st.integers(0, len(qnet.layers) - 1))
     lo = data.draw(st.integers(-q, 0))
     cfg = PlasticityConfig(
-        layer=li, mode=data.draw(st.sampled_from(["pair", "three_factor"])),
-        alpha_pre=data.draw(st.integers(0, 65536)), alpha_post=data.draw(st.integers(0, 65536)),
-        a_pre=data.draw(st.integers(0, 65535)), a_post=data.draw(st.integers(0, 65535)),
-        eta_plus=data.draw(st.integers(0, 65535)), eta_minus=data.draw(st.integers(0, 65535)),
-        lr_shift=data.draw(st.integers(0, 30)), w_min=lo, w_max=data.draw(st.integers(lo, q)))
+        layer=li,
+        mode=data.draw(st.sampled_from(["pair", "three_factor"])),
+        alpha_pre=data.draw(st.integers(0, 65536)),
+        alpha_post=data.draw(st.integers(0, 65536)),
+        a_pre=data.draw(st.integers(0, 65535)),
+        a_post=data.draw(st.integers(0, 65535)),
+        eta_plus=data.draw(st.integers(0, 65535)),
+        eta_minus=data.draw(st.integers(0, 65535)),
+        lr_shift=data.draw(st.integers(0, 30)),
+        w_min=lo,
+        w_max=data.draw(st.integers(lo, q)),
+    )
     x = data.draw(spike_inputs(qnet.n_inputs, max_samples=4, max_steps=8))
     labels = np.array([data.draw(st.integers(-1, qnet.layers[li].n_out - 1)) for _ in range(x.shape[0])])
     host = simulate_learning(qnet, x, cfg, labels if cfg.mode == "three_factor" else None)
@@ -64,7 +70,9 @@ def test_three_factor_learning_on_the_emulated_m3_matches_the_host_and_improves(
     need_board_tools(board)
     qnet = digits_like_model(seed=4, hidden=48)
     L = qnet.layers[-1]
-    weak = replace(qnet, layers=(qnet.layers[0], replace(L, weight=np.random.default_rng(1).integers(-20, 21, L.weight.shape))))
+    weak = replace(
+        qnet, layers=(qnet.layers[0], replace(L, weight=np.random.default_rng(1).integers(-20, 21, L.weight.shape)))
+    )
     cfg = PlasticityConfig(mode="three_factor", lr_shift=10)
     x, y = encoded("digits", "train", weak.input_spec)
     xt, yt = encoded("digits", "test", weak.input_spec)
@@ -75,7 +83,9 @@ def test_three_factor_learning_on_the_emulated_m3_matches_the_host_and_improves(
             d.device.save_weights()
     assert np.array_equal(w, host.network.layers[-1].weight)
     # random hidden features: a clear, deterministic gain (7 % -> 26 % here; the trained demo model reaches 93 %)
-    assert simulate_int(host.network, xt[:150]).accuracy(yt[:150]) > simulate_int(weak, xt[:150]).accuracy(yt[:150]) + 0.15
+    assert (
+        simulate_int(host.network, xt[:150]).accuracy(yt[:150]) > simulate_int(weak, xt[:150]).accuracy(yt[:150]) + 0.15
+    )
 
 
 def test_persistence_survives_a_power_cut_mid_write(tmp_path):
@@ -115,8 +125,23 @@ def test_persistence_survives_a_power_cut_mid_write(tmp_path):
 def test_learn_cli_reports_before_after_and_zero_mismatches(tmp_path):
     qnet = digits_like_model(seed=6, hidden=32)
     m = save_model(qnet, tmp_path / "m.qsnn")
-    res = CliRunner().invoke(app, ["learn", str(m), "--board", "host", "--samples", "120", "--eval-limit", "100",
-                                   "--reinit", "--out", str(tmp_path / "b"), "--json"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "learn",
+            str(m),
+            "--board",
+            "host",
+            "--samples",
+            "120",
+            "--eval-limit",
+            "100",
+            "--reinit",
+            "--out",
+            str(tmp_path / "b"),
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     lines = [json.loads(ln) for ln in res.stdout.splitlines()]
     s = lines[-1]
@@ -140,12 +165,16 @@ def _four_bit():
     from edgesnn.ir import LIF, Dense, Network
 
     rng = np.random.default_rng(0)
-    return quantize(Network(n_inputs=4, layers=(Dense(rng.normal(size=(3, 4)), np.zeros(3), LIF(np.full(3, 0.9), np.ones(3))),)),
-                    weight_bits=4)
+    return quantize(
+        Network(n_inputs=4, layers=(Dense(rng.normal(size=(3, 4)), np.zeros(3), LIF(np.full(3, 0.9), np.ones(3))),)),
+        weight_bits=4,
+    )
 
 
 def test_stdp_cli_small(tmp_path):
-    res = CliRunner().invoke(app, ["stdp", "--out", str(tmp_path / "s.nir"), "--neurons", "60", "--epochs", "1", "--json"])
+    res = CliRunner().invoke(
+        app, ["stdp", "--out", str(tmp_path / "s.nir"), "--neurons", "60", "--epochs", "1", "--json"]
+    )
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
     assert r["test_accuracy"] > 0.6 and 0.0 < r["exported_test_accuracy"] <= 1.0
@@ -158,8 +187,19 @@ def test_plasticity_at_the_extremes_cannot_wrap(tmp_path, mode):
     need_tools("cc", what="the host board")
     qnet = digits_like_model(seed=2, hidden=16)
     q = 2 ** (qnet.weight_bits - 1) - 1
-    cfg = PlasticityConfig(layer=-1, mode=mode, alpha_pre=65536, alpha_post=65536, a_pre=65535, a_post=65535,
-                           eta_plus=65535, eta_minus=65535, lr_shift=0, w_min=-q, w_max=q)
+    cfg = PlasticityConfig(
+        layer=-1,
+        mode=mode,
+        alpha_pre=65536,
+        alpha_post=65536,
+        a_pre=65535,
+        a_post=65535,
+        eta_plus=65535,
+        eta_minus=65535,
+        lr_shift=0,
+        w_min=-q,
+        w_max=q,
+    )
     x = np.random.default_rng(0).random((3, 10, 64)) < 0.5
     labels = np.array([1, 4, 7]) if mode == "three_factor" else None
     host = simulate_learning(qnet, x, cfg, labels)
@@ -175,16 +215,38 @@ def test_learn_persist_checks_storage_first_and_always_keeps_the_learned_model(t
     qnet = digits_like_model(seed=6, hidden=16)
     m = save_model(qnet, tmp_path / "m.qsnn")
     # a board without storage: refused before any sample is streamed
-    res = CliRunner().invoke(app, ["learn", str(m), "--board", "host", "--samples", "50", "--persist",
-                                   "--out", str(tmp_path / "b"), "--json"])
+    res = CliRunner().invoke(
+        app,
+        ["learn", str(m), "--board", "host", "--samples", "50", "--persist", "--out", str(tmp_path / "b"), "--json"],
+    )
     assert res.exit_code == 1 and res.stdout == ""
     assert res.stderr.strip().splitlines() == ["error: board host has no persistent storage: run without --persist"]
     # storage that fails during SAVE (power cut at the first byte): the learned model is saved anyway
-    with deploy(qnet, get_board("host"), tmp_path / "d", learn_layer=-1,
-                env={"ESNN_STORE": str(tmp_path / "slots.bin"), "ESNN_STORE_CUT_AFTER": "0"}) as d:
+    with deploy(
+        qnet,
+        get_board("host"),
+        tmp_path / "d",
+        learn_layer=-1,
+        env={"ESNN_STORE": str(tmp_path / "slots.bin"), "ESNN_STORE_CUT_AFTER": "0"},
+    ) as d:
         d.device.close()
-        res = CliRunner().invoke(app, ["learn", str(m), "--port", d.port, "--samples", "20", "--eval-limit", "10",
-                                       "--persist", "--save", str(tmp_path / "learned.qsnn"), "--json"])
+        res = CliRunner().invoke(
+            app,
+            [
+                "learn",
+                str(m),
+                "--port",
+                d.port,
+                "--samples",
+                "20",
+                "--eval-limit",
+                "10",
+                "--persist",
+                "--save",
+                str(tmp_path / "learned.qsnn"),
+                "--json",
+            ],
+        )
     assert res.exit_code == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "saving the weights on the device failed" in lines[0] and "learned.qsnn" in lines[0]

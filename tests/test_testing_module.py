@@ -35,8 +35,10 @@ def test_a_difference_is_named_by_sample_step_layer_neuron_and_both_values(monke
         assert_firmware_matches(qnet, x, build_dir=tmp_path / "b", sanitize=False)
     msg = str(e.value)
     want = int(real(qnet, tmp_path / "b" / "golden_host", x).record[0]["v"][2, 5, 7])
-    assert msg.startswith("firmware differs from the golden simulator at sample 2, timestep 5, layer 0, neuron 7: "
-                          f"membrane v: simulator {want}, firmware {want + 1}"), msg
+    assert msg.startswith(
+        "firmware differs from the golden simulator at sample 2, timestep 5, layer 0, neuron 7: "
+        f"membrane v: simulator {want}, firmware {want + 1}"
+    ), msg
     assert "1 of" in msg and "values differ in 1 of 4 samples" in msg
 
 

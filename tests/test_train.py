@@ -7,8 +7,8 @@ from tests.toolchains import import_or_skip
 
 torch = import_or_skip("torch")
 
-from edgesnn.fixedpoint import quantize, simulate_int  # noqa: E402
 from edgesnn.data.datasets import encoded  # noqa: E402
+from edgesnn.fixedpoint import quantize, simulate_int  # noqa: E402
 from edgesnn.train import TrainConfig, train  # noqa: E402
 
 
@@ -21,7 +21,8 @@ def test_same_seed_same_weights_and_qat_model_quantizes_losslessly():
     x, y = encoded("digits", "test", a.network.input_spec)
     q = quantize(a.network)  # the QAT model's own forward pass is the integer model
     assert a.history[-1]["test_accuracy_train_readout"] == pytest.approx(
-        float(np.mean(simulate_int(q, x).counts.argmax(axis=1) == y)))
+        float(np.mean(simulate_int(q, x).counts.argmax(axis=1) == y))
+    )
 
 
 def test_latency_encoding_trains():

@@ -32,8 +32,12 @@ def main() -> int:
     args = ap.parse_args()
     host, port = args.target.rsplit(":", 1)
     down = FaultRates(args.flip, args.drop, args.duplicate, args.delay)
-    up = FaultRates(*(getattr(args, f"host_{n}") if getattr(args, f"host_{n}") is not None else getattr(args, n)
-                      for n in ("flip", "drop", "duplicate", "delay")))
+    up = FaultRates(
+        *(
+            getattr(args, f"host_{n}") if getattr(args, f"host_{n}") is not None else getattr(args, n)
+            for n in ("flip", "drop", "duplicate", "delay")
+        )
+    )
     try:
         proxy = FaultyProxy((host, int(port)), down, up, seed=args.seed, listen_port=args.port).start()
     except (ValueError, OSError) as e:

@@ -20,10 +20,14 @@ rng = np.random.default_rng(0)
 
 
 def model(hidden: int) -> Network:
-    return Network(n_inputs=64, layers=(
-        Dense(rng.normal(0, 0.3, (hidden, 64)), np.zeros(hidden), LIF(np.full(hidden, 0.9), np.ones(hidden))),
-        Dense(rng.normal(0, 0.3, (10, hidden)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10)))),
-        input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 10, "seed": 0})
+    return Network(
+        n_inputs=64,
+        layers=(
+            Dense(rng.normal(0, 0.3, (hidden, 64)), np.zeros(hidden), LIF(np.full(hidden, 0.9), np.ones(hidden))),
+            Dense(rng.normal(0, 0.3, (10, hidden)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
+        ),
+        input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 10, "seed": 0},
+    )
 
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-import edgesnn.api as es
 from edgesnn.data.datasets import encoded
 from edgesnn.firmware.hostbuild import STRICT_FLAGS, write_model_sources
 from edgesnn.fixedpoint import quantize, simulate_int
@@ -18,10 +17,14 @@ from edgesnn.ir import LIF, Dense, Network
 
 HERE = Path(__file__).parent
 rng = np.random.default_rng(0)
-net = Network(n_inputs=64, layers=(
-    Dense(rng.normal(0, 0.35, (48, 64)), np.zeros(48), LIF(np.full(48, 0.9), np.ones(48))),
-    Dense(rng.normal(0, 0.4, (10, 48)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10)))),
-    input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 20, "seed": 0})
+net = Network(
+    n_inputs=64,
+    layers=(
+        Dense(rng.normal(0, 0.35, (48, 64)), np.zeros(48), LIF(np.full(48, 0.9), np.ones(48))),
+        Dense(rng.normal(0, 0.4, (10, 48)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
+    ),
+    input_spec={"dataset": "digits", "encoding": "rate", "timesteps": 20, "seed": 0},
+)
 qnet = quantize(net)
 x, _ = encoded("digits", "test", qnet.input_spec)
 x = x[:60]
@@ -29,8 +32,20 @@ with tempfile.TemporaryDirectory() as tmp:
     src = Path(tmp) / "src"
     write_model_sources(qnet, src)  # the runtime and the model's const tables: drop them into your project
     app = Path(tmp) / "app"
-    subprocess.run(["cc", "-O2", *STRICT_FLAGS, f"-I{src}", str(HERE / "main.c"), str(src / "esnn.c"),
-                    str(src / "esnn_model.c"), "-o", str(app)], check=True)
+    subprocess.run(
+        [
+            "cc",
+            "-O2",
+            *STRICT_FLAGS,
+            f"-I{src}",
+            str(HERE / "main.c"),
+            str(src / "esnn.c"),
+            str(src / "esnn_model.c"),
+            "-o",
+            str(app),
+        ],
+        check=True,
+    )
     feed = "".join("".join("".join("1" if v else "0" for v in row) + "\n" for row in sample) + "\n" for sample in x)
     out = subprocess.run([str(app)], input=feed, capture_output=True, text=True, check=True).stdout
     got = np.array([int(line.split()[-1]) for line in out.splitlines()])

@@ -54,8 +54,5 @@ int device_main(void)
 }
 
 #ifndef ESNN_NO_MAIN
-int main(void)
-{
-    return device_main();
-}
+int main(void) { return device_main(); }
 #endif

@@ -112,8 +112,5 @@ int selfcheck_main(void)
 }
 
 #ifndef ESNN_NO_MAIN /* frameworks with their own main() (Arduino) call selfcheck_main() */
-int main(void)
-{
-    return selfcheck_main();
-}
+int main(void) { return selfcheck_main(); }
 #endif

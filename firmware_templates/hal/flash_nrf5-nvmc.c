@@ -10,8 +10,8 @@
 #include "esnn_flash.h"
 
 #define NVMC_BASE 0x4001E000u
-#define NVMC_READY (*(volatile uint32_t *)(NVMC_BASE + 0x400u))     /* bit 0: ready */
-#define NVMC_CONFIG (*(volatile uint32_t *)(NVMC_BASE + 0x504u))    /* 0 REN, 1 WEN, 2 EEN */
+#define NVMC_READY (*(volatile uint32_t *)(NVMC_BASE + 0x400u)) /* bit 0: ready */
+#define NVMC_CONFIG (*(volatile uint32_t *)(NVMC_BASE + 0x504u)) /* 0 REN, 1 WEN, 2 EEN */
 #define NVMC_ERASEPAGE (*(volatile uint32_t *)(NVMC_BASE + 0x508u)) /* address of the page */
 #define NVMC_CONFIG_REN 0u
 #define NVMC_CONFIG_WEN 1u
@@ -19,8 +19,7 @@
 
 static void wait_ready(void)
 {
-    while ((NVMC_READY & 1u) == 0u) {
-    }
+    while ((NVMC_READY & 1u) == 0u) {}
 }
 
 int esnn_flash_erase(uint32_t page_addr)

@@ -35,8 +35,7 @@
 
 static void wait_idle(void)
 {
-    while (FLASH_SR & SR_BSY) {
-    }
+    while (FLASH_SR & SR_BSY) {}
 }
 
 static void unlock(void)
@@ -88,8 +87,7 @@ int esnn_flash_erase(uint32_t page_addr)
     wait_idle();
     unlock();
     FLASH_SR = SR_ERRORS;
-    FLASH_CR = (FLASH_CR & ~(CR_PSIZE_MASK | CR_SNB_MASK | CR_PG)) | CR_PSIZE_X32 | CR_SER |
-               (sector << CR_SNB_SHIFT);
+    FLASH_CR = (FLASH_CR & ~(CR_PSIZE_MASK | CR_SNB_MASK | CR_PG)) | CR_PSIZE_X32 | CR_SER | (sector << CR_SNB_SHIFT);
     FLASH_CR |= CR_STRT;
     rc = finish();
     if (FLASH_ACR & ACR_DCEN) { /* drop cached copies of the old contents */

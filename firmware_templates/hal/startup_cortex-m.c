@@ -6,15 +6,25 @@ extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 int main(void);
 void reset_handler(void);
 
-static void default_handler(void)
-{
-    hal_exit(3);
-}
+static void default_handler(void) { hal_exit(3); }
 
 __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void) = {
-    (void (*)(void))(uintptr_t)&_estack, reset_handler, default_handler, default_handler,
-    default_handler, default_handler, default_handler, 0, 0, 0, 0,
-    default_handler, default_handler, 0, default_handler, default_handler,
+    (void (*)(void))(uintptr_t)&_estack,
+    reset_handler,
+    default_handler,
+    default_handler,
+    default_handler,
+    default_handler,
+    default_handler,
+    0,
+    0,
+    0,
+    0,
+    default_handler,
+    default_handler,
+    0,
+    default_handler,
+    default_handler,
 };
 
 void reset_handler(void)
@@ -34,6 +44,5 @@ void hal_exit(int code)
     register uint32_t r0 __asm__("r0") = 0x18u;
     register uint32_t r1 __asm__("r1") = code == 0 ? 0x20026u : 0x20024u;
     __asm__ volatile("bkpt 0xab" : : "r"(r0), "r"(r1) : "memory");
-    for (;;) {
-    }
+    for (;;) {}
 }

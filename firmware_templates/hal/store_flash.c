@@ -63,7 +63,4 @@ static int flash_store_erase(uint8_t slot)
 
 static const esnn_store_t store = {BOARD_STORAGE_SLOT_BYTES, flash_store_read, flash_store_write, flash_store_erase};
 
-const esnn_store_t *hal_store(void)
-{
-    return &store;
-}
+const esnn_store_t *hal_store(void) { return &store; }

@@ -3,7 +3,4 @@
 
 const esnn_store_t *hal_store(void);
 
-const esnn_store_t *hal_store(void)
-{
-    return 0;
-}
+const esnn_store_t *hal_store(void) { return 0; }

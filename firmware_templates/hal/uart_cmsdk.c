@@ -15,14 +15,10 @@ void hal_uart_init(void)
 
 void hal_putc(char c)
 {
-    while (UART_STATE & 1u) {
-    }
+    while (UART_STATE & 1u) {}
     UART_DATA = (uint8_t)c;
 }
 
-int hal_getc(void)
-{
-    return (UART_STATE & 2u) ? (int)(UART_DATA & 0xffu) : -1;
-}
+int hal_getc(void) { return (UART_STATE & 2u) ? (int)(UART_DATA & 0xffu) : -1; }
 
 void hal_flush(void) {}

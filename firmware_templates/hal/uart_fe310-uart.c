@@ -18,8 +18,7 @@ void hal_uart_init(void)
 
 void hal_putc(char c)
 {
-    while (UART_TXDATA & 0x80000000u) {
-    }
+    while (UART_TXDATA & 0x80000000u) {}
     UART_TXDATA = (uint8_t)c;
 }
 

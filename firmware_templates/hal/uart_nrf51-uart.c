@@ -24,8 +24,7 @@ void hal_putc(char c)
 {
     UART_TXDRDY = 0u;
     UART_TXD = (uint8_t)c;
-    while (!UART_TXDRDY) {
-    }
+    while (!UART_TXDRDY) {}
 }
 
 int hal_getc(void)

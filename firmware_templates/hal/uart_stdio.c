@@ -40,4 +40,8 @@ int hal_getc(void)
     return c;
 }
 
-void hal_exit(int code) { hal_flush(); exit(code); }
+void hal_exit(int code)
+{
+    hal_flush();
+    exit(code);
+}

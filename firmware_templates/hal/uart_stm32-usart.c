@@ -15,14 +15,10 @@ void hal_uart_init(void)
 
 void hal_putc(char c)
 {
-    while (!(USART_SR & (1u << 7))) {
-    }
+    while (!(USART_SR & (1u << 7))) {}
     USART_DR = (uint8_t)c;
 }
 
-int hal_getc(void)
-{
-    return (USART_SR & (1u << 5)) ? (int)(USART_DR & 0xffu) : -1;
-}
+int hal_getc(void) { return (USART_SR & (1u << 5)) ? (int)(USART_DR & 0xffu) : -1; }
 
 void hal_flush(void) {}

@@ -20,10 +20,7 @@ int64_t esnn_rshift_round_half_up(int64_t x, unsigned s)
     return s == 0u ? x : floor_shift(x + ((int64_t)1 << (s - 1u)), s);
 }
 
-static int32_t saturate(int64_t x, int32_t lo, int32_t hi)
-{
-    return x < lo ? lo : (x > hi ? hi : (int32_t)x);
-}
+static int32_t saturate(int64_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : (int32_t)x); }
 
 /* decay(state, alpha) of the contract; the product needs 48 bits, the result (|state| * alpha
  * / 2^16 with alpha <= 2^16) always fits 32. */
@@ -69,20 +66,19 @@ void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
 static void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
 {
     uint32_t n = (uint32_t)words >> 2; /* >= 1: rows are padded to a multiple of 4 words */
-    __asm__ volatile(
-        "1:\n\t"
-        "ldmia %[row]!, {r4, r5, r6, r8}\n\t"
-        "ldmia %[part], {r9, r10, r11, r12}\n\t"
-        "add r9, r9, r4\n\t"
-        "add r10, r10, r5\n\t"
-        "add r11, r11, r6\n\t"
-        "add r12, r12, r8\n\t"
-        "stmia %[part]!, {r9, r10, r11, r12}\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
-        : [part] "+r"(part), [row] "+r"(row), [n] "+r"(n)
-        :
-        : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[row]!, {r4, r5, r6, r8}\n\t"
+                     "ldmia %[part], {r9, r10, r11, r12}\n\t"
+                     "add r9, r9, r4\n\t"
+                     "add r10, r10, r5\n\t"
+                     "add r11, r11, r6\n\t"
+                     "add r12, r12, r8\n\t"
+                     "stmia %[part]!, {r9, r10, r11, r12}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b\n\t"
+                     : [part] "+r"(part), [row] "+r"(row), [n] "+r"(n)
+                     :
+                     : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
 }
 #else
 static void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
@@ -105,8 +101,8 @@ static void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
 #endif
 
 /* acc[j] += sum of rows[ev[e]][j] for all events, exactly. */
-static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev,
-                       uint16_t chunk, int32_t *acc, uint32_t *part)
+static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev, uint16_t chunk,
+                       int32_t *acc, uint32_t *part)
 {
     uint16_t start = 0;
     while (start < n_ev) {
@@ -155,8 +151,8 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
                 cur[j] = saturate(decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
                 x = cur[j];
             }
-            v[j] = fire(L, j, saturate(decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi), out,
-                        &n_out_spikes);
+            v[j] =
+                fire(L, j, saturate(decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi), out, &n_out_spikes);
         }
     } else {
         for (j = 0; j < L->n_out; ++j) {
@@ -190,8 +186,7 @@ uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16
     const esnn_layer_t *L = &m->layers[m->n_layers - 1u];
     uint16_t best = 0, j;
     for (j = 1; j < L->n_out; ++j) {
-        if (counts[j] > counts[best] ||
-            (counts[j] == counts[best] && s->v[L->offset + j] > s->v[L->offset + best]))
+        if (counts[j] > counts[best] || (counts[j] == counts[best] && s->v[L->offset + j] > s->v[L->offset + best]))
             best = j;
     }
     return best;

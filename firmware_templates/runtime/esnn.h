@@ -18,10 +18,10 @@
 #define ESNN_CONTRACT_VERSION 1
 
 /* layer flags */
-#define ESNN_CUBA 1u            /* current-based: has a synaptic current state i */
-#define ESNN_RECURRENT 2u       /* has recurrent weights (own spikes of the previous step) */
-#define ESNN_RESET_SUBTRACT 4u  /* reset by subtraction; otherwise to v_reset */
-#define ESNN_FAST32 8u          /* every intermediate provably fits int32 (set by the generator) */
+#define ESNN_CUBA 1u /* current-based: has a synaptic current state i */
+#define ESNN_RECURRENT 2u /* has recurrent weights (own spikes of the previous step) */
+#define ESNN_RESET_SUBTRACT 4u /* reset by subtraction; otherwise to v_reset */
+#define ESNN_FAST32 8u /* every intermediate provably fits int32 (set by the generator) */
 
 /*
  * Weight tables are laid out for the kernel: one row per presynaptic neuron (so a spike reads
@@ -47,28 +47,28 @@ static inline int32_t esnn_lane_hi(uint32_t word, int32_t lo)
 typedef struct {
     uint16_t n_in;
     uint16_t n_out;
-    uint16_t words;           /* packed words per row */
+    uint16_t words; /* packed words per row */
     uint8_t shift;
     uint8_t flags;
-    const uint32_t *w;        /* n_in rows x words */
-    const uint32_t *r;        /* n_out rows x words, or NULL */
+    const uint32_t *w; /* n_in rows x words */
+    const uint32_t *r; /* n_out rows x words, or NULL */
     const int32_t *bias;
     const int32_t *alpha_mem; /* Q0.16 */
     const int32_t *alpha_syn; /* Q0.16, or NULL */
     const int32_t *threshold;
     const int32_t *v_reset;
-    uint32_t offset;          /* first neuron of this layer in the state arrays */
+    uint32_t offset; /* first neuron of this layer in the state arrays */
 } esnn_layer_t;
 
 typedef struct {
     uint32_t abi_version;
     uint32_t contract_version;
-    uint32_t hash32;          /* first 32 bits of the model's content hash */
+    uint32_t hash32; /* first 32 bits of the model's content hash */
     uint16_t n_layers;
     uint16_t n_inputs;
     uint16_t n_outputs;
-    uint16_t chunk;           /* events per int16 partial sum */
-    int32_t weight_limit;     /* |w| <= weight_limit for every weight (2^(bits-1) - 1) */
+    uint16_t chunk; /* events per int16 partial sum */
+    int32_t weight_limit; /* |w| <= weight_limit for every weight (2^(bits-1) - 1) */
     int32_t state_lo;
     int32_t state_hi;
     const esnn_layer_t *layers;
@@ -76,14 +76,14 @@ typedef struct {
 
 /* All mutable state. Sizes come from the generated ESNN_MODEL_* defines. */
 typedef struct {
-    int32_t *v;               /* membrane, one per neuron */
-    int32_t *i;               /* synaptic current, one per neuron (used by CUBA layers) */
-    uint16_t *spikes;         /* per layer: indices of the neurons that spiked this step */
-    uint16_t *n_spikes;       /* per layer: how many */
-    int32_t *acc;             /* scratch: 2 * max words */
-    uint32_t *part;           /* scratch: max words */
-    uint32_t synops;          /* synaptic events since the last reset */
-    uint32_t neuron_updates;  /* neuron updates since the last reset */
+    int32_t *v; /* membrane, one per neuron */
+    int32_t *i; /* synaptic current, one per neuron (used by CUBA layers) */
+    uint16_t *spikes; /* per layer: indices of the neurons that spiked this step */
+    uint16_t *n_spikes; /* per layer: how many */
+    int32_t *acc; /* scratch: 2 * max words */
+    uint32_t *part; /* scratch: max words */
+    uint32_t synops; /* synaptic events since the last reset */
+    uint32_t neuron_updates; /* neuron updates since the last reset */
 } esnn_state_t;
 
 /* The contract's one rounding rule: floor((x + 2^(s-1)) / 2^s), s >= 1. */

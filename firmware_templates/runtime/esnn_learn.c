@@ -7,10 +7,7 @@ static int32_t lane(uint32_t word, unsigned hi)
     return hi ? esnn_lane_hi(word, lo) : lo;
 }
 
-static uint32_t pack(int32_t lo, int32_t hi)
-{
-    return (uint32_t)hi * 65536u + (uint32_t)lo;
-}
+static uint32_t pack(int32_t lo, int32_t hi) { return (uint32_t)hi * 65536u + (uint32_t)lo; }
 
 int32_t esnn_learn_get(const esnn_model_t *m, const esnn_learn_t *ln, uint16_t j, uint16_t k)
 {

@@ -23,11 +23,11 @@ typedef struct {
 } esnn_plasticity_t;
 
 typedef struct {
-    uint16_t layer;           /* the learning layer (its rows must be in RAM) */
-    uint32_t *w;              /* that layer's packed rows: n_in x words */
-    int32_t *x_pre;           /* n_in presynaptic traces */
-    int32_t *x_post;          /* n_out postsynaptic traces */
-    int32_t label;            /* three-factor target, or ESNN_NO_LABEL */
+    uint16_t layer; /* the learning layer (its rows must be in RAM) */
+    uint32_t *w; /* that layer's packed rows: n_in x words */
+    int32_t *x_pre; /* n_in presynaptic traces */
+    int32_t *x_post; /* n_out postsynaptic traces */
+    int32_t label; /* three-factor target, or ESNN_NO_LABEL */
     esnn_plasticity_t cfg;
 } esnn_learn_t;
 

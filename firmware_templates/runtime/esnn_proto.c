@@ -60,10 +60,17 @@ uint16_t esnn_cobs_encode(const uint8_t *in, uint16_t len, uint8_t *out)
     return o;
 }
 
-static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v);
+    put16(p + 2, v >> 16);
+}
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
 
 static void send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n);
 static void send_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t detail);
@@ -143,38 +150,55 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_
     uint16_t n_steps, s, pos = 1, out = 1;
     uint16_t out_bytes = (uint16_t)((m->n_outputs + 7u) / 8u);
     uint16_t in_bytes = (uint16_t)((m->n_inputs + 7u) / 8u);
-    if (len < 1u)
-        { send_error(p, seq, ESNN_ERR_MALFORMED, 0); return; }
+    if (len < 1u) {
+        send_error(p, seq, ESNN_ERR_MALFORMED, 0);
+        return;
+    }
     n_steps = in[0];
-    if (1u + (uint32_t)n_steps * out_bytes > reply_room(p))
-        { send_error(p, seq, ESNN_ERR_TOO_LARGE, n_steps); return; }
+    if (1u + (uint32_t)n_steps * out_bytes > reply_room(p)) {
+        send_error(p, seq, ESNN_ERR_TOO_LARGE, n_steps);
+        return;
+    }
     /* validate the whole frame before running any step: a bad frame changes no state */
     for (s = 0; s < n_steps; ++s) {
         if (type == ESNN_MSG_STEP_DENSE) {
-            if ((uint32_t)pos + in_bytes > len)
-                { send_error(p, seq, ESNN_ERR_MALFORMED, s); return; }
+            if ((uint32_t)pos + in_bytes > len) {
+                send_error(p, seq, ESNN_ERR_MALFORMED, s);
+                return;
+            }
             pos = (uint16_t)(pos + in_bytes);
         } else {
             uint16_t c, k, prev = 0;
-            if ((uint32_t)pos + 2u > len)
-                { send_error(p, seq, ESNN_ERR_MALFORMED, s); return; }
+            if ((uint32_t)pos + 2u > len) {
+                send_error(p, seq, ESNN_ERR_MALFORMED, s);
+                return;
+            }
             c = get16(in + pos);
             pos = (uint16_t)(pos + 2u);
-            if (c > m->n_inputs || (uint32_t)pos + 2u * c > len)
-                { send_error(p, seq, ESNN_ERR_MALFORMED, s); return; }
+            if (c > m->n_inputs || (uint32_t)pos + 2u * c > len) {
+                send_error(p, seq, ESNN_ERR_MALFORMED, s);
+                return;
+            }
             for (k = 0; k < c; ++k) {
                 uint16_t idx = get16(in + pos + 2u * k);
-                if (idx >= m->n_inputs)
-                    { send_error(p, seq, ESNN_ERR_INDEX, idx); return; }
+                if (idx >= m->n_inputs) {
+                    send_error(p, seq, ESNN_ERR_INDEX, idx);
+                    return;
+                }
                 if (k > 0u && idx <= prev) /* a repeated index would count its input twice */
-                    { send_error(p, seq, ESNN_ERR_ORDER, idx); return; }
+                {
+                    send_error(p, seq, ESNN_ERR_ORDER, idx);
+                    return;
+                }
                 prev = idx;
             }
             pos = (uint16_t)(pos + 2u * c);
         }
     }
-    if (pos != len)
-        { send_error(p, seq, ESNN_ERR_MALFORMED, pos); return; }
+    if (pos != len) {
+        send_error(p, seq, ESNN_ERR_MALFORMED, pos);
+        return;
+    }
     pos = 1;
     for (s = 0; s < n_steps; ++s) {
         uint16_t ne = 0, k;
@@ -204,11 +228,17 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
     uint8_t type, seq;
     if (len < ESNN_PROTO_HEADER + ESNN_PROTO_CRC) {
         p->frames_bad++;
-        { send_error(p, 0, ESNN_ERR_MALFORMED, len); return; }
+        {
+            send_error(p, 0, ESNN_ERR_MALFORMED, len);
+            return;
+        }
     }
     if (esnn_crc16(f, (uint16_t)(len - 2u)) != get16(f + len - 2u)) {
         p->frames_bad++;
-        { send_error(p, 0, ESNN_ERR_CRC, len); return; }
+        {
+            send_error(p, 0, ESNN_ERR_CRC, len);
+            return;
+        }
     }
     type = f[1];
     seq = f[2];
@@ -223,11 +253,17 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
     p->cur_crc = k;
     if (f[0] != ESNN_PROTO_VERSION) {
         p->frames_bad++;
-        { send_error(p, seq, ESNN_ERR_VERSION, f[0]); return; }
+        {
+            send_error(p, seq, ESNN_ERR_VERSION, f[0]);
+            return;
+        }
     }
     if ((uint32_t)plen + ESNN_PROTO_HEADER + ESNN_PROTO_CRC != len) {
         p->frames_bad++;
-        { send_error(p, seq, ESNN_ERR_MALFORMED, plen); return; }
+        {
+            send_error(p, seq, ESNN_ERR_MALFORMED, plen);
+            return;
+        }
     }
     p->frames_ok++;
     f += ESNN_PROTO_HEADER;
@@ -251,7 +287,10 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         o[20] = (uint8_t)name_len;
         for (k = 0; k < name_len; ++k)
             o[21 + k] = (uint8_t)p->board[k];
-        { send(p, ESNN_MSG_HELLO | 0x80u, seq, (uint16_t)(21u + name_len)); return; }
+        {
+            send(p, ESNN_MSG_HELLO | 0x80u, seq, (uint16_t)(21u + name_len));
+            return;
+        }
     }
     case ESNN_MSG_RESET:
         esnn_reset(m, p->state);
@@ -260,31 +299,47 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         for (k = 0; k < m->n_outputs; ++k)
             p->counts[k] = 0;
         p->sample_ticks = 0;
-        { send(p, ESNN_MSG_RESET | 0x80u, seq, 0); return; }
+        {
+            send(p, ESNN_MSG_RESET | 0x80u, seq, 0);
+            return;
+        }
     case ESNN_MSG_STEP_SPARSE:
-    case ESNN_MSG_STEP_DENSE:
-        { handle_step(p, type, seq, f, plen); return; }
+    case ESNN_MSG_STEP_DENSE: {
+        handle_step(p, type, seq, f, plen);
+        return;
+    }
     case ESNN_MSG_RESULT:
-        if (2u * m->n_outputs + 14u > reply_room(p))
-            { send_error(p, seq, ESNN_ERR_TOO_LARGE, 0); return; }
+        if (2u * m->n_outputs + 14u > reply_room(p)) {
+            send_error(p, seq, ESNN_ERR_TOO_LARGE, 0);
+            return;
+        }
         put16(o, esnn_predict(m, p->state, p->counts));
         put32(o + 2, p->state->synops);
         put32(o + 6, p->state->neuron_updates);
         put32(o + 10, p->sample_ticks);
         for (k = 0; k < m->n_outputs; ++k)
             put16(o + 14 + 2u * k, p->counts[k]);
-        { send(p, ESNN_MSG_RESULT | 0x80u, seq, (uint16_t)(14u + 2u * m->n_outputs)); return; }
+        {
+            send(p, ESNN_MSG_RESULT | 0x80u, seq, (uint16_t)(14u + 2u * m->n_outputs));
+            return;
+        }
     case ESNN_MSG_STATS:
         put32(o, p->frames_ok);
         put32(o + 4, p->frames_bad);
         put32(o + 8, p->steps);
         put32(o + 12, p->replays);
-        { send(p, ESNN_MSG_STATS | 0x80u, seq, 16u); return; }
+        {
+            send(p, ESNN_MSG_STATS | 0x80u, seq, 16u);
+            return;
+        }
     case ESNN_MSG_PING:
         n = plen < reply_room(p) ? plen : reply_room(p);
         for (k = 0; k < n; ++k)
             o[k] = f[k];
-        { send(p, ESNN_MSG_PING | 0x80u, seq, n); return; }
+        {
+            send(p, ESNN_MSG_PING | 0x80u, seq, n);
+            return;
+        }
     case ESNN_MSG_PLASTICITY:
     case ESNN_MSG_LABEL:
     case ESNN_MSG_READ_WEIGHTS:
@@ -296,8 +351,10 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         else
             send_error(p, seq, ESNN_ERR_UNSUPPORTED, type);
         return;
-    default:
-        { send_error(p, seq, ESNN_ERR_TYPE, type); return; }
+    default: {
+        send_error(p, seq, ESNN_ERR_TYPE, type);
+        return;
+    }
     }
 }
 

@@ -39,24 +39,24 @@ enum {
 
 /* error codes carried by ESNN_MSG_ERROR | 0x80 */
 enum {
-    ESNN_ERR_CRC = 1,         /* frame failed its CRC */
-    ESNN_ERR_VERSION = 2,     /* unknown protocol version */
-    ESNN_ERR_TYPE = 3,        /* unknown message type */
-    ESNN_ERR_MALFORMED = 4,   /* length or content inconsistent */
-    ESNN_ERR_TOO_LARGE = 5,   /* frame longer than the device's buffer */
-    ESNN_ERR_INDEX = 6,       /* input index >= n_inputs */
-    ESNN_ERR_COBS = 7,        /* invalid COBS encoding */
+    ESNN_ERR_CRC = 1, /* frame failed its CRC */
+    ESNN_ERR_VERSION = 2, /* unknown protocol version */
+    ESNN_ERR_TYPE = 3, /* unknown message type */
+    ESNN_ERR_MALFORMED = 4, /* length or content inconsistent */
+    ESNN_ERR_TOO_LARGE = 5, /* frame longer than the device's buffer */
+    ESNN_ERR_INDEX = 6, /* input index >= n_inputs */
+    ESNN_ERR_COBS = 7, /* invalid COBS encoding */
     ESNN_ERR_UNSUPPORTED = 8, /* this build or board cannot do that (no learning layer, no storage) */
-    ESNN_ERR_PARAM = 9,       /* a parameter is out of range */
-    ESNN_ERR_STORE = 10,      /* persistent storage failed or holds no valid weights */
-    ESNN_ERR_ORDER = 11       /* sparse input indices not strictly increasing (a duplicate) */
+    ESNN_ERR_PARAM = 9, /* a parameter is out of range */
+    ESNN_ERR_STORE = 10, /* persistent storage failed or holds no valid weights */
+    ESNN_ERR_ORDER = 11 /* sparse input indices not strictly increasing (a duplicate) */
 };
 
 /* capability bits in HELLO */
-#define ESNN_CAP_TICKS 1u     /* RESULT carries a tick count */
-#define ESNN_CAP_ICOUNT 2u    /* ticks are exact instruction counts x ticks_per_instr (emulated) */
-#define ESNN_CAP_LEARN 4u     /* a layer can learn on the device */
-#define ESNN_CAP_PERSIST 8u   /* learned weights can be saved to persistent storage */
+#define ESNN_CAP_TICKS 1u /* RESULT carries a tick count */
+#define ESNN_CAP_ICOUNT 2u /* ticks are exact instruction counts x ticks_per_instr (emulated) */
+#define ESNN_CAP_LEARN 4u /* a layer can learn on the device */
+#define ESNN_CAP_PERSIST 8u /* learned weights can be saved to persistent storage */
 
 /* Persistent storage: two slots of slot_bytes each (slot_bytes == 0: none). Byte-writable
  * stores (a file) leave erase NULL; flash stores erase a slot before it is written again, and
@@ -78,26 +78,26 @@ typedef struct esnn_proto {
     esnn_state_t *state;
     const char *board;
     uint16_t capabilities;
-    uint16_t ticks_per_instr_x10;   /* e.g. 32 for 3.2 (CMSDK timer under -icount shift=7) */
+    uint16_t ticks_per_instr_x10; /* e.g. 32 for 3.2 (CMSDK timer under -icount shift=7) */
     esnn_write_fn write;
     esnn_ticks_fn ticks;
-    esnn_learn_t *learn;          /* NULL: no learning layer in this build */
+    esnn_learn_t *learn; /* NULL: no learning layer in this build */
     esnn_handler_fn learning_handler; /* esnn_proto_learning, or NULL */
     /* esnn_step_learn and esnn_learn_reset when learning is built in (pointers, so that builds
      * without a learning layer do not link the plasticity code) */
     void (*learn_step)(const esnn_model_t *m, esnn_state_t *s, esnn_learn_t *ln, const uint16_t *events,
                        uint16_t n_events);
     void (*learn_reset)(const esnn_model_t *m, esnn_learn_t *ln);
-    const esnn_store_t *store;    /* NULL: no persistent storage */
+    const esnn_store_t *store; /* NULL: no persistent storage */
     /* buffers owned by the application, sized by ESNN_PROTO_MAX_FRAME */
-    uint8_t *rx;        /* encoded bytes of the frame being received */
-    uint8_t *frame;     /* decoded frame */
-    uint8_t *tx;        /* decoded reply */
-    uint8_t *tx_enc;    /* encoded reply to a frame that could not be attributed (seq 0) */
-    uint8_t *last;      /* encoded last reply to a request (ESNN_COBS_MAX(max_frame)), replayed
+    uint8_t *rx; /* encoded bytes of the frame being received */
+    uint8_t *frame; /* decoded frame */
+    uint8_t *tx; /* decoded reply */
+    uint8_t *tx_enc; /* encoded reply to a frame that could not be attributed (seq 0) */
+    uint8_t *last; /* encoded last reply to a request (ESNN_COBS_MAX(max_frame)), replayed
                          * when the same request (seq, type, CRC) arrives again */
-    uint16_t *events;   /* n_inputs scratch */
-    uint16_t *counts;   /* n_outputs: output spikes since RESET */
+    uint16_t *events; /* n_inputs scratch */
+    uint16_t *counts; /* n_outputs: output spikes since RESET */
     uint16_t max_frame; /* decoded capacity of frame/tx */
     uint16_t rx_len;
     uint8_t overflow;

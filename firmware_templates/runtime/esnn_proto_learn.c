@@ -4,8 +4,16 @@
  */
 #include "esnn_proto.h"
 
-static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v);
+    put16(p + 2, v >> 16);
+}
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) | ((uint32_t)get16(p + 2) << 16); }
 static int32_t sget16(const uint8_t *p)
@@ -76,7 +84,8 @@ void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8
             put32(o, off);
             put16(o + 4, n);
             for (k = 0; k < n; ++k)
-                o[6 + k] = (uint8_t)esnn_learn_get(m, ln, (uint16_t)((off + k) / L->n_in), (uint16_t)((off + k) % L->n_in));
+                o[6 + k] =
+                    (uint8_t)esnn_learn_get(m, ln, (uint16_t)((off + k) / L->n_in), (uint16_t)((off + k) % L->n_in));
             esnn_proto_send(p, type | 0x80u, seq, (uint16_t)(6u + n));
             return;
         case ESNN_MSG_WRITE_WEIGHTS:
@@ -120,4 +129,3 @@ void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8
         }
     }
 }
-

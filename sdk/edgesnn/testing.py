@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from edgesnn.firmware.golden import FirmwareRun
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.fixedpoint.simulate import SimResult
 
 QUANTITIES = {"v": "membrane v", "i": "synaptic current i", "spikes": "spike"}
 
@@ -36,19 +38,26 @@ class FirmwareMismatch(AssertionError):
     """The firmware computed something other than the golden simulator."""
 
 
-def first_difference(sim, run) -> dict[str, Any] | None:
+def first_difference(sim: SimResult, run: FirmwareRun) -> dict[str, Any] | None:
     """The first (sample, timestep, layer, neuron, quantity) at which two records differ, in
     the order the firmware computes them, with both values; None if they are equal."""
     best: dict[str, Any] | None = None
-    for layer, (a, b) in enumerate(zip(sim.record, run.record)):
+    for layer, (a, b) in enumerate(zip(sim.recorded(), run.record)):
         for key in ("v", "i", "spikes"):
             if key not in a:
                 continue
             diff = np.argwhere(np.asarray(a[key]) != np.asarray(b[key]))
             if len(diff):
                 s, t, n = (int(v) for v in diff[0])
-                cand = {"sample": s, "timestep": t, "layer": layer, "neuron": n, "quantity": QUANTITIES[key],
-                        "simulator": int(a[key][s, t, n]), "firmware": int(b[key][s, t, n])}
+                cand = {
+                    "sample": s,
+                    "timestep": t,
+                    "layer": layer,
+                    "neuron": n,
+                    "quantity": QUANTITIES[key],
+                    "simulator": int(a[key][s, t, n]),
+                    "firmware": int(b[key][s, t, n]),
+                }
                 if best is None or (s, t, layer) < (best["sample"], best["timestep"], best["layer"]):
                     best = cand
     if best is None:
@@ -67,8 +76,14 @@ def _describe(d: dict[str, Any]) -> str:
     return f"{where}: {d['quantity']}: simulator {d['simulator']}, firmware {d['firmware']}"
 
 
-def assert_firmware_matches(qnet: QuantNetwork, inputs: np.ndarray, *, board: str = "host",
-                            build_dir: str | Path | None = None, sanitize: bool = True) -> dict[str, Any]:
+def assert_firmware_matches(
+    qnet: QuantNetwork,
+    inputs: np.ndarray,
+    *,
+    board: str = "host",
+    build_dir: str | Path | None = None,
+    sanitize: bool = True,
+) -> dict[str, Any]:
     """Build the generated firmware for ``board``, run ``inputs`` (samples, timesteps, n_inputs)
     of 0/1 through it and compare with the golden simulator; raise :class:`FirmwareMismatch`
     naming the first difference. On the host every state is compared (under ASan/UBSan when
@@ -86,8 +101,9 @@ def assert_firmware_matches(qnet: QuantNetwork, inputs: np.ndarray, *, board: st
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(build_dir) if build_dir is not None else Path(tmp)
         if b.family == "host":
-            res = build(qnet, b, out, app="golden_host",
-                        extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else ())
+            res = build(
+                qnet, b, out, app="golden_host", extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else ()
+            )
             sim = simulate_int(qnet, x, record=True)
             run = hostbuild.run_host(qnet, res.elf, x)
             counts = golden.count_mismatches(sim, run)
@@ -96,13 +112,16 @@ def assert_firmware_matches(qnet: QuantNetwork, inputs: np.ndarray, *, board: st
                 raise FirmwareMismatch(
                     f"firmware differs from the golden simulator at {_describe(d)} ({counts['mismatched_values']} of "
                     f"{counts['values_compared']} values differ in {counts['mismatched_samples']} of "
-                    f"{counts['samples']} samples)")
+                    f"{counts['samples']} samples)"
+                )
             return counts
         v = verify(qnet, b, x, out)
         if v["mismatches"]:
-            raise FirmwareMismatch(f"{board}: {v['mismatches']} of {v['samples']} samples differ from the golden "
-                                   "simulator (state CRC, prediction or synaptic events); run the same inputs on "
-                                   "board 'host' to see the first differing timestep, layer and neuron")
+            raise FirmwareMismatch(
+                f"{board}: {v['mismatches']} of {v['samples']} samples differ from the golden "
+                "simulator (state CRC, prediction or synaptic events); run the same inputs on "
+                "board 'host' to see the first differing timestep, layer and neuron"
+            )
         return v
 
 
@@ -114,15 +133,16 @@ class FirmwareChecker:
 
     def check(self, qnet: QuantNetwork, inputs: np.ndarray, *, board: str = "host", sanitize: bool = True) -> dict:
         self.runs += 1
-        return assert_firmware_matches(qnet, inputs, board=board, build_dir=self.base / f"fw{self.runs}",
-                                       sanitize=sanitize)
+        return assert_firmware_matches(
+            qnet, inputs, board=board, build_dir=self.base / f"fw{self.runs}", sanitize=sanitize
+        )
 
 
 try:  # a pytest plugin (entry point ``pytest11``) when pytest is there; plain helpers otherwise
     import pytest
 
     @pytest.fixture
-    def edgesnn_firmware(tmp_path) -> FirmwareChecker:
+    def edgesnn_firmware(tmp_path: Path) -> FirmwareChecker:
         """Builds and runs the generated firmware for a model and compares it with the simulator."""
         return FirmwareChecker(tmp_path)
 except ImportError:  # pragma: no cover

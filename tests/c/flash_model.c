@@ -83,7 +83,4 @@ int esnn_flash_program(uint32_t addr, uint32_t word)
     return 0;
 }
 
-void esnn_flash_read(uint32_t addr, uint8_t *dst, uint32_t n)
-{
-    memcpy(dst, at(addr, n), n);
-}
+void esnn_flash_read(uint32_t addr, uint8_t *dst, uint32_t n) { memcpy(dst, at(addr, n), n); }

@@ -32,18 +32,23 @@ def main() -> None:
     from edgesnn.data.datasets import encoded
     from edgesnn.device import codec
     from edgesnn.device.deploy import deploy
-    from edgesnn.fixedpoint import quantize, simulate_int
     from edgesnn.firmware.boards import get_board
+    from edgesnn.fixedpoint import quantize, simulate_int
     from edgesnn.ir import LIF, Dense, Network
 
     x, _ = encoded("digits", "test")
     x = x[: args.samples]
     out: dict = {"samples": int(x.shape[0]), "timesteps": int(x.shape[1]), "inputs": int(x.shape[2])}
     # framing overhead for typical inputs
-    sparse = [codec.encode_frame(codec.Frame(codec.STEP_SPARSE, 1, codec.sparse_steps([np.flatnonzero(r)])))
-              for s in x for r in s]
+    sparse = [
+        codec.encode_frame(codec.Frame(codec.STEP_SPARSE, 1, codec.sparse_steps([np.flatnonzero(r)])))
+        for s in x
+        for r in s
+    ]
     payload = [len(codec.sparse_steps([np.flatnonzero(r)])) for s in x for r in s]
-    dense = codec.encode_frame(codec.Frame(codec.STEP_DENSE, 1, codec.dense_steps([np.packbits(x[0, 0], bitorder="little").tobytes()])))
+    dense = codec.encode_frame(
+        codec.Frame(codec.STEP_DENSE, 1, codec.dense_steps([np.packbits(x[0, 0], bitorder="little").tobytes()]))
+    )
     out["sparse_frame_bytes_per_payload_byte"] = float(np.sum([len(f) for f in sparse]) / np.sum(payload))
     out["sparse_frame_bytes_per_timestep"] = float(np.mean([len(f) for f in sparse]))
     out["dense_frame_bytes_per_timestep"] = len(dense)
@@ -54,9 +59,13 @@ def main() -> None:
     out["chosen_frame_bytes_per_timestep"] = float(np.mean(chosen))
 
     rng = np.random.default_rng(0)
-    net = Network(n_inputs=64, layers=(
-        Dense(rng.normal(0, 0.35, (256, 64)), np.zeros(256), LIF(np.full(256, 0.9), np.ones(256))),
-        Dense(rng.normal(0, 0.3, (10, 256)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10)))))
+    net = Network(
+        n_inputs=64,
+        layers=(
+            Dense(rng.normal(0, 0.35, (256, 64)), np.zeros(256), LIF(np.full(256, 0.9), np.ones(256))),
+            Dense(rng.normal(0, 0.3, (10, 256)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
+        ),
+    )
     qnet = quantize(net)
     sim = simulate_int(qnet, x)
     lat = {}
@@ -71,16 +80,22 @@ def main() -> None:
                 outs = list(d.device.stream(x, steps_per_frame=per_frame))
                 mism = sum(not np.array_equal(o.spikes, sim.spikes[i]) for i, o in enumerate(outs))
                 lat[f"{name}_steps_per_frame_{per_frame}"] = {
-                    "latency_ms_median": float(np.median([o.seconds for o in outs]) * 1e3), "mismatches": mism}
+                    "latency_ms_median": float(np.median([o.seconds for o in outs]) * 1e3),
+                    "mismatches": mism,
+                }
     out["latency"] = lat
     if args.json:
         print(json.dumps(out))
         return
     print(f"typical input: {out['input_events_per_timestep']:.1f} events per timestep of {out['inputs']} channels")
-    print(f"sparse STEP frame: {out['sparse_frame_bytes_per_timestep']:.1f} bytes per timestep, "
-          f"{out['sparse_frame_bytes_per_payload_byte']:.3f} frame bytes per payload byte")
-    print(f"dense STEP frame:  {out['dense_frame_bytes_per_timestep']} bytes per timestep, "
-          f"{out['dense_frame_bytes_per_payload_byte']:.3f} frame bytes per payload byte")
+    print(
+        f"sparse STEP frame: {out['sparse_frame_bytes_per_timestep']:.1f} bytes per timestep, "
+        f"{out['sparse_frame_bytes_per_payload_byte']:.3f} frame bytes per payload byte"
+    )
+    print(
+        f"dense STEP frame:  {out['dense_frame_bytes_per_timestep']} bytes per timestep, "
+        f"{out['dense_frame_bytes_per_payload_byte']:.3f} frame bytes per payload byte"
+    )
     print(f"client's choice per frame: {out['chosen_frame_bytes_per_timestep']:.1f} bytes per timestep")
     for k, v in lat.items():
         print(f"{k}: {v}")

@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of  # noqa: E402
-
 import numpy as np  # noqa: E402
+from _common import best_of  # noqa: E402
 
 
 def main() -> None:
@@ -69,9 +68,15 @@ def main() -> None:
 
         ref = simulate_int(qnet, x, backend="numpy")
         t_snn = best_of(run_snntorch)
-        row = {"shape": "-".join(map(str, sizes)), "batch": args.batch, "steps": args.steps,
-               "density": args.density, "threads": args.threads, "snntorch_ms": round(t_snn * 1e3, 2),
-               "synops_per_sample": float(ref.synops.mean())}
+        row = {
+            "shape": "-".join(map(str, sizes)),
+            "batch": args.batch,
+            "steps": args.steps,
+            "density": args.density,
+            "threads": args.threads,
+            "snntorch_ms": round(t_snn * 1e3, 2),
+            "synops_per_sample": float(ref.synops.mean()),
+        }
         for backend in ("numba", "numpy", "torch"):
             got = simulate_int(qnet, x, backend=backend)
             assert np.array_equal(got.spikes, ref.spikes), backend
@@ -83,8 +88,10 @@ def main() -> None:
         print(json.dumps(rows))
     else:
         for r in rows:
-            print(f"{r['shape']:>11}  batch {r['batch']}  T {r['steps']}  density {r['density']}  "
-                  f"threads {r['threads']}: snnTorch float {r['snntorch_ms']:.1f} ms")
+            print(
+                f"{r['shape']:>11}  batch {r['batch']}  T {r['steps']}  density {r['density']}  "
+                f"threads {r['threads']}: snnTorch float {r['snntorch_ms']:.1f} ms"
+            )
             for b in ("numba", "numpy", "torch"):
                 print(f"{'':13}edgesnn integer [{b:5}] {r[b + '_ms']:7.1f} ms   speedup x{r[b + '_speedup']}")
 

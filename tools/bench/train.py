@@ -47,7 +47,8 @@ def main() -> None:
             super().__init__()
             self.fcs = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
             self.lifs = torch.nn.ModuleList(
-                snn.Leaky(beta=0.9, threshold=1.0, spike_grad=surrogate.fast_sigmoid(slope=5)) for _ in self.fcs)
+                snn.Leaky(beta=0.9, threshold=1.0, spike_grad=surrogate.fast_sigmoid(slope=5)) for _ in self.fcs
+            )
 
         def forward(self, xb):
             mems = [lif.reset_mem() for lif in self.lifs]
@@ -70,13 +71,19 @@ def main() -> None:
         return min(times)
 
     torch.manual_seed(0)
-    res = {"network": "-".join(map(str, sizes)), "timesteps": args.timesteps, "batch": args.batch,
-           "threads": args.threads, "snntorch_s_per_epoch": epoch_time(SnnTorchNet())}
+    res = {
+        "network": "-".join(map(str, sizes)),
+        "timesteps": args.timesteps,
+        "batch": args.batch,
+        "threads": args.threads,
+        "snntorch_s_per_epoch": epoch_time(SnnTorchNet()),
+    }
     torch.manual_seed(0)
     res["edgesnn_float_s_per_epoch"] = epoch_time(SpikingMLP(sizes, 0.9, 1.0))
     torch.manual_seed(0)
     res["edgesnn_qat_s_per_epoch"] = epoch_time(
-        SpikingMLP(sizes, 0.9, 1.0, qat={"weight_bits": 8, "state_bits": 24, "per_channel": True}))
+        SpikingMLP(sizes, 0.9, 1.0, qat={"weight_bits": 8, "state_bits": 24, "per_channel": True})
+    )
     res["float_ratio"] = res["edgesnn_float_s_per_epoch"] / res["snntorch_s_per_epoch"]
     res["qat_ratio"] = res["edgesnn_qat_s_per_epoch"] / res["snntorch_s_per_epoch"]
     if args.json:

@@ -30,50 +30,97 @@ def find_clang() -> str | None:
 def seed_corpus(corpus: Path, n_inputs: int) -> None:
     from edgesnn.device import codec
 
-    msgs = [(codec.HELLO, b""), (codec.RESET, b""), (codec.PING, b"hello"),
-            (codec.STEP_SPARSE, codec.sparse_steps([[0, 1, 2], [], [n_inputs - 1]])),
-            (codec.STEP_DENSE, codec.dense_steps([bytes((n_inputs + 7) // 8)])), (codec.RESULT, b""), (codec.STATS, b""),
-            (codec.PLASTICITY, bytes([2, 4]) + (52429).to_bytes(4, "little") * 2 + bytes([0, 1] * 4) + bytes([0x81, 0xff, 0x7f, 0])),
-            (codec.LABEL, b"\x03\x00"), (codec.READ_WEIGHTS, bytes(4) + b"\x10\x00"), (codec.WRITE_WEIGHTS, bytes(4) + b"\x05\xfb"),
-            (codec.SAVE, b""), (codec.LOAD, b"")]
+    msgs = [
+        (codec.HELLO, b""),
+        (codec.RESET, b""),
+        (codec.PING, b"hello"),
+        (codec.STEP_SPARSE, codec.sparse_steps([[0, 1, 2], [], [n_inputs - 1]])),
+        (codec.STEP_DENSE, codec.dense_steps([bytes((n_inputs + 7) // 8)])),
+        (codec.RESULT, b""),
+        (codec.STATS, b""),
+        (
+            codec.PLASTICITY,
+            bytes([2, 4]) + (52429).to_bytes(4, "little") * 2 + bytes([0, 1] * 4) + bytes([0x81, 0xFF, 0x7F, 0]),
+        ),
+        (codec.LABEL, b"\x03\x00"),
+        (codec.READ_WEIGHTS, bytes(4) + b"\x10\x00"),
+        (codec.WRITE_WEIGHTS, bytes(4) + b"\x05\xfb"),
+        (codec.SAVE, b""),
+        (codec.LOAD, b""),
+    ]
     for i, (t, p) in enumerate(msgs):
         (corpus / f"seed{i}").write_bytes(codec.encode_frame(codec.Frame(type=t, seq=i + 1, payload=p)))
 
 
 def run(seconds: int, workdir: Path) -> dict:
-    from edgesnn.fixedpoint import quantize
     from edgesnn.firmware.hostbuild import write_model_sources
     from edgesnn.firmware.paths import templates_dir
+    from edgesnn.fixedpoint import quantize
     from edgesnn.ir import CubaLIF, Dense, Network
 
     clang = find_clang()
     if clang is None:
         raise SystemExit("error: libFuzzer needs clang (apt-get install clang-14 libclang-rt-14-dev)")
     rng = np.random.default_rng(0)
-    net = Network(n_inputs=20, layers=(Dense(rng.normal(size=(12, 20)), np.zeros(12),
-                                             CubaLIF(np.full(12, 0.8), np.full(12, 0.9), np.ones(12)),
-                                             recurrent=rng.normal(size=(12, 12))),))
+    net = Network(
+        n_inputs=20,
+        layers=(
+            Dense(
+                rng.normal(size=(12, 20)),
+                np.zeros(12),
+                CubaLIF(np.full(12, 0.8), np.full(12, 0.9), np.ones(12)),
+                recurrent=rng.normal(size=(12, 12)),
+            ),
+        ),
+    )
     src = workdir / "src"
     write_model_sources(quantize(net), src, learn_layer=0)
     exe = workdir / "fuzz_proto"
     here = Path(__file__).resolve().parent
-    runtime = [str(src / f) for f in ("esnn.c", "esnn_proto.c", "esnn_model.c", "esnn_learn.c", "esnn_proto_learn.c",
-                                      "esnn_persist.c")]
+    runtime = [
+        str(src / f)
+        for f in ("esnn.c", "esnn_proto.c", "esnn_model.c", "esnn_learn.c", "esnn_proto_learn.c", "esnn_persist.c")
+    ]
     apps = templates_dir() / "apps"
-    subprocess.run([clang, "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
-                    f"-I{src}", f"-I{apps}", str(here / "fuzz_proto.c"), str(apps / "device_link.c"), *runtime,
-                    "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            clang,
+            "-g",
+            "-O1",
+            "-fsanitize=fuzzer,address,undefined",
+            "-fno-sanitize-recover=all",
+            f"-I{src}",
+            f"-I{apps}",
+            str(here / "fuzz_proto.c"),
+            str(apps / "device_link.c"),
+            *runtime,
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     corpus = workdir / "corpus"
     corpus.mkdir()
     seed_corpus(corpus, 20)
-    res = subprocess.run([str(exe), f"-max_total_time={seconds}", "-print_final_stats=1", str(corpus)],
-                         capture_output=True, text=True, cwd=workdir)
+    res = subprocess.run(
+        [str(exe), f"-max_total_time={seconds}", "-print_final_stats=1", str(corpus)],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
     log = res.stderr
     runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", log)
-    crashes = len(list(workdir.glob("crash-*"))) + len(list(workdir.glob("leak-*"))) + len(list(workdir.glob("timeout-*")))
-    return {"seconds": seconds, "inputs_tried": int(runs.group(1)) if runs else None, "crashes": crashes,
-            "exit_code": res.returncode, "corpus_files": len(list(corpus.iterdir())),
-            "log_tail": log.strip().splitlines()[-3:]}
+    crashes = (
+        len(list(workdir.glob("crash-*"))) + len(list(workdir.glob("leak-*"))) + len(list(workdir.glob("timeout-*")))
+    )
+    return {
+        "seconds": seconds,
+        "inputs_tried": int(runs.group(1)) if runs else None,
+        "crashes": crashes,
+        "exit_code": res.returncode,
+        "corpus_files": len(list(corpus.iterdir())),
+        "log_tail": log.strip().splitlines()[-3:],
+    }
 
 
 def main() -> None:
@@ -86,8 +133,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"fuzzed {out['seconds']} s: {out['inputs_tried']} inputs tried, {out['crashes']} crashes "
-              f"(exit {out['exit_code']}), corpus {out['corpus_files']} files")
+        print(
+            f"fuzzed {out['seconds']} s: {out['inputs_tried']} inputs tried, {out['crashes']} crashes "
+            f"(exit {out['exit_code']}), corpus {out['corpus_files']} files"
+        )
     sys.exit(1 if out["crashes"] or out["exit_code"] else 0)
 
 

@@ -18,16 +18,36 @@ one-line message naming the cause. Host-side firmware checks for your own tests:
 :mod:`edgesnn.testing`.
 """
 
-from edgesnn.api.mainjob import demo
 from edgesnn.api.device import connect, deploy, ports, stream
 from edgesnn.api.firmware import boards, build, verify
 from edgesnn.api.interop import convert, export_nir, import_nir
 from edgesnn.api.learning import evolve, learn, stdp
+from edgesnn.api.mainjob import demo
 from edgesnn.api.model import data_info, dataset, info, load, quantize, save, simulate, train
 from edgesnn.api.plots import plot
 
 __all__ = [
-    "load", "save", "dataset", "data_info", "train", "quantize", "simulate", "info",
-    "boards", "build", "verify", "deploy", "connect", "stream", "ports",
-    "learn", "stdp", "evolve", "import_nir", "export_nir", "convert", "plot", "demo",
+    "load",
+    "save",
+    "dataset",
+    "data_info",
+    "train",
+    "quantize",
+    "simulate",
+    "info",
+    "boards",
+    "build",
+    "verify",
+    "deploy",
+    "connect",
+    "stream",
+    "ports",
+    "learn",
+    "stdp",
+    "evolve",
+    "import_nir",
+    "export_nir",
+    "convert",
+    "plot",
+    "demo",
 ]

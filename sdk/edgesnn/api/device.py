@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -12,15 +13,26 @@ from edgesnn.api.model import PathLike
 from edgesnn.device.deploy import Deployment
 from edgesnn.errors import DeviceError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.fixedpoint.simulate import SimResult
 
 
-def deploy(model: QuantNetwork | PathLike, board: str, out: PathLike = "build/deploy", *, port: str | None = None,
-           timeout: float = 2.0, learn_layer: int | None = None, env: dict[str, str] | None = None) -> Deployment:
+def deploy(
+    model: QuantNetwork | PathLike,
+    board: str,
+    out: PathLike = "build/deploy",
+    *,
+    port: str | None = None,
+    timeout: float = 2.0,
+    learn_layer: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Deployment:
     """Build the device firmware for ``board`` and start it (host process, QEMU) or flash it
     (real boards, on ``port``), then handshake: the device must report this model's hash.
 
-    >>> with edgesnn.api.deploy("digits.qsnn", "qemu-mps2-an385") as d:   # doctest: +SKIP
-    ...     print(d.port, d.device.info().board)
+    ```python
+    with edgesnn.api.deploy("digits.qsnn", "qemu-mps2-an385") as d:
+        print(d.port, d.device.info().board)
+    ```
     """
     from edgesnn.device.deploy import deploy as run
     from edgesnn.firmware.boards import get_board
@@ -38,8 +50,14 @@ def connect(model: QuantNetwork | PathLike, port: str, *, timeout: float = 2.0) 
     return connect_port(quantized(model), port, timeout=timeout)
 
 
-def open_device(model: QuantNetwork | PathLike, board: str | None, port: str | None, out: PathLike,
-                timeout: float = 2.0, learn_layer: int | None = None) -> Deployment:
+def open_device(
+    model: QuantNetwork | PathLike,
+    board: str | None,
+    port: str | None,
+    out: PathLike,
+    timeout: float = 2.0,
+    learn_layer: int | None = None,
+) -> Deployment:
     """``deploy`` when a board is named, else ``connect`` to the port."""
     if board is None and port is None:
         raise ValueError("give --board (deploy first) or --port (a device already deployed)")
@@ -48,8 +66,16 @@ def open_device(model: QuantNetwork | PathLike, board: str | None, port: str | N
     return connect(model, port, timeout=timeout)  # type: ignore[arg-type]
 
 
-def stream_rows(d: Deployment, x: np.ndarray, y: np.ndarray, sim, steps_per_frame: int, rows: list,
-                on_row: Callable[[dict], None] | None = None, spikes_out: list | None = None) -> str | None:
+def stream_rows(
+    d: Deployment,
+    x: np.ndarray,
+    y: np.ndarray,
+    sim: SimResult,
+    steps_per_frame: int,
+    rows: list,
+    on_row: Callable[[dict], None] | None = None,
+    spikes_out: list | None = None,
+) -> str | None:
     """Stream samples to a deployed device, appending a row per sample; closes the deployment.
 
     Returns the error that ended the stream early, or None. Rows received are always kept.
@@ -59,12 +85,21 @@ def stream_rows(d: Deployment, x: np.ndarray, y: np.ndarray, sim, steps_per_fram
     error = None
     try:
         for i, so in enumerate(d.device.stream(x, steps_per_frame)):
-            match = (np.array_equal(so.spikes, sim.spikes[i]) and so.result.prediction == sim.prediction[i]
-                     and so.result.synops == sim.synops[i])
-            row = {"sample": i, "prediction": so.result.prediction, "label": int(y[i]),
-                   "correct": so.result.prediction == int(y[i]), "match": bool(match),
-                   "counts": list(so.result.counts), "synops": so.result.synops,
-                   "latency_ms": round(so.seconds * 1e3, 3)}
+            match = (
+                np.array_equal(so.spikes, sim.spikes[i])
+                and so.result.prediction == sim.prediction[i]
+                and so.result.synops == sim.synops[i]
+            )
+            row = {
+                "sample": i,
+                "prediction": so.result.prediction,
+                "label": int(y[i]),
+                "correct": so.result.prediction == int(y[i]),
+                "match": bool(match),
+                "counts": list(so.result.counts),
+                "synops": so.result.synops,
+                "latency_ms": round(so.seconds * 1e3, 3),
+            }
             if tpi:
                 row["instructions"] = so.result.ticks / tpi
             rows.append(row)
@@ -81,31 +116,42 @@ def stream_rows(d: Deployment, x: np.ndarray, y: np.ndarray, sim, steps_per_fram
     return error
 
 
-def save_device_output(path: PathLike, x: np.ndarray, y: np.ndarray, rows: list[dict], spikes: list[np.ndarray],
-                       n_out: int) -> Path:
+def save_device_output(
+    path: PathLike, x: np.ndarray, y: np.ndarray, rows: list[dict], spikes: list[np.ndarray], n_out: int
+) -> Path:
     """What the device sent, per received sample: output spikes (N, T, n_out), predictions, spike
     counts, synaptic events; with the inputs streamed and the labels (``plot raster`` reads it)."""
     path = Path(path)
     n = len(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = np.stack(spikes) if n else np.zeros((0, x.shape[1], n_out), bool)
-    np.savez(path, inputs=x[:n], labels=y[:n], spikes=out,
-             prediction=np.array([r["prediction"] for r in rows], np.int64),
-             counts=np.array([r["counts"] for r in rows], np.int64).reshape(n, -1),
-             synops=np.array([r["synops"] for r in rows], np.int64), source=np.array("device"))
+    np.savez(
+        path,
+        inputs=x[:n],
+        labels=y[:n],
+        spikes=out,
+        prediction=np.array([r["prediction"] for r in rows], np.int64),
+        counts=np.array([r["counts"] for r in rows], np.int64).reshape(n, -1),
+        synops=np.array([r["synops"] for r in rows], np.int64),
+        source=np.array("device"),
+    )
     return path
 
 
-def summarize(rows: list[dict], sim, y: np.ndarray, board: str, error: str | None) -> dict[str, Any]:
+def summarize(rows: list[dict], sim: SimResult, y: np.ndarray, board: str, error: str | None) -> dict[str, Any]:
     """Accuracy, mismatches with the simulator, latency, synaptic events, instructions."""
     n = len(rows)
     s: dict[str, Any] = {
-        "summary": True, "board": board, "samples": n, "complete": error is None and n == len(y),
+        "summary": True,
+        "board": board,
+        "samples": n,
+        "complete": error is None and n == len(y),
         "accuracy": float(np.mean([r["correct"] for r in rows])) if n else None,
         "simulator_accuracy": float(np.mean(sim.prediction[:n] == y[:n])) if n else None,
         "mismatches": sum(not r["match"] for r in rows),
         "latency_ms_median": float(np.median([r["latency_ms"] for r in rows])) if n else None,
-        "synops_per_inference": float(np.mean([r["synops"] for r in rows])) if n else None}
+        "synops_per_inference": float(np.mean([r["synops"] for r in rows])) if n else None,
+    }
     if n and "instructions" in rows[0]:
         s["instructions_per_inference"] = float(np.mean([r["instructions"] for r in rows]))
         s["instructions_per_synaptic_event"] = s["instructions_per_inference"] / max(s["synops_per_inference"], 1.0)
@@ -114,10 +160,19 @@ def summarize(rows: list[dict], sim, y: np.ndarray, board: str, error: str | Non
     return s
 
 
-def stream(model: QuantNetwork | PathLike, *, board: str | None = None, port: str | None = None,
-           dataset: str | None = None, limit: int | None = None, steps_per_frame: int = 1,
-           out: PathLike = "build/stream", timeout: float = 2.0, save_output: PathLike | None = None,
-           on_row: Callable[[dict], None] | None = None) -> dict[str, Any]:
+def stream(
+    model: QuantNetwork | PathLike,
+    *,
+    board: str | None = None,
+    port: str | None = None,
+    dataset: str | None = None,
+    limit: int | None = None,
+    steps_per_frame: int = 1,
+    out: PathLike = "build/stream",
+    timeout: float = 2.0,
+    save_output: PathLike | None = None,
+    on_row: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
     """Stream a data set's test split to a device and compare every output with the simulator.
 
     Deploys to ``board`` first, or uses a device already on ``port``. ``on_row`` gets one dict
@@ -125,8 +180,10 @@ def stream(model: QuantNetwork | PathLike, *, board: str | None = None, port: st
     ``retransmissions``, ``latency_ms_median``, ``error`` if the device went away) with the
     per-sample ``rows``; rows received before an error are kept.
 
-    >>> s = edgesnn.api.stream("digits.qsnn", board="qemu-mps2-an385")   # doctest: +SKIP
-    >>> s["accuracy"], s["mismatches"]
+    ```python
+    s = edgesnn.api.stream("digits.qsnn", board="qemu-mps2-an385")
+    s["accuracy"], s["mismatches"]
+    ```
     """
     from edgesnn.data.datasets import model_inputs
     from edgesnn.fixedpoint import simulate_int
@@ -150,6 +207,13 @@ def ports() -> list[dict[str, Any]]:
     """Serial ports with their USB ids."""
     from serial.tools import list_ports
 
-    return [{"port": p.device, "description": p.description,
-             "usb_id": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else None,
-             "serial_number": p.serial_number, "manufacturer": p.manufacturer} for p in list_ports.comports()]
+    return [
+        {
+            "port": p.device,
+            "description": p.description,
+            "usb_id": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else None,
+            "serial_number": p.serial_number,
+            "manufacturer": p.manufacturer,
+        }
+        for p in list_ports.comports()
+    ]

@@ -14,7 +14,7 @@ from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 def quantized(model: QuantNetwork | PathLike) -> QuantNetwork:
     """A quantized model (or its file); a float model is refused with the step to take."""
-    m: Model = model if isinstance(model, QuantNetwork) else load(model)  # type: ignore[arg-type]
+    m: Model = model if isinstance(model, QuantNetwork) else load(model)
     if not isinstance(m, QuantNetwork):
         raise ModelFileError(f"{model}: a float model; run `edgesnn quantize` first")
     return m
@@ -36,19 +36,37 @@ def boards() -> list[dict[str, Any]]:
     """Every board and kit edgesnn knows (``boards/*.toml``): name, kind, cpu, memory, description."""
     from edgesnn.firmware.boards import all_boards
 
-    return [{"name": b.name, "kind": b.kind, "cpu": b.cpu, "flash_bytes": b.memory["flash_bytes"],
-             "ram_bytes": b.memory["ram_bytes"], "description": b.description,
-             "storage": b.get("storage", {}).get("driver")} for b in all_boards().values()]
+    return [
+        {
+            "name": b.name,
+            "kind": b.kind,
+            "cpu": b.cpu,
+            "flash_bytes": b.memory["flash_bytes"],
+            "ram_bytes": b.memory["ram_bytes"],
+            "description": b.description,
+            "storage": b.get("storage", {}).get("driver"),
+        }
+        for b in all_boards().values()
+    ]
 
 
-def build(model: QuantNetwork | PathLike, board: str, out: PathLike = "build", *, dataset: str | None = None,
-          samples: int = 16, app: str = "device") -> dict[str, Any]:
+def build(
+    model: QuantNetwork | PathLike,
+    board: str,
+    out: PathLike = "build",
+    *,
+    dataset: str | None = None,
+    samples: int = 16,
+    app: str = "device",
+) -> dict[str, Any]:
     """Render the model's C sources for a board and compile them (PlatformIO boards: a project).
 
     Result: ``elf``, ``flash_bytes``, ``flash_runtime_bytes``, ``flash_model_bytes``,
     ``ram_bytes``, ``hash``. A model that does not fit fails naming the rule, board and layer.
 
-    >>> edgesnn.api.build("digits.qsnn", "qemu-mps2-an385", "build/m3")   # doctest: +SKIP
+    ```python
+    edgesnn.api.build("digits.qsnn", "qemu-mps2-an385", "build/m3")
+    ```
     """
     from edgesnn.firmware import platformio
     from edgesnn.firmware.boards import get_board
@@ -57,25 +75,39 @@ def build(model: QuantNetwork | PathLike, board: str, out: PathLike = "build", *
     qnet, b, out = quantized(model), get_board(board), Path(out)
     if b.kind == "platformio":
         proj = platformio.generate_project(qnet, b, out)
-        return {"board": b.name, "elf": None, "project": proj, "hash": qnet.content_hash,
-                "compile_check": platformio.compile_check(b, proj),
-                "pio_config": platformio.validate_config(proj),
-                "upload": f"cd {proj} && pio run -t upload --upload-port PORT"}
+        return {
+            "board": b.name,
+            "elf": None,
+            "project": proj,
+            "hash": qnet.content_hash,
+            "compile_check": platformio.compile_check(b, proj),
+            "pio_config": platformio.validate_config(proj),
+            "upload": f"cd {proj} && pio run -t upload --upload-port PORT",
+        }
     inputs = sample_inputs(qnet, dataset, samples) if app == "selfcheck" else None
     res = run(qnet, b, out, app=app, selfcheck_inputs=inputs)
     return {**res.as_dict(), "hash": qnet.content_hash}
 
 
-def verify(model: QuantNetwork | PathLike, board: str = "host", out: PathLike = "build/verify", *,
-           dataset: str | None = None, limit: int = 450, inputs: np.ndarray | None = None,
-           count_instructions: bool = False) -> dict[str, Any]:
+def verify(
+    model: QuantNetwork | PathLike,
+    board: str = "host",
+    out: PathLike = "build/verify",
+    *,
+    dataset: str | None = None,
+    limit: int = 450,
+    inputs: np.ndarray | None = None,
+    count_instructions: bool = False,
+) -> dict[str, Any]:
     """Run the firmware on the host or an emulated board and compare it with the golden
     simulator: every state on the host, a CRC-32 of every state per sample on emulated boards.
 
     Result: ``mismatches`` (samples that differ; 0 is the promise), ``samples``, ``timesteps``.
 
-    >>> edgesnn.api.verify("digits.qsnn", "qemu-microbit")["mismatches"]   # doctest: +SKIP
-    0
+    ```python
+    edgesnn.api.verify("digits.qsnn", "qemu-microbit")["mismatches"]
+    # -> 0
+    ```
     """
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.verify import verify as run

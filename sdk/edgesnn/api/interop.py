@@ -11,8 +11,9 @@ from edgesnn.api.model import Model, PathLike, load, save
 from edgesnn.errors import ModelFileError
 
 
-def import_nir(file: PathLike, out: PathLike | None = None, *, dt: float | None = None,
-               reset: str | None = None) -> dict[str, Any]:
+def import_nir(
+    file: PathLike, out: PathLike | None = None, *, dt: float | None = None, reset: str | None = None
+) -> dict[str, Any]:
     """A NIR graph from any tool (snnTorch, Norse, Sinabs, Rockpool, ...) as an edgesnn model.
 
     Linear chains, Conv2d/pooling (composed to dense), LIF/CubaLIF/IF/LI neurons, recurrent
@@ -20,7 +21,9 @@ def import_nir(file: PathLike, out: PathLike | None = None, *, dt: float | None 
     subtract-undecayed (snnTorch's default). A graph exported from a quantized edgesnn model
     comes back as that exact ``.qsnn``. Result: ``network``, ``kind``, ``model`` (if saved).
 
-    >>> r = edgesnn.api.import_nir("snntorch.nir", dt=1e-4)          # doctest: +SKIP
+    ```python
+    r = edgesnn.api.import_nir("snntorch.nir", dt=1e-4)
+    ```
     """
     import nir
 
@@ -41,8 +44,16 @@ def import_nir(file: PathLike, out: PathLike | None = None, *, dt: float | None 
             res["model"] = save(q, out.with_suffix(".qsnn") if out.suffix == ".nir" else out)
         return res
     net, rep = import_graph(graph, dt=dt, reset=reset)
-    res = {"network": net, "kind": "float", "dt": rep.dt, "dt_source": rep.dt_source, "n_inputs": net.n_inputs,
-           "n_outputs": net.n_outputs, "layers": rep.layers, "warnings": rep.warnings}
+    res = {
+        "network": net,
+        "kind": "float",
+        "dt": rep.dt,
+        "dt_source": rep.dt_source,
+        "n_inputs": net.n_inputs,
+        "n_outputs": net.n_outputs,
+        "layers": rep.layers,
+        "warnings": rep.warnings,
+    }
     if out is not None:
         res["model"] = save(net, out)
     return res
@@ -62,15 +73,25 @@ def export_nir(model: Model | PathLike, out: PathLike) -> dict[str, Any]:
     return {"out": Path(out), "format": "nir", "nodes": len(graph.nodes), "quantized": "edgesnn.qsnn" in graph.metadata}
 
 
-def convert(ann_file: PathLike, dataset: str = "digits", out: PathLike = "converted.nir", *, timesteps: int = 100,
-            percentile: float = 99.9, sweep: list[int] | None = None, trust_pickle: bool = False) -> dict[str, Any]:
+def convert(
+    ann_file: PathLike,
+    dataset: str = "digits",
+    out: PathLike = "converted.nir",
+    *,
+    timesteps: int = 100,
+    percentile: float = 99.9,
+    sweep: list[int] | None = None,
+    trust_pickle: bool = False,
+) -> dict[str, Any]:
     """Convert a ReLU ANN (a torch ``.pt``: TorchScript or a pickled module of torch.nn layers;
     or an int8 ``.tflite``) into an IF spiking network, quantize it, and report the ANN's
     accuracy (its own runtime) and the integer SNN's at each timestep count of ``sweep``.
     Pickled ``.pt`` files load with ``weights_only=True`` unless ``trust_pickle``.
 
-    >>> r = edgesnn.api.convert("ann.tflite", "digits", "snn.nir", timesteps=100)   # doctest: +SKIP
-    >>> r["ann_accuracy"], r["snn_accuracy"]
+    ```python
+    r = edgesnn.api.convert("ann.tflite", "digits", "snn.nir", timesteps=100)
+    r["ann_accuracy"], r["snn_accuracy"]
+    ```
     """
     from edgesnn.convert.ann2snn import ann_forward
     from edgesnn.convert.ann2snn import convert as ann_to_snn
@@ -91,8 +112,10 @@ def convert(ann_file: PathLike, dataset: str = "digits", out: PathLike = "conver
         ann = read_tflite(ann_file)
         stages = ann.stages
         if ann.n_inputs != train.x.shape[1]:
-            raise ValueError(f"the model takes {ann.n_inputs} inputs but data set {dataset!r} gives inputs of shape "
-                             f"{tuple(ds.input_shape(base_spec))} ({train.x.shape[1]} channels)")
+            raise ValueError(
+                f"the model takes {ann.n_inputs} inputs but data set {dataset!r} gives inputs of shape "
+                f"{tuple(ds.input_shape(base_spec))} ({train.x.shape[1]} channels)"
+            )
         ann_pred = run_reference(ann_file, ann, test.x)
         feed = lambda x: np.clip(dequantized_input(ann, x), 0.0, 1.0)  # noqa: E731  the file's input quantization
         runtime = "ai-edge-litert interpreter"
@@ -109,8 +132,9 @@ def convert(ann_file: PathLike, dataset: str = "digits", out: PathLike = "conver
             try:
                 logits = model(torch.tensor(test.x, dtype=torch.float32).reshape((-1,) + shape))
             except RuntimeError as e:
-                raise ModelFileError(f"{ann_file}: the model does not run on {dataset} inputs of shape {shape}: "
-                                     f"{str(e).splitlines()[0]}") from None
+                raise ModelFileError(
+                    f"{ann_file}: the model does not run on {dataset} inputs of shape {shape}: {str(e).splitlines()[0]}"
+                ) from None
         ann_pred = logits.reshape(len(test.x), -1).argmax(1).numpy()
         feed = lambda x: x  # noqa: E731
         runtime = "torch"
@@ -131,8 +155,15 @@ def convert(ann_file: PathLike, dataset: str = "digits", out: PathLike = "conver
     timesteps = spec["timesteps"]
     save(net, out)
     qpath = save(qnet, out.with_suffix(".qsnn"))
-    return {"model": out, "quantized_model": qpath, "ann_runtime": runtime,
-            "ann_accuracy": float(np.mean(ann_pred == test.y)),
-            "ann_float_accuracy": float(np.mean(ann_forward(stages, feed(test.x)).argmax(1) == test.y)),
-            "snn_accuracy": curve[str(timesteps)], "timesteps": timesteps, "snn_accuracy_by_timesteps": curve,
-            "percentile": percentile, "lambdas": lams}
+    return {
+        "model": out,
+        "quantized_model": qpath,
+        "ann_runtime": runtime,
+        "ann_accuracy": float(np.mean(ann_pred == test.y)),
+        "ann_float_accuracy": float(np.mean(ann_forward(stages, feed(test.x)).argmax(1) == test.y)),
+        "snn_accuracy": curve[str(timesteps)],
+        "timesteps": timesteps,
+        "snn_accuracy_by_timesteps": curve,
+        "percentile": percentile,
+        "lambdas": lams,
+    }

@@ -4,8 +4,9 @@ emulated board -> deploy -> stream the test split; every figure that matters in 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,16 +29,24 @@ def pick_board(name: str, say: Say) -> str:
     return "host"
 
 
-def demo(out: Path | str = "runs/demo", *, epochs: int = 40, seed: int = 0, board: str = DEFAULT_BOARD,
-         retrain: bool = False, say: Say = lambda m: None, train_progress: Callable[[dict], None] | None = None,
-         on_row: Callable[[dict], None] | None = None) -> dict[str, Any]:
+def demo(
+    out: Path | str = "runs/demo",
+    *,
+    epochs: int = 40,
+    seed: int = 0,
+    board: str = DEFAULT_BOARD,
+    retrain: bool = False,
+    say: Say = lambda m: None,
+    train_progress: Callable[[dict], None] | None = None,
+    on_row: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
     """Run the whole story on ``digits``; ``say`` narrates the five stages, ``on_row`` gets each
     streamed sample. Result: float, integer and device accuracy, mismatches (self-check and
     stream), instructions per inference, flash and RAM."""
     from edgesnn.data.datasets import encoded
-    from edgesnn.fixedpoint import simulate_int
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.verify import verify
+    from edgesnn.fixedpoint import simulate_int
 
     out = Path(out)
     float_path, q_path = out / "digits.nir", out / "digits.qsnn"
@@ -47,8 +56,16 @@ def demo(out: Path | str = "runs/demo", *, epochs: int = 40, seed: int = 0, boar
         result["train"] = {"model": float_path, "reused": True}
     else:
         say(f"[bold]1/5 train[/] surrogate-gradient QAT on digits, {epochs} epochs")
-        tr = model.train("digits", float_path, epochs=epochs, seed=seed, hidden=256, timesteps=25, encoding="rate",
-                         progress=train_progress)
+        tr = model.train(
+            "digits",
+            float_path,
+            epochs=epochs,
+            seed=seed,
+            hidden=256,
+            timesteps=25,
+            encoding="rate",
+            progress=train_progress,
+        )
         result["train"] = {k: v for k, v in (tr or {}).items() if k != "network"}
     say("[bold]2/5 quantize[/] to the integer contract")
     q = model.quantize(float_path, q_path, dataset="digits")
@@ -57,13 +74,17 @@ def demo(out: Path | str = "runs/demo", *, epochs: int = 40, seed: int = 0, boar
     sim_res = model.simulate(q_path, dataset="digits", save_output=out / "digits_int_output.npz")
     result["simulate"] = {k: v for k, v in sim_res.items() if k != "result"}
     board_name = pick_board(board, say)
-    say(f"[bold]4/5 build and self-check[/] the firmware on [bold]{board_name}[/]: every state of all test samples vs the simulator")
+    say(
+        f"[bold]4/5 build and self-check[/] the firmware on [bold]{board_name}[/]: every state of all test samples vs the simulator"
+    )
     qnet = firmware.quantized(q_path)
     x, y = encoded("digits", "test", qnet.input_spec)
     b = get_board(board_name)
     v = verify(qnet, b, x, out / f"selfcheck-{board_name}", icount=b.get("timer", {}).get("driver") == "cmsdk")
     result["firmware"] = v
-    say(f"[bold]5/5 deploy and stream[/]: the device firmware on [bold]{board_name}[/], the test split over the serial link")
+    say(
+        f"[bold]5/5 deploy and stream[/]: the device firmware on [bold]{board_name}[/], the test split over the serial link"
+    )
     sim = simulate_int(qnet, x)
     d = device.deploy(qnet, board_name, out / f"device-{board_name}")
     rows: list[dict] = []
@@ -72,13 +93,22 @@ def demo(out: Path | str = "runs/demo", *, epochs: int = 40, seed: int = 0, boar
     result["stream"] = s
     dev_build = d.build
     result.update(
-        float_accuracy=q["float_accuracy"], int_accuracy=q["int_accuracy"], device_accuracy=s["accuracy"],
-        synops_per_sample=result["simulate"]["synops_per_sample"], board=board_name,
-        selfcheck_mismatches=v["mismatches"], stream_mismatches=s["mismatches"], samples=int(x.shape[0]),
-        streamed=s["samples"], latency_ms_median=s["latency_ms_median"],
-        flash_bytes=dev_build.get("flash_bytes"), flash_runtime_bytes=dev_build.get("flash_runtime_bytes"),
-        flash_model_bytes=dev_build.get("flash_model_bytes"), ram_bytes=dev_build.get("ram_bytes"),
-        running_accuracy=float(np.mean([r["correct"] for r in rows])) if rows else None)
+        float_accuracy=q["float_accuracy"],
+        int_accuracy=q["int_accuracy"],
+        device_accuracy=s["accuracy"],
+        synops_per_sample=result["simulate"]["synops_per_sample"],
+        board=board_name,
+        selfcheck_mismatches=v["mismatches"],
+        stream_mismatches=s["mismatches"],
+        samples=int(x.shape[0]),
+        streamed=s["samples"],
+        latency_ms_median=s["latency_ms_median"],
+        flash_bytes=dev_build.get("flash_bytes"),
+        flash_runtime_bytes=dev_build.get("flash_runtime_bytes"),
+        flash_model_bytes=dev_build.get("flash_model_bytes"),
+        ram_bytes=dev_build.get("ram_bytes"),
+        running_accuracy=float(np.mean([r["correct"] for r in rows])) if rows else None,
+    )
     for key in ("instructions_per_inference", "instructions_per_synaptic_event"):
         if key in s:
             result[key] = s[key]

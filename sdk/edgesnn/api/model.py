@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from edgesnn.data.datasets import Dataset
 from edgesnn.errors import DatasetError, ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.ir import Network
@@ -18,7 +20,9 @@ PathLike = str | Path
 def load(path: PathLike) -> Model:
     """A float (``.nir``) or quantized (``.qsnn``) model from a file.
 
-    >>> net = edgesnn.api.load("digits.nir")          # doctest: +SKIP
+    ```python
+    net = edgesnn.api.load("digits.nir")
+    ```
     """
     from edgesnn.formats import load_model
 
@@ -38,11 +42,13 @@ def _model(model: Model | PathLike) -> tuple[Model, str]:
     return load(model), str(model)
 
 
-def dataset(name: str):
+def dataset(name: str) -> Dataset:
     """A built-in data set (``digits``, ``saccade-digits``) or a ``.npz`` file (docs/data.md).
 
-    >>> ds = edgesnn.api.dataset("saccade-digits")    # doctest: +SKIP
-    >>> x, y = ds.spikes("test", {"timesteps": 25})   # (450, 25, 2048) bool, labels
+    ```python
+    ds = edgesnn.api.dataset("saccade-digits")
+    x, y = ds.spikes("test", {"timesteps": 25})   # (450, 25, 2048) bool, labels
+    ```
     """
     from edgesnn.data.datasets import open_dataset
 
@@ -54,8 +60,13 @@ def data_info(name: str) -> dict[str, Any]:
     return dataset(name).info()
 
 
-def model_data(model: Model, dataset: str | None = None, split: str = "test", limit: int | None = None,
-               model_name: str = "the model") -> tuple[np.ndarray, np.ndarray]:
+def model_data(
+    model: Model,
+    dataset: str | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    model_name: str = "the model",
+) -> tuple[np.ndarray, np.ndarray]:
     """A model's input spikes and labels from a data set (default: the one it was trained on);
     a data set whose shape disagrees with the model fails naming both shapes."""
     from edgesnn.data.datasets import model_inputs
@@ -64,54 +75,97 @@ def model_data(model: Model, dataset: str | None = None, split: str = "test", li
     return x, y
 
 
-def train(dataset: str = "digits", out: PathLike | None = None, *, epochs: int = 40, seed: int = 0, hidden: int = 256,
-          timesteps: int | None = None, encoding: str | None = None, qat: bool = True, threads: int = 1,
-          downsample: int = 1, denoise_us: int = 0, device: str = "cpu", batch_size: int = 32,
-          progress: Callable[[dict], None] | None = None) -> dict[str, Any] | None:
+def train(
+    dataset: str = "digits",
+    out: PathLike | None = None,
+    *,
+    epochs: int = 40,
+    seed: int = 0,
+    hidden: int = 256,
+    timesteps: int | None = None,
+    encoding: str | None = None,
+    qat: bool = True,
+    threads: int = 1,
+    downsample: int = 1,
+    denoise_us: int = 0,
+    device: str = "cpu",
+    batch_size: int = 32,
+    progress: Callable[[dict], None] | None = None,
+) -> dict[str, Any] | None:
     """Train a spiking MLP with surrogate gradients (quantization-aware unless ``qat=False``).
 
     Under ``torchrun`` training is data-parallel and only rank 0 saves and returns a result
     (other ranks return None). Result: ``network``, ``model`` (path, if saved),
     ``test_accuracy``, ``seconds_per_epoch``, ``input_spec``, ``world_size``.
 
-    >>> r = edgesnn.api.train("digits", "digits.nir", epochs=40)   # doctest: +SKIP
-    >>> r["test_accuracy"]                                          # about 0.97
+    ```python
+    r = edgesnn.api.train("digits", "digits.nir", epochs=40)
+    r["test_accuracy"]                                          # about 0.97
+    ```
     """
+    from edgesnn.data.datasets import open_dataset
     from edgesnn.train import TrainConfig
     from edgesnn.train import train as run
     from edgesnn.train.distributed import context_from_env
 
-    from edgesnn.data.datasets import open_dataset
-
     # fail fast on an unknown data set or option, before torch does any work
-    open_dataset(dataset).resolve({"encoding": encoding, "timesteps": timesteps, "downsample": downsample,
-                                   "denoise_us": denoise_us})
-    cfg = TrainConfig(dataset=dataset, epochs=epochs, seed=seed, hidden=(hidden,), timesteps=timesteps,
-                      encoding=encoding, qat=qat, threads=threads, downsample=downsample, denoise_us=denoise_us,
-                      device=device, batch_size=batch_size)
+    open_dataset(dataset).resolve(
+        {"encoding": encoding, "timesteps": timesteps, "downsample": downsample, "denoise_us": denoise_us}
+    )
+    cfg = TrainConfig(
+        dataset=dataset,
+        epochs=epochs,
+        seed=seed,
+        hidden=(hidden,),
+        timesteps=timesteps,
+        encoding=encoding,
+        qat=qat,
+        threads=threads,
+        downsample=downsample,
+        denoise_us=denoise_us,
+        device=device,
+        batch_size=batch_size,
+    )
     main = context_from_env().is_main
     result = run(cfg, progress if main else None)
     if result.rank != 0:
         return None
-    res: dict[str, Any] = {"network": result.network, "test_accuracy": result.test_accuracy, "epochs": epochs,
-                           "seed": seed, "qat": qat, "seconds_per_epoch": result.seconds_per_epoch,
-                           "input_spec": result.network.input_spec, "world_size": result.world_size, "device": device}
+    res: dict[str, Any] = {
+        "network": result.network,
+        "test_accuracy": result.test_accuracy,
+        "epochs": epochs,
+        "seed": seed,
+        "qat": qat,
+        "seconds_per_epoch": result.seconds_per_epoch,
+        "input_spec": result.network.input_spec,
+        "world_size": result.world_size,
+        "device": device,
+    }
     if out is not None:
         res["model"] = save(result.network, out)
     return res
 
 
-def quantize(model: Network | PathLike, out: PathLike | None = None, *, dataset: str | None = None,
-             weight_bits: int | None = None, state_bits: int | None = None, per_layer: bool = False,
-             shift_rule: str = "threshold") -> dict[str, Any]:
+def quantize(
+    model: Network | PathLike,
+    out: PathLike | None = None,
+    *,
+    dataset: str | None = None,
+    weight_bits: int | None = None,
+    state_bits: int | None = None,
+    per_layer: bool = False,
+    shift_rule: str = "threshold",
+) -> dict[str, Any]:
     """Quantize a float model to the integer contract and measure float vs integer accuracy.
 
     A quantization-aware model is quantized with the bit widths it was trained with. Result:
     ``network`` (the QuantNetwork), ``model`` (path, if saved), ``hash``, ``float_accuracy``,
     ``int_accuracy``, ``prediction_agreement``, per-layer ``layers`` report.
 
-    >>> q = edgesnn.api.quantize("digits.nir", "digits.qsnn")     # doctest: +SKIP
-    >>> q["int_accuracy"], q["hash"][:16]
+    ```python
+    q = edgesnn.api.quantize("digits.nir", "digits.qsnn")
+    q["int_accuracy"], q["hash"]
+    ```
     """
     from edgesnn.fixedpoint import quantization_report
     from edgesnn.fixedpoint.quantize import quantize_as_trained
@@ -122,14 +176,21 @@ def quantize(model: Network | PathLike, out: PathLike | None = None, *, dataset:
     if shift_rule not in ("threshold", "data"):
         raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
     calib = model_data(net, dataset, "train", None, name)[0] if shift_rule == "data" else None
-    qnet = quantize_as_trained(net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer,
-                               calibration=calib)
+    qnet = quantize_as_trained(
+        net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer, calibration=calib
+    )
     per_channel = not per_layer and net.meta.get("qat", {}).get("per_channel", True)
     x, y = model_data(net, dataset, "test", None, name)
     rep = quantization_report(net, qnet, x, y)
-    res: dict[str, Any] = {"network": qnet, "hash": qnet.content_hash, "weight_bits": qnet.weight_bits,
-                           "state_bits": qnet.state_bits, "per_channel": per_channel, "shift_rule": shift_rule,
-                           **rep.as_dict()}
+    res: dict[str, Any] = {
+        "network": qnet,
+        "hash": qnet.content_hash,
+        "weight_bits": qnet.weight_bits,
+        "state_bits": qnet.state_bits,
+        "per_channel": per_channel,
+        "shift_rule": shift_rule,
+        **rep.as_dict(),
+    }
     if out is not None:
         res["model"] = save(qnet, out)
     return res
@@ -151,9 +212,15 @@ def load_input(path: PathLike, n_inputs: int) -> np.ndarray:
     return check_inputs(arr, n_inputs)
 
 
-def simulate(model: Model | PathLike, *, dataset: str | None = None, inputs: np.ndarray | PathLike | None = None,
-             limit: int | None = None, save_output: PathLike | None = None,
-             golden: PathLike | None = None) -> dict[str, Any]:
+def simulate(
+    model: Model | PathLike,
+    *,
+    dataset: str | None = None,
+    inputs: np.ndarray | PathLike | None = None,
+    limit: int | None = None,
+    save_output: PathLike | None = None,
+    golden: PathLike | None = None,
+) -> dict[str, Any]:
     """Simulate a model: float models in float, quantized ones bit-exactly (the golden model).
 
     Inputs: a data set's test split (default: the model's) or ``inputs`` (an array or ``.npy``).
@@ -161,8 +228,10 @@ def simulate(model: Model | PathLike, *, dataset: str | None = None, inputs: np.
     ``result`` (the SimResult); ``save_output`` writes spikes/predictions, ``golden`` every
     spike and state for C ports.
 
-    >>> r = edgesnn.api.simulate("digits.qsnn")                    # doctest: +SKIP
-    >>> r["accuracy"]
+    ```python
+    r = edgesnn.api.simulate("digits.qsnn")
+    r["accuracy"]
+    ```
     """
     from edgesnn.fixedpoint import simulate as run
     from edgesnn.fixedpoint.simulate import check_inputs
@@ -181,19 +250,23 @@ def simulate(model: Model | PathLike, *, dataset: str | None = None, inputs: np.
     if golden is not None and not isinstance(m, QuantNetwork):
         raise ValueError("golden vectors are written for quantized models (the contract the firmware is held to)")
     r = run(m, x, record=golden is not None)
-    res: dict[str, Any] = {"model": model if not isinstance(model, (Network, QuantNetwork)) else name,
-                           "kind": "integer" if isinstance(m, QuantNetwork) else "float",
-                           "samples": int(x.shape[0]), "timesteps": int(x.shape[1]),
-                           "synops_per_sample": float(r.synops.mean()), "neuron_updates_per_sample": r.neuron_updates,
-                           "result": r}
+    res: dict[str, Any] = {
+        "model": model if not isinstance(model, (Network, QuantNetwork)) else name,
+        "kind": "integer" if isinstance(m, QuantNetwork) else "float",
+        "samples": int(x.shape[0]),
+        "timesteps": int(x.shape[1]),
+        "synops_per_sample": float(r.synops.mean()),
+        "neuron_updates_per_sample": r.neuron_updates,
+        "result": r,
+    }
     if labels is not None:
         res["accuracy"] = r.accuracy(labels)
-    if golden is not None:
+    if golden is not None and isinstance(m, QuantNetwork):
         from edgesnn.firmware.golden import write_golden
 
         golden = Path(golden)
         golden.parent.mkdir(parents=True, exist_ok=True)
-        write_golden(golden, m, x, r)
+        write_golden(golden, m, x, r)  # m is quantized: checked above
         res["golden"] = golden
     if save_output is not None:
         save_output = Path(save_output)
@@ -203,29 +276,62 @@ def simulate(model: Model | PathLike, *, dataset: str | None = None, inputs: np.
     return res
 
 
+def _layer_rows(m: Model) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if isinstance(m, QuantNetwork):
+        for i, Q in enumerate(m.layers):
+            rows.append(
+                {
+                    "layer": i,
+                    "shape": [Q.n_out, Q.n_in],
+                    "recurrent": Q.recurrent is not None,
+                    "current_based": Q.current_based,
+                    "shift": Q.shift,
+                    "reset": Q.reset,
+                    "alpha_mem": sorted(set(Q.alpha_mem.tolist()))[:4],
+                    "threshold_range": [int(Q.threshold.min()), int(Q.threshold.max())],
+                    "weight_range": [int(Q.weight.min()), int(Q.weight.max())],
+                }
+            )
+        return rows
+    for i, L in enumerate(m.layers):
+        n = L.neurons
+        row: dict[str, Any] = {
+            "layer": i,
+            "shape": [L.n_out, L.n_in],
+            "recurrent": L.recurrent is not None,
+            "neuron": type(n).__name__,
+            "reset": getattr(n, "reset", "none"),
+            "threshold_range": [float(n.threshold.min()), float(n.threshold.max())],
+        }
+        beta = getattr(n, "beta", None)
+        if beta is not None:
+            row["beta_range"] = [float(beta.min()), float(beta.max())]
+        rows.append(row)
+    return rows
+
+
 def info(model: Model | PathLike) -> dict[str, Any]:
     """A model's layers, neuron parameters, bit widths, input spec and (quantized) hash."""
     m, name = _model(model)
-    layers = []
-    for i, L in enumerate(m.layers):
-        entry: dict[str, Any] = {"layer": i, "shape": [L.n_out, L.n_in], "recurrent": L.recurrent is not None}
-        if isinstance(m, QuantNetwork):
-            entry.update(current_based=L.current_based, shift=L.shift, reset=L.reset,
-                         alpha_mem=sorted(set(L.alpha_mem.tolist()))[:4],
-                         threshold_range=[int(L.threshold.min()), int(L.threshold.max())],
-                         weight_range=[int(L.weight.min()), int(L.weight.max())])
-        else:
-            n = L.neurons
-            entry.update(neuron=type(n).__name__, reset=n.reset,
-                         threshold_range=[float(n.threshold.min()), float(n.threshold.max())],
-                         **({"beta_range": [float(n.beta.min()), float(n.beta.max())]} if hasattr(n, "beta") else {}))
-        layers.append(entry)
-    res: dict[str, Any] = {"model": name, "kind": "quantized" if isinstance(m, QuantNetwork) else "float",
-                           "name": m.name, "n_inputs": m.n_inputs, "n_outputs": m.n_outputs, "readout": m.readout,
-                           "input_spec": m.input_spec, "layers": layers}
+    res: dict[str, Any] = {
+        "model": name,
+        "kind": "quantized" if isinstance(m, QuantNetwork) else "float",
+        "name": m.name,
+        "n_inputs": m.n_inputs,
+        "n_outputs": m.n_outputs,
+        "readout": m.readout,
+        "input_spec": m.input_spec,
+        "layers": _layer_rows(m),
+    }
     if isinstance(m, QuantNetwork):
-        res.update(weight_bits=m.weight_bits, state_bits=m.state_bits, contract_version=m.contract_version,
-                   hash=m.content_hash, hash32=f"{m.hash32:08x}")
+        res.update(
+            weight_bits=m.weight_bits,
+            state_bits=m.state_bits,
+            contract_version=m.contract_version,
+            hash=m.content_hash,
+            hash32=f"{m.hash32:08x}",
+        )
     else:
         res.update(dt=m.dt, meta=m.meta)
     return res

@@ -8,14 +8,23 @@ from typing import Any
 from edgesnn.api.model import PathLike
 
 
-def plot(kind: str, model: PathLike | None = None, *, dataset: str | None = None, sample: int = 0,
-         out: PathLike = "plot.png", from_stream: PathLike | None = None,
-         timesteps: list[int] | None = None) -> dict[str, Any]:
+def plot(
+    kind: str,
+    model: PathLike | None = None,
+    *,
+    dataset: str | None = None,
+    sample: int = 0,
+    out: PathLike = "plot.png",
+    from_stream: PathLike | None = None,
+    timesteps: list[int] | None = None,
+) -> dict[str, Any]:
     """Write a PNG: ``raster`` (input and every layer's spikes; or a ``stream --save-output``
     file), ``events`` (ON/OFF frames of an events data set), ``confusion``, ``quantization``
     (float vs integer membranes, saturations), ``timesteps`` (accuracy vs timesteps).
 
-    >>> edgesnn.api.plot("raster", "digits.qsnn", sample=3, out="raster.png")   # doctest: +SKIP
+    ```python
+    edgesnn.api.plot("raster", "digits.qsnn", sample=3, out="raster.png")
+    ```
     """
     from edgesnn.plot import make
 

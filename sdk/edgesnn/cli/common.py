@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -57,12 +58,20 @@ def drop(res: dict, *keys: str) -> dict:
     return {k: v for k, v in res.items() if k not in keys}
 
 
-def progress_bar(total: int, label: str, enabled: bool):
+def progress_bar(total: int | None, label: str, enabled: bool) -> Any:
     """A rich progress bar on stderr (``disable`` when printing JSON)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not enabled,
+        transient=False,
+    )
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -44,8 +44,14 @@ def from_video_cmd(
     from edgesnn.data.dvs import PixelModel
     from edgesnn.data.video import video_to_events
 
-    model = PixelModel(threshold_on=threshold_on, threshold_off=threshold_off, mismatch=mismatch,
-                       refractory_us=refractory_us, noise_hz=noise_hz, seed=seed)
+    model = PixelModel(
+        threshold_on=threshold_on,
+        threshold_off=threshold_off,
+        mismatch=mismatch,
+        refractory_us=refractory_us,
+        noise_hz=noise_hz,
+        seed=seed,
+    )
     emit(video_to_events(frames, out, model, fps, label), json_out)
 
 
@@ -56,11 +62,17 @@ def plot_cmd(
     dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the model's).")] = None,
     sample: Annotated[int, typer.Option(min=0, help="Which test sample (raster, events, quantization).")] = 0,
     out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("plot.png"),
-    from_stream: Annotated[Optional[Path], typer.Option(help="raster: a `stream --save-output` file instead of the simulator.")] = None,
-    timesteps: Annotated[str, typer.Option(help="timesteps: the values to try (comma-separated); events: the bins.")] = "",
+    from_stream: Annotated[
+        Optional[Path], typer.Option(help="raster: a `stream --save-output` file instead of the simulator.")
+    ] = None,
+    timesteps: Annotated[
+        str, typer.Option(help="timesteps: the values to try (comma-separated); events: the bins.")
+    ] = "",
     json_out: JsonOpt = False,
 ):
     """Plot spikes, events, a confusion matrix, quantization error or accuracy vs timesteps."""
     steps = [int(s) for s in timesteps.split(",") if s.strip()]
-    emit(api.plot(kind, model, dataset=dataset, sample=sample, out=out, from_stream=from_stream, timesteps=steps),
-         json_out)
+    emit(
+        api.plot(kind, model, dataset=dataset, sample=sample, out=out, from_stream=from_stream, timesteps=steps),
+        json_out,
+    )

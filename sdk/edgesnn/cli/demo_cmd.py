@@ -30,13 +30,24 @@ def demo_cmd(
 
         def on_row(r: dict) -> None:
             rows.append(r)
-            sbar.update(stask, advance=1, info=f"pred {r['prediction']} label {r['label']}  acc "
-                                               f"{np.mean([q['correct'] for q in rows]):.2%}  "
-                                               f"mismatches {sum(not q['match'] for q in rows)}")
+            sbar.update(
+                stask,
+                advance=1,
+                info=f"pred {r['prediction']} label {r['label']}  acc "
+                f"{np.mean([q['correct'] for q in rows]):.2%}  "
+                f"mismatches {sum(not q['match'] for q in rows)}",
+            )
 
-        result = demo(out, epochs=epochs, seed=seed, board=board, retrain=retrain, say=say,
-                      train_progress=lambda h: tbar.update(ttask, advance=1, info=f"loss {h['loss']:.4f}"),
-                      on_row=on_row)
+        result = demo(
+            out,
+            epochs=epochs,
+            seed=seed,
+            board=board,
+            retrain=retrain,
+            say=say,
+            train_progress=lambda h: tbar.update(ttask, advance=1, info=f"loss {h['loss']:.4f}"),
+            on_row=on_row,
+        )
     emit(result, json_out, None if json_out else _human)
     if result["selfcheck_mismatches"] or result["stream_mismatches"] or result.get("error"):
         if result.get("error"):
@@ -48,14 +59,22 @@ def _human(r: dict) -> None:
     typer.echo(f"float accuracy:    {r['float_accuracy']:.2%}   (float simulation, test split)")
     typer.echo(f"integer accuracy:  {r['int_accuracy']:.2%}   (golden integer simulator)")
     typer.echo(f"device accuracy:   {r['device_accuracy']:.2%}   ({r['board']}, {r['streamed']} samples streamed)")
-    typer.echo(f"mismatches with the simulator: self-check {r['selfcheck_mismatches']} of {r['samples']} samples "
-               f"(every state), stream {r['stream_mismatches']} of {r['streamed']} (output spikes)")
-    typer.echo(f"synaptic events per inference: {r['synops_per_sample']:.0f}; "
-               f"median latency {r['latency_ms_median']:.1f} ms per inference over the link")
+    typer.echo(
+        f"mismatches with the simulator: self-check {r['selfcheck_mismatches']} of {r['samples']} samples "
+        f"(every state), stream {r['stream_mismatches']} of {r['streamed']} (output spikes)"
+    )
+    typer.echo(
+        f"synaptic events per inference: {r['synops_per_sample']:.0f}; "
+        f"median latency {r['latency_ms_median']:.1f} ms per inference over the link"
+    )
     if "instructions_per_inference" in r:
-        typer.echo(f"instructions per inference: {r['instructions_per_inference']:.0f} "
-                   f"({r['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)")
+        typer.echo(
+            f"instructions per inference: {r['instructions_per_inference']:.0f} "
+            f"({r['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
+        )
     if r["board"] != "host":
-        typer.echo(f"flash: {r['flash_bytes']} B (runtime + protocol {r['flash_runtime_bytes']} B, model tables "
-                   f"{r['flash_model_bytes']} B); RAM {r['ram_bytes']} B")
+        typer.echo(
+            f"flash: {r['flash_bytes']} B (runtime + protocol {r['flash_runtime_bytes']} B, model tables "
+            f"{r['flash_model_bytes']} B); RAM {r['ram_bytes']} B"
+        )
     typer.echo(f"quantized model: {r['quantize']['model']}  hash {r['quantize']['hash'][:16]}")

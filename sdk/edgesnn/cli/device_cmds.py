@@ -40,9 +40,16 @@ def deploy_cmd(
     """Build, flash or start, and handshake; emulated and host devices keep serving until stopped."""
     d = api.deploy(model, board, out, port=port, timeout=timeout)
     h = d.hello
-    info = {"board": d.board, "port": d.port, "hash32": f"{h.hash32:08x}", "firmware": h.fw_version,
-            "abi": h.abi_version, "contract": h.contract_version, "max_frame": h.max_frame,
-            "serving": d.launched is not None}
+    info = {
+        "board": d.board,
+        "port": d.port,
+        "hash32": f"{h.hash32:08x}",
+        "firmware": h.fw_version,
+        "abi": h.abi_version,
+        "contract": h.contract_version,
+        "max_frame": h.max_frame,
+        "serving": d.launched is not None,
+    }
     d.device.close()  # free the port for the user's tools
     emit(info, json_out)
     if d.launched is None:
@@ -65,12 +72,20 @@ def stream_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[Optional[str], typer.Option(help="Deploy to this board first (and stop it at the end).")] = None,
     port: Annotated[Optional[str], typer.Option(help="Use a device already deployed on this port.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Data set whose test split is streamed (a name or a .npz; default: the model's).")] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(help="Data set whose test split is streamed (a name or a .npz; default: the model's)."),
+    ] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,
-    steps_per_frame: Annotated[int, typer.Option(min=1, max=255, help="Timesteps per frame (1 = live, timestep by timestep).")] = 1,
+    steps_per_frame: Annotated[
+        int, typer.Option(min=1, max=255, help="Timesteps per frame (1 = live, timestep by timestep).")
+    ] = 1,
     out: Annotated[Path, typer.Option(help="Build folder when deploying.")] = Path("build/stream"),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 2.0,
-    save_output: Annotated[Optional[Path], typer.Option(help="Keep what the device sent (.npz: inputs, output spikes, predictions) for plots.")] = None,
+    save_output: Annotated[
+        Optional[Path],
+        typer.Option(help="Keep what the device sent (.npz: inputs, output spikes, predictions) for plots."),
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator."""
@@ -79,15 +94,27 @@ def stream_cmd(
 
     def on_row(row: dict) -> None:
         rows.append(row)
-        if json_out:
+        if live is None:
             line(row)
         else:
             live.update(rows)
 
-    with (live or _Null()):
-        summary = drop(api.stream(model, board=board, port=port, dataset=dataset, limit=limit,
-                                  steps_per_frame=steps_per_frame, out=out, timeout=timeout,
-                                  save_output=save_output, on_row=on_row), "rows")
+    with live or _Null():
+        summary = drop(
+            api.stream(
+                model,
+                board=board,
+                port=port,
+                dataset=dataset,
+                limit=limit,
+                steps_per_frame=steps_per_frame,
+                out=out,
+                timeout=timeout,
+                save_output=save_output,
+                on_row=on_row,
+            ),
+            "rows",
+        )
     if json_out:
         line(summary)
     else:
@@ -98,13 +125,18 @@ def stream_cmd(
 
 
 def _print_summary(s: dict) -> None:
-    typer.echo(f"device {s['board']}: {s['samples']} samples, accuracy {s['accuracy']:.2%} "
-               f"(simulator {s['simulator_accuracy']:.2%}), mismatches {s['mismatches']}, "
-               f"median latency {s['latency_ms_median']:.2f} ms, retransmissions {s['retransmissions']}"
-               if s["samples"] else "no samples received")
+    typer.echo(
+        f"device {s['board']}: {s['samples']} samples, accuracy {s['accuracy']:.2%} "
+        f"(simulator {s['simulator_accuracy']:.2%}), mismatches {s['mismatches']}, "
+        f"median latency {s['latency_ms_median']:.2f} ms, retransmissions {s['retransmissions']}"
+        if s["samples"]
+        else "no samples received"
+    )
     if "instructions_per_inference" in s:
-        typer.echo(f"instructions per inference {s['instructions_per_inference']:.0f} "
-                   f"({s['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)")
+        typer.echo(
+            f"instructions per inference {s['instructions_per_inference']:.0f} "
+            f"({s['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
+        )
 
 
 class _Null:
@@ -134,12 +166,19 @@ class _LiveView:
     def update(self, rows: list[dict]) -> None:
         from rich.table import Table
 
-        t = Table(title=f"{self.board}: sample {len(rows)}   running accuracy "
-                        f"{np.mean([r['correct'] for r in rows]):.2%}   mismatches {sum(not r['match'] for r in rows)}")
+        t = Table(
+            title=f"{self.board}: sample {len(rows)}   running accuracy "
+            f"{np.mean([r['correct'] for r in rows]):.2%}   mismatches {sum(not r['match'] for r in rows)}"
+        )
         for col in ("sample", "label", "predicted", "spike counts", "latency ms", "sim match"):
             t.add_column(col)
         for r in rows[-8:]:
-            t.add_row(str(r["sample"]), str(r["label"]),
-                      f"[{'green' if r['correct'] else 'red'}]{r['prediction']}[/]",
-                      " ".join(f"{c:2d}" for c in r["counts"]), f"{r['latency_ms']:.1f}", "yes" if r["match"] else "[red]NO[/]")
+            t.add_row(
+                str(r["sample"]),
+                str(r["label"]),
+                f"[{'green' if r['correct'] else 'red'}]{r['prediction']}[/]",
+                " ".join(f"{c:2d}" for c in r["counts"]),
+                f"{r['latency_ms']:.1f}",
+                "yes" if r["match"] else "[red]NO[/]",
+            )
         self.live.update(t)

@@ -23,8 +23,14 @@ def boards_cmd(json_out: JsonOpt = False):
 
     t = Table("board", "kind", "cpu", "flash", "RAM", "weights persist in")
     for r in rows:
-        t.add_row(r["name"], r["kind"], r["cpu"], f"{r['flash_bytes'] // 1024} KB", f"{r['ram_bytes'] // 1024} KB",
-                  r["storage"] or ("a file" if r["name"] == "host" else "-"))
+        t.add_row(
+            r["name"],
+            r["kind"],
+            r["cpu"],
+            f"{r['flash_bytes'] // 1024} KB",
+            f"{r['ram_bytes'] // 1024} KB",
+            r["storage"] or ("a file" if r["name"] == "host" else "-"),
+        )
     Console().print(t)
 
 
@@ -49,7 +55,9 @@ def verify_cmd(
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/verify"),
     dataset: Annotated[Optional[str], typer.Option(help="Data set, a name or a .npz (default: the model's).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Samples to compare.")] = 450,
-    count_instructions: Annotated[bool, typer.Option(help="Run QEMU with -icount shift=7 and report instructions.")] = False,
+    count_instructions: Annotated[
+        bool, typer.Option(help="Run QEMU with -icount shift=7 and report instructions.")
+    ] = False,
     json_out: JsonOpt = False,
 ):
     """Run the firmware on host or an emulated board and compare every state with the simulator."""

@@ -14,9 +14,13 @@ from edgesnn.cli.common import JsonOpt, drop, emit, handles_errors
 @handles_errors
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="A NIR graph (.nir) from any tool.")],
-    out: Annotated[Path, typer.Option(help="Where to write the edgesnn model (.nir float, .qsnn if quantized).")] = Path("imported.nir"),
+    out: Annotated[
+        Path, typer.Option(help="Where to write the edgesnn model (.nir float, .qsnn if quantized).")
+    ] = Path("imported.nir"),
     dt: Annotated[Optional[float], typer.Option(help="Time step in seconds (NIR stores none).")] = None,
-    reset: Annotated[Optional[str], typer.Option(help="to_value (NIR), subtract, or subtract-undecayed (snnTorch's default).")] = None,
+    reset: Annotated[
+        Optional[str], typer.Option(help="to_value (NIR), subtract, or subtract-undecayed (snnTorch's default).")
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Import a NIR graph (snnTorch, Norse, Sinabs, Rockpool, ...) as an edgesnn model."""
@@ -39,16 +43,30 @@ def export_cmd(
 
 @handles_errors
 def convert_cmd(
-    ann_file: Annotated[Path, typer.Argument(help="A torch ReLU network (.pt, whole module or TorchScript) or an int8 .tflite.")],
-    dataset: Annotated[str, typer.Option(help="Data set for normalisation and accuracy (a name or a .npz).")] = "digits",
-    out: Annotated[Path, typer.Option(help="The float SNN (NIR); the quantized one goes beside it as .qsnn.")] = Path("converted.nir"),
+    ann_file: Annotated[
+        Path, typer.Argument(help="A torch ReLU network (.pt, whole module or TorchScript) or an int8 .tflite.")
+    ],
+    dataset: Annotated[
+        str, typer.Option(help="Data set for normalisation and accuracy (a name or a .npz).")
+    ] = "digits",
+    out: Annotated[Path, typer.Option(help="The float SNN (NIR); the quantized one goes beside it as .qsnn.")] = Path(
+        "converted.nir"
+    ),
     timesteps: Annotated[int, typer.Option(min=1, help="Timesteps of the rate-coded input.")] = 100,
     percentile: Annotated[float, typer.Option(help="Activation percentile used as each layer's scale.")] = 99.9,
-    sweep: Annotated[str, typer.Option(help="Also report accuracy at these timesteps (comma-separated).")] = "10,25,50,100,200",
-    trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="Load a .pt with full pickle (can run code: trusted files only).")] = False,
+    sweep: Annotated[
+        str, typer.Option(help="Also report accuracy at these timesteps (comma-separated).")
+    ] = "10,25,50,100,200",
+    trust_pickle: Annotated[
+        bool, typer.Option("--trust-pickle", help="Load a .pt with full pickle (can run code: trusted files only).")
+    ] = False,
     json_out: JsonOpt = False,
 ):
     """Convert a ReLU ANN to an IF spiking network; report ANN accuracy and integer SNN accuracy."""
     steps = [int(s) for s in sweep.split(",") if s.strip()] if sweep else []
-    emit(api.convert(ann_file, dataset, out, timesteps=timesteps, percentile=percentile, sweep=steps,
-                     trust_pickle=trust_pickle), json_out)
+    emit(
+        api.convert(
+            ann_file, dataset, out, timesteps=timesteps, percentile=percentile, sweep=steps, trust_pickle=trust_pickle
+        ),
+        json_out,
+    )

@@ -10,7 +10,9 @@ import typer
 from edgesnn import api
 from edgesnn.cli.common import JsonOpt, drop, emit, handles_errors, progress_bar
 
-DatasetOpt = Annotated[str, typer.Option(help="Built-in data set (digits, saccade-digits) or a .npz file (docs/data.md).")]
+DatasetOpt = Annotated[
+    str, typer.Option(help="Built-in data set (digits, saccade-digits) or a .npz file (docs/data.md).")
+]
 
 
 @handles_errors
@@ -20,14 +22,20 @@ def train_cmd(
     epochs: Annotated[int, typer.Option(min=1)] = 40,
     seed: Annotated[int, typer.Option()] = 0,
     hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size.")] = 256,
-    timesteps: Annotated[Optional[int], typer.Option(min=1, help="Steps per sample (default 25; a spikes file: its own).")] = None,
+    timesteps: Annotated[
+        Optional[int], typer.Option(min=1, help="Steps per sample (default 25; a spikes file: its own).")
+    ] = None,
     encoding: Annotated[Optional[str], typer.Option(help="rate or latency (features only).")] = None,
     downsample: Annotated[int, typer.Option(min=1, help="Events: divide pixel coordinates by this factor.")] = 1,
-    denoise_us: Annotated[int, typer.Option(min=0, help="Events: drop isolated events (Tonic Denoise, µs; 0 = off).")] = 0,
+    denoise_us: Annotated[
+        int, typer.Option(min=0, help="Events: drop isolated events (Tonic Denoise, µs; 0 = off).")
+    ] = 0,
     qat: Annotated[bool, typer.Option("--qat/--no-qat", help="Quantization-aware forward pass.")] = True,
     threads: Annotated[int, typer.Option(min=1, help="torch threads.")] = 1,
     device: Annotated[str, typer.Option(help="cpu or cuda (under torchrun: one GPU per process).")] = "cpu",
-    batch_size: Annotated[int, typer.Option(min=1, help="Global minibatch (shared by all processes under torchrun).")] = 32,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Global minibatch (shared by all processes under torchrun).")
+    ] = 32,
     json_out: JsonOpt = False,
 ):
     """Train a spiking network with surrogate gradients (quantization-aware by default).
@@ -40,9 +48,22 @@ def train_cmd(
         def progress(h: dict) -> None:
             bar.update(task, advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%}")
 
-        res = api.train(dataset, out, epochs=epochs, seed=seed, hidden=hidden, timesteps=timesteps, encoding=encoding,
-                        qat=qat, threads=threads, downsample=downsample, denoise_us=denoise_us, device=device,
-                        batch_size=batch_size, progress=progress)
+        res = api.train(
+            dataset,
+            out,
+            epochs=epochs,
+            seed=seed,
+            hidden=hidden,
+            timesteps=timesteps,
+            encoding=encoding,
+            qat=qat,
+            threads=threads,
+            downsample=downsample,
+            denoise_us=denoise_us,
+            device=device,
+            batch_size=batch_size,
+            progress=progress,
+        )
     if res is not None:  # None on torchrun ranks other than 0
         emit(drop(res, "network"), json_out)
 
@@ -50,43 +71,74 @@ def train_cmd(
 @handles_errors
 def quantize_cmd(
     model: Annotated[Path, typer.Argument(help="Float model (NIR).")],
-    dataset: Annotated[Optional[str], typer.Option(help="Data set for calibration and the report (default: the model's; a name or a .npz).")] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(help="Data set for calibration and the report (default: the model's; a name or a .npz)."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the quantized model.")] = Path("model.qsnn"),
     weight_bits: Annotated[Optional[int], typer.Option(help="2..8 (default: as trained, else 8).")] = None,
     state_bits: Annotated[Optional[int], typer.Option(help="8..32 (default: as trained, else 24).")] = None,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="One weight scale per layer.")] = False,
-    shift_rule: Annotated[str, typer.Option(help="threshold (no data) or data (calibrate on train split).")] = "threshold",
+    shift_rule: Annotated[
+        str, typer.Option(help="threshold (no data) or data (calibrate on train split).")
+    ] = "threshold",
     json_out: JsonOpt = False,
 ):
     """Quantize a float model to the integer contract and report float vs integer accuracy."""
-    res = drop(api.quantize(model, out, dataset=dataset, weight_bits=weight_bits, state_bits=state_bits,
-                            per_layer=per_layer, shift_rule=shift_rule), "network")
+    res = drop(
+        api.quantize(
+            model,
+            out,
+            dataset=dataset,
+            weight_bits=weight_bits,
+            state_bits=state_bits,
+            per_layer=per_layer,
+            shift_rule=shift_rule,
+        ),
+        "network",
+    )
     emit(res, json_out, None if json_out else _print_quant)
 
 
 def _print_quant(r: dict) -> None:
     typer.echo(f"wrote {r['model']}  hash {r['hash'][:16]}")
     for L in r["layers"]:
-        typer.echo(f"  layer {L['layer']} {L['shape']} {L['neuron']}: shift {L['shift']}, "
-                   f"threshold {L['threshold_min']}..{L['threshold_max']}, "
-                   f"weights at limit {L['weights_at_limit']}, state writes at limit {L['state_writes_at_limit']}")
-    typer.echo(f"float accuracy {r['float_accuracy']:.2%}   integer accuracy {r['int_accuracy']:.2%}   "
-               f"prediction agreement {r['prediction_agreement']:.2%}")
+        typer.echo(
+            f"  layer {L['layer']} {L['shape']} {L['neuron']}: shift {L['shift']}, "
+            f"threshold {L['threshold_min']}..{L['threshold_max']}, "
+            f"weights at limit {L['weights_at_limit']}, state writes at limit {L['state_writes_at_limit']}"
+        )
+    typer.echo(
+        f"float accuracy {r['float_accuracy']:.2%}   integer accuracy {r['int_accuracy']:.2%}   "
+        f"prediction agreement {r['prediction_agreement']:.2%}"
+    )
 
 
 @handles_errors
 def simulate_cmd(
     model: Annotated[Path, typer.Argument(help="Float (NIR) or quantized (.qsnn) model.")],
-    dataset: Annotated[Optional[str], typer.Option(help="Run the test split of this data set (a name or a .npz; default: the model's).")] = None,
-    input: Annotated[Optional[Path], typer.Option("--input", help="Spikes .npy of shape (samples, timesteps, inputs).")] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(help="Run the test split of this data set (a name or a .npz; default: the model's)."),
+    ] = None,
+    input: Annotated[
+        Optional[Path], typer.Option("--input", help="Spikes .npy of shape (samples, timesteps, inputs).")
+    ] = None,
     save_output: Annotated[Optional[Path], typer.Option(help="Write spikes and predictions to this .npz.")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,
-    golden: Annotated[Optional[Path], typer.Option(help="Write golden vectors (inputs, every spike and state) to this .npz.")] = None,
+    golden: Annotated[
+        Optional[Path], typer.Option(help="Write golden vectors (inputs, every spike and state) to this .npz.")
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Simulate a model: float models in float, quantized ones bit-exactly in the integer contract."""
-    emit(drop(api.simulate(model, dataset=dataset, inputs=input, limit=limit, save_output=save_output, golden=golden),
-              "result"), json_out)
+    emit(
+        drop(
+            api.simulate(model, dataset=dataset, inputs=input, limit=limit, save_output=save_output, golden=golden),
+            "result",
+        ),
+        json_out,
+    )
 
 
 @handles_errors
@@ -107,20 +159,39 @@ def _print_info(r: dict) -> None:
         head += f", {r['weight_bits']}-bit weights, {r['state_bits']}-bit states, contract {r['contract_version']}, hash {r['hash'][:16]}"
     t = Table(title=head, title_justify="left")
     quant = r["kind"] == "quantized"
-    for col in ("layer", "shape (out x in)", "neuron" if not quant else "kind", "reset", "threshold",
-                "shift" if quant else "beta", "weights" if quant else "recurrent"):
+    for col in (
+        "layer",
+        "shape (out x in)",
+        "neuron" if not quant else "kind",
+        "reset",
+        "threshold",
+        "shift" if quant else "beta",
+        "weights" if quant else "recurrent",
+    ):
         t.add_column(col)
     for L in r["layers"]:
         thr = L["threshold_range"]
         if quant:
-            t.add_row(str(L["layer"]), f"{L['shape'][0]} x {L['shape'][1]}",
-                      ("current" if L["current_based"] else "voltage") + (" recurrent" if L["recurrent"] else ""),
-                      L["reset"], f"{thr[0]}..{thr[1]}", str(L["shift"]), f"{L['weight_range'][0]}..{L['weight_range'][1]}")
+            t.add_row(
+                str(L["layer"]),
+                f"{L['shape'][0]} x {L['shape'][1]}",
+                ("current" if L["current_based"] else "voltage") + (" recurrent" if L["recurrent"] else ""),
+                L["reset"],
+                f"{thr[0]}..{thr[1]}",
+                str(L["shift"]),
+                f"{L['weight_range'][0]}..{L['weight_range'][1]}",
+            )
         else:
             beta = L.get("beta_range")
-            t.add_row(str(L["layer"]), f"{L['shape'][0]} x {L['shape'][1]}", L["neuron"], L["reset"],
-                      f"{thr[0]:.3g}..{thr[1]:.3g}", f"{beta[0]:.3g}..{beta[1]:.3g}" if beta else "-",
-                      "yes" if L["recurrent"] else "no")
+            t.add_row(
+                str(L["layer"]),
+                f"{L['shape'][0]} x {L['shape'][1]}",
+                L["neuron"],
+                L["reset"],
+                f"{thr[0]:.3g}..{thr[1]:.3g}",
+                f"{beta[0]:.3g}..{beta[1]:.3g}" if beta else "-",
+                "yes" if L["recurrent"] else "no",
+            )
     Console().print(t)
     spec = r.get("input_spec") or {}
     if spec:

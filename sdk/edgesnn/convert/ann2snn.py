@@ -35,8 +35,14 @@ def ann_forward(stages: list[Stage], x: np.ndarray) -> np.ndarray:
     return a
 
 
-def convert(stages: list[Stage], x_train: np.ndarray, *, percentile: float = 99.9, input_spec: dict | None = None,
-            name: str = "converted") -> tuple[Network, list[float]]:
+def convert(
+    stages: list[Stage],
+    x_train: np.ndarray,
+    *,
+    percentile: float = 99.9,
+    input_spec: dict | None = None,
+    name: str = "converted",
+) -> tuple[Network, list[float]]:
     """(SNN, lambda per stage). ``x_train``: intensities (samples, inputs) in [0, 1]."""
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile}")
@@ -44,7 +50,7 @@ def convert(stages: list[Stage], x_train: np.ndarray, *, percentile: float = 99.
         raise ValueError("the ANN has no layers")
     a = np.asarray(x_train, float)
     lam_prev, layers, lams = 1.0, [], []
-    for i, s in enumerate(stages):
+    for s in stages:
         z = a @ s.weight.T + s.bias
         act = np.maximum(z, 0.0)
         pos = act[act > 0]
@@ -56,5 +62,10 @@ def convert(stages: list[Stage], x_train: np.ndarray, *, percentile: float = 99.
         a = act if s.relu else z
         lam_prev = lam
     spec = dict(input_spec or {})
-    return Network(n_inputs=stages[0].weight.shape[1], layers=tuple(layers), input_spec=spec, name=name,
-                   meta={"converted_from": "ann", "percentile": percentile, "lambdas": lams}), lams
+    return Network(
+        n_inputs=stages[0].weight.shape[1],
+        layers=tuple(layers),
+        input_spec=spec,
+        name=name,
+        meta={"converted_from": "ann", "percentile": percentile, "lambdas": lams},
+    ), lams

@@ -58,8 +58,11 @@ def read_tflite(path: Path) -> TFLiteANN:
         buf = model.buffers[t.buffer].data
         if buf is None:
             raise ModelFileError(f"{path}: tensor {t.name!r} has no constant data")
-        dtype = {schema.TensorType.INT8: np.int8, schema.TensorType.INT32: np.int32,
-                 schema.TensorType.FLOAT32: np.float32}.get(t.type)
+        dtype = {
+            schema.TensorType.INT8: np.int8,
+            schema.TensorType.INT32: np.int32,
+            schema.TensorType.FLOAT32: np.float32,
+        }.get(t.type)
         if dtype is None:
             raise ModelFileError(f"{path}: tensor type {t.type} is not supported")
         return np.frombuffer(bytes(buf), dtype=dtype).reshape(t.shape)
@@ -79,21 +82,37 @@ def read_tflite(path: Path) -> TFLiteANN:
             act = getattr(opts, "fusedActivationFunction", 0) if opts is not None else 0
             if act not in (schema.ActivationFunctionType.NONE, schema.ActivationFunctionType.RELU):
                 raise ModelFileError(f"{path}: fused activation {act} is not ReLU; cannot convert to IF neurons")
-            stages.append(Stage(weight=w, bias=np.broadcast_to(b, (w.shape[0],)).copy(),
-                                relu=act == schema.ActivationFunctionType.RELU))
+            stages.append(
+                Stage(
+                    weight=w,
+                    bias=np.broadcast_to(b, (w.shape[0],)).copy(),
+                    relu=act == schema.ActivationFunctionType.RELU,
+                )
+            )
         elif code in (B.RESHAPE, B.QUANTIZE, B.DEQUANTIZE):
             continue
         elif code == B.SOFTMAX and op is g.operators[-1]:
             continue
         else:
-            raise ModelFileError(f"{path}: operator {names.get(code, code)} is not supported (FULLY_CONNECTED chains only)")
+            raise ModelFileError(
+                f"{path}: operator {names.get(code, code)} is not supported (FULLY_CONNECTED chains only)"
+            )
     if not stages:
         raise ModelFileError(f"{path}: no FULLY_CONNECTED layer")
     inp = g.tensors[g.inputs[0]]
     s, z = _quant(inp)
-    dtype = {schema.TensorType.INT8: "int8", schema.TensorType.UINT8: "uint8", schema.TensorType.FLOAT32: "float32"}.get(inp.type, "?")
-    return TFLiteANN(stages=stages, input_scale=float(s[0]), input_zero_point=int(z[0]), input_dtype=dtype,
-                     n_inputs=int(np.prod(inp.shape[1:])))
+    dtype = {
+        schema.TensorType.INT8: "int8",
+        schema.TensorType.UINT8: "uint8",
+        schema.TensorType.FLOAT32: "float32",
+    }.get(inp.type, "?")
+    return TFLiteANN(
+        stages=stages,
+        input_scale=float(s[0]),
+        input_zero_point=int(z[0]),
+        input_dtype=dtype,
+        n_inputs=int(np.prod(inp.shape[1:])),
+    )
 
 
 def quantize_input(ann: TFLiteANN, x: np.ndarray) -> np.ndarray:

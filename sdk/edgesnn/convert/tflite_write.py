@@ -10,8 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def quantize_mlp(weights: list[np.ndarray], biases: list[np.ndarray], x_calib: np.ndarray,
-                 input_scale: float = 1 / 255, input_zero_point: int = -128) -> bytes:
+def quantize_mlp(
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    x_calib: np.ndarray,
+    input_scale: float = 1 / 255,
+    input_zero_point: int = -128,
+) -> bytes:
     from ai_edge_litert import schema_py_generated as s
     from ai_edge_litert.tools import flatbuffer_utils as fu
 

@@ -9,7 +9,6 @@ import math
 import re
 from pathlib import Path
 
-
 from edgesnn.convert.ann2snn import Stage
 from edgesnn.errors import ModelFileError
 
@@ -46,9 +45,12 @@ def stages_from_torch(model, n_inputs: int) -> list[Stage]:
     mods = [m for m in leaf_modules(model) if type(m).__name__ not in SKIPPED]
     for m in mods:
         if type(m).__name__ not in LINEAR + ("ReLU",):
-            raise ModelFileError(f"layer type {type(m).__name__} cannot be converted (supported: {', '.join(LINEAR)}, ReLU)")
+            raise ModelFileError(
+                f"layer type {type(m).__name__} cannot be converted (supported: {', '.join(LINEAR)}, ReLU)"
+            )
     shape = input_shape_for(mods[0], n_inputs)
-    stages, segment = [], []
+    stages: list[Stage] = []
+    segment: list = []
 
     def close(relu: bool):
         nonlocal shape
@@ -64,8 +66,10 @@ def stages_from_torch(model, n_inputs: int) -> list[Stage]:
                 try:
                     y, y0 = m64(y), m64(y0)
                 except RuntimeError as e:
-                    raise ModelFileError(f"{type(m).__name__} does not accept input of shape {tuple(y.shape[1:])}: "
-                                         f"{str(e).splitlines()[0]}") from None
+                    raise ModelFileError(
+                        f"{type(m).__name__} does not accept input of shape {tuple(y.shape[1:])}: "
+                        f"{str(e).splitlines()[0]}"
+                    ) from None
         bias = y0.reshape(-1).numpy()
         stages.append(Stage(weight=(y.reshape(n, -1).numpy() - bias).T.copy(), bias=bias.copy(), relu=relu))
         shape = tuple(y.shape[1:])
@@ -98,17 +102,25 @@ def load_torch_model(path: Path, *, trust_pickle: bool = False):
             if trust_pickle:
                 m = torch.load(str(path), weights_only=False)
             else:
-                allowed = [getattr(torch.nn, n) for n in (*LINEAR, *SKIPPED, "ReLU", "Sequential") if hasattr(torch.nn, n)]
+                allowed = [
+                    getattr(torch.nn, n) for n in (*LINEAR, *SKIPPED, "ReLU", "Sequential") if hasattr(torch.nn, n)
+                ]
                 with torch.serialization.safe_globals(allowed):
                     m = torch.load(str(path), weights_only=True)
         except Exception as e:
             msg = str(e)
             found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", msg)
             if found:
-                raise ModelFileError(f"{path}: a pickled module using {found.group(1)}, which edgesnn does not unpickle "
-                                     "(it could run code); save it with torch.jit.script, or pass --trust-pickle "
-                                     "if you trust this file") from None
-            raise ModelFileError(f"{path}: not a torch model file ({type(e).__name__}: {msg.splitlines()[0] if msg else ''})") from None
+                raise ModelFileError(
+                    f"{path}: a pickled module using {found.group(1)}, which edgesnn does not unpickle "
+                    "(it could run code); save it with torch.jit.script, or pass --trust-pickle "
+                    "if you trust this file"
+                ) from None
+            raise ModelFileError(
+                f"{path}: not a torch model file ({type(e).__name__}: {msg.splitlines()[0] if msg else ''})"
+            ) from None
     if not isinstance(m, torch.nn.Module):
-        raise ModelFileError(f"{path}: holds a {type(m).__name__}, not a torch module (save the module, not a state_dict)")
+        raise ModelFileError(
+            f"{path}: holds a {type(m).__name__}, not a torch module (save the module, not a state_dict)"
+        )
     return m.eval()

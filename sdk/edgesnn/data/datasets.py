@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -76,6 +76,27 @@ class Dataset:
             raise DatasetError(f"unknown split {split!r}; use 'train' or 'test'")
         return self.train if split == "train" else self.test
 
+    def arrays(self, split: str) -> ArraySplit:
+        """A features or spikes split."""
+        part = self.split(split)
+        if not isinstance(part, ArraySplit):
+            raise DatasetError(f"data set {self.name!r} holds {self.kind}, not arrays")
+        return part
+
+    def events(self, split: str) -> EventSplit:
+        """An events split."""
+        part = self.split(split)
+        if not isinstance(part, EventSplit):
+            raise DatasetError(f"data set {self.name!r} holds {self.kind}, not events")
+        return part
+
+    @property
+    def sensor(self) -> tuple[int, int, int]:
+        """(W, H, P) of an events data set."""
+        if self.sensor_size is None:
+            raise DatasetError(f"data set {self.name!r} holds {self.kind}, not events: no sensor size")
+        return self.sensor_size
+
     def resolve(self, spec: dict[str, Any] | None = None) -> dict[str, Any]:
         """The complete input spec for this data set: defaults filled in, options checked."""
         s = {k: v for k, v in (spec or {}).items() if v is not None}
@@ -91,14 +112,19 @@ class Dataset:
                 raise DatasetError(f"data set {self.name!r} holds {self.kind}: encoding {enc!r} does not apply")
             out["encoding"] = self.kind
             if self.kind == "spikes":
-                T = int(self.train.x.shape[1])
+                T = int(self.arrays("train").x.shape[1])
                 if int(s.get("timesteps", T)) != T:
-                    raise DatasetError(f"data set {self.name!r} holds spikes of {T} timesteps; "
-                                       f"timesteps {s['timesteps']} does not apply")
+                    raise DatasetError(
+                        f"data set {self.name!r} holds spikes of {T} timesteps; "
+                        f"timesteps {s['timesteps']} does not apply"
+                    )
                 out["timesteps"] = T
             else:
-                out.update(timesteps=int(s.get("timesteps", DEFAULT_TIMESTEPS)),
-                           downsample=int(s.get("downsample", 1)), denoise_us=int(s.get("denoise_us", 0)))
+                out.update(
+                    timesteps=int(s.get("timesteps", DEFAULT_TIMESTEPS)),
+                    downsample=int(s.get("downsample", 1)),
+                    denoise_us=int(s.get("denoise_us", 0)),
+                )
         if out["timesteps"] < 1:
             raise DatasetError(f"timesteps must be >= 1, got {out['timesteps']}")
         return out
@@ -106,8 +132,8 @@ class Dataset:
     def input_shape(self, spec: dict[str, Any] | None = None) -> tuple[int, ...]:
         """Shape of one timestep's input: (features,), (channels,) or (P, H, W) for events."""
         if self.kind == "events":
-            return frame_shape(self.sensor_size, self.resolve(spec)["downsample"])
-        return (int(self.train.x.shape[-1]),)
+            return frame_shape(self.sensor, self.resolve(spec)["downsample"])
+        return (int(self.arrays("train").x.shape[-1]),)
 
     def n_inputs(self, spec: dict[str, Any] | None = None) -> int:
         return int(np.prod(self.input_shape(spec)))
@@ -117,35 +143,47 @@ class Dataset:
 
         Rate coding of the test split uses ``seed + 1`` so that its noise differs from training.
         """
-        part, s = self.split(split), self.resolve(spec)
+        s = self.resolve(spec)
         if self.kind == "features":
+            part = self.arrays(split)
             seed = s["seed"] + (1 if split == "test" else 0)
             return encode(part.x, s["encoding"], s["timesteps"], seed), part.y
         if self.kind == "spikes":
+            part = self.arrays(split)
             return part.x, part.y
-        return bin_split(part, self.sensor_size, s["timesteps"], downsample=s["downsample"],
-                         denoise_us=s["denoise_us"] or None), part.y
+        ev = self.events(split)
+        x = bin_split(ev, self.sensor, s["timesteps"], downsample=s["downsample"], denoise_us=s["denoise_us"] or None)
+        return x, ev.y
 
     def static(self, split: str, spec: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One vector in [0, 1] per sample, for ANNs: the intensities (features), else each
         channel's spike rate over the sample's timesteps."""
         if self.kind == "features":
-            part = self.split(split)
+            part = self.arrays(split)
             return part.x, part.y
         x, y = self.spikes(split, spec)
         return x.mean(axis=1), y
 
     def info(self) -> dict[str, Any]:
-        res: dict[str, Any] = {"dataset": self.name, "kind": self.kind, "samples_train": len(self.train),
-                               "samples_test": len(self.test), "input_shape": list(self.input_shape()),
-                               "timesteps": int(self.train.x.shape[1]) if self.kind == "spikes" else None,
-                               "classes": self.classes}
+        res: dict[str, Any] = {
+            "dataset": self.name,
+            "kind": self.kind,
+            "samples_train": len(self.train),
+            "samples_test": len(self.test),
+            "input_shape": list(self.input_shape()),
+            "timesteps": int(self.arrays("train").x.shape[1]) if self.kind == "spikes" else None,
+            "classes": self.classes,
+        }
         if self.kind != "spikes":
             res["timesteps_default"] = DEFAULT_TIMESTEPS
         if self.kind == "events":
-            n = np.concatenate([events_per_sample(self.train), events_per_sample(self.test)])
-            res.update(sensor_size=list(self.sensor_size), events_per_sample_mean=float(n.mean()),
-                       events_per_sample_min=int(n.min()), events_per_sample_max=int(n.max()))
+            n = np.concatenate([events_per_sample(self.events("train")), events_per_sample(self.events("test"))])
+            res.update(
+                sensor_size=list(self.sensor),
+                events_per_sample_mean=float(n.mean()),
+                events_per_sample_min=int(n.min()),
+                events_per_sample_max=int(n.max()),
+            )
         return res
 
 
@@ -164,20 +202,22 @@ def open_dataset(name: str) -> Dataset:
     else:
         p = Path(name)
         if not p.exists():
-            raise DatasetError(f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) "
-                               "and no such file")
+            raise DatasetError(
+                f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) and no such file"
+            )
         st = os.stat(p)
         key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     if key in _CACHE:
         return _CACHE[key]
     if name == "digits":
-        tr, te = digits_splits()
-        ds = Dataset("digits", "features", ArraySplit(tr.x, tr.y), ArraySplit(te.x, te.y), 10)
+        dtr, dte = digits_splits()
+        ds = Dataset("digits", "features", ArraySplit(dtr.x, dtr.y), ArraySplit(dte.x, dte.y), 10)
     else:
         f = read_data_file(key[1] if name == "saccade-digits" else name)
-        tr, te = f.train, f.test
+        tr: ArraySplit | EventSplit = f.train
+        te: ArraySplit | EventSplit = f.test
         if f.kind == "features":
-            tr, te = _minmax(tr, te)
+            tr, te = _minmax(cast(ArraySplit, tr), cast(ArraySplit, te))
         ds = Dataset(name, f.kind, tr, te, f.classes, f.sensor_size)
     _CACHE.clear()  # one data set at a time: they can be large
     _CACHE[key] = ds
@@ -211,12 +251,15 @@ def check_model_fits(ds: Dataset, spec: dict | None, n_inputs: int, model: str =
     """One line naming both shapes when a model and a data set disagree."""
     shape = ds.input_shape(spec)
     if int(np.prod(shape)) != int(n_inputs):
-        raise DatasetError(f"data set {ds.name!r} gives inputs of shape {tuple(shape)} ({int(np.prod(shape))} channels) "
-                           f"but {model} takes {n_inputs} inputs")
+        raise DatasetError(
+            f"data set {ds.name!r} gives inputs of shape {tuple(shape)} ({int(np.prod(shape))} channels) "
+            f"but {model} takes {n_inputs} inputs"
+        )
 
 
-def model_inputs(model, dataset: str | None, split: str = "test", limit: int | None = None,
-                 model_name: str = "the model") -> tuple[np.ndarray, np.ndarray, Dataset]:
+def model_inputs(
+    model, dataset: str | None, split: str = "test", limit: int | None = None, model_name: str = "the model"
+) -> tuple[np.ndarray, np.ndarray, Dataset]:
     """A model's inputs from a data set (default: the one it was trained on), shapes checked."""
     name = dataset or model.input_spec.get("dataset") or "digits"
     ds = open_dataset(name)

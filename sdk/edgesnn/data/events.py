@@ -42,8 +42,14 @@ def _denoise(events: np.ndarray, filter_time: int) -> np.ndarray:
     return denoise_numpy(events.copy(), filter_time=filter_time)
 
 
-def bin_split(split: EventSplit, sensor_size: tuple[int, int, int], timesteps: int, *, downsample: int = 1,
-              denoise_us: int | None = None) -> np.ndarray:
+def bin_split(
+    split: EventSplit,
+    sensor_size: tuple[int, int, int],
+    timesteps: int,
+    *,
+    downsample: int = 1,
+    denoise_us: int | None = None,
+) -> np.ndarray:
     """All samples of a split as spike frames (N, timesteps, P*H*W), bool. Pure: inputs untouched."""
     if timesteps < 1:
         raise DatasetError(f"timesteps must be >= 1, got {timesteps}")

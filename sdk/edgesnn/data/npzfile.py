@@ -33,7 +33,7 @@ class EventSplit:
         return len(self.y)
 
     def sample(self, k: int) -> np.ndarray:
-        return self.events[self.offsets[k]:self.offsets[k + 1]]
+        return self.events[self.offsets[k] : self.offsets[k + 1]]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,9 @@ def _features(z: dict, key: str, path: Path) -> np.ndarray:
     bad = ~np.isfinite(x)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise DatasetError(f"{path}: {key!r} holds {int(bad.sum())} NaN/infinite values (first at sample {r}, feature {c})")
+        raise DatasetError(
+            f"{path}: {key!r} holds {int(bad.sum())} NaN/infinite values (first at sample {r}, feature {c})"
+        )
     return x
 
 
@@ -129,8 +131,10 @@ def _events(z: dict, split: str, sensor: tuple[int, int, int], path: Path) -> tu
     names = ev.dtype.names or ()
     missing = [f for f in EVENT_FIELDS if f not in names]
     if ev.ndim != 1 or missing:
-        raise DatasetError(f"{path}: {key!r} must be a 1-D structured array with fields x, y, t, p "
-                           f"(missing {', '.join(missing) or 'none'}, shape {ev.shape})")
+        raise DatasetError(
+            f"{path}: {key!r} must be a 1-D structured array with fields x, y, t, p "
+            f"(missing {', '.join(missing) or 'none'}, shape {ev.shape})"
+        )
     for f in ("x", "y", "t"):
         if ev.dtype[f].kind not in "iu":
             raise DatasetError(f"{path}: {key!r} field {f!r} must be an integer, got dtype {ev.dtype[f]}")
@@ -140,15 +144,19 @@ def _events(z: dict, split: str, sensor: tuple[int, int, int], path: Path) -> tu
         raise DatasetError(f"{path}: {okey!r} must be a 1-D integer array (samples + 1,), got {off.dtype} {off.shape}")
     off = off.astype(np.int64)
     if off[0] != 0 or off[-1] != len(ev) or (np.diff(off) < 0).any():
-        raise DatasetError(f"{path}: {okey!r} does not match {key!r}: it must start at 0, never decrease and end at "
-                           f"{len(ev)} (the number of events); got start {int(off[0])}, end {int(off[-1])}")
+        raise DatasetError(
+            f"{path}: {okey!r} does not match {key!r}: it must start at 0, never decrease and end at "
+            f"{len(ev)} (the number of events); got start {int(off[0])}, end {int(off[-1])}"
+        )
     out = np.empty(len(ev), EVENT_DTYPE)
     W, H, P = sensor
     for f, lim in (("x", W), ("y", H), ("p", P)):
         v = ev[f].astype(np.int64)
         if len(v) and (v.min() < 0 or v.max() >= lim):
-            raise DatasetError(f"{path}: {key!r} field {f!r} outside 0..{lim - 1} of sensor_size {sensor} "
-                               f"(found {int(v.min())}..{int(v.max())})")
+            raise DatasetError(
+                f"{path}: {key!r} field {f!r} outside 0..{lim - 1} of sensor_size {sensor} "
+                f"(found {int(v.min())}..{int(v.max())})"
+            )
         out[f] = v
     out["t"] = ev["t"]
     # each sample's events sorted by t: a decrease is allowed only where a new sample starts
@@ -172,26 +180,29 @@ def read_data_file(path: str | Path) -> DataFile:
         s = _need(z, "sensor_size", path)
         if s.dtype.kind not in "iu" or s.shape != (3,) or (s < 1).any():
             raise DatasetError(f"{path}: 'sensor_size' must be 3 positive integers (W, H, P), got {s.tolist()}")
-        sensor = tuple(int(v) for v in s)
-        splits = {}
+        sensor: tuple[int, int, int] | None = (int(s[0]), int(s[1]), int(s[2]))
+        splits: dict[str, ArraySplit | EventSplit] = {}
         for split in ("train", "test"):
-            ev, off = _events(z, split, sensor, path)
+            ev, off = _events(z, split, (int(s[0]), int(s[1]), int(s[2])), path)
             splits[split] = EventSplit(ev, off, _labels(z, f"y_{split}", len(off) - 1, path))
     elif "x_train" in z or "x_test" in z:
         sensor = None
         ndim = _need(z, "x_train", path).ndim
         kind = "features" if ndim == 2 else "spikes"
         read = _features if kind == "features" else _spikes
-        splits = {}
+        arrays = {}
         for split in ("train", "test"):
             x = read(z, f"x_{split}", path)
-            splits[split] = ArraySplit(x, _labels(z, f"y_{split}", len(x), path))
-        a, b = splits["train"].x.shape[1:], splits["test"].x.shape[1:]
+            arrays[split] = ArraySplit(x, _labels(z, f"y_{split}", len(x), path))
+        splits = dict(arrays)
+        a, b = arrays["train"].x.shape[1:], arrays["test"].x.shape[1:]
         if a != b:
             raise DatasetError(f"{path}: 'x_train' samples have shape {a} but 'x_test' samples {b}")
     else:
-        raise DatasetError(f"{path}: neither 'x_train' (features or spikes) nor 'events_train' (events) found; "
-                           f"keys: {', '.join(sorted(z)) or 'none'}")
+        raise DatasetError(
+            f"{path}: neither 'x_train' (features or spikes) nor 'events_train' (events) found; "
+            f"keys: {', '.join(sorted(z)) or 'none'}"
+        )
     tr, te = splits["train"], splits["test"]
     if len(tr) == 0 or len(te) == 0:
         raise DatasetError(f"{path}: both splits need samples (train {len(tr)}, test {len(te)})")
@@ -205,19 +216,29 @@ def read_data_file(path: str | Path) -> DataFile:
             raise DatasetError(f"{path}: {key!r} holds label {classes - 1}, out of range for classes = {int(c)}")
         classes = int(c)
     elif te.y.max() > tr.y.max():
-        raise DatasetError(f"{path}: 'y_test' holds label {int(te.y.max())}, out of range of the training labels "
-                           f"0..{int(tr.y.max())} (add a 'classes' key if some classes have no training samples)")
+        raise DatasetError(
+            f"{path}: 'y_test' holds label {int(te.y.max())}, out of range of the training labels "
+            f"0..{int(tr.y.max())} (add a 'classes' key if some classes have no training samples)"
+        )
     return DataFile(str(path), kind, tr, te, classes, sensor)
 
 
-def write_events(path: str | Path, train: tuple[list[np.ndarray], np.ndarray], test: tuple[list[np.ndarray], np.ndarray],
-                 sensor_size: tuple[int, int, int], compress: bool = True) -> None:
+def write_events(
+    path: str | Path,
+    train: tuple[list[np.ndarray], np.ndarray],
+    test: tuple[list[np.ndarray], np.ndarray],
+    sensor_size: tuple[int, int, int],
+    compress: bool = True,
+) -> None:
     """Write an events file from per-sample event arrays and labels of each split."""
     out = {"sensor_size": np.asarray(sensor_size, np.int64)}
     for split, (samples, y) in (("train", train), ("test", test)):
         lens = np.array([len(s) for s in samples], np.int64)
-        out[f"events_{split}"] = np.concatenate([np.asarray(s).astype(EVENT_DTYPE) for s in samples]) if samples \
+        out[f"events_{split}"] = (
+            np.concatenate([np.asarray(s).astype(EVENT_DTYPE) for s in samples])
+            if samples
             else np.empty(0, EVENT_DTYPE)
+        )
         out[f"offsets_{split}"] = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
         out[f"y_{split}"] = np.asarray(y, np.int64)
-    (np.savez_compressed if compress else np.savez)(path, **out)
+    (np.savez_compressed if compress else np.savez)(path, **out)  # type: ignore[arg-type]  # numpy stub

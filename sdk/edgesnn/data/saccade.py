@@ -64,15 +64,16 @@ def _shift(scene: np.ndarray, dx: float, dy: float) -> np.ndarray:
     N, H, W = scene.shape
     pad = 8
     big = np.full((N, H + 2 * pad, W + 2 * pad), BACKGROUND)
-    big[:, pad:pad + H, pad:pad + W] = scene
+    big[:, pad : pad + H, pad : pad + W] = scene
     ix, fx = int(np.floor(dx)), dx - np.floor(dx)
     iy, fy = int(np.floor(dy)), dy - np.floor(dy)
 
     def win(oy, ox):
-        return big[:, pad - oy:pad - oy + H, pad - ox:pad - ox + W]
+        return big[:, pad - oy : pad - oy + H, pad - ox : pad - ox + W]
 
-    return ((1 - fy) * ((1 - fx) * win(iy, ix) + fx * win(iy, ix + 1))
-            + fy * ((1 - fx) * win(iy + 1, ix) + fx * win(iy + 1, ix + 1)))
+    return (1 - fy) * ((1 - fx) * win(iy, ix) + fx * win(iy, ix + 1)) + fy * (
+        (1 - fx) * win(iy + 1, ix) + fx * win(iy + 1, ix + 1)
+    )
 
 
 def offsets() -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +93,11 @@ def record(images8: np.ndarray, batch: int = 256) -> list[np.ndarray]:
     times, xy = offsets()
     out: list[np.ndarray] = []
     for s in range(0, len(images8), batch):
-        big = _enlarge(images8[s:s + batch])
+        big = _enlarge(images8[s : s + batch])
         n = len(big)
         scene = np.full((n, H, W), BACKGROUND)
         o = (H - big.shape[1]) // 2
-        scene[:, o:o + big.shape[1], o:o + big.shape[2]] = BACKGROUND + (1 - BACKGROUND) * big
+        scene[:, o : o + big.shape[1], o : o + big.shape[2]] = BACKGROUND + (1 - BACKGROUND) * big
         frames = np.stack([_shift(scene, dx, dy) for dx, dy in xy])  # (T, n, H, W)
         idx, t, p = simulate_pixels(frames, times, PIXEL)
         sample, pix = idx // (H * W), idx % (H * W)

@@ -31,7 +31,9 @@ def read_frames(path: str | Path) -> tuple[np.ndarray, float | None]:
         frames = np.asarray(iio.imread(path, index=None))
         meta = iio.immeta(path, index=None) if hasattr(iio, "immeta") else {}
     except Exception as e:  # imageio raises many types for unreadable files
-        raise DatasetError(f"{path}: not a video or image sequence imageio can read ({str(e).splitlines()[0]})") from None
+        raise DatasetError(
+            f"{path}: not a video or image sequence imageio can read ({str(e).splitlines()[0]})"
+        ) from None
     fps = meta.get("fps")
     if not fps and meta.get("duration"):  # GIF: milliseconds per frame
         dur = meta["duration"]
@@ -40,8 +42,9 @@ def read_frames(path: str | Path) -> tuple[np.ndarray, float | None]:
     return frames, (float(fps) if fps else None)
 
 
-def video_to_events(frames_path: str | Path, out: str | Path, model: PixelModel = PixelModel(),
-                    fps: float | None = None, label: int = 0) -> dict:
+def video_to_events(
+    frames_path: str | Path, out: str | Path, model: PixelModel = PixelModel(), fps: float | None = None, label: int = 0
+) -> dict:
     """Run the pixel model on a clip and write an events file holding it as sample 0 of both
     splits (so every command that reads a data set can read it). Returns counts."""
     frames, file_fps = read_frames(frames_path)
@@ -51,8 +54,15 @@ def video_to_events(frames_path: str | Path, out: str | Path, model: PixelModel 
     except ValueError as e:
         raise DatasetError(f"{frames_path}: {e}") from None
     H, W = frames.shape[1:3]
-    write_events(out, ([ev], [label]), ([ev], [label]), (W, H, 2))
+    write_events(out, ([ev], np.array([label])), ([ev], np.array([label])), (W, H, 2))
     on = int(ev["p"].sum())
-    return {"out": str(out), "frames": int(frames.shape[0]), "fps": fps, "sensor_size": [W, H, 2],
-            "events": int(len(ev)), "on": on, "off": int(len(ev) - on),
-            "duration_us": int(ev["t"][-1] - ev["t"][0]) if len(ev) else 0}
+    return {
+        "out": str(out),
+        "frames": int(frames.shape[0]),
+        "fps": fps,
+        "sensor_size": [W, H, 2],
+        "events": int(len(ev)),
+        "on": on,
+        "off": int(len(ev) - on),
+        "duration_us": int(ev["t"][-1] - ev["t"][0]) if len(ev) else 0,
+    }

@@ -19,14 +19,12 @@ import serial
 from edgesnn.device import codec
 from edgesnn.errors import DeviceError  # noqa: F401  (re-exported: raised here)
 
-
 try:  # a pty whose other end went away raises termios.error (EIO), not an OSError
     import termios
 
     LINK_ERRORS: tuple = (serial.SerialException, OSError, termios.error)
 except ImportError:  # pragma: no cover - non-POSIX
     LINK_ERRORS = (serial.SerialException, OSError)
-
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Device:
         self.ignored_frames = 0
 
     @classmethod
-    def open(cls, port: str, *, timeout: float = 2.0, baudrate: int = 115200) -> "Device":
+    def open(cls, port: str, *, timeout: float = 2.0, baudrate: int = 115200) -> Device:
         try:
             link = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05, write_timeout=timeout)
         except (*LINK_ERRORS, ValueError) as e:
@@ -63,7 +61,7 @@ class Device:
         except LINK_ERRORS:
             pass
 
-    def __enter__(self) -> "Device":
+    def __enter__(self) -> Device:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,7 +117,9 @@ class Device:
             if f is not None:
                 if f.type == codec.ERROR | codec.REPLY and f.seq == seq:
                     code, detail = codec.parse_error(f.payload)
-                    raise DeviceError(f"device error {code} ({codec.ERROR_NAMES.get(code, 'unknown')}), detail {detail}")
+                    raise DeviceError(
+                        f"device error {code} ({codec.ERROR_NAMES.get(code, 'unknown')}), detail {detail}"
+                    )
                 if f.seq == seq and f.type == type_ | codec.REPLY:
                     return f
                 self.ignored_frames += 1  # a late or replayed reply to an earlier request, or noise
@@ -129,8 +129,10 @@ class Device:
             # here: the try's wait ran out, a damaged frame arrived, or the device saw one
             now = time.monotonic()
             if now >= deadline or tries >= self.retries:
-                raise DeviceError(f"no reply to message 0x{type_:02x} within {total:.1f} s on {self.port or 'link'}"
-                                  f" ({tries} retransmissions)")
+                raise DeviceError(
+                    f"no reply to message 0x{type_:02x} within {total:.1f} s on {self.port or 'link'}"
+                    f" ({tries} retransmissions)"
+                )
             tries += 1
             self.retransmissions += 1
             wait = min(wait * 2, total)
@@ -160,14 +162,16 @@ class Device:
 
     def step(self, steps: list) -> list[list[int]]:
         """Run timesteps given as lists of active input indices; returns output spikes per step."""
-        return codec.parse_outputs(self.request(codec.STEP_SPARSE, codec.sparse_steps(steps)).payload,
-                                   self.info().n_outputs)
+        return codec.parse_outputs(
+            self.request(codec.STEP_SPARSE, codec.sparse_steps(steps)).payload, self.info().n_outputs
+        )
 
     def step_dense(self, rows: np.ndarray) -> list[list[int]]:
         """Run timesteps given as 0/1 rows (timesteps, n_inputs), sent as bitmaps."""
         bitmaps = [np.packbits(np.asarray(r, bool), bitorder="little").tobytes() for r in rows]
-        return codec.parse_outputs(self.request(codec.STEP_DENSE, codec.dense_steps(bitmaps)).payload,
-                                   self.info().n_outputs)
+        return codec.parse_outputs(
+            self.request(codec.STEP_DENSE, codec.dense_steps(bitmaps)).payload, self.info().n_outputs
+        )
 
     def result(self) -> codec.Result:
         return codec.parse_result(self.request(codec.RESULT).payload, self.info().n_outputs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+
 from edgesnn.errors import ProtocolError  # noqa: F401  (re-exported: raised here)
 
 PROTOCOL_VERSION = 2
@@ -16,14 +17,21 @@ HEADER = struct.Struct("<BBBBH")
 HELLO, RESET, STEP_SPARSE, STEP_DENSE, RESULT, STATS, PING, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x7F
 PLASTICITY, LABEL, READ_WEIGHTS, WRITE_WEIGHTS, SAVE, LOAD = 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D
 REPLY = 0x80
-ERROR_NAMES = {1: "bad CRC", 2: "unsupported protocol version", 3: "unknown message type", 4: "malformed message",
-               5: "frame too large for the device", 6: "input index out of range", 7: "invalid COBS encoding",
-               8: "not supported by this build or board", 9: "parameter out of range",
-               10: "persistent storage failed or holds no valid weights",
-               11: "sparse input indices not strictly increasing (duplicate)"}
+ERROR_NAMES = {
+    1: "bad CRC",
+    2: "unsupported protocol version",
+    3: "unknown message type",
+    4: "malformed message",
+    5: "frame too large for the device",
+    6: "input index out of range",
+    7: "invalid COBS encoding",
+    8: "not supported by this build or board",
+    9: "parameter out of range",
+    10: "persistent storage failed or holds no valid weights",
+    11: "sparse input indices not strictly increasing (duplicate)",
+}
 CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST = 1, 2, 4, 8
 NO_LAYER = 0xFF
-
 
 
 def crc16(data: bytes) -> int:
@@ -146,6 +154,7 @@ class FrameDecoder:
 
 # --- messages -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Hello:
     fw_version: str
@@ -166,8 +175,20 @@ def parse_hello(p: bytes) -> Hello:
     if len(p) < 21 or len(p) != 21 + p[20]:
         raise ProtocolError(f"HELLO reply of {len(p)} bytes is malformed")
     maj, mnr, abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi, ll = struct.unpack("<BBBBIHHBHHHB", p[:20])
-    return Hello(f"{maj}.{mnr}", abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi / 10.0,
-                 None if ll == NO_LAYER else ll, p[21 : 21 + p[20]].decode("ascii", errors="replace"))
+    return Hello(
+        f"{maj}.{mnr}",
+        abi,
+        contract,
+        h,
+        n_in,
+        n_out,
+        n_layers,
+        caps,
+        max_frame,
+        tpi / 10.0,
+        None if ll == NO_LAYER else ll,
+        p[21 : 21 + p[20]].decode("ascii", errors="replace"),
+    )
 
 
 MODE_CODES = {"off": 0, "pair": 1, "three_factor": 2}
@@ -175,8 +196,19 @@ MODE_CODES = {"off": 0, "pair": 1, "three_factor": 2}
 
 def plasticity_payload(cfg) -> bytes:
     """PLASTICITY payload from a fixedpoint.plasticity.PlasticityConfig (the layer is fixed at build)."""
-    return struct.pack("<BBiiHHHHhh", MODE_CODES[cfg.mode], cfg.lr_shift, cfg.alpha_pre, cfg.alpha_post,
-                       cfg.a_pre, cfg.a_post, cfg.eta_plus, cfg.eta_minus, cfg.w_min, cfg.w_max)
+    return struct.pack(
+        "<BBiiHHHHhh",
+        MODE_CODES[cfg.mode],
+        cfg.lr_shift,
+        cfg.alpha_pre,
+        cfg.alpha_post,
+        cfg.a_pre,
+        cfg.a_post,
+        cfg.eta_plus,
+        cfg.eta_minus,
+        cfg.w_min,
+        cfg.w_max,
+    )
 
 
 def sparse_steps(steps: list) -> bytes:

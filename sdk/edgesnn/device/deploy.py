@@ -10,8 +10,8 @@ from pathlib import Path
 from edgesnn.device.client import Device, DeviceError
 from edgesnn.device.codec import Hello
 from edgesnn.device.launch import Launched, connect_launched, launch_host_process, launch_qemu
-from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware.boards import Board
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Deployment:
         if self.launched is not None:
             self.launched.stop()
 
-    def __enter__(self) -> "Deployment":
+    def __enter__(self) -> Deployment:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -41,10 +41,14 @@ def handshake(dev: Device, qnet: QuantNetwork) -> Hello:
     """HELLO, and refuse a device that runs another model or another contract."""
     hello = dev.info()
     if hello.hash32 != qnet.hash32:
-        raise DeviceError(f"model hash mismatch: the device runs {hello.hash32:08x}, the model file is "
-                          f"{qnet.hash32:08x}; deploy this model first")
+        raise DeviceError(
+            f"model hash mismatch: the device runs {hello.hash32:08x}, the model file is "
+            f"{qnet.hash32:08x}; deploy this model first"
+        )
     if hello.contract_version != qnet.contract_version:
-        raise DeviceError(f"the device implements contract {hello.contract_version}, the model needs {qnet.contract_version}")
+        raise DeviceError(
+            f"the device implements contract {hello.contract_version}, the model needs {qnet.contract_version}"
+        )
     if hello.n_inputs != qnet.n_inputs or hello.n_outputs != qnet.n_outputs:
         raise DeviceError("the device's model shape differs from the model file")
     return hello
@@ -62,8 +66,16 @@ def connect_port(qnet: QuantNetwork, port: str, *, timeout: float = 2.0) -> Depl
     return Deployment(device=dev, hello=hello, port=port, board=hello.board)
 
 
-def deploy(qnet: QuantNetwork, board: Board, out: Path, *, port: str | None = None, timeout: float = 2.0,
-           learn_layer: int | None = None, env: dict | None = None) -> Deployment:
+def deploy(
+    qnet: QuantNetwork,
+    board: Board,
+    out: Path,
+    *,
+    port: str | None = None,
+    timeout: float = 2.0,
+    learn_layer: int | None = None,
+    env: dict | None = None,
+) -> Deployment:
     """Build the device app for ``board`` and bring it up: emulated boards and the host board are
     started here (and stopped when the Deployment closes); real boards are flashed on ``port``."""
     from edgesnn.firmware.build import build
@@ -77,11 +89,12 @@ def deploy(qnet: QuantNetwork, board: Board, out: Path, *, port: str | None = No
         pio = shutil.which("pio") or shutil.which("platformio")
         if pio is None:
             raise DeviceError("flashing real boards needs PlatformIO: pip install 'edgesnn[pio]'")
-        res = subprocess.run([pio, "run", "-d", str(proj), "-t", "upload", "--upload-port", port],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            tail = (res.stderr or res.stdout).strip().splitlines()
-            raise DeviceError(f"upload to {port} failed: {tail[-1] if tail else res.returncode}")
+        upload = subprocess.run(
+            [pio, "run", "-d", str(proj), "-t", "upload", "--upload-port", port], capture_output=True, text=True
+        )
+        if upload.returncode != 0:
+            tail = (upload.stderr or upload.stdout).strip().splitlines()
+            raise DeviceError(f"upload to {port} failed: {tail[-1] if tail else upload.returncode}")
         d = connect_port(qnet, port, timeout=timeout)
         d.build = {"project": str(proj)}
         return d
@@ -100,5 +113,6 @@ def deploy(qnet: QuantNetwork, board: Board, out: Path, *, port: str | None = No
     except BaseException:
         launched.stop()
         raise
-    return Deployment(device=dev, hello=hello, port=launched.port, board=board.name, launched=launched,
-                      build=res.as_dict())
+    return Deployment(
+        device=dev, hello=hello, port=launched.port, board=board.name, launched=launched, build=res.as_dict()
+    )

@@ -127,8 +127,15 @@ class FaultyProxy:
     to ``target`` (host, port) damaged by ``to_device``, and come back damaged by ``to_host``.
     Serves one client at a time until :meth:`stop`."""
 
-    def __init__(self, target: tuple[str, int], to_device: FaultRates, to_host: FaultRates, *, seed: int = 0,
-                 listen_port: int = 0):
+    def __init__(
+        self,
+        target: tuple[str, int],
+        to_device: FaultRates,
+        to_host: FaultRates,
+        *,
+        seed: int = 0,
+        listen_port: int = 0,
+    ):
         if target[0] not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"the proxy forwards to loopback addresses only, not {target[0]!r}")
         self.target = target
@@ -139,7 +146,7 @@ class FaultyProxy:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def start(self) -> "FaultyProxy":
+    def start(self) -> FaultyProxy:
         self._thread.start()
         return self
 
@@ -148,7 +155,7 @@ class FaultyProxy:
         self.server.close()
         self._thread.join(timeout=2)
 
-    def __enter__(self) -> "FaultyProxy":
+    def __enter__(self) -> FaultyProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -159,7 +166,7 @@ class FaultyProxy:
         while not (self._stop.is_set() or done.is_set()):
             try:
                 data = src.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -180,7 +187,7 @@ class FaultyProxy:
         while not self._stop.is_set():
             try:
                 client, _ = self.server.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             try:
                 device = socket.create_connection(self.target, timeout=5)
@@ -190,8 +197,10 @@ class FaultyProxy:
             for s in (client, device):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             done = threading.Event()
-            pumps = [threading.Thread(target=self._pump, args=(client, device, self.down, done), daemon=True),
-                     threading.Thread(target=self._pump, args=(device, client, self.up, done), daemon=True)]
+            pumps = [
+                threading.Thread(target=self._pump, args=(client, device, self.down, done), daemon=True),
+                threading.Thread(target=self._pump, args=(device, client, self.up, done), daemon=True),
+            ]
             for t in pumps:
                 t.start()
             for t in pumps:

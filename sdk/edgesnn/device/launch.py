@@ -45,7 +45,7 @@ class Launched:
                 pass
         self._fds = ()
 
-    def __enter__(self) -> "Launched":
+    def __enter__(self) -> Launched:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -55,8 +55,10 @@ class Launched:
 def launch_qemu(board: Board, elf: Path, *, icount: bool = True) -> Launched:
     """QEMU serving the UART on 127.0.0.1 (nodelay); returns once it listens."""
     if shutil.which(board.qemu["binary"]) is None:
-        raise DeviceError(f"board {board.name} needs {board.qemu['binary']} "
-                          f"(install {' '.join(board.qemu.get('debian_packages', []))})")
+        raise DeviceError(
+            f"board {board.name} needs {board.qemu['binary']} "
+            f"(install {' '.join(board.qemu.get('debian_packages', []))})"
+        )
     port = _free_port()
     serial_spec = f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
     cmd = qemu_command(board, elf, icount=icount, serial=serial_spec)
@@ -69,8 +71,14 @@ def connect_launched(launched: Launched, *, timeout: float = 10.0, reply_timeout
     deadline = time.monotonic() + timeout
     while True:
         if not launched.alive():
-            err = launched.proc.stderr.read().decode(errors="replace").strip().splitlines() if launched.proc.stderr else []
-            raise DeviceError(f"{launched.what} exited before it answered: {err[-1] if err else launched.proc.returncode}")
+            err = (
+                launched.proc.stderr.read().decode(errors="replace").strip().splitlines()
+                if launched.proc.stderr
+                else []
+            )
+            raise DeviceError(
+                f"{launched.what} exited before it answered: {err[-1] if err else launched.proc.returncode}"
+            )
         try:
             dev = Device.open(launched.port, timeout=reply_timeout)
             break
@@ -92,7 +100,13 @@ def launch_host_process(exe: Path, env: dict | None = None) -> Launched:
     ``env`` adds environment variables (ESNN_STORE: the file holding the weight slots)."""
     master, slave = os.openpty()
     tty.setraw(slave)
-    proc = subprocess.Popen([str(exe)], stdin=master, stdout=master, stderr=subprocess.DEVNULL, close_fds=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [str(exe)],
+        stdin=master,
+        stdout=master,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        env={**os.environ, **(env or {})},
+    )
     os.close(master)
     return Launched(proc, os.ttyname(slave), "host process", keep_fds=(slave,))

@@ -5,20 +5,18 @@ and the named rules a model must pass to fit a board.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import tomllib
 
 from edgesnn.errors import BoardError, FitError  # noqa: F401  (re-exported: raised here)
-from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware.paths import boards_dir
 from edgesnn.firmware.render import packed_rows
-
-
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,9 @@ def _check_storage(path: Path, data: dict) -> None:
     if n % page or a % page or b % page:
         raise BoardError(f"{path.name}: storage: slots must be whole pages of {page} bytes at page boundaries")
     if min(a, b) < image_end:
-        raise BoardError(f"{path.name}: storage: slot at 0x{min(a, b):x} overlaps the image flash (ends at 0x{image_end:x})")
+        raise BoardError(
+            f"{path.name}: storage: slot at 0x{min(a, b):x} overlaps the image flash (ends at 0x{image_end:x})"
+        )
     if abs(a - b) < n:
         raise BoardError(f"{path.name}: storage: slots at 0x{a:x} and 0x{b:x} overlap ({n} bytes each)")
 
@@ -138,8 +138,11 @@ def rule_flash(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
     for i, b in enumerate(model_table_bytes(qnet)):
         used += b
         if used > limit:
-            _fail("flash", board, f"layer {i} brings the model tables to {used} bytes; "
-                                  f"{limit} bytes of flash are free for them")
+            _fail(
+                "flash",
+                board,
+                f"layer {i} brings the model tables to {used} bytes; {limit} bytes of flash are free for them",
+            )
 
 
 def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -> None:
@@ -151,8 +154,12 @@ def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -
     if need > limit:
         sizes = [L.n_out for L in qnet.layers]
         big = max(range(len(sizes)), key=sizes.__getitem__)
-        _fail("ram", board, f"model state needs {need} bytes, {limit} bytes are free after the stack "
-                            f"(largest layer: {big}, {sizes[big]} neurons)")
+        _fail(
+            "ram",
+            board,
+            f"model state needs {need} bytes, {limit} bytes are free after the stack "
+            f"(largest layer: {big}, {sizes[big]} neurons)",
+        )
 
 
 RULES = (rule_index_width, rule_flash, rule_ram)

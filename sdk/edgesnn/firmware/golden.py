@@ -19,16 +19,19 @@ from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
 
 
-
 def write_golden(path, qnet: QuantNetwork, inputs: np.ndarray, sim: SimResult) -> None:
     """Golden vectors as an .npz: the inputs, then every layer's spikes, v and (current-based) i
     at every timestep (arrays indexed sample, timestep, neuron), predictions and the model hash."""
-    arrays = {"inputs": np.asarray(inputs, bool), "prediction": sim.prediction, "synops": sim.synops,
-              "hash": np.frombuffer(qnet.content_hash.encode(), np.uint8)}
-    for i, rec in enumerate(sim.record):
+    arrays = {
+        "inputs": np.asarray(inputs, bool),
+        "prediction": sim.prediction,
+        "synops": sim.synops,
+        "hash": np.frombuffer(qnet.content_hash.encode(), np.uint8),
+    }
+    for i, rec in enumerate(sim.recorded()):
         for key, arr in rec.items():
             arrays[f"layer{i}_{key}"] = arr
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy's stub types a kwarg as bool
 
 
 def events_of(inputs: np.ndarray) -> list[list[np.ndarray]]:
@@ -77,9 +80,14 @@ def parse_host_output(qnet: QuantNetwork, data: bytes, n: int, steps: int) -> Fi
 
 def count_mismatches(sim: SimResult, run: FirmwareRun) -> dict:
     """Exact comparison of every spike and state; returns counts of differing values."""
-    out = {"samples": int(sim.prediction.shape[0]), "values_compared": 0, "mismatched_values": 0, "mismatched_samples": 0}
+    out = {
+        "samples": int(sim.prediction.shape[0]),
+        "values_compared": 0,
+        "mismatched_values": 0,
+        "mismatched_samples": 0,
+    }
     bad_sample = np.zeros(sim.prediction.shape[0], bool)
-    for a, b in zip(sim.record, run.record):
+    for a, b in zip(sim.recorded(), run.record):
         for key in a:
             diff = a[key] != b[key]
             out["values_compared"] += int(diff.size)
@@ -95,9 +103,10 @@ def digests(qnet: QuantNetwork, sim: SimResult) -> np.ndarray:
     """Per-sample digest of the recorded states in harness order (see module docstring)."""
     n = sim.prediction.shape[0]
     cols = []
-    steps = sim.record[0]["v"].shape[1]
+    record = sim.recorded()
+    steps = record[0]["v"].shape[1]
     for t in range(steps):
-        for L, rec in zip(qnet.layers, sim.record):
+        for L, rec in zip(qnet.layers, record):
             cols.append(rec["v"][:, t])
             if L.current_based:
                 cols.append(rec["i"][:, t])

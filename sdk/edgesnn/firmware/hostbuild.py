@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from edgesnn.errors import BuildError  # noqa: F401  (re-exported: raised here)
-from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware import golden
 from edgesnn.firmware.render import render_model, runtime_files
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 #: The warnings every build of the runtime and generated code must pass.
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion", "-pedantic"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined,pointer-overflow", "-fno-sanitize-recover=all", "-g"]
-
 
 
 def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None = None) -> dict:

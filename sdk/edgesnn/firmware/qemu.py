@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import selectors
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -15,11 +17,24 @@ from edgesnn.errors import EmulatorError  # noqa: F401  (re-exported: raised her
 from edgesnn.firmware.boards import Board
 
 
-
 def qemu_command(board: Board, elf: Path, *, icount: bool = False, serial: str = "stdio") -> list[str]:
     q = board.qemu
-    cmd = [q["binary"], "-M", q["machine"], "-display", "none", "-monitor", "none", "-serial", serial,
-           "-semihosting-config", "enable=on,target=native", *q.get("extra_args", []), "-kernel", str(elf)]
+    cmd = [
+        q["binary"],
+        "-M",
+        q["machine"],
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        serial,
+        "-semihosting-config",
+        "enable=on,target=native",
+        *q.get("extra_args", []),
+        "-kernel",
+        str(elf),
+    ]
     if icount:
         cmd += ["-icount", "shift=7"]
     return cmd
@@ -43,25 +58,31 @@ def run_selfcheck(board: Board, elf: Path, *, timeout: float = 300.0, icount: bo
     if shutil.which(board.qemu["binary"]) is None:
         pkgs = " ".join(board.qemu.get("debian_packages", []))
         raise EmulatorError(f"board {board.name} needs {board.qemu['binary']} (install {pkgs})")
-    proc = subprocess.Popen(qemu_command(board, elf, icount=icount), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        qemu_command(board, elf, icount=icount),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     lines: list[str] = []
     buf = b""
     deadline = time.monotonic() + timeout
+    stdout, stderr = cast(io.BufferedReader, proc.stdout), cast(io.BufferedReader, proc.stderr)  # both PIPE
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(stdout, selectors.EVENT_READ)
     try:
         done = False
         while not done:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise EmulatorError(f"{board.name}: no END from the firmware within {timeout:.0f} s "
-                                    f"({len(lines)} lines received)")
+                raise EmulatorError(
+                    f"{board.name}: no END from the firmware within {timeout:.0f} s ({len(lines)} lines received)"
+                )
             if not sel.select(timeout=min(left, 1.0)):
                 if proc.poll() is not None:
                     break
                 continue
-            chunk = proc.stdout.read1(65536)
+            chunk = stdout.read1(65536)
             if not chunk:
                 break
             buf += chunk
@@ -72,9 +93,10 @@ def run_selfcheck(board: Board, elf: Path, *, timeout: float = 300.0, icount: bo
                 if text.startswith("END"):
                     done = True
         if not done:
-            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
-            raise EmulatorError(f"{board.name}: QEMU stopped before END (exit {proc.poll()}): "
-                                f"{err[-1] if err else 'no message'}")
+            err = stderr.read().decode(errors="replace").strip().splitlines()
+            raise EmulatorError(
+                f"{board.name}: QEMU stopped before END (exit {proc.poll()}): {err[-1] if err else 'no message'}"
+            )
     finally:
         sel.close()
         if proc.poll() is None:
@@ -83,8 +105,8 @@ def run_selfcheck(board: Board, elf: Path, *, timeout: float = 300.0, icount: bo
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stdout.close()
+        stderr.close()
     return _parse(lines)
 
 
@@ -98,7 +120,11 @@ def _parse(lines: list[str]) -> SelfCheck:
         raise EmulatorError(f"malformed self-check line ({e})") from None
     arr = np.array(rows, dtype=object).reshape(-1, 5)
     return SelfCheck(
-        hello=hello, digests=np.array([int(v) for v in arr[:, 1]], np.uint64),
-        predictions=arr[:, 2].astype(np.int64), synops=arr[:, 3].astype(np.int64),
-        ticks=arr[:, 4].astype(np.int64), idle_step_ticks=idle, lines=lines,
+        hello=hello,
+        digests=np.array([int(v) for v in arr[:, 1]], np.uint64),
+        predictions=arr[:, 2].astype(np.int64),
+        synops=arr[:, 3].astype(np.int64),
+        ticks=arr[:, 4].astype(np.int64),
+        idle_step_ticks=idle,
+        lines=lines,
     )

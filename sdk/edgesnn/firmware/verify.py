@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 
 from edgesnn.errors import VerifyError  # noqa: F401  (re-exported: raised here)
-from edgesnn.fixedpoint import simulate_int
-from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.firmware import golden, hostbuild
 from edgesnn.firmware.boards import Board
 from edgesnn.firmware.build import BuildResult, build
 from edgesnn.firmware.qemu import run_selfcheck
+from edgesnn.fixedpoint import simulate_int
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
-
-def verify(qnet: QuantNetwork, board: Board, inputs: np.ndarray, out: Path, *, timeout: float = 600,
-           icount: bool = False) -> dict:
+def verify(
+    qnet: QuantNetwork, board: Board, inputs: np.ndarray, out: Path, *, timeout: float = 600, icount: bool = False
+) -> dict:
     """Build for ``board``, run ``inputs`` on it, compare with the golden simulator exactly.
 
     Returns counts: samples, timesteps, values compared (host) and mismatches; plus, on boards
@@ -29,17 +29,29 @@ def verify(qnet: QuantNetwork, board: Board, inputs: np.ndarray, out: Path, *, t
         res: BuildResult = build(qnet, board, out, app="golden_host")
         run = hostbuild.run_host(qnet, res.elf, inputs, timeout=timeout)
         cmp = golden.count_mismatches(sim, run)
-        return {"board": board.name, "method": "every state compared", "timesteps": int(inputs.shape[1]),
-                "mismatches": cmp["mismatched_samples"], **cmp, "build": res.as_dict()}
+        return {
+            "board": board.name,
+            "method": "every state compared",
+            "timesteps": int(inputs.shape[1]),
+            "mismatches": cmp["mismatched_samples"],
+            **cmp,
+            "build": res.as_dict(),
+        }
     res = build(qnet, board, out, app="selfcheck", selfcheck_inputs=inputs)
     chk = run_selfcheck(board, res.elf, timeout=timeout, icount=icount)
     if chk.digests.shape[0] != inputs.shape[0]:
         raise VerifyError(f"{board.name}: the firmware reported {chk.digests.shape[0]} samples of {inputs.shape[0]}")
     want = golden.digests(qnet, sim)
     bad = (chk.digests != want) | (chk.predictions != sim.prediction) | (chk.synops != sim.synops)
-    out_d = {"board": board.name, "method": "per-sample digest of every state", "samples": int(inputs.shape[0]),
-             "timesteps": int(inputs.shape[1]), "mismatches": int(bad.sum()), "hello": chk.hello,
-             "build": res.as_dict()}
+    out_d = {
+        "board": board.name,
+        "method": "per-sample digest of every state",
+        "samples": int(inputs.shape[0]),
+        "timesteps": int(inputs.shape[1]),
+        "mismatches": int(bad.sum()),
+        "hello": chk.hello,
+        "build": res.as_dict(),
+    }
     if icount and board.get("timer", {}).get("driver") == "cmsdk":
         tpi = float(board.timer["ticks_per_instruction_icount7"])
         out_d["instructions_per_sample"] = float(np.mean(chk.ticks) / tpi)

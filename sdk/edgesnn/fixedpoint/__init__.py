@@ -6,6 +6,14 @@ from edgesnn.fixedpoint.quantize import QuantReport, quantization_report, quanti
 from edgesnn.fixedpoint.simulate import SimResult, simulate, simulate_float, simulate_int
 
 __all__ = [
-    "CONTRACT_VERSION", "QuantLayer", "QuantNetwork", "QuantReport", "SimResult",
-    "quantization_report", "quantize", "simulate", "simulate_float", "simulate_int",
+    "CONTRACT_VERSION",
+    "QuantLayer",
+    "QuantNetwork",
+    "QuantReport",
+    "SimResult",
+    "quantization_report",
+    "quantize",
+    "simulate",
+    "simulate_float",
+    "simulate_int",
 ]

@@ -61,7 +61,7 @@ def decay_multiplier(beta) -> np.ndarray:
     return to_int_round_half_up(np.asarray(beta, dtype=np.float64) * DECAY_ONE)
 
 
-def decay(state: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def decay(state: np.ndarray, alpha: np.ndarray | int) -> np.ndarray:
     """``rshift_round_half_up(state * alpha, 16)``; exact for alpha == 65536 (no leak)."""
     return rshift_round_half_up(state * alpha, DECAY_FRAC_BITS)
 
@@ -80,7 +80,7 @@ def choose_shift(peak_over_scale: float, state_bits: int, headroom: float) -> in
     return shift
 
 
-def synaptic_drive(acc: np.ndarray, shift: int, bias: np.ndarray) -> np.ndarray:
+def synaptic_drive(acc: np.ndarray, shift: int, bias: np.ndarray | int) -> np.ndarray:
     """Step 2: ``x = acc * 2**shift + bias`` (int64, exact). Vectorizes over any leading axes."""
     return (acc.astype(np.int64, copy=False) << shift) + bias
 
@@ -104,7 +104,7 @@ def neuron_step(
     """
     lo, hi = state_limits(state_bits)
     half = 1 << (DECAY_FRAC_BITS - 1)
-    if i_state is not None:
+    if i_state is not None and alpha_syn is not None:  # current-based layers have both
         np.multiply(i_state, alpha_syn, out=i_state)
         i_state += half
         i_state >>= DECAY_FRAC_BITS

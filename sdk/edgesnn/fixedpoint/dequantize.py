@@ -21,11 +21,15 @@ def dequantize(qnet: QuantNetwork) -> Network:
         w = L.weight * scale[:, None]
         r = None if L.recurrent is None else L.recurrent * scale[:, None]
         beta_m = L.alpha_mem / C.DECAY_ONE
-        thr, vr = L.threshold * unit, L.v_reset * unit
+        v_reset = L.v_reset if L.v_reset is not None else np.zeros(L.n_out)
+        thr, vr = L.threshold * unit, v_reset * unit
+        neurons: LI | CubaLIF | IF | LIF
         if np.all(L.threshold == hi) and not L.current_based:
             neurons = LI(beta=beta_m)
-        elif L.current_based:
-            neurons = CubaLIF(beta_syn=L.alpha_syn / C.DECAY_ONE, beta_mem=beta_m, threshold=thr, reset=L.reset, v_reset=vr)
+        elif L.current_based and L.alpha_syn is not None:
+            neurons = CubaLIF(
+                beta_syn=L.alpha_syn / C.DECAY_ONE, beta_mem=beta_m, threshold=thr, reset=L.reset, v_reset=vr
+            )
         elif np.all(L.alpha_mem == C.DECAY_ONE):
             neurons = IF(threshold=thr, reset=L.reset, v_reset=vr)
         else:

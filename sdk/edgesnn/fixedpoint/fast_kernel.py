@@ -21,8 +21,27 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 CHUNK = 256
 
 
-def _layer_kernel(s_in, w_t, r_t, has_rec, shift, bias, cuba, alpha_syn, alpha_mem, threshold, subtract,
-                  v_reset, lo, hi, record, out, rec_v, rec_i, v_last):
+def _layer_kernel(
+    s_in,
+    w_t,
+    r_t,
+    has_rec,
+    shift,
+    bias,
+    cuba,
+    alpha_syn,
+    alpha_mem,
+    threshold,
+    subtract,
+    v_reset,
+    lo,
+    hi,
+    record,
+    out,
+    rec_v,
+    rec_i,
+    v_last,
+):
     n_samples, steps, n_in = s_in.shape
     n_out = w_t.shape[1]
     acc = np.zeros(n_out, np.int32)
@@ -112,9 +131,24 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool):
     alpha_syn = layer.alpha_syn if layer.current_based else np.zeros(n_out, np.int64)
     v_last = np.zeros((n, n_out), np.int64)
     sat = _kernel()(
-        np.ascontiguousarray(s_in, np.bool_), np.ascontiguousarray(layer.weight.T, np.int8), r_t, has_rec,
-        np.int64(layer.shift), np.ascontiguousarray(layer.bias), layer.current_based, np.ascontiguousarray(alpha_syn),
-        np.ascontiguousarray(layer.alpha_mem), np.ascontiguousarray(layer.threshold), layer.reset == "subtract",
-        np.ascontiguousarray(layer.v_reset), np.int64(lo), np.int64(hi), record, out, rec_v, rec_i, v_last,
+        np.ascontiguousarray(s_in, np.bool_),
+        np.ascontiguousarray(layer.weight.T, np.int8),
+        r_t,
+        has_rec,
+        np.int64(layer.shift),
+        np.ascontiguousarray(layer.bias),
+        layer.current_based,
+        np.ascontiguousarray(alpha_syn),
+        np.ascontiguousarray(layer.alpha_mem),
+        np.ascontiguousarray(layer.threshold),
+        layer.reset == "subtract",
+        np.ascontiguousarray(layer.v_reset),
+        np.int64(lo),
+        np.int64(hi),
+        record,
+        out,
+        rec_v,
+        rec_i,
+        v_last,
     )
     return out, (rec_v if record else None), (rec_i if record and layer.current_based else None), v_last, int(sat)

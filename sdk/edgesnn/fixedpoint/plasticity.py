@@ -22,6 +22,7 @@ Traces start at 0 on RESET, like the neuron states.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
@@ -101,8 +102,9 @@ def _step_traces_and_weights(w, x_pre, x_post, s, z, cfg: PlasticityConfig, labe
     np.minimum(x_post + cfg.a_post * z, TRACE_MAX, out=x_post)
 
 
-def simulate_learning(qnet: QuantNetwork, inputs: np.ndarray, cfg: PlasticityConfig,
-                      labels: np.ndarray | None = None) -> LearningRun:
+def simulate_learning(
+    qnet: QuantNetwork, inputs: np.ndarray, cfg: PlasticityConfig, labels: np.ndarray | None = None
+) -> LearningRun:
     """Run samples one after another with plasticity on; labels feed the three-factor rule."""
     li = cfg.resolved_layer(qnet)
     x = np.asarray(inputs, bool)
@@ -116,8 +118,14 @@ def simulate_learning(qnet: QuantNetwork, inputs: np.ndarray, cfg: PlasticityCon
     pred = np.zeros(n, np.int64)
     synops = np.zeros(n, np.int64)
     for i in range(n):
-        state = [(np.zeros(Lk.n_out, np.int64) if Lk.current_based else None, np.zeros(Lk.n_out, np.int64),
-                  np.zeros(Lk.n_out, bool)) for Lk in qnet.layers]
+        state = [
+            (
+                np.zeros(Lk.n_out, np.int64) if Lk.current_based else None,
+                np.zeros(Lk.n_out, np.int64),
+                np.zeros(Lk.n_out, bool),
+            )
+            for Lk in qnet.layers
+        ]
         x_pre, x_post = np.zeros(L.n_in, np.int64), np.zeros(L.n_out, np.int64)
         label = NO_LABEL if labels is None else int(labels[i])
         counts = np.zeros(qnet.n_outputs, np.int64)
@@ -132,9 +140,17 @@ def simulate_learning(qnet: QuantNetwork, inputs: np.ndarray, cfg: PlasticityCon
                     acc = acc + Lk.recurrent[:, z_prev].sum(axis=1)
                     synops[i] += int(z_prev.sum()) * Lk.n_out
                 xk = C.synaptic_drive(acc, Lk.shift, Lk.bias)
-                z = C.neuron_step(xk, cur, v, alpha_syn=Lk.alpha_syn, alpha_mem=Lk.alpha_mem,
-                                  threshold=Lk.threshold, reset_subtract=Lk.reset == "subtract",
-                                  v_reset=Lk.v_reset, state_bits=qnet.state_bits)
+                z = C.neuron_step(
+                    xk,
+                    cur,
+                    v,
+                    alpha_syn=Lk.alpha_syn,
+                    alpha_mem=Lk.alpha_mem,
+                    threshold=Lk.threshold,
+                    reset_subtract=Lk.reset == "subtract",
+                    v_reset=cast(np.ndarray, Lk.v_reset),  # filled in by QuantLayer.__post_init__
+                    state_bits=qnet.state_bits,
+                )
                 state[k] = (cur, v, z)
                 if k == li and cfg.mode != "off":
                     _step_traces_and_weights(w, x_pre, x_post, s, z, cfg, label)

@@ -163,8 +163,13 @@ class QuantNetwork:
             "state_bits": self.state_bits,
             "readout": self.readout,
             "layers": [
-                {"shift": L.shift, "reset": L.reset, "cuba": L.current_based, "rec": L.recurrent is not None,
-                 "shape": list(L.weight.shape)}
+                {
+                    "shift": L.shift,
+                    "reset": L.reset,
+                    "cuba": L.current_based,
+                    "rec": L.recurrent is not None,
+                    "shape": list(L.weight.shape),
+                }
                 for L in self.layers
             ],
         }

@@ -49,8 +49,15 @@ def quantize_weights(w: np.ndarray, scale: np.ndarray, weight_bits: int) -> np.n
     return np.clip(C.to_int_round_half_up(w / scale[:, None]), -q, q)
 
 
-def quantize_layer(layer: Dense, *, weight_bits: int, state_bits: int, per_channel: bool,
-                   observed_peak: np.ndarray | None = None, index: int = 0) -> QuantLayer:
+def quantize_layer(
+    layer: Dense,
+    *,
+    weight_bits: int,
+    state_bits: int,
+    per_channel: bool,
+    observed_peak: np.ndarray | None = None,
+    index: int = 0,
+) -> QuantLayer:
     """Quantize one layer; ``observed_peak`` is the float state magnitude seen per neuron on data."""
     nrn = layer.neurons
     scale = weight_scales(layer.weight, layer.recurrent, weight_bits, per_channel)
@@ -59,7 +66,7 @@ def quantize_layer(layer: Dense, *, weight_bits: int, state_bits: int, per_chann
         thr = np.asarray(nrn.threshold) / scale
         peak = float(max(thr.max(), (np.abs(nrn.v_reset) / scale).max()))
     else:  # a leaky integrator holds at most the steady state of the largest drive
-        leak = float(1.0 - np.asarray(nrn.beta).max())
+        leak = float(1.0 - np.asarray(nrn.beta).max()) if isinstance(nrn, LI) else 0.0  # LI: the non-spiking kind
         fan_in = layer.n_in + (layer.n_out if layer.recurrent is not None else 0)
         thr = np.zeros(layer.n_out)
         peak = (fan_in * C.weight_limit(weight_bits) + float((np.abs(layer.bias) / scale).max())) / max(leak, 1 / 64)
@@ -93,7 +100,7 @@ def observed_peaks(net: Network, calibration: np.ndarray) -> list[np.ndarray]:
 
     Recorded v is after reset, so the threshold is added back to bound the pre-reset value.
     """
-    rec = simulate_float(net, calibration, record=True).record
+    rec = simulate_float(net, calibration, record=True).recorded()
     peaks = []
     for layer, r in zip(net.layers, rec):
         thr = np.asarray(layer.neurons.threshold)
@@ -104,8 +111,14 @@ def observed_peaks(net: Network, calibration: np.ndarray) -> list[np.ndarray]:
     return peaks
 
 
-def quantize(net: Network, *, weight_bits: int = 8, state_bits: int = 24, per_channel: bool = True,
-             calibration: np.ndarray | None = None) -> QuantNetwork:
+def quantize(
+    net: Network,
+    *,
+    weight_bits: int = 8,
+    state_bits: int = 24,
+    per_channel: bool = True,
+    calibration: np.ndarray | None = None,
+) -> QuantNetwork:
     """Quantize a float network. With ``calibration`` input spikes, shifts follow the data."""
     lo, hi = C.WEIGHT_BITS_RANGE
     if not lo <= weight_bits <= hi:
@@ -115,27 +128,43 @@ def quantize(net: Network, *, weight_bits: int = 8, state_bits: int = 24, per_ch
         raise QuantizationError(f"state_bits {state_bits} is outside [{lo}, {hi}]")
     peaks = observed_peaks(net, calibration) if calibration is not None else [None] * len(net.layers)
     layers = [
-        quantize_layer(L, weight_bits=weight_bits, state_bits=state_bits, per_channel=per_channel,
-                       observed_peak=p, index=i)
+        quantize_layer(
+            L, weight_bits=weight_bits, state_bits=state_bits, per_channel=per_channel, observed_peak=p, index=i
+        )
         for i, (L, p) in enumerate(zip(net.layers, peaks))
     ]
     try:
         return QuantNetwork(
-            n_inputs=net.n_inputs, layers=tuple(layers), weight_bits=weight_bits, state_bits=state_bits,
-            readout=net.readout, input_spec=dict(net.input_spec), name=net.name,
+            n_inputs=net.n_inputs,
+            layers=tuple(layers),
+            weight_bits=weight_bits,
+            state_bits=state_bits,
+            readout=net.readout,
+            input_spec=dict(net.input_spec),
+            name=net.name,
         )
     except ValueError as e:
         raise QuantizationError(str(e)) from None
 
 
-def quantize_as_trained(net: Network, *, weight_bits: int | None = None, state_bits: int | None = None,
-                        per_layer: bool = False, calibration: np.ndarray | None = None) -> QuantNetwork:
+def quantize_as_trained(
+    net: Network,
+    *,
+    weight_bits: int | None = None,
+    state_bits: int | None = None,
+    per_layer: bool = False,
+    calibration: np.ndarray | None = None,
+) -> QuantNetwork:
     """:func:`quantize` with the bit widths a quantization-aware model was trained with
     (``net.meta["qat"]``), else 8-bit weights, 24-bit states, per-channel scales."""
     qat = net.meta.get("qat", {})
-    return quantize(net, weight_bits=weight_bits or qat.get("weight_bits", 8),
-                    state_bits=state_bits or qat.get("state_bits", 24),
-                    per_channel=not per_layer and qat.get("per_channel", True), calibration=calibration)
+    return quantize(
+        net,
+        weight_bits=weight_bits or qat.get("weight_bits", 8),
+        state_bits=state_bits or qat.get("state_bits", 24),
+        per_channel=not per_layer and qat.get("per_channel", True),
+        calibration=calibration,
+    )
 
 
 @dataclass
@@ -158,24 +187,28 @@ class QuantReport:
         }
 
 
-def quantization_report(net: Network, qnet: QuantNetwork, inputs: np.ndarray, labels: np.ndarray | None = None) -> QuantReport:
+def quantization_report(
+    net: Network, qnet: QuantNetwork, inputs: np.ndarray, labels: np.ndarray | None = None
+) -> QuantReport:
     """Compare the float and integer models on the same inputs."""
     f = simulate_float(net, inputs)
     q = simulate_int(qnet, inputs, count_saturation=True)
     layers = []
     for i, (L, QL, sat) in enumerate(zip(net.layers, qnet.layers, q.saturations)):
-        layers.append({
-            "layer": i,
-            "shape": [QL.n_out, QL.n_in],
-            "neuron": type(L.neurons).__name__,
-            "scale_min": float(QL.scale.min()),
-            "scale_max": float(QL.scale.max()),
-            "shift": QL.shift,
-            "threshold_min": int(QL.threshold.min()),
-            "threshold_max": int(QL.threshold.max()),
-            "weights_at_limit": int(np.count_nonzero(np.abs(QL.weight) == C.weight_limit(qnet.weight_bits))),
-            "state_writes_at_limit": sat,
-        })
+        layers.append(
+            {
+                "layer": i,
+                "shape": [QL.n_out, QL.n_in],
+                "neuron": type(L.neurons).__name__,
+                "scale_min": float(np.min(QL.scale)) if QL.scale is not None else 1.0,
+                "scale_max": float(np.max(QL.scale)) if QL.scale is not None else 1.0,
+                "shift": QL.shift,
+                "threshold_min": int(QL.threshold.min()),
+                "threshold_max": int(QL.threshold.max()),
+                "weights_at_limit": int(np.count_nonzero(np.abs(QL.weight) == C.weight_limit(qnet.weight_bits))),
+                "state_writes_at_limit": sat,
+            }
+        )
     return QuantReport(
         layers=layers,
         float_accuracy=None if labels is None else f.accuracy(labels),

@@ -14,6 +14,7 @@ is therefore independent of the BLAS used.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -22,7 +23,6 @@ from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import fast_kernel
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.ir import Dense, Network, membrane_decay, synaptic_decay
-
 
 BACKENDS = ("numpy", "numba", "torch")
 
@@ -60,6 +60,12 @@ class SimResult:
     saturations: list[int] = field(default_factory=list)  # saturated state writes per layer
     record: list[dict[str, np.ndarray]] | None = None  # per layer: "spikes", "v", and "i" if CUBA
 
+    def recorded(self) -> list[dict[str, np.ndarray]]:
+        """The per-layer record; the simulation must have been run with ``record=True``."""
+        if self.record is None:
+            raise ValueError("the simulation was run without record=True: no states recorded")
+        return self.record
+
     def accuracy(self, labels: np.ndarray) -> float:
         return float(np.mean(self.prediction == np.asarray(labels)))
 
@@ -81,7 +87,7 @@ class _IntKernel:
         return C.synaptic_drive(self.matmul(s, self.w_t, self.ff_bound), self.L.shift, self.L.bias)
 
     def recurrent(self, z: np.ndarray) -> np.ndarray:
-        return C.synaptic_drive(exact_matmul(z, self.r_t, self.rec_bound), self.L.shift, 0)
+        return C.synaptic_drive(exact_matmul(z, cast(np.ndarray, self.r_t), self.rec_bound), self.L.shift, 0)
 
     def init(self, n: int):
         zeros = np.zeros((n, self.L.n_out), np.int64)
@@ -91,8 +97,15 @@ class _IntKernel:
         L = self.L
         i, v = state
         z = C.neuron_step(
-            x, i, v, alpha_syn=L.alpha_syn, alpha_mem=L.alpha_mem, threshold=L.threshold,
-            reset_subtract=L.reset == "subtract", v_reset=L.v_reset, state_bits=self.bits,
+            x,
+            i,
+            v,
+            alpha_syn=L.alpha_syn,
+            alpha_mem=L.alpha_mem,
+            threshold=L.threshold,
+            reset_subtract=L.reset == "subtract",
+            v_reset=cast(np.ndarray, L.v_reset),  # filled in by QuantLayer.__post_init__
+            state_bits=self.bits,
         )
         sat = 0
         if count_sat:
@@ -117,7 +130,7 @@ class _FloatKernel:
         return s.astype(np.float64) @ self.w_t + self.L.bias
 
     def recurrent(self, z: np.ndarray) -> np.ndarray:
-        return z.astype(np.float64) @ self.r_t
+        return z.astype(np.float64) @ cast(np.ndarray, self.r_t)
 
     def init(self, n: int):
         zeros = np.zeros((n, self.L.n_out))
@@ -140,9 +153,7 @@ def check_inputs(inputs, n_inputs: int) -> np.ndarray:
     """Validate an input spike array (samples, timesteps, inputs) of 0/1 values."""
     arr = np.asarray(inputs)
     if arr.ndim != 3 or arr.shape[2] != n_inputs:
-        raise DatasetError(
-            f"input spikes must have shape (samples, timesteps, {n_inputs}), got {arr.shape}"
-        )
+        raise DatasetError(f"input spikes must have shape (samples, timesteps, {n_inputs}), got {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DatasetError(f"input spikes are empty: shape {arr.shape}")
     if arr.dtype != np.bool_:
@@ -170,7 +181,7 @@ def _loop_layer(k, s: np.ndarray, record: bool, count_sat: bool):
         z, sat = k.step(x, state, count_sat)
         out[:, t] = z
         sat_total += sat
-        if record:
+        if vs is not None:
             vs[:, t] = state[1]
             if is_ is not None:
                 is_[:, t] = state[0]
@@ -183,7 +194,8 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     s = inputs
     synops = np.zeros(n, np.int64)
     neuron_updates = 0
-    saturations, rec = [], [] if record else None
+    saturations: list[int] = []
+    rec: list[dict[str, np.ndarray]] | None = [] if record else None
     for layer, run in layer_runs:
         out, vs, is_, v_last, sat = run(s, record)
         synops += s.sum(axis=(1, 2), dtype=np.int64) * layer.n_out
@@ -191,7 +203,7 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
             synops += out[:, :-1].sum(axis=(1, 2), dtype=np.int64) * layer.n_out
         neuron_updates += steps * layer.n_out
         saturations.append(sat)
-        if record:
+        if rec is not None:
             entry = {"spikes": out, "v": vs}
             if is_ is not None:
                 entry["i"] = is_
@@ -199,8 +211,14 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
         s = out
     counts = s.sum(axis=1, dtype=np.int64)
     return SimResult(
-        spikes=s, counts=counts, v_last=v_last, prediction=C.predict_from_counts(counts, v_last),
-        synops=synops, neuron_updates=neuron_updates, saturations=saturations, record=rec,
+        spikes=s,
+        counts=counts,
+        v_last=v_last,
+        prediction=C.predict_from_counts(counts, v_last),
+        synops=synops,
+        neuron_updates=neuron_updates,
+        saturations=saturations,
+        record=rec,
     )
 
 
@@ -214,8 +232,9 @@ def default_backend(qnet: QuantNetwork, samples: int, steps: int) -> str:
     return "numba" if fast_kernel.HAVE_NUMBA and work > NUMBA_WORK_THRESHOLD else "numpy"
 
 
-def simulate_int(qnet: QuantNetwork, inputs, *, record: bool = False, count_saturation: bool = False,
-                 backend: str | None = None) -> SimResult:
+def simulate_int(
+    qnet: QuantNetwork, inputs, *, record: bool = False, count_saturation: bool = False, backend: str | None = None
+) -> SimResult:
     """Run the integer contract on input spikes (samples, timesteps, inputs). The golden model.
 
     Backends compute identical results (tests hold them to each other and to a scalar
@@ -242,7 +261,8 @@ def simulate_int(qnet: QuantNetwork, inputs, *, record: bool = False, count_satu
 def simulate_float(net: Network, inputs, *, record: bool = False) -> SimResult:
     """Run the float network (float64) on input spikes (samples, timesteps, inputs)."""
     x = check_inputs(inputs, net.n_inputs)
-    runs = [(L, lambda s, rec, k=_FloatKernel(L): _loop_layer(k, s, rec, False)) for L in net.layers]
+    # each lambda binds its own kernel through the default argument (made once per layer, on purpose)
+    runs = [(L, lambda s, rec, k=_FloatKernel(L): _loop_layer(k, s, rec, False)) for L in net.layers]  # noqa: B008
     return _run(runs, x, record)
 
 

@@ -39,8 +39,16 @@ def _neuron_node(neurons, dt: float):
         md["edgesnn.beta_syn"], md["edgesnn.beta_mem"] = bs, bm
         with np.errstate(divide="ignore"):
             tau_syn, tau_mem = dt / (1 - bs), dt / (1 - bm)
-        return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(n),
-                           v_threshold=thr, v_reset=vr, w_in=tau_syn / dt, metadata=md)
+        return nir.CubaLIF(
+            tau_syn=tau_syn,
+            tau_mem=tau_mem,
+            r=tau_mem / dt,
+            v_leak=np.zeros(n),
+            v_threshold=thr,
+            v_reset=vr,
+            w_in=tau_syn / dt,
+            metadata=md,
+        )
     beta = np.ones(n) if isinstance(neurons, IF) else np.asarray(neurons.beta)
     md["edgesnn.beta"] = beta
     if np.all(beta == 1.0):
@@ -84,8 +92,9 @@ def exact_neurons(node, dt: float):
         reset = str(md["edgesnn.reset"])
         thr, vr = np.asarray(node.v_threshold, float), np.asarray(node.v_reset, float)
         if isinstance(node, nir.CubaLIF):
-            return CubaLIF(beta_syn=md["edgesnn.beta_syn"], beta_mem=md["edgesnn.beta_mem"], threshold=thr,
-                           reset=reset, v_reset=vr)
+            return CubaLIF(
+                beta_syn=md["edgesnn.beta_syn"], beta_mem=md["edgesnn.beta_mem"], threshold=thr, reset=reset, v_reset=vr
+            )
         if isinstance(node, nir.LIF):
             return LIF(beta=md["edgesnn.beta"], threshold=thr, reset=reset, v_reset=vr)
         if isinstance(node, nir.IF):

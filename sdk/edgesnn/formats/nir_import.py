@@ -25,8 +25,8 @@ conventions that NIR cannot state:
 from __future__ import annotations
 
 import base64
-import math
 import json
+import math
 from dataclasses import dataclass, field
 
 import nir
@@ -73,8 +73,13 @@ def infer_dt(graph: nir.NIRGraph, dt: float | None) -> tuple[float, str]:
             ratios.append(np.asarray(node.tau_mem, float).ravel() / np.asarray(node.r, float).ravel())
     if ratios:
         allr = np.concatenate(ratios)
-        taus = np.concatenate([np.asarray(getattr(n, "tau", getattr(n, "tau_mem", np.inf)), float).ravel()
-                               for n in graph.nodes.values() if isinstance(n, (nir.LIF, nir.LI, nir.CubaLIF))])
+        taus = np.concatenate(
+            [
+                np.asarray(getattr(n, "tau", getattr(n, "tau_mem", np.inf)), float).ravel()
+                for n in graph.nodes.values()
+                if isinstance(n, (nir.LIF, nir.LI, nir.CubaLIF))
+            ]
+        )
         if np.all(np.isfinite(allr)) and np.allclose(allr, allr[0], rtol=1e-6) and allr[0] < taus.min():
             return float(allr[0]), "r = tau/dt on every neuron (snnTorch's convention)"
     raise ModelFileError("cannot tell the time step of this NIR graph: pass --dt (seconds)")
@@ -86,7 +91,11 @@ def _neurons(node, n: int, dt: float, reset: str | None, warn: list[str], name: 
         return exact_neurons(node, dt), np.ones(n), 0.0
     if isinstance(node, nir.IF):
         r = _vec(node.r, n)
-        return IF(threshold=_vec(node.v_threshold, n), reset=reset or "to_value", v_reset=_vec(node.v_reset, n)), dt * r, 0.0
+        return (
+            IF(threshold=_vec(node.v_threshold, n), reset=reset or "to_value", v_reset=_vec(node.v_reset, n)),
+            dt * r,
+            0.0,
+        )
     if isinstance(node, (nir.LIF, nir.LI)):
         tau, r, leak = _vec(node.tau, n), _vec(node.r, n), _vec(node.v_leak, n)
         if np.any(dt > tau):
@@ -94,7 +103,9 @@ def _neurons(node, n: int, dt: float, reset: str | None, warn: list[str], name: 
         beta = 1.0 - dt / tau
         if isinstance(node, nir.LI):
             return LI(beta=beta), dt * r / tau, dt * leak / tau
-        lif = LIF(beta=beta, threshold=_vec(node.v_threshold, n), reset=reset or "to_value", v_reset=_vec(node.v_reset, n))
+        lif = LIF(
+            beta=beta, threshold=_vec(node.v_threshold, n), reset=reset or "to_value", v_reset=_vec(node.v_reset, n)
+        )
         return lif, dt * r / tau, dt * leak / tau
     tau_s, tau_m = _vec(node.tau_syn, n), _vec(node.tau_mem, n)
     if np.any(dt > tau_s) or np.any(dt > tau_m):
@@ -102,8 +113,13 @@ def _neurons(node, n: int, dt: float, reset: str | None, warn: list[str], name: 
     if np.any(_vec(node.v_leak, n) != 0):
         warn.append(f"node {name!r}: CubaLIF v_leak is not representable exactly (a bias enters the current); ignored")
     gain = (dt * _vec(node.w_in, n) / tau_s) * (dt * _vec(node.r, n) / tau_m)
-    cuba = CubaLIF(beta_syn=1.0 - dt / tau_s, beta_mem=1.0 - dt / tau_m, threshold=_vec(node.v_threshold, n),
-                   reset=reset or "to_value", v_reset=_vec(node.v_reset, n))
+    cuba = CubaLIF(
+        beta_syn=1.0 - dt / tau_s,
+        beta_mem=1.0 - dt / tau_m,
+        threshold=_vec(node.v_threshold, n),
+        reset=reset or "to_value",
+        v_reset=_vec(node.v_reset, n),
+    )
     return cuba, gain, 0.0
 
 
@@ -111,7 +127,9 @@ def _shape(t) -> tuple[int, ...]:
     return tuple(int(v) for v in np.atleast_1d(np.asarray(t)).ravel())
 
 
-def import_graph(graph: nir.NIRGraph, *, dt: float | None = None, reset: str | None = None) -> tuple[Network, ImportReport]:
+def import_graph(
+    graph: nir.NIRGraph, *, dt: float | None = None, reset: str | None = None
+) -> tuple[Network, ImportReport]:
     """Any NIR graph made of a chain of (linear nodes -> neuron population), with optional
     recurrent linear loops on a population, ending in Output."""
     md = graph.metadata or {}
@@ -130,7 +148,9 @@ def import_graph(graph: nir.NIRGraph, *, dt: float | None = None, reset: str | N
         raise ModelFileError(f"expected one Input node, found {len(inputs)}")
     shape = _shape(graph.nodes[inputs[0]].input_type["input"])
     n_inputs = int(math.prod(shape))
-    layers, cur, chain, visited = [], inputs[0], [], {inputs[0]}
+    layers: list = []
+    chain: list = []
+    cur, visited = inputs[0], {inputs[0]}
 
     def loop_back(neuron: str) -> tuple[list, list[str]] | None:
         """A path of linear nodes from ``neuron`` back to itself (a recurrent connection)."""
@@ -175,12 +195,20 @@ def import_graph(graph: nir.NIRGraph, *, dt: float | None = None, reset: str | N
         if undecayed and isinstance(neurons, (LIF, CubaLIF)):
             beta = np.asarray(neurons.beta if isinstance(neurons, LIF) else neurons.beta_mem)
             if isinstance(neurons, CubaLIF):
-                rep.warnings.append(f"node {name!r}: subtract-undecayed on a CubaLIF goes through the current; approximate")
+                rep.warnings.append(
+                    f"node {name!r}: subtract-undecayed on a CubaLIF goes through the current; approximate"
+                )
             self_reset = np.diag(-(1.0 - beta) * np.asarray(neurons.threshold))
             recurrent = self_reset if recurrent is None else recurrent + self_reset
         layers.append(Dense(weight=gain[:, None] * w, bias=gain * b + extra_bias, neurons=neurons, recurrent=recurrent))
-        rep.layers.append({"neuron": type(node).__name__, "shape": [n, w.shape[1]], "linear_nodes": [type(c).__name__ for c in chain],
-                           "recurrent": recurrent is not None})
+        rep.layers.append(
+            {
+                "neuron": type(node).__name__,
+                "shape": [n, w.shape[1]],
+                "linear_nodes": [type(c).__name__ for c in chain],
+                "recurrent": recurrent is not None,
+            }
+        )
         chain, shape, cur = [], out_shape, name
     if not layers:
         raise ModelFileError("the graph has no neuron population")
@@ -188,12 +216,23 @@ def import_graph(graph: nir.NIRGraph, *, dt: float | None = None, reset: str | N
         if isinstance(L.neurons, LI):
             raise ModelFileError(f"layer {i}: a non-spiking LI population can only be the last layer")
     if "edgesnn.format" in md:  # an edgesnn file: its own readout, encoding and provenance
-        net = Network(n_inputs=n_inputs, layers=tuple(layers), dt=step, readout=str(md.get("edgesnn.readout", "spike_count")),
-                      input_spec=json.loads(md.get("edgesnn.input_spec", "{}")), meta=json.loads(md.get("edgesnn.meta", "{}")),
-                      name=str(md.get("edgesnn.name", "network")))
+        net = Network(
+            n_inputs=n_inputs,
+            layers=tuple(layers),
+            dt=step,
+            readout=str(md.get("edgesnn.readout", "spike_count")),
+            input_spec=json.loads(md.get("edgesnn.input_spec", "{}")),
+            meta=json.loads(md.get("edgesnn.meta", "{}")),
+            name=str(md.get("edgesnn.name", "network")),
+        )
     else:
-        net = Network(n_inputs=n_inputs, layers=tuple(layers), dt=step, name=str(md.get("name", "imported")),
-                      meta={"imported_from": "nir", "dt_source": source, "warnings": rep.warnings})
+        net = Network(
+            n_inputs=n_inputs,
+            layers=tuple(layers),
+            dt=step,
+            name=str(md.get("name", "imported")),
+            meta={"imported_from": "nir", "dt_source": source, "warnings": rep.warnings},
+        )
     return net, rep
 
 

@@ -43,12 +43,12 @@ def _conv2d(x: np.ndarray, node: nir.Conv2d, with_bias: bool = True) -> np.ndarr
     out = np.zeros((b, c_out, ho, wo))
     per_group_out = c_out // groups
     for g in range(groups):
-        xs = xp[:, g * c_in_g:(g + 1) * c_in_g]
-        ws = w[g * per_group_out:(g + 1) * per_group_out]
+        xs = xp[:, g * c_in_g : (g + 1) * c_in_g]
+        ws = w[g * per_group_out : (g + 1) * per_group_out]
         for i in range(kh):
             for j in range(kw):
-                patch = xs[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw]
-                out[:, g * per_group_out:(g + 1) * per_group_out] += np.einsum("bchw,oc->bohw", patch, ws[:, :, i, j])
+                patch = xs[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+                out[:, g * per_group_out : (g + 1) * per_group_out] += np.einsum("bchw,oc->bohw", patch, ws[:, :, i, j])
     bias = getattr(node, "bias", None)
     if with_bias and bias is not None and np.size(bias):
         out += np.asarray(bias, float).reshape(1, -1, 1, 1)
@@ -65,7 +65,7 @@ def _pool(x: np.ndarray, node, average: bool) -> np.ndarray:
     out = np.zeros((b, c, ho, wo))
     for i in range(kh):
         for j in range(kw):
-            out += xp[:, :, i: i + sh * (ho - 1) + 1: sh, j: j + sw * (wo - 1) + 1: sw]
+            out += xp[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
     return out / (kh * kw) if average else out
 
 
@@ -91,7 +91,7 @@ def apply(node, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
         start = int(node.start_dim) % nd if nd else 0
         end = int(node.end_dim) % nd if nd else 0
         shape = x.shape[1:]
-        new = shape[:start] + (int(math.prod(shape[start:end + 1])),) + shape[end + 1:]
+        new = shape[:start] + (int(math.prod(shape[start : end + 1])),) + shape[end + 1 :]
         return x.reshape((x.shape[0],) + new)
     raise ModelFileError(f"NIR node type {type(node).__name__} is not a linear operation edgesnn can import")
 

@@ -21,9 +21,15 @@ _TABLES = ("weight", "recurrent", "bias", "alpha_syn", "alpha_mem", "threshold",
 
 def to_bytes(qnet: QuantNetwork) -> bytes:
     header = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "contract_version": qnet.contract_version,
-        "n_inputs": int(qnet.n_inputs), "weight_bits": qnet.weight_bits, "state_bits": qnet.state_bits,
-        "readout": qnet.readout, "input_spec": qnet.input_spec, "name": qnet.name,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "contract_version": qnet.contract_version,
+        "n_inputs": int(qnet.n_inputs),
+        "weight_bits": qnet.weight_bits,
+        "state_bits": qnet.state_bits,
+        "readout": qnet.readout,
+        "input_spec": qnet.input_spec,
+        "name": qnet.name,
         "layers": [{"shift": L.shift, "reset": L.reset} for L in qnet.layers],
         "hash": qnet.content_hash,
     }
@@ -34,7 +40,7 @@ def to_bytes(qnet: QuantNetwork) -> bytes:
             if arr is not None:
                 arrays[f"l{i}.{name}"] = np.asarray(arr)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types a kwarg as bool
     return buf.getvalue()
 
 
@@ -53,11 +59,16 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> QuantNetwork:
         layers = []
         for i, lh in enumerate(header["layers"]):
             tables = {n: arrays.get(f"l{i}.{n}") for n in _TABLES}
-            layers.append(QuantLayer(shift=lh["shift"], reset=lh["reset"], **tables))
+            layers.append(QuantLayer(shift=lh["shift"], reset=lh["reset"], **tables))  # type: ignore[arg-type]
         qnet = QuantNetwork(
-            n_inputs=header["n_inputs"], layers=tuple(layers), weight_bits=header["weight_bits"],
-            state_bits=header["state_bits"], readout=header["readout"], input_spec=header["input_spec"],
-            name=header["name"], contract_version=header["contract_version"],
+            n_inputs=header["n_inputs"],
+            layers=tuple(layers),
+            weight_bits=header["weight_bits"],
+            state_bits=header["state_bits"],
+            readout=header["readout"],
+            input_spec=header["input_spec"],
+            name=header["name"],
+            contract_version=header["contract_version"],
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{source}: invalid quantized model ({e})") from None

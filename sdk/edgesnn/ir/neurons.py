@@ -72,8 +72,8 @@ class LIF:
 class CubaLIF:
     """Current-based LIF::
 
-        i[t] = beta_syn * i[t-1] + x[t]
-        v[t] = beta_mem * v[t-1] + i[t]        then spike and reset (v only)
+    i[t] = beta_syn * i[t-1] + x[t]
+    v[t] = beta_mem * v[t-1] + i[t]        then spike and reset (v only)
     """
 
     beta_syn: np.ndarray

@@ -32,8 +32,14 @@ def raster(rows: list[tuple[str, np.ndarray]], title: str, out: Path) -> Path:
     """One panel per (name, spikes (T, n)) from input to output; a dot per spike."""
     plt = _plt()
     heights = [max(1.0, min(4.0, s.shape[1] / 40)) for _, s in rows]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.2 + 1.3 * sum(heights)), sharex=True,
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows),
+        1,
+        figsize=(8, 1.2 + 1.3 * sum(heights)),
+        sharex=True,
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
     for ax, (name, s) in zip(axes[:, 0], rows):
         t, n = np.nonzero(np.asarray(s))
         ax.scatter(t, n, s=4 if s.shape[1] < 300 else 1, marker="|" if s.shape[1] < 60 else ".", color="k")
@@ -76,8 +82,15 @@ def confusion(y: np.ndarray, pred: np.ndarray, classes: int, title: str, out: Pa
     for i in range(classes):
         for j in range(classes):
             if m[i, j]:
-                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if m[i, j] > m.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if m[i, j] > m.max() / 2 else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("label")
     ax.set_xticks(range(classes))
@@ -105,8 +118,9 @@ def quantization(layers: list[dict], title: str, out: Path) -> Path:
         lim = [min(vf.min(), vi.min()), max(vf.max(), vi.max())]
         row[1].plot(lim, lim, color="grey", lw=0.8)
         err = np.abs(vf - vi)
-        row[1].set_title(f"integer vs float: max |diff| {err.max():.3g}, saturated writes {L['saturations']}",
-                         fontsize=9)
+        row[1].set_title(
+            f"integer vs float: max |diff| {err.max():.3g}, saturated writes {L['saturations']}", fontsize=9
+        )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
@@ -118,7 +132,9 @@ def timesteps_curve(points: dict[int, float], title: str, out: Path, label: str 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(ts, [points[t] for t in ts], marker="o")
     for t in ts:
-        ax.annotate(f"{points[t]:.1%}", (t, points[t]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        ax.annotate(
+            f"{points[t]:.1%}", (t, points[t]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7
+        )
     ax.set_xlabel("timesteps per sample")
     ax.set_ylabel(label)
     ax.set_title(title, fontsize=9)

@@ -24,8 +24,9 @@ def _sample_index(k: int, n: int) -> int:
     return k
 
 
-def plot_raster(model_path: Path | None, dataset: str | None, sample: int, out: Path,
-                stream_file: Path | None = None) -> dict:
+def plot_raster(
+    model_path: Path | None, dataset: str | None, sample: int, out: Path, stream_file: Path | None = None
+) -> dict:
     """Input and every layer's spikes of one test sample, from the golden simulator (or the
     float simulation of a float model), or input and output spikes from a saved device stream."""
     if stream_file is not None:
@@ -47,15 +48,23 @@ def plot_raster(model_path: Path | None, dataset: str | None, sample: int, out: 
     m = _model(model_path)
     x, y, ds = model_inputs(m, dataset, "test", None, str(model_path))
     k = _sample_index(sample, len(x))
-    r = simulate(m, x[k:k + 1], record=True)
-    rows = [("input", x[k])] + [(f"layer {i}", rec["spikes"][0]) for i, rec in enumerate(r.record)]
-    title = f"{Path(model_path).name} on {ds.name}: test sample {k}, label {int(y[k])}, predicted {int(r.prediction[0])}"
-    return {"plot": str(figures.raster(rows, title, out)), "sample": k, "source": "simulator",
-            "prediction": int(r.prediction[0]), "label": int(y[k])}
+    r = simulate(m, x[k : k + 1], record=True)
+    rows = [("input", x[k])] + [(f"layer {i}", rec["spikes"][0]) for i, rec in enumerate(r.recorded())]
+    title = (
+        f"{Path(model_path).name} on {ds.name}: test sample {k}, label {int(y[k])}, predicted {int(r.prediction[0])}"
+    )
+    return {
+        "plot": str(figures.raster(rows, title, out)),
+        "sample": k,
+        "source": "simulator",
+        "prediction": int(r.prediction[0]),
+        "label": int(y[k]),
+    }
 
 
-def plot_events(dataset: str, sample: int, out: Path, timesteps: int | None = None, downsample: int = 1,
-                split: str = "test") -> dict:
+def plot_events(
+    dataset: str, sample: int, out: Path, timesteps: int | None = None, downsample: int = 1, split: str = "test"
+) -> dict:
     """The ON/OFF frames of one sample of an events data set, binned as the models see them."""
     from edgesnn.data.datasets import open_dataset
 
@@ -63,18 +72,22 @@ def plot_events(dataset: str, sample: int, out: Path, timesteps: int | None = No
     if ds.kind != "events":
         raise DatasetError(f"data set {ds.name!r} holds {ds.kind}, not events")
     spec = ds.resolve({"timesteps": timesteps, "downsample": downsample})
-    part = ds.split(split)
+    part = ds.events(split)
     k = _sample_index(sample, len(part))
     from edgesnn.data.events import bin_split
     from edgesnn.data.npzfile import EventSplit
 
-    one = EventSplit(part.sample(k), np.array([0, part.offsets[k + 1] - part.offsets[k]]), part.y[k:k + 1])
-    frames = bin_split(one, ds.sensor_size, spec["timesteps"], downsample=spec["downsample"])[0]
+    one = EventSplit(part.sample(k), np.array([0, part.offsets[k + 1] - part.offsets[k]]), part.y[k : k + 1])
+    frames = bin_split(one, ds.sensor, spec["timesteps"], downsample=spec["downsample"])[0]
     shape = ds.input_shape(spec)
     n_events = len(one.events)
     title = f"{Path(ds.name).name}: {split} sample {k}, label {int(part.y[k])}, {n_events} events"
-    return {"plot": str(figures.event_frames(frames.reshape((-1,) + tuple(shape)), title, out)), "sample": k,
-            "events": n_events, "timesteps": spec["timesteps"]}
+    return {
+        "plot": str(figures.event_frames(frames.reshape((-1,) + tuple(shape)), title, out)),
+        "sample": k,
+        "events": n_events,
+        "timesteps": spec["timesteps"],
+    }
 
 
 def plot_confusion(model_path: Path, dataset: str | None, out: Path) -> dict:
@@ -106,19 +119,28 @@ def plot_quantization(model_path: Path, dataset: str | None, sample: int, out: P
         net, qnet = m, quantize_as_trained(m)
     x, y, ds = model_inputs(m, dataset, "test", None, str(model_path))
     k = _sample_index(sample, len(x))
-    rf = simulate_float(net, x[k:k + 1], record=True)
-    ri = simulate_int(qnet, x[k:k + 1], record=True)
+    rf = simulate_float(net, x[k : k + 1], record=True)
+    ri = simulate_int(qnet, x[k : k + 1], record=True)
     sat = simulate_int(qnet, x, count_saturation=True, backend="numpy").saturations
     layers = []
     for i, (FL, QL) in enumerate(zip(net.layers, qnet.layers)):
         thr_f = np.where(np.isfinite(FL.neurons.threshold), FL.neurons.threshold, 1.0)
         unit = (QL.scale if QL.scale is not None else np.ones(QL.n_out)) / (1 << QL.shift)
-        layers.append({"name": f"layer {i} ({QL.n_out})", "saturations": int(sat[i]),
-                       "v_float": rf.record[i]["v"][0] / thr_f, "v_int": ri.record[i]["v"][0] * unit / thr_f})
+        layers.append(
+            {
+                "name": f"layer {i} ({QL.n_out})",
+                "saturations": int(sat[i]),
+                "v_float": rf.recorded()[i]["v"][0] / thr_f,
+                "v_int": ri.recorded()[i]["v"][0] * unit / thr_f,
+            }
+        )
     title = f"{Path(model_path).name} on {ds.name}: test sample {k}"
-    return {"plot": str(figures.quantization(layers, title, out)), "sample": k,
-            "saturations": [L["saturations"] for L in layers],
-            "max_abs_membrane_difference": [float(np.abs(L["v_float"] - L["v_int"]).max()) for L in layers]}
+    return {
+        "plot": str(figures.quantization(layers, title, out)),
+        "sample": k,
+        "saturations": [L["saturations"] for L in layers],
+        "max_abs_membrane_difference": [float(np.abs(L["v_float"] - L["v_int"]).max()) for L in layers],
+    }
 
 
 def plot_timesteps(model_path: Path, dataset: str | None, out: Path, steps: list[int]) -> dict:

@@ -18,8 +18,8 @@ strategy fits in seconds; ``hidden`` adds a spiking IF layer whose thresholds ev
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
@@ -75,15 +75,22 @@ def template(n_inputs: int, n_classes: int, hidden: int, state_bits: int = 24) -
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = i == len(sizes) - 2
-        layers.append(QuantLayer(weight=np.zeros((b, a), np.int64), bias=np.zeros(b, np.int64), shift=0,
-                                 alpha_mem=np.full(b, C.DECAY_ONE),
-                                 threshold=np.full(b, hi if last else 64),  # last layer: LI (never spikes)
-                                 reset="subtract"))
+        layers.append(
+            QuantLayer(
+                weight=np.zeros((b, a), np.int64),
+                bias=np.zeros(b, np.int64),
+                shift=0,
+                alpha_mem=np.full(b, C.DECAY_ONE),
+                threshold=np.full(b, hi if last else 64),  # last layer: LI (never spikes)
+                reset="subtract",
+            )
+        )
     return QuantNetwork(n_inputs=n_inputs, layers=tuple(layers), state_bits=state_bits, name="evolved")
 
 
-def realise(base: QuantNetwork, g: Genome, noise: Genome | None, sign: float, sigma: float,
-            mask: list[np.ndarray] | None) -> QuantNetwork:
+def realise(
+    base: QuantNetwork, g: Genome, noise: Genome | None, sign: float, sigma: float, mask: list[np.ndarray] | None
+) -> QuantNetwork:
     q = C.weight_limit(base.weight_bits)
     hi = C.state_limits(base.state_bits)[1]
     layers = []
@@ -93,8 +100,10 @@ def realise(base: QuantNetwork, g: Genome, noise: Genome | None, sign: float, si
         if mask is not None:
             w = w * mask[i]
         thr = L.threshold
-        if g.thresholds[i] is not None:
-            t = g.thresholds[i] + (sign * sigma * noise.thresholds[i] if noise else 0.0)
+        gt = g.thresholds[i]
+        if gt is not None:
+            nt = noise.thresholds[i] if noise else None
+            t = gt + (sign * sigma * nt if nt is not None else 0.0)
             thr = np.clip(np.rint(np.exp2(t)), 1, hi).astype(np.int64)  # thresholds evolve on a log2 scale
         layers.append(replace(L, weight=w, threshold=thr))
     return replace(base, layers=tuple(layers))
@@ -107,20 +116,30 @@ class EvolveResult:
     seconds: float = 0.0
 
 
-def evolve(cfg: EvolveConfig, x_train: np.ndarray, y_train: np.ndarray, *,
-           fitness: Callable[[QuantNetwork, np.ndarray, np.ndarray], float] | None = None,
-           base: QuantNetwork | None = None, evolve_layers: list[int] | None = None,
-           progress: Callable[[dict], None] | None = None,
-           checkpoint: Callable[[QuantNetwork], None] | None = None) -> EvolveResult:
+def evolve(
+    cfg: EvolveConfig,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    fitness: Callable[[QuantNetwork, np.ndarray, np.ndarray], float] | None = None,
+    base: QuantNetwork | None = None,
+    evolve_layers: list[int] | None = None,
+    progress: Callable[[dict], None] | None = None,
+    checkpoint: Callable[[QuantNetwork], None] | None = None,
+) -> EvolveResult:
     """Evolve ``base`` (default: a fresh template) on (x_train spikes, y_train)."""
     rng = np.random.default_rng(cfg.seed)
     n_classes = int(y_train.max()) + 1
     base = base or template(x_train.shape[2], n_classes, cfg.hidden)
     which = set(range(len(base.layers)) if evolve_layers is None else evolve_layers)
     fit = fitness or (lambda net, x, y: score(simulate_int(net, x), y))
-    g = Genome(weights=[L.weight.astype(np.float64) for L in base.layers],
-               thresholds=[np.log2(L.threshold.astype(np.float64)) if (i in which and i < len(base.layers) - 1) else None
-                           for i, L in enumerate(base.layers)])
+    g = Genome(
+        weights=[L.weight.astype(np.float64) for L in base.layers],
+        thresholds=[
+            np.log2(L.threshold.astype(np.float64)) if (i in which and i < len(base.layers) - 1) else None
+            for i, L in enumerate(base.layers)
+        ],
+    )
     t0 = time.perf_counter()
     history = []
     # best-so-far is judged on one fixed subset, not on the noisy per-generation minibatches
@@ -131,8 +150,10 @@ def evolve(cfg: EvolveConfig, x_train: np.ndarray, y_train: np.ndarray, *,
         xs, ys = x_train[idx], y_train[idx]
         noises, diffs = [], []
         for _ in range(cfg.population):
-            noise = Genome(weights=[rng.normal(size=w.shape) if i in which else np.zeros_like(w) for i, w in enumerate(g.weights)],
-                           thresholds=[None if t is None else rng.normal(size=t.shape) * 0.05 for t in g.thresholds])
+            noise = Genome(
+                weights=[rng.normal(size=w.shape) if i in which else np.zeros_like(w) for i, w in enumerate(g.weights)],
+                thresholds=[None if t is None else rng.normal(size=t.shape) * 0.05 for t in g.thresholds],
+            )
             mask = None
             if cfg.prune_prob:
                 mask = [(rng.random(w.shape) >= cfg.prune_prob).astype(np.int64) for w in g.weights]
@@ -152,10 +173,17 @@ def evolve(cfg: EvolveConfig, x_train: np.ndarray, y_train: np.ndarray, *,
             improved = best is None or f > best[0]
             if improved:
                 best = (f, current)
-            h = {"generation": gen + 1, "fitness": f, "best_fitness": best[0], "seconds": time.perf_counter() - t0}
+            h = {
+                "generation": gen + 1,
+                "fitness": f,
+                "best_fitness": max(f, best[0] if best else f),
+                "seconds": time.perf_counter() - t0,
+            }
             history.append(h)
             if progress:
                 progress(h)
             if checkpoint and improved:
                 checkpoint(current)
+    if best is None:  # pragma: no cover - the last generation always checkpoints
+        raise RuntimeError("evolution ended without evaluating a candidate")
     return EvolveResult(network=best[1], history=history, seconds=time.perf_counter() - t0)

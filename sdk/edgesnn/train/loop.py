@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -71,8 +71,15 @@ def count_loss(spikes: torch.Tensor, labels: torch.Tensor, reduction: str = "mea
     return torch.nn.functional.cross_entropy(spikes.sum(dim=1), labels, reduction=reduction)
 
 
-def train_epoch(model, opt, x: torch.Tensor, labels: torch.Tensor, batch_size: int, gen: torch.Generator,
-                ctx: dist.Context = dist.Context()) -> float:
+def train_epoch(
+    model,
+    opt,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    gen: torch.Generator,
+    ctx: dist.Context = dist.Context(),
+) -> float:
     """One pass over (x, labels) in shuffled minibatches with the spike-count loss; mean loss.
 
     Data-parallel (``ctx.world_size > 1``): this rank trains on its chunk of each global batch,
@@ -103,7 +110,9 @@ def to_network(model: SpikingMLP, cfg: TrainConfig, n_inputs: int, spec: dict | 
     layers = []
     for w, b in to_numpy_params(model):
         n = w.shape[0]
-        layers.append(Dense(weight=w, bias=b, neurons=LIF(beta=np.full(n, cfg.beta), threshold=np.full(n, cfg.threshold))))
+        layers.append(
+            Dense(weight=w, bias=b, neurons=LIF(beta=np.full(n, cfg.beta), threshold=np.full(n, cfg.threshold)))
+        )
     spec = spec or {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
     meta = {"trained_with": "edgesnn.train", "config": asdict(cfg)}
     if cfg.qat:
@@ -121,12 +130,23 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     ds = open_dataset(cfg.dataset)
-    spec = ds.resolve({"encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed,
-                       "downsample": cfg.downsample, "denoise_us": cfg.denoise_us})
+    spec = ds.resolve(
+        {
+            "encoding": cfg.encoding,
+            "timesteps": cfg.timesteps,
+            "seed": cfg.seed,
+            "downsample": cfg.downsample,
+            "denoise_us": cfg.denoise_us,
+        }
+    )
     x_test, y_test = ds.spikes("test", spec)
     n_in = x_test.shape[2]
     _, y_train = ds.spikes("train", spec)
-    qat = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel} if cfg.qat else None
+    qat = (
+        {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
+        if cfg.qat
+        else None
+    )
     dist.start(ctx, device)
     try:
         model = SpikingMLP([n_in, *cfg.hidden, ds.classes], cfg.beta, cfg.threshold, qat=qat).to(device)
@@ -155,5 +175,11 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
         dist.stop(ctx)
     net = to_network(model, cfg, n_in, spec)
     test_acc = simulate_float(net, x_test).accuracy(y_test)
-    return TrainResult(network=net, test_accuracy=test_acc, history=history, seconds_per_epoch=t_train / cfg.epochs,
-                       rank=ctx.rank, world_size=ctx.world_size)
+    return TrainResult(
+        network=net,
+        test_accuracy=test_acc,
+        history=history,
+        seconds_per_epoch=t_train / cfg.epochs,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
+    )

@@ -10,6 +10,7 @@ uses straight-through gradients. A QAT forward therefore gives the golden simula
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -54,8 +55,7 @@ def ste_round(x: torch.Tensor) -> torch.Tensor:
 class SpikingMLP(torch.nn.Module):
     """Dense layers of voltage-based LIF (beta < 1) or IF (beta == 1) neurons, reset by subtraction."""
 
-    def __init__(self, sizes: list[int], beta: float, threshold: float, *, qat: dict | None = None,
-                 slope: float = 5.0):
+    def __init__(self, sizes: list[int], beta: float, threshold: float, *, qat: dict | None = None, slope: float = 5.0):
         super().__init__()
         self.sizes, self.beta, self.threshold, self.slope = sizes, beta, threshold, slope
         self.fcs = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
@@ -89,7 +89,8 @@ class SpikingMLP(torch.nn.Module):
         s = x.double() if self.qat else x.float()
         if self.qat:
             lo, hi = C.state_limits(self.qat["state_bits"])
-        for fc in self.fcs:
+        for module in self.fcs:
+            fc = cast(torch.nn.Linear, module)
             w, b, thr, decay = self._layer_params(fc)
             if self.qat and float(w.detach().abs().amax()) * fc.in_features + float(b.detach().abs().amax()) < 2**24:
                 # every sum is an integer below 2**24: float32 computes it exactly, and faster
@@ -111,8 +112,11 @@ class SpikingMLP(torch.nn.Module):
 
 
 def to_numpy_params(model: SpikingMLP) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(fc.weight.detach().double().cpu().numpy().copy(), fc.bias.detach().double().cpu().numpy().copy())
-            for fc in model.fcs]
+    out = []
+    for module in model.fcs:
+        fc = cast(torch.nn.Linear, module)
+        out.append((fc.weight.detach().double().cpu().numpy().copy(), fc.bias.detach().double().cpu().numpy().copy()))
+    return out
 
 
 def beta_from_tau(tau: float, dt: float) -> float:

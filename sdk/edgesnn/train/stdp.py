@@ -23,8 +23,8 @@ neurons, weighted by 1 / (neurons of that class), into IF neurons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -101,8 +101,10 @@ def _assign(responses: np.ndarray, labels: np.ndarray, n_classes: int) -> np.nda
 
 
 def _vote(responses: np.ndarray, assignment: np.ndarray, n_classes: int) -> np.ndarray:
-    per_class = np.stack([responses[:, assignment == c].sum(axis=1) / max(1, int((assignment == c).sum()))
-                          for c in range(n_classes)], axis=1)
+    per_class = np.stack(
+        [responses[:, assignment == c].sum(axis=1) / max(1, int((assignment == c).sum())) for c in range(n_classes)],
+        axis=1,
+    )
     return per_class.argmax(axis=1)
 
 
@@ -113,11 +115,20 @@ def export_network(W, thresholds, assignment, n_classes, cfg: STDPConfig, inhibi
         members = assignment == c
         if members.any():
             readout[c, members] = 1.0 / members.sum()
-    hidden = Dense(weight=W, bias=np.zeros(n), recurrent=-inhibition * (1.0 - np.eye(n)),
-                   neurons=LIF(beta=np.full(n, cfg.beta), threshold=thresholds, reset="to_value", v_reset=0.0))
+    hidden = Dense(
+        weight=W,
+        bias=np.zeros(n),
+        recurrent=-inhibition * (1.0 - np.eye(n)),
+        neurons=LIF(beta=np.full(n, cfg.beta), threshold=thresholds, reset="to_value", v_reset=0.0),
+    )
     out = Dense(weight=readout, bias=np.zeros(n_classes), neurons=IF(threshold=np.full(n_classes, 0.05)))
-    return Network(n_inputs=W.shape[1], layers=(hidden, out), input_spec=spec, name=f"{cfg.dataset}-stdp",
-                   meta={"trained_with": "edgesnn.train.stdp", "neurons": n})
+    return Network(
+        n_inputs=W.shape[1],
+        layers=(hidden, out),
+        input_spec=spec,
+        name=f"{cfg.dataset}-stdp",
+        meta={"trained_with": "edgesnn.train.stdp", "neurons": n},
+    )
 
 
 def train_stdp(cfg: STDPConfig, progress: Callable[[dict], None] | None = None) -> STDPResult:
@@ -139,14 +150,22 @@ def train_stdp(cfg: STDPConfig, progress: Callable[[dict], None] | None = None) 
     test_acc = float(np.mean(_vote(r_te, assignment, n_classes) == y_te))
     # export: pick threshold scale and inhibition on the training split
     base = cfg.theta0 + net.theta
-    best = None
+    best: tuple[float, float, float, Network] | None = None
     for scale in (1.0, 1.5, 2.0, 3.0):
         for inh in (1.0, 2.0, 4.0, 8.0):
             cand = export_network(net.W, scale * base, assignment, n_classes, cfg, inh, spec)
             acc = simulate_float(cand, x_tr).accuracy(y_tr)
             if best is None or acc > best[0]:
                 best = (acc, scale, inh, cand)
+    if best is None:  # pragma: no cover - the loops above always run
+        raise RuntimeError("no export candidate")
     _, scale, inh, exported = best
-    return STDPResult(weights=net.W, theta=net.theta, assignment=assignment, test_accuracy=test_acc,
-                      network=exported, exported_test_accuracy=simulate_float(exported, x_te).accuracy(y_te),
-                      export_params={"threshold_scale": scale, "inhibition": inh, "train_accuracy": best[0]})
+    return STDPResult(
+        weights=net.W,
+        theta=net.theta,
+        assignment=assignment,
+        test_accuracy=test_acc,
+        network=exported,
+        exported_test_accuracy=simulate_float(exported, x_te).accuracy(y_te),
+        export_params={"threshold_scale": scale, "inhibition": inh, "train_accuracy": best[0]},
+    )
