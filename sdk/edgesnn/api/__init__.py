@@ -23,7 +23,18 @@ from edgesnn.api.firmware import boards, build, verify
 from edgesnn.api.interop import convert, export_nir, import_nir
 from edgesnn.api.learning import evolve, learn, stdp
 from edgesnn.api.mainjob import demo
-from edgesnn.api.model import data_info, dataset, info, load, quantize, save, simulate, train
+from edgesnn.api.model import (
+    data_info,
+    dataset,
+    events_from_video,
+    info,
+    load,
+    quantize,
+    save,
+    simulate,
+    train,
+    version,
+)
 from edgesnn.api.plots import plot
 
 __all__ = [
@@ -31,6 +42,8 @@ __all__ = [
     "save",
     "dataset",
     "data_info",
+    "events_from_video",
+    "version",
     "train",
     "quantize",
     "simulate",

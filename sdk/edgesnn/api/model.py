@@ -60,6 +60,48 @@ def data_info(name: str) -> dict[str, Any]:
     return dataset(name).info()
 
 
+def events_from_video(
+    frames: PathLike,
+    out: PathLike,
+    *,
+    fps: float | None = None,
+    threshold_on: float = 0.2,
+    threshold_off: float = 0.2,
+    mismatch: float = 0.03,
+    refractory_us: float = 0.0,
+    noise_hz: float = 0.0,
+    seed: int = 0,
+    label: int = 0,
+) -> dict[str, Any]:
+    """Turn a clip (``.npy`` (T, H, W[, 3]) or a video/GIF imageio reads) into an events file
+    with the DVS pixel model. Result: ``events``, ``on``, ``off``, ``duration_us``.
+
+    ```python
+    edgesnn.api.events_from_video("clip.gif", "clip.npz")
+    ```
+    """
+    from edgesnn.data.dvs import PixelModel
+    from edgesnn.data.video import video_to_events
+
+    model = PixelModel(
+        threshold_on=threshold_on,
+        threshold_off=threshold_off,
+        mismatch=mismatch,
+        refractory_us=refractory_us,
+        noise_hz=noise_hz,
+        seed=seed,
+    )
+    return video_to_events(frames, out, model, fps, label)
+
+
+def version() -> dict[str, Any]:
+    """The edgesnn version and the integer contract version."""
+    from edgesnn import __version__
+    from edgesnn.fixedpoint.contract import CONTRACT_VERSION
+
+    return {"version": __version__, "contract_version": CONTRACT_VERSION}
+
+
 def model_data(
     model: Model,
     dataset: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from edgesnn import __version__
+from edgesnn import api
 from edgesnn.cli import data_cmds, demo_cmd, device_cmds, firmware_cmds, interop_cmds, learn_cmd, model_cmds
 from edgesnn.cli.common import JsonOpt, emit
 
@@ -94,9 +94,7 @@ app.add_typer(
 @app.command("version", epilog=_epilog(["edgesnn version --json"]))
 def version_cmd(json_out: JsonOpt = False):
     """Print the edgesnn version and the integer contract version."""
-    from edgesnn.fixedpoint.contract import CONTRACT_VERSION
-
-    emit({"version": __version__, "contract_version": CONTRACT_VERSION}, json_out)
+    emit(api.version(), json_out)
 
 
 def main() -> None:

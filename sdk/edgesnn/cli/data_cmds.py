@@ -41,18 +41,19 @@ def from_video_cmd(
     json_out: JsonOpt = False,
 ):
     """Turn frames into ON/OFF events with a DVS pixel model (ESIM/v2e-style)."""
-    from edgesnn.data.dvs import PixelModel
-    from edgesnn.data.video import video_to_events
-
-    model = PixelModel(
+    res = api.events_from_video(
+        frames,
+        out,
+        fps=fps,
         threshold_on=threshold_on,
         threshold_off=threshold_off,
         mismatch=mismatch,
         refractory_us=refractory_us,
         noise_hz=noise_hz,
         seed=seed,
+        label=label,
     )
-    emit(video_to_events(frames, out, model, fps, label), json_out)
+    emit(res, json_out)
 
 
 @handles_errors
