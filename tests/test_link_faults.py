@@ -12,7 +12,7 @@ from edgesnn.device.client import DeviceError
 from edgesnn.device.deploy import connect_port, deploy
 from edgesnn.device.faults import FaultRates, FaultyLink, FaultyProxy
 from edgesnn.firmware.boards import get_board
-from edgesnn.fixedpoint import simulate_int
+from tests.test_device import _stream_and_compare
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_board_tools, need_tools
 
@@ -31,18 +31,7 @@ def data(qnet):
 
 
 def _stream_equals_simulator(dev, qnet, x):
-    sim = simulate_int(qnet, x)
-    outs = list(dev.stream(x, steps_per_frame=1))
-    assert len(outs) == len(x)
-    return sum(
-        not (
-            np.array_equal(o.spikes, sim.spikes[i])
-            and o.result.prediction == sim.prediction[i]
-            and o.result.synops == sim.synops[i]
-            and o.result.counts == tuple(sim.counts[i])
-        )
-        for i, o in enumerate(outs)
-    )
+    return _stream_and_compare(dev, qnet, x)[1]
 
 
 def test_repeated_request_is_answered_from_the_stored_reply_not_run_twice(qnet, tmp_path):

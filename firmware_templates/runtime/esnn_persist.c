@@ -9,19 +9,6 @@
 
 #define SLOT_MAGIC 0x574e5345u /* "ESNW" little-endian */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
 static uint32_t weight_count(const esnn_model_t *m, const esnn_learn_t *ln)
 {
     const esnn_layer_t *L = &m->layers[ln->layer];
@@ -34,8 +21,8 @@ static int slot_valid(const esnn_model_t *m, const esnn_learn_t *ln, const esnn_
 {
     uint8_t h[ESNN_SLOT_HEADER], buf[64];
     uint32_t n = weight_count(m, ln), off, crc = 0;
-    if (st->read(slot, 0, h, sizeof h) != 0 || get32(h) != SLOT_MAGIC || get32(h + 8) != n ||
-        get32(h + 16) != m->hash32)
+    if (st->read(slot, 0, h, sizeof h) != 0 || esnn_get32(h) != SLOT_MAGIC || esnn_get32(h + 8) != n ||
+        esnn_get32(h + 16) != m->hash32)
         return 0;
     for (off = 0; off < n; off += sizeof buf) {
         uint32_t k = n - off < sizeof buf ? n - off : (uint32_t)sizeof buf;
@@ -43,9 +30,9 @@ static int slot_valid(const esnn_model_t *m, const esnn_learn_t *ln, const esnn_
             return 0;
         crc = esnn_crc32(crc, buf, k);
     }
-    if (crc != get32(h + 12))
+    if (crc != esnn_get32(h + 12))
         return 0;
-    *seq = get32(h + 4);
+    *seq = esnn_get32(h + 4);
     return 1;
 }
 
@@ -87,11 +74,11 @@ int esnn_persist_save(const esnn_model_t *m, esnn_learn_t *ln, const esnn_store_
         if (st->write(slot, ESNN_SLOT_HEADER + off, buf, k) != 0)
             return -1;
     }
-    put32(h, SLOT_MAGIC);
-    put32(h + 4, seq);
-    put32(h + 8, n);
-    put32(h + 12, crc);
-    put32(h + 16, m->hash32);
+    esnn_put32(h, SLOT_MAGIC);
+    esnn_put32(h + 4, seq);
+    esnn_put32(h + 8, n);
+    esnn_put32(h + 12, crc);
+    esnn_put32(h + 16, m->hash32);
     if (st->write(slot, 0, h, sizeof h) != 0) /* the commit */
         return -1;
     *seq_out = seq;

@@ -60,18 +60,6 @@ uint16_t esnn_cobs_encode(const uint8_t *in, uint16_t len, uint8_t *out)
     return o;
 }
 
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v);
-    put16(p + 2, v >> 16);
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
 static void send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n);
 static void send_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t detail);
 static uint16_t reply_room(const esnn_proto_t *p);
@@ -92,9 +80,9 @@ static void send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n)
     t[1] = type;
     t[2] = seq;
     t[3] = 0u;
-    put16(t + 4, n);
+    esnn_put16(t + 4, n);
     crc = esnn_crc16(t, (uint16_t)(ESNN_PROTO_HEADER + n));
-    put16(t + ESNN_PROTO_HEADER + n, crc);
+    esnn_put16(t + ESNN_PROTO_HEADER + n, crc);
     n_enc = esnn_cobs_encode(t, (uint16_t)(ESNN_PROTO_HEADER + n + ESNN_PROTO_CRC), enc);
     if (enc == p->last) {
         p->last_len = n_enc;
@@ -110,7 +98,7 @@ static void send_error(esnn_proto_t *p, uint8_t seq, uint8_t code, uint16_t deta
 {
     uint8_t *o = p->tx + ESNN_PROTO_HEADER;
     o[0] = code;
-    put16(o + 1, detail);
+    esnn_put16(o + 1, detail);
     send(p, ESNN_MSG_ERROR | 0x80u, seq, 3u);
 }
 
@@ -173,14 +161,14 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_
                 send_error(p, seq, ESNN_ERR_MALFORMED, s);
                 return;
             }
-            c = get16(in + pos);
+            c = esnn_get16(in + pos);
             pos = (uint16_t)(pos + 2u);
             if (c > m->n_inputs || (uint32_t)pos + 2u * c > len) {
                 send_error(p, seq, ESNN_ERR_MALFORMED, s);
                 return;
             }
             for (k = 0; k < c; ++k) {
-                uint16_t idx = get16(in + pos + 2u * k);
+                uint16_t idx = esnn_get16(in + pos + 2u * k);
                 if (idx >= m->n_inputs) {
                     send_error(p, seq, ESNN_ERR_INDEX, idx);
                     return;
@@ -208,10 +196,10 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_
                     p->events[ne++] = k;
             pos = (uint16_t)(pos + in_bytes);
         } else {
-            uint16_t c = get16(in + pos);
+            uint16_t c = esnn_get16(in + pos);
             pos = (uint16_t)(pos + 2u);
             for (k = 0; k < c; ++k)
-                p->events[ne++] = get16(in + pos + 2u * k);
+                p->events[ne++] = esnn_get16(in + pos + 2u * k);
             pos = (uint16_t)(pos + 2u * c);
         }
         step_and_report(p, ne, &out);
@@ -233,7 +221,7 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
             return;
         }
     }
-    if (esnn_crc16(f, (uint16_t)(len - 2u)) != get16(f + len - 2u)) {
+    if (esnn_crc16(f, (uint16_t)(len - 2u)) != esnn_get16(f + len - 2u)) {
         p->frames_bad++;
         {
             send_error(p, 0, ESNN_ERR_CRC, len);
@@ -242,8 +230,8 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
     }
     type = f[1];
     seq = f[2];
-    plen = get16(f + 4);
-    k = get16(f + len - 2u);
+    plen = esnn_get16(f + 4);
+    k = esnn_get16(f + len - 2u);
     if (seq != 0u && p->have_last && seq == p->last_seq && type == p->last_type && k == p->last_crc) {
         p->replays++; /* the host did not get our reply: send it again, do not run it again */
         p->write(p->last, p->last_len);
@@ -276,13 +264,13 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         o[1] = FW_VERSION_MINOR;
         o[2] = (uint8_t)m->abi_version;
         o[3] = (uint8_t)m->contract_version;
-        put32(o + 4, m->hash32);
-        put16(o + 8, m->n_inputs);
-        put16(o + 10, m->n_outputs);
+        esnn_put32(o + 4, m->hash32);
+        esnn_put16(o + 8, m->n_inputs);
+        esnn_put16(o + 10, m->n_outputs);
         o[12] = (uint8_t)m->n_layers;
-        put16(o + 13, p->capabilities);
-        put16(o + 15, p->max_frame);
-        put16(o + 17, p->ticks_per_instr_x10);
+        esnn_put16(o + 13, p->capabilities);
+        esnn_put16(o + 15, p->max_frame);
+        esnn_put16(o + 17, p->ticks_per_instr_x10);
         o[19] = (uint8_t)(p->learn != 0 ? p->learn->layer : 0xffu);
         o[20] = (uint8_t)name_len;
         for (k = 0; k < name_len; ++k)
@@ -313,21 +301,21 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
             send_error(p, seq, ESNN_ERR_TOO_LARGE, 0);
             return;
         }
-        put16(o, esnn_predict(m, p->state, p->counts));
-        put32(o + 2, p->state->synops);
-        put32(o + 6, p->state->neuron_updates);
-        put32(o + 10, p->sample_ticks);
+        esnn_put16(o, esnn_predict(m, p->state, p->counts));
+        esnn_put32(o + 2, p->state->synops);
+        esnn_put32(o + 6, p->state->neuron_updates);
+        esnn_put32(o + 10, p->sample_ticks);
         for (k = 0; k < m->n_outputs; ++k)
-            put16(o + 14 + 2u * k, p->counts[k]);
+            esnn_put16(o + 14 + 2u * k, p->counts[k]);
         {
             send(p, ESNN_MSG_RESULT | 0x80u, seq, (uint16_t)(14u + 2u * m->n_outputs));
             return;
         }
     case ESNN_MSG_STATS:
-        put32(o, p->frames_ok);
-        put32(o + 4, p->frames_bad);
-        put32(o + 8, p->steps);
-        put32(o + 12, p->replays);
+        esnn_put32(o, p->frames_ok);
+        esnn_put32(o + 4, p->frames_bad);
+        esnn_put32(o + 8, p->steps);
+        esnn_put32(o + 12, p->replays);
         {
             send(p, ESNN_MSG_STATS | 0x80u, seq, 16u);
             return;

@@ -109,6 +109,23 @@ typedef struct esnn_proto {
     uint32_t sample_ticks;
 } esnn_proto_t;
 
+/* Little-endian fields, shared by the protocol and persistence sources. */
+static inline void esnn_put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void esnn_put32(uint8_t *p, uint32_t v)
+{
+    esnn_put16(p, v);
+    esnn_put16(p + 2, v >> 16);
+}
+static inline uint16_t esnn_get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t esnn_get32(const uint8_t *p)
+{
+    return (uint32_t)esnn_get16(p) | ((uint32_t)esnn_get16(p + 2) << 16);
+}
+
 /* Encoded bound of a decoded frame of n bytes, delimiter included. */
 #define ESNN_COBS_MAX(n) ((n) + ((n) / 254u) + 2u)
 

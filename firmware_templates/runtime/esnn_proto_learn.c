@@ -4,21 +4,9 @@
  */
 #include "esnn_proto.h"
 
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v);
-    put16(p + 2, v >> 16);
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) | ((uint32_t)get16(p + 2) << 16); }
 static int32_t sget16(const uint8_t *p)
 {
-    uint16_t u = get16(p);
+    uint16_t u = esnn_get16(p);
     return u >= 0x8000u ? (int32_t)u - 65536 : (int32_t)u;
 }
 
@@ -44,12 +32,12 @@ void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8
             }
             c.mode = in[0];
             c.lr_shift = in[1];
-            c.alpha_pre = (int32_t)get32(in + 2);
-            c.alpha_post = (int32_t)get32(in + 6);
-            c.a_pre = get16(in + 10);
-            c.a_post = get16(in + 12);
-            c.eta_plus = get16(in + 14);
-            c.eta_minus = get16(in + 16);
+            c.alpha_pre = (int32_t)esnn_get32(in + 2);
+            c.alpha_post = (int32_t)esnn_get32(in + 6);
+            c.a_pre = esnn_get16(in + 10);
+            c.a_post = esnn_get16(in + 12);
+            c.eta_plus = esnn_get16(in + 14);
+            c.eta_minus = esnn_get16(in + 16);
             c.w_min = sget16(in + 18);
             c.w_max = sget16(in + 20);
             if (c.mode > ESNN_LEARN_THREE_FACTOR || c.lr_shift > 30u || c.alpha_pre < 0 || c.alpha_pre > 65536 ||
@@ -75,14 +63,14 @@ void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8
                 esnn_proto_error(p, seq, ESNN_ERR_MALFORMED, len);
                 return;
             }
-            off = get32(in);
-            n = get16(in + 4);
+            off = esnn_get32(in);
+            n = esnn_get16(in + 4);
             if (off > total || n > total - off || 6u + n > esnn_proto_room(p)) {
                 esnn_proto_error(p, seq, ESNN_ERR_PARAM, 0);
                 return;
             }
-            put32(o, off);
-            put16(o + 4, n);
+            esnn_put32(o, off);
+            esnn_put16(o + 4, n);
             for (k = 0; k < n; ++k)
                 o[6 + k] =
                     (uint8_t)esnn_learn_get(m, ln, (uint16_t)((off + k) / L->n_in), (uint16_t)((off + k) % L->n_in));
@@ -93,7 +81,7 @@ void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8
                 esnn_proto_error(p, seq, ESNN_ERR_MALFORMED, len);
                 return;
             }
-            off = get32(in);
+            off = esnn_get32(in);
             n = (uint32_t)len - 4u;
             if (off > total || n > total - off) {
                 esnn_proto_error(p, seq, ESNN_ERR_PARAM, 0);
@@ -110,7 +98,7 @@ void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8
                 int32_t w = in[4 + k] >= 128u ? (int32_t)in[4 + k] - 256 : (int32_t)in[4 + k];
                 esnn_learn_set(m, ln, (uint16_t)((off + k) / L->n_in), (uint16_t)((off + k) % L->n_in), w);
             }
-            put16(o, (uint16_t)n);
+            esnn_put16(o, (uint16_t)n);
             esnn_proto_send(p, type | 0x80u, seq, 2u);
             return;
         default: /* SAVE, LOAD */
@@ -123,7 +111,7 @@ void esnn_proto_learning(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8
                 esnn_proto_error(p, seq, ESNN_ERR_STORE, type);
                 return;
             }
-            put32(o, seqno);
+            esnn_put32(o, seqno);
             esnn_proto_send(p, type | 0x80u, seq, 4u);
             return;
         }
