@@ -249,3 +249,19 @@ def test_verify_errors_are_one_line(tmp_path, monkeypatch):
     hang.chmod(0o755)
     with pytest.raises(hostbuild.BuildError, match="did not finish within 0 s"):
         real_run_host(digits_like_model(seed=2, hidden=8), hang, np.zeros((1, 2, 64), bool), timeout=0.2)
+
+
+def test_every_board_says_how_far_it_is_verified_and_the_label_is_true():
+    """The labels are data; these facts keep them honest (see the tests named beside each)."""
+    labels = {b.name: b.verified for b in all_boards().values()}
+    for name, board in all_boards().items():
+        label = labels[name]
+        if board.kind == "host":
+            assert label == "bit-exact on host"  # tests/test_firmware_host.py, every state under ASan/UBSan
+        elif board.kind == "qemu":
+            assert label == "bit-exact on emulator" and name in EMULATED  # test_emulated_board_bit_exact_on_digits
+        elif board.toolchain.get("debian_packages"):
+            # compiled by test_platformio_project_generates_compiles_and_validates, never run on the board
+            assert label == "sources cross-compiled, not run" and name in PIO_BOARDS
+        else:
+            assert label == "project generated, not compiled" and name in PIO_BOARDS  # no compiler (ESP32)

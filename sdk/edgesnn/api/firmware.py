@@ -45,6 +45,7 @@ def boards() -> list[dict[str, Any]]:
             "ram_bytes": b.memory["ram_bytes"],
             "description": b.description,
             "storage": b.get("storage", {}).get("driver"),
+            "verified": b.get("verified", "not verified by edgesnn (a board file of your own)"),
         }
         for b in all_boards().values()
     ]

@@ -21,7 +21,7 @@ def boards_cmd(json_out: JsonOpt = False):
     from rich.console import Console
     from rich.table import Table
 
-    t = Table("board", "kind", "cpu", "flash", "RAM", "weights persist in")
+    t = Table("board", "kind", "cpu", "flash", "RAM", "weights persist in", "verified")
     for r in rows:
         t.add_row(
             r["name"],
@@ -30,6 +30,7 @@ def boards_cmd(json_out: JsonOpt = False):
             f"{r['flash_bytes'] // 1024} KB",
             f"{r['ram_bytes'] // 1024} KB",
             r["storage"] or ("a file" if r["name"] == "host" else "-"),
+            r["verified"],
         )
     Console().print(t)
 
