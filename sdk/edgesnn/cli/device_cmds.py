@@ -118,6 +118,7 @@ def stream_cmd(
     if json_out:
         line(summary)
     else:
+        err_console.print()  # end the live view's last line before the summary
         _print_summary(summary)
     if summary.get("error"):
         sys.stderr.write(f"error: {summary['error']} ({summary['samples']} samples received and reported)\n")
