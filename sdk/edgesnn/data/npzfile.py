@@ -66,7 +66,11 @@ def _open(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             if not hasattr(z, "files"):
                 raise DatasetError(f"{path}: a single .npy array, not an .npz archive of named arrays")
-            return {k: z[k] for k in z.files}
+            out = {k: z[k] for k in z.files}
+        for k, v in out.items():  # a member that is not a .npy array comes back as raw bytes
+            if not isinstance(v, np.ndarray):
+                raise DatasetError(f"{path}: member {k!r} is not a .npy array")
+        return out
     except DatasetError:
         raise
     except ValueError as e:
@@ -75,6 +79,12 @@ def _open(path: Path) -> dict[str, np.ndarray]:
         raise DatasetError(f"{path}: not a readable .npz archive ({str(e).splitlines()[0]})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise DatasetError(f"{path}: not a readable .npz archive ({e})") from None
+
+
+def _show(a: np.ndarray) -> str:
+    """A value for a one-line message: small arrays in full, others by shape and dtype."""
+    a = np.asarray(a)
+    return str(a.tolist()) if a.size <= 6 and a.dtype.names is None else f"an array of shape {a.shape}, dtype {a.dtype}"
 
 
 def _need(z: dict, key: str, path: Path) -> np.ndarray:
@@ -179,7 +189,7 @@ def read_data_file(path: str | Path) -> DataFile:
         kind = "events"
         s = _need(z, "sensor_size", path)
         if s.dtype.kind not in "iu" or s.shape != (3,) or (s < 1).any():
-            raise DatasetError(f"{path}: 'sensor_size' must be 3 positive integers (W, H, P), got {s.tolist()}")
+            raise DatasetError(f"{path}: 'sensor_size' must be 3 positive integers (W, H, P), got {_show(s)}")
         sensor: tuple[int, int, int] | None = (int(s[0]), int(s[1]), int(s[2]))
         splits: dict[str, ArraySplit | EventSplit] = {}
         for split in ("train", "test"):
@@ -210,7 +220,7 @@ def read_data_file(path: str | Path) -> DataFile:
     if "classes" in z:
         c = z["classes"]
         if c.dtype.kind not in "iu" or c.shape != () or int(c) < 1:
-            raise DatasetError(f"{path}: 'classes' must be one positive integer, got {c!r}")
+            raise DatasetError(f"{path}: 'classes' must be one positive integer, got {_show(c)}")
         if int(c) < classes:
             key = "y_train" if tr.y.max() >= int(c) else "y_test"
             raise DatasetError(f"{path}: {key!r} holds label {classes - 1}, out of range for classes = {int(c)}")
