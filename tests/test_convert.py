@@ -179,3 +179,13 @@ def test_pickled_torch_files_load_without_running_code_unless_trusted(tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
+
+
+def test_a_model_and_a_data_set_that_disagree_name_both_shapes(tmp_path):
+    torch.save(torch.nn.Sequential(torch.nn.Linear(30, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)), tmp_path / "a.pt")
+    r = CliRunner().invoke(
+        app, ["convert", str(tmp_path / "a.pt"), "--dataset", "digits", "--out", str(tmp_path / "s.nir")]
+    )
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == 1
+    assert "the model takes 30 inputs but data set 'digits' gives inputs of shape (64,) (64 channels)" in lines[0]

@@ -126,6 +126,13 @@ def convert(
 
         torch.set_num_threads(1)
         model = load_torch_model(ann_file, trust_pickle=trust_pickle)
+        first = next(iter(leaf_modules(model)), None)
+        want = getattr(first, "in_features", None)
+        if want is not None and want != train.x.shape[1]:
+            raise ModelFileError(
+                f"{ann_file}: the model takes {want} inputs but data set {dataset!r} gives inputs of shape "
+                f"{tuple(ds.input_shape(base_spec))} ({train.x.shape[1]} channels)"
+            )
         stages = stages_from_torch(model, train.x.shape[1])
         shape = input_shape_for([m for m in leaf_modules(model)][0], train.x.shape[1])
         with torch.no_grad():
