@@ -124,27 +124,15 @@ def test_spikes_file_pipeline_on_host(tmp_path):
     assert v["mismatches"] == 0 and v["samples"] == 10
 
 
+# one training run, the same for 1 process and for 2 under torchrun
+TRAIN = ["train", "--dataset", "digits", "--epochs", "1", "--hidden", "48", "--timesteps", "10", "--no-qat"]
+
+
 def _torchrun_train(tmp_path, nproc: int, name: str) -> dict:
     torchrun = shutil.which("torchrun") or [sys.executable, "-m", "torch.distributed.run"]
     cmd = ([torchrun] if isinstance(torchrun, str) else torchrun) + [
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        "-m",
-        "edgesnn",
-        "train",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "1",
-        "--hidden",
-        "48",
-        "--timesteps",
-        "10",
-        "--no-qat",
-        "--out",
-        str(tmp_path / name),
-        "--json",
-    ]
+        "--standalone", f"--nproc-per-node={nproc}", "-m", "edgesnn", *TRAIN, "--out", str(tmp_path / name), "--json",
+    ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
@@ -158,20 +146,7 @@ def test_torchrun_two_processes_match_one(tmp_path):
     float32 summation order (one epoch, 43 optimizer steps)."""
     from edgesnn.formats import load_model
 
-    one = run_json(
-        "train",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "1",
-        "--hidden",
-        "48",
-        "--timesteps",
-        "10",
-        "--no-qat",
-        "--out",
-        str(tmp_path / "one.nir"),
-    )
+    one = run_json(*TRAIN, "--out", str(tmp_path / "one.nir"))
     two = _torchrun_train(tmp_path, 2, "two.nir")
     assert two["world_size"] == 2 and one["world_size"] == 1
     a, b = load_model(tmp_path / "one.nir"), load_model(tmp_path / "two.nir")

@@ -37,10 +37,9 @@ def deploy(
     from edgesnn.device.deploy import deploy as run
     from edgesnn.firmware.boards import get_board
 
-    kw: dict[str, Any] = {"port": port, "timeout": timeout, "learn_layer": learn_layer}
-    if env:
-        kw["env"] = env
-    return run(quantized(model), get_board(board), Path(out), **kw)
+    return run(
+        quantized(model), get_board(board), Path(out), port=port, timeout=timeout, learn_layer=learn_layer, env=env
+    )
 
 
 def connect(model: QuantNetwork | PathLike, port: str, *, timeout: float = 2.0) -> Deployment:

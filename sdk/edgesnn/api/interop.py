@@ -104,7 +104,7 @@ def convert(
         raise ModelFileError(f"ANN file not found: {ann_file}")
     ds = open_dataset(dataset)
     # the ANN sees one vector per sample: intensities (features) or spike rates (spikes, events)
-    base_spec = ds.resolve({"timesteps": timesteps if ds.kind != "spikes" else None, "seed": 0})
+    base_spec = ds.spec_with(timesteps, seed=0)
     train, test = (Split(*ds.static(s, base_spec)) for s in ("train", "test"))
     if ann_file.suffix == ".tflite" or ann_file.read_bytes()[4:8] == b"TFL3":
         from edgesnn.convert.tflite_ann import dequantized_input, read_tflite, run_reference

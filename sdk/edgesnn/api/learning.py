@@ -236,7 +236,7 @@ def evolve(
     from edgesnn.train.evolve import evolve as run
 
     ds = open_dataset(dataset)
-    spec = ds.resolve({"timesteps": timesteps if ds.kind != "spikes" else None, "seed": seed})
+    spec = ds.spec_with(timesteps, seed=seed)
     x_tr, y_tr = ds.spikes("train", spec)
     x_te, y_te = ds.spikes("test", spec)
     cfg = EvolveConfig(

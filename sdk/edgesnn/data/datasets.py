@@ -129,6 +129,19 @@ class Dataset:
             raise DatasetError(f"timesteps must be >= 1, got {out['timesteps']}")
         return out
 
+    def spec_with(self, timesteps: int | None, seed: int = 0) -> dict[str, Any]:
+        """The resolved spec with ``timesteps`` where the data set lets the caller choose them
+        (a spikes file keeps its own)."""
+        return self.resolve({"timesteps": timesteps if self.kind != "spikes" else None, "seed": seed})
+
+    def model_spec(self, input_spec: dict[str, Any]) -> dict[str, Any]:
+        """A model's recorded input spec applied to this data set: a rate/latency encoding does not
+        apply to spikes or events, the rest (timesteps, seed, downsampling) does."""
+        spec = {**input_spec, "dataset": self.name}
+        if self.kind != "features" and spec.get("encoding") in ENCODINGS:
+            del spec["encoding"]
+        return spec
+
     def input_shape(self, spec: dict[str, Any] | None = None) -> tuple[int, ...]:
         """Shape of one timestep's input: (features,), (channels,) or (P, H, W) for events."""
         if self.kind == "events":
@@ -263,9 +276,7 @@ def model_inputs(
     """A model's inputs from a data set (default: the one it was trained on), shapes checked."""
     name = dataset or model.input_spec.get("dataset") or "digits"
     ds = open_dataset(name)
-    spec = {**model.input_spec, "dataset": ds.name}
-    if ds.kind != "features" and spec.get("encoding") in ENCODINGS:
-        del spec["encoding"]  # a rate/latency spec does not apply to spikes or events
+    spec = ds.model_spec(model.input_spec)
     check_model_fits(ds, spec, model.n_inputs, model_name)
     x, y = ds.spikes(split, spec)
     return (x[:limit], y[:limit], ds) if limit else (x, y, ds)

@@ -156,9 +156,7 @@ def plot_timesteps(model_path: Path, dataset: str | None, out: Path, steps: list
         raise ValueError(f"timesteps must be >= 1, got {steps}")
     from edgesnn.data.datasets import check_model_fits
 
-    spec = {**m.input_spec, "dataset": ds.name}
-    if ds.kind != "features":
-        spec.pop("encoding", None)
+    spec = ds.model_spec(m.input_spec)
     check_model_fits(ds, spec, m.n_inputs, str(model_path))
     points = {}
     for t in sorted(set(steps)):

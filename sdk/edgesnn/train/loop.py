@@ -141,7 +141,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
     )
     x_test, y_test = ds.spikes("test", spec)
     n_in = x_test.shape[2]
-    _, y_train = ds.spikes("train", spec)
+    y_train = ds.split("train").y
     qat = (
         {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
         if cfg.qat
@@ -158,9 +158,11 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
         xt_test = torch.from_numpy(x_test).to(device)
         history, t_train = [], 0.0
         for epoch in range(cfg.epochs):
-            # fresh rate-coding noise each epoch (augmentation); the test split's encoding is fixed
-            x_train, _ = ds.spikes("train", {**spec, "seed": cfg.seed + 1000 + epoch})
-            xt = torch.from_numpy(x_train).to(device)
+            # fresh rate-coding noise each epoch (augmentation); other inputs (latency code, spike
+            # files, binned events) are the same every epoch, so they are made once
+            if epoch == 0 or spec["encoding"] == "rate":
+                x_train, _ = ds.spikes("train", {**spec, "seed": cfg.seed + 1000 + epoch})
+                xt = torch.from_numpy(x_train).to(device)
             t0 = time.perf_counter()
             loss = train_epoch(net_model, opt, xt, labels, cfg.batch_size, gen, ctx)
             sched.step()

@@ -134,7 +134,7 @@ def export_network(W, thresholds, assignment, n_classes, cfg: STDPConfig, inhibi
 def train_stdp(cfg: STDPConfig, progress: Callable[[dict], None] | None = None) -> STDPResult:
     rng = np.random.default_rng(cfg.seed)
     ds = open_dataset(cfg.dataset)
-    spec = ds.resolve({"timesteps": cfg.timesteps if ds.kind != "spikes" else None, "seed": cfg.seed})
+    spec = ds.spec_with(cfg.timesteps, seed=cfg.seed)
     x_tr, y_tr = ds.spikes("train", spec)
     x_te, y_te = ds.spikes("test", spec)
     n_classes = ds.classes
