@@ -16,8 +16,18 @@ from edgesnn.ir import LIF, CubaLIF, Dense, Network
 from tests.strategies import quant_networks, spike_inputs
 from tests.toolchains import need_board_tools, need_tools
 
-EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-netduinoplus2", "qemu-microbit", "qemu-sifive-e"]
-PIO_BOARDS = ["nucleo-f446re", "rpi-pico", "esp32-devkit", "nrf52840-dk", "hifive1-revb"]
+EMULATED = [
+    "qemu-mps2-an385",
+    "qemu-mps2-an386",
+    "qemu-netduinoplus2",
+    "qemu-microbit",
+    "qemu-sifive-e",
+    "qemu-nucleo-f446re",  # the nucleo-f446re's clock and USART code on USART1
+    "qemu-hifive1-revb",  # the hifive1-revb image as built, at 0x20010000
+]
+#: real boards with a bare-metal image built here (tests/test_baremetal.py)
+HARDWARE = ["nucleo-f446re", "rpi-pico", "nrf52840-dk", "hifive1-revb"]
+PIO_BOARDS = [*HARDWARE, "esp32-devkit"]
 
 
 def _skip_without_tools(board):
@@ -159,6 +169,11 @@ def test_platformio_project_generates_compiles_and_validates(name, tmp_path):
         assert cc["compiled"] and {"esnn.c", "esnn_proto.c", "device.c"} <= set(cc["files"])
     else:  # ESP32: no Xtensa compiler in Debian, and the result says so
         assert not cc["compiled"] and board.toolchain["cc"] in cc["reason"]
+    if board.platformio["framework"] == "arduino":  # the glue, against Debian's Arduino core API
+        need_tools("avr-g++", what=f"compiling {name}'s Arduino glue against Arduino.h")
+        assert cc["arduino_glue"]["compiled"] and cc["arduino_glue"]["files"] == ["hal_arduino.cpp"], cc
+    else:
+        assert cc["arduino_glue"] is None
     cfg = platformio.validate_config(proj)
     assert cfg["validated"], cfg
     assert f"env:{board.platformio['board'].replace('-', '_')}" in cfg["sections"]
@@ -260,8 +275,8 @@ def test_every_board_says_how_far_it_is_verified_and_the_label_is_true():
             assert label == "bit-exact on host"  # tests/test_firmware_host.py, every state under ASan/UBSan
         elif board.kind == "qemu":
             assert label == "bit-exact on emulator" and name in EMULATED  # test_emulated_board_bit_exact_on_digits
-        elif board.toolchain.get("debian_packages"):
-            # compiled by test_platformio_project_generates_compiles_and_validates, never run on the board
-            assert label == "sources cross-compiled, not run" and name in PIO_BOARDS
+        elif board.kind == "hardware":
+            # tests/test_baremetal.py builds every image; no test here can run one on the board
+            assert label == "image built, not run" and name in HARDWARE
         else:
             assert label == "project generated, not compiled" and name in PIO_BOARDS  # no compiler (ESP32)

@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+/* Clocks, power, pins: before main (start-up code); sets hal_uart_clock_hz (init_<driver>.c). */
+void hal_board_init(void);
+/* The UART's input clock as configured by hal_board_init (Hz); drivers derive divisors from it. */
+extern uint32_t hal_uart_clock_hz;
 void hal_uart_init(void);
 void hal_timer_init(void);
 void hal_putc(char c);

@@ -1,4 +1,6 @@
-/* RV32 start-up: stack, .data copy, .bss zero, main, semihosting exit. */
+/* RV32 start-up: stack, .data copy, .bss zero, board clocks and pins, main, exit (semihosting
+ * under QEMU; a real board spins: ebreak without a debugger would trap). */
+#include "board_config.h"
     .section .init, "ax"
     .globl _start
 _start:
@@ -18,7 +20,8 @@ _start:
     sw zero, 0(t1)
     addi t1, t1, 4
     j 3b
-4:  call main
+4:  call hal_board_init
+    call main
     call hal_exit
 5:  j 5b
 
@@ -29,6 +32,7 @@ _start:
     .option push
     .option norvc
 hal_exit:
+#if BOARD_SEMIHOSTING
     mv a1, a0
     li t0, 0x20026
     li t1, 0x20024
@@ -40,5 +44,6 @@ hal_exit:
     slli zero, zero, 0x1f
     ebreak
     srai zero, zero, 7
+#endif
 8:  j 8b
     .option pop

@@ -9,7 +9,7 @@
 
 void hal_uart_init(void)
 {
-    UART_BAUDDIV = BOARD_CLOCK_HZ / BOARD_UART_BAUD >= 16u ? BOARD_CLOCK_HZ / BOARD_UART_BAUD : 16u;
+    UART_BAUDDIV = hal_uart_clock_hz / BOARD_UART_BAUD >= 16u ? hal_uart_clock_hz / BOARD_UART_BAUD : 16u;
     UART_CTRL = 3u; /* TX and RX enable */
 }
 

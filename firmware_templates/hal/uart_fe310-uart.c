@@ -11,7 +11,8 @@
 
 void hal_uart_init(void)
 {
-    UART_DIV = BOARD_CLOCK_HZ / BOARD_UART_BAUD - 1u;
+    /* baud = f_in / (div + 1), f_in the bus clock (FE310-G002 manual 18.9) */
+    UART_DIV = (hal_uart_clock_hz + BOARD_UART_BAUD / 2u) / BOARD_UART_BAUD - 1u;
     UART_TXCTRL = 1u;
     UART_RXCTRL = 1u;
 }

@@ -9,7 +9,8 @@
 
 void hal_uart_init(void)
 {
-    USART_BRR = BOARD_CLOCK_HZ / BOARD_UART_BAUD;
+    /* oversampling by 16: BRR = f_ck / baud, rounded (RM0390 25.4.4) */
+    USART_BRR = (hal_uart_clock_hz + BOARD_UART_BAUD / 2u) / BOARD_UART_BAUD;
     USART_CR1 = (1u << 13) | (1u << 3) | (1u << 2); /* UE, TE, RE */
 }
 

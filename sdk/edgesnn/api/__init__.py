@@ -18,7 +18,7 @@ one-line message naming the cause. Host-side firmware checks for your own tests:
 :mod:`edgesnn.testing`.
 """
 
-from edgesnn.api.device import connect, deploy, ports, stream
+from edgesnn.api.device import connect, deploy, flash_plan, ports, stream
 from edgesnn.api.firmware import boards, build, verify
 from edgesnn.api.interop import convert, export_nir, import_nir
 from edgesnn.api.learning import evolve, learn, stdp
@@ -52,6 +52,7 @@ __all__ = [
     "build",
     "verify",
     "deploy",
+    "flash_plan",
     "connect",
     "stream",
     "ports",

@@ -59,30 +59,36 @@ def build(
     dataset: str | None = None,
     samples: int = 16,
     app: str = "device",
+    platformio: bool = False,
 ) -> dict[str, Any]:
-    """Render the model's C sources for a board and compile them (PlatformIO boards: a project).
+    """Render the model's C sources for a board and compile them.
 
     Result: ``elf``, ``flash_bytes``, ``flash_runtime_bytes``, ``flash_model_bytes``,
-    ``ram_bytes``, ``hash``. A model that does not fit fails naming the rule, board and layer.
+    ``ram_bytes``, ``hash``, and for real boards ``images`` (the ``.bin``/``.hex``/``.uf2``
+    their flashers take). ``platformio=True`` (always for boards without a bare-metal image,
+    such as ``esp32-devkit``) writes a PlatformIO project instead. A model that does not fit
+    fails naming the rule, board and layer.
 
     ```python
     edgesnn.api.build("digits.qsnn", "qemu-mps2-an385", "build/m3")
     ```
     """
-    from edgesnn.firmware import platformio
+    from edgesnn.firmware import platformio as pio
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.build import build as run
 
     qnet, b, out = quantized(model), get_board(board), Path(out)
-    if b.kind == "platformio":
-        proj = platformio.generate_project(qnet, b, out)
+    if platformio and b.get("platformio") is None:
+        raise ValueError(f"board {b.name} has no PlatformIO settings")
+    if b.kind == "platformio" or platformio:
+        proj = pio.generate_project(qnet, b, out)
         return {
             "board": b.name,
             "elf": None,
             "project": proj,
             "hash": qnet.content_hash,
-            "compile_check": platformio.compile_check(b, proj),
-            "pio_config": platformio.validate_config(proj),
+            "compile_check": pio.compile_check(b, proj),
+            "pio_config": pio.validate_config(proj),
             "upload": f"cd {proj} && pio run -t upload --upload-port PORT",
         }
     inputs = sample_inputs(qnet, dataset, samples) if app == "selfcheck" else None
@@ -114,7 +120,11 @@ def verify(
     from edgesnn.firmware.verify import verify as run
 
     qnet, b = quantized(model), get_board(board)
-    if b.kind == "platformio":
-        raise ValueError(f"board {board} is real hardware; verify runs on host or an emulated board")
+    if b.kind in ("hardware", "platformio"):
+        from edgesnn.firmware.boards import all_boards
+
+        twin = f"qemu-{b.name}"
+        also = f" (its image's code runs on {twin})" if twin in all_boards() else ""
+        raise ValueError(f"board {board} is real hardware; verify runs on host or an emulated board{also}")
     x = sample_inputs(qnet, dataset, limit) if inputs is None else inputs
     return run(qnet, b, x, Path(out), icount=count_instructions)

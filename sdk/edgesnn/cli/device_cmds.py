@@ -25,20 +25,43 @@ def ports_cmd(json_out: JsonOpt = False):
         typer.echo("no serial ports found")
     else:
         for r in rows:
-            typer.echo(f"{r['port']:<20} {r['usb_id'] or '-':<10} {r['description']}")
+            boards = ", ".join(r["boards"]) or "-"
+            typer.echo(f"{r['port']:<20} {r['usb_id'] or '-':<10} {boards:<28} {r['description']}")
 
 
 @handles_errors
 def deploy_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[str, typer.Option(help="Board (see `edgesnn boards`).")],
-    port: Annotated[Optional[str], typer.Option(help="Serial port of a real board.")] = None,
+    port: Annotated[
+        Optional[str], typer.Option(help="Serial port of a real board (default: found by its USB id).")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/deploy"),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 2.0,
+    drive: Annotated[
+        Optional[Path], typer.Option(help="The board's USB drive (UF2 boot loader, ST-LINK, J-Link) to copy to.")
+    ] = None,
+    method: Annotated[
+        Optional[str], typer.Option(help="Force a flashing method: drive, openocd, pyocd, picotool, platformio.")
+    ] = None,
+    port_timeout: Annotated[float, typer.Option(help="Seconds to wait for the serial port after flashing.")] = 10.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Build and print the plan; flash nothing.")] = False,
     json_out: JsonOpt = False,
 ):
     """Build, flash or start, and handshake; emulated and host devices keep serving until stopped."""
-    d = api.deploy(model, board, out, port=port, timeout=timeout)
+    if dry_run:
+        emit(api.flash_plan(model, board, out, port=port, drive=str(drive) if drive else None, method=method), json_out)
+        return
+    d = api.deploy(
+        model,
+        board,
+        out,
+        port=port,
+        timeout=timeout,
+        drive=str(drive) if drive else None,
+        method=method,
+        port_timeout=port_timeout,
+    )
     h = d.hello
     info = {
         "board": d.board,

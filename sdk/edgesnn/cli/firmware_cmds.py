@@ -43,10 +43,14 @@ def build_cmd(
     dataset: Annotated[Optional[str], typer.Option(help="Data set for the embedded self-check inputs.")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Self-check samples embedded (selfcheck app, PlatformIO).")] = 16,
     app: Annotated[str, typer.Option(help="device (serial protocol), selfcheck, or golden_host (host).")] = "device",
+    platformio: Annotated[
+        bool, typer.Option("--platformio", help="Write a PlatformIO project instead of a bare-metal image.")
+    ] = False,
     json_out: JsonOpt = False,
 ):
-    """Render the model's C sources for a board and compile them (PlatformIO boards: a project)."""
-    emit(api.build(model, board, out, dataset=dataset, samples=samples, app=app), json_out)
+    """Render the model's C sources for a board and compile them: an ELF, and for real boards the
+    .bin/.hex/.uf2 their flashers take (--platformio, or a board without a bare-metal image: a project)."""
+    emit(api.build(model, board, out, dataset=dataset, samples=samples, app=app, platformio=platformio), json_out)
 
 
 @handles_errors

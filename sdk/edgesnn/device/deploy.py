@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgesnn.device.client import Device, DeviceError
 from edgesnn.device.codec import Hello
+from edgesnn.device.flash import FlashPlan, apply_reset, flash, plan, wait_for_port
 from edgesnn.device.launch import Launched, connect_launched, launch_host_process, launch_qemu
 from edgesnn.firmware.boards import Board
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
@@ -66,6 +65,34 @@ def connect_port(qnet: QuantNetwork, port: str, *, timeout: float = 2.0) -> Depl
     return Deployment(device=dev, hello=hello, port=port, board=hello.board)
 
 
+def prepare_flash(
+    qnet: QuantNetwork,
+    board: Board,
+    out: Path,
+    *,
+    learn_layer: int | None = None,
+    drive: str | None = None,
+    port: str | None = None,
+    method: str | None = None,
+) -> tuple[FlashPlan, dict]:
+    """Build what a real board needs (the bare-metal image; the PlatformIO project where the board
+    has one) and plan how to flash it. Returns the plan and the build summary."""
+    from edgesnn.firmware.build import build
+    from edgesnn.firmware.platformio import generate_project
+
+    info: dict = {}
+    elf, images = "", {}
+    if board.kind == "hardware":
+        res = build(qnet, board, out, app="device", learn_layer=learn_layer)
+        info = res.as_dict()
+        elf, images = str(res.elf), res.images
+    project = None
+    if board.get("platformio") is not None and (board.kind == "platformio" or method == "platformio"):
+        project = generate_project(qnet, board, out / "platformio", learn_layer=learn_layer)
+        info["project"] = str(project)
+    return plan(board, elf=elf, images=images, project=project, drive=drive, port=port, method=method), info
+
+
 def deploy(
     qnet: QuantNetwork,
     board: Board,
@@ -75,28 +102,24 @@ def deploy(
     timeout: float = 2.0,
     learn_layer: int | None = None,
     env: dict | None = None,
+    drive: str | None = None,
+    method: str | None = None,
+    port_timeout: float = 10.0,
 ) -> Deployment:
     """Build the device app for ``board`` and bring it up: emulated boards and the host board are
-    started here (and stopped when the Deployment closes); real boards are flashed on ``port``."""
+    started here (and stopped when the Deployment closes); real boards are flashed (drive, openocd,
+    pyocd, picotool or PlatformIO: see device/flash.py), then their serial port is awaited
+    (``port`` or the board's USB ids, ``port_timeout`` seconds), reset by the board's convention,
+    synced and handshaken."""
     from edgesnn.firmware.build import build
 
-    if board.kind == "platformio":
-        if not port:
-            raise DeviceError(f"board {board.name} is real hardware: give --port (see `edgesnn ports`)")
-        from edgesnn.firmware.platformio import generate_project
-
-        proj = generate_project(qnet, board, out, learn_layer=learn_layer)
-        pio = shutil.which("pio") or shutil.which("platformio")
-        if pio is None:
-            raise DeviceError("flashing real boards needs PlatformIO: pip install 'edgesnn[pio]'")
-        upload = subprocess.run(
-            [pio, "run", "-d", str(proj), "-t", "upload", "--upload-port", port], capture_output=True, text=True
-        )
-        if upload.returncode != 0:
-            tail = (upload.stderr or upload.stdout).strip().splitlines()
-            raise DeviceError(f"upload to {port} failed: {tail[-1] if tail else upload.returncode}")
-        d = connect_port(qnet, port, timeout=timeout)
-        d.build = {"project": str(proj)}
+    if board.kind in ("hardware", "platformio"):
+        p, info = prepare_flash(qnet, board, out, learn_layer=learn_layer, drive=drive, port=port, method=method)
+        flash(p)
+        found = wait_for_port(board, port, port_timeout)
+        apply_reset(found, p.reset)
+        d = connect_port(qnet, found, timeout=timeout)
+        d.build = {**info, "flash": p.as_dict()}
         return d
     res = build(qnet, board, out, app="device", learn_layer=learn_layer)
     if board.kind == "host":

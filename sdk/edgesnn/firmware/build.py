@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jinja2
 import numpy as np
 
 from edgesnn import __version__
+from edgesnn.firmware import baremetal
 from edgesnn.firmware.boards import Board, check_fits
 from edgesnn.firmware.hostbuild import STRICT_FLAGS, BuildError, write_model_sources
 from edgesnn.firmware.paths import templates_dir
@@ -53,6 +54,7 @@ class BuildResult:
     ram_bytes: int  # .data + .bss (model state, buffers, app)
     stack_bytes: int
     sources: Path
+    images: dict[str, str] = field(default_factory=dict)  # format -> file a flasher takes (real boards)
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
@@ -101,6 +103,13 @@ def render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | No
         "ram_bytes": mem["ram_bytes"],
         "stack_bytes": board.stack_bytes,
         "storage": board.get("storage"),
+        "init": (board.get("baremetal") or {}).get("init", "none"),
+        "uart_clock_hz": board.uart.get("clock_hz", board.clock_hz),
+        "uart_instance": board.uart.get("instance"),
+        "uart_tx_pin": board.uart.get("tx_pin"),
+        "uart_rx_pin": board.uart.get("rx_pin"),
+        "semihosting": 1 if board.kind == "qemu" else 0,
+        "boot2": bool((board.get("baremetal") or {}).get("boot2")),
     }
     files = {"board_config.h": env.get_template("project/board_config.h.j2").render(ctx)}
     if board.family != "host":
@@ -133,7 +142,8 @@ def _hal_sources(board: Board) -> list[Path]:
     if board.family == "host":
         return [uart, hal / f"timer_{timer}.c"]
     start = hal / ("startup_riscv.S" if board.family == "riscv" else "startup_cortex-m.c")
-    return [uart, hal / f"timer_{timer}.c", start, hal / "libc_min.c"]
+    init = hal / f"init_{(board.get('baremetal') or {}).get('init', 'none')}.c"
+    return [uart, hal / f"timer_{timer}.c", init, start, hal / "libc_min.c"]
 
 
 def _symbol_sizes(nm: str, path: Path) -> dict[str, int]:
@@ -221,6 +231,8 @@ def build(
             sources += [src / "esnn_learn.c", src / "esnn_proto_learn.c", src / "esnn_persist.c", *store_sources(board)]
     if board.family != "host":
         cflags += EMBEDDED_FLAGS
+        if (board.get("baremetal") or {}).get("boot2"):
+            sources.append(baremetal.boot2_source(board, cflags, out / "boot2", run_tool))
     objs = []
     for s in sources:
         obj = out / "obj" / (s.stem + ".o")
@@ -232,7 +244,10 @@ def build(
     if board.family != "host":
         link += [*LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc"]
     run_tool(link, f"linking for {board.name}")
-    return measure(board, elf, objs, src, app)
+    result = measure(board, elf, objs, src, app)
+    if board.family != "host":
+        result.images = baremetal.write_images(board, elf, run_tool)
+    return result
 
 
 def measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> BuildResult:

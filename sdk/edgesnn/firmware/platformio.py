@@ -26,8 +26,8 @@ from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: int | None = None) -> Path:
     """Write ``out/platformio.ini`` and ``out/src`` (the device app); returns the project folder."""
-    if board.kind != "platformio":
-        raise BuildError(f"board {board.name} is not a PlatformIO board")
+    if board.get("platformio") is None:
+        raise BuildError(f"board {board.name} has no PlatformIO settings (a [platformio] table)")
     check_fits(board, qnet, learn_layer=learn_layer)
     src = out / "src"
     if src.exists():
@@ -54,7 +54,13 @@ def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: i
     else:
         shutil.copy(hal / f"uart_{board.uart['driver']}.c", src / f"uart_{board.uart['driver']}.c")
         shutil.copy(hal / "timer_none.c", src / "timer_none.c")
-        (src / "hal_exit.c").write_text('#include "hal.h"\nvoid hal_exit(int code) { (void)code; for (;;) { } }\n')
+        init = (board.get("baremetal") or {}).get("init", "none")
+        shutil.copy(hal / f"init_{init}.c", src / f"init_{init}.c")
+        (src / "hal_exit.c").write_text(  # the framework's start-up runs constructors before main
+            '#include "hal.h"\n'
+            "__attribute__((constructor)) static void esnn_board_init(void) { hal_board_init(); }\n"
+            "void hal_exit(int code) { (void)code; for (;;) { } }\n"
+        )
     ini = (
         _env()
         .get_template("project/platformio.ini.j2")
@@ -75,9 +81,10 @@ def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: i
 def compile_check(board: Board, project: Path) -> dict:
     """Compile the project's C sources with the Debian cross compiler; returns what was compiled."""
     cc = board.toolchain["cc"]
-    if shutil.which(cc) is None:
-        return {"compiled": False, "reason": f"no {cc} on this machine"}
     src = project / "src"
+    glue = arduino_glue_check(project) if any(src.glob("*.cpp")) else None
+    if shutil.which(cc) is None:
+        return {"compiled": False, "reason": f"no {cc} on this machine", "arduino_glue": glue}
     flags = ["-O2", *STRICT_FLAGS, *EMBEDDED_FLAGS, *board.toolchain.get("cflags", []), f"-I{src}", "-DESNN_NO_MAIN"]
     files = sorted(p for p in src.glob("*.c"))
     obj_dir = project / ".edgesnn-obj"
@@ -90,8 +97,36 @@ def compile_check(board: Board, project: Path) -> dict:
         "compiled": True,
         "compiler": cc,
         "files": [f.name for f in files],
-        "not_compiled": sorted(p.name for p in src.glob("*.cpp")),
+        "arduino_glue": glue,
     }
+
+
+#: Debian's Arduino AVR core (package arduino-core-avr): a real Arduino API to compile the glue against.
+ARDUINO_AVR_CORE = Path("/usr/share/arduino/hardware/arduino/avr")
+
+
+def arduino_glue_check(project: Path, core: Path = ARDUINO_AVR_CORE) -> dict:
+    """Compile the project's Arduino glue (hal_arduino.cpp) with avr-g++ against Debian's Arduino
+    AVR core headers (Arduino.h, HardwareSerial): an API check of the glue, not a build for the
+    board (whose own core comes from PlatformIO's registry)."""
+    gxx = shutil.which("avr-g++")
+    if gxx is None or not (core / "cores" / "arduino" / "Arduino.h").is_file():
+        return {
+            "compiled": False,
+            "reason": "needs avr-g++ and Arduino.h (apt-get install gcc-avr avr-libc arduino-core-avr)",
+        }
+    src = project / "src"
+    flags = ["-std=gnu++11", "-Os", "-Wall", "-Wextra", "-Werror", "-mmcu=atmega328p", "-DF_CPU=16000000L"]
+    flags += ["-DARDUINO=10819", "-DARDUINO_ARCH_AVR", "-DARDUINO_AVR_UNO", "-DESNN_NO_MAIN"]
+    flags += [f"-I{core / 'cores' / 'arduino'}", f"-I{core / 'variants' / 'standard'}", f"-I{src}"]
+    obj_dir = project / ".edgesnn-obj"
+    obj_dir.mkdir(exist_ok=True)
+    files = sorted(src.glob("*.cpp"))
+    for f in files:
+        run_tool(
+            [gxx, *flags, "-c", str(f), "-o", str(obj_dir / (f.stem + ".avr.o"))], f"compiling {f.name} (Arduino API)"
+        )
+    return {"compiled": True, "compiler": gxx, "files": [f.name for f in files], "core": str(core)}
 
 
 def validate_config(project: Path, timeout: float = 60) -> dict:

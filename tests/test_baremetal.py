@@ -1,0 +1,210 @@
+"""Real boards: bare-metal images built with Debian's cross compilers, the RP2040 boot2, UF2
+files block by block, flashing plans, drives, port discovery and its clear errors."""
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgesnn.cli.app import app
+from edgesnn.device import flash as flash_mod
+from edgesnn.device.flash import check_drive, find_drives, plan, wait_for_port
+from edgesnn.errors import DeviceError
+from edgesnn.firmware.baremetal import checksummed_boot2, crc32_mpeg2
+from edgesnn.firmware.boards import all_boards, get_board
+from edgesnn.firmware.build import build
+from edgesnn.firmware.uf2 import FAMILIES, image_of, parse_uf2
+from edgesnn.formats import save_model
+from tests.test_firmware_boards import HARDWARE, digits_like_model
+from tests.toolchains import need_board_tools
+
+#: what each real board's flasher or drive takes
+FORMATS = {
+    "nucleo-f446re": {"bin", "hex"},
+    "nrf52840-dk": {"bin", "hex"},
+    "rpi-pico": {"bin", "uf2"},
+    "hifive1-revb": {"bin", "hex"},
+}
+
+
+@pytest.fixture(scope="module")
+def qnet():
+    return digits_like_model()
+
+
+@pytest.fixture(scope="module")
+def images(qnet, tmp_path_factory):
+    out = {}
+    for name in HARDWARE:
+        board = get_board(name)
+        need_board_tools(board)
+        out[name] = build(qnet, board, tmp_path_factory.mktemp(name))
+    return out
+
+
+def test_hardware_boards_are_the_bare_metal_ones():
+    hw = sorted(n for n, b in all_boards().items() if b.kind == "hardware")
+    assert hw == sorted(HARDWARE) == sorted(FORMATS)
+    assert all_boards()["esp32-devkit"].kind == "platformio"  # no Xtensa compiler in Debian
+
+
+@pytest.mark.parametrize("name", HARDWARE)
+def test_every_real_board_builds_its_native_image(name, images):
+    res, board = images[name], get_board(name)
+    assert set(res.images) == FORMATS[name]
+    origin = board.memory["flash_origin"]
+    binary = Path(res.images["bin"]).read_bytes()
+    assert 0 < len(binary) == res.flash_bytes  # text + data, nothing else
+    if "hex" in res.images:  # Intel HEX: records checksum to 0 and cover the same bytes at the origin
+        data, upper = {}, 0
+        for line in Path(res.images["hex"]).read_text().split():
+            rec = bytes.fromhex(line[1:])
+            assert sum(rec) % 256 == 0, line
+            n, addr, kind = rec[0], int.from_bytes(rec[1:3], "big"), rec[3]
+            if kind == 4:
+                upper = int.from_bytes(rec[4:6], "big") << 16
+            elif kind == 0:
+                for i in range(n):
+                    data[upper + addr + i] = rec[4 + i]
+        assert min(data) == origin and bytes(data[origin + i] for i in range(len(binary))) == binary
+    if board.family == "cortex-m":  # the vector table: stack top in RAM, a Thumb reset handler in flash
+        at = 256 if name == "rpi-pico" else 0
+        sp, reset = struct.unpack_from("<2I", binary, at)
+        assert sp == board.memory["ram_origin"] + board.memory["ram_bytes"]
+        assert reset & 1 and origin < reset < origin + len(binary)
+
+
+def test_pico_boot2_is_checksummed_as_the_boot_rom_wants(images):
+    assert crc32_mpeg2(b"123456789") == 0x0376E6E7  # the CRC-32/MPEG-2 check value
+    binary = Path(images["rpi-pico"].images["bin"]).read_bytes()
+    boot2 = binary[:256]
+    assert int.from_bytes(boot2[252:], "little") == crc32_mpeg2(boot2[:252])
+    assert checksummed_boot2(boot2[:252].rstrip(b"\x00")) == boot2  # code, zero padding, CRC
+    with pytest.raises(Exception, match="at most 252"):
+        checksummed_boot2(bytes(253))
+
+
+def test_pico_uf2_block_by_block(images):
+    res = images["rpi-pico"]
+    blob = Path(res.images["uf2"]).read_bytes()
+    binary = Path(res.images["bin"]).read_bytes()
+    blocks = parse_uf2(blob)
+    assert len(blocks) == -(-len(binary) // 256) and len(blob) == 512 * len(blocks)
+    for k, b in enumerate(blocks):
+        assert b.flags == 0x2000 and b.family == FAMILIES["rp2040"] == 0xE48BFF56
+        assert b.address == 0x10000000 + 256 * k and len(b.payload) == 256 and b.number == k
+        raw = blob[512 * k : 512 * (k + 1)]
+        assert raw[32 + 256 : 508] == bytes(476 - 256)  # the unused data area is zeros
+    base, image = image_of(blocks)
+    assert base == 0x10000000 and image[: len(binary)] == binary and not image[len(binary) :].strip(b"\x00")
+
+
+def _pico_drive(tmp_path, board_id="RPI-RP2"):
+    drive = tmp_path / "RPI-RP2"
+    drive.mkdir()
+    (drive / "INFO_UF2.TXT").write_text(f"UF2 Bootloader v3.0\nModel: Raspberry Pi RP2\nBoard-ID: {board_id}\n")
+    return drive
+
+
+def test_drives_are_found_by_label_or_info_uf2(tmp_path, monkeypatch):
+    media = tmp_path / "media" / "user"
+    media.mkdir(parents=True)
+    pico = _pico_drive(media)
+    renamed = media / "SOMETHING"
+    renamed.mkdir()
+    (renamed / "INFO_UF2.TXT").write_text("Board-ID: RPI-RP2\n")
+    (media / "NODE_F446RE").mkdir()
+    monkeypatch.setenv("EDGESNN_DRIVE_ROOTS", str(tmp_path / "media"))
+    assert find_drives(get_board("rpi-pico")) == sorted([pico, renamed])
+    assert find_drives(get_board("nucleo-f446re")) == [media / "NODE_F446RE"]
+    assert find_drives(get_board("nrf52840-dk")) == []
+
+
+def test_drive_checks_name_the_reason(tmp_path):
+    pico, nucleo = get_board("rpi-pico"), get_board("nucleo-f446re")
+    with pytest.raises(DeviceError, match="not a mounted folder"):
+        check_drive(pico, tmp_path / "nope")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(DeviceError, match="no INFO_UF2.TXT: it is not a UF2 boot loader's drive"):
+        check_drive(pico, plain)
+    with pytest.raises(DeviceError, match=r"UF2 boot loader's drive \(Board-ID RPI-RP2\); nucleo-f446re takes .bin"):
+        check_drive(nucleo, _pico_drive(tmp_path))
+    other = tmp_path / "o"
+    other.mkdir()
+    with pytest.raises(DeviceError, match="belongs to Board-ID NICE-NANO, not rpi-pico"):
+        check_drive(pico, _pico_drive(other, "NICE-NANO"))
+
+
+def test_plan_prefers_the_drive_then_tools(tmp_path, monkeypatch):
+    board = get_board("rpi-pico")
+    imgs = {"bin": str(tmp_path / "d.bin"), "uf2": str(tmp_path / "d.uf2")}
+    monkeypatch.setenv("EDGESNN_DRIVE_ROOTS", str(tmp_path / "none"))
+    monkeypatch.setattr(flash_mod, "which", lambda tool: f"/usr/bin/{tool}" if tool == "openocd" else None)
+    p = plan(board, elf="d.elf", images=imgs)
+    assert p.method == "openocd" and p.available == ["openocd"]
+    assert p.command == ["openocd", *board.deploy["openocd"], "-c", "program d.elf verify reset exit"]
+    drive = _pico_drive(tmp_path)
+    p = plan(board, elf="d.elf", images=imgs, drive=str(drive))
+    assert (p.method, p.file, p.drive, p.command) == ("drive", imgs["uf2"], str(drive), None)
+    assert p.available == ["drive", "openocd"] and p.usb_ids == ["2e8a:000c"]
+    monkeypatch.setattr(flash_mod, "which", lambda tool: None)
+    with pytest.raises(DeviceError, match="rpi-pico: no way to flash it on this machine: mount its RPI-RP2 drive"):
+        plan(board, elf="d.elf", images=imgs)
+    with pytest.raises(DeviceError, match="unknown flashing method 'jtag'"):
+        plan(board, elf="d.elf", images=imgs, method="jtag")
+
+
+def test_no_port_appears_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(flash_mod, "ports_by_usb_id", lambda ids: [])
+    with pytest.raises(DeviceError) as e:
+        wait_for_port(get_board("rpi-pico"), None, timeout=0.3)
+    assert str(e.value) == (
+        "no serial port of rpi-pico (USB 2e8a:000c) appeared within 0.3 s after flashing; connect a USB-UART "
+        "adapter on GP0 (TX) / GP1 (RX), e.g. the Raspberry Pi Debug Probe or give --port"
+    )
+    monkeypatch.setattr(flash_mod, "ports_by_usb_id", lambda ids: ["/dev/ttyACM7"] if "0483:374b" in ids else [])
+    assert wait_for_port(get_board("nucleo-f446re"), None, timeout=0.3) == "/dev/ttyACM7"
+
+
+def test_deploy_to_a_pico_drive_writes_the_uf2_then_says_no_port(qnet, tmp_path, monkeypatch):
+    need_board_tools(get_board("rpi-pico"))
+    model = tmp_path / "m.qsnn"
+    save_model(qnet, model)
+    drive = _pico_drive(tmp_path)
+    monkeypatch.setattr(flash_mod, "ports_by_usb_id", lambda ids: [])  # no Debug Probe on this machine
+    args = ["deploy", str(model), "--board", "rpi-pico", "--drive", str(drive), "--port-timeout", "0.5"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert res.exit_code == 1
+    assert res.stderr.strip().splitlines() == [
+        "error: no serial port of rpi-pico (USB 2e8a:000c) appeared within 0.5 s after flashing; connect a "
+        "USB-UART adapter on GP0 (TX) / GP1 (RX), e.g. the Raspberry Pi Debug Probe or give --port"
+    ]
+    written = drive / "device.uf2"
+    assert written.read_bytes() == (tmp_path / "b" / "device.uf2").read_bytes()
+    assert parse_uf2(written.read_bytes())[0].address == 0x10000000
+
+
+@pytest.mark.parametrize("name", [*HARDWARE, "esp32-devkit"])
+def test_deploy_dry_run_prints_the_plan(name, qnet, tmp_path, monkeypatch):
+    board = get_board(name)
+    if board.kind == "hardware":
+        need_board_tools(board)
+    model = tmp_path / "m.qsnn"
+    save_model(qnet, model)
+    monkeypatch.setenv("EDGESNN_DRIVE_ROOTS", str(tmp_path / "none"))
+    tools = {"openocd", "pio"}
+    monkeypatch.setattr(flash_mod, "which", lambda t: f"/usr/bin/{t}" if t in tools else None)
+    args = ["deploy", str(model), "--board", name, "--dry-run", "--json", "--out", str(tmp_path / "b")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, (res.stderr, res.exception)
+    p = json.loads(res.stdout)
+    assert p["board"] == name and p["usb_ids"] == board.deploy["usb_ids"]
+    if board.kind == "hardware":
+        assert p["method"] == "openocd" and p["file"].endswith("device.elf") and Path(p["file"]).is_file()
+        assert set(p["images"]) == FORMATS[name] and p["flash_bytes"] > 0
+    else:
+        assert p["method"] == "platformio" and p["command"][:2] == ["pio", "run"] and p["images"] == {}
+    assert not (tmp_path / "none").exists()  # nothing flashed, nothing written outside the build folder
