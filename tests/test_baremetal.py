@@ -2,6 +2,7 @@
 files block by block, flashing plans, drives, port discovery and its clear errors."""
 
 import json
+import shutil
 import struct
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from edgesnn.firmware.build import build
 from edgesnn.firmware.uf2 import FAMILIES, image_of, parse_uf2
 from edgesnn.formats import save_model
 from tests.test_firmware_boards import HARDWARE, digits_like_model
-from tests.toolchains import need_board_tools
+from tests.toolchains import need_board_tools, need_tools
 
 #: what each real board's flasher or drive takes
 FORMATS = {
@@ -163,7 +164,7 @@ def test_no_port_appears_is_one_clear_error(monkeypatch):
         wait_for_port(get_board("rpi-pico"), None, timeout=0.3)
     assert str(e.value) == (
         "no serial port of rpi-pico (USB 2e8a:000c) appeared within 0.3 s after flashing; connect a USB-UART "
-        "adapter on GP0 (TX) / GP1 (RX), e.g. the Raspberry Pi Debug Probe or give --port"
+        "adapter on GP0 (TX) / GP1 (RX), e.g. the Raspberry Pi Debug Probe, or give --port"
     )
     monkeypatch.setattr(flash_mod, "ports_by_usb_id", lambda ids: ["/dev/ttyACM7"] if "0483:374b" in ids else [])
     assert wait_for_port(get_board("nucleo-f446re"), None, timeout=0.3) == "/dev/ttyACM7"
@@ -180,7 +181,7 @@ def test_deploy_to_a_pico_drive_writes_the_uf2_then_says_no_port(qnet, tmp_path,
     assert res.exit_code == 1
     assert res.stderr.strip().splitlines() == [
         "error: no serial port of rpi-pico (USB 2e8a:000c) appeared within 0.5 s after flashing; connect a "
-        "USB-UART adapter on GP0 (TX) / GP1 (RX), e.g. the Raspberry Pi Debug Probe or give --port"
+        "USB-UART adapter on GP0 (TX) / GP1 (RX), e.g. the Raspberry Pi Debug Probe, or give --port"
     ]
     written = drive / "device.uf2"
     assert written.read_bytes() == (tmp_path / "b" / "device.uf2").read_bytes()
@@ -208,3 +209,53 @@ def test_deploy_dry_run_prints_the_plan(name, qnet, tmp_path, monkeypatch):
     else:
         assert p["method"] == "platformio" and p["command"][:2] == ["pio", "run"] and p["images"] == {}
     assert not (tmp_path / "none").exists()  # nothing flashed, nothing written outside the build folder
+
+
+@pytest.mark.parametrize("name", HARDWARE)
+def test_openocd_configs_named_by_the_board_files_exist(name):
+    """openocd's -f files resolve against its scripts folder (Debian: /usr/share/openocd/scripts)."""
+    need_tools("openocd", what=f"checking {name}'s openocd configuration")
+    scripts = Path(shutil.which("openocd")).resolve().parent.parent / "share" / "openocd" / "scripts"
+    args = get_board(name).deploy["openocd"]
+    files = [args[i + 1] for i, a in enumerate(args) if a == "-f"]
+    assert files and all((scripts / f).is_file() for f in files), (scripts, files)
+
+
+def test_ports_say_which_board_they_belong_to(monkeypatch):
+    from types import SimpleNamespace
+
+    from serial.tools import list_ports
+
+    from edgesnn import api
+
+    def port(dev, vid, pid):
+        return SimpleNamespace(device=dev, description="d", vid=vid, pid=pid, serial_number=None, manufacturer=None)
+
+    fake = [port("/dev/ttyACM0", 0x0483, 0x374B), port("/dev/ttyACM1", 0x1366, 0x1051), port("/dev/ttyS0", None, None)]
+    monkeypatch.setattr(list_ports, "comports", lambda: fake)
+    rows = {r["port"]: (r["usb_id"], r["boards"]) for r in api.ports()}
+    assert rows == {
+        "/dev/ttyACM0": ("0483:374b", ["nucleo-f446re"]),
+        "/dev/ttyACM1": ("1366:1051", ["hifive1-revb", "nrf52840-dk"]),
+        "/dev/ttyS0": (None, []),
+    }
+    res = CliRunner().invoke(app, ["ports"])
+    assert res.exit_code == 0 and "hifive1-revb, nrf52840-dk" in res.stdout.splitlines()[1]
+
+
+def test_a_failing_flash_tool_is_one_clear_error(tmp_path):
+    p = flash_mod.FlashPlan(
+        "rpi-pico",
+        "openocd",
+        "x.elf",
+        ["sh", "-c", "echo 'Error: no device found' >&2; exit 1"],
+        None,
+        None,
+        [],
+        "none",
+    )
+    with pytest.raises(DeviceError, match="^openocd could not flash rpi-pico: Error: no device found$"):
+        flash_mod.flash(p)
+    p.command = ["edgesnn-no-such-tool"]
+    with pytest.raises(DeviceError, match="edgesnn-no-such-tool not found"):
+        flash_mod.flash(p)

@@ -140,8 +140,12 @@ def test_boards_build_verify_commands(models, tmp_path):
     assert r["board"] == "host" and r["hash"] and Path(r["elf"]).is_file()
     r = run_json("verify", str(q), "--board", "host", "--out", str(tmp_path / "v"), "--limit", "20")
     assert r["mismatches"] == 0 and r["samples"] == 20 and r["values_compared"] > 0
-    r = run_json("build", str(q), "--board", "rpi-pico", "--out", str(tmp_path / "pico"), "--samples", "2")
+    r = run_json("build", str(q), "--board", "rpi-pico", "--out", str(tmp_path / "pico"))
+    assert Path(r["elf"]).is_file() and set(r["images"]) == {"bin", "uf2"} and r["flash_bytes"] > 0
+    r = run_json("build", str(q), "--board", "rpi-pico", "--platformio", "--out", str(tmp_path / "pio"))
     assert r["elf"] is None and (Path(r["project"]) / "platformio.ini").is_file()
+    res = runner.invoke(app, ["build", str(q), "--board", "host", "--platformio", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and res.stderr == "error: board host has no PlatformIO settings\n"
 
 
 def test_build_errors_are_one_line(models, tmp_path):

@@ -169,7 +169,7 @@ def plan(
         check_drive(board, drives[0])
         return FlashPlan(board.name, "drive", images[fmt], None, str(drives[0]), port, usb_ids, reset, available, notes)
     cmd = cmds[chosen]
-    file = cmd[-1] if chosen != "openocd" else elf
+    file = {"openocd": elf, "platformio": str(project)}.get(chosen, cmd[-1])
     if chosen == "platformio" and port:
         cmd = [*cmd, "--upload-port", port]
     return FlashPlan(board.name, chosen, file, cmd, None, port, usb_ids, reset, available, notes)
@@ -233,7 +233,7 @@ def wait_for_port(board: Board, port: str | None, timeout: float, poll: float = 
     note = board.deploy.get("port_note", "its serial port")
     raise DeviceError(
         f"no serial port of {board.name} ({where}) appeared within {timeout:g} s after flashing; "
-        f"connect {note} or give --port"
+        f"connect {note}, or give --port"
     )
 
 
