@@ -24,17 +24,28 @@ def quant_networks(draw, max_layers: int = 3, max_width: int = 6):
         extreme = draw(st.booleans())  # push weights, shifts and thresholds to the limits
         shift = draw(st.integers(0, C.MAX_SHIFT if extreme else 6))
         th_hi = hi if extreme else max(1, min(hi, 64 << shift))
+        # uniform decay and reset value: the layers the firmware gives a specialised update
+        # (runtime/esnn_update.h), with the decays at its branch points
+        uniform = draw(st.booleans())
+        edge = [0, 1, 32767, 32768, 32769, 58982, 65535, 65536]
+        alpha_u = draw(st.sampled_from(edge)) if uniform else 0
         layers.append(
             QuantLayer(
                 weight=rng.integers(-q, q + 1, (m, n)),
                 recurrent=rng.integers(-q, q + 1, (m, m)) if draw(st.booleans()) else None,
-                bias=rng.integers(lo if extreme else -8, (hi if extreme else 8) + 1, m),
+                bias=np.zeros(m, np.int64)
+                if uniform and draw(st.booleans())
+                else rng.integers(lo if extreme else -8, (hi if extreme else 8) + 1, m),
                 shift=shift,
-                alpha_mem=rng.integers(0, C.DECAY_ONE + 1, m),
+                alpha_mem=np.full(m, alpha_u) if uniform else rng.integers(0, C.DECAY_ONE + 1, m),
                 alpha_syn=rng.integers(0, C.DECAY_ONE + 1, m) if draw(st.booleans()) else None,
                 threshold=rng.integers(1, th_hi + 1, m),
                 reset=draw(st.sampled_from(["subtract", "to_value"])),
-                v_reset=rng.integers(lo, hi + 1, m) if extreme else rng.integers(-4, 5, m),
+                v_reset=np.full(m, int(rng.integers(lo, hi + 1)))
+                if uniform
+                else rng.integers(lo, hi + 1, m)
+                if extreme
+                else rng.integers(-4, 5, m),
             )
         )
         n = m

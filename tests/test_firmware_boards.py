@@ -280,3 +280,40 @@ def test_every_board_says_how_far_it_is_verified_and_the_label_is_true():
             assert label == "image built, not run" and name in HARDWARE
         else:
             assert label == "project generated, not compiled" and name in PIO_BOARDS  # no compiler (ESP32)
+
+
+@pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-microbit", "qemu-sifive-e"])
+def test_specialised_neuron_update_is_bit_exact_at_its_edges(name, tmp_path):
+    """Every branch of runtime/esnn_update.h (M3 smlal, M4 smmlar/smmulr, the portable split;
+    no leak; ssat widths and the generic clamp; bias or none; both resets) against the golden
+    model, with states driven into saturation."""
+    from edgesnn.firmware.render import render_model
+    from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+
+    board = get_board(name)
+    _skip_without_tools(board)
+    rng = np.random.default_rng(7)
+    alphas = [0, 1, 32767, 32768, 32769, 58982, 65535, 65536]
+    for bits in (24, 16, 12):
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        layers, n = [], 12
+        for k, alpha in enumerate(alphas):
+            m = 10
+            layers.append(
+                QuantLayer(
+                    weight=rng.integers(-127, 128, (m, n)),
+                    bias=np.zeros(m, np.int64) if k % 2 else rng.integers(lo // 4, hi // 4, m),
+                    shift=bits - 12,
+                    alpha_mem=np.full(m, alpha),
+                    threshold=rng.integers(hi // 2, hi + 1, m),
+                    reset="subtract" if k % 3 else "to_value",
+                    v_reset=np.full(m, int(rng.integers(lo, hi))),
+                )
+            )
+            n = m
+        qnet = QuantNetwork(n_inputs=12, layers=tuple(layers), state_bits=bits)
+        src = render_model(qnet).files["esnn_model.c"]
+        assert all(f"l{i}_update" in src for i in range(len(alphas))), "every layer takes the specialised update"
+        x = rng.random((4, 30, 12)) < 0.6
+        res = verify(qnet, board, x, tmp_path / str(bits))
+        assert res["samples"] == 4 and res["mismatches"] == 0, res

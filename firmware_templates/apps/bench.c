@@ -3,6 +3,8 @@
  * (QEMU -icount shift=7: 3.2 CMSDK ticks per instruction). For each input activity k it prints
  *   "E <k> <ticks of esnn_step with k input spikes>"
  *   "X <k> <ticks of a plain dense int8 loop over the same layer>"
+ *   "U <n> <ticks of the specialised neuron update alone>" (layers that have one)
+ *   "C 200 <ticks of 200 nops>" (calibration)
  * then "END".
  */
 #include "board_config.h"
@@ -67,6 +69,20 @@ int main(void)
         t1 = hal_ticks();
         report('X', k, t1 - t0);
     }
+    /* the layer's specialised neuron update alone, with the synaptic input of the last step */
+    if (esnn_model.layers[0].update != 0) {
+        const esnn_layer_t *L = &esnn_model.layers[0];
+        t0 = hal_ticks();
+        (void)L->update(state.v + L->offset, state.acc, state.spikes + L->offset);
+        t1 = hal_ticks();
+        report('U', L->n_out, t1 - t0);
+    }
+    /* calibration: 200 single-instruction nops (the same mnemonic on ARM and RISC-V; more would
+     * push Thumb-1 literal pools out of reach) */
+    t0 = hal_ticks();
+    __asm__ volatile(".rept 200\n\tnop\n\t.endr");
+    t1 = hal_ticks();
+    report('C', 200u, t1 - t0);
     t0 = hal_ticks();
     t1 = hal_ticks();
     hal_puts("T ");

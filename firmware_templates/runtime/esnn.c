@@ -100,9 +100,10 @@ static void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
 }
 #endif
 
-/* acc[j] += sum of rows[ev[e]][j] for all events, exactly. */
+/* acc[j] (+)= sum of rows[ev[e]][j] for all events, exactly: `assign` stores the first chunk's
+ * sums instead of adding them, which saves clearing acc. n_ev >= 1. */
 static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev, uint16_t chunk,
-                       int32_t *acc, uint32_t *part)
+                       int32_t *acc, uint32_t *part, int assign)
 {
     uint16_t start = 0;
     while (start < n_ev) {
@@ -116,9 +117,15 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
             /* both lanes before either store: acc and part may alias as far as C knows */
             uint32_t word = part[k];
             int32_t lo = esnn_lane_lo(word), hi = esnn_lane_hi(word, lo);
-            acc[2 * k] += lo;
-            acc[2 * k + 1] += hi;
+            if (assign) {
+                acc[2 * k] = lo;
+                acc[2 * k + 1] = hi;
+            } else {
+                acc[2 * k] += lo;
+                acc[2 * k + 1] += hi;
+            }
         }
+        assign = 0;
         start = end;
     }
 }
@@ -132,16 +139,26 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
      * forming s->i + offset otherwise would be an out-of-bounds pointer */
     int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
     uint16_t n_out_spikes = 0;
+    uint16_t n_rec = (L->flags & ESNN_RECURRENT) ? s->n_spikes[l] : 0u;
     uint32_t j;
-    for (j = 0; j < 2u * L->words; ++j)
-        s->acc[j] = 0;
-    accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part);
+    int have_input = n_in > 0u || n_rec > 0u;
+    if (n_in > 0u)
+        accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part, 1);
     s->synops += (uint32_t)n_in * L->n_out;
-    if (L->flags & ESNN_RECURRENT) {
+    if (n_rec > 0u) {
         /* `out` still lists this layer's spikes of the previous step */
-        accumulate(L->r, L->words, out, s->n_spikes[l], m->chunk, s->acc, s->part);
-        s->synops += (uint32_t)s->n_spikes[l] * L->n_out;
+        accumulate(L->r, L->words, out, n_rec, m->chunk, s->acc, s->part, n_in == 0u);
+        s->synops += (uint32_t)n_rec * L->n_out;
     }
+    s->neuron_updates += L->n_out;
+    if (L->update != 0) {
+        n_out_spikes = L->update(v, have_input ? s->acc : 0, out);
+        s->n_spikes[l] = n_out_spikes;
+        return n_out_spikes;
+    }
+    if (!have_input)
+        for (j = 0; j < 2u * L->words; ++j)
+            s->acc[j] = 0;
     if (L->flags & ESNN_FAST32) {
         /* Same arithmetic in 32 bits: the generator proved |acc * 2^shift| + |bias| + 2^(S-1)
          * < 2^31 (and S <= 30 for current-based layers), so no sum below can overflow. */
@@ -166,7 +183,6 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
         }
     }
     s->n_spikes[l] = n_out_spikes;
-    s->neuron_updates += L->n_out;
     return n_out_spikes;
 }
 

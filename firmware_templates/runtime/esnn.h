@@ -14,7 +14,7 @@
 /* C99 compile-time check (C11's _Static_assert is not C99). */
 #define ESNN_STATIC_ASSERT(name, cond) typedef char esnn_static_assert_##name[(cond) ? 1 : -1]
 
-#define ESNN_ABI_VERSION 1
+#define ESNN_ABI_VERSION 2
 #define ESNN_CONTRACT_VERSION 1
 
 /* layer flags */
@@ -44,6 +44,10 @@ static inline int32_t esnn_lane_hi(uint32_t word, int32_t lo)
     return (d <= 0x7fffffffu ? (int32_t)d : -(int32_t)(~d) - 1) / 65536;
 }
 
+/* A layer's generated neuron update (esnn_update.h): v, the synaptic input (NULL: none this
+ * step) and the spike list to fill; returns the spike count. */
+typedef uint16_t (*esnn_update_fn)(int32_t *v, const int32_t *acc, uint16_t *out);
+
 typedef struct {
     uint16_t n_in;
     uint16_t n_out;
@@ -52,12 +56,14 @@ typedef struct {
     uint8_t flags;
     const uint32_t *w; /* n_in rows x words */
     const uint32_t *r; /* n_out rows x words, or NULL */
+    /* per-neuron parameters of the generic update; NULL when `update` has them built in */
     const int32_t *bias;
     const int32_t *alpha_mem; /* Q0.16 */
     const int32_t *alpha_syn; /* Q0.16, or NULL */
     const int32_t *threshold;
     const int32_t *v_reset;
     uint32_t offset; /* first neuron of this layer in the state arrays */
+    esnn_update_fn update; /* specialised neuron update, or NULL for the generic one */
 } esnn_layer_t;
 
 typedef struct {

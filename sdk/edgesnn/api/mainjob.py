@@ -44,7 +44,7 @@ def demo(
     streamed sample. Result: float, integer and device accuracy, mismatches (self-check and
     stream), instructions per inference, flash and RAM."""
     from edgesnn.data.datasets import encoded
-    from edgesnn.firmware.boards import get_board
+    from edgesnn.firmware.boards import counts_instructions, get_board
     from edgesnn.firmware.verify import verify
     from edgesnn.fixedpoint import simulate_int
 
@@ -80,7 +80,7 @@ def demo(
     qnet = firmware.quantized(q_path)
     x, y = encoded("digits", "test", qnet.input_spec)
     b = get_board(board_name)
-    v = verify(qnet, b, x, out / f"selfcheck-{board_name}", icount=b.get("timer", {}).get("driver") == "cmsdk")
+    v = verify(qnet, b, x, out / f"selfcheck-{board_name}", icount=counts_instructions(b))
     result["firmware"] = v
     say(
         f"[bold]5/5 deploy and stream[/]: the device firmware on [bold]{board_name}[/], the test split over the serial link"

@@ -9,7 +9,7 @@ from edgesnn.device.client import Device, DeviceError
 from edgesnn.device.codec import Hello
 from edgesnn.device.flash import FlashPlan, apply_reset, flash, plan, wait_for_port
 from edgesnn.device.launch import Launched, connect_launched, launch_host_process, launch_qemu
-from edgesnn.firmware.boards import Board
+from edgesnn.firmware.boards import Board, counts_instructions
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
@@ -125,7 +125,7 @@ def deploy(
     if board.kind == "host":
         launched = launch_host_process(res.elf, env=env)
     else:
-        launched = launch_qemu(board, res.elf, icount=board.get("timer", {}).get("driver") == "cmsdk")
+        launched = launch_qemu(board, res.elf, icount=counts_instructions(board))
     try:
         dev = connect_launched(launched, reply_timeout=timeout)
         try:

@@ -15,7 +15,7 @@ import tomllib
 
 from edgesnn.errors import BoardError, FitError  # noqa: F401  (re-exported: raised here)
 from edgesnn.firmware.paths import boards_dir
-from edgesnn.firmware.render import packed_rows
+from edgesnn.firmware.render import fits_int32, packed_rows, specialised_update
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
@@ -77,6 +77,11 @@ def _check_storage(path: Path, data: dict) -> None:
         raise BoardError(f"{path.name}: storage: slots at 0x{a:x} and 0x{b:x} overlap ({n} bytes each)")
 
 
+def counts_instructions(board: Board) -> bool:
+    """An emulated board whose timer, under QEMU's ``-icount shift=7``, counts instructions."""
+    return board.kind == "qemu" and bool(board.get("timer", {}).get("ticks_per_instruction_icount7"))
+
+
 def all_boards() -> dict[str, Board]:
     return {p.stem: load_board_file(p) for p in sorted(boards_dir().glob("*.toml"))}
 
@@ -115,12 +120,14 @@ def rule_index_width(board: Board, qnet: QuantNetwork) -> None:
 
 
 def model_table_bytes(qnet: QuantNetwork) -> list[int]:
-    """Flash taken by each layer's const tables (packed rows + per-neuron int32 parameters)."""
+    """Flash taken by each layer's const tables (packed rows + per-neuron int32 parameters:
+    (bias, threshold) pairs for layers with a specialised update, else four or five arrays)."""
     out = []
     for L in qnet.layers:
         rows, _ = packed_rows(L.weight)
         n = rows.size + (packed_rows(L.recurrent)[0].size if L.recurrent is not None else 0)
-        out.append(4 * n + 4 * L.n_out * (5 if L.current_based else 4))
+        fast = specialised_update(L, qnet, 8 if fits_int32(L, qnet) else 0) is not None
+        out.append(4 * n + 4 * L.n_out * (2 if fast else 5 if L.current_based else 4))
     return out
 
 

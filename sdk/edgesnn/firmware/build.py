@@ -76,6 +76,11 @@ def run_tool(cmd: list[str], what: str) -> str:
     return res.stdout
 
 
+def _ticks_x10(board: Board) -> int:
+    tpi = float(board.get("timer", {}).get("ticks_per_instruction_icount7", 0))
+    return int(round(10 * tpi)) if float(10 * tpi).is_integer() else 0
+
+
 def selfcheck_bits(inputs: np.ndarray) -> np.ndarray:
     """Input spikes packed one bit per channel, LSB first, row per (sample, step)."""
     return np.packbits(np.asarray(inputs, bool), axis=2, bitorder="little").ravel()
@@ -96,7 +101,8 @@ def render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | No
         "uart_baud": board.uart["baud"],
         "timer_base": board.get("timer", {}).get("base", 0),
         "family": board.family,
-        "ticks_per_instr_x10": int(round(10 * board.get("timer", {}).get("ticks_per_instruction_icount7", 0))),
+        # HELLO carries ticks per instruction x10 (uint16): boards where that is not exact claim none
+        "ticks_per_instr_x10": _ticks_x10(board),
         "flash_origin": mem.get("flash_origin", 0),
         "flash_bytes": mem["flash_bytes"],
         "ram_origin": mem.get("ram_origin", 0),
@@ -169,6 +175,7 @@ def build(
     opt: str = "-O2",
     learn_layer: int | None = None,
     extra_cflags: tuple[str, ...] = (),
+    specialise: bool = True,
 ) -> BuildResult:
     """Render the model for ``board`` into ``out/src`` and compile one app into an image.
 
@@ -176,7 +183,8 @@ def build(
     input spikes, digests over the UART; emulated boards), ``golden_host`` (host only: inputs
     on stdin, every state on stdout), ``bench`` (emulated boards: times esnn_step against a dense
     int8 loop over layer 0, for tools/bench/firmware.py). ``extra_cflags`` are added to every compile and the link
-    (e.g. ``hostbuild.SANITIZE_FLAGS``).
+    (e.g. ``hostbuild.SANITIZE_FLAGS``). ``specialise=False`` keeps the generic neuron update in
+    every layer (tools/bench/firmware.py measures both).
     """
     if app not in APPS:
         raise BuildError(f"unknown app {app!r}; choose one of {APPS}")
@@ -196,7 +204,7 @@ def build(
     src = out / "src"
     if src.exists():
         shutil.rmtree(src)
-    write_model_sources(qnet, src, learn_layer if app == "device" else None)
+    write_model_sources(qnet, src, learn_layer if app == "device" else None, specialise)
     for name, text in render_board_files(board, qnet, inputs).items():
         (src / name).write_text(text)
     apps, hal = templates_dir() / "apps", templates_dir() / "hal"

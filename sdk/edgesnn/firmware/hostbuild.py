@@ -17,10 +17,10 @@ STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsi
 SANITIZE_FLAGS = ["-fsanitize=address,undefined,pointer-overflow", "-fno-sanitize-recover=all", "-g"]
 
 
-def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None = None) -> dict:
+def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None = None, specialise: bool = True) -> dict:
     """Write runtime + generated model into ``out``; returns rendering facts."""
     out.mkdir(parents=True, exist_ok=True)
-    src = render_model(qnet, learn_layer)
+    src = render_model(qnet, learn_layer, specialise)
     for name, text in {**runtime_files(), **src.files}.items():
         (out / name).write_text(text)
     return {"table_bytes": src.table_bytes, "total_neurons": src.total_neurons, "max_words": src.max_words}

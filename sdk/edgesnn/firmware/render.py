@@ -16,7 +16,7 @@ from edgesnn.firmware.paths import templates_dir
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 ROW_ALIGN_WORDS = 4
 
 
@@ -58,6 +58,24 @@ def fits_int32(layer, qnet: QuantNetwork) -> bool:
     return not layer.current_based or qnet.state_bits <= 30
 
 
+def specialised_update(layer, qnet: QuantNetwork, flags: int) -> dict | None:
+    """The constants of a generated neuron update (runtime/esnn_update.h), or None when the
+    layer needs the generic one: current-based layers, 64-bit arithmetic, per-neuron decay or
+    reset values, or states wider than 30 bits (the decay doubles v in a 32-bit word)."""
+    alpha, v_reset = np.unique(layer.alpha_mem), np.unique(layer.v_reset)
+    if layer.current_based or not flags & 8 or qnet.state_bits > 30 or alpha.size != 1:
+        return None
+    if not 0 <= int(alpha[0]) <= 65536 or (layer.reset != "subtract" and v_reset.size != 1):
+        return None
+    return {
+        "alpha": int(alpha[0]),
+        "bias": 1 if np.any(layer.bias != 0) else 0,
+        "subtract": 1 if layer.reset == "subtract" else 0,
+        "v_reset": c_int(int(v_reset[0])) if layer.reset != "subtract" else 0,
+        "bt": np.stack([layer.bias, layer.threshold], axis=1).ravel(),
+    }
+
+
 def max_payload(qnet: QuantNetwork) -> int:
     """Largest protocol payload (docs/protocol.md): one sparse timestep with every input active,
     the RESULT reply, or HELLO with a 32-character board name; rounded up to 4 bytes."""
@@ -86,10 +104,12 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def render_model(qnet: QuantNetwork, learn_layer: int | None = None) -> ModelSources:
+def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise: bool = True) -> ModelSources:
     """Render esnn_model.h / esnn_model.c for a quantized network.
 
     ``learn_layer``: index of a layer whose weight rows go to RAM so that it can learn on the device.
+    ``specialise``: give eligible layers a generated neuron update (False: the generic one
+    everywhere, for benchmarks that compare the two).
     """
     if learn_layer is not None:
         if learn_layer < 0:
@@ -103,6 +123,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None) -> ModelSou
         r = None if L.recurrent is None else packed_rows(L.recurrent)[0]
         flags = (1 if L.current_based else 0) | (2 if r is not None else 0) | (4 if L.reset == "subtract" else 0)
         flags |= 8 if fits_int32(L, qnet) else 0
+        update = specialised_update(L, qnet, flags) if specialise else None
         layers.append(
             {
                 "n_in": L.n_in,
@@ -121,6 +142,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None) -> ModelSou
                 "threshold": L.threshold,
                 "v_reset": L.v_reset,
                 "offset": offset,
+                "fast": update,
             }
         )
         any_cuba |= L.current_based
@@ -151,6 +173,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None) -> ModelSou
         "weight_limit": C.weight_limit(qnet.weight_bits),
         "state_lo": c_int(lo),
         "state_hi": c_int(hi),
+        "state_bits": qnet.state_bits,
     }
     env = _env()
     files = {

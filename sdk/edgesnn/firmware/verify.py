@@ -8,7 +8,7 @@ import numpy as np
 
 from edgesnn.errors import VerifyError  # noqa: F401  (re-exported: raised here)
 from edgesnn.firmware import golden, hostbuild
-from edgesnn.firmware.boards import Board
+from edgesnn.firmware.boards import Board, counts_instructions
 from edgesnn.firmware.build import BuildResult, build
 from edgesnn.firmware.qemu import run_selfcheck
 from edgesnn.fixedpoint import simulate_int
@@ -52,7 +52,7 @@ def verify(
         "hello": chk.hello,
         "build": res.as_dict(),
     }
-    if icount and board.get("timer", {}).get("driver") == "cmsdk":
+    if icount and counts_instructions(board):
         tpi = float(board.timer["ticks_per_instruction_icount7"])
         out_d["instructions_per_sample"] = float(np.mean(chk.ticks) / tpi)
         out_d["instructions_idle_step"] = chk.idle_step_ticks / tpi

@@ -1,0 +1,209 @@
+/*
+ * Specialised neuron updates (steps 3-6 of docs/fixed-point.md) for voltage-based layers whose
+ * decay multiplier and reset value are the same for every neuron and whose arithmetic the
+ * generator proved to fit 32 bits (ESNN_FAST32). The generated esnn_model.c instantiates
+ * esnn_update_lif once per such layer with literal constants, so the shift, the decay, the
+ * state width and the reset rule become immediates and the per-neuron work is loads, one
+ * multiply, a saturation, a compare and a store. Results are bit-identical to the generic
+ * update in esnn.c (tests compare both with the golden model on every state).
+ */
+#ifndef ESNN_UPDATE_H
+#define ESNN_UPDATE_H
+
+#include "esnn.h"
+
+#if defined(__GNUC__)
+#define ESNN_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ESNN_ALWAYS_INLINE static inline
+#endif
+
+/*
+ * v + decay(v, alpha) - v, i.e. the contract's decay(v, alpha) = floor((v * alpha + 2^15) / 2^16),
+ * exact for |v| < 2^30 and 0 <= alpha < 2^16, in 32-bit arithmetic. With alpha > 2^15 it is
+ * v + floor((v * c + 2^31) / 2^32) for c = -(2^16 - alpha) * 2^16 (a negative int32), because
+ * v * alpha = v * 2^16 - v * (2^16 - alpha):
+ *  - Cortex-M4 (DSP): one smmlar (v + the rounded high word of v * c);
+ *  - Cortex-M3: one smlal into (hi, lo) = (v, 2^31);
+ *  - RV32 with M: mulh and mul (the rounding is bit 31 of the low word);
+ * and otherwise smmulr(2v, alpha * 2^15) on the M4. Elsewhere: v = hi * 2^16 + lo with
+ * lo = v & 0xffff, so the result is hi * alpha + floor((lo * alpha + 2^15) / 2^16), whose
+ * second product fits uint32.
+ */
+ESNN_ALWAYS_INLINE int32_t esnn_decay_q16(int32_t v, int32_t alpha)
+{
+#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__))
+    if (alpha > 32768) {
+        int32_t c = (int32_t)((uint32_t)(alpha - 65536) << 16); /* -(2^16 - alpha) * 2^16 */
+#if defined(__ARM_FEATURE_DSP)
+        int32_t r;
+        __asm__("smmlar %0, %1, %2, %1" : "=r"(r) : "r"(v), "r"(c));
+        return r;
+#else
+        uint32_t lo = 0x80000000u;
+        int32_t hi = v;
+        __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(v), "r"(c));
+        (void)lo;
+        return hi;
+#endif
+    }
+#endif
+#if defined(__riscv_mul) && defined(__riscv_xlen) && __riscv_xlen == 32
+    if (alpha > 32768) { /* mul and mulh: the rounding is bit 31 of the low word */
+        int32_t c = (int32_t)((uint32_t)(alpha - 65536) << 16);
+        int64_t p = (int64_t)v * c;
+        return v + (int32_t)(p >> 32) + (int32_t)((uint32_t)p >> 31);
+    }
+#endif
+#if defined(__GNUC__) && defined(__ARM_ARCH_7EM__) && defined(__ARM_FEATURE_DSP)
+    {
+        int32_t r;
+        __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"((int32_t)((uint32_t)v << 1)), "r"(alpha << 15));
+        return r;
+    }
+#else
+    {
+        uint32_t low = ((uint32_t)v & 0xffffu) * (uint32_t)alpha + 0x8000u;
+#if defined(__GNUC__)
+        int32_t high = (v >> 16) * alpha; /* GCC and Clang shift signed values arithmetically: floor */
+#else
+        int32_t high = (v >= 0 ? v / 65536 : -((-(v + 1)) / 65536) - 1) * alpha;
+#endif
+        return high + (int32_t)(low >> 16);
+    }
+#endif
+}
+
+/* Clamp to [-2^(bits-1), 2^(bits-1) - 1]: one ssat on ARMv7-M for the usual widths. */
+ESNN_ALWAYS_INLINE int32_t esnn_saturate_bits(int32_t x, unsigned bits)
+{
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SAT)
+    int32_t r;
+    if (bits == 24u) {
+        __asm__("ssat %0, #24, %1" : "=r"(r) : "r"(x));
+        return r;
+    }
+    if (bits == 16u) {
+        __asm__("ssat %0, #16, %1" : "=r"(r) : "r"(x));
+        return r;
+    }
+#endif
+    {
+        int32_t hi = (int32_t)(((uint32_t)1 << (bits - 1u)) - 1u), lo = -hi - 1;
+        return x > hi ? hi : (x < lo ? lo : x);
+    }
+}
+
+/* One neuron: u = saturate(decay(v) + x); spike if u > threshold, then reset; store u. */
+#define ESNN_LIF_NEURON(X) \
+    do { \
+        int32_t d_ = alpha == 65536 ? *pv : esnn_decay_q16(*pv, alpha); \
+        int32_t u_ = esnn_saturate_bits(d_ + (X) + (has_bias ? pbt[0] : 0), bits); \
+        if (u_ > pbt[1]) { \
+            out[n_spikes++] = (uint16_t)(pv - v); \
+            u_ = subtract ? u_ - pbt[1] : v_reset; \
+        } \
+        *pv++ = u_; \
+        pbt += 2; \
+    } while (0)
+
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__))
+/*
+ * The loop on ARMv7-M for decays above one half, in 12 instructions per neuron on the
+ * Cortex-M4 with synaptic input (13 on the M3, whose decay takes a mov and an smlal instead of
+ * one smmlar; 10 and 11 without input): ldr acc; ldrd bias, threshold; ldr v; decay;
+ * add acc << shift; add bias; ssat; cmp; bgt (taken only by a spike: out of line); str v; cmp;
+ * bne. The same arithmetic as the C loop below; `shift` and `bits` are immediates (constants
+ * after inlining, hence __OPTIMIZE__).
+ */
+#if defined(__ARM_FEATURE_DSP)
+#define ESNN_ASM_DECAY "smmlar %[u], %[u], %[c], %[u]\n\t"
+#define ESNN_ASM_DECAY_REGS
+#else
+#define ESNN_ASM_DECAY \
+    "mov %[lo], #0x80000000\n\t" \
+    "smlal %[lo], %[u], %[u], %[c]\n\t"
+#define ESNN_ASM_DECAY_REGS , [lo] "=&r"(lo)
+#endif
+
+/* The loop, with or without the synaptic-input lines and with the reset's instruction. */
+#define ESNN_ASM_LIF(LOAD_ACC, ADD_ACC, RESET) \
+    __asm__ volatile("1:\n\t" LOAD_ACC "ldrd %[b], %[t], [%[pbt]], #8\n\t" \
+                     "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY ADD_ACC "add %[u], %[u], %[b]\n\t" \
+                     "ssat %[u], %[bits], %[u]\n\t" \
+                     "cmp %[u], %[t]\n\t" \
+                     "bgt 3f\n" \
+                     "2:\n\t" \
+                     "str %[u], [%[pv]], #4\n\t" \
+                     "cmp %[pv], %[end]\n\t" \
+                     "bne 1b\n\t" \
+                     "b 4f\n" \
+                     "3:\n\t" RESET "sub %[idx], %[pv], %[v0]\n\t" \
+                     "lsr %[idx], %[idx], #2\n\t" \
+                     "strh %[idx], [%[po]], #2\n\t" \
+                     "b 2b\n" \
+                     "4:\n\t" \
+                     : [pa] "+&r"(acc), [pbt] "+&r"(bt), [pv] "+&r"(pv), [po] "+&r"(out), [a] "=&r"(a), [b] "=&r"(b), \
+                       [t] "=&r"(t), [u] "=&r"(u), [idx] "=&r"(idx)ESNN_ASM_DECAY_REGS \
+                     : [end] "r"(end), [v0] "r"(v), [c] "r"(c), [vr] "r"(v_reset), [sh] "i"(shift), [bits] "i"(bits) \
+                     : "cc", "memory")
+
+#define ESNN_ASM_LOAD_ACC "ldr %[a], [%[pa]], #4\n\t"
+#define ESNN_ASM_ADD_ACC "add %[u], %[u], %[a], lsl %[sh]\n\t"
+#define ESNN_ASM_SUBTRACT "sub %[u], %[u], %[t]\n\t"
+#define ESNN_ASM_TO_VALUE "mov %[u], %[vr]\n\t"
+
+ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, const int32_t *acc, const int32_t *bt,
+                                                    unsigned shift, int32_t alpha, unsigned bits, int subtract,
+                                                    int32_t v_reset, uint16_t *out)
+{
+    int32_t c = (int32_t)((uint32_t)(alpha - 65536) << 16);
+    int32_t *pv = v, *end = v + n;
+    int32_t a = 0, b, t, u, idx;
+#if !defined(__ARM_FEATURE_DSP)
+    uint32_t lo;
+#endif
+    if (acc != 0 && subtract)
+        ESNN_ASM_LIF(ESNN_ASM_LOAD_ACC, ESNN_ASM_ADD_ACC, ESNN_ASM_SUBTRACT);
+    else if (acc != 0)
+        ESNN_ASM_LIF(ESNN_ASM_LOAD_ACC, ESNN_ASM_ADD_ACC, ESNN_ASM_TO_VALUE);
+    else if (subtract)
+        ESNN_ASM_LIF("", "", ESNN_ASM_SUBTRACT);
+    else
+        ESNN_ASM_LIF("", "", ESNN_ASM_TO_VALUE);
+    (void)a;
+    return out;
+}
+#define ESNN_HAVE_ARMV7M_UPDATE 1
+#endif
+
+/*
+ * One timestep of a layer's neurons: u = saturate(decay(v) + acc * 2^shift + bias); spike if
+ * u > threshold, then reset (subtract the threshold, or set v_reset); store u. `bt` holds each
+ * neuron's (bias, threshold) pair, adjacent so that one load fetches both. `acc` NULL means no
+ * synaptic input this step (every acc is 0). `alpha` == 65536: no leak. Returns the number of
+ * spikes written to `out`. The neuron index is only formed when a neuron spikes.
+ */
+ESNN_ALWAYS_INLINE uint16_t esnn_update_lif(uint32_t n, int32_t *v, const int32_t *acc, const int32_t *bt,
+                                            unsigned shift, int32_t alpha, unsigned bits, int has_bias, int subtract,
+                                            int32_t v_reset, uint16_t *out)
+{
+    uint16_t n_spikes = 0;
+    int32_t *pv = v, *end = v + n;
+    const int32_t *pbt = bt;
+#if defined(ESNN_HAVE_ARMV7M_UPDATE)
+    if (alpha > 32768 && alpha < 65536 && bits <= 30u && n > 0u)
+        return (uint16_t)(esnn_update_lif_armv7m(n, v, acc, bt, shift, alpha, bits, subtract, v_reset, out) - out);
+#endif
+    if (acc != 0) {
+        const int32_t *pa = acc;
+        while (pv < end)
+            ESNN_LIF_NEURON(*pa++ * ((int32_t)1 << shift));
+    } else {
+        while (pv < end)
+            ESNN_LIF_NEURON(0);
+    }
+    return n_spikes;
+}
+
+#endif /* ESNN_UPDATE_H */
