@@ -10,7 +10,7 @@ python3 -m pip install --quiet --disable-pip-version-check -e '.[all]'
 # tonic (extra `events`) without its declared librosa dependency; what it imports came with [events]
 python3 -m pip install --quiet --disable-pip-version-check --no-deps "tonic==1.7.0"
 if [ "${EDGESNN_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
-  pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc clang-14 libclang-rt-14-dev clang-format-14 gcc-avr avr-libc arduino-core-avr openocd"
+  pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc clang-14 libclang-rt-14-dev clang-format-14 gcc-avr avr-libc arduino-core-avr openocd libnewlib-arm-none-eabi"
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then

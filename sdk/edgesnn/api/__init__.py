@@ -19,7 +19,7 @@ one-line message naming the cause. Host-side firmware checks for your own tests:
 """
 
 from edgesnn.api.device import connect, deploy, flash_plan, ports, stream
-from edgesnn.api.firmware import boards, build, verify
+from edgesnn.api.firmware import boards, build, energy, verify
 from edgesnn.api.interop import convert, export_nir, import_nir
 from edgesnn.api.learning import evolve, learn, stdp
 from edgesnn.api.mainjob import demo
@@ -51,6 +51,7 @@ __all__ = [
     "boards",
     "build",
     "verify",
+    "energy",
     "deploy",
     "flash_plan",
     "connect",

@@ -128,3 +128,41 @@ def verify(
         raise ValueError(f"board {board} is real hardware; verify runs on host or an emulated board{also}")
     x = sample_inputs(qnet, dataset, limit) if inputs is None else inputs
     return run(qnet, b, x, Path(out), icount=count_instructions)
+
+
+def energy(
+    model: QuantNetwork | PathLike,
+    board: str = "qemu-mps2-an386",
+    out: PathLike = "build/energy",
+    *,
+    dataset: str | None = None,
+    cmsis_nn: str | None = None,
+    samples: int = 100,
+) -> dict[str, Any]:
+    """Per-inference cost of the SNN and of the int8 ANN a user would deploy instead (the
+    narrowest ReLU MLP within 1 pt of the SNN's accuracy, run with CMSIS-NN's
+    ``arm_fully_connected_s8``) on the same emulated Cortex-M core.
+
+    Result: ``snn`` and ``ann``, each with ``accuracy``, ``instructions`` (exact, QEMU -icount,
+    mean over ``samples`` test samples), ``cycles`` (docs/energy.md), ``latency_ms`` at the
+    board's clock and ``energy_uj`` from the board file's datasheet figures; ``ratio`` (SNN /
+    ANN) and a one-line ``verdict``. ``cmsis_nn``: the CMSIS-NN folder (else
+    ``$EDGESNN_CMSIS_NN``).
+
+    ```python
+    edgesnn.api.energy("digits.qsnn", "qemu-mps2-an386", cmsis_nn="../CMSIS-NN")["ratio"]
+    ```
+    """
+    from edgesnn.data.datasets import model_inputs
+    from edgesnn.energy.report import energy_report
+    from edgesnn.firmware.boards import get_board
+    from edgesnn.fixedpoint import simulate_int
+
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    qnet, b = quantized(model), get_board(board)
+    x, y, ds = model_inputs(qnet, dataset, "test")
+    snn_acc = simulate_int(qnet, x).accuracy(y)
+    spec = ds.model_spec(qnet.input_spec)
+    static = (*ds.static("train", spec), *ds.static("test", spec))
+    return energy_report(qnet, b, x, y, snn_acc, static, ds.classes, Path(out), cmsis_nn=cmsis_nn, samples=samples)

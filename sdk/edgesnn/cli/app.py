@@ -51,6 +51,11 @@ COMMANDS = [
         ],
     ),
     ("verify", firmware_cmds.verify_cmd, ["edgesnn verify digits.qsnn --board qemu-microbit --count-instructions"]),
+    (
+        "energy",
+        firmware_cmds.energy_cmd,
+        ["edgesnn energy digits.qsnn --board qemu-mps2-an386 --cmsis-nn ../CMSIS-NN --json"],
+    ),
     # device group
     ("ports", device_cmds.ports_cmd, ["edgesnn ports"]),
     ("deploy", device_cmds.deploy_cmd, ["edgesnn deploy digits.qsnn --board qemu-mps2-an385"]),

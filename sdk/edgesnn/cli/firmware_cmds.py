@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, emit, handles_errors
+from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors
 
 
 @handles_errors
@@ -70,3 +71,24 @@ def verify_cmd(
     emit(res, json_out)
     if res["mismatches"]:
         raise typer.Exit(1)
+
+
+@handles_errors
+def energy_cmd(
+    model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
+    board: Annotated[
+        str, typer.Option(help="Emulated Cortex-M board with an instruction counter.")
+    ] = "qemu-mps2-an386",
+    dataset: Annotated[Optional[str], typer.Option(help="Data set, a name or a .npz (default: the model's).")] = None,
+    cmsis_nn: Annotated[
+        Optional[str], typer.Option(help="CMSIS-NN folder for the int8 ANN baseline (else $EDGESNN_CMSIS_NN).")
+    ] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Test samples measured on the emulated core.")] = 100,
+    out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/energy"),
+    json_out: JsonOpt = False,
+):
+    """Instructions, cycles, latency and energy per inference: the SNN vs the int8 ANN (CMSIS-NN) a user would deploy instead."""
+    busy = nullcontext() if json_out else err_console.status("measuring the SNN and the int8 ANN on the emulated core")
+    with busy:
+        res = api.energy(model, board, out, dataset=dataset, cmsis_nn=cmsis_nn, samples=samples)
+    emit(res, json_out)

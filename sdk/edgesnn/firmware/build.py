@@ -86,7 +86,7 @@ def selfcheck_bits(inputs: np.ndarray) -> np.ndarray:
     return np.packbits(np.asarray(inputs, bool), axis=2, bitorder="little").ravel()
 
 
-def render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | None) -> dict[str, str]:
+def render_board_files(board: Board, qnet: QuantNetwork | None, inputs: np.ndarray | None) -> dict[str, str]:
     env: jinja2.Environment = _env()
     env.filters["bytes"] = lambda a: "\n".join(
         "    " + ", ".join(f"0x{int(b):02x}" for b in a[i : i + 16]) + "," for i in range(0, len(a), 16)
@@ -120,7 +120,7 @@ def render_board_files(board: Board, qnet: QuantNetwork, inputs: np.ndarray | No
     files = {"board_config.h": env.get_template("project/board_config.h.j2").render(ctx)}
     if board.family != "host":
         files["link.ld"] = env.get_template("project/link.ld.j2").render(ctx)
-    if inputs is not None and board.family != "host":
+    if inputs is not None and qnet is not None and board.family != "host":
         files["selfcheck_inputs.c"] = env.get_template("model/selfcheck_inputs.c.j2").render(
             banner=banner,
             samples=inputs.shape[0],

@@ -1,0 +1,113 @@
+"""``edgesnn energy``: one inference of the SNN against the int8 ANN a user would deploy
+instead, on the same emulated core, in instructions (exact, QEMU -icount), cycles (cycle table
+of energy/cycles.py on a traced inference), latency at the board's clock and energy from the
+board file's datasheet current per MHz and supply voltage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesnn.energy import ann as A
+from edgesnn.energy.cmsisnn import cmsis_nn_dir, mismatches, run_ann
+from edgesnn.energy.cycles import traced_mix
+from edgesnn.errors import EmulatorError
+from edgesnn.firmware.boards import Board, counts_instructions
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
+
+#: The SNN's inference code (runtime and generated updates), for the traced instruction mix.
+SNN_FUNCTIONS = r"esnn_step|esnn_step_layer|accumulate|add_row|fire|decay32|saturate|l\d+_update"
+ANN_FUNCTIONS = r"arm_.*|infer"
+
+
+def per_inference(board: Board, instructions: float, cpi: float) -> dict[str, Any]:
+    """Cycles, latency and (with the board's [energy] figures) energy of one inference."""
+    cycles = instructions * cpi
+    out: dict[str, Any] = {
+        "instructions": round(instructions, 1),
+        "cycles": round(cycles, 1),
+        "cycles_per_instruction": round(cpi, 3),
+        "latency_ms": round(1000.0 * cycles / board.clock_hz, 4),
+    }
+    e = board.get("energy")
+    # E = I/f * V * cycles: (uA/MHz) * V * cycles * 1e-6 uJ, whatever the clock
+    out["energy_uj"] = round(e["ua_per_mhz"] * e["volts"] * cycles * 1e-6, 4) if e else None
+    return out
+
+
+def energy_report(
+    qnet: QuantNetwork,
+    board: Board,
+    x_spikes: np.ndarray,
+    y: np.ndarray,
+    snn_accuracy: float,
+    static: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    classes: int,
+    out: Path,
+    *,
+    cmsis_nn: str | None = None,
+    samples: int = 100,
+) -> dict[str, Any]:
+    """SNN and ANN side by side; ``x_spikes``/``y`` the test split as the SNN sees it,
+    ``static`` = (x_train, y_train, x_test, y_test) in [0, 1] as the ANN sees it."""
+    from edgesnn.firmware.build import build
+    from edgesnn.firmware.verify import verify
+
+    if not counts_instructions(board) or board.family != "cortex-m":
+        raise EmulatorError(f"energy needs an emulated Cortex-M board with an instruction counter, not {board.name}")
+    cmsis = cmsis_nn_dir(cmsis_nn)
+    n = min(samples, len(y))
+    # SNN: exact instructions on n test samples (and every state checked against the simulator)
+    v = verify(qnet, board, x_spikes[:n], out / "snn", icount=True)
+    if v["mismatches"]:
+        raise EmulatorError(f"{board.name}: the SNN firmware differs from the simulator on {v['mismatches']} samples")
+    trace_elf = build(qnet, board, out / "snn-trace", app="selfcheck", selfcheck_inputs=x_spikes[:1]).elf
+    snn_mix = traced_mix(board, trace_elf, SNN_FUNCTIONS)
+    snn = {
+        "accuracy": snn_accuracy,
+        **per_inference(board, v["instructions_per_sample"], snn_mix["cycles_per_instruction"]),
+        "synaptic_events": round(v["synops_per_sample"], 1),
+        "timesteps": int(x_spikes.shape[1]),
+        "model_bytes": v["build"]["flash_model_bytes"],  # weight tables and parameters in flash
+        "samples_measured": n,
+        "mismatches": 0,
+    }
+    # ANN: the narrowest int8 MLP within 1 pt of the SNN, on CMSIS-NN
+    x_tr, y_tr, x_te, y_te = static
+    ann, ann_acc, tried = A.smallest_matching_ann(x_tr, y_tr, x_te, y_te, classes, snn_accuracy)
+    xq = A.quantize_input(x_te[:n])
+    run = run_ann(ann, xq, board, cmsis, out / "ann")
+    one = run_ann(ann, xq[:1], board, cmsis, out / "ann-trace")
+    ann_mix = traced_mix(board, one.elf, ANN_FUNCTIONS)
+    ann_row = {
+        "accuracy": ann_acc,
+        **per_inference(board, float(run.instructions.mean()), ann_mix["cycles_per_instruction"]),
+        "hidden": list(ann.hidden),
+        "macs": ann.macs,
+        "model_bytes": ann.macs + 4 * sum(L.bias.size for L in ann.layers),  # int8 weights, int32 biases
+        "samples_measured": n,
+        "mismatches": mismatches(ann, xq, run),  # device logits vs the numpy model of CMSIS-NN
+        "widths_tried": tried,
+        "kernel": "CMSIS-NN arm_fully_connected_s8",
+    }
+    ratio = {
+        k: round(snn[k] / ann_row[k], 3) if snn.get(k) and ann_row.get(k) else None
+        for k in ("instructions", "cycles", "latency_ms", "energy_uj")
+    }
+    cheaper = "SNN" if (ratio["cycles"] or 1) < 1 else "int8 ANN"
+    factor = max(ratio["cycles"] or 1, 1 / (ratio["cycles"] or 1))
+    e = board.get("energy")
+    return {
+        "board": board.name,
+        "cpu": board.cpu,
+        "clock_hz": board.clock_hz,
+        "energy_source": e["source"] if e else f"no [energy] figures in {board.name}'s board file: energy_uj is null",
+        "cycle_model": "per-class cycle table on one traced inference (sdk/edgesnn/energy/cycles.py)",
+        "snn": snn,
+        "ann": ann_row,
+        "ratio": ratio,
+        "verdict": f"the {cheaper} takes {factor:.1f}x fewer cycles (and energy) per inference on {board.cpu}",
+    }
