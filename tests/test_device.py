@@ -189,3 +189,70 @@ def test_deploy_command_serves_until_stopped_and_ports_lists(qnet, data, tmp_pat
         assert proc.wait(timeout=10) == 0
     ports = CliRunner().invoke(app, ["ports", "--json"])
     assert ports.exit_code == 0 and isinstance(json.loads(ports.stdout)["ports"], list)
+
+
+def _one_winner_model():
+    """Output 0 spikes at every step (a large bias), the others never: settled after k steps when
+    k > T - k (exact), or at a lead of `margin` spikes."""
+    from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+
+    rng = np.random.default_rng(3)
+    bias = np.full(4, -1000, np.int64)
+    bias[0] = 10**6
+    layer = QuantLayer(
+        weight=rng.integers(-5, 6, (4, 8)),
+        bias=bias,
+        shift=4,
+        alpha_mem=np.full(4, 58982),
+        threshold=np.full(4, 1000),
+    )
+    return QuantNetwork(n_inputs=8, layers=(layer,), name="winner")
+
+
+def test_stream_early_exit_stops_once_settled_and_stays_bit_exact(tmp_path):
+    need_board_tools(get_board("host"))
+    from edgesnn import api
+
+    q = _one_winner_model()
+    x = np.random.default_rng(0).random((5, 25, 8)) < 0.3
+    np.save(tmp_path / "x.npy", x)
+    for margin, steps in ((0, 13), (2, 2)):
+        d = deploy(q, get_board("host"), tmp_path / f"b{margin}")
+        sim = api.device.cut_at_exit(q, x, simulate_int(q, x), margin)
+        rows: list = []
+        err = api.device.stream_rows(d, x, np.zeros(5, np.int64), sim, 1, rows, early_exit=margin)
+        assert err is None and [r["steps"] for r in rows] == [steps] * 5
+        assert all(r["match"] and r["prediction"] == 0 for r in rows)
+        assert [r["synops"] for r in rows] == list(sim.synops)  # the steps run only, as the simulator cut them
+        assert sim.synops[0] == simulate_int(q, x[:1, :steps]).synops[0]
+
+
+def test_early_exit_rule_never_changes_an_exact_prediction():
+    from edgesnn.fixedpoint import contract as C
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        t, c = int(rng.integers(1, 12)), int(rng.integers(2, 5))
+        sp = rng.random((1, t, c)) < rng.random()
+        steps, pred = C.exit_steps(sp, 0)
+        counts = sp[0].sum(axis=0)
+        if pred[0] >= 0:  # settled: the winner at exit is the winner at the end, by a strict lead
+            assert pred[0] == np.argmax(counts) and np.sort(counts)[-1] > np.sort(counts)[-2]
+            assert all(not C.settled(sp[0, :k].sum(axis=0), t - k, 0) for k in range(1, steps[0]))
+        else:
+            assert steps[0] == t
+    assert C.settled(np.array([5, 1, 0]), 3) and not C.settled(np.array([5, 2, 0]), 3)
+    assert C.settled(np.array([5, 3, 0]), 10, margin=2) and not C.settled(np.array([5, 4]), 10, margin=2)
+
+
+def test_simulate_early_exit_reports_steps_and_accuracy(tmp_path):
+    m = save_model(_one_winner_model(), tmp_path / "w.qsnn")
+    x = np.random.default_rng(0).random((6, 25, 8)) < 0.3
+    np.save(tmp_path / "x.npy", x)
+    for margin, steps in (("0", 13.0), ("2", 2.0)):
+        res = CliRunner().invoke(
+            app, ["simulate", str(m), "--input", str(tmp_path / "x.npy"), "--early-exit", margin, "--json"]
+        )
+        assert res.exit_code == 0, res.output
+        e = json.loads(res.stdout)["early_exit"]
+        assert e["steps_mean"] == steps and e["predictions_changed"] == 0 and e["margin"] == int(margin)

@@ -98,7 +98,8 @@ def test_energy_report_snn_against_cmsis_nn_ann(tmp_path):
     need_board_tools(board)
     cmsis = _cmsis_nn()
     model = save_model(digits_like_model(hidden=16), tmp_path / "m.qsnn")
-    args = ["energy", str(model), "--dataset", "digits", "--samples", "8", "--cmsis-nn", cmsis, "--json"]
+    args = ["energy", str(model), "--dataset", "digits", "--samples", "8", "--cmsis-nn", cmsis, "--early-exit", "0"]
+    args.append("--json")
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "e")])
     assert res.exit_code == 0, (res.stderr, res.exception)
     r = json.loads(res.stdout)
@@ -110,6 +111,9 @@ def test_energy_report_snn_against_cmsis_nn_ann(tmp_path):
         e = board.energy
         assert side["energy_uj"] == pytest.approx(e["ua_per_mhz"] * e["volts"] * side["cycles"] * 1e-6, rel=1e-3)
     assert r["ratio"]["cycles"] == pytest.approx(snn["cycles"] / ann["cycles"], rel=1e-3)
+    ee = r["snn_early_exit"]  # the firmware streamed, each inference stopped once settled
+    assert ee["mismatches"] == 0 and ee["samples_measured"] == 8 and ee["instructions"] <= snn["instructions"] * 1.05
+    assert ee["accuracy"] == snn["accuracy"]  # the exact rule (margin 0) changes no prediction
     assert ann["kernel"] == "CMSIS-NN arm_fully_connected_s8" and ann["accuracy"] >= snn["accuracy"] - 0.01
     missing = CliRunner(env={"EDGESNN_CMSIS_NN": ""}).invoke(app, ["energy", str(model), "--out", str(tmp_path / "x")])
     assert missing.exit_code == 1 and missing.stderr.strip().splitlines() == [

@@ -138,6 +138,7 @@ def stream_rows(
     rows: list,
     on_row: Callable[[dict], None] | None = None,
     spikes_out: list | None = None,
+    early_exit: int | None = None,
 ) -> str | None:
     """Stream samples to a deployed device, appending a row per sample; closes the deployment.
 
@@ -147,7 +148,7 @@ def stream_rows(
     tpi = hello.ticks_per_instruction if hello.capabilities & 2 else 0.0
     error = None
     try:
-        for i, so in enumerate(d.device.stream(x, steps_per_frame)):
+        for i, so in enumerate(d.device.stream(x, steps_per_frame, early_exit)):
             match = (
                 np.array_equal(so.spikes, sim.spikes[i])
                 and so.result.prediction == sim.prediction[i]
@@ -161,6 +162,7 @@ def stream_rows(
                 "match": bool(match),
                 "counts": list(so.result.counts),
                 "synops": so.result.synops,
+                "steps": so.steps,
                 "latency_ms": round(so.seconds * 1e3, 3),
             }
             if tpi:
@@ -215,6 +217,8 @@ def summarize(rows: list[dict], sim: SimResult, y: np.ndarray, board: str, error
         "latency_ms_median": float(np.median([r["latency_ms"] for r in rows])) if n else None,
         "synops_per_inference": float(np.mean([r["synops"] for r in rows])) if n else None,
     }
+    if n:
+        s["steps_per_inference"] = float(np.mean([r["steps"] for r in rows]))
     if n and "instructions" in rows[0]:
         s["instructions_per_inference"] = float(np.mean([r["instructions"] for r in rows]))
         s["instructions_per_synaptic_event"] = s["instructions_per_inference"] / max(s["synops_per_inference"], 1.0)
@@ -235,8 +239,13 @@ def stream(
     timeout: float = 2.0,
     save_output: PathLike | None = None,
     on_row: Callable[[dict], None] | None = None,
+    early_exit: int | None = None,
 ) -> dict[str, Any]:
     """Stream a data set's test split to a device and compare every output with the simulator.
+
+    ``early_exit`` (0: exact, N > 0: a lead of N spikes; ``contract.settled``) stops each
+    inference once its prediction is settled; the simulator's expectation is cut at the same
+    step, so ``mismatches`` still compares every spike, prediction and synaptic event.
 
     Deploys to ``board`` first, or uses a device already on ``port``. ``on_row`` gets one dict
     per sample as it arrives. Returns the summary (``samples``, ``accuracy``, ``mismatches``,
@@ -254,16 +263,39 @@ def stream(
     qnet = quantized(model)
     x, y, _ = model_inputs(qnet, dataset, "test", limit, str(model) if isinstance(model, (str, Path)) else qnet.name)
     sim = simulate_int(qnet, x)
+    if early_exit is not None:
+        sim = cut_at_exit(qnet, x, sim, early_exit)
     d = open_device(qnet, board, port, out, timeout)
     rows: list[dict] = []
     spikes: list[np.ndarray] = []
-    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes)
+    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes, early_exit)
     summary = summarize(rows, sim, y, d.hello.board, error)
+    summary["early_exit"] = early_exit
     summary["retransmissions"] = d.device.retransmissions
     if save_output is not None:
         summary["output"] = str(save_device_output(save_output, x, y, rows, spikes, qnet.n_outputs))
     summary["rows"] = rows
     return summary
+
+
+def cut_at_exit(qnet: QuantNetwork, x: np.ndarray, sim: SimResult, margin: int) -> SimResult:
+    """What the device must report under early exit: spikes after the exit step cleared, the
+    prediction at exit, the synaptic events of the steps run."""
+    import dataclasses
+
+    from edgesnn.fixedpoint import contract as C
+    from edgesnn.fixedpoint import simulate_int
+
+    if margin < 0:
+        raise ValueError(f"early exit margin must be 0 (exact) or positive, got {margin}")
+    steps, pred = C.exit_steps(sim.spikes, margin)
+    spikes = sim.spikes.copy()
+    synops = sim.synops.copy()
+    for i, k in enumerate(steps):
+        spikes[i, k:] = False
+        if k < x.shape[1]:
+            synops[i] = simulate_int(qnet, x[i : i + 1, :k]).synops[0]
+    return dataclasses.replace(sim, spikes=spikes, prediction=np.where(pred < 0, sim.prediction, pred), synops=synops)
 
 
 def ports() -> list[dict[str, Any]]:

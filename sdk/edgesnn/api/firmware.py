@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgesnn.api.model import Model, PathLike, load
-from edgesnn.errors import ModelFileError
+from edgesnn.errors import EmulatorError, ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
@@ -138,6 +138,7 @@ def energy(
     dataset: str | None = None,
     cmsis_nn: str | None = None,
     samples: int = 100,
+    early_exit: int | None = None,
 ) -> dict[str, Any]:
     """Per-inference cost of the SNN and of the int8 ANN a user would deploy instead (the
     narrowest ReLU MLP within 1 pt of the SNN's accuracy, run with CMSIS-NN's
@@ -147,7 +148,9 @@ def energy(
     mean over ``samples`` test samples), ``cycles`` (docs/energy.md), ``latency_ms`` at the
     board's clock and ``energy_uj`` from the board file's datasheet figures; ``ratio`` (SNN /
     ANN) and a one-line ``verdict``. ``cmsis_nn``: the CMSIS-NN folder (else
-    ``$EDGESNN_CMSIS_NN``).
+    ``$EDGESNN_CMSIS_NN``). ``early_exit`` adds ``snn_early_exit``: the SNN streamed to the
+    device firmware, each inference stopped once settled (``contract.settled``), its
+    instructions measured there and its accuracy over the whole test split.
 
     ```python
     edgesnn.api.energy("digits.qsnn", "qemu-mps2-an386", cmsis_nn="../CMSIS-NN")["ratio"]
@@ -165,4 +168,29 @@ def energy(
     snn_acc = simulate_int(qnet, x).accuracy(y)
     spec = ds.model_spec(qnet.input_spec)
     static = (*ds.static("train", spec), *ds.static("test", spec))
-    return energy_report(qnet, b, x, y, snn_acc, static, ds.classes, Path(out), cmsis_nn=cmsis_nn, samples=samples)
+    rep = energy_report(qnet, b, x, y, snn_acc, static, ds.classes, Path(out), cmsis_nn=cmsis_nn, samples=samples)
+    if early_exit is not None:
+        from edgesnn.api.device import stream
+        from edgesnn.api.model import early_exit_summary
+        from edgesnn.energy.report import per_inference
+
+        s = stream(qnet, board=board, dataset=dataset, limit=samples, early_exit=early_exit, out=Path(out) / "stream")
+        if s["mismatches"] or not s["complete"] or "instructions_per_inference" not in s:
+            raise EmulatorError(f"{board}: the early-exit stream did not complete bit-exactly: {s.get('error', '')}")
+        summary = early_exit_summary(qnet, x, simulate_int(qnet, x), early_exit, y)
+        cpi = rep["snn"]["cycles_per_instruction"]
+        snn_ee = {
+            "accuracy": summary["accuracy"],
+            **per_inference(b, s["instructions_per_inference"], cpi),
+            "steps_mean": summary["steps_mean"],
+            "margin": early_exit,
+            "samples_measured": s["samples"],
+            "mismatches": s["mismatches"],
+        }
+        rep["snn_early_exit"] = snn_ee
+        ann = rep["ann"]
+        rep["ratio_early_exit"] = {
+            k: round(snn_ee[k] / ann[k], 3) if snn_ee.get(k) and ann.get(k) else None
+            for k in ("instructions", "cycles", "latency_ms", "energy_uj")
+        }
+    return rep

@@ -11,6 +11,7 @@ import numpy as np
 from edgesnn.data.datasets import Dataset
 from edgesnn.errors import DatasetError, ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.fixedpoint.simulate import SimResult
 from edgesnn.ir import Network
 
 Model = Network | QuantNetwork
@@ -262,13 +263,15 @@ def simulate(
     limit: int | None = None,
     save_output: PathLike | None = None,
     golden: PathLike | None = None,
+    early_exit: int | None = None,
 ) -> dict[str, Any]:
     """Simulate a model: float models in float, quantized ones bit-exactly (the golden model).
 
     Inputs: a data set's test split (default: the model's) or ``inputs`` (an array or ``.npy``).
     Result: ``samples``, ``timesteps``, ``synops_per_sample``, ``accuracy`` (with labels),
     ``result`` (the SimResult); ``save_output`` writes spikes/predictions, ``golden`` every
-    spike and state for C ports.
+    spike and state for C ports. ``early_exit`` (0: exact, N > 0: a lead of N spikes) adds
+    ``early_exit`` with the steps and synaptic events saved and the accuracy at exit.
 
     ```python
     r = edgesnn.api.simulate("digits.qsnn")
@@ -303,6 +306,8 @@ def simulate(
     }
     if labels is not None:
         res["accuracy"] = r.accuracy(labels)
+    if early_exit is not None:
+        res["early_exit"] = early_exit_summary(m, x, r, early_exit, labels)
     if golden is not None and isinstance(m, QuantNetwork):
         from edgesnn.firmware.golden import write_golden
 
@@ -316,6 +321,29 @@ def simulate(
         np.savez(save_output, spikes=r.spikes, prediction=r.prediction, counts=r.counts)
         res["output"] = save_output
     return res
+
+
+def early_exit_summary(m: Model, x: np.ndarray, r: SimResult, margin: int, labels: np.ndarray | None) -> dict[str, Any]:
+    """Steps and synaptic events an inference needs when it stops once settled
+    (``contract.settled``), and the accuracy of the predictions at that point."""
+    from edgesnn.fixedpoint import contract as C
+    from edgesnn.fixedpoint import simulate as run
+
+    if margin < 0:
+        raise ValueError(f"early exit margin must be 0 (exact) or positive, got {margin}")
+    steps, pred = C.exit_steps(r.spikes, margin)
+    pred = np.where(pred < 0, r.prediction, pred)
+    synops = np.array([run(m, x[i : i + 1, : steps[i]]).synops[0] for i in range(len(steps))], np.float64)
+    out: dict[str, Any] = {
+        "margin": margin,
+        "steps_mean": float(steps.mean()),
+        "steps_fraction": float(steps.mean() / x.shape[1]),
+        "synops_per_sample": float(synops.mean()),
+        "predictions_changed": int(np.sum(pred != r.prediction)),
+    }
+    if labels is not None:
+        out["accuracy"] = float(np.mean(pred == labels))
+    return out
 
 
 def _layer_rows(m: Model) -> list[dict[str, Any]]:

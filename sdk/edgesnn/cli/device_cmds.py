@@ -109,6 +109,12 @@ def stream_cmd(
         Optional[Path],
         typer.Option(help="Keep what the device sent (.npz: inputs, output spikes, predictions) for plots."),
     ] = None,
+    early_exit: Annotated[
+        Optional[int],
+        typer.Option(
+            min=0, help="Stop each inference once settled: 0 exact (no accuracy change), N a lead of N spikes."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator."""
@@ -135,6 +141,7 @@ def stream_cmd(
                 timeout=timeout,
                 save_output=save_output,
                 on_row=on_row,
+                early_exit=early_exit,
             ),
             "rows",
         )

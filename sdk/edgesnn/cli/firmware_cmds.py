@@ -84,11 +84,15 @@ def energy_cmd(
         Optional[str], typer.Option(help="CMSIS-NN folder for the int8 ANN baseline (else $EDGESNN_CMSIS_NN).")
     ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Test samples measured on the emulated core.")] = 100,
+    early_exit: Annotated[
+        Optional[int],
+        typer.Option(min=0, help="Also measure the SNN stopped once settled: 0 exact, N a lead of N spikes."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/energy"),
     json_out: JsonOpt = False,
 ):
     """Instructions, cycles, latency and energy per inference: the SNN vs the int8 ANN (CMSIS-NN) a user would deploy instead."""
     busy = nullcontext() if json_out else err_console.status("measuring the SNN and the int8 ANN on the emulated core")
     with busy:
-        res = api.energy(model, board, out, dataset=dataset, cmsis_nn=cmsis_nn, samples=samples)
+        res = api.energy(model, board, out, dataset=dataset, cmsis_nn=cmsis_nn, samples=samples, early_exit=early_exit)
     emit(res, json_out)

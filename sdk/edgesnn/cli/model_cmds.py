@@ -129,12 +129,24 @@ def simulate_cmd(
     golden: Annotated[
         Optional[Path], typer.Option(help="Write golden vectors (inputs, every spike and state) to this .npz.")
     ] = None,
+    early_exit: Annotated[
+        Optional[int],
+        typer.Option(min=0, help="Stop an inference once settled: 0 exact (no accuracy change), N a lead of N spikes."),
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Simulate a model: float models in float, quantized ones bit-exactly in the integer contract."""
     emit(
         drop(
-            api.simulate(model, dataset=dataset, inputs=input, limit=limit, save_output=save_output, golden=golden),
+            api.simulate(
+                model,
+                dataset=dataset,
+                inputs=input,
+                limit=limit,
+                save_output=save_output,
+                golden=golden,
+                early_exit=early_exit,
+            ),
             "result",
         ),
         json_out,

@@ -32,6 +32,7 @@ class SampleOutput:
     spikes: np.ndarray  # (timesteps, n_outputs) bool
     result: codec.Result
     seconds: float  # wall time of the whole exchange for this sample
+    steps: int = 0  # timesteps run (fewer than the sample's with early exit)
 
 
 class Device:
@@ -225,8 +226,12 @@ class Device:
     def load_weights(self) -> int:
         return struct.unpack("<I", self.request(codec.LOAD).payload)[0]
 
-    def run_sample(self, spikes: np.ndarray, steps_per_frame: int = 1) -> SampleOutput:
-        """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result."""
+    def run_sample(self, spikes: np.ndarray, steps_per_frame: int = 1, early_exit: int | None = None) -> SampleOutput:
+        """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result.
+        ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops sending timesteps
+        once the prediction is settled; the result then covers the steps run."""
+        from edgesnn.fixedpoint.contract import settled
+
         hello = self.info()
         spikes = np.asarray(spikes, bool)
         if spikes.ndim != 2 or spikes.shape[1] != hello.n_inputs:
@@ -236,6 +241,7 @@ class Device:
         self.reset()
         out = np.zeros((spikes.shape[0], hello.n_outputs), bool)
         dense_bytes = (hello.n_inputs + 7) // 8
+        done = spikes.shape[0]
         for start in range(0, spikes.shape[0], per_frame):
             rows = spikes[start : start + per_frame]
             # whichever encoding is shorter for these timesteps: index lists or bitmaps
@@ -245,15 +251,19 @@ class Device:
                 outs = self.step([np.flatnonzero(row) for row in rows])
             for k, idx in enumerate(outs):
                 out[start + k, idx] = True
+            ran = start + len(outs)
+            if early_exit is not None and settled(out[:ran].sum(axis=0), spikes.shape[0] - ran, early_exit):
+                done = ran
+                break
         res = self.result()
-        return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0)
+        return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0, steps=done)
 
     def _steps_that_fit(self, spikes: np.ndarray) -> int:
         room = self.info().max_frame - 8 - 1
         worst = 2 + 2 * int(spikes.sum(axis=1).max(initial=0))
         return max(1, room // worst)
 
-    def stream(self, inputs: np.ndarray, steps_per_frame: int = 1):
+    def stream(self, inputs: np.ndarray, steps_per_frame: int = 1, early_exit: int | None = None):
         """Yield a SampleOutput per sample of ``inputs`` (samples, timesteps, n_inputs)."""
         for sample in np.asarray(inputs, bool):
-            yield self.run_sample(sample, steps_per_frame)
+            yield self.run_sample(sample, steps_per_frame, early_exit)

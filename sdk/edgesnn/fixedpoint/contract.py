@@ -134,3 +134,30 @@ def predict_from_counts(counts: np.ndarray, v_last: np.ndarray) -> np.ndarray:
     v = v_last.astype(np.float64) if v_last.dtype.kind == "f" else v_last.astype(np.int64)
     floor = -np.inf if v.dtype.kind == "f" else np.iinfo(np.int64).min
     return np.argmax(np.where(best, v, floor), axis=-1)
+
+
+def settled(counts: np.ndarray, steps_left: int, margin: int = 0) -> bool:
+    """Early exit for the ``spike_count`` readout: stop once the leader leads the runner-up by
+    more than the steps left (each output spikes at most once per step, so the prediction can no
+    longer change: exact), or, with ``margin`` > 0, by at least ``margin`` spikes (faster, and
+    its accuracy cost is measured, not assumed)."""
+    c = np.sort(np.asarray(counts, np.int64))
+    lead = int(c[-1] - c[-2]) if c.size > 1 else int(c[-1])
+    return lead > steps_left or (margin > 0 and lead >= margin)
+
+
+def exit_steps(out_spikes: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(steps run, prediction) per sample of output spikes (N, T, C) under early exit; samples
+    that never settle run all T steps and keep the full readout's prediction (returned as -1
+    for the caller to fill in)."""
+    x = np.asarray(out_spikes, bool)
+    n, t = x.shape[:2]
+    cum = np.cumsum(x, axis=1, dtype=np.int64)
+    steps = np.full(n, t, np.int64)
+    pred = np.full(n, -1, np.int64)
+    for i in range(n):
+        for k in range(t):
+            if settled(cum[i, k], t - k - 1, margin):
+                steps[i], pred[i] = k + 1, int(np.argmax(cum[i, k]))
+                break
+    return steps, pred
