@@ -9,7 +9,7 @@ from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import simulate_int
 from tests import reference
 from tests.strategies import quant_networks, spike_inputs
-from tests.toolchains import import_or_skip
+from tests.toolchains import import_or_skip, need_tools
 
 
 @given(st.integers(-(2**40), 2**40), st.integers(0, 20))
@@ -39,10 +39,12 @@ def test_saturation_clamps_and_never_wraps(bits, x):
     assert got == min(max(x, lo), hi)
 
 
-BACKENDS = ["numpy", "numba", "torch"]
+BACKENDS = ["numpy", "c", "numba", "torch"]
 
 
 def _need(backend):
+    if backend == "c":
+        need_tools("cc", what="the C host kernel")
     if backend == "numba":
         import_or_skip("numba")
     if backend == "torch":
@@ -136,7 +138,7 @@ def test_choose_shift_keeps_peak_in_range():
             assert s == 0 or peak * 8 * 2**s <= hi
 
 
-@pytest.mark.parametrize("backend", ["numba", "torch"])
+@pytest.mark.parametrize("backend", ["c", "numba", "torch"])
 @settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_backends_agree_on_wider_networks_and_batches(backend, data):

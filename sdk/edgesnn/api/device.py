@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgesnn.api.firmware import quantized
 from edgesnn.api.model import PathLike
-from edgesnn.device.deploy import Deployment
 from edgesnn.errors import DeviceError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
+
+if TYPE_CHECKING:  # the device stack (pyserial, board files) loads only when a device is used
+    from edgesnn.device.deploy import Deployment
 
 
 def deploy(

@@ -20,11 +20,11 @@ import numpy as np
 
 from edgesnn.errors import DatasetError
 from edgesnn.fixedpoint import contract as C
-from edgesnn.fixedpoint import fast_kernel
+from edgesnn.fixedpoint import fast_kernel, host_kernel
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.ir import Dense, Network, membrane_decay, synaptic_decay
 
-BACKENDS = ("numpy", "numba", "torch")
+BACKENDS = ("numpy", "c", "numba", "torch")
 
 
 def exact_matmul(spikes: np.ndarray, weight_t: np.ndarray, bound: int) -> np.ndarray:
@@ -224,11 +224,16 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
 
 #: Above this many (sample x timestep x synapse) slots the compiled kernel repays numba's start-up.
 NUMBA_WORK_THRESHOLD = 50_000_000
+#: Above this many the C kernel (loaded in milliseconds once compiled and cached) beats numpy.
+C_WORK_THRESHOLD = 2_000_000
 
 
 def default_backend(qnet: QuantNetwork, samples: int, steps: int) -> str:
-    """numba's event-driven kernel for large runs when installed, else numpy."""
+    """The C event-driven kernel when the host has a compiler, else numba's for large runs when
+    installed, else numpy; numpy for small runs."""
     work = samples * steps * sum(L.n_in * L.n_out for L in qnet.layers)
+    if work > C_WORK_THRESHOLD and host_kernel.available():
+        return "c"
     return "numba" if fast_kernel.HAVE_NUMBA and work > NUMBA_WORK_THRESHOLD else "numpy"
 
 
@@ -238,8 +243,9 @@ def simulate_int(
     """Run the integer contract on input spikes (samples, timesteps, inputs). The golden model.
 
     Backends compute identical results (tests hold them to each other and to a scalar
-    reference): ``numpy`` (layer-major, exact GEMMs), ``numba`` (event-driven compiled kernel,
-    chosen for large runs when installed), ``torch`` (numpy with torch's int8 GEMM for the
+    reference): ``numpy`` (layer-major, exact GEMMs), ``c`` (the event-driven kernel compiled by
+    the host's C compiler and cached; chosen for all but small runs), ``numba`` (the same kernel
+    compiled by numba), ``torch`` (numpy with torch's int8 GEMM for the
     synaptic sums).
     """
     x = check_inputs(inputs, qnet.n_inputs)
@@ -248,10 +254,14 @@ def simulate_int(
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     if backend == "numba" and not fast_kernel.HAVE_NUMBA:
         raise ValueError("backend 'numba' needs numba: pip install 'edgesnn[fast]'")
+    if backend == "c" and not host_kernel.available():
+        raise ValueError("backend 'c' needs a C compiler (cc) on this machine")
     runs = []
     for L in qnet.layers:
         if backend == "numba":
             runs.append((L, lambda s, rec, L=L: fast_kernel.run_layer(L, s, qnet.state_bits, rec)))
+        elif backend == "c":
+            runs.append((L, lambda s, rec, L=L: host_kernel.run_layer(L, s, qnet.state_bits, rec)))
         else:
             k = _IntKernel(L, qnet.state_bits, qnet.weight_bits, backend)
             runs.append((L, lambda s, rec, k=k: _loop_layer(k, s, rec, count_saturation)))

@@ -1,0 +1,131 @@
+"""The event-driven kernel compiled with the host's C compiler (host_kernel.c), loaded by ctypes.
+
+Compiled once per source version into ``$EDGESNN_CACHE/kernels`` (default
+``~/.cache/edgesnn/kernels``), atomically, and reused by every later process: loading takes
+milliseconds, which is what makes short `edgesnn simulate` runs fast. Without a C compiler the
+simulator falls back to numba or numpy (``available()`` says which).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SOURCE = Path(__file__).with_name("host_kernel.c")
+_lib = None
+_failed: str | None = None
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("EDGESNN_CACHE") or str(Path.home() / ".cache" / "edgesnn")
+    return Path(root) / "kernels"
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def _cpu_flags() -> bytes:
+    try:
+        return next(ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(b"flags"))
+    except (OSError, StopIteration):
+        return b""
+
+
+def library_path() -> Path:
+    """One library per source version and CPU (it is built with -march=native)."""
+    digest = hashlib.sha256(SOURCE.read_bytes() + platform.machine().encode() + _cpu_flags()).hexdigest()[:16]
+    return _cache_dir() / f"host_kernel-{digest}.so"
+
+
+def _load():
+    global _lib, _failed
+    if _lib is not None or _failed is not None:
+        return _lib
+    path = library_path()
+    try:
+        if not path.is_file():
+            cc = _compiler()
+            if cc is None:
+                raise OSError("no C compiler")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+                tmp_so = Path(tmp) / path.name
+                # for this CPU: the file name holds its instruction-set flags
+                subprocess.run(
+                    [cc, "-O3", "-march=native", "-std=c99", "-shared", "-fPIC", str(SOURCE), "-o", str(tmp_so)],
+                    check=True,
+                    capture_output=True,
+                    timeout=120,
+                )
+                os.replace(tmp_so, path)
+        lib = ctypes.CDLL(str(path))
+    except (OSError, subprocess.SubprocessError) as e:
+        _failed = str(e)
+        return None
+    lib.esnn_host_layer.restype = ctypes.c_int64
+    _lib = lib
+    return lib
+
+
+def available() -> bool:
+    """Whether the compiled kernel can be used here (compiling it on first call)."""
+    return _load() is not None
+
+
+def _ptr(a: np.ndarray):
+    return a.ctypes.data_as(ctypes.c_void_p)
+
+
+def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool):
+    """Same contract and return value as fast_kernel.run_layer."""
+    lib = _load()
+    if lib is None:
+        raise RuntimeError(f"the C host kernel is unavailable: {_failed}")
+    n, steps = s_in.shape[:2]
+    n_out, n_in = layer.n_out, layer.n_in
+    lo, hi = -(1 << (state_bits - 1)), (1 << (state_bits - 1)) - 1
+    s = np.ascontiguousarray(s_in, np.uint8)
+    out = np.zeros((n, steps, n_out), np.uint8)
+    shape = (n, steps, n_out) if record else (1,)
+    rec_v = np.zeros(shape, np.int64)
+    rec_i = np.zeros(shape if layer.current_based else (1,), np.int64)
+    v_last = np.zeros((n, n_out), np.int64)
+    w_t = np.ascontiguousarray(layer.weight.T, np.int8)
+    r_t = np.ascontiguousarray(layer.recurrent.T, np.int32) if layer.recurrent is not None else None
+
+    def i64(a):
+        return np.ascontiguousarray(a, np.int64)
+
+    bias, a_mem, thr, v_reset = i64(layer.bias), i64(layer.alpha_mem), i64(layer.threshold), i64(layer.v_reset)
+    a_syn = i64(layer.alpha_syn) if layer.current_based else np.zeros(n_out, np.int64)
+    scratch = [
+        np.zeros(n_out, np.int32),
+        np.zeros(n_out, np.int16),
+        np.zeros(max(n_in, 1), np.int64),
+        np.zeros(n_out, np.int64),
+        np.zeros(n_out, np.int64),
+        np.zeros(n_out, np.uint8),
+    ]
+    c64 = ctypes.c_int64
+    sat = lib.esnn_host_layer(
+        _ptr(s), c64(n), c64(steps), c64(n_in), _ptr(w_t), _ptr(r_t) if r_t is not None else None, c64(n_out),
+        c64(layer.shift), _ptr(bias), c64(int(layer.current_based)), _ptr(a_syn), _ptr(a_mem), _ptr(thr),
+        c64(int(layer.reset == "subtract")), _ptr(v_reset), c64(lo), c64(hi), c64(int(record)),
+        _ptr(out), _ptr(rec_v), _ptr(rec_i), _ptr(v_last), *(_ptr(a) for a in scratch),
+    )  # fmt: skip
+    return (
+        out.view(np.bool_),
+        rec_v if record else None,
+        rec_i if record and layer.current_based else None,
+        v_last,
+        int(sat),
+    )
