@@ -17,7 +17,7 @@ from edgesnn.energy.cycles import function_ranges, instruction_cycles, parse_tra
 from edgesnn.firmware.boards import get_board
 from edgesnn.formats import save_model
 from tests.test_firmware_boards import digits_like_model
-from tests.toolchains import missing_tool, need_board_tools
+from tests.toolchains import import_or_skip, missing_tool, need_board_tools
 
 I32 = st.integers(-(2**31), 2**31 - 1)
 
@@ -119,3 +119,23 @@ def test_energy_report_snn_against_cmsis_nn_ann(tmp_path):
     assert missing.exit_code == 1 and missing.stderr.strip().splitlines() == [
         "error: the int8 ANN baseline needs CMSIS-NN: give --cmsis-nn DIR or set EDGESNN_CMSIS_NN"
     ]
+
+
+def test_plot_energy_from_reports(tmp_path):
+    import_or_skip("matplotlib", what="plots")
+    rep = {
+        "board": "qemu-mps2-an386",
+        "snn": {"accuracy": 0.97, "energy_uj": 98.0},
+        "snn_early_exit": {"accuracy": 0.97, "energy_uj": 21.0, "margin": 2},
+        "ann": {"accuracy": 0.968, "energy_uj": 1.4},
+    }
+    (tmp_path / "rate.json").write_text(json.dumps(rep))
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    out = tmp_path / "e.png"
+    res = CliRunner().invoke(
+        app, ["plot", "energy", "--reports", str(tmp_path / "rate.json"), "--out", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["points"] == 3 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = CliRunner().invoke(app, ["plot", "energy", "--reports", str(tmp_path / "junk.json"), "--out", str(out)])
+    assert bad.exit_code == 1 and "not an energy report" in bad.stderr and bad.stderr.count("\n") == 1

@@ -28,3 +28,26 @@ def test_same_seed_same_weights_and_qat_model_quantizes_losslessly():
 def test_latency_encoding_trains():
     r = train(TrainConfig(epochs=2, hidden=(24,), timesteps=8, encoding="latency", qat=False))
     assert r.test_accuracy > 0.3
+
+
+@pytest.mark.parametrize("qat", [None, {"weight_bits": 8, "state_bits": 24, "per_channel": True}])
+def test_fused_time_loop_gives_the_step_by_step_spikes_and_gradients(qat):
+    """LIFRecurrence (one autograd node per layer) against the graph built step by step."""
+    import torch
+
+    from edgesnn.train.snn import SpikingMLP
+
+    torch.manual_seed(0)
+    m = SpikingMLP([64, 24, 10], 0.9, 1.0, qat=qat)
+    x = (torch.rand(8, 20, 64) < 0.3).float()
+    got = []
+    for fused in (True, False):
+        m.fused = fused
+        m.zero_grad()
+        s, v = m(x)
+        (s.sum(1).pow(2).mean() + 1e-3 * v.sum()).backward()
+        got.append((s.detach(), v.detach(), [p.grad.clone() for p in m.parameters()]))
+    (s1, v1, g1), (s2, v2, g2) = got
+    assert torch.equal(s1, s2) and torch.equal(v1, v2) and s1.sum() > 0
+    for a, b in zip(g1, g2):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-9) and a.abs().max() > 0

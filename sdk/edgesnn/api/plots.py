@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ def plot(
     out: PathLike = "plot.png",
     from_stream: PathLike | None = None,
     timesteps: list[int] | None = None,
+    reports: Sequence[PathLike] | None = None,
 ) -> dict[str, Any]:
     """Write a PNG: ``raster`` (input and every layer's spikes; or a ``stream --save-output``
     file), ``events`` (ON/OFF frames of an events data set), ``confusion``, ``quantization``
-    (float vs integer membranes, saturations), ``timesteps`` (accuracy vs timesteps).
+    (float vs integer membranes, saturations), ``timesteps`` (accuracy vs timesteps),
+    ``energy`` (accuracy vs energy per inference from ``edgesnn energy --json`` ``reports``).
 
     ```python
     edgesnn.api.plot("raster", "digits.qsnn", sample=3, out="raster.png")
@@ -41,6 +44,8 @@ def plot(
         return make.plot_events(dataset, sample, out, steps[0] if steps else None)
     if kind == "confusion":
         return make.plot_confusion(make.need_model(kind, m), dataset, out)
+    if kind == "energy":
+        return make.plot_energy([Path(r) for r in reports or []], out)
     if kind == "quantization":
         return make.plot_quantization(make.need_model(kind, m), dataset, sample, out)
     return make.plot_timesteps(make.need_model(kind, m), dataset, out, steps or [5, 10, 15, 25, 40, 60])

@@ -58,7 +58,7 @@ def from_video_cmd(
 
 @handles_errors
 def plot_cmd(
-    kind: Annotated[str, typer.Argument(help="raster, events, confusion, quantization or timesteps.")],
+    kind: Annotated[str, typer.Argument(help="raster, events, confusion, quantization, timesteps or energy.")],
     model: Annotated[Optional[Path], typer.Argument(help="A model (.nir or .qsnn); not needed for events.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the model's).")] = None,
     sample: Annotated[int, typer.Option(min=0, help="Which test sample (raster, events, quantization).")] = 0,
@@ -69,11 +69,16 @@ def plot_cmd(
     timesteps: Annotated[
         str, typer.Option(help="timesteps: the values to try (comma-separated); events: the bins.")
     ] = "",
+    reports: Annotated[str, typer.Option(help="energy: `edgesnn energy --json` outputs, comma-separated.")] = "",
     json_out: JsonOpt = False,
 ):
-    """Plot spikes, events, a confusion matrix, quantization error or accuracy vs timesteps."""
+    """Plot spikes, events, a confusion matrix, quantization error, accuracy vs timesteps or vs energy."""
     steps = [int(s) for s in timesteps.split(",") if s.strip()]
+    files = [r.strip() for r in reports.split(",") if r.strip()]
     emit(
-        api.plot(kind, model, dataset=dataset, sample=sample, out=out, from_stream=from_stream, timesteps=steps),
+        api.plot(
+            kind, model, dataset=dataset, sample=sample, out=out, from_stream=from_stream, timesteps=steps,
+            reports=files,
+        ),
         json_out,
-    )
+    )  # fmt: skip

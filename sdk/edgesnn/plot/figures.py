@@ -140,3 +140,25 @@ def timesteps_curve(points: dict[int, float], title: str, out: Path, label: str 
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     return _save(fig, out)
+
+
+def energy_points(points: list[dict], title: str, out: Path) -> Path:
+    """Accuracy against energy per inference (log scale): one marker per SNN variant and ANN.
+    ``points``: dicts with label, energy_uj, accuracy, kind ("snn" or "ann")."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for kind, marker, color in (("snn", "o", "tab:blue"), ("ann", "s", "tab:orange")):
+        pts = [p for p in points if p["kind"] == kind]
+        if pts:
+            ax.scatter([p["energy_uj"] for p in pts], [p["accuracy"] for p in pts], marker=marker, color=color,
+                       label="SNN (edgesnn)" if kind == "snn" else "int8 ANN (CMSIS-NN)")  # fmt: skip
+        for p in pts:
+            ax.annotate(p["label"], (p["energy_uj"], p["accuracy"]), textcoords="offset points",
+                        xytext=(4, 4) if kind == "snn" else (4, -10), fontsize=7)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("energy per inference (µJ, log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return _save(fig, out)

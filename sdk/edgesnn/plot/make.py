@@ -9,7 +9,7 @@ import numpy as np
 from edgesnn.errors import DatasetError, ModelFileError
 from edgesnn.plot import figures
 
-KINDS = ("raster", "events", "confusion", "quantization", "timesteps")
+KINDS = ("raster", "events", "confusion", "quantization", "timesteps", "energy")
 
 
 def _model(path: Path):
@@ -164,6 +164,41 @@ def plot_timesteps(model_path: Path, dataset: str | None, out: Path, steps: list
         points[t] = simulate(m, x).accuracy(y)
     path = figures.timesteps_curve(points, f"{Path(model_path).name} on {ds.name} (test split)", out)
     return {"plot": str(path), "accuracy_by_timesteps": {str(t): a for t, a in points.items()}}
+
+
+def plot_energy(reports: list[Path], out: Path) -> dict:
+    """Accuracy vs energy per inference from `edgesnn energy --json` reports (one or more: e.g.
+    rate and latency coding, event data), each contributing its SNN, early-exit SNN and ANN."""
+    import json
+
+    from edgesnn.plot import figures
+
+    if not reports:
+        raise ValueError("plot energy needs --reports: files written by `edgesnn energy --json`")
+    points = []
+    for path in reports:
+        try:
+            r = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: not an energy report ({e})") from None
+        if not isinstance(r, dict) or "snn" not in r or "ann" not in r:
+            raise ValueError(f"{path}: not an energy report (no snn and ann)")
+        name = Path(path).stem
+        for key, kind, label in (
+            ("snn", "snn", name),
+            ("snn_early_exit", "snn", f"{name}, early exit {r.get('snn_early_exit', {}).get('margin')}"),
+            ("ann", "ann", f"{name} ANN"),
+        ):
+            row = r.get(key)
+            if row and row.get("energy_uj") is not None:
+                points.append(
+                    {"label": label, "kind": kind, "energy_uj": row["energy_uj"], "accuracy": row["accuracy"]}
+                )
+    if not points:
+        raise ValueError("the reports hold no energy figures (their board files have no [energy] table)")
+    board = json.loads(Path(reports[0]).read_text()).get("board", "?")
+    path = figures.energy_points(points, f"accuracy vs energy per inference on {board}", out)
+    return {"plot": "energy", "out": str(path), "points": len(points)}
 
 
 def check_kind(kind: str) -> None:
