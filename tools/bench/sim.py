@@ -35,7 +35,6 @@ def main() -> None:
     ap.add_argument("--process-samples", type=int, default=8192)
     args = ap.parse_args()
 
-    import snntorch as snn
     import torch
 
     from edgesnn.fixedpoint import quantize, simulate_int
@@ -53,24 +52,7 @@ def main() -> None:
         qnet = quantize(net)
         x = rng.random((args.batch, args.steps, sizes[0])) < args.density
 
-        fcs = [torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-        with torch.no_grad():
-            for fc, L in zip(fcs, layers):
-                fc.weight.copy_(torch.from_numpy(np.array(L.weight)))
-                fc.bias.zero_()
-        lifs = [snn.Leaky(beta=0.9, threshold=1.0) for _ in fcs]
-        xt = torch.from_numpy(x.astype(np.float32))
-
-        def run_snntorch():
-            with torch.no_grad():
-                mems = [lif.reset_mem() for lif in lifs]
-                out = []
-                for t in range(args.steps):
-                    s = xt[:, t]
-                    for i, (fc, lif) in enumerate(zip(fcs, lifs)):
-                        s, mems[i] = lif(fc(s), mems[i])
-                    out.append(s)
-                return torch.stack(out, 1)
+        run_snntorch = snntorch_runner(layers, x, args.batch)
 
         ref = simulate_int(qnet, x, backend="numpy")
         t_snn = best_of(run_snntorch)
@@ -109,15 +91,37 @@ def main() -> None:
                 print(f"{'':13}edgesnn integer [{b:5}] {r[b + '_ms']:7.1f} ms   speedup x{r[b + '_speedup']}")
 
 
+def snntorch_runner(layers, x: np.ndarray, batch: int):
+    """snnTorch Leaky layers with the same weights (no bias), run over ``x`` in batches."""
+    import snntorch as snn
+    import torch
+
+    fcs = [torch.nn.Linear(L.weight.shape[1], L.weight.shape[0]) for L in layers]
+    with torch.no_grad():
+        for fc, L in zip(fcs, layers):
+            fc.weight.copy_(torch.from_numpy(np.array(L.weight)))
+            fc.bias.zero_()
+    lifs = [snn.Leaky(beta=0.9, threshold=1.0) for _ in fcs]
+    xt = torch.from_numpy(x.astype(np.float32))
+
+    def run():
+        with torch.no_grad():
+            for b0 in range(0, len(xt), batch):
+                mems = [lif.reset_mem() for lif in lifs]
+                for t in range(xt.shape[1]):
+                    s = xt[b0 : b0 + batch, t]
+                    for i, (fc, lif) in enumerate(zip(fcs, lifs)):
+                        s, mems[i] = lif(fc(s), mems[i])
+
+    return run
+
+
 def process_row(args) -> dict:
     """The whole CLI process against snnTorch's compute on the same network and input."""
     import os
     import subprocess
     import tempfile
     import time
-
-    import snntorch as snn
-    import torch
 
     from edgesnn.fixedpoint import quantize
     from edgesnn.formats import save_model
@@ -130,24 +134,7 @@ def process_row(args) -> dict:
         for a, b in zip(sizes[:-1], sizes[1:])
     ]
     x = rng.random((args.process_samples, args.steps, sizes[0])) < args.density
-    fcs = [torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    with torch.no_grad():
-        for fc, L in zip(fcs, layers):
-            fc.weight.copy_(torch.from_numpy(np.array(L.weight)))
-            fc.bias.zero_()
-    lifs = [snn.Leaky(beta=0.9, threshold=1.0) for _ in fcs]
-    xt = torch.from_numpy(x.astype(np.float32))
-
-    def run_snntorch():
-        with torch.no_grad():
-            for b0 in range(0, len(xt), args.batch):
-                mems = [lif.reset_mem() for lif in lifs]
-                for t in range(args.steps):
-                    s = xt[b0 : b0 + args.batch, t]
-                    for i, (fc, lif) in enumerate(zip(fcs, lifs)):
-                        s, mems[i] = lif(fc(s), mems[i])
-
-    t_snn = best_of(run_snntorch, repeats=2)
+    t_snn = best_of(snntorch_runner(layers, x, args.batch), repeats=2)
     with tempfile.TemporaryDirectory() as tmp:
         model = save_model(quantize(Network(n_inputs=sizes[0], layers=tuple(layers))), Path(tmp) / "m.qsnn")
         np.save(Path(tmp) / "x.npy", x)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from edgesnn.checksums import crc_msb_first
 from edgesnn.errors import ProtocolError  # noqa: F401  (re-exported: raised here)
 
 PROTOCOL_VERSION = 2
@@ -36,12 +37,7 @@ NO_LAYER = 0xFF
 
 def crc16(data: bytes) -> int:
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor)."""
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
+    return crc_msb_first(data, 16, 0x1021, 0xFFFF)
 
 
 def cobs_encode(data: bytes) -> bytes:

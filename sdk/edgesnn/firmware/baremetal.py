@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgesnn.checksums import crc_msb_first
 from edgesnn.firmware.boards import Board
 from edgesnn.firmware.hostbuild import BuildError
 from edgesnn.firmware.paths import templates_dir
@@ -21,12 +22,7 @@ BOOT2_BYTES = 256
 def crc32_mpeg2(data: bytes) -> int:
     """CRC-32 as the RP2040 boot ROM checks boot2: polynomial 0x04C11DB7, initial 0xFFFFFFFF,
     MSB first (not reflected), no final XOR (the SDK's pad_checksum: crcmod, rev=False)."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else (crc << 1) & 0xFFFFFFFF
-    return crc
+    return crc_msb_first(data, 32, 0x04C11DB7, 0xFFFFFFFF)
 
 
 def checksummed_boot2(code: bytes) -> bytes:
