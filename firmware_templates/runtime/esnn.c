@@ -100,6 +100,30 @@ static void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
 }
 #endif
 
+/* part = one row (the first event of a chunk: no clearing of part needed) */
+#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__))
+static void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    uint32_t n = (uint32_t)words >> 2;
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[row]!, {r4, r5, r6, r8}\n\t"
+                     "stmia %[part]!, {r4, r5, r6, r8}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b\n\t"
+                     : [part] "+r"(part), [row] "+r"(row), [n] "+r"(n)
+                     :
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
+}
+#else
+static void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    uint16_t k;
+    for (k = 0; k < words; ++k)
+        part[k] = row[k];
+}
+#endif
+
+
 /* acc[j] (+)= sum of rows[ev[e]][j] for all events, exactly: `assign` stores the first chunk's
  * sums instead of adding them, which saves clearing acc. n_ev >= 1. */
 static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev, uint16_t chunk,
@@ -109,18 +133,23 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
     while (start < n_ev) {
         uint16_t end = (uint16_t)(n_ev - start > chunk ? start + chunk : n_ev);
         uint16_t e, k;
-        for (k = 0; k < words; ++k)
-            part[k] = 0;
-        for (e = start; e < end; ++e)
+        copy_row(part, rows + (uint32_t)ev[start] * words, words);
+        for (e = (uint16_t)(start + 1u); e < end; ++e)
             add_row(part, rows + (uint32_t)ev[e] * words, words);
-        for (k = 0; k < words; ++k) {
-            /* both lanes before either store: acc and part may alias as far as C knows */
-            uint32_t word = part[k];
-            int32_t lo = esnn_lane_lo(word), hi = esnn_lane_hi(word, lo);
-            if (assign) {
+        /* both lanes before either store: acc and part may alias as far as C knows */
+        if (assign) {
+            for (k = 0; k < words; ++k) {
+                uint32_t word = part[k];
+                int32_t lo, hi;
+                ESNN_LANES(word, lo, hi);
                 acc[2 * k] = lo;
                 acc[2 * k + 1] = hi;
-            } else {
+            }
+        } else {
+            for (k = 0; k < words; ++k) {
+                uint32_t word = part[k];
+                int32_t lo, hi;
+                ESNN_LANES(word, lo, hi);
                 acc[2 * k] += lo;
                 acc[2 * k + 1] += hi;
             }
@@ -142,6 +171,18 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
     uint16_t n_rec = (L->flags & ESNN_RECURRENT) ? s->n_spikes[l] : 0u;
     uint32_t j;
     int have_input = n_in > 0u || n_rec > 0u;
+    if (L->update_packed != 0 && n_rec == 0u && n_in > 0u && n_in <= m->chunk) {
+        /* one chunk of events and nothing else: the update reads the packed sums directly */
+        uint16_t e;
+        copy_row(s->part, L->w + (uint32_t)in[0] * L->words, L->words);
+        for (e = 1; e < n_in; ++e)
+            add_row(s->part, L->w + (uint32_t)in[e] * L->words, L->words);
+        s->synops += (uint32_t)n_in * L->n_out;
+        s->neuron_updates += L->n_out;
+        n_out_spikes = L->update_packed(v, s->part, out);
+        s->n_spikes[l] = n_out_spikes;
+        return n_out_spikes;
+    }
     if (n_in > 0u)
         accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part, 1);
     s->synops += (uint32_t)n_in * L->n_out;

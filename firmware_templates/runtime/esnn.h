@@ -44,9 +44,29 @@ static inline int32_t esnn_lane_hi(uint32_t word, int32_t lo)
     return (d <= 0x7fffffffu ? (int32_t)d : -(int32_t)(~d) - 1) / 65536;
 }
 
+/* The two lanes of a packed word, in the fewest instructions the compiler allows: GCC and Clang
+ * convert out-of-range unsigned values to signed by wrapping and shift signed values
+ * arithmetically (their documented behaviour), so lo is a sign extension and hi one shift. */
+#if defined(__GNUC__)
+#define ESNN_LANES(word, lo, hi) \
+    do { \
+        (lo) = (int32_t)(int16_t)(uint16_t)(word); \
+        (hi) = (int32_t)((word) - (uint32_t)(lo)) >> 16; \
+    } while (0)
+#else
+#define ESNN_LANES(word, lo, hi) \
+    do { \
+        (lo) = esnn_lane_lo(word); \
+        (hi) = esnn_lane_hi((word), (lo)); \
+    } while (0)
+#endif
+
 /* A layer's generated neuron update (esnn_update.h): v, the synaptic input (NULL: none this
  * step) and the spike list to fill; returns the spike count. */
 typedef uint16_t (*esnn_update_fn)(int32_t *v, const int32_t *acc, uint16_t *out);
+/* The same update reading the synaptic sums still packed (two int16 lanes per word, as
+ * accumulate leaves them after one chunk of events): saves unpacking them. */
+typedef uint16_t (*esnn_update_packed_fn)(int32_t *v, const uint32_t *part, uint16_t *out);
 
 typedef struct {
     uint16_t n_in;
@@ -64,6 +84,7 @@ typedef struct {
     const int32_t *v_reset;
     uint32_t offset; /* first neuron of this layer in the state arrays */
     esnn_update_fn update; /* specialised neuron update, or NULL for the generic one */
+    esnn_update_packed_fn update_packed; /* the same on packed sums, or NULL */
 } esnn_layer_t;
 
 typedef struct {

@@ -206,4 +206,85 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif(uint32_t n, int32_t *v, const int32_
     return n_spikes;
 }
 
+/*
+ * esnn_update_lif on synaptic sums still packed two per word (lane lo: neuron 2k, lane hi:
+ * neuron 2k + 1), as one chunk of accumulate leaves them: no unpacking pass. On ARMv7-M, for
+ * reset by subtraction, decays above one half and shift < 16, two neurons per turn: ldr, sxth
+ * and sub split the word (the hi lane stays multiplied by 2^16, and `asr #(16 - shift)` scales
+ * it exactly, its low 16 bits being zero), then each neuron as in esnn_update_lif. An odd last
+ * neuron, and every other case, go through the C loop.
+ */
+ESNN_ALWAYS_INLINE uint16_t esnn_update_lif_packed(uint32_t n, int32_t *v, const uint32_t *part, const int32_t *bt,
+                                                   unsigned shift, int32_t alpha, unsigned bits, int has_bias,
+                                                   int subtract, int32_t v_reset, uint16_t *out)
+{
+    uint16_t n_spikes = 0;
+    int32_t *pv = v, *end = v + n;
+    const int32_t *pbt = bt;
+    const uint32_t *pp = part;
+#if defined(ESNN_HAVE_ARMV7M_UPDATE)
+    if (subtract && alpha > 32768 && alpha < 65536 && bits <= 30u && shift < 16u && n >= 2u) {
+        int32_t c = (int32_t)((uint32_t)(alpha - 65536) << 16);
+        int32_t *pair_end = v + (n & ~1u);
+        uint16_t *po = out;
+        uint32_t w;
+        int32_t a, b, t, u;
+#if !defined(__ARM_FEATURE_DSP)
+        uint32_t lo;
+#endif
+        __asm__ volatile("1:\n\t"
+                         "ldr %[w], [%[pp]], #4\n\t"
+                         "sxth %[a], %[w]\n\t"
+                         "sub %[w], %[w], %[a]\n\t"
+                         "ldrd %[b], %[t], [%[pbt]], #8\n\t"
+                         "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[a], lsl %[sh]\n\t"
+                         "add %[u], %[u], %[b]\n\t"
+                         "ssat %[u], %[bits], %[u]\n\t"
+                         "cmp %[u], %[t]\n\t"
+                         "bgt 3f\n"
+                         "2:\n\t"
+                         "str %[u], [%[pv]], #4\n\t"
+                         "ldrd %[b], %[t], [%[pbt]], #8\n\t"
+                         "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[w], asr %[hs]\n\t"
+                         "add %[u], %[u], %[b]\n\t"
+                         "ssat %[u], %[bits], %[u]\n\t"
+                         "cmp %[u], %[t]\n\t"
+                         "bgt 5f\n"
+                         "4:\n\t"
+                         "str %[u], [%[pv]], #4\n\t"
+                         "cmp %[pv], %[end]\n\t"
+                         "bne 1b\n\t"
+                         "b 6f\n"
+                         "3:\n\t"
+                         "sub %[u], %[u], %[t]\n\t"
+                         "sub %[b], %[pv], %[v0]\n\t"
+                         "lsr %[b], %[b], #2\n\t"
+                         "strh %[b], [%[po]], #2\n\t"
+                         "b 2b\n"
+                         "5:\n\t"
+                         "sub %[u], %[u], %[t]\n\t"
+                         "sub %[b], %[pv], %[v0]\n\t"
+                         "lsr %[b], %[b], #2\n\t"
+                         "strh %[b], [%[po]], #2\n\t"
+                         "b 4b\n"
+                         "6:\n\t"
+                         : [pp] "+&r"(pp), [pbt] "+&r"(pbt), [pv] "+&r"(pv), [po] "+&r"(po), [w] "=&r"(w),
+                           [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)ESNN_ASM_DECAY_REGS
+                         : [end] "r"(pair_end), [v0] "r"(v), [c] "r"(c), [sh] "i"(shift), [hs] "i"(16u - shift),
+                           [bits] "i"(bits)
+                         : "cc", "memory");
+        n_spikes = (uint16_t)(po - out);
+    }
+#endif
+    while (pv < end) {
+        uint32_t word = *pp++;
+        int32_t lanes[2];
+        unsigned k;
+        ESNN_LANES(word, lanes[0], lanes[1]);
+        for (k = 0; k < 2u && pv < end; ++k)
+            ESNN_LIF_NEURON(lanes[k] * ((int32_t)1 << shift));
+    }
+    return n_spikes;
+}
+
 #endif /* ESNN_UPDATE_H */
