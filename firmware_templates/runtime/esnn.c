@@ -123,7 +123,6 @@ static void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
 }
 #endif
 
-
 /* acc[j] (+)= sum of rows[ev[e]][j] for all events, exactly: `assign` stores the first chunk's
  * sums instead of adding them, which saves clearing acc. n_ev >= 1. */
 static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev, uint16_t chunk,

@@ -232,47 +232,47 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif_packed(uint32_t n, int32_t *v, const
 #if !defined(__ARM_FEATURE_DSP)
         uint32_t lo;
 #endif
-        __asm__ volatile("1:\n\t"
-                         "ldr %[w], [%[pp]], #4\n\t"
-                         "sxth %[a], %[w]\n\t"
-                         "sub %[w], %[w], %[a]\n\t"
-                         "ldrd %[b], %[t], [%[pbt]], #8\n\t"
-                         "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[a], lsl %[sh]\n\t"
-                         "add %[u], %[u], %[b]\n\t"
-                         "ssat %[u], %[bits], %[u]\n\t"
-                         "cmp %[u], %[t]\n\t"
-                         "bgt 3f\n"
-                         "2:\n\t"
-                         "str %[u], [%[pv]], #4\n\t"
-                         "ldrd %[b], %[t], [%[pbt]], #8\n\t"
-                         "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[w], asr %[hs]\n\t"
-                         "add %[u], %[u], %[b]\n\t"
-                         "ssat %[u], %[bits], %[u]\n\t"
-                         "cmp %[u], %[t]\n\t"
-                         "bgt 5f\n"
-                         "4:\n\t"
-                         "str %[u], [%[pv]], #4\n\t"
-                         "cmp %[pv], %[end]\n\t"
-                         "bne 1b\n\t"
-                         "b 6f\n"
-                         "3:\n\t"
-                         "sub %[u], %[u], %[t]\n\t"
-                         "sub %[b], %[pv], %[v0]\n\t"
-                         "lsr %[b], %[b], #2\n\t"
-                         "strh %[b], [%[po]], #2\n\t"
-                         "b 2b\n"
-                         "5:\n\t"
-                         "sub %[u], %[u], %[t]\n\t"
-                         "sub %[b], %[pv], %[v0]\n\t"
-                         "lsr %[b], %[b], #2\n\t"
-                         "strh %[b], [%[po]], #2\n\t"
-                         "b 4b\n"
-                         "6:\n\t"
-                         : [pp] "+&r"(pp), [pbt] "+&r"(pbt), [pv] "+&r"(pv), [po] "+&r"(po), [w] "=&r"(w),
-                           [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)ESNN_ASM_DECAY_REGS
-                         : [end] "r"(pair_end), [v0] "r"(v), [c] "r"(c), [sh] "i"(shift), [hs] "i"(16u - shift),
-                           [bits] "i"(bits)
-                         : "cc", "memory");
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[w], [%[pp]], #4\n\t"
+            "sxth %[a], %[w]\n\t"
+            "sub %[w], %[w], %[a]\n\t"
+            "ldrd %[b], %[t], [%[pbt]], #8\n\t"
+            "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[a], lsl %[sh]\n\t"
+            "add %[u], %[u], %[b]\n\t"
+            "ssat %[u], %[bits], %[u]\n\t"
+            "cmp %[u], %[t]\n\t"
+            "bgt 3f\n"
+            "2:\n\t"
+            "str %[u], [%[pv]], #4\n\t"
+            "ldrd %[b], %[t], [%[pbt]], #8\n\t"
+            "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[w], asr %[hs]\n\t"
+            "add %[u], %[u], %[b]\n\t"
+            "ssat %[u], %[bits], %[u]\n\t"
+            "cmp %[u], %[t]\n\t"
+            "bgt 5f\n"
+            "4:\n\t"
+            "str %[u], [%[pv]], #4\n\t"
+            "cmp %[pv], %[end]\n\t"
+            "bne 1b\n\t"
+            "b 6f\n"
+            "3:\n\t"
+            "sub %[u], %[u], %[t]\n\t"
+            "sub %[b], %[pv], %[v0]\n\t"
+            "lsr %[b], %[b], #2\n\t"
+            "strh %[b], [%[po]], #2\n\t"
+            "b 2b\n"
+            "5:\n\t"
+            "sub %[u], %[u], %[t]\n\t"
+            "sub %[b], %[pv], %[v0]\n\t"
+            "lsr %[b], %[b], #2\n\t"
+            "strh %[b], [%[po]], #2\n\t"
+            "b 4b\n"
+            "6:\n\t"
+            : [pp] "+&r"(pp), [pbt] "+&r"(pbt), [pv] "+&r"(pv), [po] "+&r"(po), [w] "=&r"(w), [a] "=&r"(a),
+              [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)ESNN_ASM_DECAY_REGS
+            : [end] "r"(pair_end), [v0] "r"(v), [c] "r"(c), [sh] "i"(shift), [hs] "i"(16u - shift), [bits] "i"(bits)
+            : "cc", "memory");
         n_spikes = (uint16_t)(po - out);
     }
 #endif
