@@ -212,13 +212,14 @@ def _one_winner_model():
 def test_stream_early_exit_stops_once_settled_and_stays_bit_exact(tmp_path):
     need_board_tools(get_board("host"))
     from edgesnn import api
+    from edgesnn.fixedpoint.simulate import cut_at_exit
 
     q = _one_winner_model()
     x = np.random.default_rng(0).random((5, 25, 8)) < 0.3
     np.save(tmp_path / "x.npy", x)
     for margin, steps in ((0, 13), (2, 2)):
         d = deploy(q, get_board("host"), tmp_path / f"b{margin}")
-        sim = api.device.cut_at_exit(q, x, simulate_int(q, x), margin)
+        sim = cut_at_exit(q, x, simulate_int(q, x), margin)[0]
         rows: list = []
         err = api.device.stream_rows(d, x, np.zeros(5, np.int64), sim, 1, rows, early_exit=margin)
         assert err is None and [r["steps"] for r in rows] == [steps] * 5

@@ -261,12 +261,13 @@ def stream(
     """
     from edgesnn.data.datasets import model_inputs
     from edgesnn.fixedpoint import simulate_int
+    from edgesnn.fixedpoint.simulate import cut_at_exit
 
     qnet = quantized(model)
     x, y, _ = model_inputs(qnet, dataset, "test", limit, str(model) if isinstance(model, (str, Path)) else qnet.name)
     sim = simulate_int(qnet, x)
     if early_exit is not None:
-        sim = cut_at_exit(qnet, x, sim, early_exit)
+        sim = cut_at_exit(qnet, x, sim, early_exit)[0]
     d = open_device(qnet, board, port, out, timeout)
     rows: list[dict] = []
     spikes: list[np.ndarray] = []
@@ -278,26 +279,6 @@ def stream(
         summary["output"] = str(save_device_output(save_output, x, y, rows, spikes, qnet.n_outputs))
     summary["rows"] = rows
     return summary
-
-
-def cut_at_exit(qnet: QuantNetwork, x: np.ndarray, sim: SimResult, margin: int) -> SimResult:
-    """What the device must report under early exit: spikes after the exit step cleared, the
-    prediction at exit, the synaptic events of the steps run."""
-    import dataclasses
-
-    from edgesnn.fixedpoint import contract as C
-    from edgesnn.fixedpoint import simulate_int
-
-    if margin < 0:
-        raise ValueError(f"early exit margin must be 0 (exact) or positive, got {margin}")
-    steps, pred = C.exit_steps(sim.spikes, margin)
-    spikes = sim.spikes.copy()
-    synops = sim.synops.copy()
-    for i, k in enumerate(steps):
-        spikes[i, k:] = False
-        if k < x.shape[1]:
-            synops[i] = simulate_int(qnet, x[i : i + 1, :k]).synops[0]
-    return dataclasses.replace(sim, spikes=spikes, prediction=np.where(pred < 0, sim.prediction, pred), synops=synops)
 
 
 def ports() -> list[dict[str, Any]]:

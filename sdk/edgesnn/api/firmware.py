@@ -165,7 +165,8 @@ def energy(
         raise ValueError(f"samples must be at least 1, got {samples}")
     qnet, b = quantized(model), get_board(board)
     x, y, ds = model_inputs(qnet, dataset, "test")
-    snn_acc = simulate_int(qnet, x).accuracy(y)
+    sim = simulate_int(qnet, x)
+    snn_acc = sim.accuracy(y)
     spec = ds.model_spec(qnet.input_spec)
     static = (*ds.static("train", spec), *ds.static("test", spec))
     rep = energy_report(qnet, b, x, y, snn_acc, static, ds.classes, Path(out), cmsis_nn=cmsis_nn, samples=samples)
@@ -177,7 +178,7 @@ def energy(
         s = stream(qnet, board=board, dataset=dataset, limit=samples, early_exit=early_exit, out=Path(out) / "stream")
         if s["mismatches"] or not s["complete"] or "instructions_per_inference" not in s:
             raise EmulatorError(f"{board}: the early-exit stream did not complete bit-exactly: {s.get('error', '')}")
-        summary = early_exit_summary(qnet, x, simulate_int(qnet, x), early_exit, y)
+        summary = early_exit_summary(qnet, x, sim, early_exit, y)
         cpi = rep["snn"]["cycles_per_instruction"]
         snn_ee = {
             "accuracy": summary["accuracy"],

@@ -326,23 +326,18 @@ def simulate(
 def early_exit_summary(m: Model, x: np.ndarray, r: SimResult, margin: int, labels: np.ndarray | None) -> dict[str, Any]:
     """Steps and synaptic events an inference needs when it stops once settled
     (``contract.settled``), and the accuracy of the predictions at that point."""
-    from edgesnn.fixedpoint import contract as C
-    from edgesnn.fixedpoint import simulate as run
+    from edgesnn.fixedpoint.simulate import cut_at_exit
 
-    if margin < 0:
-        raise ValueError(f"early exit margin must be 0 (exact) or positive, got {margin}")
-    steps, pred = C.exit_steps(r.spikes, margin)
-    pred = np.where(pred < 0, r.prediction, pred)
-    synops = np.array([run(m, x[i : i + 1, : steps[i]]).synops[0] for i in range(len(steps))], np.float64)
+    cut, steps = cut_at_exit(m, x, r, margin)
     out: dict[str, Any] = {
         "margin": margin,
         "steps_mean": float(steps.mean()),
         "steps_fraction": float(steps.mean() / x.shape[1]),
-        "synops_per_sample": float(synops.mean()),
-        "predictions_changed": int(np.sum(pred != r.prediction)),
+        "synops_per_sample": float(cut.synops.mean()),
+        "predictions_changed": int(np.sum(cut.prediction != r.prediction)),
     }
     if labels is not None:
-        out["accuracy"] = float(np.mean(pred == labels))
+        out["accuracy"] = cut.accuracy(labels)
     return out
 
 

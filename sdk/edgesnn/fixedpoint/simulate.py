@@ -281,3 +281,31 @@ def simulate(model: Network | QuantNetwork, inputs, *, record: bool = False) -> 
     if isinstance(model, QuantNetwork):
         return simulate_int(model, inputs, record=record)
     return simulate_float(model, inputs, record=record)
+
+
+def cut_at_exit(model: Network | QuantNetwork, inputs, sim: SimResult, margin: int) -> tuple[SimResult, np.ndarray]:
+    """``sim`` as it comes out when each inference stops once settled (``contract.settled``,
+    margin 0: exact), and the steps each sample ran. A sample that stops early is simulated again
+    over the steps it ran, so its spikes (cleared after the exit), counts, final membrane and
+    synaptic events are those of that shorter run; its prediction is the leader at exit. The
+    per-layer record and saturation counts, which belong to the full run, are dropped."""
+    if margin < 0:
+        raise ValueError(f"early exit margin must be 0 (exact) or positive, got {margin}")
+    x = np.asarray(inputs)
+    steps, pred = C.exit_steps(sim.spikes, margin)
+    spikes, counts, v_last, synops = sim.spikes.copy(), sim.counts.copy(), sim.v_last.copy(), sim.synops.copy()
+    for i, k in enumerate(steps):
+        if k < x.shape[1]:
+            short = simulate(model, x[i : i + 1, :k])
+            spikes[i, k:] = False
+            counts[i], v_last[i], synops[i] = short.counts[0], short.v_last[0], short.synops[0]
+    prediction = np.where(pred < 0, sim.prediction, pred)
+    cut = SimResult(
+        spikes=spikes,
+        counts=counts,
+        v_last=v_last,
+        prediction=prediction,
+        synops=synops,
+        neuron_updates=sim.neuron_updates,
+    )
+    return cut, steps
