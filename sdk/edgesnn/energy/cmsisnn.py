@@ -19,7 +19,14 @@ from edgesnn import __version__
 from edgesnn.energy.ann import Int8ANN, run_int8
 from edgesnn.errors import BuildError, EmulatorError
 from edgesnn.firmware.boards import Board, counts_instructions
-from edgesnn.firmware.build import EMBEDDED_FLAGS, LINK_FLAGS, _hal_sources, render_board_files, run_tool
+from edgesnn.firmware.build import (
+    EMBEDDED_FLAGS,
+    LINK_FLAGS,
+    _hal_sources,
+    image_sizes,
+    render_board_files,
+    run_tool,
+)
 from edgesnn.firmware.paths import templates_dir
 from edgesnn.firmware.qemu import qemu_command
 from edgesnn.firmware.render import _env
@@ -114,9 +121,7 @@ def build_ann(ann: Int8ANN, xq: np.ndarray, board: Board, cmsis: Path, out: Path
         objs.append(obj)
     elf = out / "ann.elf"
     run_tool([cc, *cflags, *map(str, objs), "-o", str(elf), *LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc"], "linking")
-    size = run_tool([cc[: -len("gcc")] + "size", "-A", str(elf)], "size")
-    sec = {p[0]: int(p[1]) for p in (ln.split() for ln in size.splitlines()) if len(p) >= 2 and p[1].isdigit()}
-    return elf, sec.get(".text", 0) + sec.get(".data", 0), sec.get(".data", 0) + sec.get(".bss", 0)
+    return (elf, *image_sizes(board, elf))
 
 
 def run_ann(ann: Int8ANN, xq: np.ndarray, board: Board, cmsis: Path, out: Path, timeout: float = 600) -> AnnRun:

@@ -15,7 +15,7 @@ import tomllib
 
 from edgesnn.errors import BoardError, FitError  # noqa: F401  (re-exported: raised here)
 from edgesnn.firmware.paths import boards_dir
-from edgesnn.firmware.render import fits_int32, packed_rows, specialised_update
+from edgesnn.firmware.render import model_table_bytes, packed_rows
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
@@ -117,18 +117,6 @@ def rule_index_width(board: Board, qnet: QuantNetwork) -> None:
         total += L.n_out
         if L.n_in > 65535 or total > 65535:
             _fail("index-width", board, f"layer {i} pushes the neuron count to {total} (limit 65535)")
-
-
-def model_table_bytes(qnet: QuantNetwork) -> list[int]:
-    """Flash taken by each layer's const tables (packed rows + per-neuron int32 parameters:
-    (bias, threshold) pairs for layers with a specialised update, else four or five arrays)."""
-    out = []
-    for L in qnet.layers:
-        rows, _ = packed_rows(L.weight)
-        n = rows.size + (packed_rows(L.recurrent)[0].size if L.recurrent is not None else 0)
-        fast = specialised_update(L, qnet, 8 if fits_int32(L, qnet) else 0) is not None
-        out.append(4 * n + 4 * L.n_out * (2 if fast else 5 if L.current_based else 4))
-    return out
 
 
 def model_ram_bytes(qnet: QuantNetwork) -> int:

@@ -258,6 +258,13 @@ def build(
     return result
 
 
+def image_sizes(board: Board, elf: Path) -> tuple[int, int]:
+    """(flash, RAM) of a cross-compiled image: .text + .data, and .data + .bss."""
+    out = run_tool([tool_path(board, "size"), "-A", str(elf)], "size")
+    sec = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) >= 2 and p[1].isdigit()}
+    return sec.get(".text", 0) + sec.get(".data", 0), sec.get(".data", 0) + sec.get(".bss", 0)
+
+
 def measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> BuildResult:
     nm = tool_path(board, "nm") if board.family != "host" else "nm"
     final = _symbol_sizes(nm, elf)
@@ -269,13 +276,7 @@ def measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> B
     def size_of(stem: str) -> int:
         return sum(sz for name, sz in final.items() if name in per_obj.get(stem, ()))
 
-    if board.family == "host":
-        flash = ram = 0
-    else:
-        out = run_tool([tool_path(board, "size"), "-A", str(elf)], "size")
-        sec = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) >= 2 and p[1].isdigit()}
-        flash = sec.get(".text", 0) + sec.get(".data", 0)
-        ram = sec.get(".data", 0) + sec.get(".bss", 0)
+    flash, ram = (0, 0) if board.family == "host" else image_sizes(board, elf)
     proto = size_of("esnn_proto")
     runtime, model = size_of("esnn") + proto, size_of("esnn_model")
     learning = size_of("esnn_learn") + size_of("esnn_persist") + size_of("esnn_proto_learn")

@@ -13,6 +13,8 @@ import importlib.util
 
 import numpy as np
 
+from edgesnn.fixedpoint import contract as C
+
 #: numba is imported (and the kernel compiled, or loaded from its cache) on first use only,
 #: so that commands which never simulate much do not pay its start-up time.
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
@@ -121,7 +123,7 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool):
     """(spikes, v record or None, i record or None, final v, state writes at the limit) of one layer."""
     n, steps = s_in.shape[:2]
     n_out = layer.n_out
-    lo, hi = -(1 << (state_bits - 1)), (1 << (state_bits - 1)) - 1
+    lo, hi = C.state_limits(state_bits)
     out = np.zeros((n, steps, n_out), np.bool_)
     shape = (n, steps, n_out) if record else (1, 1, 1)
     rec_v = np.zeros(shape, np.int64)

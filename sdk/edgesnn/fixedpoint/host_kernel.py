@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgesnn.fixedpoint import contract as C
+
 SOURCE = Path(__file__).with_name("host_kernel.c")
 _lib = None
 _failed: str | None = None
@@ -92,7 +94,7 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool):
         raise RuntimeError(f"the C host kernel is unavailable: {_failed}")
     n, steps = s_in.shape[:2]
     n_out, n_in = layer.n_out, layer.n_in
-    lo, hi = -(1 << (state_bits - 1)), (1 << (state_bits - 1)) - 1
+    lo, hi = C.state_limits(state_bits)
     s = np.ascontiguousarray(s_in, np.uint8)
     out = np.zeros((n, steps, n_out), np.uint8)
     shape = (n, steps, n_out) if record else (1,)

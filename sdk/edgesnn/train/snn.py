@@ -63,7 +63,8 @@ class LIFRecurrence(torch.autograd.Function):
         n, steps, m = cur.shape
         v = torch.zeros(n, m, dtype=cur.dtype, device=cur.device)
         us = torch.empty_like(cur)
-        inside = torch.ones_like(cur, dtype=torch.bool)  # where the QAT clamp did not bind
+        # where the QAT clamp did not bind (float mode has no clamp and keeps nothing)
+        inside = torch.empty_like(cur, dtype=torch.bool) if qat else torch.empty(0, dtype=torch.bool)
         out = torch.empty_like(cur)
         for t in range(steps):
             if qat:
