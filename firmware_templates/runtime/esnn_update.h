@@ -126,25 +126,33 @@ ESNN_ALWAYS_INLINE int32_t esnn_saturate_bits(int32_t x, unsigned bits)
 #define ESNN_ASM_DECAY_REGS , [lo] "=&r"(lo)
 #endif
 
+/* One neuron: its (bias, threshold) pair and v, the decay, the synaptic input (ADD_INPUT), the
+ * bias, saturation, the threshold test; a spike branches to SPIKE, out of line. */
+#define ESNN_ASM_NEURON(ADD_INPUT, SPIKE) \
+    "ldrd %[b], %[t], [%[pbt]], #8\n\t" \
+    "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY ADD_INPUT "add %[u], %[u], %[b]\n\t" \
+    "ssat %[u], %[bits], %[u]\n\t" \
+    "cmp %[u], %[t]\n\t" \
+    "bgt " SPIKE "\n"
+
+/* The spike path: reset, append the neuron's index ((pv - v0) / 4, in the bias register, free by
+ * then) to the output list, return to BACK, where v is stored. */
+#define ESNN_ASM_SPIKE(RESET, BACK) \
+    RESET "sub %[b], %[pv], %[v0]\n\t" \
+          "lsr %[b], %[b], #2\n\t" \
+          "strh %[b], [%[po]], #2\n\t" \
+          "b " BACK "\n"
+
 /* The loop, with or without the synaptic-input lines and with the reset's instruction. */
 #define ESNN_ASM_LIF(LOAD_ACC, ADD_ACC, RESET) \
-    __asm__ volatile("1:\n\t" LOAD_ACC "ldrd %[b], %[t], [%[pbt]], #8\n\t" \
-                     "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY ADD_ACC "add %[u], %[u], %[b]\n\t" \
-                     "ssat %[u], %[bits], %[u]\n\t" \
-                     "cmp %[u], %[t]\n\t" \
-                     "bgt 3f\n" \
-                     "2:\n\t" \
-                     "str %[u], [%[pv]], #4\n\t" \
-                     "cmp %[pv], %[end]\n\t" \
-                     "bne 1b\n\t" \
-                     "b 4f\n" \
-                     "3:\n\t" RESET "sub %[idx], %[pv], %[v0]\n\t" \
-                     "lsr %[idx], %[idx], #2\n\t" \
-                     "strh %[idx], [%[po]], #2\n\t" \
-                     "b 2b\n" \
-                     "4:\n\t" \
+    __asm__ volatile("1:\n\t" LOAD_ACC ESNN_ASM_NEURON(ADD_ACC, "3f") "2:\n\t" \
+                                                                      "str %[u], [%[pv]], #4\n\t" \
+                                                                      "cmp %[pv], %[end]\n\t" \
+                                                                      "bne 1b\n\t" \
+                                                                      "b 4f\n" \
+                                                                      "3:\n\t" ESNN_ASM_SPIKE(RESET, "2b") "4:\n\t" \
                      : [pa] "+&r"(acc), [pbt] "+&r"(bt), [pv] "+&r"(pv), [po] "+&r"(out), [a] "=&r"(a), [b] "=&r"(b), \
-                       [t] "=&r"(t), [u] "=&r"(u), [idx] "=&r"(idx)ESNN_ASM_DECAY_REGS \
+                       [t] "=&r"(t), [u] "=&r"(u)ESNN_ASM_DECAY_REGS \
                      : [end] "r"(end), [v0] "r"(v), [c] "r"(c), [vr] "r"(v_reset), [sh] "i"(shift), [bits] "i"(bits) \
                      : "cc", "memory")
 
@@ -159,7 +167,7 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
 {
     int32_t c = (int32_t)((uint32_t)(alpha - 65536) << 16);
     int32_t *pv = v, *end = v + n;
-    int32_t a = 0, b, t, u, idx;
+    int32_t a = 0, b, t, u;
 #if !defined(__ARM_FEATURE_DSP)
     uint32_t lo;
 #endif
@@ -236,39 +244,18 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif_packed(uint32_t n, int32_t *v, const
             "1:\n\t"
             "ldr %[w], [%[pp]], #4\n\t"
             "sxth %[a], %[w]\n\t"
-            "sub %[w], %[w], %[a]\n\t"
-            "ldrd %[b], %[t], [%[pbt]], #8\n\t"
-            "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[a], lsl %[sh]\n\t"
-            "add %[u], %[u], %[b]\n\t"
-            "ssat %[u], %[bits], %[u]\n\t"
-            "cmp %[u], %[t]\n\t"
-            "bgt 3f\n"
-            "2:\n\t"
-            "str %[u], [%[pv]], #4\n\t"
-            "ldrd %[b], %[t], [%[pbt]], #8\n\t"
-            "ldr %[u], [%[pv]]\n\t" ESNN_ASM_DECAY "add %[u], %[u], %[w], asr %[hs]\n\t"
-            "add %[u], %[u], %[b]\n\t"
-            "ssat %[u], %[bits], %[u]\n\t"
-            "cmp %[u], %[t]\n\t"
-            "bgt 5f\n"
-            "4:\n\t"
-            "str %[u], [%[pv]], #4\n\t"
-            "cmp %[pv], %[end]\n\t"
-            "bne 1b\n\t"
-            "b 6f\n"
-            "3:\n\t"
-            "sub %[u], %[u], %[t]\n\t"
-            "sub %[b], %[pv], %[v0]\n\t"
-            "lsr %[b], %[b], #2\n\t"
-            "strh %[b], [%[po]], #2\n\t"
-            "b 2b\n"
-            "5:\n\t"
-            "sub %[u], %[u], %[t]\n\t"
-            "sub %[b], %[pv], %[v0]\n\t"
-            "lsr %[b], %[b], #2\n\t"
-            "strh %[b], [%[po]], #2\n\t"
-            "b 4b\n"
-            "6:\n\t"
+            "sub %[w], %[w], %[a]\n\t" ESNN_ASM_NEURON(
+                "add %[u], %[u], %[a], lsl %[sh]\n\t",
+                "3f") "2:\n\t"
+                      "str %[u], [%[pv]], #4\n\t" ESNN_ASM_NEURON(
+                          "add %[u], %[u], %[w], asr %[hs]\n\t",
+                          "5f") "4:\n\t"
+                                "str %[u], [%[pv]], #4\n\t"
+                                "cmp %[pv], %[end]\n\t"
+                                "bne 1b\n\t"
+                                "b 6f\n"
+                                "3:\n\t" ESNN_ASM_SPIKE(ESNN_ASM_SUBTRACT,
+                                                        "2b") "5:\n\t" ESNN_ASM_SPIKE(ESNN_ASM_SUBTRACT, "4b") "6:\n\t"
             : [pp] "+&r"(pp), [pbt] "+&r"(pbt), [pv] "+&r"(pv), [po] "+&r"(po), [w] "=&r"(w), [a] "=&r"(a),
               [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)ESNN_ASM_DECAY_REGS
             : [end] "r"(pair_end), [v0] "r"(v), [c] "r"(c), [sh] "i"(shift), [hs] "i"(16u - shift), [bits] "i"(bits)
