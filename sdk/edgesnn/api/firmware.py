@@ -173,7 +173,7 @@ def energy(
     if early_exit is not None:
         from edgesnn.api.device import stream
         from edgesnn.api.model import early_exit_summary
-        from edgesnn.energy.report import per_inference
+        from edgesnn.energy.report import per_inference, ratios
 
         s = stream(qnet, board=board, dataset=dataset, limit=samples, early_exit=early_exit, out=Path(out) / "stream")
         if s["mismatches"] or not s["complete"] or "instructions_per_inference" not in s:
@@ -189,9 +189,5 @@ def energy(
             "mismatches": s["mismatches"],
         }
         rep["snn_early_exit"] = snn_ee
-        ann = rep["ann"]
-        rep["ratio_early_exit"] = {
-            k: round(snn_ee[k] / ann[k], 3) if snn_ee.get(k) and ann.get(k) else None
-            for k in ("instructions", "cycles", "latency_ms", "energy_uj")
-        }
+        rep["ratio_early_exit"] = ratios(snn_ee, rep["ann"])
     return rep

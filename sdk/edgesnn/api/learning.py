@@ -73,6 +73,7 @@ def learn(
     """
     from edgesnn.data.datasets import model_inputs
     from edgesnn.device.codec import CAP_PERSIST
+    from edgesnn.fixedpoint import contract as C
     from edgesnn.fixedpoint.plasticity import PlasticityConfig, simulate_learning
 
     qnet = quantized(model)
@@ -83,8 +84,8 @@ def learn(
         eta_plus=eta,
         eta_minus=eta,
         lr_shift=lr_shift,
-        w_min=-(2 ** (qnet.weight_bits - 1) - 1),
-        w_max=2 ** (qnet.weight_bits - 1) - 1,
+        w_min=-C.weight_limit(qnet.weight_bits),
+        w_max=C.weight_limit(qnet.weight_bits),
     )
     li = cfg.resolved_layer(qnet)
     if reinit:

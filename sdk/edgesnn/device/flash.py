@@ -163,9 +163,7 @@ def plan(
         raise DeviceError(f"{board.name}: {what} on this machine: {hint}install one of: {tools}")
     usb_ids = list(board.deploy.get("usb_ids", []))
     reset = board.deploy.get("reset", "none")
-    if chosen == "drive":
-        if fmt not in images:
-            raise DeviceError(f"board {board.name}: no .{fmt} image was built for its drive")
+    if chosen == "drive":  # only offered when the drive's format was built
         check_drive(board, drives[0])
         return FlashPlan(board.name, "drive", images[fmt], None, str(drives[0]), port, usb_ids, reset, available, notes)
     cmd = cmds[chosen]

@@ -38,6 +38,14 @@ def per_inference(board: Board, instructions: float, cpi: float) -> dict[str, An
     return out
 
 
+def ratios(snn: dict[str, Any], ann: dict[str, Any]) -> dict[str, float | None]:
+    """SNN / ANN for each per-inference cost (None where either side has no figure)."""
+    return {
+        k: round(snn[k] / ann[k], 3) if snn.get(k) and ann.get(k) else None
+        for k in ("instructions", "cycles", "latency_ms", "energy_uj")
+    }
+
+
 def energy_report(
     qnet: QuantNetwork,
     board: Board,
@@ -95,10 +103,7 @@ def energy_report(
         "within_one_point_of_snn": ann_acc >= snn_accuracy - 0.01,
         "kernel": "CMSIS-NN arm_fully_connected_s8",
     }
-    ratio = {
-        k: round(snn[k] / ann_row[k], 3) if snn.get(k) and ann_row.get(k) else None
-        for k in ("instructions", "cycles", "latency_ms", "energy_uj")
-    }
+    ratio = ratios(snn, ann_row)
     cheaper = "SNN" if (ratio["cycles"] or 1) < 1 else "int8 ANN"
     factor = max(ratio["cycles"] or 1, 1 / (ratio["cycles"] or 1))
     e = board.get("energy")

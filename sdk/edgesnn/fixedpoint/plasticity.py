@@ -22,7 +22,6 @@ Traces start at 0 on RESET, like the neuron states.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import cast
 
 import numpy as np
 
@@ -140,17 +139,7 @@ def simulate_learning(
                     acc = acc + Lk.recurrent[:, z_prev].sum(axis=1)
                     synops[i] += int(z_prev.sum()) * Lk.n_out
                 xk = C.synaptic_drive(acc, Lk.shift, Lk.bias)
-                z = C.neuron_step(
-                    xk,
-                    cur,
-                    v,
-                    alpha_syn=Lk.alpha_syn,
-                    alpha_mem=Lk.alpha_mem,
-                    threshold=Lk.threshold,
-                    reset_subtract=Lk.reset == "subtract",
-                    v_reset=cast(np.ndarray, Lk.v_reset),  # filled in by QuantLayer.__post_init__
-                    state_bits=qnet.state_bits,
-                )
+                z = Lk.neuron_step(xk, cur, v, qnet.state_bits)
                 state[k] = (cur, v, z)
                 if k == li and cfg.mode != "off":
                     _step_traces_and_weights(w, x_pre, x_post, s, z, cfg, label)

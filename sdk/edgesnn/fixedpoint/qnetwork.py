@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -101,6 +101,21 @@ class QuantLayer:
     @property
     def current_based(self) -> bool:
         return self.alpha_syn is not None
+
+    def neuron_step(self, x: np.ndarray, i: np.ndarray | None, v: np.ndarray, state_bits: int) -> np.ndarray:
+        """Steps 3-6 of the contract for this layer's neurons (``contract.neuron_step`` with this
+        layer's parameters), updating ``i`` and ``v`` in place; returns the spikes."""
+        return C.neuron_step(
+            x,
+            i,
+            v,
+            alpha_syn=self.alpha_syn,
+            alpha_mem=self.alpha_mem,
+            threshold=self.threshold,
+            reset_subtract=self.reset == "subtract",
+            v_reset=cast(np.ndarray, self.v_reset),  # filled in by __post_init__
+            state_bits=state_bits,
+        )
 
 
 @dataclass(frozen=True, eq=False)

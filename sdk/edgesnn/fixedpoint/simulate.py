@@ -96,17 +96,7 @@ class _IntKernel:
     def step(self, x: np.ndarray, state: list, count_sat: bool) -> tuple[np.ndarray, int]:
         L = self.L
         i, v = state
-        z = C.neuron_step(
-            x,
-            i,
-            v,
-            alpha_syn=L.alpha_syn,
-            alpha_mem=L.alpha_mem,
-            threshold=L.threshold,
-            reset_subtract=L.reset == "subtract",
-            v_reset=cast(np.ndarray, L.v_reset),  # filled in by QuantLayer.__post_init__
-            state_bits=self.bits,
-        )
+        z = L.neuron_step(x, i, v, self.bits)
         sat = 0
         if count_sat:
             lo, hi = C.state_limits(self.bits)
