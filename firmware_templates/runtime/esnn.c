@@ -123,6 +123,15 @@ static void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
 }
 #endif
 
+/* part = sum of rows[ev[e]] over n_ev >= 1 events, lane by lane (exact while n_ev <= chunk). */
+static void sum_rows(uint32_t *part, const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev)
+{
+    uint16_t e;
+    copy_row(part, rows + (uint32_t)ev[0] * words, words);
+    for (e = 1; e < n_ev; ++e)
+        add_row(part, rows + (uint32_t)ev[e] * words, words);
+}
+
 /* acc[j] (+)= sum of rows[ev[e]][j] for all events, exactly: `assign` stores the first chunk's
  * sums instead of adding them, which saves clearing acc. n_ev >= 1. */
 static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev, uint16_t chunk,
@@ -131,10 +140,8 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
     uint16_t start = 0;
     while (start < n_ev) {
         uint16_t end = (uint16_t)(n_ev - start > chunk ? start + chunk : n_ev);
-        uint16_t e, k;
-        copy_row(part, rows + (uint32_t)ev[start] * words, words);
-        for (e = (uint16_t)(start + 1u); e < end; ++e)
-            add_row(part, rows + (uint32_t)ev[e] * words, words);
+        uint16_t k;
+        sum_rows(part, rows, words, ev + start, (uint16_t)(end - start));
         /* both lanes before either store: acc and part may alias as far as C knows */
         if (assign) {
             for (k = 0; k < words; ++k) {
@@ -158,52 +165,17 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
     }
 }
 
-uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
+/* Steps 2-6 for every neuron of a layer without a generated update; acc holds the sums. */
+static uint16_t update_generic(const esnn_model_t *m, const esnn_layer_t *L, const int32_t *acc, int32_t *v,
+                               int32_t *cur, uint16_t *out)
 {
-    const esnn_layer_t *L = &m->layers[l];
-    uint16_t *out = s->spikes + L->offset;
-    int32_t *v = s->v + L->offset;
-    /* only current-based layers have current state (s->i is NULL in models without any):
-     * forming s->i + offset otherwise would be an out-of-bounds pointer */
-    int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
     uint16_t n_out_spikes = 0;
-    uint16_t n_rec = (L->flags & ESNN_RECURRENT) ? s->n_spikes[l] : 0u;
     uint32_t j;
-    int have_input = n_in > 0u || n_rec > 0u;
-    if (L->update_packed != 0 && n_rec == 0u && n_in > 0u && n_in <= m->chunk) {
-        /* one chunk of events and nothing else: the update reads the packed sums directly */
-        uint16_t e;
-        copy_row(s->part, L->w + (uint32_t)in[0] * L->words, L->words);
-        for (e = 1; e < n_in; ++e)
-            add_row(s->part, L->w + (uint32_t)in[e] * L->words, L->words);
-        s->synops += (uint32_t)n_in * L->n_out;
-        s->neuron_updates += L->n_out;
-        n_out_spikes = L->update_packed(v, s->part, out);
-        s->n_spikes[l] = n_out_spikes;
-        return n_out_spikes;
-    }
-    if (n_in > 0u)
-        accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part, 1);
-    s->synops += (uint32_t)n_in * L->n_out;
-    if (n_rec > 0u) {
-        /* `out` still lists this layer's spikes of the previous step */
-        accumulate(L->r, L->words, out, n_rec, m->chunk, s->acc, s->part, n_in == 0u);
-        s->synops += (uint32_t)n_rec * L->n_out;
-    }
-    s->neuron_updates += L->n_out;
-    if (L->update != 0) {
-        n_out_spikes = L->update(v, have_input ? s->acc : 0, out);
-        s->n_spikes[l] = n_out_spikes;
-        return n_out_spikes;
-    }
-    if (!have_input)
-        for (j = 0; j < 2u * L->words; ++j)
-            s->acc[j] = 0;
     if (L->flags & ESNN_FAST32) {
         /* Same arithmetic in 32 bits: the generator proved |acc * 2^shift| + |bias| + 2^(S-1)
          * < 2^31 (and S <= 30 for current-based layers), so no sum below can overflow. */
         for (j = 0; j < L->n_out; ++j) {
-            int32_t x = s->acc[j] * ((int32_t)1 << L->shift) + L->bias[j];
+            int32_t x = acc[j] * ((int32_t)1 << L->shift) + L->bias[j];
             if (L->flags & ESNN_CUBA) {
                 cur[j] = saturate(decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
                 x = cur[j];
@@ -213,13 +185,49 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
         }
     } else {
         for (j = 0; j < L->n_out; ++j) {
-            int64_t x = (int64_t)s->acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
+            int64_t x = (int64_t)acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
             if (L->flags & ESNN_CUBA) {
                 cur[j] = saturate((int64_t)decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
                 x = cur[j];
             }
             v[j] = fire(L, j, saturate((int64_t)decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi), out,
                         &n_out_spikes);
+        }
+    }
+    return n_out_spikes;
+}
+
+uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
+{
+    const esnn_layer_t *L = &m->layers[l];
+    uint16_t *out = s->spikes + L->offset;
+    int32_t *v = s->v + L->offset;
+    /* only current-based layers have current state (s->i is NULL in models without any):
+     * forming s->i + offset otherwise would be an out-of-bounds pointer */
+    int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
+    /* `out` still lists this layer's spikes of the previous step: the recurrent input */
+    uint16_t n_rec = (L->flags & ESNN_RECURRENT) ? s->n_spikes[l] : 0u;
+    uint16_t n_out_spikes;
+    s->synops += ((uint32_t)n_in + n_rec) * L->n_out;
+    s->neuron_updates += L->n_out;
+    if (L->update_packed != 0 && n_rec == 0u && n_in > 0u && n_in <= m->chunk) {
+        /* one chunk of events and nothing else: the update reads the packed sums directly */
+        sum_rows(s->part, L->w, L->words, in, n_in);
+        n_out_spikes = L->update_packed(v, s->part, out);
+    } else {
+        int have_input = n_in > 0u || n_rec > 0u;
+        if (n_in > 0u)
+            accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part, 1);
+        if (n_rec > 0u)
+            accumulate(L->r, L->words, out, n_rec, m->chunk, s->acc, s->part, n_in == 0u);
+        if (L->update != 0) {
+            n_out_spikes = L->update(v, have_input ? s->acc : 0, out);
+        } else {
+            uint32_t j;
+            if (!have_input)
+                for (j = 0; j < 2u * L->words; ++j)
+                    s->acc[j] = 0;
+            n_out_spikes = update_generic(m, L, s->acc, v, cur, out);
         }
     }
     s->n_spikes[l] = n_out_spikes;
