@@ -29,15 +29,37 @@ static int32_t decay32(int32_t state, int32_t alpha)
     return (int32_t)esnn_rshift_round_half_up((int64_t)state * alpha, 16);
 }
 
-/* Steps 5-6: spike if v > threshold (strict), then reset; returns the stored membrane. */
-static int32_t fire(const esnn_layer_t *L, uint32_t j, int32_t vv, uint16_t *out, uint16_t *n_spikes)
+/* Steps 2-6 for one neuron without a generated update: synaptic sum a, parameters at index p
+ * (the neuron, or its channel in a convolutional layer), state v (and cur); appends j to out if
+ * it spikes. */
+static void neuron_generic(const esnn_model_t *m, const esnn_layer_t *L, uint32_t p, int32_t a, int32_t *v,
+                           int32_t *cur, uint16_t j, uint16_t *out, uint16_t *n_spikes)
 {
-    if (vv > L->threshold[j]) {
-        out[(*n_spikes)++] = (uint16_t)j;
-        /* vv > threshold >= 1, so vv - threshold cannot leave the state range */
-        vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[j] : L->v_reset[j];
+    int32_t vv;
+    if (L->flags & ESNN_FAST32) {
+        /* Same arithmetic in 32 bits: the generator proved |acc * 2^shift| + |bias| + 2^(S-1)
+         * < 2^31 (and S <= 30 for current-based layers), so no sum below can overflow. */
+        int32_t x = a * ((int32_t)1 << L->shift) + L->bias[p];
+        if (L->flags & ESNN_CUBA) {
+            *cur = saturate(decay32(*cur, L->alpha_syn[p]) + x, m->state_lo, m->state_hi);
+            x = *cur;
+        }
+        vv = saturate(decay32(*v, L->alpha_mem[p]) + x, m->state_lo, m->state_hi);
+    } else {
+        int64_t x = (int64_t)a * ((int64_t)1 << L->shift) + L->bias[p];
+        if (L->flags & ESNN_CUBA) {
+            *cur = saturate((int64_t)decay32(*cur, L->alpha_syn[p]) + x, m->state_lo, m->state_hi);
+            x = *cur;
+        }
+        vv = saturate((int64_t)decay32(*v, L->alpha_mem[p]) + x, m->state_lo, m->state_hi);
     }
-    return vv;
+    /* steps 5-6: spike if v > threshold (strict), then reset; vv > threshold >= 1, so
+     * vv - threshold cannot leave the state range */
+    if (vv > L->threshold[p]) {
+        out[(*n_spikes)++] = j;
+        vv = (L->flags & ESNN_RESET_SUBTRACT) ? vv - L->threshold[p] : L->v_reset[p];
+    }
+    *v = vv;
 }
 
 void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
@@ -165,33 +187,151 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
     }
 }
 
-/* Steps 2-6 for every neuron of a layer without a generated update; acc holds the sums. */
+/* Steps 2-6 for every neuron of a fully connected layer without a generated update. */
 static uint16_t update_generic(const esnn_model_t *m, const esnn_layer_t *L, const int32_t *acc, int32_t *v,
                                int32_t *cur, uint16_t *out)
 {
     uint16_t n_out_spikes = 0;
-    uint32_t j;
-    if (L->flags & ESNN_FAST32) {
-        /* Same arithmetic in 32 bits: the generator proved |acc * 2^shift| + |bias| + 2^(S-1)
-         * < 2^31 (and S <= 30 for current-based layers), so no sum below can overflow. */
-        for (j = 0; j < L->n_out; ++j) {
-            int32_t x = acc[j] * ((int32_t)1 << L->shift) + L->bias[j];
-            if (L->flags & ESNN_CUBA) {
-                cur[j] = saturate(decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
-                x = cur[j];
-            }
-            v[j] =
-                fire(L, j, saturate(decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi), out, &n_out_spikes);
+    uint16_t j;
+    for (j = 0; j < L->n_out; ++j)
+        neuron_generic(m, L, j, acc[j], v + j, cur ? cur + j : 0, j, out, &n_out_spikes);
+    return n_out_spikes;
+}
+
+/* Map a layer's input spikes through its pooling into `out` (pooled indices, (y * w + x) * c + ch);
+ * returns how many. Sum pooling keeps one event per spike, max pooling one per window. */
+static uint16_t pool_events(const esnn_pool_t *P, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen)
+{
+    uint16_t k, n_out = 0;
+    for (k = 0; k < n; ++k) {
+        uint32_t idx = in[k], ch, y, x, o;
+        if (P->in_hwc) {
+            ch = idx % P->c;
+            idx /= P->c;
+            x = idx % P->w;
+            y = idx / P->w;
+        } else {
+            x = idx % P->w;
+            idx /= P->w;
+            y = idx % P->h;
+            ch = idx / P->h;
         }
+        y /= P->kh;
+        x /= P->kw;
+        if (y >= P->out_h || x >= P->out_w)
+            continue; /* a partial window at the edge: dropped */
+        o = (y * P->out_w + x) * P->c + ch;
+        if (P->kind == ESNN_POOL_MAX) {
+            if (seen[o])
+                continue;
+            seen[o] = 1u;
+        }
+        out[n_out++] = (uint16_t)o;
+    }
+    if (P->kind == ESNN_POOL_MAX)
+        for (k = 0; k < n_out; ++k)
+            seen[out[k]] = 0u;
+    return n_out;
+}
+
+/* part[k] += row[k] for a short row (a convolution tap: one group's output channels). */
+static void add_words(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    if ((words & 3u) == 0u) {
+        add_row(part, row, words);
+        return;
+    }
+    while (words--)
+        *part++ += *row++;
+}
+
+/* One input event of a convolution: add its kernel slice to every output position it reaches
+ * (no im2col, no dense matrix); returns the synaptic events (taps x output channels). */
+static uint32_t conv_event(const esnn_conv_t *K, const uint32_t *w, uint32_t *part, uint32_t idx)
+{
+    uint32_t ch, y, x, taps = 0;
+    int32_t ky, kx;
+    const uint32_t *rows;
+    uint32_t *base;
+    if (K->in_hwc) {
+        ch = idx % K->in_c;
+        idx /= K->in_c;
+        x = idx % K->in_w;
+        y = idx / K->in_w;
     } else {
-        for (j = 0; j < L->n_out; ++j) {
-            int64_t x = (int64_t)acc[j] * ((int64_t)1 << L->shift) + L->bias[j];
-            if (L->flags & ESNN_CUBA) {
-                cur[j] = saturate((int64_t)decay32(cur[j], L->alpha_syn[j]) + x, m->state_lo, m->state_hi);
-                x = cur[j];
+        x = idx % K->in_w;
+        idx /= K->in_w;
+        y = idx % K->in_h;
+        ch = idx / K->in_h;
+    }
+    rows = w + ch * (uint32_t)K->kh * K->kw * K->words_g;
+    base = part + (ch / K->cig) * K->words_g;
+    for (ky = 0; ky < (int32_t)K->kh; ++ky) {
+        int32_t ny = (int32_t)y + (int32_t)K->ph - ky; /* oy * sh */
+        uint32_t oy;
+        if (ny < 0)
+            break; /* larger ky only lowers ny */
+        oy = (uint32_t)ny / K->sh;
+        if (oy * K->sh != (uint32_t)ny || oy >= K->out_h)
+            continue;
+        for (kx = 0; kx < (int32_t)K->kw; ++kx) {
+            int32_t nx = (int32_t)x + (int32_t)K->pw - kx;
+            uint32_t ox;
+            if (nx < 0)
+                break;
+            ox = (uint32_t)nx / K->sw;
+            if (ox * K->sw != (uint32_t)nx || ox >= K->out_w)
+                continue;
+            add_words(base + (oy * K->out_w + ox) * K->words_pos,
+                      rows + ((uint32_t)ky * K->kw + (uint32_t)kx) * K->words_g, K->words_g);
+            ++taps;
+        }
+    }
+    return taps * K->cog;
+}
+
+/* One timestep of a convolutional layer: events in chunks of at most m->chunk (the packed lanes
+ * stay exact: each event adds at most one weight to each lane), then every neuron's update. */
+static uint16_t step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer_t *L, const uint16_t *in,
+                          uint16_t n_in)
+{
+    const esnn_conv_t *K = L->conv;
+    uint32_t positions = (uint32_t)K->out_h * K->out_w, lanes = 2u * K->words_pos, total = positions * K->words_pos;
+    uint32_t p, k, events = 0;
+    uint16_t start = 0, n_out_spikes = 0, g, col;
+    int32_t *v = s->v + L->offset;
+    int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
+    uint16_t *out = s->spikes + L->offset;
+    int have_input = n_in > 0u;
+    while (start < n_in) {
+        uint16_t end = (uint16_t)(n_in - start > m->chunk ? start + m->chunk : n_in);
+        for (k = 0; k < total; ++k)
+            s->part[k] = 0u;
+        for (; start < end; ++start)
+            events += conv_event(K, L->w, s->part, in[start]);
+        for (k = 0; k < total; ++k) { /* both lanes before either store, as in accumulate */
+            uint32_t word = s->part[k];
+            int32_t lo, hi;
+            ESNN_LANES(word, lo, hi);
+            if (end <= m->chunk) {
+                s->acc[2u * k] = lo;
+                s->acc[2u * k + 1u] = hi;
+            } else {
+                s->acc[2u * k] += lo;
+                s->acc[2u * k + 1u] += hi;
             }
-            v[j] = fire(L, j, saturate((int64_t)decay32(v[j], L->alpha_mem[j]) + x, m->state_lo, m->state_hi), out,
-                        &n_out_spikes);
+        }
+    }
+    s->synops += events;
+    s->neuron_updates += L->n_out;
+    for (p = 0; p < positions; ++p) {
+        uint32_t j = p * K->out_c, lane = p * lanes;
+        for (g = 0; g < K->out_c / K->cog; ++g) {
+            for (col = 0; col < K->cog; ++col, ++j) {
+                int32_t a = have_input ? s->acc[lane + 2u * g * K->words_g + col] : 0;
+                uint32_t c = (uint32_t)g * K->cog + col;
+                neuron_generic(m, L, c, a, v + j, cur ? cur + j : 0, (uint16_t)j, out, &n_out_spikes);
+            }
         }
     }
     return n_out_spikes;
@@ -200,6 +340,14 @@ static uint16_t update_generic(const esnn_model_t *m, const esnn_layer_t *L, con
 uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
 {
     const esnn_layer_t *L = &m->layers[l];
+    if (L->pool != 0) {
+        n_in = pool_events(L->pool, in, n_in, s->events, s->seen);
+        in = s->events;
+    }
+    if (L->conv != 0) {
+        s->n_spikes[l] = step_conv(m, s, L, in, n_in);
+        return s->n_spikes[l];
+    }
     uint16_t *out = s->spikes + L->offset;
     int32_t *v = s->v + L->offset;
     /* only current-based layers have current state (s->i is NULL in models without any):

@@ -14,7 +14,7 @@
 /* C99 compile-time check (C11's _Static_assert is not C99). */
 #define ESNN_STATIC_ASSERT(name, cond) typedef char esnn_static_assert_##name[(cond) ? 1 : -1]
 
-#define ESNN_ABI_VERSION 2
+#define ESNN_ABI_VERSION 3
 #define ESNN_CONTRACT_VERSION 1
 
 /* layer flags */
@@ -68,10 +68,39 @@ typedef uint16_t (*esnn_update_fn)(int32_t *v, const int32_t *acc, uint16_t *out
  * accumulate leaves them after one chunk of events): saves unpacking them. */
 typedef uint16_t (*esnn_update_packed_fn)(int32_t *v, const uint32_t *part, uint16_t *out);
 
+/* Input pooling (docs/fixed-point.md, "Convolution and pooling"): windows kh x kw that tile the
+ * map (stride == kernel); rows and columns left over are dropped. The pooled map is indexed
+ * (y * out_w + x) * c + ch, like every map a convolution makes on the device. */
+#define ESNN_POOL_SUM 1u /* one event per input spike: the weights add once per spike in the window */
+#define ESNN_POOL_MAX 2u /* one event per window with any spike (a logical OR) */
 typedef struct {
-    uint16_t n_in;
+    uint8_t kind;
+    uint8_t kh, kw;
+    uint8_t in_hwc; /* input indices are (y * w + x) * c + ch (a convolution's), else (ch * h + y) * w + x */
+    uint16_t c, h, w; /* the map before pooling */
+    uint16_t out_h, out_w;
+} esnn_pool_t;
+
+/* A convolution's shape. Its weight table holds one row per (input channel, ky, kx): the
+ * weights of the channel's group's `cog` output channels, packed two int16 lanes per word
+ * (`words_g` words). The packed sums hold `words_pos` = groups * words_g words per output
+ * position; channel co of group g is lane g * 2 * words_g + (co - g * cog). Neurons are indexed
+ * (oy * out_w + ox) * out_c + co, and the per-neuron parameter tables of a convolutional layer
+ * hold one entry per output channel. */
+typedef struct {
+    uint16_t in_c, in_h, in_w;
+    uint16_t out_c, out_h, out_w;
+    uint8_t kh, kw, sh, sw, ph, pw;
+    uint8_t in_hwc; /* as esnn_pool_t */
+    uint8_t reserved;
+    uint16_t cig, cog; /* input and output channels per group */
+    uint16_t words_g, words_pos;
+} esnn_conv_t;
+
+typedef struct {
+    uint16_t n_in; /* inputs of the weights (after pooling) */
     uint16_t n_out;
-    uint16_t words; /* packed words per row */
+    uint16_t words; /* packed words per row (dense) or per output position (conv: words_pos) */
     uint8_t shift;
     uint8_t flags;
     const uint32_t *w; /* n_in rows x words */
@@ -85,6 +114,8 @@ typedef struct {
     uint32_t offset; /* first neuron of this layer in the state arrays */
     esnn_update_fn update; /* specialised neuron update, or NULL for the generic one */
     esnn_update_packed_fn update_packed; /* the same on packed sums, or NULL */
+    const esnn_conv_t *conv; /* a convolutional layer's shape, or NULL (fully connected) */
+    const esnn_pool_t *pool; /* pooling of the layer's input spikes, or NULL */
 } esnn_layer_t;
 
 typedef struct {
@@ -109,6 +140,8 @@ typedef struct {
     uint16_t *n_spikes; /* per layer: how many */
     int32_t *acc; /* scratch: 2 * max words */
     uint32_t *part; /* scratch: max words */
+    uint16_t *events; /* scratch: a pooled input's events (models with pooling) */
+    uint8_t *seen; /* scratch, all zero between steps: windows already sent (max pooling) */
     uint32_t synops; /* synaptic events since the last reset */
     uint32_t neuron_updates; /* neuron updates since the last reset */
 } esnn_state_t;

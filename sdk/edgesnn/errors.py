@@ -16,6 +16,10 @@ class DatasetError(EdgesnnError, ValueError):
     """An unknown data set or input array of the wrong shape or values."""
 
 
+class ArchitectureError(EdgesnnError, ValueError):
+    """A training architecture (built-in name or file) that cannot be built; names the layer."""
+
+
 class QuantizationError(EdgesnnError, ValueError):
     """A network cannot be represented in the integer contract."""
 

@@ -12,12 +12,18 @@ from edgesnn.errors import ModelFileError
 
 
 def import_nir(
-    file: PathLike, out: PathLike | None = None, *, dt: float | None = None, reset: str | None = None
+    file: PathLike,
+    out: PathLike | None = None,
+    *,
+    dt: float | None = None,
+    reset: str | None = None,
+    compose_dense: bool = False,
 ) -> dict[str, Any]:
     """A NIR graph from any tool (snnTorch, Norse, Sinabs, Rockpool, ...) as an edgesnn model.
 
-    Linear chains, Conv2d/pooling (composed to dense), LIF/CubaLIF/IF/LI neurons, recurrent
-    loops; ``dt`` where the graph does not say; ``reset`` to_value, subtract or
+    Linear chains, Conv2d / SumPool2d / AvgPool2d / Flatten kept as convolutional layers with
+    input pooling (``compose_dense``: composed into dense matrices instead), LIF/CubaLIF/IF/LI
+    neurons, recurrent loops; ``dt`` where the graph does not say; ``reset`` to_value, subtract or
     subtract-undecayed (snnTorch's default). A graph exported from a quantized edgesnn model
     comes back as that exact ``.qsnn``. Result: ``network``, ``kind``, ``model`` (if saved).
 
@@ -43,7 +49,7 @@ def import_nir(
             out = Path(out)
             res["model"] = save(q, out.with_suffix(".qsnn") if out.suffix == ".nir" else out)
         return res
-    net, rep = import_graph(graph, dt=dt, reset=reset)
+    net, rep = import_graph(graph, dt=dt, reset=reset, compose_dense=compose_dense)
     res = {
         "network": net,
         "kind": "float",

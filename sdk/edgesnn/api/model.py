@@ -125,6 +125,7 @@ def train(
     epochs: int = 40,
     seed: int = 0,
     hidden: int = 256,
+    model: str = "mlp",
     timesteps: int | None = None,
     encoding: str | None = None,
     qat: bool = True,
@@ -135,7 +136,10 @@ def train(
     batch_size: int = 32,
     progress: Callable[[dict], None] | None = None,
 ) -> dict[str, Any] | None:
-    """Train a spiking MLP with surrogate gradients (quantization-aware unless ``qat=False``).
+    """Train a spiking network with surrogate gradients (quantization-aware unless ``qat=False``).
+
+    ``model``: ``mlp`` (one hidden layer of ``hidden`` neurons), ``conv`` (two convolutions with
+    sum pooling, then the class layer) or an architecture file (.toml / .json, docs/training.md).
 
     Under ``torchrun`` training is data-parallel and only rank 0 saves and returns a result
     (other ranks return None). Result: ``network``, ``model`` (path, if saved),
@@ -147,19 +151,22 @@ def train(
     ```
     """
     from edgesnn.data.datasets import open_dataset
-    from edgesnn.train import TrainConfig
+    from edgesnn.train import TrainConfig, arch
     from edgesnn.train import train as run
     from edgesnn.train.distributed import context_from_env
 
-    # fail fast on an unknown data set or option, before torch does any work
-    open_dataset(dataset).resolve(
+    # fail fast on an unknown data set, option or architecture, before torch does any work
+    ds = open_dataset(dataset)
+    spec = ds.resolve(
         {"encoding": encoding, "timesteps": timesteps, "downsample": downsample, "denoise_us": denoise_us}
     )
+    arch.resolve(arch.load(model, (hidden,)), ds.input_shape(spec), ds.classes)
     cfg = TrainConfig(
         dataset=dataset,
         epochs=epochs,
         seed=seed,
         hidden=(hidden,),
+        model=model,
         timesteps=timesteps,
         encoding=encoding,
         qat=qat,

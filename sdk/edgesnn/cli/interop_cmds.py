@@ -21,10 +21,13 @@ def import_cmd(
     reset: Annotated[
         Optional[str], typer.Option(help="to_value (NIR), subtract, or subtract-undecayed (snnTorch's default).")
     ] = None,
+    compose_dense: Annotated[
+        bool, typer.Option(help="Compose convolutions and pooling into dense matrices (default: keep them).")
+    ] = False,
     json_out: JsonOpt = False,
 ):
     """Import a NIR graph (snnTorch, Norse, Sinabs, Rockpool, ...) as an edgesnn model."""
-    res = api.import_nir(file, out, dt=dt, reset=reset)
+    res = api.import_nir(file, out, dt=dt, reset=reset, compose_dense=compose_dense)
     emit({"model": res.pop("model"), **drop(res, "network")}, json_out)
 
 

@@ -21,7 +21,10 @@ def train_cmd(
     out: Annotated[Path, typer.Option(help="Where to write the float model (NIR).")] = Path("model.nir"),
     epochs: Annotated[int, typer.Option(min=1)] = 40,
     seed: Annotated[int, typer.Option()] = 0,
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size.")] = 256,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size (model mlp).")] = 256,
+    model: Annotated[
+        str, typer.Option(help="Architecture: mlp, conv, or a .toml/.json architecture file (docs/training.md).")
+    ] = "mlp",
     timesteps: Annotated[
         Optional[int], typer.Option(min=1, help="Steps per sample (default 25; a spikes file: its own).")
     ] = None,
@@ -54,6 +57,7 @@ def train_cmd(
             epochs=epochs,
             seed=seed,
             hidden=hidden,
+            model=model,
             timesteps=timesteps,
             encoding=encoding,
             qat=qat,

@@ -14,6 +14,7 @@ import jsonschema
 import tomllib
 
 from edgesnn.errors import BoardError, FitError  # noqa: F401  (re-exported: raised here)
+from edgesnn.firmware import layout
 from edgesnn.firmware.paths import boards_dir
 from edgesnn.firmware.render import model_table_bytes, packed_rows
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
@@ -120,11 +121,34 @@ def rule_index_width(board: Board, qnet: QuantNetwork) -> None:
 
 
 def model_ram_bytes(qnet: QuantNetwork) -> int:
-    """RAM of esnn_buffers_t: v, i (if any current-based layer), spike lists, scratch."""
+    """RAM of esnn_buffers_t: v, i (if any current-based layer), spike lists, scratch (packed
+    sums, pooled events and max-pooling flags)."""
     total = sum(L.n_out for L in qnet.layers)
-    words = max(packed_rows(L.weight)[1] for L in qnet.layers)
+    words = -(-max(layout.part_words(qnet, i) for i in range(len(qnet.layers))) // 4) * 4
     cuba = any(L.current_based for L in qnet.layers)
-    return 4 * total + 4 * (total if cuba else 1) + 2 * total + 2 * len(qnet.layers) + 8 * words + 4 * words
+    events, seen = layout.pooled_scratch(qnet)
+    return 4 * total + 4 * (total if cuba else 1) + 2 * total + 2 * len(qnet.layers) + 12 * words + 2 * events + seen
+
+
+def layer_ram_bytes(qnet: QuantNetwork, index: int) -> int:
+    """RAM a layer's own state takes (v, i, spike list) and the packed-sum scratch it needs."""
+    L = qnet.layers[index]
+    return L.n_out * (6 + (4 if L.current_based else 0)) + 12 * layout.part_words(qnet, index)
+
+
+def rule_layout(board: Board, qnet: QuantNetwork) -> None:
+    """What the C runtime's convolution and pooling support: parameters shared per output
+    channel, pooling windows that tile the map, a fully connected output layer (the readout
+    reports output neurons in the host's order)."""
+    for i, L in enumerate(qnet.layers):
+        if L.conv is not None:
+            for name in layout.PARAMS:
+                if getattr(L, name) is not None and layout.channel_values(L, name) is None:
+                    _fail("conv-per-channel", board, f"layer {i}: {name} differs within an output channel")
+        if L.pool is not None and not L.pool.tiles:
+            _fail("pool-tiles", board, f"layer {i}: pooling stride {L.pool.stride} != kernel {L.pool.kernel}")
+    if qnet.layers[-1].conv is not None:
+        _fail("dense-output", board, f"layer {len(qnet.layers) - 1}: the output layer must be fully connected")
 
 
 def rule_flash(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
@@ -147,17 +171,17 @@ def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -
         L = qnet.layers[learn_layer]
         need += 4 * packed_rows(L.weight)[0].size + 4 * (L.n_in + L.n_out)
     if need > limit:
-        sizes = [L.n_out for L in qnet.layers]
+        sizes = [layer_ram_bytes(qnet, i) for i in range(len(qnet.layers))]
         big = max(range(len(sizes)), key=sizes.__getitem__)
         _fail(
             "ram",
             board,
             f"model state needs {need} bytes, {limit} bytes are free after the stack "
-            f"(largest layer: {big}, {sizes[big]} neurons)",
+            f"(largest layer: {big}, {qnet.layers[big].n_out} neurons, {sizes[big]} bytes)",
         )
 
 
-RULES = (rule_index_width, rule_flash, rule_ram)
+RULES = (rule_index_width, rule_layout, rule_flash, rule_ram)
 
 
 def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_layer: int | None = None) -> None:
@@ -166,5 +190,6 @@ def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_lay
     ``extra_flash``: bytes the app adds (e.g. embedded test inputs); ``learn_layer``: a layer
     whose weights must live in RAM."""
     rule_index_width(board, qnet)
+    rule_layout(board, qnet)
     rule_flash(board, qnet, extra_flash)
     rule_ram(board, qnet, learn_layer)

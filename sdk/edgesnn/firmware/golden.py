@@ -2,7 +2,8 @@
 
 The host harness writes every state (compared array by array); the embedded harness reports a
 per-sample CRC-32 (zlib's) of the same stream: every value in harness order (per timestep, per
-layer: v[0..n), i[0..n) if current-based, spike flags[0..n)) as 4 little-endian bytes. Any one
+layer: v[0..n), i[0..n) if current-based, spike flags[0..n)) as 4 little-endian bytes, neurons
+in the device's order (``layout.device_order``: feature maps are HWC there). Any one
 differing value, or a burst of them up to 32 bits, changes it, and unlike a weighted sum two
 compensating errors do not cancel; the embedded harness also reports prediction and synaptic
 events.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgesnn.firmware.layout import device_order
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
 
@@ -71,9 +73,21 @@ def parse_host_output(qnet: QuantNetwork, data: bytes, n: int, steps: int) -> Fi
     arr = np.frombuffer(data, sample_dt)
     rec = []
     for li, L in enumerate(qnet.layers):
-        entry = {"spikes": arr["steps"][f"z{li}"].astype(bool), "v": arr["steps"][f"v{li}"].astype(np.int64)}
+        order = device_order(L)
+
+        def host(a: np.ndarray, order=order) -> np.ndarray:  # device neuron order -> host order
+            if order is None:
+                return a
+            out = np.empty_like(a)
+            out[..., order] = a
+            return out
+
+        entry = {
+            "spikes": host(arr["steps"][f"z{li}"].astype(bool)),
+            "v": host(arr["steps"][f"v{li}"].astype(np.int64)),
+        }
         if L.current_based:
-            entry["i"] = arr["steps"][f"i{li}"].astype(np.int64)
+            entry["i"] = host(arr["steps"][f"i{li}"].astype(np.int64))
         rec.append(entry)
     return FirmwareRun(record=rec, prediction=arr["pred"].astype(np.int64), synops=arr["synops"].astype(np.int64))
 
@@ -105,11 +119,13 @@ def digests(qnet: QuantNetwork, sim: SimResult) -> np.ndarray:
     cols = []
     record = sim.recorded()
     steps = record[0]["v"].shape[1]
+    orders = [device_order(L) for L in qnet.layers]
     for t in range(steps):
-        for L, rec in zip(qnet.layers, record):
-            cols.append(rec["v"][:, t])
+        for L, rec, order in zip(qnet.layers, record, orders):
+            sel = slice(None) if order is None else order  # the harness writes in device order
+            cols.append(rec["v"][:, t, sel])
             if L.current_based:
-                cols.append(rec["i"][:, t])
-            cols.append(rec["spikes"][:, t].astype(np.int64))
+                cols.append(rec["i"][:, t, sel])
+            cols.append(rec["spikes"][:, t, sel].astype(np.int64))
     vals = np.ascontiguousarray(np.concatenate(cols, axis=1).astype("<i4"))
     return np.array([zlib.crc32(vals[k].tobytes()) for k in range(n)], np.uint64)

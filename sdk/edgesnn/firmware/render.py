@@ -12,12 +12,13 @@ import jinja2
 import numpy as np
 
 from edgesnn import __version__
+from edgesnn.firmware import layout
+from edgesnn.firmware.layout import packed_rows
 from edgesnn.firmware.paths import templates_dir
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
-ABI_VERSION = 2
-ROW_ALIGN_WORDS = 4
+ABI_VERSION = 3
 
 
 def c_int(v: int) -> str:
@@ -35,24 +36,12 @@ def _words(arr) -> str:
     return "\n".join("    " + ", ".join(vals[i : i + 8]) + "," for i in range(0, len(vals), 8))
 
 
-def packed_rows(weight: np.ndarray) -> tuple[np.ndarray, int]:
-    """(rows, words): one row per presynaptic neuron, int16 lane pairs as ``hi * 65536 + lo``.
-
-    ``weight`` is (n_out, n_in); the result is (n_in, words) uint32 with words a multiple of 4.
-    """
-    n_out, n_in = weight.shape
-    words = -(-n_out // (2 * ROW_ALIGN_WORDS)) * ROW_ALIGN_WORDS
-    wt = np.zeros((n_in, 2 * words), np.int64)
-    wt[:, :n_out] = weight.T
-    packed = (wt[:, 1::2] * 65536 + wt[:, 0::2]) & 0xFFFFFFFF
-    return packed.astype(np.uint32), words
-
-
 def fits_int32(layer, qnet: QuantNetwork) -> bool:
     """Whether the runtime may use its 32-bit neuron update (ESNN_FAST32) for this layer:
     |acc * 2^shift| + |bias| + 2^(S-1) < 2^31, and S <= 30 for current-based layers."""
-    fan_in = layer.n_in + (layer.n_out if layer.recurrent is not None else 0)
-    bound = fan_in * C.weight_limit(qnet.weight_bits) * (1 << layer.shift) + int(np.abs(layer.bias).max(initial=0))
+    bound = layer.fan_in * C.weight_limit(qnet.weight_bits) * (1 << layer.shift) + int(
+        np.abs(layer.bias).max(initial=0)
+    )
     if bound + (1 << (qnet.state_bits - 1)) > 2**31 - 1:
         return False
     return not layer.current_based or qnet.state_bits <= 30
@@ -63,6 +52,8 @@ def specialised_update(layer, qnet: QuantNetwork) -> dict | None:
     layer needs the generic one: current-based layers, 64-bit arithmetic, per-neuron decay or
     reset values, or states wider than 30 bits (the decay doubles v in a 32-bit word)."""
     alpha, v_reset = np.unique(layer.alpha_mem), np.unique(layer.v_reset)
+    if layer.conv is not None:
+        return None  # convolutions update per channel (esnn.c step_conv)
     if layer.current_based or not fits_int32(layer, qnet) or qnet.state_bits > 30 or alpha.size != 1:
         return None
     if not 0 <= int(alpha[0]) <= 65536 or (layer.reset != "subtract" and v_reset.size != 1):
@@ -77,13 +68,15 @@ def specialised_update(layer, qnet: QuantNetwork) -> dict | None:
 
 
 def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
-    """Flash taken by each layer's const tables (packed rows + per-neuron int32 parameters:
-    (bias, threshold) pairs for layers with a specialised update, else four or five arrays)."""
+    """Flash taken by each layer's const tables (packed rows + int32 parameters per neuron, or per
+    output channel for convolutions: (bias, threshold) pairs for layers with a specialised
+    update, else four or five arrays; plus a convolution's or pooling's shape record)."""
     out = []
-    for L in qnet.layers:
-        n = packed_rows(L.weight)[0].size + (packed_rows(L.recurrent)[0].size if L.recurrent is not None else 0)
+    for i, L in enumerate(qnet.layers):
         fast = specialise and specialised_update(L, qnet) is not None
-        out.append(4 * n + 4 * L.n_out * (2 if fast else 5 if L.current_based else 4))
+        per = L.conv.out_channels if L.conv is not None else L.n_out
+        shapes = (28 if L.conv is not None else 0) + (14 if L.pool is not None else 0)
+        out.append(4 * layout.weight_words(qnet, i) + 4 * per * (2 if fast else 5 if L.current_based else 4) + shapes)
     return out
 
 
@@ -115,6 +108,35 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def _conv_record(L, in_hwc: bool) -> list[int] | None:
+    """The esnn_conv_t initialiser of a convolutional layer."""
+    g = L.conv
+    if g is None:
+        return None
+    words_g, words_pos = layout.conv_words(L)
+    return [
+        *g.in_shape,
+        *g.out_shape,
+        *g.kernel,
+        *g.stride,
+        *g.padding,
+        int(in_hwc),
+        0,
+        g.in_shape[0] // g.groups,
+        g.out_channels // g.groups,
+        words_g,
+        words_pos,
+    ]
+
+
+def _pool_record(L, in_hwc: bool) -> list[int] | None:
+    """The esnn_pool_t initialiser of a layer's input pooling."""
+    p = L.pool
+    if p is None:
+        return None
+    return [1 if p.kind == "sum" else 2, *p.kernel, int(in_hwc), *p.in_shape, *p.out_shape[1:]]
+
+
 def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise: bool = True) -> ModelSources:
     """Render esnn_model.h / esnn_model.c for a quantized network.
 
@@ -130,15 +152,24 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
     layers, offset, max_words = [], 0, 0
     table_bytes = sum(model_table_bytes(qnet, specialise))
     any_cuba = False
-    for L in qnet.layers:
-        w, words = packed_rows(L.weight)
+    for li, L in enumerate(qnet.layers):
+        if L.conv is not None:
+            w, words = layout.conv_rows(L), layout.part_words(qnet, li)
+        else:
+            w, words = packed_rows(layout.dense_weight(qnet, li))
         r = None if L.recurrent is None else packed_rows(L.recurrent)[0]
         flags = (1 if L.current_based else 0) | (2 if r is not None else 0) | (4 if L.reset == "subtract" else 0)
         flags |= 8 if fits_int32(L, qnet) else 0
         update = specialised_update(L, qnet) if specialise else None
+        params = {name: getattr(L, name) for name in layout.PARAMS}
+        if L.conv is not None:
+            params = {name: layout.channel_values(L, name) for name in layout.PARAMS}
+        before, after = layout.input_is_hwc(qnet, li)
         layers.append(
             {
-                "n_in": L.n_in,
+                "conv": _conv_record(L, after),
+                "pool": _pool_record(L, before),
+                "n_in": L.n_syn,
                 "n_out": L.n_out,
                 "words": words,
                 "shift": L.shift,
@@ -148,11 +179,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
                 "reset": L.reset,
                 "w": w.ravel(),
                 "r": None if r is None else r.ravel(),
-                "bias": L.bias,
-                "alpha_mem": L.alpha_mem,
-                "alpha_syn": L.alpha_syn,
-                "threshold": L.threshold,
-                "v_reset": L.v_reset,
+                **params,
                 "offset": offset,
                 "fast": update,
             }
@@ -160,6 +187,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         any_cuba |= L.current_based
         offset += L.n_out
         max_words = max(max_words, words)
+    pool_events, pool_seen = layout.pooled_scratch(qnet)
     lo, hi = C.state_limits(qnet.state_bits)
     ctx = {
         "banner": f"Generated by edgesnn {__version__} from model {qnet.name!r} (hash {qnet.content_hash[:16]}). "
@@ -174,7 +202,9 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         "total_neurons": offset,
         "current_slots": offset if any_cuba else 1,
         "has_current": any_cuba,
-        "max_words": max_words,
+        "max_words": -(-max_words // 4) * 4,
+        "pool_events": pool_events,
+        "pool_seen": pool_seen,
         "max_events": qnet.n_inputs + offset,
         "table_bytes": table_bytes,
         "max_payload": max_payload(qnet),

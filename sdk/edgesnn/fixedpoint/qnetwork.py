@@ -11,6 +11,7 @@ from typing import Any, cast
 import numpy as np
 
 from edgesnn.fixedpoint import contract as C
+from edgesnn.ir.geometry import ConvGeometry, Pool2d
 
 
 def _frozen_int(name: str, value, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -36,9 +37,11 @@ def _check_within(name: str, arr: np.ndarray, lo: int, hi: int) -> None:
 
 @dataclass(frozen=True, eq=False)
 class QuantLayer:
-    """One fully connected layer in the integer contract (docs/fixed-point.md, "Timestep")::
+    """One spiking layer in the integer contract (docs/fixed-point.md, "Timestep")::
 
-        acc  = sum(weight[j, k] for active inputs k) + sum(recurrent[j, k] for k spiked at t-1)
+        p    = pool(s_in)                      (sum: counts per window; max: OR; none: s_in)
+        acc  = sum(weight[j, k] * p[k]) + sum(recurrent[j, k] for k spiked at t-1)      dense
+        acc  = conv(p; weight)[j]                                                       conv
         x    = acc * 2**shift + bias
         i    = sat(rshift_round_half_up(i * alpha_syn, 16) + x)     (current-based only)
         v    = sat(rshift_round_half_up(v * alpha_mem, 16) + (i or x))
@@ -46,7 +49,9 @@ class QuantLayer:
         v    = sat(v - threshold) | v_reset   where z
 
     ``scale`` (float, per neuron) is informational: ``v * scale / 2**shift`` is the float-model
-    membrane. It is not part of the hash.
+    membrane. It is not part of the hash. A convolutional layer (``conv`` set) has a 4-d
+    ``weight`` (C_out, C_in/groups, kh, kw) and per-neuron parameters in (channel, row, column)
+    order; the quantizer makes them equal within a channel.
     """
 
     weight: np.ndarray
@@ -59,12 +64,27 @@ class QuantLayer:
     alpha_syn: np.ndarray | None = None
     recurrent: np.ndarray | None = None
     scale: np.ndarray | None = None
+    conv: ConvGeometry | None = None
+    pool: Pool2d | None = None
 
     def __post_init__(self):
         w = _frozen_int("weight", self.weight)
-        if w.ndim != 2:
+        if self.conv is None and w.ndim != 2:
             raise ValueError(f"weight must be 2-d, got shape {w.shape}")
-        n = w.shape[0]
+        if self.conv is not None:
+            if w.shape != self.conv.weight_shape:
+                raise ValueError(f"conv weight has shape {w.shape}, expected {self.conv.weight_shape}")
+            if self.recurrent is not None:
+                raise ValueError("convolutional layers have no recurrent weights")
+        n = w.shape[0] if self.conv is None else self.conv.n_out
+        n_syn = w.shape[1] if self.conv is None else self.conv.n_in
+        if self.pool is not None:
+            if self.pool.kind not in ("sum", "max"):
+                raise ValueError(
+                    f"pooling {self.pool.kind!r} is not in the integer contract (sum or max; avg is folded)"
+                )
+            if self.pool.n_out != n_syn:
+                raise ValueError(f"pooling gives {self.pool.n_out} values but the weights take {n_syn}")
         object.__setattr__(self, "weight", w)
         for name in ("bias", "alpha_mem", "threshold"):
             object.__setattr__(self, name, _frozen_int(name, getattr(self, name), (n,)))
@@ -91,12 +111,43 @@ class QuantLayer:
             raise ValueError(f"threshold[{i}] = {int(self.threshold[i])} must be > 0")
 
     @property
+    def n_syn(self) -> int:
+        """Inputs of the weights (after pooling)."""
+        return int(self.weight.shape[1]) if self.conv is None else self.conv.n_in
+
+    @property
     def n_in(self) -> int:
-        return int(self.weight.shape[1])
+        """Spikes the layer receives (before pooling)."""
+        return self.pool.n_in if self.pool is not None else self.n_syn
 
     @property
     def n_out(self) -> int:
-        return int(self.weight.shape[0])
+        return int(self.weight.shape[0]) if self.conv is None else self.conv.n_out
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        if self.pool is not None:
+            return self.pool.in_shape
+        return self.conv.in_shape if self.conv is not None else (self.n_syn,)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.conv.out_shape if self.conv is not None else (self.n_out,)
+
+    @property
+    def fan_in(self) -> int:
+        """Most weights that can add into one neuron's accumulator in one step (a sum-pooled
+        input counts once per spike of its window)."""
+        per = self.conv.weight_shape[1] * self.conv.kernel[0] * self.conv.kernel[1] if self.conv else self.n_syn
+        if self.pool is not None and self.pool.kind == "sum":
+            per *= self.pool.window
+        return per + (self.n_out if self.recurrent is not None else 0)
+
+    def fan_out(self) -> np.ndarray:
+        """Synaptic events per pooled input (n_syn,): the weights one input event adds."""
+        if self.conv is not None:
+            return self.conv.fan_out
+        return np.full(self.n_syn, self.n_out, np.int64)
 
     @property
     def current_based(self) -> bool:
@@ -148,20 +199,21 @@ class QuantNetwork:
             raise ValueError("a network needs at least one layer")
         q = C.weight_limit(self.weight_bits)
         s_lo, s_hi = C.state_limits(self.state_bits)
-        n = int(self.n_inputs)
+        n, shape = int(self.n_inputs), None
         for li, layer in enumerate(self.layers):
             if layer.n_in != n:
                 raise ValueError(f"layer {li} expects {layer.n_in} inputs but receives {n}")
-            fan_in = layer.n_in + (layer.n_out if layer.recurrent is not None else 0)
-            if fan_in * (q + 1) > C.ACC_LIMIT:
-                raise ValueError(f"layer {li}: fan-in {fan_in} can overflow the int32 accumulator")
+            if shape is not None and len(layer.in_shape) == 3 and layer.in_shape != shape:
+                raise ValueError(f"layer {li} reads a {layer.in_shape} map but layer {li - 1} makes {shape}")
+            if layer.fan_in * (q + 1) > C.ACC_LIMIT:
+                raise ValueError(f"layer {li}: fan-in {layer.fan_in} can overflow the int32 accumulator")
             for name in ("weight", "recurrent"):
                 arr = getattr(layer, name)
                 if arr is not None:
                     _check_within(f"layer {li} {name}", arr, -q, q)
             for name in ("bias", "threshold", "v_reset"):
                 _check_within(f"layer {li} {name}", getattr(layer, name), s_lo, s_hi)
-            n = layer.n_out
+            n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)
 
     @property
     def n_outputs(self) -> int:
@@ -184,6 +236,8 @@ class QuantNetwork:
                     "cuba": L.current_based,
                     "rec": L.recurrent is not None,
                     "shape": list(L.weight.shape),
+                    **({"conv": L.conv.as_dict()} if L.conv is not None else {}),
+                    **({"pool": L.pool.as_dict()} if L.pool is not None else {}),
                 }
                 for L in self.layers
             ],

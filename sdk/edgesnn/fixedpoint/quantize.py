@@ -5,7 +5,8 @@ Pure functions: the input network is never modified (its arrays are read-only an
 Scaling, per layer (docs/fixed-point.md, "Quantization"):
 
 * weight scale ``s_j = max(|weight[j]|, |recurrent[j]|) / (2**(bits-1) - 1)`` per output
-  neuron (``per_channel``) or the layer maximum; neuron j's state is held in units of
+  neuron (``per_channel``; a convolution's neurons share their output channel's scale) or the
+  layer maximum; average pooling is folded into the next weights first (``folded``); neuron j's state is held in units of
   ``s_j / 2**shift``, so thresholds, biases and resets are divided by that unit;
 * ``shift`` is the largest that keeps the peak state (``headroom`` x the largest
   threshold, or the peak seen on calibration data x 2) inside ``state_bits``;
@@ -22,7 +23,7 @@ from edgesnn.errors import QuantizationError
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.simulate import simulate_float, simulate_int
-from edgesnn.ir import LI, Dense, Network, membrane_decay, synaptic_decay
+from edgesnn.ir import LI, Conv2d, Dense, Network, Pool2d, membrane_decay, synaptic_decay
 
 #: Without calibration data the state must hold this many thresholds.
 THRESHOLD_HEADROOM = 8.0
@@ -49,8 +50,18 @@ def quantize_weights(w: np.ndarray, scale: np.ndarray, weight_bits: int) -> np.n
     return np.clip(C.to_int_round_half_up(w / scale[:, None]), -q, q)
 
 
+def folded(layer: Dense | Conv2d) -> tuple[np.ndarray, Pool2d | None]:
+    """(weights, pooling) with average pooling folded in: ``avg = sum / window``, so the
+    weights are divided by the window and the pooling becomes a sum (exact in the float model;
+    the integer contract then pools by counting)."""
+    pool = layer.pool
+    if pool is None or pool.kind != "avg":
+        return np.asarray(layer.weight), pool
+    return np.asarray(layer.weight) / pool.window, Pool2d("sum", pool.kernel, pool.in_shape, pool.stride)
+
+
 def quantize_layer(
-    layer: Dense,
+    layer: Dense | Conv2d,
     *,
     weight_bits: int,
     state_bits: int,
@@ -60,16 +71,23 @@ def quantize_layer(
 ) -> QuantLayer:
     """Quantize one layer; ``observed_peak`` is the float state magnitude seen per neuron on data."""
     nrn = layer.neurons
-    scale = weight_scales(layer.weight, layer.recurrent, weight_bits, per_channel)
+    weight, pool = folded(layer)
+    rows = weight.reshape(weight.shape[0], -1)  # one row per output neuron, or per conv channel
+    row_scale = weight_scales(rows, layer.recurrent, weight_bits, per_channel)
+    per_row = layer.n_out // rows.shape[0]  # neurons sharing a row (a conv channel's positions)
+    scale = np.repeat(row_scale, per_row)
     spiking = not isinstance(nrn, LI)
     if spiking:
         thr = np.asarray(nrn.threshold) / scale
         peak = float(max(thr.max(), (np.abs(nrn.v_reset) / scale).max()))
     else:  # a leaky integrator holds at most the steady state of the largest drive
         leak = float(1.0 - np.asarray(nrn.beta).max()) if isinstance(nrn, LI) else 0.0  # LI: the non-spiking kind
-        fan_in = layer.n_in + (layer.n_out if layer.recurrent is not None else 0)
+        window = pool.window if pool is not None and pool.kind == "sum" else 1
+        fan_in = rows.shape[1] * window + (layer.n_out if layer.recurrent is not None else 0)
         thr = np.zeros(layer.n_out)
-        peak = (fan_in * C.weight_limit(weight_bits) + float((np.abs(layer.bias) / scale).max())) / max(leak, 1 / 64)
+        peak = (fan_in * C.weight_limit(weight_bits) + float((np.abs(layer.neuron_bias) / scale).max())) / max(
+            leak, 1 / 64
+        )
     if observed_peak is None:
         shift = C.choose_shift(peak, state_bits, THRESHOLD_HEADROOM)
     else:
@@ -82,9 +100,9 @@ def quantize_layer(
             f"layer {index}: threshold/weight ratio {thr.max():.3g} does not fit state_bits={state_bits}"
         )
     return QuantLayer(
-        weight=quantize_weights(layer.weight, scale, weight_bits),
+        weight=quantize_weights(rows, row_scale, weight_bits).reshape(weight.shape),
         recurrent=None if layer.recurrent is None else quantize_weights(layer.recurrent, scale, weight_bits),
-        bias=np.clip(C.to_int_round_half_up(layer.bias / unit), lo, hi),
+        bias=np.clip(C.to_int_round_half_up(layer.neuron_bias / unit), lo, hi),
         shift=shift,
         alpha_mem=C.decay_multiplier(membrane_decay(nrn)),
         alpha_syn=None if synaptic_decay(nrn) is None else C.decay_multiplier(synaptic_decay(nrn)),
@@ -92,6 +110,8 @@ def quantize_layer(
         reset=nrn.reset,
         v_reset=np.clip(C.to_int_round_half_up(np.asarray(nrn.v_reset) / unit), lo, hi),
         scale=scale,
+        conv=layer.conv,
+        pool=pool,
     )
 
 

@@ -22,7 +22,7 @@ from edgesnn.errors import DatasetError
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import fast_kernel, host_kernel
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
-from edgesnn.ir import Dense, Network, membrane_decay, synaptic_decay
+from edgesnn.ir import Conv2d, Dense, Network, membrane_decay, synaptic_decay
 
 BACKENDS = ("numpy", "c", "numba", "torch")
 
@@ -70,21 +70,46 @@ class SimResult:
         return float(np.mean(self.prediction == np.asarray(labels)))
 
 
+def pooled_events(layer, s: np.ndarray) -> np.ndarray:
+    """What a layer's weights receive from input spikes ``s`` (..., n_in): the spikes, or their
+    pooling (sum: counts; max: OR). Average pooling counts here too: the 1 / window is part of
+    the weights (float IR) or folded into them (integer contract)."""
+    pool = layer.pool
+    if pool is None:
+        return s
+    if pool.kind == "max":
+        return pool.apply(s)
+    return np.asarray(s)[..., pool.windows].sum(axis=-1, dtype=np.int64)
+
+
+def fan_out(layer) -> np.ndarray:
+    """Synaptic events of one event on each of a layer's weight inputs (n_syn,)."""
+    if layer.conv is not None:
+        return layer.conv.fan_out
+    return np.full(layer.weight.shape[1], layer.n_out, np.int64)
+
+
 class _IntKernel:
     """One layer of the integer contract; ``feedforward`` returns the drive x (step 2)."""
 
     def __init__(self, layer: QuantLayer, state_bits: int, weight_bits: int, backend: str):
         self.L, self.bits = layer, state_bits
         q = C.weight_limit(weight_bits)
-        self.ff_bound = layer.n_in * q
+        self.ff_bound = (layer.fan_in - (layer.n_out if layer.recurrent is not None else 0)) * q
         self.rec_bound = layer.n_out * q
-        self.matmul = int8_matmul if backend == "torch" else exact_matmul
+        self.matmul = int8_matmul if backend == "torch" and layer.pool is None else exact_matmul
         wdt = np.int8 if backend == "torch" else np.int64
-        self.w_t = np.ascontiguousarray(layer.weight.T, dtype=wdt)
+        self.w_t = None if layer.conv is not None else np.ascontiguousarray(layer.weight.T, dtype=wdt)
         self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
 
     def feedforward(self, s: np.ndarray) -> np.ndarray:
-        return C.synaptic_drive(self.matmul(s, self.w_t, self.ff_bound), self.L.shift, self.L.bias)
+        p = pooled_events(self.L, s)
+        if self.L.conv is not None:
+            dtype = np.float32 if self.ff_bound < 2**24 else np.float64  # exact: see exact_matmul
+            acc = self.L.conv.apply(p, self.L.weight, dtype).astype(np.int64)
+        else:
+            acc = self.matmul(p, cast(np.ndarray, self.w_t), self.ff_bound)
+        return C.synaptic_drive(acc, self.L.shift, self.L.bias)
 
     def recurrent(self, z: np.ndarray) -> np.ndarray:
         return C.synaptic_drive(exact_matmul(z, cast(np.ndarray, self.r_t), self.rec_bound), self.L.shift, 0)
@@ -107,17 +132,21 @@ class _IntKernel:
 
 
 class _FloatKernel:
-    def __init__(self, layer: Dense):
+    def __init__(self, layer: Dense | Conv2d):
         self.L = layer
         self.beta_mem = membrane_decay(layer.neurons)
         self.beta_syn = synaptic_decay(layer.neurons)
         self.thr = np.asarray(layer.neurons.threshold)
         self.subtract = layer.neurons.reset == "subtract"
-        self.w_t = np.ascontiguousarray(layer.weight.T)
+        self.w_t = np.ascontiguousarray(layer.weight.T) if isinstance(layer, Dense) else None
         self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
 
     def feedforward(self, s: np.ndarray) -> np.ndarray:
-        return s.astype(np.float64) @ self.w_t + self.L.bias
+        L = self.L
+        p = s if L.pool is None else L.pool.apply(s)  # avg pooling divides here, in float
+        if isinstance(L, Conv2d):
+            return L.conv.apply(p, L.weight) + L.neuron_bias
+        return p.astype(np.float64) @ cast(np.ndarray, self.w_t) + L.bias
 
     def recurrent(self, z: np.ndarray) -> np.ndarray:
         return z.astype(np.float64) @ cast(np.ndarray, self.r_t)
@@ -188,7 +217,7 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     rec: list[dict[str, np.ndarray]] | None = [] if record else None
     for layer, run in layer_runs:
         out, vs, is_, v_last, sat = run(s, record)
-        synops += s.sum(axis=(1, 2), dtype=np.int64) * layer.n_out
+        synops += (pooled_events(layer, s).reshape(n * steps, -1) @ fan_out(layer)).reshape(n, steps).sum(axis=1)
         if layer.recurrent is not None:
             synops += out[:, :-1].sum(axis=(1, 2), dtype=np.int64) * layer.n_out
         neuron_updates += steps * layer.n_out
@@ -221,6 +250,8 @@ C_WORK_THRESHOLD = 2_000_000
 def default_backend(qnet: QuantNetwork, samples: int, steps: int) -> str:
     """The C event-driven kernel when the host has a compiler, else numba's for large runs when
     installed, else numpy; numpy for small runs."""
+    if any(L.conv is not None or L.pool is not None for L in qnet.layers):
+        return "numpy"  # the compiled kernels are dense-only
     work = samples * steps * sum(L.n_in * L.n_out for L in qnet.layers)
     if work > C_WORK_THRESHOLD and host_kernel.available():
         return "c"
@@ -246,6 +277,10 @@ def simulate_int(
         raise ValueError("backend 'numba' needs numba: pip install 'edgesnn[fast]'")
     if backend == "c" and not host_kernel.available():
         raise ValueError("backend 'c' needs a C compiler (cc) on this machine")
+    if backend in ("c", "numba") and any(L.conv is not None or L.pool is not None for L in qnet.layers):
+        raise ValueError(
+            f"backend {backend!r} runs dense layers only; this model has convolutions or pooling: use numpy"
+        )
     runs = []
     for L in qnet.layers:
         if backend == "numba":

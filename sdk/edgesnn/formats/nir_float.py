@@ -20,12 +20,24 @@ import nir
 import numpy as np
 
 from edgesnn.errors import ModelFileError
+from edgesnn.formats.nir_conv import export_nodes
 from edgesnn.ir import IF, LI, LIF, CubaLIF, Network
 
 FORMAT_VERSION = 1
+_PARAMS = ("tau", "tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")
 
 
-def _neuron_node(neurons, dt: float):
+def _neuron_node(neurons, dt: float, shape: tuple[int, ...]):
+    """The NIR node of a population; its parameters take the layer's output shape (a feature map
+    for convolutions), as NIR's type inference expects."""
+    node = _flat_neuron_node(neurons, dt)
+    if len(shape) == 1:
+        return node
+    params = {f: np.asarray(getattr(node, f)).reshape(shape) for f in _PARAMS if hasattr(node, f)}
+    return type(node)(**params, metadata=node.metadata)  # rebuilt: NIR derives its types on construction
+
+
+def _flat_neuron_node(neurons, dt: float):
     n = neurons.size
     if isinstance(neurons, LI):
         beta = np.asarray(neurons.beta)
@@ -59,18 +71,23 @@ def _neuron_node(neurons, dt: float):
 
 
 def to_nir(net: Network) -> nir.NIRGraph:
-    nodes = {"input": nir.Input(input_type={"input": np.array([net.n_inputs])})}
+    first = net.layers[0].in_shape
+    nodes = {"input": nir.Input(input_type={"input": np.array(first if len(first) == 3 else [net.n_inputs])})}
     edges, prev = [], "input"
     for i, layer in enumerate(net.layers):
-        fc, nrn = f"fc{i}", f"lif{i}"
-        nodes[fc] = nir.Affine(weight=np.array(layer.weight), bias=np.array(layer.bias))
-        nodes[nrn] = _neuron_node(layer.neurons, net.dt)
-        edges += [(prev, fc), (fc, nrn)]
+        syn, chain = export_nodes(layer, i)
+        nodes.update(syn)
+        nrn = f"lif{i}"
+        nodes[nrn] = _neuron_node(layer.neurons, net.dt, layer.out_shape)
+        for name in chain:
+            edges.append((prev, name))
+            prev = name
+        edges.append((prev, nrn))
         if layer.recurrent is not None:
             nodes[f"rec{i}"] = nir.Linear(weight=np.array(layer.recurrent))
             edges += [(nrn, f"rec{i}"), (f"rec{i}", nrn)]
         prev = nrn
-    nodes["output"] = nir.Output(output_type={"output": np.array([net.n_outputs])})
+    nodes["output"] = nir.Output(output_type={"output": np.array(net.layers[-1].out_shape)})
     edges.append((prev, "output"))
     md = {
         "edgesnn.format": FORMAT_VERSION,
@@ -87,16 +104,24 @@ def exact_neurons(node, dt: float):
     """The edgesnn neurons a node written by ``to_nir`` carries in its metadata (no Euler mapping)."""
     md = node.metadata or {}
     try:
+
+        def flat(key: str) -> np.ndarray:  # feature-map populations store their parameters shaped
+            return np.asarray(md[key], float).ravel()
+
         if isinstance(node, nir.LI):
-            return LI(beta=md["edgesnn.beta"])
+            return LI(beta=flat("edgesnn.beta"))
         reset = str(md["edgesnn.reset"])
-        thr, vr = np.asarray(node.v_threshold, float), np.asarray(node.v_reset, float)
+        thr, vr = np.asarray(node.v_threshold, float).ravel(), np.asarray(node.v_reset, float).ravel()
         if isinstance(node, nir.CubaLIF):
             return CubaLIF(
-                beta_syn=md["edgesnn.beta_syn"], beta_mem=md["edgesnn.beta_mem"], threshold=thr, reset=reset, v_reset=vr
+                beta_syn=flat("edgesnn.beta_syn"),
+                beta_mem=flat("edgesnn.beta_mem"),
+                threshold=thr,
+                reset=reset,
+                v_reset=vr,
             )
         if isinstance(node, nir.LIF):
-            return LIF(beta=md["edgesnn.beta"], threshold=thr, reset=reset, v_reset=vr)
+            return LIF(beta=flat("edgesnn.beta"), threshold=thr, reset=reset, v_reset=vr)
         if isinstance(node, nir.IF):
             return IF(threshold=thr, reset=reset, v_reset=vr)
     except KeyError as e:

@@ -12,8 +12,8 @@ the import stops and asks for it.
              ->  beta_syn = 1 - dt/tau_syn, beta_mem = 1 - dt/tau_mem, input gain (dt*w_in/tau_syn)*(dt*r/tau_mem)
 
 Input gains are folded into each layer's weights (and recurrent weights), so thresholds keep
-their values. Linear nodes between neuron populations are composed into one dense matrix
-(``nir_linear``). NIR resets to ``v_reset`` (``reset="to_value"``, the default). Two other
+their values. Other linear nodes between neuron populations are composed into one dense matrix
+(``nir_linear``), except convolutions and pooling, which stay layers (``nir_conv``). NIR resets to ``v_reset`` (``reset="to_value"``, the default). Two other
 conventions that NIR cannot state:
 
 * ``reset="subtract"``: ``v -= threshold`` right after a spike (edgesnn's own subtract reset);
@@ -35,9 +35,10 @@ import numpy as np
 from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.formats import qmodel
+from edgesnn.formats.nir_conv import is_structured, per_channel, structured
 from edgesnn.formats.nir_float import exact_neurons, to_nir
 from edgesnn.formats.nir_linear import LINEAR_TYPES, compose
-from edgesnn.ir import IF, LI, LIF, CubaLIF, Dense, Network
+from edgesnn.ir import IF, LI, LIF, Conv2d, CubaLIF, Dense, Network
 
 NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI)
 RESETS = (None, "to_value", "subtract", "subtract-undecayed")
@@ -128,10 +129,11 @@ def _shape(t) -> tuple[int, ...]:
 
 
 def import_graph(
-    graph: nir.NIRGraph, *, dt: float | None = None, reset: str | None = None
+    graph: nir.NIRGraph, *, dt: float | None = None, reset: str | None = None, compose_dense: bool = False
 ) -> tuple[Network, ImportReport]:
     """Any NIR graph made of a chain of (linear nodes -> neuron population), with optional
-    recurrent linear loops on a population, ending in Output."""
+    recurrent linear loops on a population, ending in Output. Convolutions and pooling stay
+    layers (``nir_conv``); ``compose_dense`` composes every chain into a dense matrix instead."""
     md = graph.metadata or {}
     if reset not in RESETS:
         raise ModelFileError(f"reset must be one of {', '.join(r for r in RESETS if r)}, got {reset!r}")
@@ -180,33 +182,56 @@ def import_graph(
             continue
         if not isinstance(node, NEURON_TYPES):
             raise ModelFileError(f"NIR node {name!r} of type {type(node).__name__} is not supported")
-        w, b, out_shape = compose(chain, shape)
+        where = f"node {name!r}"
+        syn = structured(chain, shape, where) if is_structured(chain) and not compose_dense else None
+        if syn is None:
+            w, b, out_shape = compose(chain, shape)
+        else:
+            w, b, out_shape = syn.weight, syn.bias, syn.out_shape
         n = int(math.prod(out_shape))
         neurons, gain, extra_bias = _neurons(node, n, step, reset, rep.warnings, name)
         rec = loop_back(name)
-        recurrent = None
-        if rec is not None:
-            rw, rb, _ = compose(rec[0], out_shape)
-            if np.any(rb != 0):
-                rep.warnings.append(f"node {name!r}: bias on the recurrent path folded into the layer bias")
-                b = b + rb
-            recurrent = gain[:, None] * rw
-            visited.update(rec[1])
-        if undecayed and isinstance(neurons, (LIF, CubaLIF)):
-            beta = np.asarray(neurons.beta if isinstance(neurons, LIF) else neurons.beta_mem)
-            if isinstance(neurons, CubaLIF):
-                rep.warnings.append(
-                    f"node {name!r}: subtract-undecayed on a CubaLIF goes through the current; approximate"
+        layer: Dense | Conv2d
+        if syn is not None and syn.conv is not None:
+            if rec is not None or undecayed:
+                raise ModelFileError(
+                    f"{where}: a convolutional population cannot have recurrent connections "
+                    "(nor snnTorch's undecayed subtract reset, which needs one); use --compose-dense"
                 )
-            self_reset = np.diag(-(1.0 - beta) * np.asarray(neurons.threshold))
-            recurrent = self_reset if recurrent is None else recurrent + self_reset
-        layers.append(Dense(weight=gain[:, None] * w, bias=gain * b + extra_bias, neurons=neurons, recurrent=recurrent))
+            c = syn.conv.out_channels
+            g_c = per_channel(gain, c, "the input gain", where)
+            b_c = g_c * b + per_channel(np.broadcast_to(extra_bias, (n,)), c, "v_leak", where)
+            layer = Conv2d(weight=g_c[:, None, None, None] * w, bias=b_c, neurons=neurons, conv=syn.conv, pool=syn.pool)
+        else:
+            recurrent = None
+            if rec is not None:
+                rw, rb, _ = compose(rec[0], out_shape)
+                if np.any(rb != 0):
+                    rep.warnings.append(f"node {name!r}: bias on the recurrent path folded into the layer bias")
+                    b = b + rb
+                recurrent = gain[:, None] * rw
+                visited.update(rec[1])
+            if undecayed and isinstance(neurons, (LIF, CubaLIF)):
+                beta = np.asarray(neurons.beta if isinstance(neurons, LIF) else neurons.beta_mem)
+                if isinstance(neurons, CubaLIF):
+                    rep.warnings.append(
+                        f"node {name!r}: subtract-undecayed on a CubaLIF goes through the current; approximate"
+                    )
+                self_reset = np.diag(-(1.0 - beta) * np.asarray(neurons.threshold))
+                recurrent = self_reset if recurrent is None else recurrent + self_reset
+            pool = syn.pool if syn is not None else None
+            layer = Dense(
+                weight=gain[:, None] * w, bias=gain * b + extra_bias, neurons=neurons, recurrent=recurrent, pool=pool
+            )
+        layers.append(layer)
         rep.layers.append(
             {
                 "neuron": type(node).__name__,
-                "shape": [n, w.shape[1]],
+                "shape": [n, layer.n_in],
+                "kind": "conv" if isinstance(layer, Conv2d) else "dense",
+                "out_shape": list(out_shape),
                 "linear_nodes": [type(c).__name__ for c in chain],
-                "recurrent": recurrent is not None,
+                "recurrent": layer.recurrent is not None,
             }
         )
         chain, shape, cur = [], out_shape, name

@@ -13,10 +13,20 @@ import numpy as np
 
 from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+from edgesnn.ir.geometry import ConvGeometry, Pool2d
 
 FORMAT = "edgesnn.qsnn"
 FORMAT_VERSION = 1
 _TABLES = ("weight", "recurrent", "bias", "alpha_syn", "alpha_mem", "threshold", "v_reset", "scale")
+
+
+def _layer_header(L: QuantLayer) -> dict:
+    head: dict = {"shift": L.shift, "reset": L.reset}
+    if L.conv is not None:
+        head["conv"] = L.conv.as_dict()
+    if L.pool is not None:
+        head["pool"] = L.pool.as_dict()
+    return head
 
 
 def to_bytes(qnet: QuantNetwork) -> bytes:
@@ -30,7 +40,7 @@ def to_bytes(qnet: QuantNetwork) -> bytes:
         "readout": qnet.readout,
         "input_spec": qnet.input_spec,
         "name": qnet.name,
-        "layers": [{"shift": L.shift, "reset": L.reset} for L in qnet.layers],
+        "layers": [_layer_header(L) for L in qnet.layers],
         "hash": qnet.content_hash,
     }
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
@@ -59,7 +69,9 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> QuantNetwork:
         layers = []
         for i, lh in enumerate(header["layers"]):
             tables = {n: arrays.get(f"l{i}.{n}") for n in _TABLES}
-            layers.append(QuantLayer(shift=lh["shift"], reset=lh["reset"], **tables))  # type: ignore[arg-type]
+            conv = ConvGeometry(**lh["conv"]) if "conv" in lh else None
+            pool = Pool2d(**lh["pool"]) if "pool" in lh else None
+            layers.append(QuantLayer(shift=lh["shift"], reset=lh["reset"], conv=conv, pool=pool, **tables))  # type: ignore[arg-type]
         qnet = QuantNetwork(
             n_inputs=header["n_inputs"],
             layers=tuple(layers),

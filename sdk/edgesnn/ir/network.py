@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgesnn.ir.layers import Dense
+from edgesnn.ir.layers import Conv2d, Dense, Layer
 
 READOUTS = ("spike_count",)
 
@@ -14,8 +14,9 @@ READOUTS = ("spike_count",)
 class Network:
     """A float spiking network in discrete time.
 
-    ``layers[0]`` receives the input spikes (``n_inputs`` channels); ``layers[l]`` receives the
-    spikes of ``layers[l-1]`` in the same timestep. ``dt`` (seconds) is the step the decays
+    ``layers[0]`` receives the input spikes (``n_inputs`` channels, flat; a first ``Conv2d``
+    reads them as its (C, H, W) map); ``layers[l]`` receives the spikes of ``layers[l-1]`` in the
+    same timestep, pooled first if the layer has a ``pool``. ``dt`` (seconds) is the step the decays
     were derived with; it matters only when converting to continuous time (NIR).
 
     Readout ``spike_count``: the prediction is the output neuron with the most spikes over the
@@ -27,7 +28,7 @@ class Network:
     """
 
     n_inputs: int
-    layers: tuple[Dense, ...]
+    layers: tuple[Layer, ...]
     dt: float = 1e-3
     readout: str = "spike_count"
     input_spec: dict[str, Any] = field(default_factory=dict)
@@ -40,13 +41,16 @@ class Network:
             raise ValueError(f"n_inputs must be >= 1, got {self.n_inputs!r}")
         if not self.layers:
             raise ValueError("a network needs at least one layer")
-        n = int(self.n_inputs)
+        n, shape = int(self.n_inputs), None
         for i, layer in enumerate(self.layers):
-            if not isinstance(layer, Dense):
+            if not isinstance(layer, (Dense, Conv2d)):
                 raise ValueError(f"layer {i} has unsupported type {type(layer).__name__}")
             if layer.n_in != n:
-                raise ValueError(f"layer {i} expects {layer.n_in} inputs but receives {n}")
-            n = layer.n_out
+                shape_note = f" (a {layer.in_shape} map)" if len(layer.in_shape) == 3 else ""
+                raise ValueError(f"layer {i} expects {layer.n_in} inputs{shape_note} but receives {n}")
+            if shape is not None and len(layer.in_shape) == 3 and layer.in_shape != shape:
+                raise ValueError(f"layer {i} reads a {layer.in_shape} map but layer {i - 1} makes {shape}")
+            n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)
         if not (self.dt > 0):
             raise ValueError(f"dt must be > 0, got {self.dt!r}")
         if self.readout not in READOUTS:

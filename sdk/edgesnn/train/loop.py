@@ -12,9 +12,10 @@ import torch
 from edgesnn._validate import require_at_least_one
 from edgesnn.data.datasets import open_dataset
 from edgesnn.fixedpoint.simulate import simulate_float
-from edgesnn.ir import LIF, Dense, Network
+from edgesnn.ir import LIF, Conv2d, Dense, Network
+from edgesnn.train import arch
 from edgesnn.train import distributed as dist
-from edgesnn.train.snn import SpikingMLP, to_numpy_params
+from edgesnn.train.snn import SpikingNet, to_numpy_params
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,9 @@ class TrainConfig:
     ``dataset`` is a built-in name or a ``.npz`` path; ``encoding`` and ``timesteps`` left at
     None take the data set's defaults (rate coding and 25 steps for features and events, the
     file's own steps for spikes); ``downsample`` and ``denoise_us`` apply to events.
-    ``device`` is ``cpu`` or ``cuda``; under ``torchrun`` training is data-parallel.
+    ``device`` is ``cpu`` or ``cuda``; under ``torchrun`` training is data-parallel. ``model`` is a
+    built-in architecture (``mlp``: dense layers of ``hidden`` sizes; ``conv``) or an
+    architecture file (``train.arch``).
     """
 
     dataset: str = "digits"
@@ -32,6 +35,7 @@ class TrainConfig:
     timesteps: int | None = None
     downsample: int = 1
     denoise_us: int = 0
+    model: str = "mlp"
     hidden: tuple[int, ...] = (256,)
     beta: float = 0.9
     threshold: float = 1.0
@@ -106,13 +110,15 @@ def train_epoch(
     return total / batches
 
 
-def to_network(model: SpikingMLP, cfg: TrainConfig, n_inputs: int, spec: dict | None = None) -> Network:
-    layers = []
-    for w, b in to_numpy_params(model):
-        n = w.shape[0]
-        layers.append(
-            Dense(weight=w, bias=b, neurons=LIF(beta=np.full(n, cfg.beta), threshold=np.full(n, cfg.threshold)))
-        )
+def to_network(model: SpikingNet, cfg: TrainConfig, n_inputs: int, spec: dict | None = None) -> Network:
+    layers: list[Dense | Conv2d] = []
+    for sp, (w, b) in zip(model.specs, to_numpy_params(model)):
+        n = sp.units
+        nrn = LIF(beta=np.full(n, cfg.beta), threshold=np.full(n, cfg.threshold))
+        if sp.conv is None:
+            layers.append(Dense(weight=w, bias=b, neurons=nrn, pool=sp.pool))
+        else:
+            layers.append(Conv2d(weight=w, bias=b, neurons=nrn, conv=sp.conv, pool=sp.pool))
     spec = spec or {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
     meta = {"trained_with": "edgesnn.train", "config": asdict(cfg)}
     if cfg.qat:
@@ -149,7 +155,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
     )
     dist.start(ctx, device)
     try:
-        model = SpikingMLP([n_in, *cfg.hidden, ds.classes], cfg.beta, cfg.threshold, qat=qat).to(device)
+        specs = arch.resolve(arch.load(cfg.model, cfg.hidden), ds.input_shape(spec), ds.classes)
+        model = SpikingNet(specs, n_in, cfg.beta, cfg.threshold, qat=qat).to(device)
         net_model = dist.wrap(model, ctx, device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)

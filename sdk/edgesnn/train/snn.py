@@ -1,4 +1,4 @@
-"""A torch spiking MLP whose forward pass follows either float semantics or the integer contract.
+"""A torch spiking network (dense and convolutional layers) whose forward pass follows either float semantics or the integer contract.
 
 Float mode computes exactly the float IR (``ir.neurons``). Quantization-aware mode (QAT)
 computes in the integer units of docs/fixed-point.md: weights, thresholds and biases are
@@ -14,9 +14,12 @@ from typing import cast
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.quantize import THRESHOLD_HEADROOM
+from edgesnn.ir.geometry import Pool2d
+from edgesnn.train.arch import LayerSpec
 
 
 class SpikeFn(torch.autograd.Function):
@@ -102,37 +105,77 @@ def ste_round(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.floor(x + 0.5) - x).detach()
 
 
-class SpikingMLP(torch.nn.Module):
-    """Dense layers of voltage-based LIF (beta < 1) or IF (beta == 1) neurons, reset by subtraction."""
+class SpikingNet(torch.nn.Module):
+    """Spiking layers (``train.arch.LayerSpec``: dense or convolutional, each with an optional
+    pooling of its input) of voltage-based LIF (beta < 1) or IF (beta == 1) neurons, reset by
+    subtraction. In QAT mode every layer computes what ``fixedpoint.quantize`` and the golden
+    simulator compute: per-row (neuron or conv channel) weight scales, average pooling folded
+    into the weights as a sum, the contract's rounded decay and saturation."""
 
-    def __init__(self, sizes: list[int], beta: float, threshold: float, *, qat: dict | None = None, slope: float = 5.0):
+    def __init__(
+        self,
+        specs: list[LayerSpec],
+        n_inputs: int,
+        beta: float,
+        threshold: float,
+        *,
+        qat: dict | None = None,
+        slope: float = 5.0,
+    ):
         super().__init__()
-        self.sizes, self.beta, self.threshold, self.slope = sizes, beta, threshold, slope
-        self.fcs = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.specs, self.n_inputs = list(specs), n_inputs
+        self.beta, self.threshold, self.slope = beta, threshold, slope
+        mods: list[torch.nn.Module] = []
+        for sp in self.specs:
+            if sp.conv is None:
+                mods.append(torch.nn.Linear(sp.n_syn, sp.units))
+            else:
+                g = sp.conv
+                mods.append(
+                    torch.nn.Conv2d(g.in_shape[0], g.out_channels, g.kernel, g.stride, g.padding, groups=g.groups)
+                )
+        self.fcs = torch.nn.ModuleList(mods)
         self.qat = qat  # {"weight_bits", "state_bits", "per_channel"} or None
         self.fused = True  # the time loop as one autograd node (LIFRecurrence); False: step by step
 
-    def _layer_params(self, fc: torch.nn.Linear):
-        """(weight, bias, threshold, alpha-or-beta) in the units the forward pass uses."""
-        thr = torch.full((fc.out_features,), float(self.threshold), dtype=torch.float64, device=fc.weight.device)
+    def _pool(self, flat: torch.Tensor, pool: Pool2d) -> torch.Tensor:
+        x = flat.reshape(flat.shape[0], *pool.in_shape)
+        if pool.kind == "max":
+            y = F.max_pool2d(x, pool.kernel, pool.stride)
+        elif pool.kind == "avg" and not self.qat:
+            y = F.avg_pool2d(x, pool.kernel, pool.stride)
+        else:  # sum, and average in QAT (the 1 / window is in the weights, as the quantizer folds it)
+            y = F.avg_pool2d(x, pool.kernel, pool.stride, divisor_override=1)
+        return y.reshape(flat.shape[0], -1)
+
+    def _layer_params(self, sp: LayerSpec, mod):
+        """(weight, bias, threshold, alpha-or-beta, |sum| bound) in the units the forward pass uses."""
+        thr = torch.full((sp.units,), float(self.threshold), dtype=torch.float64, device=mod.weight.device)
         if self.qat is None:
-            return fc.weight, fc.bias, thr.float(), self.beta
+            return mod.weight, mod.bias, thr.float(), self.beta, math.inf
         wb, sb = self.qat["weight_bits"], self.qat["state_bits"]
         q = C.weight_limit(wb)
-        w = fc.weight.double()
-        mag = w.detach().abs().amax(dim=1)
+        w = mod.weight.double()
+        window = 1
+        if sp.pool is not None and sp.pool.kind != "max":
+            window = sp.pool.window
+            if sp.pool.kind == "avg":
+                w = w / window
+        rows = w.reshape(w.shape[0], -1)
+        mag = rows.detach().abs().amax(dim=1)
         layer_max = float(mag.max()) or float(q)
         if not self.qat.get("per_channel", True):
             mag = torch.full_like(mag, layer_max)
         scale = torch.where(mag > 0, mag, torch.full_like(mag, layer_max)) / q
-        shift = C.choose_shift(float((thr / scale).max()), sb, THRESHOLD_HEADROOM)
-        unit = scale / (1 << shift)
-        wq = torch.clamp(ste_round(w / scale[:, None]), -q, q) * float(1 << shift)
+        scale_n = scale.repeat_interleave(sp.units // rows.shape[0])  # a conv channel's neurons share it
+        shift = C.choose_shift(float((thr / scale_n).max()), sb, THRESHOLD_HEADROOM)
+        wq = (torch.clamp(ste_round(rows / scale[:, None]), -q, q) * float(1 << shift)).reshape(w.shape)
         lo, hi = C.state_limits(sb)
-        bq = torch.clamp(ste_round(fc.bias.double() / unit), lo, hi)
-        thr_q = torch.clamp(torch.floor(thr / unit + 0.5), min=1.0)
+        bq = torch.clamp(ste_round(mod.bias.double() / (scale / (1 << shift))), lo, hi)
+        thr_q = torch.clamp(torch.floor(thr / (scale_n / (1 << shift)) + 0.5), min=1.0)
         alpha = float(C.decay_multiplier(self.beta))
-        return wq, bq, thr_q, alpha
+        bound = float(wq.detach().abs().amax()) * rows.shape[1] * window + float(bq.detach().abs().amax())
+        return wq, bq, thr_q, alpha, bound
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, time, inputs) spikes -> (output spikes (batch, time, out), final membrane)."""
@@ -140,20 +183,25 @@ class SpikingMLP(torch.nn.Module):
         s = x.double() if self.qat else x.float()
         if self.qat:
             lo, hi = C.state_limits(self.qat["state_bits"])
-        for module in self.fcs:
-            fc = cast(torch.nn.Linear, module)
-            w, b, thr, decay = self._layer_params(fc)
-            if self.qat and float(w.detach().abs().amax()) * fc.in_features + float(b.detach().abs().amax()) < 2**24:
-                # every sum is an integer below 2**24: float32 computes it exactly, and faster
-                cur = torch.nn.functional.linear(s.float(), w.float(), b.float()).double()
+        for sp, mod in zip(self.specs, self.fcs):
+            flat = s.reshape(n * steps, -1)
+            if sp.pool is not None:
+                flat = self._pool(flat, sp.pool)
+            w, b, thr, decay, bound = self._layer_params(sp, mod)
+            if bound < 2**24:  # QAT: every sum is an integer below 2**24, which float32 computes exactly
+                flat, w, b = flat.float(), w.float(), b.float()
+            if sp.conv is None:
+                cur = F.linear(flat, w, b)
             else:
-                cur = torch.nn.functional.linear(s, w, b)  # all timesteps at once, (n, T, out)
+                g = sp.conv
+                cur = F.conv2d(flat.reshape(-1, *g.in_shape), w, b, g.stride, g.padding, 1, g.groups)
+            cur = cur.reshape(n, steps, -1).to(s.dtype)
             if self.fused:
                 a = decay / C.DECAY_ONE if self.qat else decay
                 bounds = (float(lo), float(hi)) if self.qat else (0.0, 0.0)
                 s, v = LIFRecurrence.apply(cur, thr.to(cur.dtype), a, self.slope, bool(self.qat), *bounds)
                 continue
-            v = torch.zeros(n, fc.out_features, dtype=cur.dtype, device=cur.device)
+            v = torch.zeros(n, sp.units, dtype=cur.dtype, device=cur.device)
             out = []
             for t in range(steps):
                 if self.qat:
@@ -167,11 +215,20 @@ class SpikingMLP(torch.nn.Module):
         return s, v
 
 
-def to_numpy_params(model: SpikingMLP) -> list[tuple[np.ndarray, np.ndarray]]:
+class SpikingMLP(SpikingNet):
+    """Dense layers of the given sizes (inputs first)."""
+
+    def __init__(self, sizes: list[int], beta: float, threshold: float, *, qat: dict | None = None, slope: float = 5.0):
+        specs = [LayerSpec(units=b, n_syn=a) for a, b in zip(sizes[:-1], sizes[1:])]
+        super().__init__(specs, sizes[0], beta, threshold, qat=qat, slope=slope)
+        self.sizes = sizes
+
+
+def to_numpy_params(model: SpikingNet) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     for module in model.fcs:
-        fc = cast(torch.nn.Linear, module)
-        out.append((fc.weight.detach().double().cpu().numpy().copy(), fc.bias.detach().double().cpu().numpy().copy()))
+        w, b = cast(torch.Tensor, module.weight), cast(torch.Tensor, module.bias)
+        out.append((w.detach().double().cpu().numpy().copy(), b.detach().double().cpu().numpy().copy()))
     return out
 
 
