@@ -93,14 +93,22 @@ def conv_networks(draw, max_channels: int = 5, max_side: int = 9):
         shift = draw(st.integers(0, C.MAX_SHIFT if extreme else 6))
         th_hi = hi if extreme else max(1, min(hi, 64 << shift))
         blo, bhi = (lo, hi) if extreme else (-8, 8)
+        # uniform decay and reset value, no current: the layers with a generated update
+        uniform = draw(st.booleans())
+        n = channels * positions
+        alpha_u = draw(st.sampled_from([0, 1, 32767, 32768, 32769, 58982, 65535, 65536]))
         return {
             "shift": shift,
             "bias": _per_channel(rng, channels, positions, blo, bhi),
-            "alpha_mem": _per_channel(rng, channels, positions, 0, C.DECAY_ONE),
-            "alpha_syn": _per_channel(rng, channels, positions, 0, C.DECAY_ONE) if draw(st.booleans()) else None,
+            "alpha_mem": np.full(n, alpha_u) if uniform else _per_channel(rng, channels, positions, 0, C.DECAY_ONE),
+            "alpha_syn": None
+            if uniform or not draw(st.booleans())
+            else _per_channel(rng, channels, positions, 0, C.DECAY_ONE),
             "threshold": _per_channel(rng, channels, positions, 1, th_hi),
             "reset": draw(st.sampled_from(["subtract", "to_value"])),
-            "v_reset": _per_channel(rng, channels, positions, blo, bhi),
+            "v_reset": np.full(n, int(rng.integers(blo, bhi + 1)))
+            if uniform
+            else _per_channel(rng, channels, positions, blo, bhi),
         }
 
     for _ in range(draw(st.integers(1, 2))):

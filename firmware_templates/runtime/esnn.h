@@ -92,7 +92,7 @@ typedef struct {
     uint16_t out_c, out_h, out_w;
     uint8_t kh, kw, sh, sw, ph, pw;
     uint8_t in_hwc; /* as esnn_pool_t */
-    uint8_t reserved;
+    uint8_t single_pass; /* receptive field x max|w| < 2^15: the packed lanes never need a flush */
     uint16_t cig, cog; /* input and output channels per group */
     uint16_t words_g, words_pos;
 } esnn_conv_t;

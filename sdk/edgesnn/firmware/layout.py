@@ -71,8 +71,10 @@ def conv_words(layer: QuantLayer) -> tuple[int, int]:
 
 
 def conv_rows(layer: QuantLayer) -> np.ndarray:
-    """Packed tap rows: for input channel c, ky, kx (in that order) the weights of c's group's
-    output channels. (C_in * kh * kw, words_g) uint32."""
+    """Packed tap rows: for input channel c, ky, then kx from kw - 1 down to 0, the weights of c's
+    group's output channels. (C_in * kh * kw, words_g) uint32. Taps in that order land on output
+    positions left to right, so with one group the taps of a kernel row that an event reaches
+    add one contiguous run of weights to one contiguous run of sums."""
     g = layer.conv
     assert g is not None
     cig, cog = g.in_shape[0] // g.groups, g.out_channels // g.groups
@@ -80,7 +82,7 @@ def conv_rows(layer: QuantLayer) -> np.ndarray:
     rows = []
     for c in range(g.in_shape[0]):
         grp, ci = divmod(c, cig)
-        block = w[grp * cog : (grp + 1) * cog, ci]  # (cog, kh, kw)
+        block = w[grp * cog : (grp + 1) * cog, ci, :, ::-1]  # (cog, kh, kw), kx reversed
         rows.append(block.reshape(cog, -1).T)  # (kh*kw, cog)
     return pack_lanes(np.concatenate(rows), conv_words(layer)[0])
 

@@ -52,18 +52,24 @@ def specialised_update(layer, qnet: QuantNetwork) -> dict | None:
     layer needs the generic one: current-based layers, 64-bit arithmetic, per-neuron decay or
     reset values, or states wider than 30 bits (the decay doubles v in a 32-bit word)."""
     alpha, v_reset = np.unique(layer.alpha_mem), np.unique(layer.v_reset)
+    bias, threshold = layer.bias, layer.threshold
     if layer.conv is not None:
-        return None  # convolutions update per channel (esnn.c step_conv)
+        g = layer.conv
+        if g.groups > 1 and (g.out_channels // g.groups) % 2:
+            return None  # padding lanes between groups: the channels are not the lanes
+        bias, threshold = layout.channel_values(layer, "bias"), layout.channel_values(layer, "threshold")
+        if bias is None or threshold is None:
+            return None
     if layer.current_based or not fits_int32(layer, qnet) or qnet.state_bits > 30 or alpha.size != 1:
         return None
     if not 0 <= int(alpha[0]) <= 65536 or (layer.reset != "subtract" and v_reset.size != 1):
         return None
     return {
         "alpha": int(alpha[0]),
-        "bias": 1 if np.any(layer.bias != 0) else 0,
+        "bias": 1 if np.any(bias != 0) else 0,
         "subtract": 1 if layer.reset == "subtract" else 0,
         "v_reset": c_int(int(v_reset[0])) if layer.reset != "subtract" else 0,
-        "bt": np.stack([layer.bias, layer.threshold], axis=1).ravel(),
+        "bt": np.stack([bias, threshold], axis=1).ravel(),
     }
 
 
@@ -108,25 +114,27 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _conv_record(L, in_hwc: bool) -> list[int] | None:
-    """The esnn_conv_t initialiser of a convolutional layer."""
+def _conv_record(L, in_hwc: bool, weight_bits: int) -> dict | None:
+    """The esnn_conv_t initialiser of a convolutional layer (``init``) and the sizes its
+    generated update loops over."""
     g = L.conv
     if g is None:
         return None
     words_g, words_pos = layout.conv_words(L)
-    return [
+    init = [
         *g.in_shape,
         *g.out_shape,
         *g.kernel,
         *g.stride,
         *g.padding,
         int(in_hwc),
-        0,
+        int(L.fan_in * C.weight_limit(weight_bits) < 2**15),
         g.in_shape[0] // g.groups,
         g.out_channels // g.groups,
         words_g,
         words_pos,
     ]
+    return {"init": init, "out_c": g.out_channels, "positions": g.out_shape[1] * g.out_shape[2], "words_pos": words_pos}
 
 
 def _pool_record(L, in_hwc: bool) -> list[int] | None:
@@ -167,7 +175,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         before, after = layout.input_is_hwc(qnet, li)
         layers.append(
             {
-                "conv": _conv_record(L, after),
+                "conv": _conv_record(L, after, qnet.weight_bits),
                 "pool": _pool_record(L, before),
                 "n_in": L.n_syn,
                 "n_out": L.n_out,

@@ -1,0 +1,242 @@
+"""Event-driven convolution vs CMSIS-NN's arm_convolve_s8 on an emulated Cortex-M4, in instructions.
+
+    python tools/bench/conv.py [--cmsis-nn DIR] [--in-shape 8 16 16] [--out-channels 16]
+                               [--kernel 3] [--padding 1] [--stride 1] [--json]
+
+One convolutional layer (random int8 weights, per-channel bias and threshold, uniform decay),
+run as layer 0 of a model on qemu-mps2-an386 under `-icount shift=7` (3.2 CMSDK timer ticks per
+instruction; 200 nops calibrate it in the same firmware). For input activities 1/5/10/20/50 %
+(that share of the input map's neurons spiking in one timestep, at random positions) it times
+`esnn_step_layer` (the event-driven kernel: each input spike adds its kernel slice to the
+outputs it reaches, then every neuron's update) and reports instructions per synaptic event,
+total and marginal ((step(k) - step(0)) / events). In the same firmware, CMSIS-NN's
+arm_convolve_s8 (the kernel TensorFlow Lite Micro uses) convolves the same layer on one dense
+int8 frame; the break-even activity is where the event-driven step costs as much as that frame.
+CMSIS-NN comes from --cmsis-nn or $EDGESNN_CMSIS_NN (Apache-2.0; compiled from there, never
+copied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+BOARD = "qemu-mps2-an386"
+ACTIVITIES = (0.0, 0.01, 0.05, 0.10, 0.20, 0.50)
+CMSIS_SOURCES = (
+    "Source/ConvolutionFunctions/arm_convolve_s8.c",
+    "Source/ConvolutionFunctions/arm_convolve_get_buffer_sizes_s8.c",
+    "Source/ConvolutionFunctions/arm_nn_mat_mult_kernel_s8_s16.c",
+    "Source/ConvolutionFunctions/arm_nn_mat_mult_kernel_row_offset_s8_s16.c",
+)
+
+
+def _ints(a) -> str:
+    return ", ".join(str(int(v)) for v in np.asarray(a).ravel())
+
+
+def bench_model(in_shape, out_c: int, kernel: int, padding: int, stride: int):
+    from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+    from edgesnn.ir import ConvGeometry
+
+    rng = np.random.default_rng(0)
+    g = ConvGeometry(tuple(in_shape), out_c, (kernel, kernel), (stride, stride), (padding, padding))
+    positions = g.out_shape[1] * g.out_shape[2]
+    conv = QuantLayer(
+        weight=rng.integers(-127, 128, g.weight_shape),
+        bias=np.repeat(rng.integers(-1000, 1001, out_c), positions),
+        shift=8,
+        alpha_mem=np.full(g.n_out, 58982),  # beta = 0.9
+        threshold=np.repeat(rng.integers(200_000, 1_000_000, out_c), positions),
+        conv=g,
+    )
+    # a one-neuron dense readout: the runtime's rules want a fully connected output layer; only
+    # layer 0 is timed
+    out = QuantLayer(weight=np.ones((1, g.n_out)), bias=[0], shift=0, alpha_mem=[65536], threshold=[1 << 20])
+    return QuantNetwork(n_inputs=g.n_in, layers=(conv, out), name="bench-conv"), g
+
+
+def data_header(g, levels: list[np.ndarray], frame: np.ndarray, weight: np.ndarray) -> str:
+    c, h, w = g.in_shape
+    oc, oh, ow = g.out_shape
+    counts = [len(e) for e in levels]
+    events = np.concatenate(levels) if sum(counts) else np.zeros(1, int)
+    rows = [
+        "#include <stdint.h>",
+        f"#define BENCH_LEVELS {len(levels)}u",
+        f"static const uint16_t bench_counts[{len(levels)}] = {{ {_ints(counts)} }};",
+        f"static const uint16_t bench_events[{max(len(events), 1)}] = {{ {_ints(events)} }};",
+        f"#define BENCH_IN_C {c}\n#define BENCH_IN_H {h}\n#define BENCH_IN_W {w}",
+        f"#define BENCH_OUT_C {oc}\n#define BENCH_OUT_H {oh}\n#define BENCH_OUT_W {ow}",
+        f"#define BENCH_KH {g.kernel[0]}\n#define BENCH_KW {g.kernel[1]}",
+        f"#define BENCH_SH {g.stride[0]}\n#define BENCH_SW {g.stride[1]}",
+        f"#define BENCH_PH {g.padding[0]}\n#define BENCH_PW {g.padding[1]}",
+        # im2col of two columns as int16, generously
+        f"#define BENCH_SCRATCH_BYTES {8 * c * g.kernel[0] * g.kernel[1] * 2 + 64}u",
+        "#if defined(ESNN_BENCH_CMSIS)",
+        # CMSIS-NN wants HWC input and (out, kh, kw, in) filters
+        f"static const int8_t bench_frame[{frame.size}] = {{ {_ints(frame.reshape(c, h, w).transpose(1, 2, 0))} }};",
+        f"static const int8_t bench_filter[{weight.size}] = {{ {_ints(np.asarray(weight).transpose(0, 2, 3, 1))} }};",
+        f"static const int32_t bench_bias[{oc}] = {{ {_ints(np.zeros(oc, int))} }};",
+        f"static const int32_t bench_mult[{oc}] = {{ {_ints(np.full(oc, 1 << 30))} }};",
+        f"static const int32_t bench_shift[{oc}] = {{ {_ints(np.full(oc, -6))} }};",
+        "#endif",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def build_and_run(qnet, g, levels, frame, cmsis: Path | None) -> dict:
+    from edgesnn.firmware import build as B
+    from edgesnn.firmware.boards import get_board
+    from edgesnn.firmware.hostbuild import STRICT_FLAGS, write_model_sources
+    from edgesnn.firmware.paths import templates_dir
+    from edgesnn.firmware.qemu import qemu_command
+
+    board = get_board(BOARD)
+    cc = board.toolchain["cc"]
+    for tool in (cc, board.qemu["binary"]):
+        if shutil.which(tool) is None:
+            sys.exit(f"error: {BOARD} needs {tool}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        src = out / "src"
+        write_model_sources(qnet, src)
+        for name, body in B.render_board_files(board, qnet, None).items():
+            (src / name).write_text(body)
+        (src / "bench_conv_data.h").write_text(data_header(g, levels, frame, qnet.layers[0].weight))
+        apps, hal = templates_dir() / "apps", templates_dir() / "hal"
+        base = ["-O2", *board.toolchain.get("cflags", []), *B.EMBEDDED_FLAGS, f"-I{src}", f"-I{apps}", f"-I{hal}"]
+        if cmsis is not None:
+            base += ["-DESNN_BENCH_CMSIS", f"-I{cmsis / 'Include'}"]
+        ours = [src / "esnn.c", src / "esnn_model.c", apps / "bench_conv.c", hal / "hal_text.c", *B._hal_sources(board)]
+        theirs = [cmsis / s for s in CMSIS_SOURCES] if cmsis is not None else []
+        if cmsis is not None:  # every support function; the linker keeps what is called
+            support = (cmsis / "Source" / "NNSupportFunctions").glob("*.c")
+            theirs += sorted(p for p in support if "_f16" not in p.name and "_f32" not in p.name)
+        objs = []
+        for s in [*ours, *theirs]:
+            # CMSIS-NN: its own flags (not -ffreestanding: it relies on memcpy builtins), no -Werror
+            flags = [*base, *STRICT_FLAGS] if s in ours else [f for f in base if f != "-ffreestanding"] + ["-std=c99"]
+            obj = out / "obj" / (s.stem + ".o")
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            B.run_tool([cc, *flags, "-c", str(s), "-o", str(obj)], f"compiling {s.name}")
+            objs.append(obj)
+        elf = out / "bench_conv.elf"
+        B.run_tool(
+            [cc, *base, *map(str, objs), "-o", str(elf), *B.LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc"], "linking"
+        )
+        runtime = B.measure(board, elf, objs, src, "bench_conv").flash_runtime_bytes
+        run = subprocess.run(qemu_command(board, elf, icount=True), capture_output=True, timeout=600)
+    rows = [ln.split() for ln in run.stdout.decode(errors="replace").splitlines()]
+    tpi = float(board.timer["ticks_per_instruction_icount7"])
+    overhead = next((int(p[1], 16) for p in rows if p and p[0] == "T"), None)
+    if overhead is None or any(p and p[0] == "ERROR" for p in rows):
+        sys.exit(f"error: the bench firmware reported: {run.stdout.decode(errors='replace')[-300:]}")
+    steps = {int(p[1], 16): ((int(p[2], 16) - overhead) / tpi, int(p[3], 16)) for p in rows if p and p[0] == "E"}
+    cal = next(((int(p[2], 16) - overhead) / tpi for p in rows if p and p[0] == "C"), 0.0)
+    frame_instr = next(((int(p[2], 16) - overhead) / tpi for p in rows if p and p[0] == "N"), None)
+    return {"steps": steps, "calibration_200_nops": cal, "cmsis_frame": frame_instr, "runtime_flash_bytes": runtime}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cmsis-nn", help="CMSIS-NN folder (default: $EDGESNN_CMSIS_NN; without it, no baseline)")
+    ap.add_argument("--in-shape", type=int, nargs=3, default=[8, 16, 16], metavar=("C", "H", "W"))
+    ap.add_argument("--out-channels", type=int, default=16)
+    ap.add_argument("--kernel", type=int, default=3)
+    ap.add_argument("--padding", type=int, default=1)
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    import os
+
+    from edgesnn.energy.cmsisnn import cmsis_nn_dir
+    from edgesnn.errors import BuildError
+
+    cmsis = None
+    if args.cmsis_nn or os.environ.get("EDGESNN_CMSIS_NN"):
+        try:
+            cmsis = cmsis_nn_dir(args.cmsis_nn)
+        except BuildError as e:
+            sys.exit(f"error: {e}")
+    qnet, g = bench_model(args.in_shape, args.out_channels, args.kernel, args.padding, args.stride)
+    rng = np.random.default_rng(1)
+    levels = [np.sort(rng.choice(g.n_in, int(round(a * g.n_in)), replace=False)) for a in ACTIVITIES]
+    frame = np.zeros(g.n_in, np.int8)
+    frame[levels[-1]] = 1  # the dense frame holds the 50 % spikes (its cost does not depend on them)
+    res = build_and_run(qnet, g, levels, frame, cmsis)
+    idle = res["steps"][0][0]
+    macs = g.n_out * (g.in_shape[0] // g.groups) * g.kernel[0] * g.kernel[1]
+    table = []
+    for a, ev in zip(ACTIVITIES[1:], levels[1:]):
+        instr, synops = res["steps"][len(ev)]
+        row = {
+            "activity": a,
+            "input_events": len(ev),
+            "synaptic_events": synops,
+            "step_instructions": round(instr),
+            "instructions_per_synaptic_event": round(instr / synops, 3),
+            "marginal_instructions_per_synaptic_event": round((instr - idle) / synops, 3),
+        }
+        if res["cmsis_frame"]:
+            row["snn_over_cmsis"] = round(instr / res["cmsis_frame"], 3)
+        table.append(row)
+    out = {
+        "board": BOARD,
+        "layer": {"in": list(g.in_shape), "out": list(g.out_shape), "kernel": list(g.kernel), "padding": list(g.padding)},
+        "calibration_instructions_per_200_nops": round(res["calibration_200_nops"], 1),
+        "idle_step_instructions": round(idle),
+        "idle_instructions_per_neuron": round(idle / g.n_out, 2),
+        "levels": table,
+        "runtime_flash_bytes": res["runtime_flash_bytes"],
+    }
+    if res["cmsis_frame"]:
+        f = res["cmsis_frame"]
+        out["cmsis_nn_frame_instructions"] = round(f)
+        out["cmsis_nn_instructions_per_mac"] = round(f / macs, 3)
+        # break-even: linear between the measured activities around the crossing
+        pts = [(0.0, idle)] + [(r["activity"], r["step_instructions"]) for r in table]
+        cross = None
+        for (a0, i0), (a1, i1) in zip(pts, pts[1:]):
+            if i0 <= f < i1:
+                cross = a0 + (a1 - a0) * (f - i0) / (i1 - i0)
+                break
+        out["break_even_activity"] = None if cross is None else round(cross, 4)
+        if cross is None:
+            out["break_even_note"] = "event-driven is cheaper at every measured activity" if pts[-1][1] < f else (
+                "CMSIS-NN is cheaper at every measured activity"
+            )
+    if args.json:
+        print(json.dumps(out))
+        return
+    print(
+        f"{BOARD} (Cortex-M4), conv {g.in_shape} -> {g.out_shape}, kernel {g.kernel}, padding {g.padding}; "
+        f"instructions (QEMU -icount; 200 nops = {out['calibration_instructions_per_200_nops']})"
+    )
+    print(f"  timestep without input: {out['idle_step_instructions']} ({out['idle_instructions_per_neuron']} per neuron)")
+    for r in table:
+        extra = f", {r['snn_over_cmsis']:.3f}x CMSIS-NN's frame" if "snn_over_cmsis" in r else ""
+        print(
+            f"  activity {r['activity']:>5.0%}: {r['input_events']:>5} input events, {r['synaptic_events']:>7} synaptic events, "
+            f"{r['step_instructions']:>8} instructions = {r['instructions_per_synaptic_event']:.3f} per event "
+            f"(marginal {r['marginal_instructions_per_synaptic_event']:.3f}){extra}"
+        )
+    if res["cmsis_frame"]:
+        print(
+            f"  CMSIS-NN arm_convolve_s8, one dense int8 frame: {out['cmsis_nn_frame_instructions']} instructions "
+            f"({out['cmsis_nn_instructions_per_mac']} per MAC); break-even activity: "
+            f"{out.get('break_even_activity') if out.get('break_even_activity') is not None else out.get('break_even_note')}"
+        )
+    else:
+        print("  (no CMSIS-NN baseline: give --cmsis-nn DIR or set EDGESNN_CMSIS_NN)")
+
+
+if __name__ == "__main__":
+    main()
