@@ -190,7 +190,12 @@ def main() -> None:
         table.append(row)
     out = {
         "board": BOARD,
-        "layer": {"in": list(g.in_shape), "out": list(g.out_shape), "kernel": list(g.kernel), "padding": list(g.padding)},
+        "layer": {
+            "in": list(g.in_shape),
+            "out": list(g.out_shape),
+            "kernel": list(g.kernel),
+            "padding": list(g.padding),
+        },
         "calibration_instructions_per_200_nops": round(res["calibration_200_nops"], 1),
         "idle_step_instructions": round(idle),
         "idle_instructions_per_neuron": round(idle / g.n_out, 2),
@@ -210,8 +215,10 @@ def main() -> None:
                 break
         out["break_even_activity"] = None if cross is None else round(cross, 4)
         if cross is None:
-            out["break_even_note"] = "event-driven is cheaper at every measured activity" if pts[-1][1] < f else (
-                "CMSIS-NN is cheaper at every measured activity"
+            out["break_even_note"] = (
+                "event-driven is cheaper at every measured activity"
+                if pts[-1][1] < f
+                else ("CMSIS-NN is cheaper at every measured activity")
             )
     if args.json:
         print(json.dumps(out))
@@ -220,7 +227,9 @@ def main() -> None:
         f"{BOARD} (Cortex-M4), conv {g.in_shape} -> {g.out_shape}, kernel {g.kernel}, padding {g.padding}; "
         f"instructions (QEMU -icount; 200 nops = {out['calibration_instructions_per_200_nops']})"
     )
-    print(f"  timestep without input: {out['idle_step_instructions']} ({out['idle_instructions_per_neuron']} per neuron)")
+    print(
+        f"  timestep without input: {out['idle_step_instructions']} ({out['idle_instructions_per_neuron']} per neuron)"
+    )
     for r in table:
         extra = f", {r['snn_over_cmsis']:.3f}x CMSIS-NN's frame" if "snn_over_cmsis" in r else ""
         print(
