@@ -11,6 +11,44 @@ def rshift_round_half_up(x: int, s: int) -> int:
     return x if s == 0 else (x + (1 << (s - 1))) // (1 << s)
 
 
+def pooled(L, s_in: list[int]) -> list[int]:
+    """A layer's pooled input (docs/fixed-point.md, "Convolution and pooling"), by loops."""
+    P = L.pool
+    if P is None:
+        return s_in
+    c, h, w = P.in_shape
+    (kh, kw), (sh, sw) = P.kernel, P.stride
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = []
+    for ch in range(c):
+        for py in range(ho):
+            for px in range(wo):
+                win = [s_in[(ch * h + py * sh + ky) * w + px * sw + kx] for ky in range(kh) for kx in range(kw)]
+                out.append(sum(win) if P.kind == "sum" else int(any(win)))
+    return out
+
+
+def acc_of(L, p: list[int], j: int) -> int:
+    """Step 1 (or 1') for neuron j of a layer on its pooled input p."""
+    G = L.conv
+    if G is None:
+        return sum(int(L.weight[j, k]) * p[k] for k in range(len(p)) if p[k])
+    c_in, h, w = G.in_shape
+    c_out, ho, wo = G.out_shape
+    o, rest = divmod(j, ho * wo)
+    oy, ox = divmod(rest, wo)
+    cig, cog = c_in // G.groups, c_out // G.groups
+    g = o // cog
+    total = 0
+    for ci in range(cig):
+        for ky in range(G.kernel[0]):
+            for kx in range(G.kernel[1]):
+                y, x = oy * G.stride[0] + ky - G.padding[0], ox * G.stride[1] + kx - G.padding[1]
+                if 0 <= y < h and 0 <= x < w:
+                    total += int(L.weight[o, ci, ky, kx]) * p[((g * cig + ci) * h + y) * w + x]
+    return total
+
+
 def run(qnet, inputs):
     """Returns per layer (spikes[n][t][j], v[n][t][j], i[n][t][j] or None)."""
     lo, hi = -(1 << (qnet.state_bits - 1)), (1 << (qnet.state_bits - 1)) - 1
@@ -25,8 +63,9 @@ def run(qnet, inputs):
             for li, L in enumerate(qnet.layers):
                 i_s, v_s, z_prev = state[li]
                 z_new = [0] * L.n_out
+                p = pooled(L, s_in)
                 for j in range(L.n_out):
-                    acc = sum(int(L.weight[j, k]) for k in range(L.n_in) if s_in[k])
+                    acc = acc_of(L, p, j)
                     if L.recurrent is not None:
                         acc += sum(int(L.recurrent[j, k]) for k in range(L.n_out) if z_prev[k])
                     assert -(2**31) <= acc < 2**31

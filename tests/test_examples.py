@@ -15,6 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CASES = {  # script: (tools it needs, a line it must print)
     "quickstart.py": (("cc", "arm-none-eabi-gcc", "qemu-system-arm"), "mismatches with the simulator 0"),
     "snntorch_nir.py": (("cc",), "spike agreement with snnTorch 100.0000%"),
+    "snntorch_conv_nir.py": (("cc",), "imported as conv (conv+dense): spike agreement with snnTorch 100.0000%"),
     "tflite_convert.py": (("cc",), "SNN, 100 timesteps:"),
     "own_data.py": (("cc",), "mismatches 0"),
     "on_device_learning.py": (("cc",), "mismatches with the host 0"),
@@ -30,8 +31,8 @@ CASES = {  # script: (tools it needs, a line it must print)
 def test_example_runs(script, tmp_path):
     tools, expect = CASES[script]
     need_tools(*tools, what=f"examples/{script}")
-    if script in ("snntorch_nir.py", "tflite_convert.py"):
-        import_or_skip("snntorch" if script == "snntorch_nir.py" else "ai_edge_litert", what=f"examples/{script}")
+    if script in ("snntorch_nir.py", "snntorch_conv_nir.py", "tflite_convert.py"):
+        import_or_skip("ai_edge_litert" if script == "tflite_convert.py" else "snntorch", what=f"examples/{script}")
     t0 = time.monotonic()
     p = subprocess.run(
         [sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True, text=True, timeout=300

@@ -31,15 +31,14 @@ def import_nir(
     r = edgesnn.api.import_nir("snntorch.nir", dt=1e-4)
     ```
     """
-    import nir
 
-    from edgesnn.formats.nir_import import import_graph, quantized_from_graph
+    from edgesnn.formats.nir_import import import_graph, quantized_from_graph, read_nir
 
     file = Path(file)
     if not file.is_file():
         raise ModelFileError(f"NIR file not found: {file}")
     try:
-        graph = nir.read(str(file))
+        graph = read_nir(file)
     except Exception as e:  # h5py/nir raise many types on damaged files
         raise ModelFileError(f"{file}: corrupt NIR file ({type(e).__name__}: {e})") from None
     q = quantized_from_graph(graph, str(file))

@@ -348,6 +348,16 @@ def early_exit_summary(m: Model, x: np.ndarray, r: SimResult, margin: int, label
     return out
 
 
+def _geometry_row(L: Any) -> dict[str, Any]:
+    """A layer's kind, maps and pooling for `info`."""
+    row: dict[str, Any] = {"kind": "conv" if L.conv is not None else "dense"}
+    if L.conv is not None:
+        row.update(in_shape=list(L.conv.in_shape), out_shape=list(L.conv.out_shape), conv=L.conv.as_dict())
+    if L.pool is not None:
+        row["pool"] = L.pool.as_dict()
+    return row
+
+
 def _layer_rows(m: Model) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if isinstance(m, QuantNetwork):
@@ -356,6 +366,7 @@ def _layer_rows(m: Model) -> list[dict[str, Any]]:
                 {
                     "layer": i,
                     "shape": [Q.n_out, Q.n_in],
+                    **_geometry_row(Q),
                     "recurrent": Q.recurrent is not None,
                     "current_based": Q.current_based,
                     "shift": Q.shift,
@@ -371,6 +382,7 @@ def _layer_rows(m: Model) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "layer": i,
             "shape": [L.n_out, L.n_in],
+            **_geometry_row(L),
             "recurrent": L.recurrent is not None,
             "neuron": type(n).__name__,
             "reset": getattr(n, "reset", "none"),

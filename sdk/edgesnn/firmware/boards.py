@@ -181,7 +181,29 @@ def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -
         )
 
 
-RULES = (rule_index_width, rule_layout, rule_flash, rule_ram)
+def rule_learning(board: Board, qnet: QuantNetwork, learn_layer: int | None) -> None:
+    """On-device plasticity updates a fully connected layer from its inputs' spikes: the layer
+    must not be convolutional, pool its input or read a feature map (whose order on the device
+    differs from the host's)."""
+    if learn_layer is None:
+        return
+    L = qnet.layers[learn_layer]
+    why = None
+    if L.conv is not None:
+        why = "is convolutional"
+    elif L.pool is not None:
+        why = "pools its input"
+    elif learn_layer > 0 and qnet.layers[learn_layer - 1].conv is not None:
+        why = "reads a convolution's feature map"
+    if why:
+        _fail(
+            "learn-dense",
+            board,
+            f"layer {learn_layer} {why}; on-device learning needs a fully connected layer on flat inputs",
+        )
+
+
+RULES = (rule_index_width, rule_layout, rule_learning, rule_flash, rule_ram)
 
 
 def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_layer: int | None = None) -> None:
@@ -191,5 +213,6 @@ def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_lay
     whose weights must live in RAM."""
     rule_index_width(board, qnet)
     rule_layout(board, qnet)
+    rule_learning(board, qnet, learn_layer)
     rule_flash(board, qnet, extra_flash)
     rule_ram(board, qnet, learn_layer)

@@ -63,10 +63,10 @@ def load_model(path: str | os.PathLike) -> Network | QuantNetwork:
     if data.startswith(_ZIP_MAGIC):
         return qmodel.from_bytes(data, str(path))
     if data.startswith(_HDF5_MAGIC):
-        import nir
+        from edgesnn.formats.nir_import import read_nir
 
         try:
-            graph = nir.read(str(path))
+            graph = read_nir(path)
         except Exception as e:  # h5py/nir raise many types on damaged files
             raise ModelFileError(f"{path}: corrupt NIR file ({type(e).__name__}: {e})") from None
         from edgesnn.formats.nir_import import import_graph, quantized_from_graph

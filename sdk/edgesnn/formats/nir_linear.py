@@ -85,6 +85,8 @@ def apply(node, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
             x = x.reshape(x.shape[0], -1, *hw)
         return _conv2d(x, node, with_bias)
     if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        if (node.metadata or {}).get("edgesnn.pool") == "max":
+            raise ModelFileError("max pooling (a logical OR) is not linear: it cannot be composed into a dense matrix")
         return _pool(x, node, isinstance(node, nir.AvgPool2d))
     if isinstance(node, nir.Flatten):
         nd = x.ndim - 1

@@ -113,6 +113,8 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
                 pool, shape = None, (units,)
             else:
                 raise ArchitectureError(f"{where}: type must be conv, pool or dense")
-        except ValueError as e:
+        except ArchitectureError:
+            raise
+        except ValueError as e:  # a geometry's own validation
             raise ArchitectureError(f"{where}: {e}") from None
     return out
