@@ -12,6 +12,7 @@ from edgesnn.device.deploy import deploy
 from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.hostbuild import SANITIZE_FLAGS, STRICT_FLAGS, write_model_sources
 from edgesnn.firmware.paths import templates_dir
+from edgesnn.firmware.render import RUNTIME_CORE
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_board_tools, need_tools
 
@@ -32,7 +33,7 @@ def _harness(tmp_path: Path, board_name: str, hidden: int = 12) -> Path:
         f"#define BOARD_STORAGE_SLOT_BYTES {st['slot_bytes']}u\n#define BOARD_STORAGE_PAGE_BYTES {st['page_bytes']}u\n"
     )
     hal = templates_dir() / "hal"
-    files = [src / n for n in ("esnn.c", "esnn_model.c", "esnn_learn.c", "esnn_persist.c")]
+    files = [src / n for n in (*RUNTIME_CORE, "esnn_model.c", "esnn_learn.c", "esnn_persist.c")]
     files += [hal / "store_flash.c", HERE / "flash_model.c", HERE / "persist_flash_test.c"]
     exe = tmp_path / "persist_flash_test"
     flags = [f for f in STRICT_FLAGS if f != "-pedantic"]  # setjmp/longjmp in the harness

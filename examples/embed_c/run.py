@@ -12,6 +12,7 @@ import numpy as np
 
 from edgesnn.data.datasets import encoded
 from edgesnn.firmware.hostbuild import STRICT_FLAGS, write_model_sources
+from edgesnn.firmware.render import RUNTIME_CORE
 from edgesnn.fixedpoint import quantize, simulate_int
 from edgesnn.ir import LIF, Dense, Network
 
@@ -39,7 +40,7 @@ with tempfile.TemporaryDirectory() as tmp:
             *STRICT_FLAGS,
             f"-I{src}",
             str(HERE / "main.c"),
-            str(src / "esnn.c"),
+            *(str(src / f) for f in RUNTIME_CORE),  # esnn.c, esnn_conv.c
             str(src / "esnn_model.c"),
             "-o",
             str(app),

@@ -98,6 +98,7 @@ def build_and_run(qnet, g, levels, frame, cmsis: Path | None) -> dict:
     from edgesnn.firmware.hostbuild import STRICT_FLAGS, write_model_sources
     from edgesnn.firmware.paths import templates_dir
     from edgesnn.firmware.qemu import qemu_command
+    from edgesnn.firmware.render import RUNTIME_CORE
 
     board = get_board(BOARD)
     cc = board.toolchain["cc"]
@@ -115,7 +116,8 @@ def build_and_run(qnet, g, levels, frame, cmsis: Path | None) -> dict:
         base = ["-O2", *board.toolchain.get("cflags", []), *B.EMBEDDED_FLAGS, f"-I{src}", f"-I{apps}", f"-I{hal}"]
         if cmsis is not None:
             base += ["-DESNN_BENCH_CMSIS", f"-I{cmsis / 'Include'}"]
-        ours = [src / "esnn.c", src / "esnn_model.c", apps / "bench_conv.c", hal / "hal_text.c", *B._hal_sources(board)]
+        core = [src / f for f in RUNTIME_CORE]
+        ours = [*core, src / "esnn_model.c", apps / "bench_conv.c", hal / "hal_text.c", *B._hal_sources(board)]
         theirs = [cmsis / s for s in CMSIS_SOURCES] if cmsis is not None else []
         if cmsis is not None:  # every support function; the linker keeps what is called
             support = (cmsis / "Source" / "NNSupportFunctions").glob("*.c")

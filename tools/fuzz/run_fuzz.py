@@ -55,6 +55,7 @@ def seed_corpus(corpus: Path, n_inputs: int) -> None:
 def run(seconds: int, workdir: Path) -> dict:
     from edgesnn.firmware.hostbuild import write_model_sources
     from edgesnn.firmware.paths import templates_dir
+    from edgesnn.firmware.render import RUNTIME_CORE
     from edgesnn.fixedpoint import quantize
     from edgesnn.ir import CubaLIF, Dense, Network
 
@@ -79,7 +80,7 @@ def run(seconds: int, workdir: Path) -> dict:
     here = Path(__file__).resolve().parent
     runtime = [
         str(src / f)
-        for f in ("esnn.c", "esnn_proto.c", "esnn_model.c", "esnn_learn.c", "esnn_proto_learn.c", "esnn_persist.c")
+        for f in (*RUNTIME_CORE, "esnn_proto.c", "esnn_model.c", "esnn_learn.c", "esnn_proto_learn.c", "esnn_persist.c")
     ]
     apps = templates_dir() / "apps"
     subprocess.run(

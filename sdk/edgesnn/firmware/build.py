@@ -20,7 +20,7 @@ from edgesnn.firmware import baremetal
 from edgesnn.firmware.boards import Board, check_fits
 from edgesnn.firmware.hostbuild import STRICT_FLAGS, BuildError, write_model_sources
 from edgesnn.firmware.paths import templates_dir
-from edgesnn.firmware.render import _env
+from edgesnn.firmware.render import RUNTIME_CORE, _env
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 EMBEDDED_FLAGS = [
@@ -221,7 +221,7 @@ def build(
         f"-I{apps}",
         f"-I{hal}",
     ]
-    sources = [src / "esnn.c", src / "esnn_model.c"]
+    sources = [*(src / f for f in RUNTIME_CORE), src / "esnn_model.c"]
     if app == "golden_host":
         sources.append(apps / "golden_host.c")
     elif app == "bench":
@@ -278,7 +278,7 @@ def measure(board: Board, elf: Path, objs: list[Path], src: Path, app: str) -> B
 
     flash, ram = (0, 0) if board.family == "host" else image_sizes(board, elf)
     proto = size_of("esnn_proto")
-    runtime, model = size_of("esnn") + proto, size_of("esnn_model")
+    runtime, model = sum(size_of(f[:-2]) for f in RUNTIME_CORE) + proto, size_of("esnn_model")
     learning = size_of("esnn_learn") + size_of("esnn_persist") + size_of("esnn_proto_learn")
     return BuildResult(
         board=board.name,

@@ -19,6 +19,8 @@ from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 ABI_VERSION = 3
+#: The runtime's sources every build compiles (the serial protocol and plasticity come on top).
+RUNTIME_CORE = ("esnn.c", "esnn_conv.c")
 
 
 def c_int(v: int) -> str:

@@ -1,0 +1,85 @@
+/*
+ * edgesnn C runtime, internal: what esnn.c (fully connected layers) and esnn_conv.c
+ * (convolutions, pooling) share. Not part of the API in esnn.h.
+ */
+#ifndef ESNN_INTERNAL_H
+#define ESNN_INTERNAL_H
+
+#include "esnn.h"
+
+/* Steps 2-6 for one neuron without a generated update (esnn.c). */
+void esnn_neuron_generic(const esnn_model_t *m, const esnn_layer_t *L, uint32_t p, int32_t a, int32_t *v, int32_t *cur,
+                         uint16_t j, uint16_t *out, uint16_t *n_spikes);
+/* A layer's input spikes through its pooling, into `out`; returns how many (esnn_conv.c). */
+uint16_t esnn_pool_events(const esnn_pool_t *P, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen);
+/* One timestep of a convolutional layer; returns its spike count (esnn_conv.c). */
+uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer_t *L, const uint16_t *in,
+                        uint16_t n_in);
+
+/*
+ * The hot loop: add one packed weight row to the partial sums, 4 words (8 synapses) per turn.
+ * On ARMv7-M (Cortex-M3/M4/M7) block loads and stores make that 9 instructions per 8 synapses;
+ * elsewhere the portable C below.
+ */
+#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__))
+static inline void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    uint32_t n = (uint32_t)words >> 2; /* >= 1: rows are padded to a multiple of 4 words */
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[row]!, {r4, r5, r6, r8}\n\t"
+                     "ldmia %[part], {r9, r10, r11, r12}\n\t"
+                     "add r9, r9, r4\n\t"
+                     "add r10, r10, r5\n\t"
+                     "add r11, r11, r6\n\t"
+                     "add r12, r12, r8\n\t"
+                     "stmia %[part]!, {r9, r10, r11, r12}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b\n\t"
+                     : [part] "+r"(part), [row] "+r"(row), [n] "+r"(n)
+                     :
+                     : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+}
+#else
+static inline void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    uint16_t n = (uint16_t)(words >> 2);
+    while (n--) {
+        uint32_t a0 = part[0], a1 = part[1], a2 = part[2], a3 = part[3];
+        a0 += row[0];
+        a1 += row[1];
+        a2 += row[2];
+        a3 += row[3];
+        part[0] = a0;
+        part[1] = a1;
+        part[2] = a2;
+        part[3] = a3;
+        part += 4;
+        row += 4;
+    }
+}
+#endif
+
+/* part = one row (the first event of a chunk: no clearing of part needed) */
+#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__))
+static inline void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    uint32_t n = (uint32_t)words >> 2;
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[row]!, {r4, r5, r6, r8}\n\t"
+                     "stmia %[part]!, {r4, r5, r6, r8}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b\n\t"
+                     : [part] "+r"(part), [row] "+r"(row), [n] "+r"(n)
+                     :
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
+}
+#else
+static inline void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
+{
+    uint16_t k;
+    for (k = 0; k < words; ++k)
+        part[k] = row[k];
+}
+#endif
+
+#endif /* ESNN_INTERNAL_H */
