@@ -29,7 +29,7 @@ from edgesnn.train import arch
 from edgesnn.train.snn import SpikingNet
 from tests import reference
 from tests.strategies import conv_networks, spike_inputs
-from tests.toolchains import need_tools
+from tests.toolchains import import_or_skip, need_tools
 
 torch.set_num_threads(1)
 
@@ -235,6 +235,40 @@ def test_snntorch_conv_export_imports_with_the_same_spikes(tmp_path):
     ours, rep = import_graph(nir.read(str(tmp_path / "s.nir")))
     assert [r["kind"] for r in rep.layers] == ["conv", "dense"]
     assert theirs.sum() > 0 and np.array_equal(simulate_float(ours, x).spikes, theirs)
+
+
+def test_sinabs_conv_export_imports_with_the_same_spikes():
+    """Sinabs 3.1 (installed --no-deps: its requirements pin an older nir and pull samna):
+    Conv2d -> IAF -> SumPool2d -> Flatten -> Linear -> IAF, exported with sinabs.to_nir (in
+    memory: nir.write of its graph fails under nir 1.0.8). Sinabs' IAF integrates without leak
+    (dt = 1, r = 1) and subtracts the threshold; one spike per step (SingleSpike)."""
+    import_or_skip("sinabs", what="the Sinabs NIR export check")
+    import sinabs
+    import sinabs.layers as sl
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, bias=False),
+        sl.IAFSqueeze(batch_size=1, spike_fn=sinabs.activation.SingleSpike),
+        sl.SumPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(36, 5, bias=False),
+        sl.IAFSqueeze(batch_size=1, spike_fn=sinabs.activation.SingleSpike),
+    )
+    for prm in net.parameters():
+        prm.data = prm.data.abs() * 2  # excitatory, so that both layers spike
+    graph = sinabs.to_nir(net, torch.zeros(1, 1, 8, 8))
+    x = np.random.default_rng(0).random((10, 12, 64)) < 0.3
+    theirs = []
+    with torch.no_grad():
+        for sample in x:
+            for mod in net:
+                if hasattr(mod, "reset_states"):
+                    mod.reset_states()
+            theirs.append(net(torch.from_numpy(sample.astype(np.float32)).reshape(12, 1, 8, 8)).numpy() > 0)
+    ours, rep = import_graph(graph, dt=1.0, reset="subtract")
+    assert [r["kind"] for r in rep.layers] == ["conv", "dense"]
+    assert np.array(theirs).sum() > 0 and np.array_equal(simulate_float(ours, x).spikes, np.array(theirs))
 
 
 def test_conv_chains_that_are_not_layers_are_refused_unless_composed():

@@ -9,6 +9,10 @@ python3 -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python3 -m pip install --quiet --disable-pip-version-check -e '.[all]'
 # tonic (extra `events`) without its declared librosa dependency; what it imports came with [events]
 python3 -m pip install --quiet --disable-pip-version-check --no-deps "tonic==1.7.0"
+# Sinabs, only to test that its NIR exports import (tests/test_conv.py): --no-deps, because its
+# declared dependencies pin nir<=1.0.4 and pull samna (never install samna: facts.md); it imports
+# with pbr and what torch/nirtorch already bring
+python3 -m pip install --quiet --disable-pip-version-check --no-deps "sinabs==3.1.3" "pbr"
 if [ "${EDGESNN_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc clang-14 libclang-rt-14-dev clang-format-14 gcc-avr avr-libc arduino-core-avr openocd libnewlib-arm-none-eabi"
   missing=""
