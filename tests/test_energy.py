@@ -139,3 +139,38 @@ def test_plot_energy_from_reports(tmp_path):
     assert json.loads(res.stdout)["points"] == 3 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = CliRunner().invoke(app, ["plot", "energy", "--reports", str(tmp_path / "junk.json"), "--out", str(out)])
     assert bad.exit_code == 1 and "not an energy report" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_int8_cnn_numpy_model_matches_torch_and_cmsis_nn(tmp_path):
+    """The CNN baseline for convolutional SNNs: its numpy model of arm_convolve_s8 equals torch's
+    float convolution on integer data, and CMSIS-NN on the emulated M4 computes its logits byte
+    for byte."""
+    import torch
+
+    from edgesnn.energy import ann_conv as AC
+    from edgesnn.energy.cmsisnn import cmsis_nn_dir, mismatches, run_ann
+
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 2 * 8 * 8))
+    y = rng.integers(0, 3, 40)
+    model = AC.train_float(x, y, (2, 8, 8), 4, 3, epochs=2)
+    ann = AC.quantize_cnn(model, (2, 8, 8), x)
+    conv = ann.layers[0]
+    xq = A.ann_inputs(ann, x)
+    # with a unit multiplier chain removed, the accumulator is a plain convolution of (x + offset)
+    xo = torch.from_numpy((xq.astype(np.int64) + conv.input_offset).reshape(-1, 8, 8, 2).transpose(0, 3, 1, 2).copy())
+    w = torch.from_numpy(conv.weight.astype(np.int64).transpose(0, 3, 1, 2).copy())
+    ref = (
+        torch.nn.functional.conv2d(xo.double(), w.double(), stride=2, padding=1).numpy()
+        + conv.bias[None, :, None, None]
+    )
+    ident = AC.Int8Conv(
+        **{**conv.__dict__, "multiplier": np.full(4, 2**30), "shift": np.full(4, 1), "act_min": -(2**40)}
+    )
+    ident = AC.Int8Conv(**{**ident.__dict__, "output_offset": 0, "act_max": 2**40})
+    got = AC.conv_forward(ident, xq).reshape(-1, 4, 4, 4).transpose(0, 3, 1, 2)
+    assert np.array_equal(got, ref.astype(np.int64))  # multiplier 2^30 with shift 1 is the identity
+    board = get_board("qemu-mps2-an386")
+    need_board_tools(board)
+    run = run_ann(ann, xq[:6], board, cmsis_nn_dir(_cmsis_nn()), tmp_path)
+    assert mismatches(ann, xq[:6], run) == 0 and run.instructions.min() > 0

@@ -142,7 +142,8 @@ def energy(
 ) -> dict[str, Any]:
     """Per-inference cost of the SNN and of the int8 ANN a user would deploy instead (the
     narrowest ReLU MLP within 1 pt of the SNN's accuracy, run with CMSIS-NN's
-    ``arm_fully_connected_s8``) on the same emulated Cortex-M core.
+    ``arm_fully_connected_s8``; for a convolutional SNN the narrowest int8 CNN, run with
+    ``arm_convolve_s8``) on the same emulated Cortex-M core.
 
     Result: ``snn`` and ``ann``, each with ``accuracy``, ``instructions`` (exact, QEMU -icount,
     mean over ``samples`` test samples), ``cycles`` (docs/energy.md), ``latency_ms`` at the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,18 +38,23 @@ class Int8Dense:
             raise ValueError(f"multiplier {self.multiplier} is not a non-negative Q31 value")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Int8ANN:
-    layers: tuple[Int8Dense, ...]
+    """Layers run in order: ``Int8Dense`` and (``energy.ann_conv``) ``Int8Conv``. ``input_order``
+    reorders the data set's flat inputs into the first layer's layout (CHW -> NHWC for a CNN)."""
+
+    layers: tuple[Any, ...]
     hidden: tuple[int, ...]
+    input_order: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:
-        return int(self.layers[0].weight.shape[1])
+        first = self.layers[0]
+        return int(np.prod(first.in_shape)) if hasattr(first, "in_shape") else int(first.weight.shape[1])
 
     @property
     def macs(self) -> int:
-        return int(sum(L.weight.size for L in self.layers))
+        return int(sum(L.macs if hasattr(L, "macs") else L.weight.size for L in self.layers))
 
 
 def quantize_input(x: np.ndarray) -> np.ndarray:
@@ -80,10 +86,21 @@ def requantize(acc: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
     return result + ((high & mask) > threshold)
 
 
+def ann_inputs(ann: Int8ANN, x: np.ndarray) -> np.ndarray:
+    """The data set's inputs in [0, 1] as the deployed network reads them: int8, its layout."""
+    xq = quantize_input(x)
+    return xq if ann.input_order is None else np.ascontiguousarray(xq[:, ann.input_order])
+
+
 def run_int8(ann: Int8ANN, xq: np.ndarray) -> np.ndarray:
     """Output int8 logits of the deployed network for int8 inputs (N, n_inputs)."""
     x = np.asarray(xq, np.int64)
     for L in ann.layers:
+        if hasattr(L, "in_shape"):  # a convolution (energy.ann_conv)
+            from edgesnn.energy.ann_conv import conv_forward
+
+            x = conv_forward(L, x).astype(np.int64)
+            continue
         acc = (x + L.input_offset) @ L.weight.astype(np.int64).T + L.bias
         x = np.clip(requantize(acc, L.multiplier, L.shift) + L.output_offset, L.act_min, L.act_max)
     return x.astype(np.int8)
@@ -163,12 +180,11 @@ def smallest_matching_ann(
     (the cheapest ANN as good as the SNN); the widest tried if none is. Returns the network, its
     integer accuracy and every width tried."""
     tried = []
-    xq = quantize_input(x_test)
     best = None
     for width in widths:
         model = train_float(x_train, y_train, width, classes, epochs=epochs, seed=seed)
         ann = quantize_ann(model, x_train)
-        acc = float(np.mean(predict_int8(ann, xq) == y_test))
+        acc = float(np.mean(predict_int8(ann, ann_inputs(ann, x_test)) == y_test))
         tried.append({"hidden": width, "int8_accuracy": acc})
         best = (ann, acc)
         if acc >= target_accuracy - 0.01:

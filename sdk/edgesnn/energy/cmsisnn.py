@@ -31,10 +31,18 @@ from edgesnn.firmware.paths import templates_dir
 from edgesnn.firmware.qemu import qemu_command
 from edgesnn.firmware.render import _env
 
-#: The CMSIS-NN sources arm_fully_connected_s8 needs.
+#: The CMSIS-NN sources arm_fully_connected_s8 and arm_convolve_s8 need (the linker keeps what
+#: the network calls).
 SOURCES = (
     "Source/FullyConnectedFunctions/arm_fully_connected_s8.c",
     "Source/NNSupportFunctions/arm_nn_vec_mat_mult_t_s8.c",
+    "Source/ConvolutionFunctions/arm_convolve_s8.c",
+    "Source/ConvolutionFunctions/arm_convolve_get_buffer_sizes_s8.c",
+    "Source/ConvolutionFunctions/arm_nn_mat_mult_kernel_s8_s16.c",
+    "Source/ConvolutionFunctions/arm_nn_mat_mult_kernel_row_offset_s8_s16.c",
+    "Source/NNSupportFunctions/arm_nn_mat_mult_nt_t_s8.c",
+    "Source/NNSupportFunctions/arm_q7_to_q15_with_offset.c",
+    "Source/NNSupportFunctions/arm_s8_to_s16_unordered_with_offset.c",
 )
 
 
@@ -60,6 +68,42 @@ class AnnRun:
     ram_bytes: int
 
 
+def _layer_record(L) -> dict:
+    """What the template needs of one layer: a fully connected one, or (``in_shape``) a convolution."""
+    rec = {
+        "weight": L.weight,
+        "bias": L.bias,
+        "input_offset": L.input_offset,
+        "output_offset": L.output_offset,
+        "act_min": L.act_min,
+        "act_max": L.act_max,
+    }
+    if hasattr(L, "in_shape"):
+        (h, w, c), (ho, wo, co) = L.in_shape, L.out_shape
+        kh, kw = L.weight.shape[1:3]
+        return {
+            **rec,
+            "conv": True,
+            "n_in": h * w * c,
+            "n_out": ho * wo * co,
+            "dims": {"h": h, "w": w, "c": c, "ho": ho, "wo": wo, "co": co, "kh": kh, "kw": kw},
+            "stride": L.stride,
+            "padding": L.padding,
+            "multipliers": L.multiplier,
+            "shifts": L.shift,
+            # im2col of two columns as int16 (arm_convolve_s8_get_buffer_size on cores with DSP), generously
+            "scratch_bytes": 4 * c * kh * kw * 2 + 64,
+        }
+    return {
+        **rec,
+        "conv": False,
+        "n_in": int(L.weight.shape[1]),
+        "n_out": int(L.weight.shape[0]),
+        "multiplier": L.multiplier,
+        "shift": L.shift,
+    }
+
+
 def build_ann(ann: Int8ANN, xq: np.ndarray, board: Board, cmsis: Path, out: Path) -> tuple[Path, int, int]:
     """Render the app with the network and inputs, compile it and CMSIS-NN for ``board``."""
     if board.family != "cortex-m" or board.kind != "qemu":
@@ -69,21 +113,7 @@ def build_ann(ann: Int8ANN, xq: np.ndarray, board: Board, cmsis: Path, out: Path
         raise BuildError(f"board {board.name} needs the C compiler {cc}")
     src = out / "src"
     src.mkdir(parents=True, exist_ok=True)
-    layers = [
-        {
-            "n_in": int(L.weight.shape[1]),
-            "n_out": int(L.weight.shape[0]),
-            "weight": L.weight,
-            "bias": L.bias,
-            "multiplier": L.multiplier,
-            "shift": L.shift,
-            "input_offset": L.input_offset,
-            "output_offset": L.output_offset,
-            "act_min": L.act_min,
-            "act_max": L.act_max,
-        }
-        for L in ann.layers
-    ]
+    layers = [_layer_record(L) for L in ann.layers]
     text = (
         _env()
         .get_template("baseline/ann_cmsisnn.c.j2")
@@ -93,7 +123,8 @@ def build_ann(ann: Int8ANN, xq: np.ndarray, board: Board, cmsis: Path, out: Path
             samples=int(xq.shape[0]),
             n_inputs=ann.n_inputs,
             n_outputs=int(ann.layers[-1].weight.shape[0]),
-            max_width=max(int(L.weight.shape[0]) for L in ann.layers),
+            max_width=max(rec["n_out"] for rec in layers),
+            scratch_bytes=max((rec.get("scratch_bytes", 0) for rec in layers), default=0),
             inputs=np.asarray(xq, np.int8),
         )
     )

@@ -19,7 +19,10 @@ from edgesnn.firmware.boards import Board, counts_instructions
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 #: The SNN's inference code (runtime and generated updates), for the traced instruction mix.
-SNN_FUNCTIONS = r"esnn_step|esnn_step_layer|accumulate|add_row|fire|decay32|saturate|l\d+_update"
+SNN_FUNCTIONS = (
+    r"esnn_step|esnn_step_layer|esnn_step_conv|esnn_pool_events|esnn_neuron_generic|accumulate|add_row|sum_rows"
+    r"|conv_event|clear_words|fire|decay32|saturate|l\d+_update\w*"
+)
 ANN_FUNCTIONS = r"arm_.*|infer"
 
 
@@ -83,10 +86,19 @@ def energy_report(
         "samples_measured": n,
         "mismatches": 0,
     }
-    # ANN: the narrowest int8 MLP within 1 pt of the SNN, on CMSIS-NN
+    # ANN: the narrowest int8 MLP (a CNN for a convolutional SNN) within 1 pt of the SNN, on CMSIS-NN
     x_tr, y_tr, x_te, y_te = static
-    ann, ann_acc, tried = A.smallest_matching_ann(x_tr, y_tr, x_te, y_te, classes, snn_accuracy)
-    xq = A.quantize_input(x_te[:n])
+    conv = qnet.layers[0].conv is not None or (qnet.layers[0].pool is not None)
+    if conv:
+        from edgesnn.energy.ann_conv import smallest_matching_cnn
+
+        shape = qnet.layers[0].in_shape
+        ann, ann_acc, tried = smallest_matching_cnn(static, shape, classes, snn_accuracy)
+        kernel = "CMSIS-NN arm_convolve_s8 + arm_fully_connected_s8"
+    else:
+        ann, ann_acc, tried = A.smallest_matching_ann(x_tr, y_tr, x_te, y_te, classes, snn_accuracy)
+        kernel = "CMSIS-NN arm_fully_connected_s8"
+    xq = A.ann_inputs(ann, x_te[:n])
     run = run_ann(ann, xq, board, cmsis, out / "ann")
     one = run_ann(ann, xq[:1], board, cmsis, out / "ann-trace")
     ann_mix = traced_mix(board, one.elf, ANN_FUNCTIONS)
@@ -95,13 +107,14 @@ def energy_report(
         **per_inference(board, float(run.instructions.mean()), ann_mix["cycles_per_instruction"]),
         "hidden": list(ann.hidden),
         "macs": ann.macs,
-        "model_bytes": ann.macs + 4 * sum(L.bias.size for L in ann.layers),  # int8 weights, int32 biases
+        # int8 weights, int32 biases (and a conv's per-channel multipliers and shifts)
+        "model_bytes": sum(L.weight.size + 4 * L.bias.size * (3 if hasattr(L, "in_shape") else 1) for L in ann.layers),
         "samples_measured": n,
         "mismatches": mismatches(ann, xq, run),  # device logits vs the numpy model of CMSIS-NN
         "widths_tried": tried,
         # the narrowest width reaching the SNN's accuracy less 1 pt, or the widest tried if none did
         "within_one_point_of_snn": ann_acc >= snn_accuracy - 0.01,
-        "kernel": "CMSIS-NN arm_fully_connected_s8",
+        "kernel": kernel,
     }
     ratio = ratios(snn, ann_row)
     cheaper = "SNN" if (ratio["cycles"] or 1) < 1 else "int8 ANN"
