@@ -137,11 +137,11 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
 {
     const esnn_layer_t *L = &m->layers[l];
     if (L->pool != 0) {
-        n_in = esnn_pool_events(L->pool, in, n_in, s->events, s->seen);
+        n_in = L->pool->map(L->pool, in, n_in, s->events, s->seen);
         in = s->events;
     }
     if (L->conv != 0) {
-        s->n_spikes[l] = esnn_step_conv(m, s, L, in, n_in);
+        s->n_spikes[l] = L->conv->step(m, s, L, in, n_in);
         return s->n_spikes[l];
     }
     uint16_t *out = s->spikes + L->offset;

@@ -68,6 +68,10 @@ typedef uint16_t (*esnn_update_fn)(int32_t *v, const int32_t *acc, uint16_t *out
  * accumulate leaves them after one chunk of events): saves unpacking them. */
 typedef uint16_t (*esnn_update_packed_fn)(int32_t *v, const uint32_t *part, uint16_t *out);
 
+struct esnn_model_s;
+struct esnn_state_s;
+struct esnn_layer_s;
+
 /* Input pooling (docs/fixed-point.md, "Convolution and pooling"): windows kh x kw that tile the
  * map (stride == kernel); rows and columns left over are dropped. The pooled map is indexed
  * (y * out_w + x) * c + ch, like every map a convolution makes on the device. */
@@ -79,6 +83,9 @@ typedef struct {
     uint8_t in_hwc; /* input indices are (y * w + x) * c + ch (a convolution's), else (ch * h + y) * w + x */
     uint16_t c, h, w; /* the map before pooling */
     uint16_t out_h, out_w;
+    /* esnn_pool_events (esnn_conv.c), named here by the generated record so that a model
+     * without pooling or convolutions links none of esnn_conv.c */
+    uint16_t (*map)(const void *pool, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen);
 } esnn_pool_t;
 
 /* A convolution's shape. Its weight table holds one row per (input channel, ky, kx): the
@@ -95,9 +102,12 @@ typedef struct {
     uint8_t single_pass; /* receptive field x max|w| < 2^15: the packed lanes never need a flush */
     uint16_t cig, cog; /* input and output channels per group */
     uint16_t words_g, words_pos;
+    /* esnn_step_conv (esnn_conv.c), named by the generated record (see esnn_pool_t.map) */
+    uint16_t (*step)(const struct esnn_model_s *m, struct esnn_state_s *s, const struct esnn_layer_s *L,
+                     const uint16_t *in, uint16_t n_in);
 } esnn_conv_t;
 
-typedef struct {
+typedef struct esnn_layer_s {
     uint16_t n_in; /* inputs of the weights (after pooling) */
     uint16_t n_out;
     uint16_t words; /* packed words per row (dense) or per output position (conv: words_pos) */
@@ -118,7 +128,7 @@ typedef struct {
     const esnn_pool_t *pool; /* pooling of the layer's input spikes, or NULL */
 } esnn_layer_t;
 
-typedef struct {
+typedef struct esnn_model_s {
     uint32_t abi_version;
     uint32_t contract_version;
     uint32_t hash32; /* first 32 bits of the model's content hash */
@@ -133,7 +143,7 @@ typedef struct {
 } esnn_model_t;
 
 /* All mutable state. Sizes come from the generated ESNN_MODEL_* defines. */
-typedef struct {
+typedef struct esnn_state_s {
     int32_t *v; /* membrane, one per neuron */
     int32_t *i; /* synaptic current, one per neuron (used by CUBA layers) */
     uint16_t *spikes; /* per layer: indices of the neurons that spiked this step */

@@ -5,8 +5,9 @@
 
 /* Map a layer's input spikes through its pooling into `out` (pooled indices, (y * w + x) * c + ch);
  * returns how many. Sum pooling keeps one event per spike, max pooling one per window. */
-uint16_t esnn_pool_events(const esnn_pool_t *P, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen)
+uint16_t esnn_pool_events(const void *pool, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen)
 {
+    const esnn_pool_t *P = (const esnn_pool_t *)pool;
     uint16_t k, n_out = 0;
     for (k = 0; k < n; ++k) {
         uint32_t idx = in[k], ch, y, x, o;

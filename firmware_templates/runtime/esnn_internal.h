@@ -11,7 +11,7 @@
 void esnn_neuron_generic(const esnn_model_t *m, const esnn_layer_t *L, uint32_t p, int32_t a, int32_t *v, int32_t *cur,
                          uint16_t j, uint16_t *out, uint16_t *n_spikes);
 /* A layer's input spikes through its pooling, into `out`; returns how many (esnn_conv.c). */
-uint16_t esnn_pool_events(const esnn_pool_t *P, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen);
+uint16_t esnn_pool_events(const void *pool, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen);
 /* One timestep of a convolutional layer; returns its spike count (esnn_conv.c). */
 uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer_t *L, const uint16_t *in,
                         uint16_t n_in);

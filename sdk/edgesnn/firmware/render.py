@@ -83,7 +83,7 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
     for i, L in enumerate(qnet.layers):
         fast = specialise and specialised_update(L, qnet) is not None
         per = L.conv.out_channels if L.conv is not None else L.n_out
-        shapes = (28 if L.conv is not None else 0) + (14 if L.pool is not None else 0)
+        shapes = (32 if L.conv is not None else 0) + (20 if L.pool is not None else 0)  # the records on 32-bit cores
         out.append(4 * layout.weight_words(qnet, i) + 4 * per * (2 if fast else 5 if L.current_based else 4) + shapes)
     return out
 
@@ -135,6 +135,7 @@ def _conv_record(L, in_hwc: bool, weight_bits: int) -> dict | None:
         g.out_channels // g.groups,
         words_g,
         words_pos,
+        "esnn_step_conv",
     ]
     return {"init": init, "out_c": g.out_channels, "positions": g.out_shape[1] * g.out_shape[2], "words_pos": words_pos}
 
@@ -144,7 +145,7 @@ def _pool_record(L, in_hwc: bool) -> list[int] | None:
     p = L.pool
     if p is None:
         return None
-    return [1 if p.kind == "sum" else 2, *p.kernel, int(in_hwc), *p.in_shape, *p.out_shape[1:]]
+    return [1 if p.kind == "sum" else 2, *p.kernel, int(in_hwc), *p.in_shape, *p.out_shape[1:], "esnn_pool_events"]
 
 
 def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise: bool = True) -> ModelSources:
