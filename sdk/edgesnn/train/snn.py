@@ -65,21 +65,27 @@ class LIFRecurrence(torch.autograd.Function):
     def forward(ctx, cur, thr, decay: float, slope: float, qat: bool, lo: float, hi: float):
         n, steps, m = cur.shape
         v = torch.zeros(n, m, dtype=cur.dtype, device=cur.device)
+        u = torch.empty_like(v)
+        z = torch.empty(n, m, dtype=torch.bool, device=cur.device)
         us = torch.empty_like(cur)
         # where the QAT clamp did not bind (float mode has no clamp and keeps nothing)
         inside = torch.empty_like(cur, dtype=torch.bool) if qat else torch.empty(0, dtype=torch.bool)
+        low = torch.empty_like(z) if qat else z
         out = torch.empty_like(cur)
-        for t in range(steps):
+        for t in range(steps):  # in place: the loop runs per timestep, its allocations add up
+            torch.mul(v, decay, out=u)
             if qat:
-                pre = torch.floor(v * decay + 0.5) + cur[:, t]
-                inside[:, t] = (pre >= lo) & (pre <= hi)
-                u = torch.clamp(pre, lo, hi)
+                u.add_(0.5).floor_().add_(cur[:, t])
+                torch.ge(u, lo, out=low)
+                torch.le(u, hi, out=z)
+                torch.logical_and(low, z, out=inside[:, t])
+                u.clamp_(lo, hi)
             else:
-                u = decay * v + cur[:, t]
-            z = (u > thr).to(cur.dtype)
+                u.add_(cur[:, t])
+            torch.gt(u, thr, out=z)
             us[:, t] = u
             out[:, t] = z
-            v = u - z * thr
+            torch.addcmul(u, out[:, t], thr, value=-1.0, out=v)
         ctx.save_for_backward(us, thr, inside)
         ctx.decay, ctx.slope, ctx.qat = decay, slope, qat
         return out, v
@@ -88,14 +94,19 @@ class LIFRecurrence(torch.autograd.Function):
     def backward(ctx, g_out, g_v):
         us, thr, inside = ctx.saved_tensors
         steps = us.shape[1]
+        # the surrogate term of every step at once (it does not depend on the recurrence) ...
+        sg = g_out / (ctx.slope * ((us - thr) / thr).abs() + 1.0) ** 2 / thr
+        if ctx.qat:
+            sg.mul_(inside)
         g_cur = torch.empty_like(us)
         gv = g_v if g_v is not None else torch.zeros_like(us[:, 0])
+        # ... then the linear recurrence backwards in time: g_t = mask_t * (sg_t + decay * g_{t+1})
         for t in range(steps - 1, -1, -1):
-            x = (us[:, t] - thr) / thr
-            gu = gv + (g_out[:, t] / (ctx.slope * x.abs() + 1.0) ** 2) / thr
+            gu = g_cur[:, t]
             if ctx.qat:
-                gu = gu * inside[:, t]
-            g_cur[:, t] = gu
+                torch.addcmul(sg[:, t], gv, inside[:, t], out=gu)
+            else:
+                torch.add(sg[:, t], gv, out=gu)
             gv = gu * ctx.decay
         return g_cur, None, None, None, None, None, None
 
