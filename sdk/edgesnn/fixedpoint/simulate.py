@@ -217,7 +217,11 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     rec: list[dict[str, np.ndarray]] | None = [] if record else None
     for layer, run in layer_runs:
         out, vs, is_, v_last, sat = run(s, record)
-        synops += (pooled_events(layer, s).reshape(n * steps, -1) @ fan_out(layer)).reshape(n, steps).sum(axis=1)
+        if layer.conv is None and layer.pool is None:  # every input event reaches every neuron
+            synops += s.sum(axis=(1, 2), dtype=np.int64) * layer.n_out
+        else:
+            p = pooled_events(layer, s).reshape(n, -1, layer.n_syn)
+            synops += np.einsum("ntk,k->n", p, fan_out(layer))
         if layer.recurrent is not None:
             synops += out[:, :-1].sum(axis=(1, 2), dtype=np.int64) * layer.n_out
         neuron_updates += steps * layer.n_out
