@@ -3,6 +3,23 @@
 #include "esnn.h"
 #include "esnn_internal.h"
 
+/* (channel, row, column) of a map index: (y * w + x) * c + ch when hwc, else (ch * h + y) * w + x. */
+static inline void decode(uint32_t idx, uint8_t hwc, uint32_t c, uint32_t h, uint32_t w, uint32_t *ch, uint32_t *y,
+                          uint32_t *x)
+{
+    if (hwc) {
+        *ch = idx % c;
+        idx /= c;
+        *x = idx % w;
+        *y = idx / w;
+    } else {
+        *x = idx % w;
+        idx /= w;
+        *y = idx % h;
+        *ch = idx / h;
+    }
+}
+
 /* Map a layer's input spikes through its pooling into `out` (pooled indices, (y * w + x) * c + ch);
  * returns how many. Sum pooling keeps one event per spike, max pooling one per window. */
 uint16_t esnn_pool_events(const void *pool, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen)
@@ -10,18 +27,8 @@ uint16_t esnn_pool_events(const void *pool, const uint16_t *in, uint16_t n, uint
     const esnn_pool_t *P = (const esnn_pool_t *)pool;
     uint16_t k, n_out = 0;
     for (k = 0; k < n; ++k) {
-        uint32_t idx = in[k], ch, y, x, o;
-        if (P->in_hwc) {
-            ch = idx % P->c;
-            idx /= P->c;
-            x = idx % P->w;
-            y = idx / P->w;
-        } else {
-            x = idx % P->w;
-            idx /= P->w;
-            y = idx % P->h;
-            ch = idx / P->h;
-        }
+        uint32_t ch, y, x, o;
+        decode(in[k], P->in_hwc, P->c, P->h, P->w, &ch, &y, &x);
         y /= P->kh;
         x /= P->kw;
         if (y >= P->out_h || x >= P->out_w)
@@ -96,17 +103,7 @@ static uint32_t conv_event(const esnn_conv_t *K, const uint32_t *w, uint32_t *pa
     int32_t ky, kx;
     const uint32_t *rows;
     uint32_t *base;
-    if (K->in_hwc) {
-        ch = idx % K->in_c;
-        idx /= K->in_c;
-        x = idx % K->in_w;
-        y = idx / K->in_w;
-    } else {
-        x = idx % K->in_w;
-        idx /= K->in_w;
-        y = idx % K->in_h;
-        ch = idx / K->in_h;
-    }
+    decode(idx, K->in_hwc, K->in_c, K->in_h, K->in_w, &ch, &y, &x);
     rows = w + ch * (uint32_t)K->kh * K->kw * K->words_g;
     base = part + (ch / K->cig) * K->words_g;
     if (K->sh == 1u && K->sw == 1u) {

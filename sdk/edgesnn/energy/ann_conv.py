@@ -108,16 +108,7 @@ def train_float(x: np.ndarray, y: np.ndarray, in_shape, channels: int, classes: 
         torch.nn.Flatten(),
         torch.nn.Linear(2 * channels * ho * wo, classes),
     )
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    xt = torch.as_tensor(x, dtype=torch.float32).reshape(-1, c, h, w)
-    yt = torch.as_tensor(y, dtype=torch.long)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(xt), generator=gen).split(64):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-    return model
+    return A.fit(model, torch.as_tensor(x, dtype=torch.float32).reshape(-1, c, h, w), y, epochs=epochs, seed=seed)
 
 
 def quantize_cnn(model, in_shape, x_calib: np.ndarray) -> A.Int8ANN:

@@ -50,8 +50,26 @@ def _size(shape: tuple[int, ...]) -> int:
     return n
 
 
+class _Sizes:
+    """n_in and n_out of a shape record with ``in_shape`` and ``out_shape``."""
+
+    in_shape: tuple[int, int, int]
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        raise NotImplementedError
+
+    @property
+    def n_in(self) -> int:
+        return _size(self.in_shape)
+
+    @property
+    def n_out(self) -> int:
+        return _size(self.out_shape)
+
+
 @dataclass(frozen=True)
-class ConvGeometry:
+class ConvGeometry(_Sizes):
     """A 2-d convolution's shape (cross-correlation, as torch and NIR define it)::
 
         out[co, oy, ox] = sum over ci in co's group, ky < kh, kx < kw of
@@ -103,14 +121,6 @@ class ConvGeometry:
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
         return (self.out_channels, self.in_shape[0] // self.groups, *self.kernel)
-
-    @property
-    def n_in(self) -> int:
-        return _size(self.in_shape)
-
-    @property
-    def n_out(self) -> int:
-        return _size(self.out_shape)
 
     @cached_property
     def taps(self) -> np.ndarray:
@@ -165,7 +175,7 @@ class ConvGeometry:
 
 
 @dataclass(frozen=True)
-class Pool2d:
+class Pool2d(_Sizes):
     """Pooling of a spike map, applied to a layer's input (windows ``kernel``, step ``stride``,
     no padding; rows and columns that do not fill a window are dropped, as in torch)::
 
@@ -199,14 +209,6 @@ class Pool2d:
         c, h, w = self.in_shape
         (kh, kw), (sh, sw) = self.kernel, self.stride  # type: ignore[misc]
         return (c, (h - kh) // sh + 1, (w - kw) // sw + 1)
-
-    @property
-    def n_in(self) -> int:
-        return _size(self.in_shape)
-
-    @property
-    def n_out(self) -> int:
-        return _size(self.out_shape)
 
     @property
     def window(self) -> int:
