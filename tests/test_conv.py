@@ -185,6 +185,13 @@ def test_nir_round_trip_keeps_convolutions(pool_kind, tmp_path):
     assert isinstance(load_model(save_model(net, tmp_path / "c.nir")).layers[0], Conv2d)
     q = quantize(net)
     assert load_model(save_model(q, tmp_path / "c.qsnn")).content_hash == q.content_hash
+    # a quantized conv model as NIR: its float meaning (dequantized) for other tools, exact inside
+    assert load_model(save_model(q, tmp_path / "q.nir")).content_hash == q.content_hash
+    from edgesnn.fixedpoint.dequantize import dequantize
+
+    deq = dequantize(q)
+    assert isinstance(deq.layers[0], Conv2d) and deq.layers[1].pool == q.layers[1].pool
+    assert quantize(deq).content_hash == q.content_hash
     if pool_kind == "max":
         with pytest.raises(ModelFileError, match="max pooling .* is not linear"):
             import_graph(to_nir(net), compose_dense=True)

@@ -9,16 +9,20 @@ import numpy as np
 
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
-from edgesnn.ir import IF, LI, LIF, CubaLIF, Dense, Network
+from edgesnn.ir import IF, LI, LIF, Conv2d, CubaLIF, Dense, Network
 
 
 def dequantize(qnet: QuantNetwork) -> Network:
+    """The float network of a quantized one (a convolution's bias is its channel's: the float IR
+    keeps one per channel, which is what the quantizer produces)."""
     lo, hi = C.state_limits(qnet.state_bits)
     layers = []
     for L in qnet.layers:
         scale = L.scale if L.scale is not None else np.ones(L.n_out)
         unit = scale / (1 << L.shift)
-        w = L.weight * scale[:, None]
+        rows = L.weight.shape[0]  # output neurons, or a convolution's output channels
+        per_row = scale.reshape(rows, -1)[:, 0]  # a channel's neurons share its scale
+        w = L.weight * per_row.reshape((rows,) + (1,) * (L.weight.ndim - 1))
         r = None if L.recurrent is None else L.recurrent * scale[:, None]
         beta_m = L.alpha_mem / C.DECAY_ONE
         v_reset = L.v_reset if L.v_reset is not None else np.zeros(L.n_out)
@@ -34,5 +38,9 @@ def dequantize(qnet: QuantNetwork) -> Network:
             neurons = IF(threshold=thr, reset=L.reset, v_reset=vr)
         else:
             neurons = LIF(beta=beta_m, threshold=thr, reset=L.reset, v_reset=vr)
-        layers.append(Dense(weight=w, bias=L.bias * unit, neurons=neurons, recurrent=r))
+        if L.conv is not None:
+            bias = (L.bias * unit).reshape(rows, -1)[:, 0]  # equal within a channel (quantizer)
+            layers.append(Conv2d(weight=w, bias=bias, neurons=neurons, conv=L.conv, pool=L.pool))
+        else:
+            layers.append(Dense(weight=w, bias=L.bias * unit, neurons=neurons, recurrent=r, pool=L.pool))
     return Network(n_inputs=qnet.n_inputs, layers=tuple(layers), input_spec=dict(qnet.input_spec), name=qnet.name)
