@@ -16,7 +16,7 @@ def dequantize(qnet: QuantNetwork) -> Network:
     """The float network of a quantized one (a convolution's bias is its channel's: the float IR
     keeps one per channel, which is what the quantizer produces)."""
     lo, hi = C.state_limits(qnet.state_bits)
-    layers = []
+    layers: list[Dense | Conv2d] = []
     for L in qnet.layers:
         scale = L.scale if L.scale is not None else np.ones(L.n_out)
         unit = scale / (1 << L.shift)
