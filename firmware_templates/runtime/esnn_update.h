@@ -116,7 +116,7 @@ ESNN_ALWAYS_INLINE int32_t esnn_saturate_bits(int32_t x, unsigned bits)
  * bne. The same arithmetic as the C loop below; `shift` and `bits` are immediates (constants
  * after inlining, hence __OPTIMIZE__). Layers with input that reset by subtraction take two
  * neurons per turn instead (ESNN_ASM_LIF2: 9.5 instructions per neuron on the M4, 10.5 on the
- * M3).
+ * M3; without input 8.5 and 9.5).
  */
 #if defined(__ARM_FEATURE_DSP)
 #define ESNN_ASM_DECAY "smmlar %[u], %[u], %[c], %[u]\n\t"
@@ -169,9 +169,10 @@ ESNN_ALWAYS_INLINE int32_t esnn_saturate_bits(int32_t x, unsigned bits)
 
 /* Neuron k of a pair (registers u<k>, a<k>): decay, the synaptic input, then its (bias,
  * threshold) pair loaded over a<k> (free once added) and t, bias, saturation, the test. */
-#define ESNN_ASM_PAIR_NEURON(K, SPIKE) \
+#define ESNN_ASM_PAIR_INPUT(K) "add %[u" K "], %[u" K "], %[a" K "], lsl %[sh]\n\t"
+#define ESNN_ASM_PAIR_NEURON(K, SPIKE, INPUT) \
     ESNN_ASM_DECAY_OF("u" K) \
-    "add %[u" K "], %[u" K "], %[a" K "], lsl %[sh]\n\t" \
+    INPUT \
     "ldrd %[a" K "], %[t], [%[pbt]], #8\n\t" \
     "add %[u" K "], %[u" K "], %[a" K "]\n\t" \
     "ssat %[u" K "], %[bits], %[u" K "]\n\t" \
@@ -184,33 +185,32 @@ ESNN_ALWAYS_INLINE int32_t esnn_saturate_bits(int32_t x, unsigned bits)
  * 19 instructions per pair on the Cortex-M4 (21 on the M3) instead of 24 (26). The spike path
  * forms the index from pv, which still points at the pair.
  */
-#define ESNN_ASM_LIF2() \
-    __asm__ volatile("1:\n\t" \
-                     "ldrd %[a0], %[a1], [%[pa]], #8\n\t" \
-                     "ldrd %[u0], %[u1], [%[pv]]\n\t" ESNN_ASM_PAIR_NEURON("0", "3f") "2:\n\t" ESNN_ASM_PAIR_NEURON( \
-                         "1", "5f") "4:\n\t" \
-                                    "strd %[u0], %[u1], [%[pv]], #8\n\t" \
-                                    "cmp %[pv], %[end]\n\t" \
-                                    "bne 1b\n\t" \
-                                    "b 6f\n" \
-                                    "3:\n\t" \
-                                    "sub %[u0], %[u0], %[t]\n\t" \
-                                    "sub %[a0], %[pv], %[v0]\n\t" \
-                                    "lsr %[a0], %[a0], #2\n\t" \
-                                    "strh %[a0], [%[po]], #2\n\t" \
-                                    "b 2b\n" \
-                                    "5:\n\t" \
-                                    "sub %[u1], %[u1], %[t]\n\t" \
-                                    "sub %[a1], %[pv], %[v0]\n\t" \
-                                    "lsr %[a1], %[a1], #2\n\t" \
-                                    "add %[a1], %[a1], #1\n\t" \
-                                    "strh %[a1], [%[po]], #2\n\t" \
-                                    "b 4b\n" \
-                                    "6:\n\t" \
-                     : [pa] "+&r"(acc), [pbt] "+&r"(bt), [pv] "+&r"(pv), [po] "+&r"(out), [a0] "=&r"(a0), \
-                       [a1] "=&r"(a1), [t] "=&r"(t), [u0] "=&r"(u0), [u1] "=&r"(u1)ESNN_ASM_DECAY_REGS \
-                     : [end] "r"(pair_end), [v0] "r"(v), [c] "r"(c), [sh] "i"(shift), [bits] "i"(bits) \
-                     : "cc", "memory")
+#define ESNN_ASM_LIF2(LOAD, INPUT0, INPUT1) \
+    __asm__ volatile( \
+        "1:\n\t" LOAD "ldrd %[u0], %[u1], [%[pv]]\n\t" ESNN_ASM_PAIR_NEURON( \
+            "0", "3f", INPUT0) "2:\n\t" ESNN_ASM_PAIR_NEURON("1", "5f", INPUT1) "4:\n\t" \
+                                                                                "strd %[u0], %[u1], [%[pv]], #8\n\t" \
+                                                                                "cmp %[pv], %[end]\n\t" \
+                                                                                "bne 1b\n\t" \
+                                                                                "b 6f\n" \
+                                                                                "3:\n\t" \
+                                                                                "sub %[u0], %[u0], %[t]\n\t" \
+                                                                                "sub %[a0], %[pv], %[v0]\n\t" \
+                                                                                "lsr %[a0], %[a0], #2\n\t" \
+                                                                                "strh %[a0], [%[po]], #2\n\t" \
+                                                                                "b 2b\n" \
+                                                                                "5:\n\t" \
+                                                                                "sub %[u1], %[u1], %[t]\n\t" \
+                                                                                "sub %[a1], %[pv], %[v0]\n\t" \
+                                                                                "lsr %[a1], %[a1], #2\n\t" \
+                                                                                "add %[a1], %[a1], #1\n\t" \
+                                                                                "strh %[a1], [%[po]], #2\n\t" \
+                                                                                "b 4b\n" \
+                                                                                "6:\n\t" \
+        : [pa] "+&r"(acc), [pbt] "+&r"(bt), [pv] "+&r"(pv), [po] "+&r"(out), [a0] "=&r"(a0), [a1] "=&r"(a1), \
+          [t] "=&r"(t), [u0] "=&r"(u0), [u1] "=&r"(u1)ESNN_ASM_DECAY_REGS \
+        : [end] "r"(pair_end), [v0] "r"(v), [c] "r"(c), [sh] "i"(shift), [bits] "i"(bits) \
+        : "cc", "memory")
 
 #define ESNN_ASM_LOAD_ACC "ldr %[a], [%[pa]], #4\n\t"
 #define ESNN_ASM_ADD_ACC "add %[u], %[u], %[a], lsl %[sh]\n\t"
@@ -231,7 +231,7 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
         int32_t *pair_end = v + (n & ~1u);
         if (pair_end != v) {
             int32_t a0, a1, u0, u1;
-            ESNN_ASM_LIF2();
+            ESNN_ASM_LIF2("ldrd %[a0], %[a1], [%[pa]], #8\n\t", ESNN_ASM_PAIR_INPUT("0"), ESNN_ASM_PAIR_INPUT("1"));
             (void)a0;
             (void)a1;
             (void)u0;
@@ -239,12 +239,23 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
         }
         if (pv != end) /* an odd last neuron */
             ESNN_ASM_LIF(ESNN_ASM_LOAD_ACC, ESNN_ASM_ADD_ACC, ESNN_ASM_SUBTRACT);
-    } else if (acc != 0)
+    } else if (acc != 0) {
         ESNN_ASM_LIF(ESNN_ASM_LOAD_ACC, ESNN_ASM_ADD_ACC, ESNN_ASM_TO_VALUE);
-    else if (subtract)
-        ESNN_ASM_LIF("", "", ESNN_ASM_SUBTRACT);
-    else
+    } else if (subtract) { /* no synaptic input this step: the pair loop without the sums */
+        int32_t *pair_end = v + (n & ~1u);
+        if (pair_end != v) {
+            int32_t a0, a1, u0, u1;
+            ESNN_ASM_LIF2("", "", "");
+            (void)a0;
+            (void)a1;
+            (void)u0;
+            (void)u1;
+        }
+        if (pv != end)
+            ESNN_ASM_LIF("", "", ESNN_ASM_SUBTRACT);
+    } else {
         ESNN_ASM_LIF("", "", ESNN_ASM_TO_VALUE);
+    }
     (void)a;
     return out;
 }
