@@ -186,13 +186,25 @@ def smallest_matching_ann(
     """The narrowest int8 MLP whose integer test accuracy is at least ``target_accuracy`` - 1 pt
     (the cheapest ANN as good as the SNN); the widest tried if none is. Returns the network, its
     integer accuracy and every width tried."""
-    tried = []
-    best = None
+    return narrowest(
+        widths,
+        lambda w: quantize_ann(train_float(x_train, y_train, w, classes, epochs=epochs, seed=seed), x_train),
+        x_test,
+        y_test,
+        target_accuracy,
+        "hidden",
+    )
+
+
+def narrowest(widths, make, x_test, y_test, target_accuracy: float, key: str) -> tuple[Int8ANN, float, list[dict]]:
+    """Build ``make(width)`` for each width in turn until one's int8 test accuracy is within 1 pt
+    of ``target_accuracy``: (that network or the last tried, its accuracy, every width tried as
+    ``{key: width, "int8_accuracy": ...}``)."""
+    tried, best = [], None
     for width in widths:
-        model = train_float(x_train, y_train, width, classes, epochs=epochs, seed=seed)
-        ann = quantize_ann(model, x_train)
+        ann = make(width)
         acc = float(np.mean(predict_int8(ann, ann_inputs(ann, x_test)) == y_test))
-        tried.append({"hidden": width, "int8_accuracy": acc})
+        tried.append({key: width, "int8_accuracy": acc})
         best = (ann, acc)
         if acc >= target_accuracy - 0.01:
             break

@@ -192,15 +192,9 @@ def smallest_matching_cnn(
     """The narrowest int8 CNN (output channels of its first convolution) within 1 pt of
     ``target_accuracy``, else the widest tried: network, integer accuracy, widths tried."""
     x_tr, y_tr, x_te, y_te = static
-    tried, best = [], None
-    for width in widths:
+
+    def make(width: int) -> A.Int8ANN:
         model = train_float(x_tr, y_tr, in_shape, width, classes, epochs=epochs, seed=seed)
-        ann = quantize_cnn(model, in_shape, x_tr)
-        acc = float(np.mean(A.predict_int8(ann, A.ann_inputs(ann, x_te)) == y_te))
-        tried.append({"channels": width, "int8_accuracy": acc})
-        best = (ann, acc)
-        if acc >= target_accuracy - 0.01:
-            break
-    if best is None:
-        raise ValueError("widths is empty")
-    return best[0], best[1], tried
+        return quantize_cnn(model, in_shape, x_tr)
+
+    return A.narrowest(widths, make, x_te, y_te, target_accuracy, "channels")
