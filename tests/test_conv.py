@@ -162,6 +162,8 @@ def test_architecture_files_and_errors(tmp_path):
         arch.resolve(arch.load(str(tmp_path / "b.json")), (2, 10, 10), 7)
     with pytest.raises(ArchitectureError, match="needs a"):
         arch.resolve(arch.load("conv"), (64,), 10)
+    with pytest.raises(ArchitectureError, match=r"layer 0 \('dense'\): recurrent must be true or false, got 'yes'"):
+        arch.resolve([{"type": "dense", "units": 4, "recurrent": "yes"}], (8,), 3)
     with pytest.raises(ArchitectureError, match="unknown model 'nope'"):
         arch.load("nope")
     res = CliRunner().invoke(

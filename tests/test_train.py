@@ -51,3 +51,48 @@ def test_fused_time_loop_gives_the_step_by_step_spikes_and_gradients(qat):
     assert torch.equal(s1, s2) and torch.equal(v1, v2) and s1.sum() > 0
     for a, b in zip(g1, g2):
         assert torch.allclose(a, b, rtol=1e-6, atol=1e-9) and a.abs().max() > 0
+
+
+@pytest.mark.parametrize("qat", [None, {"weight_bits": 8, "state_bits": 24, "per_channel": True}])
+def test_recurrent_layers_train_as_the_simulator_computes(qat):
+    """Dense layers with recurrent weights (architecture files: recurrent = true): the QAT forward
+    equals the golden simulator on every output spike and the final membrane; the float forward
+    the float simulator's spikes."""
+    import numpy as np
+    import torch
+
+    from edgesnn.fixedpoint import quantize, simulate_int
+    from edgesnn.fixedpoint.simulate import simulate_float
+    from edgesnn.train.arch import resolve
+    from edgesnn.train.loop import TrainConfig, to_network
+    from edgesnn.train.snn import SpikingNet
+
+    specs = resolve([{"type": "dense", "units": 24, "recurrent": True}], (8,), 5)
+    torch.manual_seed(0)
+    m = SpikingNet(specs, 8, 0.9, 1.0, qat=qat)
+    for p in m.parameters():
+        p.data *= 4
+    x = (torch.rand(6, 20, 8) < 0.3).float()
+    with torch.no_grad():
+        out, v = m(x)
+    net = to_network(m, TrainConfig(), 8)
+    assert net.layers[0].recurrent is not None and net.layers[1].recurrent is None
+    xs = x.numpy().astype(bool)
+    r = simulate_int(quantize(net), xs) if qat else simulate_float(net, xs)
+    assert out.sum() > 0 and np.array_equal(out.numpy().astype(bool), r.spikes)
+    if qat:
+        assert np.array_equal(v.numpy(), r.v_last)
+
+
+def test_digits_rows_feeds_each_row_over_time():
+    import numpy as np
+
+    from edgesnn.data.datasets import ROW_STEPS, digits_splits, open_dataset
+
+    ds = open_dataset("digits-rows")
+    x, y = ds.spikes("test")
+    assert x.shape == (450, 8 * ROW_STEPS, 8) and ds.info()["input_shape"] == [8] and ds.classes == 10
+    img = digits_splits()[1].x.reshape(-1, 8, 8)
+    counts = x.reshape(450, 8, ROW_STEPS, 8).sum(axis=2)  # spikes per row and column
+    assert np.array_equal(counts, np.floor(img * ROW_STEPS + 0.5))
+    assert not x.reshape(450, 8, ROW_STEPS, 8)[:, :, 1:][~x.reshape(450, 8, ROW_STEPS, 8)[:, :, :-1]].any()

@@ -9,6 +9,10 @@ Built-in:
   every machine. Pixels (0..16) become intensities x / 16.
 * ``saccade-digits`` (events): the same digits and split recorded by the DVS pixel model along
   three saccades (:mod:`edgesnn.data.saccade`), sensor 32x32x2, cached after first use.
+* ``digits-rows`` (spikes): the same digits and split fed row by row over time, for recurrent
+  networks and inputs as narrow as a neuromorphic kit's (8 channels, one per column): row r
+  occupies timesteps ``4r .. 4r+3`` (32 steps in all), and a pixel of intensity v spikes in the
+  first ``round_half_up(4 v)`` of its row's four steps (a deterministic count code).
 
 Any other name is a path to a ``.npz`` file of kind features, spikes or events
 (``docs/data.md``). :func:`open_dataset` reads and validates it; :meth:`Dataset.spikes` turns a
@@ -31,7 +35,9 @@ from edgesnn.data.events import bin_split, events_per_sample, frame_shape
 from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
 from edgesnn.errors import DatasetError
 
-BUILTIN = ("digits", "saccade-digits")
+BUILTIN = ("digits", "saccade-digits", "digits-rows")
+#: digits-rows: timesteps per image row
+ROW_STEPS = 4
 DATASETS = BUILTIN  # kept for callers that list the names
 DEFAULT_TIMESTEPS = 25
 DEFAULT_SPEC = {"dataset": "digits", "encoding": "rate", "timesteps": DEFAULT_TIMESTEPS, "seed": 0}
@@ -206,8 +212,8 @@ _CACHE: dict[tuple, Dataset] = {}
 def open_dataset(name: str) -> Dataset:
     """A built-in data set by name, or a ``.npz`` file by path (read once per process)."""
     name = str(name)
-    if name == "digits":
-        key: tuple = ("digits",)
+    if name in ("digits", "digits-rows"):
+        key: tuple = (name,)
     elif name == "saccade-digits":
         from edgesnn.data import saccade
 
@@ -225,6 +231,9 @@ def open_dataset(name: str) -> Dataset:
     if name == "digits":
         dtr, dte = digits_splits()
         ds = Dataset("digits", "features", ArraySplit(dtr.x, dtr.y), ArraySplit(dte.x, dte.y), 10)
+    elif name == "digits-rows":
+        dtr, dte = digits_splits()
+        ds = Dataset(name, "spikes", ArraySplit(rows_code(dtr.x), dtr.y), ArraySplit(rows_code(dte.x), dte.y), 10)
     else:
         f = read_data_file(key[1] if name == "saccade-digits" else name)
         tr: ArraySplit | EventSplit = f.train
@@ -235,6 +244,17 @@ def open_dataset(name: str) -> Dataset:
     _CACHE.clear()  # one data set at a time: they can be large
     _CACHE[key] = ds
     return ds
+
+
+def rows_code(x: np.ndarray, row_steps: int = ROW_STEPS) -> np.ndarray:
+    """8x8 intensities (N, 64) in [0, 1] -> spikes (N, 8 * row_steps, 8): row r in timesteps
+    r*row_steps .. (r+1)*row_steps - 1, column j spiking in the first round_half_up(row_steps * v)
+    of them."""
+    img = np.asarray(x, np.float64).reshape(-1, 8, 8)
+    counts = np.floor(img * row_steps + 0.5).astype(np.int64)  # (N, row, column)
+    step = np.arange(row_steps).reshape(1, 1, row_steps, 1)
+    spikes = step < counts[:, :, None, :]  # (N, row, step, column)
+    return spikes.reshape(len(img), 8 * row_steps, 8)
 
 
 def _minmax(tr: ArraySplit, te: ArraySplit) -> tuple[ArraySplit, ArraySplit]:

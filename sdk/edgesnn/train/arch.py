@@ -4,7 +4,7 @@ An architecture is a list of layer specs, resolved against the data's input shap
 
     {"type": "conv", "channels": 8, "kernel": 3, "stride": 1, "padding": 1, "groups": 1}
     {"type": "pool", "kind": "sum" | "avg" | "max", "kernel": 2, "stride": 2}   (pools the next layer's input)
-    {"type": "dense", "units": 64}
+    {"type": "dense", "units": 64, "recurrent": false}   (recurrent: the layer's own spikes of the previous step)
 
 Every network ends with a dense layer of one neuron per class, added when the file's last
 layer is not already one with ``units = "classes"``. Files are TOML (``[[layer]]`` tables) or
@@ -44,6 +44,7 @@ class LayerSpec:
     conv: ConvGeometry | None = None
     pool: Pool2d | None = None
     n_syn: int = 0  # inputs of the weights (after pooling)
+    recurrent: bool = False  # dense layers only: weights from the layer's spikes of the previous step
 
 
 def _int(spec: dict, key: str, default: int | None, where: str) -> int:
@@ -109,7 +110,10 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
                 pool, shape = None, g.out_shape
             elif kind == "dense":
                 units = classes if s.get("units") == "classes" else _int(s, "units", None, where)
-                out.append(LayerSpec(units=units, pool=pool, n_syn=int(math.prod(shape))))
+                rec = s.get("recurrent", False)
+                if not isinstance(rec, bool):
+                    raise ArchitectureError(f"{where}: recurrent must be true or false, got {rec!r}")
+                out.append(LayerSpec(units=units, pool=pool, n_syn=int(math.prod(shape)), recurrent=rec))
                 pool, shape = None, (units,)
             else:
                 raise ArchitectureError(f"{where}: type must be conv, pool or dense")

@@ -15,7 +15,7 @@ from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.ir import LIF, Conv2d, Dense, Network
 from edgesnn.train import arch
 from edgesnn.train import distributed as dist
-from edgesnn.train.snn import SpikingNet, to_numpy_params
+from edgesnn.train.snn import SpikingNet, recurrent_params, to_numpy_params
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,11 @@ def train_epoch(
 
 def to_network(model: SpikingNet, cfg: TrainConfig, n_inputs: int, spec: dict | None = None) -> Network:
     layers: list[Dense | Conv2d] = []
-    for sp, (w, b) in zip(model.specs, to_numpy_params(model)):
+    for sp, (w, b), r in zip(model.specs, to_numpy_params(model), recurrent_params(model)):
         n = sp.units
         nrn = LIF(beta=np.full(n, cfg.beta), threshold=np.full(n, cfg.threshold))
         if sp.conv is None:
-            layers.append(Dense(weight=w, bias=b, neurons=nrn, pool=sp.pool))
+            layers.append(Dense(weight=w, bias=b, neurons=nrn, pool=sp.pool, recurrent=r))
         else:
             layers.append(Conv2d(weight=w, bias=b, neurons=nrn, conv=sp.conv, pool=sp.pool))
     spec = spec or {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}

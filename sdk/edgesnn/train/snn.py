@@ -146,6 +146,14 @@ class SpikingNet(torch.nn.Module):
                     torch.nn.Conv2d(g.in_shape[0], g.out_channels, g.kernel, g.stride, g.padding, groups=g.groups)
                 )
         self.fcs = torch.nn.ModuleList(mods)
+        # recurrent weights of the layers that have them (keyed by layer index), small at first
+        self.recs = torch.nn.ModuleDict(
+            {str(i): torch.nn.Linear(sp.units, sp.units, bias=False) for i, sp in enumerate(self.specs) if sp.recurrent}
+        )
+        for i, sp in enumerate(self.specs):
+            if sp.recurrent:
+                bound = 0.1 / sp.units**0.5
+                torch.nn.init.uniform_(cast(torch.nn.Linear, self.recs[str(i)]).weight, -bound, bound)
         self.qat = qat  # {"weight_bits", "state_bits", "per_channel"} or None
         self.fused = True  # the time loop as one autograd node (LIFRecurrence); False: step by step
 
@@ -159,11 +167,12 @@ class SpikingNet(torch.nn.Module):
             y = F.avg_pool2d(x, pool.kernel, pool.stride, divisor_override=1)
         return y.reshape(flat.shape[0], -1)
 
-    def _layer_params(self, sp: LayerSpec, mod):
-        """(weight, bias, threshold, alpha-or-beta, |sum| bound) in the units the forward pass uses."""
+    def _layer_params(self, sp: LayerSpec, mod, rec):
+        """(weight, recurrent weight or None, bias, threshold, alpha-or-beta, |feed-forward sum|
+        bound) in the units the forward pass uses."""
         thr = torch.full((sp.units,), float(self.threshold), dtype=torch.float64, device=mod.weight.device)
         if self.qat is None:
-            return mod.weight, mod.bias, thr.float(), self.beta, math.inf
+            return mod.weight, None if rec is None else rec.weight, mod.bias, thr.float(), self.beta, math.inf
         wb, sb = self.qat["weight_bits"], self.qat["state_bits"]
         q = C.weight_limit(wb)
         w = mod.weight.double()
@@ -174,6 +183,9 @@ class SpikingNet(torch.nn.Module):
                 w = w / window
         rows = w.reshape(w.shape[0], -1)
         mag = rows.detach().abs().amax(dim=1)
+        r = None if rec is None else rec.weight.double()
+        if r is not None:  # one scale per neuron for both, as the quantizer's weight_scales
+            mag = torch.maximum(mag, r.detach().abs().amax(dim=1))
         layer_max = float(mag.max()) or float(q)
         if not self.qat.get("per_channel", True):
             mag = torch.full_like(mag, layer_max)
@@ -181,12 +193,13 @@ class SpikingNet(torch.nn.Module):
         scale_n = scale.repeat_interleave(sp.units // rows.shape[0])  # a conv channel's neurons share it
         shift = C.choose_shift(float((thr / scale_n).max()), sb, THRESHOLD_HEADROOM)
         wq = (torch.clamp(ste_round(rows / scale[:, None]), -q, q) * float(1 << shift)).reshape(w.shape)
+        rq = None if r is None else torch.clamp(ste_round(r / scale[:, None]), -q, q) * float(1 << shift)
         lo, hi = C.state_limits(sb)
         bq = torch.clamp(ste_round(mod.bias.double() / (scale / (1 << shift))), lo, hi)
         thr_q = torch.clamp(torch.floor(thr / (scale_n / (1 << shift)) + 0.5), min=1.0)
         alpha = float(C.decay_multiplier(self.beta))
         bound = float(wq.detach().abs().amax()) * rows.shape[1] * window + float(bq.detach().abs().amax())
-        return wq, bq, thr_q, alpha, bound
+        return wq, rq, bq, thr_q, alpha, bound
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, time, inputs) spikes -> (output spikes (batch, time, out), final membrane)."""
@@ -194,11 +207,11 @@ class SpikingNet(torch.nn.Module):
         s = x.double() if self.qat else x.float()
         if self.qat:
             lo, hi = C.state_limits(self.qat["state_bits"])
-        for sp, mod in zip(self.specs, self.fcs):
+        for i, (sp, mod) in enumerate(zip(self.specs, self.fcs)):
             flat = s.reshape(n * steps, -1)
             if sp.pool is not None:
                 flat = self._pool(flat, sp.pool)
-            w, b, thr, decay, bound = self._layer_params(sp, mod)
+            w, r, b, thr, decay, bound = self._layer_params(sp, mod, self.recs[str(i)] if sp.recurrent else None)
             if bound < 2**24:  # QAT: every sum is an integer below 2**24, which float32 computes exactly
                 flat, w, b = flat.float(), w.float(), b.float()
             if sp.conv is None:
@@ -207,18 +220,20 @@ class SpikingNet(torch.nn.Module):
                 g = sp.conv
                 cur = F.conv2d(flat.reshape(-1, *g.in_shape), w, b, g.stride, g.padding, 1, g.groups)
             cur = cur.reshape(n, steps, -1).to(s.dtype)
-            if self.fused:
+            if self.fused and r is None:  # a recurrent layer's input depends on its last spikes: step by step
                 a = decay / C.DECAY_ONE if self.qat else decay
                 bounds = (float(lo), float(hi)) if self.qat else (0.0, 0.0)
                 s, v = LIFRecurrence.apply(cur, thr.to(cur.dtype), a, self.slope, bool(self.qat), *bounds)
                 continue
             v = torch.zeros(n, sp.units, dtype=cur.dtype, device=cur.device)
+            z = torch.zeros_like(v)
             out = []
             for t in range(steps):
+                x_t = cur[:, t] if r is None else cur[:, t] + F.linear(z, r.to(cur.dtype))
                 if self.qat:
-                    v = torch.clamp(DecayRound.apply(v, decay / C.DECAY_ONE) + cur[:, t], lo, hi)
+                    v = torch.clamp(DecayRound.apply(v, decay / C.DECAY_ONE) + x_t, lo, hi)
                 else:
-                    v = decay * v + cur[:, t]
+                    v = decay * v + x_t
                 z = SpikeFn.apply((v - thr) / thr, self.slope)
                 v = v - z.detach() * thr
                 out.append(z)
@@ -233,6 +248,16 @@ class SpikingMLP(SpikingNet):
         specs = [LayerSpec(units=b, n_syn=a) for a, b in zip(sizes[:-1], sizes[1:])]
         super().__init__(specs, sizes[0], beta, threshold, qat=qat, slope=slope)
         self.sizes = sizes
+
+
+def recurrent_params(model: SpikingNet) -> list[np.ndarray | None]:
+    """Each layer's recurrent weight (float64) or None."""
+    return [
+        cast(torch.nn.Linear, model.recs[str(i)]).weight.detach().double().cpu().numpy().copy()
+        if sp.recurrent
+        else None
+        for i, sp in enumerate(model.specs)
+    ]
 
 
 def to_numpy_params(model: SpikingNet) -> list[tuple[np.ndarray, np.ndarray]]:
