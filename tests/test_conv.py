@@ -367,3 +367,34 @@ def test_emulated_boards_run_a_conv_network_bit_exactly(board, tmp_path):
     res = verify(q, b, x, tmp_path)
     assert res["samples"] == 24 and res["mismatches"] == 0, res
     assert simulate_int(q, x).counts.sum() > 0
+
+
+@pytest.mark.device
+@pytest.mark.parametrize("board", ["host", "qemu-mps2-an385"])
+def test_conv_events_cross_the_int16_chunk_boundary(board, tmp_path):
+    """A sum-pooled 8-channel input (receptive field 8 x 9 x 4 spikes x 127 > 2^15: no single
+    pass) with every input spiking: 2,048 events in chunks, the packed lanes flushed exactly."""
+    from edgesnn.firmware.verify import verify
+
+    b = get_board(board)
+    need_tools(b.toolchain["cc"], *([b.qemu["binary"]] if b.kind == "qemu" else []), what=f"the {board} build")
+    rng = np.random.default_rng(0)
+    pool = Pool2d("sum", 2, (8, 16, 16))
+    g = ConvGeometry(pool.out_shape, 4, 3, padding=1)
+    n = g.n_out
+    conv = QuantLayer(
+        weight=np.where(rng.random(g.weight_shape) < 0.5, 127, -127),
+        bias=np.zeros(n, np.int64),
+        shift=0,
+        alpha_mem=np.full(n, 65536),
+        threshold=np.full(n, 10**6),
+        conv=g,
+        pool=pool,
+    )
+    out = QuantLayer(weight=np.ones((2, n)), bias=[0, 0], shift=0, alpha_mem=[65536] * 2, threshold=[10**9] * 2)
+    qnet = QuantNetwork(n_inputs=pool.n_in, layers=(conv, out), state_bits=32)
+    assert conv.fan_in * 127 >= 2**15
+    x = np.ones((2, 3, pool.n_in), bool)
+    x[1, 1] = rng.random(pool.n_in) < 0.5
+    res = verify(qnet, b, x, tmp_path)
+    assert res["samples"] == 2 and res["mismatches"] == 0, res

@@ -97,26 +97,8 @@ static void accumulate(const uint32_t *rows, uint16_t words, const uint16_t *ev,
     uint16_t start = 0;
     while (start < n_ev) {
         uint16_t end = (uint16_t)(n_ev - start > chunk ? start + chunk : n_ev);
-        uint16_t k;
         sum_rows(part, rows, words, ev + start, (uint16_t)(end - start));
-        /* both lanes before either store: acc and part may alias as far as C knows */
-        if (assign) {
-            for (k = 0; k < words; ++k) {
-                uint32_t word = part[k];
-                int32_t lo, hi;
-                ESNN_LANES(word, lo, hi);
-                acc[2 * k] = lo;
-                acc[2 * k + 1] = hi;
-            }
-        } else {
-            for (k = 0; k < words; ++k) {
-                uint32_t word = part[k];
-                int32_t lo, hi;
-                ESNN_LANES(word, lo, hi);
-                acc[2 * k] += lo;
-                acc[2 * k + 1] += hi;
-            }
-        }
+        esnn_unpack(acc, part, words, assign);
         assign = 0;
         start = end;
     }

@@ -199,7 +199,7 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
 {
     const esnn_conv_t *K = L->conv;
     uint32_t positions = (uint32_t)K->out_h * K->out_w, lanes = 2u * K->words_pos, total = positions * K->words_pos;
-    uint32_t p, k, events = 0;
+    uint32_t p, events = 0;
     /* no lane can receive more than its receptive field's events: then one pass is exact */
     uint16_t chunk = K->single_pass ? 65535u : m->chunk;
     uint16_t start = 0, n_out_spikes = 0, g, col;
@@ -217,18 +217,7 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
             s->synops += events; /* one chunk: the update reads the packed sums */
             return L->update_packed(v, s->part, out);
         }
-        for (k = 0; k < total; ++k) { /* both lanes before either store, as in accumulate */
-            uint32_t word = s->part[k];
-            int32_t lo, hi;
-            ESNN_LANES(word, lo, hi);
-            if (end <= chunk) {
-                s->acc[2u * k] = lo;
-                s->acc[2u * k + 1u] = hi;
-            } else {
-                s->acc[2u * k] += lo;
-                s->acc[2u * k + 1u] += hi;
-            }
-        }
+        esnn_unpack(s->acc, s->part, total, end <= chunk); /* the first chunk assigns */
     }
     s->synops += events;
     if (L->update != 0)

@@ -16,6 +16,31 @@ uint16_t esnn_pool_events(const void *pool, const uint16_t *in, uint16_t n, uint
 uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer_t *L, const uint16_t *in,
                         uint16_t n_in);
 
+/* acc[2k], acc[2k + 1] = (or +=, unless `assign`) the two lanes of part[k], k < words: the
+ * packed sums of one chunk of events into the int32 sums. Both lanes are read before either
+ * store: acc and part may alias as far as C knows. */
+static inline void esnn_unpack(int32_t *acc, const uint32_t *part, uint32_t words, int assign)
+{
+    uint32_t k;
+    if (assign) { /* the test outside the loops: -O2 does not unswitch them */
+        for (k = 0; k < words; ++k) {
+            uint32_t word = part[k];
+            int32_t lo, hi;
+            ESNN_LANES(word, lo, hi);
+            acc[2u * k] = lo;
+            acc[2u * k + 1u] = hi;
+        }
+    } else {
+        for (k = 0; k < words; ++k) {
+            uint32_t word = part[k];
+            int32_t lo, hi;
+            ESNN_LANES(word, lo, hi);
+            acc[2u * k] += lo;
+            acc[2u * k + 1u] += hi;
+        }
+    }
+}
+
 /*
  * The hot loop: add one packed weight row to the partial sums, 4 words (8 synapses) per turn.
  * On ARMv7-M (Cortex-M3/M4/M7) block loads and stores make that 9 instructions per 8 synapses;
