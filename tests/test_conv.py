@@ -20,7 +20,7 @@ from edgesnn.firmware.render import model_table_bytes
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.quantize import quantize
-from edgesnn.fixedpoint.simulate import simulate_float
+from edgesnn.fixedpoint.simulate import fan_out, simulate_float
 from edgesnn.formats.files import load_model, save_model
 from edgesnn.formats.nir_float import to_nir
 from edgesnn.formats.nir_import import import_graph
@@ -119,7 +119,7 @@ def test_simulator_equals_naive_reference_on_conv_networks(data):
             assert np.array_equal(rec["i"], np.array(i, np.int64)), f"i of layer {li}"
     # synaptic events: every pooled input event times its fan-out
     p = reference.pooled(qnet.layers[0], [int(b) for b in x[0, 0]])
-    assert sim.synops[0] >= int(np.dot(p, qnet.layers[0].fan_out()))
+    assert sim.synops[0] >= int(np.dot(p, fan_out(qnet.layers[0])))
 
 
 @pytest.mark.parametrize("pools", [("sum", "avg"), ("max", "avg"), ("avg", "max")])

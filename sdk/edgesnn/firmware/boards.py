@@ -124,7 +124,7 @@ def model_ram_bytes(qnet: QuantNetwork) -> int:
     """RAM of esnn_buffers_t: v, i (if any current-based layer), spike lists, scratch (packed
     sums, pooled events and max-pooling flags)."""
     total = sum(L.n_out for L in qnet.layers)
-    words = -(-max(layout.part_words(qnet, i) for i in range(len(qnet.layers))) // 4) * 4
+    words = layout.scratch_words(qnet)
     cuba = any(L.current_based for L in qnet.layers)
     events, seen = layout.pooled_scratch(qnet)
     return 4 * total + 4 * (total if cuba else 1) + 2 * total + 2 * len(qnet.layers) + 12 * words + 2 * events + seen

@@ -106,6 +106,11 @@ def part_words(qnet: QuantNetwork, index: int) -> int:
     return packed_rows(L.weight)[1]
 
 
+def scratch_words(qnet: QuantNetwork) -> int:
+    """Words of the packed-sum scratch buffer: the largest layer's, padded to 4 (block clears)."""
+    return -(-max(part_words(qnet, i) for i in range(len(qnet.layers))) // ROW_ALIGN_WORDS) * ROW_ALIGN_WORDS
+
+
 def weight_words(qnet: QuantNetwork, index: int) -> int:
     """uint32 words of a layer's weight tables (feed-forward and recurrent)."""
     L = qnet.layers[index]

@@ -160,7 +160,8 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
             learn_layer += len(qnet.layers)
         if not 0 <= learn_layer < len(qnet.layers):
             raise ValueError(f"learning layer {learn_layer} does not exist")
-    layers, offset, max_words = [], 0, 0
+    layers, offset = [], 0
+    max_words = layout.scratch_words(qnet)  # ESNN_MODEL_MAX_WORDS: the packed-sum scratch
     table_bytes = sum(model_table_bytes(qnet, specialise))
     any_cuba = False
     for li, L in enumerate(qnet.layers):
@@ -172,9 +173,8 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         flags = (1 if L.current_based else 0) | (2 if r is not None else 0) | (4 if L.reset == "subtract" else 0)
         flags |= 8 if fits_int32(L, qnet) else 0
         update = specialised_update(L, qnet) if specialise else None
-        params = {name: getattr(L, name) for name in layout.PARAMS}
-        if L.conv is not None:
-            params = {name: layout.channel_values(L, name) for name in layout.PARAMS}
+        # per neuron, or per output channel for a convolution
+        params = {n: layout.channel_values(L, n) if L.conv is not None else getattr(L, n) for n in layout.PARAMS}
         before, after = layout.input_is_hwc(qnet, li)
         layers.append(
             {
@@ -197,7 +197,6 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         )
         any_cuba |= L.current_based
         offset += L.n_out
-        max_words = max(max_words, words)
     pool_events, pool_seen = layout.pooled_scratch(qnet)
     lo, hi = C.state_limits(qnet.state_bits)
     ctx = {
@@ -213,7 +212,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         "total_neurons": offset,
         "current_slots": offset if any_cuba else 1,
         "has_current": any_cuba,
-        "max_words": -(-max_words // 4) * 4,
+        "max_words": max_words,
         "pool_events": pool_events,
         "pool_seen": pool_seen,
         "max_events": qnet.n_inputs + offset,

@@ -139,15 +139,9 @@ class QuantLayer:
         """Most weights that can add into one neuron's accumulator in one step (a sum-pooled
         input counts once per spike of its window)."""
         per = self.conv.weight_shape[1] * self.conv.kernel[0] * self.conv.kernel[1] if self.conv else self.n_syn
-        if self.pool is not None and self.pool.kind == "sum":
-            per *= self.pool.window
+        if self.pool is not None:
+            per *= self.pool.count
         return per + (self.n_out if self.recurrent is not None else 0)
-
-    def fan_out(self) -> np.ndarray:
-        """Synaptic events per pooled input (n_syn,): the weights one input event adds."""
-        if self.conv is not None:
-            return self.conv.fan_out
-        return np.full(self.n_syn, self.n_out, np.int64)
 
     @property
     def current_based(self) -> bool:

@@ -82,8 +82,8 @@ def quantize_layer(
         peak = float(max(thr.max(), (np.abs(nrn.v_reset) / scale).max()))
     else:  # a leaky integrator holds at most the steady state of the largest drive
         leak = float(1.0 - np.asarray(nrn.beta).max()) if isinstance(nrn, LI) else 0.0  # LI: the non-spiking kind
-        window = pool.window if pool is not None and pool.kind == "sum" else 1
-        fan_in = rows.shape[1] * window + (layer.n_out if layer.recurrent is not None else 0)
+        count = pool.count if pool is not None else 1
+        fan_in = rows.shape[1] * count + (layer.n_out if layer.recurrent is not None else 0)
         thr = np.zeros(layer.n_out)
         peak = (fan_in * C.weight_limit(weight_bits) + float((np.abs(layer.neuron_bias) / scale).max())) / max(
             leak, 1 / 64

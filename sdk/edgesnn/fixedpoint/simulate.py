@@ -102,8 +102,8 @@ class _IntKernel:
         self.w_t = None if layer.conv is not None else np.ascontiguousarray(layer.weight.T, dtype=wdt)
         self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
 
-    def feedforward(self, s: np.ndarray) -> np.ndarray:
-        p = pooled_events(self.L, s)
+    def feedforward(self, p: np.ndarray) -> np.ndarray:
+        """The drive of the layer's pooled input events ``p`` (``pooled_events``)."""
         if self.L.conv is not None:
             dtype = np.float32 if self.ff_bound < 2**24 else np.float64  # exact: see exact_matmul
             acc = self.L.conv.apply(p, self.L.weight, dtype).astype(np.int64)
@@ -141,9 +141,11 @@ class _FloatKernel:
         self.w_t = np.ascontiguousarray(layer.weight.T) if isinstance(layer, Dense) else None
         self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
 
-    def feedforward(self, s: np.ndarray) -> np.ndarray:
+    def feedforward(self, p: np.ndarray) -> np.ndarray:
+        """The drive of the layer's pooled input events ``p``; average pooling divides here."""
         L = self.L
-        p = s if L.pool is None else L.pool.apply(s)  # avg pooling divides here, in float
+        if L.pool is not None and L.pool.kind == "avg":
+            p = p / L.pool.window
         if isinstance(L, Conv2d):
             return L.conv.apply(p, L.weight) + L.neuron_bias
         return p.astype(np.float64) @ cast(np.ndarray, self.w_t) + L.bias
@@ -208,7 +210,8 @@ def _loop_layer(k, s: np.ndarray, record: bool, count_sat: bool):
 
 
 def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
-    """Chain per-layer runners ``f(spikes_in, record) -> (spikes, v, i, v_last, saturations)``."""
+    """Chain per-layer runners ``f(pooled_events, record) -> (spikes, v, i, v_last, saturations)``
+    (the compiled runners take dense layers only, whose pooled events are their input spikes)."""
     n, steps = inputs.shape[:2]
     s = inputs
     synops = np.zeros(n, np.int64)
@@ -216,11 +219,11 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     saturations: list[int] = []
     rec: list[dict[str, np.ndarray]] | None = [] if record else None
     for layer, run in layer_runs:
-        out, vs, is_, v_last, sat = run(s, record)
+        p = pooled_events(layer, s)  # once: the runner and the event count both take it
+        out, vs, is_, v_last, sat = run(p, record)
         if layer.conv is None and layer.pool is None:  # every input event reaches every neuron
-            synops += s.sum(axis=(1, 2), dtype=np.int64) * layer.n_out
+            synops += p.sum(axis=(1, 2), dtype=np.int64) * layer.n_out
         else:
-            p = pooled_events(layer, s).reshape(n, -1, layer.n_syn)
             synops += np.einsum("ntk,k->n", p, fan_out(layer))
         if layer.recurrent is not None:
             synops += out[:, :-1].sum(axis=(1, 2), dtype=np.int64) * layer.n_out

@@ -237,6 +237,12 @@ class Pool2d(_Sizes):
         return total / self.window if self.kind == "avg" else total
 
     @property
+    def count(self) -> int:
+        """The most input spikes one pooled value adds weights for: the window for sum and average
+        (average's 1 / window lives in the weights), 1 for max. A fan-in factor."""
+        return 1 if self.kind == "max" else self.window
+
+    @property
     def tiles(self) -> bool:
         """Whether windows neither overlap nor leave gaps (stride == kernel): each input
         position then belongs to at most one window (what the C runtime supports)."""

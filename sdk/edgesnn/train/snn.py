@@ -176,11 +176,9 @@ class SpikingNet(torch.nn.Module):
         wb, sb = self.qat["weight_bits"], self.qat["state_bits"]
         q = C.weight_limit(wb)
         w = mod.weight.double()
-        window = 1
-        if sp.pool is not None and sp.pool.kind != "max":
-            window = sp.pool.window
-            if sp.pool.kind == "avg":
-                w = w / window
+        count = sp.pool.count if sp.pool is not None else 1
+        if sp.pool is not None and sp.pool.kind == "avg":
+            w = w / count
         rows = w.reshape(w.shape[0], -1)
         mag = rows.detach().abs().amax(dim=1)
         r = None if rec is None else rec.weight.double()
@@ -198,7 +196,7 @@ class SpikingNet(torch.nn.Module):
         bq = torch.clamp(ste_round(mod.bias.double() / (scale / (1 << shift))), lo, hi)
         thr_q = torch.clamp(torch.floor(thr / (scale_n / (1 << shift)) + 0.5), min=1.0)
         alpha = float(C.decay_multiplier(self.beta))
-        bound = float(wq.detach().abs().amax()) * rows.shape[1] * window + float(bq.detach().abs().amax())
+        bound = float(wq.detach().abs().amax()) * rows.shape[1] * count + float(bq.detach().abs().amax())
         return wq, rq, bq, thr_q, alpha, bound
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
