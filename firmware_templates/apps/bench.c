@@ -11,6 +11,7 @@
 #include "esnn_model.h"
 #include "hal.h"
 #include "bench_dense.h"
+#include "bench_end.h"
 
 static esnn_buffers_t buffers;
 static esnn_state_t state;
@@ -77,16 +78,6 @@ int main(void)
         t1 = hal_ticks();
         report('U', L->n_out, t1 - t0);
     }
-    /* calibration: 200 single-instruction nops (the same mnemonic on ARM and RISC-V; more would
-     * push Thumb-1 literal pools out of reach) */
-    t0 = hal_ticks();
-    __asm__ volatile(".rept 200\n\tnop\n\t.endr");
-    t1 = hal_ticks();
-    report('C', 200u, t1 - t0);
-    t0 = hal_ticks();
-    t1 = hal_ticks();
-    hal_puts("T ");
-    hal_puthex(t1 - t0, 8);
-    hal_puts("\nEND\n");
+    bench_end();
     return 0;
 }

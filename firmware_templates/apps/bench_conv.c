@@ -8,6 +8,7 @@
  *   "C 200 <ticks of 200 nops>" (calibration), "T <ticks of two counter reads>", "END".
  */
 #include "bench_conv_data.h"
+#include "bench_end.h"
 #include "board_config.h"
 #include "esnn_model.h"
 #include "hal.h"
@@ -90,14 +91,6 @@ int main(void)
 #if defined(ESNN_BENCH_CMSIS)
     report('N', 0u, cmsis_frame(), 0u);
 #endif
-    t0 = hal_ticks();
-    __asm__ volatile(".rept 200\n\tnop\n\t.endr");
-    t1 = hal_ticks();
-    report('C', 200u, t1 - t0, 0u);
-    t0 = hal_ticks();
-    t1 = hal_ticks();
-    hal_puts("T ");
-    hal_puthex(t1 - t0, 8);
-    hal_puts("\nEND\n");
+    bench_end();
     return 0;
 }

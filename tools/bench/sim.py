@@ -57,11 +57,7 @@ def main() -> None:
         ref = simulate_int(qnet, x, backend="numpy")
         t_snn = best_of(run_snntorch)
         row = {
-            "shape": "-".join(map(str, sizes)),
-            "batch": args.batch,
-            "steps": args.steps,
-            "density": args.density,
-            "threads": args.threads,
+            **_settings(args, sizes),
             "snntorch_ms": round(t_snn * 1e3, 2),
             "synops_per_sample": float(ref.synops.mean()),
         }
@@ -116,6 +112,17 @@ def snntorch_runner(layers, x: np.ndarray, batch: int):
     return run
 
 
+def _settings(args, sizes) -> dict:
+    """What a result row was measured on."""
+    return {
+        "shape": "-".join(map(str, sizes)),
+        "batch": args.batch,
+        "steps": args.steps,
+        "density": args.density,
+        "threads": args.threads,
+    }
+
+
 def process_row(args) -> dict:
     """The whole CLI process against snnTorch's compute on the same network and input."""
     import os
@@ -147,11 +154,7 @@ def process_row(args) -> dict:
             subprocess.run(cmd, check=True, capture_output=True, env=env)
             best = min(best, time.perf_counter() - t0)
     return {
-        "shape": "-".join(map(str, sizes)),
-        "batch": args.batch,
-        "steps": args.steps,
-        "density": args.density,
-        "threads": args.threads,
+        **_settings(args, sizes),
         "snntorch_ms": round(t_snn * 1e3, 1),
         "samples": args.process_samples,
         "process_s": round(best, 3),
