@@ -73,21 +73,14 @@ def parse_host_output(qnet: QuantNetwork, data: bytes, n: int, steps: int) -> Fi
     arr = np.frombuffer(data, sample_dt)
     rec = []
     for li, L in enumerate(qnet.layers):
-        order = device_order(L)
-
-        def host(a: np.ndarray, order=order) -> np.ndarray:  # device neuron order -> host order
-            if order is None:
-                return a
-            out = np.empty_like(a)
-            out[..., order] = a
-            return out
-
+        order = device_order(L)  # device neuron k is host neuron order[k]
+        sel = slice(None) if order is None else np.argsort(order)  # host neuron j is device neuron sel[j]
         entry = {
-            "spikes": host(arr["steps"][f"z{li}"].astype(bool)),
-            "v": host(arr["steps"][f"v{li}"].astype(np.int64)),
+            "spikes": arr["steps"][f"z{li}"][..., sel].astype(bool),
+            "v": arr["steps"][f"v{li}"][..., sel].astype(np.int64),
         }
         if L.current_based:
-            entry["i"] = host(arr["steps"][f"i{li}"].astype(np.int64))
+            entry["i"] = arr["steps"][f"i{li}"][..., sel].astype(np.int64)
         rec.append(entry)
     return FirmwareRun(record=rec, prediction=arr["pred"].astype(np.int64), synops=arr["synops"].astype(np.int64))
 
