@@ -14,6 +14,7 @@ from edgesnn.firmware.verify import verify
 from edgesnn.fixedpoint import quantize
 from edgesnn.ir import LIF, CubaLIF, Dense, Network
 from tests.strategies import quant_networks, spike_inputs
+from tests.test_kits import VENDOR_CHECKED
 from tests.toolchains import need_board_tools, need_tools
 
 EMULATED = [
@@ -278,6 +279,8 @@ def test_every_board_says_how_far_it_is_verified_and_the_label_is_true():
         elif board.kind == "hardware":
             # tests/test_baremetal.py builds every image; no test here can run one on the board
             assert label == "image built, not run" and name in HARDWARE
+        elif board.kind == "kit":
+            assert label == "bit-exact vs vendor simulator" and name in VENDOR_CHECKED  # tests/test_kits.py
         else:
             assert label == "project generated, not compiled" and name in PIO_BOARDS  # no compiler (ESP32)
 

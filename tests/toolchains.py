@@ -43,6 +43,7 @@ def need_tools(*tools: str, what: str = "this test") -> None:
 
 def need_modules(*modules: str, what: str = "this test") -> None:
     """Importable Python packages (vendor simulators, torch-side exporters, ...)."""
+    _mark_device()
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         missing_tool(what, [f"the Python package {m}" for m in missing])
@@ -58,3 +59,15 @@ def need_board_tools(board, what: str | None = None) -> None:
     """The compiler and, for emulated boards, the emulator a board builds and runs with."""
     tools = [board.toolchain["cc"]] + ([board.qemu["binary"]] if board.kind == "qemu" else [])
     need_tools(*tools, what=what or board.name)
+
+
+def need_lava(what: str = "the Lava check") -> None:
+    """Lava in its own Python 3.10 environment (tools/install_kits.sh), as edgesnn.kits finds it."""
+    _mark_device()
+    from edgesnn.errors import BoardError
+    from edgesnn.kits import loihi2
+
+    try:
+        loihi2.lava_version(loihi2.lava_python())
+    except BoardError as e:
+        missing_tool(what, [str(e)])

@@ -13,6 +13,9 @@ python3 -m pip install --quiet --disable-pip-version-check --no-deps "tonic==1.7
 # declared dependencies pin nir<=1.0.4 and pull samna (never install samna: facts.md); it imports
 # with pbr and what torch/nirtorch already bring
 python3 -m pip install --quiet --disable-pip-version-check --no-deps "sinabs==3.1.3" "pbr"
+# Lava (the loihi2 kit's reference) in its own Python 3.10 environment; without it the loihi2
+# check fails naming what is missing
+bash tools/install_kits.sh || echo "install.sh: Lava was not installed; the loihi2 check cannot run" >&2
 if [ "${EDGESNN_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc clang-14 libclang-rt-14-dev clang-format-14 gcc-avr avr-libc arduino-core-avr openocd libnewlib-arm-none-eabi"
   missing=""

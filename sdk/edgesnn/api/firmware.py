@@ -33,22 +33,27 @@ def sample_inputs(qnet: QuantNetwork, dataset: str | None, limit: int) -> np.nda
 
 
 def boards() -> list[dict[str, Any]]:
-    """Every board and kit edgesnn knows (``boards/*.toml``): name, kind, cpu, memory, description."""
+    """Every board and kit edgesnn knows (``boards/*.toml``): name, kind, cpu (a kit: its chip),
+    memory (a kit: ``dialect`` and ``limits``), description, verified."""
     from edgesnn.firmware.boards import all_boards
 
-    return [
-        {
-            "name": b.name,
-            "kind": b.kind,
-            "cpu": b.cpu,
-            "flash_bytes": b.memory["flash_bytes"],
-            "ram_bytes": b.memory["ram_bytes"],
-            "description": b.description,
-            "storage": b.get("storage", {}).get("driver"),
-            "verified": b.get("verified", "not verified by edgesnn (a board file of your own)"),
-        }
-        for b in all_boards().values()
-    ]
+    rows = []
+    for b in all_boards().values():
+        row = {"name": b.name, "kind": b.kind, "description": b.description}
+        if b.is_kit:  # a chip: its dialect and limits instead of memories
+            row.update({"cpu": b.chip, "dialect": b.dialect, "limits": dict(b.limits), "check": b.check["how"]})
+        else:
+            row.update(
+                {
+                    "cpu": b.cpu,
+                    "flash_bytes": b.memory["flash_bytes"],
+                    "ram_bytes": b.memory["ram_bytes"],
+                    "storage": b.get("storage", {}).get("driver"),
+                }
+            )
+        row["verified"] = b.get("verified", "not verified by edgesnn (a board file of your own)")
+        rows.append(row)
+    return rows
 
 
 def build(
@@ -77,7 +82,11 @@ def build(
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.build import build as run
 
-    qnet, b, out = quantized(model), get_board(board), Path(out)
+    qnet, b, out = quantized(model), get_board(board, kits=True), Path(out)
+    if b.is_kit:  # a neuromorphic kit: the chip's configuration instead of firmware
+        from edgesnn import kits
+
+        return kits.build(qnet, b, out)
     if platformio and b.get("platformio") is None:
         raise ValueError(f"board {b.name} has no PlatformIO settings")
     if b.kind == "platformio" or platformio:
@@ -102,14 +111,17 @@ def verify(
     out: PathLike = "build/verify",
     *,
     dataset: str | None = None,
-    limit: int = 450,
+    limit: int | None = None,
     inputs: np.ndarray | None = None,
     count_instructions: bool = False,
 ) -> dict[str, Any]:
     """Run the firmware on the host or an emulated board and compare it with the golden
     simulator: every state on the host, a CRC-32 of every state per sample on emulated boards.
+    A neuromorphic kit runs the vendor's simulator instead (``kits.verify``: every spike of the
+    test split, or of the first ``limit`` samples; ``reference`` names the simulator).
 
     Result: ``mismatches`` (samples that differ; 0 is the promise), ``samples``, ``timesteps``.
+    ``limit``: samples compared (default 450 on boards, the whole test split on kits).
 
     ```python
     edgesnn.api.verify("digits.qsnn", "qemu-microbit")["mismatches"]
@@ -119,14 +131,22 @@ def verify(
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.verify import verify as run
 
-    qnet, b = quantized(model), get_board(board)
+    qnet, b = quantized(model), get_board(board, kits=True)
+    if b.is_kit:  # the vendor's simulator against the golden model, on the data set
+        from edgesnn import kits
+        from edgesnn.data.datasets import model_inputs
+
+        if inputs is not None:
+            return kits.verify(qnet, b, np.asarray(inputs))
+        x, y, _ = model_inputs(qnet, dataset, "test")
+        return kits.verify(qnet, b, x[:limit] if limit else x, y[:limit] if limit else y)
     if b.kind in ("hardware", "platformio"):
         from edgesnn.firmware.boards import all_boards
 
         twin = f"qemu-{b.name}"
         also = f" (its image's code runs on {twin})" if twin in all_boards() else ""
         raise ValueError(f"board {board} is real hardware; verify runs on host or an emulated board{also}")
-    x = sample_inputs(qnet, dataset, limit) if inputs is None else inputs
+    x = sample_inputs(qnet, dataset, limit or 450) if inputs is None else inputs
     return run(qnet, b, x, Path(out), icount=count_instructions)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from edgesnn.errors import DatasetError, ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
 from edgesnn.ir import Network
+
+if TYPE_CHECKING:
+    from edgesnn.firmware.boards import Board
 
 Model = Network | QuantNetwork
 PathLike = str | Path
@@ -134,12 +137,19 @@ def train(
     denoise_us: int = 0,
     device: str = "cpu",
     batch_size: int = 32,
+    board: str | None = None,
+    neuron: str = "lif",
+    beta_syn: float = 0.5,
     progress: Callable[[dict], None] | None = None,
 ) -> dict[str, Any] | None:
     """Train a spiking network with surrogate gradients (quantization-aware unless ``qat=False``).
 
     ``model``: ``mlp`` (one hidden layer of ``hidden`` neurons), ``conv`` (two convolutions with
     sum pooling, then the class layer) or an architecture file (.toml / .json, docs/training.md).
+    ``board``: a neuromorphic kit (``xylo-imu``, ``loihi2``, ...): train current-based neurons
+    in that chip's own arithmetic (its dialect; result ``int_accuracy`` is the golden simulator
+    in that dialect). ``neuron="cuba"`` with ``qat=False``: the float current-based model, which
+    quantizes to any dialect.
 
     Under ``torchrun`` training is data-parallel and only rank 0 saves and returns a result
     (other ranks return None). Result: ``network``, ``model`` (path, if saved),
@@ -161,6 +171,7 @@ def train(
         {"encoding": encoding, "timesteps": timesteps, "downsample": downsample, "denoise_us": denoise_us}
     )
     arch.resolve(arch.load(model, (hidden,)), ds.input_shape(spec), ds.classes)
+    dialect = _kit(board).dialect if board is not None else "edgesnn"
     cfg = TrainConfig(
         dataset=dataset,
         epochs=epochs,
@@ -175,6 +186,9 @@ def train(
         denoise_us=denoise_us,
         device=device,
         batch_size=batch_size,
+        neuron="cuba" if dialect != "edgesnn" else neuron,
+        beta_syn=beta_syn,
+        dialect=dialect,
     )
     main = context_from_env().is_main
     result = run(cfg, progress if main else None)
@@ -190,7 +204,10 @@ def train(
         "input_spec": result.network.input_spec,
         "world_size": result.world_size,
         "device": device,
+        "dialect": dialect,
     }
+    if result.int_accuracy is not None:
+        res["int_accuracy"] = result.int_accuracy
     if out is not None:
         res["model"] = save(result.network, out)
     return res
@@ -205,10 +222,13 @@ def quantize(
     state_bits: int | None = None,
     per_layer: bool = False,
     shift_rule: str = "threshold",
+    board: str | None = None,
 ) -> dict[str, Any]:
     """Quantize a float model to the integer contract and measure float vs integer accuracy.
 
-    A quantization-aware model is quantized with the bit widths it was trained with. Result:
+    A quantization-aware model is quantized with the bit widths it was trained with. ``board``
+    naming a neuromorphic kit quantizes into that chip's dialect (``fixedpoint.quantize_kits``)
+    and checks the kit's fit rules; the bit widths are then the chip's. Result:
     ``network`` (the QuantNetwork), ``model`` (path, if saved), ``hash``, ``float_accuracy``,
     ``int_accuracy``, ``prediction_agreement``, per-layer ``layers`` report.
 
@@ -225,10 +245,24 @@ def quantize(
         raise ModelFileError(f"{name}: already quantized; quantize takes a float model")
     if shift_rule not in ("threshold", "data"):
         raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
-    calib = model_data(net, dataset, "train", None, name)[0] if shift_rule == "data" else None
-    qnet = quantize_as_trained(
-        net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer, calibration=calib
-    )
+    kit = _kit(board) if board is not None and _is_kit(board) else None
+    if kit is not None:
+        from edgesnn.fixedpoint.quantize_kits import quantize_kit
+        from edgesnn.kits.rules import check_kit_fits
+
+        if weight_bits or state_bits or per_layer or shift_rule != "threshold":
+            raise ValueError(f"{kit.name} fixes the bit widths and scales: drop the bit-width and shift options")
+        qnet = quantize_kit(net, kit.dialect)
+        check_kit_fits(kit, qnet)
+    else:
+        calib = model_data(net, dataset, "train", None, name)[0] if shift_rule == "data" else None
+        qnet = quantize_as_trained(
+            net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer, calibration=calib
+        )
+        if board is not None:  # a microcontroller board: its fit rules now rather than at build
+            from edgesnn.firmware.boards import check_fits, get_board
+
+            check_fits(get_board(board), qnet)
     per_channel = not per_layer and net.meta.get("qat", {}).get("per_channel", True)
     x, y = model_data(net, dataset, "test", None, name)
     rep = quantization_report(net, qnet, x, y)
@@ -237,6 +271,7 @@ def quantize(
         "hash": qnet.content_hash,
         "weight_bits": qnet.weight_bits,
         "state_bits": qnet.state_bits,
+        "dialect": qnet.dialect,
         "per_channel": per_channel,
         "shift_rule": shift_rule,
         **rep.as_dict(),
@@ -244,6 +279,23 @@ def quantize(
     if out is not None:
         res["model"] = save(qnet, out)
     return res
+
+
+def _is_kit(board: str) -> bool:
+    from edgesnn.firmware.boards import is_kit
+
+    return is_kit(board)
+
+
+def _kit(board: str) -> Board:
+    """The kit board file ``board`` names; a microcontroller board is refused naming it."""
+    from edgesnn.errors import BoardError
+    from edgesnn.firmware.boards import get_board
+
+    b = get_board(board, kits=True)
+    if not b.is_kit:
+        raise BoardError(f"{b.name} is a microcontroller board: train and quantize for it without --board")
+    return b
 
 
 def load_input(path: PathLike, n_inputs: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors
 
 @handles_errors
 def boards_cmd(json_out: JsonOpt = False):
-    """List the boards edgesnn can build for."""
+    """List the boards edgesnn can build for, and the neuromorphic kits with their limits."""
     rows = api.boards()
     if json_out:
         emit({"boards": rows}, True)
@@ -24,6 +24,8 @@ def boards_cmd(json_out: JsonOpt = False):
 
     t = Table("board", "kind", "cpu", "flash", "RAM", "weights persist in", "verified")
     for r in rows:
+        if r["kind"] == "kit":
+            continue
         t.add_row(
             r["name"],
             r["kind"],
@@ -34,12 +36,27 @@ def boards_cmd(json_out: JsonOpt = False):
             r["verified"],
         )
     Console().print(t)
+    k = Table("kit", "chip", "dialect", "inputs", "hidden", "outputs", "weight/state bits", "verified")
+    for r in rows:
+        if r["kind"] == "kit":
+            lim = r["limits"]
+            k.add_row(
+                r["name"],
+                r["cpu"],
+                r["dialect"],
+                str(lim["inputs"]),
+                str(lim["hidden"]),
+                str(lim["outputs"]),
+                f"{lim['weight_bits']}/{lim['state_bits']}",
+                r["verified"],
+            )
+    Console().print(k)
 
 
 @handles_errors
 def build_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
-    board: Annotated[str, typer.Option(help="Board name (see `edgesnn boards`).")],
+    board: Annotated[str, typer.Option(help="Board or kit name (see `edgesnn boards`).")],
     out: Annotated[Path, typer.Option(help="Output folder for sources and the image.")] = Path("build"),
     dataset: Annotated[Optional[str], typer.Option(help="Data set for the embedded self-check inputs.")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Self-check samples embedded (selfcheck app, PlatformIO).")] = 16,
@@ -50,23 +67,28 @@ def build_cmd(
     json_out: JsonOpt = False,
 ):
     """Render the model's C sources for a board and compile them: an ELF, and for real boards the
-    .bin/.hex/.uf2 their flashers take (--platformio, or a board without a bare-metal image: a project)."""
+    .bin/.hex/.uf2 their flashers take (--platformio, or a board without a bare-metal image: a project).
+    A neuromorphic kit gets the chip's configuration (Xylo: the XyloSim specification; Loihi 2: the Lava network)."""
     emit(api.build(model, board, out, dataset=dataset, samples=samples, app=app, platformio=platformio), json_out)
 
 
 @handles_errors
 def verify_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
-    board: Annotated[str, typer.Option(help="host or an emulated board.")] = "host",
+    board: Annotated[
+        str, typer.Option(help="host, an emulated board, or a neuromorphic kit (its vendor simulator).")
+    ] = "host",
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/verify"),
     dataset: Annotated[Optional[str], typer.Option(help="Data set, a name or a .npz (default: the model's).")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Samples to compare.")] = 450,
+    limit: Annotated[
+        Optional[int], typer.Option(min=1, help="Samples to compare (default 450; kits: the whole test split).")
+    ] = None,
     count_instructions: Annotated[
         bool, typer.Option(help="Run QEMU with -icount shift=7 and report instructions.")
     ] = False,
     json_out: JsonOpt = False,
 ):
-    """Run the firmware on host or an emulated board and compare every state with the simulator."""
+    """Run the firmware on host or an emulated board (or a kit's vendor simulator) and compare with the golden simulator."""
     res = api.verify(model, board, out, dataset=dataset, limit=limit, count_instructions=count_instructions)
     emit(res, json_out)
     if res["mismatches"]:

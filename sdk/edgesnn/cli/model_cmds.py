@@ -39,6 +39,11 @@ def train_cmd(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Global minibatch (shared by all processes under torchrun).")
     ] = 32,
+    board: Annotated[
+        Optional[str], typer.Option(help="A neuromorphic kit (xylo-imu, loihi2, ...): train in its chip's arithmetic.")
+    ] = None,
+    neuron: Annotated[str, typer.Option(help="lif, or cuba (current-based; float: with --no-qat).")] = "lif",
+    beta_syn: Annotated[float, typer.Option(help="Synaptic current decay per step (cuba and kits).")] = 0.5,
     json_out: JsonOpt = False,
 ):
     """Train a spiking network with surrogate gradients (quantization-aware by default).
@@ -66,6 +71,9 @@ def train_cmd(
             denoise_us=denoise_us,
             device=device,
             batch_size=batch_size,
+            board=board,
+            neuron=neuron,
+            beta_syn=beta_syn,
             progress=progress,
         )
     if res is not None:  # None on torchrun ranks other than 0
@@ -86,6 +94,9 @@ def quantize_cmd(
     shift_rule: Annotated[
         str, typer.Option(help="threshold (no data) or data (calibrate on train split).")
     ] = "threshold",
+    board: Annotated[
+        Optional[str], typer.Option(help="Check a board's fit rules; a neuromorphic kit: quantize in its dialect.")
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Quantize a float model to the integer contract and report float vs integer accuracy."""
@@ -98,6 +109,7 @@ def quantize_cmd(
             state_bits=state_bits,
             per_layer=per_layer,
             shift_rule=shift_rule,
+            board=board,
         ),
         "network",
     )
@@ -105,7 +117,7 @@ def quantize_cmd(
 
 
 def _print_quant(r: dict) -> None:
-    typer.echo(f"wrote {r['model']}  hash {r['hash'][:16]}")
+    typer.echo(f"wrote {r['model']}  hash {r['hash'][:16]}  dialect {r['dialect']}")
     for L in r["layers"]:
         typer.echo(
             f"  layer {L['layer']} {L['shape']} {L['neuron']}: shift {L['shift']}, "

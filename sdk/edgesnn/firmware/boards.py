@@ -1,5 +1,6 @@
-"""The board registry: one TOML file per board in boards/, validated by boards/schema.json,
-and the named rules a model must pass to fit a board.
+"""The board registry: one TOML file per board in boards/, validated by boards/schema.json
+(microcontroller boards) or boards/kit-schema.json (neuromorphic kits, kind ``kit``), and the
+named rules a model must pass to fit a microcontroller board (kits: ``edgesnn.kits.rules``).
 """
 
 from __future__ import annotations
@@ -37,13 +38,17 @@ class Board:
         return self.data.get(key, default)
 
     @property
+    def is_kit(self) -> bool:
+        return self.data["kind"] == "kit"
+
+    @property
     def stack_bytes(self) -> int:
         return int(self.memory.get("stack_bytes", 2048))
 
 
-@lru_cache(maxsize=1)
-def _schema() -> dict:
-    return json.loads((boards_dir() / "schema.json").read_text())
+@lru_cache(maxsize=2)
+def _schema(name: str = "schema.json") -> dict:
+    return json.loads((boards_dir() / name).read_text())
 
 
 def load_board_file(path: Path) -> Board:
@@ -52,7 +57,7 @@ def load_board_file(path: Path) -> Board:
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise BoardError(f"{path}: unreadable board file ({e})") from None
     try:
-        jsonschema.validate(data, _schema())
+        jsonschema.validate(data, _schema("kit-schema.json" if data.get("kind") == "kit" else "schema.json"))
     except jsonschema.ValidationError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
         raise BoardError(f"{path.name}: {where}: {e.message}") from None
@@ -87,18 +92,34 @@ def all_boards() -> dict[str, Board]:
     return {p.stem: load_board_file(p) for p in sorted(boards_dir().glob("*.toml"))}
 
 
-def get_board(name: str) -> Board:
+def get_board(name: str, *, kits: bool = False) -> Board:
     """A board by name (``boards/NAME.toml``) or a board file of your own (a path ending in .toml,
-    validated by the same schema and rules; its ``name`` must match the file name)."""
+    validated by the same schema and rules; its ``name`` must match the file name). A
+    neuromorphic kit is refused unless ``kits`` (the commands that take kits ask for them)."""
     if str(name).endswith(".toml"):
         custom = Path(name)
         if not custom.is_file():
             raise BoardError(f"board file not found: {custom}")
-        return load_board_file(custom)
-    path = boards_dir() / f"{name}.toml"
-    if not path.is_file():
-        raise BoardError(f"unknown board {name!r}; known boards: {', '.join(sorted(all_boards()))}")
-    return load_board_file(path)
+        b = load_board_file(custom)
+    else:
+        path = boards_dir() / f"{name}.toml"
+        if not path.is_file():
+            raise BoardError(f"unknown board {name!r}; known boards: {', '.join(sorted(all_boards()))}")
+        b = load_board_file(path)
+    if b.is_kit and not kits:
+        raise BoardError(
+            f"{b.name} is a neuromorphic kit ({b.chip}): it takes train/quantize/build/verify --board, "
+            "not microcontroller firmware commands"
+        )
+    return b
+
+
+def is_kit(name: str) -> bool:
+    """Does ``name`` (a board name or board file) name a neuromorphic kit?"""
+    try:
+        return get_board(name, kits=True).is_kit
+    except BoardError:
+        return False
 
 
 # --- rules: each names itself, the board, the limit and the layer ---------------------------
@@ -109,6 +130,12 @@ RUNTIME_FLASH_RESERVE = 8 * 1024
 
 def _fail(rule: str, board: Board, msg: str) -> None:
     raise FitError(f"rule {rule} on board {board.name}: {msg}")
+
+
+def rule_dialect(board: Board, qnet: QuantNetwork) -> None:
+    """Microcontroller firmware computes the edgesnn dialect of the contract."""
+    if qnet.dialect != "edgesnn":
+        _fail("dialect", board, f"the model is quantized for {qnet.dialect}; firmware runs the edgesnn dialect")
 
 
 def rule_index_width(board: Board, qnet: QuantNetwork) -> None:
@@ -203,7 +230,7 @@ def rule_learning(board: Board, qnet: QuantNetwork, learn_layer: int | None) -> 
         )
 
 
-RULES = (rule_index_width, rule_layout, rule_learning, rule_flash, rule_ram)
+RULES = (rule_dialect, rule_index_width, rule_layout, rule_learning, rule_flash, rule_ram)
 
 
 def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_layer: int | None = None) -> None:
@@ -211,6 +238,7 @@ def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_lay
 
     ``extra_flash``: bytes the app adds (e.g. embedded test inputs); ``learn_layer``: a layer
     whose weights must live in RAM."""
+    rule_dialect(board, qnet)
     rule_index_width(board, qnet)
     rule_layout(board, qnet)
     rule_learning(board, qnet, learn_layer)

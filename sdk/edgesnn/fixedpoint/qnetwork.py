@@ -11,6 +11,7 @@ from typing import Any, cast
 import numpy as np
 
 from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint import dialects
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
 
 
@@ -175,6 +176,8 @@ class QuantNetwork:
     input_spec: dict[str, Any] = field(default_factory=dict)
     name: str = "network"
     contract_version: int = C.CONTRACT_VERSION
+    #: the arithmetic variant (``fixedpoint.dialects``): ``edgesnn`` for MCU firmware, or a chip's
+    dialect: str = "edgesnn"
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -208,6 +211,7 @@ class QuantNetwork:
             for name in ("bias", "threshold", "v_reset"):
                 _check_within(f"layer {li} {name}", getattr(layer, name), s_lo, s_hi)
             n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)
+        dialects.check_network(self)
 
     @property
     def n_outputs(self) -> int:
@@ -223,6 +227,8 @@ class QuantNetwork:
             "weight_bits": self.weight_bits,
             "state_bits": self.state_bits,
             "readout": self.readout,
+            # only a chip dialect adds a key: hashes of edgesnn-dialect models stay as they were
+            **({"dialect": self.dialect} if self.dialect != "edgesnn" else {}),
             "layers": [
                 {
                     "shift": L.shift,

@@ -274,9 +274,16 @@ def simulate_int(
     reference): ``numpy`` (layer-major, exact GEMMs), ``c`` (the event-driven kernel compiled by
     the host's C compiler and cached; chosen for all but small runs), ``numba`` (the same kernel
     compiled by numba), ``torch`` (numpy with torch's int8 GEMM for the
-    synaptic sums).
+    synaptic sums). A model in a chip dialect runs that chip's rules (``simulate_kits``, numpy);
+    there ``saturations`` counts Xylo's order-dependent saturating adds (replayed in chip order).
     """
     x = check_inputs(inputs, qnet.n_inputs)
+    if qnet.dialect != "edgesnn":  # a chip's arithmetic: numpy loops of its own rules
+        if backend not in (None, "numpy"):
+            raise ValueError(f"backend {backend!r} runs the edgesnn dialect only; this model is {qnet.dialect}")
+        from edgesnn.fixedpoint import simulate_kits
+
+        return _run(simulate_kits.layer_runs(qnet), x, record)
     backend = backend or default_backend(qnet, x.shape[0], x.shape[1])
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")

@@ -40,6 +40,7 @@ def to_bytes(qnet: QuantNetwork) -> bytes:
         "readout": qnet.readout,
         "input_spec": qnet.input_spec,
         "name": qnet.name,
+        "dialect": qnet.dialect,
         "layers": [_layer_header(L) for L in qnet.layers],
         "hash": qnet.content_hash,
     }
@@ -81,6 +82,7 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> QuantNetwork:
             input_spec=header["input_spec"],
             name=header["name"],
             contract_version=header["contract_version"],
+            dialect=header.get("dialect", "edgesnn"),  # files written before dialects existed
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{source}: invalid quantized model ({e})") from None

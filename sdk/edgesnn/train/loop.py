@@ -15,6 +15,7 @@ from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.ir import LIF, Conv2d, Dense, Network
 from edgesnn.train import arch
 from edgesnn.train import distributed as dist
+from edgesnn.train.kit_qat import KitNet, kit_network
 from edgesnn.train.snn import SpikingNet, recurrent_params, to_numpy_params
 
 
@@ -27,7 +28,8 @@ class TrainConfig:
     file's own steps for spikes); ``downsample`` and ``denoise_us`` apply to events.
     ``device`` is ``cpu`` or ``cuda``; under ``torchrun`` training is data-parallel. ``model`` is a
     built-in architecture (``mlp``: dense layers of ``hidden`` sizes; ``conv``) or an
-    architecture file (``train.arch``).
+    architecture file (``train.arch``). ``dialect`` trains for a chip's arithmetic
+    (``train.kit_qat``), ``neuron="cuba"`` with ``qat=False`` the float current-based model.
     """
 
     dataset: str = "digits"
@@ -49,6 +51,11 @@ class TrainConfig:
     per_channel: bool = True
     threads: int = 1
     device: str = "cpu"
+    #: ``lif`` (voltage-based) or ``cuba`` (a synaptic current decaying by ``beta_syn``)
+    neuron: str = "lif"
+    beta_syn: float = 0.5
+    #: a chip dialect (``xylo``, ``loihi2``): QAT in that chip's arithmetic (CubaLIF, dense layers)
+    dialect: str = "edgesnn"
 
     def __post_init__(self):
         require_at_least_one(self, "epochs", "batch_size", "threads", "downsample")
@@ -58,12 +65,28 @@ class TrainConfig:
             raise ValueError(f"beta must be in [0, 1], got {self.beta!r}")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0, got {self.threshold!r}")
+        if self.neuron not in ("lif", "cuba"):
+            raise ValueError(f"neuron must be 'lif' or 'cuba', got {self.neuron!r}")
+        if not 0.0 <= self.beta_syn <= 1.0:
+            raise ValueError(f"beta_syn must be in [0, 1], got {self.beta_syn!r}")
+        if self.dialect not in ("edgesnn", "xylo", "loihi2"):
+            raise ValueError(f"dialect must be edgesnn, xylo or loihi2, got {self.dialect!r}")
+        if self.dialect == "edgesnn" and self.neuron == "cuba" and self.qat:
+            raise ValueError(
+                "quantization-aware training of CubaLIF runs in a chip dialect: pass a kit board, or --no-qat"
+            )
+
+    @property
+    def kit_model(self) -> bool:
+        """Trained by ``train.kit_qat.KitNet`` (current-based layers, a chip's arithmetic)."""
+        return self.dialect != "edgesnn" or self.neuron == "cuba"
 
 
 @dataclass
 class TrainResult:
     network: Network
     test_accuracy: float
+    int_accuracy: float | None = None  # chip dialects: the golden simulator in that dialect
     history: list[dict] = field(default_factory=list)
     seconds_per_epoch: float = 0.0
     rank: int = 0
@@ -110,7 +133,13 @@ def train_epoch(
     return total / batches
 
 
-def to_network(model: SpikingNet, cfg: TrainConfig, n_inputs: int, spec: dict | None = None) -> Network:
+def to_network(model: SpikingNet | KitNet, cfg: TrainConfig, n_inputs: int, spec: dict | None = None) -> Network:
+    spec = spec or {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
+    meta: dict = {"trained_with": "edgesnn.train", "config": asdict(cfg)}
+    if isinstance(model, KitNet):
+        if cfg.qat:
+            meta["qat"] = {"dialect": cfg.dialect}
+        return kit_network(model, spec, meta, f"{cfg.dataset}-snn")
     layers: list[Dense | Conv2d] = []
     for sp, (w, b), r in zip(model.specs, to_numpy_params(model), recurrent_params(model)):
         n = sp.units
@@ -119,8 +148,6 @@ def to_network(model: SpikingNet, cfg: TrainConfig, n_inputs: int, spec: dict | 
             layers.append(Dense(weight=w, bias=b, neurons=nrn, pool=sp.pool, recurrent=r))
         else:
             layers.append(Conv2d(weight=w, bias=b, neurons=nrn, conv=sp.conv, pool=sp.pool))
-    spec = spec or {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
-    meta = {"trained_with": "edgesnn.train", "config": asdict(cfg)}
     if cfg.qat:
         meta["qat"] = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
     return Network(n_inputs=n_inputs, layers=tuple(layers), input_spec=spec, meta=meta, name=f"{cfg.dataset}-snn")
@@ -156,7 +183,12 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
     dist.start(ctx, device)
     try:
         specs = arch.resolve(arch.load(cfg.model, cfg.hidden), ds.input_shape(spec), ds.classes)
-        model = SpikingNet(specs, n_in, cfg.beta, cfg.threshold, qat=qat).to(device)
+        if cfg.kit_model:
+            model: SpikingNet | KitNet = KitNet(
+                specs, n_in, cfg.beta_syn, cfg.beta, cfg.threshold, dialect=cfg.dialect, qat=cfg.qat
+            ).to(device)
+        else:
+            model = SpikingNet(specs, n_in, cfg.beta, cfg.threshold, qat=qat).to(device)
         net_model = dist.wrap(model, ctx, device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
@@ -184,9 +216,16 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
         dist.stop(ctx)
     net = to_network(model, cfg, n_in, spec)
     test_acc = simulate_float(net, x_test).accuracy(y_test)
+    int_acc = None
+    if cfg.dialect != "edgesnn" and cfg.qat:  # what the chip computes: the golden model in its dialect
+        from edgesnn.fixedpoint.quantize_kits import quantize_kit
+        from edgesnn.fixedpoint.simulate import simulate_int
+
+        int_acc = simulate_int(quantize_kit(net, cfg.dialect), x_test).accuracy(y_test)
     return TrainResult(
         network=net,
         test_accuracy=test_acc,
+        int_accuracy=int_acc,
         history=history,
         seconds_per_epoch=t_train / cfg.epochs,
         rank=ctx.rank,

@@ -1,0 +1,149 @@
+"""Float network -> quantized network in a chip dialect (``fixedpoint.dialects``).
+
+The float model a chip runs is a current-based LIF (``CubaLIF``: ``i = beta_syn * i + x``,
+``v = beta_mem * v + i``; a voltage-based ``LIF`` is the case ``beta_syn = 0``). Per layer
+(docs/fixed-point.md, "Dialects"):
+
+* decays become the chip's registers: Xylo ``dash = round(-log2(1 - beta))`` (``beta = 1 -
+  2**-dash``), Loihi 2 ``dv = round(4096 (1 - beta_mem))`` and ``du = round(4096 (1 -
+  beta_syn)) - 1`` (Lava adds 1);
+* Xylo decays the synaptic current *after* adding the step's input, so its weights are the float
+  weights over ``beta_syn`` (the same membrane drive);
+* weight scale per neuron ``s_j = max|row j| / weight_limit`` (Loihi 2: per layer, as Lava's LIF
+  has one threshold per layer); the shift is the largest in the
+  chip's range that keeps ``headroom`` thresholds inside the state; thresholds, biases (a
+  constant drive ``b`` reaches the membrane as ``b / (1 - beta_syn)`` per step, which both chips
+  add to v directly) follow in state units.
+
+``train.kit_qat`` computes the same numbers in torch with the same operations in the same order,
+so a model trained for a dialect quantizes to exactly what it was trained with.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgesnn.errors import QuantizationError
+from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint import dialects as D
+from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+from edgesnn.ir import Conv2d, Dense, Network, membrane_decay, synaptic_decay
+
+#: The state must hold this many thresholds (Xylo's 16 bits leave little room for more).
+KIT_HEADROOM = {"xylo": 8.0, "loihi2": 4.0}
+
+
+def xylo_dash(beta: float, lo: int) -> int:
+    """Xylo's decay shift for a per-step decay ``beta`` (1 keeps the most: dash 15)."""
+    if beta >= 1.0:
+        return 15
+    return int(min(15, max(lo, round(-math.log2(1.0 - beta)))))
+
+
+def xylo_beta(dash: int) -> float:
+    return 1.0 - 2.0**-dash
+
+
+def loihi_dv(beta: float) -> int:
+    return int(min(4095, max(0, round(4096 * (1.0 - beta)))))
+
+
+def loihi_du(beta: float) -> int:
+    return int(min(4095, max(0, round(4096 * (1.0 - beta)) - 1)))
+
+
+def kit_registers(dialect: str, beta_syn: float, beta_mem: float) -> tuple[int, int, float, float]:
+    """(alpha_syn, alpha_mem) as the chip's decay registers, and the decays they really apply."""
+    if dialect == "xylo":
+        ds, dm = xylo_dash(beta_syn, 1), xylo_dash(beta_mem, 0)
+        return ds, dm, xylo_beta(ds), xylo_beta(dm)
+    du, dv = loihi_du(beta_syn), loihi_dv(beta_mem)
+    return du, dv, (4096 - du - 1) / 4096, (4096 - dv) / 4096
+
+
+def kit_shift(dialect: str, thr_over_scale: float) -> int:
+    """Largest shift in the dialect's range keeping ``headroom`` x the largest threshold (in
+    weight steps) inside the state (Loihi: also vth < 2**17)."""
+    d = D.get_dialect(dialect)
+    head = KIT_HEADROOM[dialect]
+    if dialect == "xylo":
+        room = 32767 / head
+    else:
+        room = min((1 << 17) - 1, (1 << (D.LOIHI_UV_BITS - 1 - D.LOIHI_ACT_SHIFT)) / head)
+    shift = d.shift_range[0]
+    while shift < d.shift_range[1] and thr_over_scale * (1 << (shift + 1)) <= room:
+        shift += 1
+    return shift
+
+
+def quantize_kit_layer(layer: Dense | Conv2d, dialect: str, index: int = 0) -> QuantLayer:
+    if not isinstance(layer, Dense) or layer.pool is not None:
+        raise QuantizationError(f"layer {index}: dialect {dialect} takes dense layers without pooling")
+    d = D.get_dialect(dialect)
+    nrn = layer.neurons
+    if not np.all(np.isfinite(np.asarray(getattr(nrn, "threshold", np.inf)))):
+        raise QuantizationError(f"layer {index}: dialect {dialect} needs spiking neurons (a threshold)")
+    bsyn = synaptic_decay(nrn)
+    beta_syn = 0.0 if bsyn is None else float(np.mean(bsyn))
+    beta_mem = float(np.mean(membrane_decay(nrn)))
+    a_syn, a_mem, b_syn, _ = kit_registers(dialect, beta_syn, beta_mem)
+    w = np.asarray(layer.weight, np.float64)
+    r = None if layer.recurrent is None else np.asarray(layer.recurrent, np.float64)
+    if dialect == "xylo":  # the chip decays i after adding the input: drive w / beta_syn
+        w = w / b_syn
+        r = None if r is None else r / b_syn
+    q = d.weight_limit
+    mag = np.abs(w).max(axis=1)
+    if r is not None:
+        mag = np.maximum(mag, np.abs(r).max(axis=1))
+    layer_max = float(mag.max()) or float(q)
+    if dialect == "loihi2":  # Lava's LIF takes one threshold per layer: one scale per layer
+        mag = np.full_like(mag, layer_max)
+    scale = np.where(mag > 0, mag, layer_max) / q
+    thr = np.asarray(nrn.threshold, np.float64)
+    shift = kit_shift(dialect, float((thr / scale).max()))
+    scale_s = scale / (1 << shift)
+    bias = np.asarray(layer.neuron_bias, np.float64) / (1.0 - b_syn)
+    if dialect == "xylo":
+        threshold = np.clip(C.to_int_round_half_up(thr / scale_s), 1, 32767)
+        b = np.clip(C.to_int_round_half_up(bias / scale_s), -32768, 32767)
+        reset, v_reset = "subtract", None
+    else:
+        threshold = np.clip(C.to_int_round_half_up(thr / scale_s), 1, (1 << 17) - 1) << D.LOIHI_ACT_SHIFT
+        b = D.loihi_bias_round(C.to_int_round_half_up(bias / scale_s * (1 << D.LOIHI_ACT_SHIFT)))
+        reset, v_reset = "to_value", np.zeros(layer.n_out, np.int64)
+    return QuantLayer(
+        weight=np.clip(C.to_int_round_half_up(w / scale[:, None]), -q, q),
+        recurrent=None if r is None else np.clip(C.to_int_round_half_up(r / scale[:, None]), -q, q),
+        bias=b,
+        shift=shift,
+        alpha_syn=np.full(layer.n_out, a_syn, np.int64),
+        alpha_mem=np.full(layer.n_out, a_mem, np.int64),
+        threshold=threshold,
+        reset=reset,
+        v_reset=v_reset,
+        scale=scale_s if dialect == "xylo" else scale_s / (1 << D.LOIHI_ACT_SHIFT),
+    )
+
+
+def quantize_kit(net: Network, dialect: str) -> QuantNetwork:
+    """Quantize a float network into a chip dialect (``xylo`` or ``loihi2``)."""
+    if dialect not in ("xylo", "loihi2"):
+        raise QuantizationError(f"no quantizer for dialect {dialect!r} (xylo, loihi2)")
+    d = D.get_dialect(dialect)
+    layers = tuple(quantize_kit_layer(L, dialect, i) for i, L in enumerate(net.layers))
+    try:
+        return QuantNetwork(
+            n_inputs=net.n_inputs,
+            layers=layers,
+            weight_bits=d.weight_bits,
+            state_bits=d.state_bits,
+            readout=net.readout,
+            input_spec=dict(net.input_spec),
+            name=net.name,
+            dialect=dialect,
+        )
+    except ValueError as e:
+        raise QuantizationError(str(e)) from None

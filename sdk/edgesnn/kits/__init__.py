@@ -1,0 +1,82 @@
+"""Neuromorphic dev kits: map a model quantized in a chip's dialect onto the chip's own
+configuration, and check it against the vendor's simulator, spike for spike.
+
+Vendor packages are imported here only, lazily (each kit's extra), so a missing one never breaks
+the rest of edgesnn. Kits are board files of kind ``kit`` (boards/*.toml, boards/kit-schema.json)
+and their limits are checked by ``kits.rules``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesnn.errors import BoardError
+from edgesnn.firmware.boards import Board
+from edgesnn.fixedpoint.contract import predict_from_counts
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.fixedpoint.simulate import simulate_int
+from edgesnn.kits.rules import check_kit_fits
+
+
+def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
+    """The kit's configuration files for this model (after the kit's fit rules)."""
+    check_kit_fits(kit, qnet)
+    if kit.dialect == "xylo":
+        from edgesnn.kits import xylo
+
+        return xylo.build(qnet, kit, out)
+    if kit.dialect == "loihi2":
+        from edgesnn.kits import loihi2
+
+        return loihi2.build(qnet, kit, out)
+    raise BoardError(f"kit {kit.name}: no build for dialect {kit.dialect}")
+
+
+def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
+    """Run the vendor's simulator and the golden simulator on the same inputs and compare every
+    spike of every layer the simulator reports (Xylo: hidden spike counts and readout spikes;
+    Lava: every layer) and the readout's final membrane. ``mismatches`` counts samples with any
+    difference. Accuracies use edgesnn's readout (most spikes, then the larger final membrane)
+    on each simulator's own spikes and membrane."""
+    check_kit_fits(kit, qnet)
+    golden = simulate_int(qnet, x, record=True)
+    rec = golden.recorded()
+    if kit.dialect == "xylo":
+        from edgesnn.kits import xylo
+
+        out, hidden, v_last = xylo.run_reference(qnet, kit, x)
+        pairs = [(hidden, rec[0]["spikes"]), (out, golden.spikes), (v_last, golden.v_last)]
+        reference = xylo.reference_name(kit.chip)
+    elif kit.dialect == "loihi2":
+        from edgesnn.kits import loihi2
+
+        reference = loihi2.reference_name()
+        layers, v_last = loihi2.run_reference(qnet, x)
+        pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)] + [(v_last, golden.v_last)]
+        out = layers[-1]
+    else:
+        raise BoardError(f"kit {kit.name}: no vendor simulator for dialect {kit.dialect}")
+    differs = np.zeros(len(x), bool)
+    for got, want in pairs:
+        differs |= (np.asarray(got, np.int64) != np.asarray(want, np.int64)).reshape(len(x), -1).any(axis=1)
+    res: dict[str, Any] = {
+        "kit": kit.name,
+        "samples": int(len(x)),
+        "timesteps": int(x.shape[1]),
+        "mismatches": int(differs.sum()),
+        "spikes_compared": int(sum(np.size(w) for _, w in pairs[:-1])),
+        "reference": reference,
+        "compared": (
+            "hidden spike counts, readout spikes, final readout membrane"
+            if kit.dialect == "xylo"
+            else "every layer's spikes, final readout membrane"
+        ),
+    }
+    if labels is not None:
+        counts = np.asarray(out, np.int64).sum(axis=1)
+        res["accuracy"] = golden.accuracy(labels)
+        res["reference_accuracy"] = float(np.mean(predict_from_counts(counts, v_last) == labels))
+    return res

@@ -1,0 +1,162 @@
+"""Chip dialects (fixedpoint.dialects): their integer rules, quantization-aware training equal to
+the golden simulator in each dialect, the kits' fit rules, and the vendor simulators (XyloSim,
+Lava's fixed-point models) spike for spike against the golden simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from edgesnn.cli.app import app
+from edgesnn.errors import BoardError, FitError
+from edgesnn.firmware.boards import all_boards, check_fits, get_board
+from edgesnn.fixedpoint import dialects as D
+from edgesnn.fixedpoint.quantize_kits import quantize_kit
+from edgesnn.fixedpoint.simulate import simulate_int
+from edgesnn.formats import qmodel
+from edgesnn.kits.rules import check_kit_fits
+from edgesnn.train.arch import LayerSpec
+from edgesnn.train.kit_qat import KitNet, kit_network
+from tests.toolchains import need_lava, need_modules
+
+#: kits whose label says "bit-exact vs vendor simulator": the vendor tests below keep it true
+VENDOR_CHECKED = {"xylo-imu", "xylo-audio2", "loihi2"}
+
+
+def kit_model(dialect: str, gain: float, seed: int = 0, n_in: int = 12, hidden: int = 24, out: int = 5) -> KitNet:
+    """A small recurrent KitNet with weights scaled by ``gain`` (large gains saturate Xylo's
+    synaptic current part-way through a step, which the golden model replays in chip order)."""
+    torch.manual_seed(seed)
+    specs = [LayerSpec(units=hidden, n_syn=n_in, recurrent=True), LayerSpec(units=out, n_syn=hidden)]
+    m = KitNet(specs, n_in, 0.8, 0.9, 1.0, dialect=dialect)
+    with torch.no_grad():
+        for fc in m.fcs:
+            fc.weight.mul_(gain)
+            fc.bias.uniform_(-0.05, 0.05)
+    return m
+
+
+def spikes(seed: int, n: int = 16, steps: int = 30, n_in: int = 12) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, steps, n_in)) < 0.3
+
+
+def test_xylo_rules_at_their_edges():
+    x = np.array([-32768, -3, -1, 0, 1, 3, 7, 8, 32767])
+    # x >> dash, and at least one LSB toward zero: negatives floor (never 0), small positives 1
+    assert D.xylo_decay(x, 2).tolist() == [-8192, -1, -1, 0, 1, 1, 1, 2, 8191]
+    assert D.xylo_decay(x, 0).tolist() == x.tolist()  # dash 0 clears the state
+    assert D.xylo_wrap16(np.array([32768, 32767, -32768])).tolist() == [-32768, 32767, -32768]
+    assert D.xylo_replay(32000, [1000, -1000]) == 31767  # saturating adds depend on order ...
+    assert D.xylo_replay(32000, [-1000, 1000]) == 32000  # ... which the golden model replays
+    i = np.array([32000, 100])
+    ok = D.xylo_deliver(i, np.array([1000, 50]), np.array([-1000, -50]))
+    assert ok.tolist() == [False, True] and i.tolist() == [32000, 100]
+
+
+def test_loihi_rules_at_their_edges():
+    x = np.array([-4097, -1, 0, 1, 4097])
+    assert D.loihi_decay(x, 2048).tolist() == [-2048, 0, 0, 0, 2048]  # rounds toward zero
+    assert D.loihi_decay(x, 4096).tolist() == [0, 0, 0, 0, 0]
+    m = 1 << 23
+    assert D.loihi_wrap_u(np.array([m, m + 1, -m, -m - 1])).tolist() == [m, -m + 1, m, m - 1]
+    mant, exp = D.loihi_bias_parts(np.array([4095, -4096, 8192, 300 << 7]))
+    assert (mant << exp).tolist() == [4095, -4096, 8192, 300 << 7] and exp.max() <= 7
+    with pytest.raises(ValueError, match=r"bias\[0\] = 4097"):
+        D.loihi_bias_parts(np.array([4097]))
+    assert D.loihi_bias_parts(D.loihi_bias_round(np.array([123457, -999999, 4097])))[1].max() <= 7
+
+
+@pytest.mark.parametrize("dialect", ["xylo", "loihi2"])
+def test_qat_forward_equals_the_golden_simulator_in_the_dialect(dialect):
+    """Every spike (Xylo: hidden spike counts, several per step) and the final membrane."""
+    m = kit_model(dialect, gain=1.5)
+    x = spikes(1)
+    out, v = m(torch.from_numpy(x))
+    q = quantize_kit(kit_network(m), dialect)
+    r = simulate_int(q, x, record=True)
+    assert r.saturations == [0, 0]  # no order-dependent saturation: QAT's clamped sum is the chip's
+    assert np.array_equal(out.detach().numpy().astype(np.int64), r.spikes.astype(np.int64))
+    assert np.array_equal(v.detach().numpy().astype(np.int64), r.v_last)
+    if dialect == "xylo":
+        assert r.record[0]["spikes"].max() > 1  # the multi-spike path ran
+    loss = out.sum()
+    loss.backward()
+    assert float(m.fcs[0].weight.grad.abs().sum()) > 0
+
+
+def test_dialect_is_part_of_the_model_file_and_its_hash():
+    m = kit_model("xylo", 1.0)
+    q = quantize_kit(kit_network(m), "xylo")
+    back = qmodel.from_bytes(qmodel.to_bytes(q))
+    assert back.dialect == "xylo" and back.content_hash == q.content_hash
+    import dataclasses
+
+    with pytest.raises(ValueError, match="dialect loihi2, layer 0: weight magnitude"):
+        dataclasses.replace(q, dialect="loihi2", state_bits=24)
+
+
+def test_kit_rules_name_the_rule_kit_and_layer():
+    kit = get_board("xylo-imu", kits=True)
+    small = quantize_kit(kit_network(kit_model("xylo", 1.0)), "xylo")
+    check_kit_fits(kit, small)
+    wide = quantize_kit(kit_network(kit_model("xylo", 1.0, n_in=20)), "xylo")
+    with pytest.raises(FitError, match="rule kit-inputs on kit xylo-imu: 20 input channels"):
+        check_kit_fits(kit, wide)
+    big = quantize_kit(kit_network(kit_model("xylo", 1.0, hidden=130)), "xylo")
+    with pytest.raises(FitError, match="rule kit-input-expansion on kit xylo-imu: layer 0 has 130"):
+        check_kit_fits(kit, big)
+    lava = quantize_kit(kit_network(kit_model("loihi2", 1.0)), "loihi2")
+    with pytest.raises(FitError, match="rule kit-dialect on kit xylo-imu: the model is quantized for loihi2"):
+        check_kit_fits(kit, lava)
+    with pytest.raises(FitError, match="rule dialect on board qemu-mps2-an385"):
+        check_fits(get_board("qemu-mps2-an385"), small)
+    with pytest.raises(BoardError, match="xylo-imu is a neuromorphic kit"):
+        get_board("xylo-imu")
+
+
+def test_boards_lists_the_kits_with_their_limits():
+    import json
+
+    res = CliRunner().invoke(app, ["boards", "--json"])
+    rows = {r["name"]: r for r in json.loads(res.stdout)["boards"]}
+    assert rows["xylo-imu"]["kind"] == "kit" and rows["xylo-imu"]["limits"]["hidden"] == 496
+    assert rows["loihi2"]["dialect"] == "loihi2"
+    res = CliRunner().invoke(app, ["deploy", "nothing.qsnn", "--board", "xylo-imu"])
+    assert res.exit_code != 0
+
+
+def test_every_kit_label_is_kept_true_here():
+    kits = {n for n, b in all_boards().items() if b.is_kit}
+    assert {n for n in kits if all_boards()[n].verified == "bit-exact vs vendor simulator"} == VENDOR_CHECKED
+
+
+@pytest.mark.parametrize(("kit", "gain"), [("xylo-imu", 1.5), ("xylo-imu", 3.0), ("xylo-audio2", 1.5)])
+def test_xylosim_equals_the_golden_simulator(kit, gain):
+    """XyloSim (rockpool 3.1 + xylosim 0.1.3) against the golden model: hidden spike counts,
+    readout spikes and final readout membrane of every sample; gain 3 saturates the synaptic
+    current part-way through steps, so the golden model's chip-order replay is checked too."""
+    need_modules("rockpool", "xylosim", what="the XyloSim check")
+    from edgesnn import kits
+
+    q = quantize_kit(kit_network(kit_model("xylo", gain, out=5)), "xylo")
+    x = spikes(2)
+    res = kits.verify(q, get_board(kit, kits=True), x)
+    assert res["mismatches"] == 0 and res["samples"] == 16, res
+    if gain > 2:
+        assert sum(simulate_int(q, x).saturations) > 0  # the replay path ran and matched
+
+
+def test_lava_equals_the_golden_simulator(tmp_path):
+    """Lava's fixed-point LIF/Dense models (lava-nc 0.10, its own Python 3.10 venv) against the
+    golden model: every layer's spikes and the final readout membrane."""
+    need_lava()
+    from edgesnn import kits
+
+    q = quantize_kit(kit_network(kit_model("loihi2", 3.0)), "loihi2")
+    assert (q.layers[0].bias != 0).any()
+    res = kits.verify(q, get_board("loihi2", kits=True), spikes(3, n=40))
+    assert res["mismatches"] == 0 and res["samples"] == 40 and "lava-nc 0.10.0" in res["reference"], res
+    out = kits.build(q, get_board("loihi2", kits=True), tmp_path)
+    assert (tmp_path / "run_lava.py").is_file() and out["layers"][0]["du"] == q.layers[0].alpha_syn[0]
