@@ -22,7 +22,7 @@ from edgesnn.train.kit_qat import KitNet, kit_network
 from tests.toolchains import need_lava, need_modules
 
 #: kits whose label says "bit-exact vs vendor simulator": the vendor tests below keep it true
-VENDOR_CHECKED = {"xylo-imu", "xylo-audio2", "loihi2"}
+VENDOR_CHECKED = {"xylo-imu", "xylo-audio2", "loihi2", "akida-akd1000"}
 
 
 def kit_model(dialect: str, gain: float, seed: int = 0, n_in: int = 12, hidden: int = 24, out: int = 5) -> KitNet:
@@ -160,3 +160,36 @@ def test_lava_equals_the_golden_simulator(tmp_path):
     assert res["mismatches"] == 0 and res["samples"] == 40 and "lava-nc 0.10.0" in res["reference"], res
     out = kits.build(q, get_board("loihi2", kits=True), tmp_path)
     assert (tmp_path / "run_lava.py").is_file() and out["layers"][0]["du"] == q.layers[0].alpha_syn[0]
+
+
+def test_akida_equals_the_golden_simulator(tmp_path):
+    """akida 2.19's software backend against the golden model (stateless dialect): every layer's
+    spikes at every step; the model maps onto a virtual AKD1000 with every layer in hardware, and
+    a stateful model is refused naming why."""
+    need_modules("akida", what="the Akida check")
+    from edgesnn import kits
+    from edgesnn.errors import QuantizationError
+    from edgesnn.ir import LIF, Dense, Network
+
+    rng = np.random.default_rng(4)
+    layers = []
+    for n_in, n in ((12, 20), (20, 5)):
+        nrn = LIF(beta=np.zeros(n), threshold=np.full(n, 1.0))
+        layers.append(Dense(weight=rng.normal(0, 0.6, (n, n_in)), bias=rng.normal(0, 0.1, n), neurons=nrn))
+    net = Network(n_inputs=12, layers=tuple(layers))
+    q = quantize_kit(net, "akida")
+    assert q.dialect == "akida" and q.weight_bits == 4 and (q.layers[0].bias != 0).any()
+    kit = get_board("akida-akd1000", kits=True)
+    res = kits.verify(q, kit, spikes(5, n=30))
+    assert res["mismatches"] == 0 and res["spikes_compared"] == 30 * 30 * 25, res
+    assert kits.build(q, kit, tmp_path)["mapped"] == "AKD1000, hw_only=True" and (tmp_path / "model.fbz").is_file()
+    leaky = Network(
+        n_inputs=12,
+        layers=(
+            Dense(
+                weight=layers[0].weight, bias=layers[0].bias, neurons=LIF(beta=np.full(20, 0.9), threshold=np.ones(20))
+            ),
+        ),
+    )
+    with pytest.raises(QuantizationError, match="layer 0: Akida is stateless"):
+        quantize_kit(leaky, "akida")

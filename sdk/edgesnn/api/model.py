@@ -139,7 +139,9 @@ def train(
     batch_size: int = 32,
     board: str | None = None,
     neuron: str = "lif",
+    beta: float = 0.9,
     beta_syn: float = 0.5,
+    weight_bits: int = 8,
     progress: Callable[[dict], None] | None = None,
 ) -> dict[str, Any] | None:
     """Train a spiking network with surrogate gradients (quantization-aware unless ``qat=False``).
@@ -148,8 +150,9 @@ def train(
     sum pooling, then the class layer) or an architecture file (.toml / .json, docs/training.md).
     ``board``: a neuromorphic kit (``xylo-imu``, ``loihi2``, ...): train current-based neurons
     in that chip's own arithmetic (its dialect; result ``int_accuracy`` is the golden simulator
-    in that dialect). ``neuron="cuba"`` with ``qat=False``: the float current-based model, which
-    quantizes to any dialect.
+    in that dialect; for Akida, which is stateless, pass ``beta=0`` and ``weight_bits=4``).
+    ``neuron="cuba"`` with ``qat=False``: the float current-based model, which quantizes to any
+    dialect. ``beta``: membrane decay per step; ``weight_bits``: QAT weight width.
 
     Under ``torchrun`` training is data-parallel and only rank 0 saves and returns a result
     (other ranks return None). Result: ``network``, ``model`` (path, if saved),
@@ -186,9 +189,11 @@ def train(
         denoise_us=denoise_us,
         device=device,
         batch_size=batch_size,
-        neuron="cuba" if dialect != "edgesnn" else neuron,
+        neuron="cuba" if dialect not in ("edgesnn", "akida") else neuron,
+        beta=beta,
         beta_syn=beta_syn,
-        dialect=dialect,
+        weight_bits=weight_bits,
+        dialect=dialect if dialect != "akida" else "edgesnn",  # Akida trains in edgesnn's arithmetic
     )
     main = context_from_env().is_main
     result = run(cfg, progress if main else None)
@@ -252,7 +257,7 @@ def quantize(
 
         if weight_bits or state_bits or per_layer or shift_rule != "threshold":
             raise ValueError(f"{kit.name} fixes the bit widths and scales: drop the bit-width and shift options")
-        qnet = quantize_kit(net, kit.dialect)
+        qnet = quantize_kit(net, kit.dialect, weight_bits=kit.limits["weight_bits"])
         check_kit_fits(kit, qnet)
     else:
         calib = model_data(net, dataset, "train", None, name)[0] if shift_rule == "data" else None

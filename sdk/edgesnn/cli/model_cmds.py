@@ -43,7 +43,9 @@ def train_cmd(
         Optional[str], typer.Option(help="A neuromorphic kit (xylo-imu, loihi2, ...): train in its chip's arithmetic.")
     ] = None,
     neuron: Annotated[str, typer.Option(help="lif, or cuba (current-based; float: with --no-qat).")] = "lif",
+    beta: Annotated[float, typer.Option(help="Membrane decay per step (0: stateless, as Akida).")] = 0.9,
     beta_syn: Annotated[float, typer.Option(help="Synaptic current decay per step (cuba and kits).")] = 0.5,
+    weight_bits: Annotated[int, typer.Option(min=2, max=8, help="Weight width of quantization-aware training.")] = 8,
     json_out: JsonOpt = False,
 ):
     """Train a spiking network with surrogate gradients (quantization-aware by default).
@@ -73,7 +75,9 @@ def train_cmd(
             batch_size=batch_size,
             board=board,
             neuron=neuron,
+            beta=beta,
             beta_syn=beta_syn,
+            weight_bits=weight_bits,
             progress=progress,
         )
     if res is not None:  # None on torchrun ranks other than 0

@@ -26,6 +26,10 @@ delay         none                        layers after the first read the  every
 ============  ==========================  ===============================  ==========================
 
 Recurrent weights always read the previous step's spikes.
+
+``akida`` (BrainChip Akida) is the ``edgesnn`` arithmetic restricted to what Akida computes:
+stateless neurons (``alpha_mem`` 0: ``v = x`` each step, spike ``x > threshold``), no synaptic
+current, no recurrence, weights in [-7, 7]; its simulation is the edgesnn dialect's.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ DIALECTS: dict[str, Dialect] = {
                 "subtract", False),
         Dialect("loihi2", "Intel Loihi 2 (Lava fixed_pt): 12-bit decays, 24-bit state", 63, 24, (0, 8), (0, 4095),
                 0, True, "to_value", True),
+        # Akida computes edgesnn's arithmetic restricted to no state: v = x, 4-bit weights
+        Dialect("akida", "BrainChip Akida: stateless, 4-bit weights, 1-bit activations", 7, 24, (0, 24), (0, 0), 0,
+                False, None, False),
     )
 }  # fmt: skip
 
@@ -197,6 +204,8 @@ def check_network(qnet) -> None:
         raise ValueError(f"dialect {d.name}: state_bits must be {d.state_bits}, got {qnet.state_bits}")
     for li, L in enumerate(qnet.layers):
         where = f"dialect {d.name}, layer {li}"
+        if d.name == "akida" and (L.alpha_syn is not None or L.recurrent is not None):
+            raise ValueError(f"{where}: Akida neurons are stateless (no synaptic current, no recurrence)")
         if L.conv is not None or L.pool is not None:
             raise ValueError(f"{where}: convolutions and pooling are not in this dialect (dense layers only)")
         for name in ("weight", "recurrent"):

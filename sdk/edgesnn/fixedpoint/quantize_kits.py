@@ -128,10 +128,13 @@ def quantize_kit_layer(layer: Dense | Conv2d, dialect: str, index: int = 0) -> Q
     )
 
 
-def quantize_kit(net: Network, dialect: str) -> QuantNetwork:
-    """Quantize a float network into a chip dialect (``xylo`` or ``loihi2``)."""
+def quantize_kit(net: Network, dialect: str, *, weight_bits: int | None = None) -> QuantNetwork:
+    """Quantize a float network into a chip dialect (``xylo``, ``loihi2``, or ``akida``: the
+    edgesnn quantizer at ``weight_bits`` (default 4) for a stateless model)."""
+    if dialect == "akida":
+        return _quantize_akida(net, weight_bits or 4)
     if dialect not in ("xylo", "loihi2"):
-        raise QuantizationError(f"no quantizer for dialect {dialect!r} (xylo, loihi2)")
+        raise QuantizationError(f"no quantizer for dialect {dialect!r} (xylo, loihi2, akida)")
     d = D.get_dialect(dialect)
     layers = tuple(quantize_kit_layer(L, dialect, i) for i, L in enumerate(net.layers))
     try:
@@ -145,5 +148,23 @@ def quantize_kit(net: Network, dialect: str) -> QuantNetwork:
             name=net.name,
             dialect=dialect,
         )
+    except ValueError as e:
+        raise QuantizationError(str(e)) from None
+
+
+def _quantize_akida(net: Network, weight_bits: int) -> QuantNetwork:
+    from dataclasses import replace
+
+    from edgesnn.fixedpoint.quantize import quantize
+
+    for i, L in enumerate(net.layers):
+        if synaptic_decay(L.neurons) is not None or np.any(membrane_decay(L.neurons) != 0) or L.recurrent is not None:
+            raise QuantizationError(
+                f"layer {i}: Akida is stateless; it takes models with beta 0 and no synaptic current or "
+                "recurrence (train with --beta 0 --weight-bits 4, or convert an ANN)"
+            )
+    q = quantize(net, weight_bits=weight_bits)
+    try:
+        return replace(q, dialect="akida")
     except ValueError as e:
         raise QuantizationError(str(e)) from None

@@ -278,7 +278,7 @@ def simulate_int(
     there ``saturations`` counts Xylo's order-dependent saturating adds (replayed in chip order).
     """
     x = check_inputs(inputs, qnet.n_inputs)
-    if qnet.dialect != "edgesnn":  # a chip's arithmetic: numpy loops of its own rules
+    if qnet.dialect not in ("edgesnn", "akida"):  # a chip's arithmetic: numpy loops of its own rules
         if backend not in (None, "numpy"):
             raise ValueError(f"backend {backend!r} runs the edgesnn dialect only; this model is {qnet.dialect}")
         from edgesnn.fixedpoint import simulate_kits

@@ -32,6 +32,10 @@ def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
         from edgesnn.kits import loihi2
 
         return loihi2.build(qnet, kit, out)
+    if kit.dialect == "akida":
+        from edgesnn.kits import akida
+
+        return akida.build(qnet, kit, out)
     raise BoardError(f"kit {kit.name}: no build for dialect {kit.dialect}")
 
 
@@ -57,6 +61,14 @@ def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | N
         layers, v_last = loihi2.run_reference(qnet, x)
         pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)] + [(v_last, golden.v_last)]
         out = layers[-1]
+    elif kit.dialect == "akida":
+        from edgesnn.kits import akida
+
+        reference = akida.reference_name()
+        layers = akida.run_reference(qnet, x)
+        out = layers[-1]
+        pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)]
+        v_last = None  # akida reports no membrane: its ties go to the lowest index
     else:
         raise BoardError(f"kit {kit.name}: no vendor simulator for dialect {kit.dialect}")
     differs = np.zeros(len(x), bool)
@@ -67,16 +79,17 @@ def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | N
         "samples": int(len(x)),
         "timesteps": int(x.shape[1]),
         "mismatches": int(differs.sum()),
-        "spikes_compared": int(sum(np.size(w) for _, w in pairs[:-1])),
+        "spikes_compared": int(sum(np.size(w) for _, w in (pairs if v_last is None else pairs[:-1]))),
         "reference": reference,
-        "compared": (
-            "hidden spike counts, readout spikes, final readout membrane"
-            if kit.dialect == "xylo"
-            else "every layer's spikes, final readout membrane"
-        ),
+        "compared": {
+            "xylo": "hidden spike counts, readout spikes, final readout membrane",
+            "loihi2": "every layer's spikes, final readout membrane",
+            "akida": "every layer's spikes (akida reports no membrane)",
+        }[kit.dialect],
     }
     if labels is not None:
         counts = np.asarray(out, np.int64).sum(axis=1)
         res["accuracy"] = golden.accuracy(labels)
-        res["reference_accuracy"] = float(np.mean(predict_from_counts(counts, v_last) == labels))
+        v = np.zeros_like(counts) if v_last is None else v_last
+        res["reference_accuracy"] = float(np.mean(predict_from_counts(counts, v) == labels))
     return res
