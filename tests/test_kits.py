@@ -23,6 +23,10 @@ from tests.toolchains import need_lava, need_modules
 
 #: kits whose label says "bit-exact vs vendor simulator": the vendor tests below keep it true
 VENDOR_CHECKED = {"xylo-imu", "xylo-audio2", "loihi2", "akida-akd1000"}
+#: kits compared with the vendor's model of the chip (no chip simulator offline): Speck, Sinabs
+MODEL_COMPARED = {"speck"}
+#: kits edgesnn only exports for (no offline check exists)
+EXPORT_ONLY: set[str] = set()
 
 
 def kit_model(dialect: str, gain: float, seed: int = 0, n_in: int = 12, hidden: int = 24, out: int = 5) -> KitNet:
@@ -128,8 +132,10 @@ def test_boards_lists_the_kits_with_their_limits():
 
 
 def test_every_kit_label_is_kept_true_here():
-    kits = {n for n, b in all_boards().items() if b.is_kit}
-    assert {n for n in kits if all_boards()[n].verified == "bit-exact vs vendor simulator"} == VENDOR_CHECKED
+    kits = {n: b.verified for n, b in all_boards().items() if b.is_kit}
+    assert {n for n, v in kits.items() if v == "bit-exact vs vendor simulator"} == VENDOR_CHECKED
+    assert {n for n, v in kits.items() if v == "compared with vendor model"} == MODEL_COMPARED
+    assert {n for n, v in kits.items() if v == "export only"} == EXPORT_ONLY
 
 
 @pytest.mark.parametrize(("kit", "gain"), [("xylo-imu", 1.5), ("xylo-imu", 3.0), ("xylo-audio2", 1.5)])
@@ -193,3 +199,74 @@ def test_akida_equals_the_golden_simulator(tmp_path):
     )
     with pytest.raises(QuantizationError, match="layer 0: Akida is stateless"):
         quantize_kit(leaky, "akida")
+
+
+def speck_net(seed: int = 0):
+    """A float IAF network Speck takes: a 3x3 convolution, sum pooling, a dense readout."""
+    from edgesnn.ir import LIF, Conv2d, Dense, Network
+    from edgesnn.ir.geometry import ConvGeometry, Pool2d
+
+    rng = np.random.default_rng(seed)
+    g = ConvGeometry(in_shape=(2, 8, 8), out_channels=4, kernel=(3, 3), padding=(1, 1))
+    conv = Conv2d(
+        weight=rng.normal(0, 0.5, g.weight_shape),
+        bias=rng.normal(0, 0.05, 4),
+        neurons=LIF(beta=np.ones(g.n_out), threshold=np.ones(g.n_out)),
+        conv=g,
+    )
+    pool = Pool2d("sum", (2, 2), (4, 8, 8))
+    dense = Dense(
+        weight=rng.normal(0, 0.3, (10, pool.n_out)),
+        bias=rng.normal(0, 0.05, 10),
+        neurons=LIF(beta=np.ones(10), threshold=np.ones(10)),
+        pool=pool,
+    )
+    return Network(n_inputs=128, layers=(conv, dense))
+
+
+def test_speck_equals_sinabs_and_its_discretisation(tmp_path):
+    """Sinabs 3.1 (never samna): its DynapCNN discretisation of the float model gives exactly
+    edgesnn's speck quantization, and its IAF layers holding those integers give every layer's
+    spike counts (several per step) the golden simulator gives; the configuration places each
+    layer on a core whose memories hold it."""
+    need_modules("sinabs", what="the Speck check")
+    from edgesnn import kits
+    from edgesnn.kits import speck
+
+    net = speck_net()
+    q = quantize_kit(net, "speck")
+    assert q.dialect == "speck" and speck.discretisation_agrees(net, q)
+    kit = get_board("speck", kits=True)
+    x = np.random.default_rng(6).random((12, 20, 128)) < 0.25
+    res = kits.verify(q, kit, x)
+    assert res["mismatches"] == 0 and res["samples"] == 12, res
+    assert simulate_int(q, x, record=True).record[0]["spikes"].max() > 1  # multi-spike steps compared
+    cfg = kits.build(q, kit, tmp_path)
+    assert sorted(r["core"] for r in cfg["layers"]) == sorted(set(r["core"] for r in cfg["layers"]))
+    assert cfg["layers"][0]["memory"] == {"kernel": 2 * 16 * 4, "neuron": 4 * 64, "bias": 4}
+
+
+def test_speck_design_rules_name_the_layer():
+    import dataclasses
+
+    from edgesnn.ir.geometry import ConvGeometry
+
+    kit = get_board("speck", kits=True)
+    q = quantize_kit(speck_net(), "speck")
+    g = ConvGeometry(in_shape=(2, 128, 128), out_channels=16, kernel=(3, 3), padding=(1, 1))
+    big = dataclasses.replace(
+        q.layers[0],
+        weight=np.zeros(g.weight_shape, np.int64),
+        conv=g,
+        bias=np.zeros(g.n_out, np.int64),
+        alpha_mem=np.full(g.n_out, 65536),
+        threshold=np.full(g.n_out, 100),
+        v_reset=np.full(g.n_out, -100),
+    )
+    net = dataclasses.replace(q, n_inputs=g.n_in, layers=(big,))
+    from edgesnn.kits.rules import rule_kit_cores
+
+    with pytest.raises(FitError, match="rule speck-core-memory on kit speck: layer 0 needs kernel 512, neuron 262144"):
+        rule_kit_cores(kit, net)
+    with pytest.raises(FitError, match="rule kit-outputs on kit speck: layer 0 has 262144 outputs"):
+        check_kit_fits(kit, net)

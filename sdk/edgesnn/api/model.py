@@ -259,7 +259,17 @@ def quantize(
             raise ValueError(f"{kit.name} fixes the bit widths and scales: drop the bit-width and shift options")
         qnet = quantize_kit(net, kit.dialect, weight_bits=kit.limits["weight_bits"])
         check_kit_fits(kit, qnet)
+        if kit.dialect == "speck":  # Sinabs' own discretisation of the same float model, table by table
+            from edgesnn.errors import BoardError
+            from edgesnn.kits import speck
+
+            try:
+                agrees = speck.discretisation_agrees(net, qnet)
+                sinabs_check = "equal" if agrees else "differs"
+            except BoardError as e:
+                sinabs_check = f"not checked: {e}"
     else:
+        sinabs_check = None
         calib = model_data(net, dataset, "train", None, name)[0] if shift_rule == "data" else None
         qnet = quantize_as_trained(
             net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer, calibration=calib
@@ -281,6 +291,8 @@ def quantize(
         "shift_rule": shift_rule,
         **rep.as_dict(),
     }
+    if sinabs_check is not None:
+        res["sinabs_discretisation"] = sinabs_check
     if out is not None:
         res["model"] = save(qnet, out)
     return res

@@ -27,6 +27,13 @@ delay         none                        layers after the first read the  every
 
 Recurrent weights always read the previous step's spikes.
 
+``speck`` (SynSense Speck / DynapCNN, as Sinabs models it: ``sinabs.layers.IAF`` with
+``MultiSpike`` after ``backend/dynapcnn/discretize.py``): dense or convolutional layers with sum
+pooling; weights int8 (Sinabs' discretisation uses -128 too), no shift, no leak; per step ``v +=
+acc + bias``; ``n = floor(v / threshold)`` spikes where ``v > 0`` (so ``v >= threshold`` fires,
+several a step); ``v -= n * threshold``; then ``v = max(v, threshold_low)``, which the layer's
+``v_reset`` field holds (one value per layer, as is the threshold). No upper clamp is modelled.
+
 ``akida`` (BrainChip Akida) is the ``edgesnn`` arithmetic restricted to what Akida computes:
 stateless neurons (``alpha_mem`` 0: ``v = x`` each step, spike ``x > threshold``), no synaptic
 current, no recurrence, weights in [-7, 7]; its simulation is the edgesnn dialect's.
@@ -74,6 +81,8 @@ DIALECTS: dict[str, Dialect] = {
                 "subtract", False),
         Dialect("loihi2", "Intel Loihi 2 (Lava fixed_pt): 12-bit decays, 24-bit state", 63, 24, (0, 8), (0, 4095),
                 0, True, "to_value", True),
+        Dialect("speck", "SynSense Speck / DynapCNN: non-leaky IAF, 8-bit weights, 16-bit state", 128, 16, (0, 0),
+                (65536, 65536), 0, False, "subtract", False),
         # Akida computes edgesnn's arithmetic restricted to no state: v = x, 4-bit weights
         Dialect("akida", "BrainChip Akida: stateless, 4-bit weights, 1-bit activations", 7, 24, (0, 24), (0, 0), 0,
                 False, None, False),
@@ -204,12 +213,22 @@ def check_network(qnet) -> None:
         raise ValueError(f"dialect {d.name}: state_bits must be {d.state_bits}, got {qnet.state_bits}")
     for li, L in enumerate(qnet.layers):
         where = f"dialect {d.name}, layer {li}"
+        if d.name == "speck" and (L.alpha_syn is not None or L.recurrent is not None):
+            raise ValueError(f"{where}: Speck neurons are non-leaky IAF (no synaptic current, no recurrence)")
         if d.name == "akida" and (L.alpha_syn is not None or L.recurrent is not None):
             raise ValueError(f"{where}: Akida neurons are stateless (no synaptic current, no recurrence)")
-        if L.conv is not None or L.pool is not None:
+        if (L.conv is not None or L.pool is not None) and d.name != "speck":
             raise ValueError(f"{where}: convolutions and pooling are not in this dialect (dense layers only)")
+        if d.name == "speck" and L.pool is not None and L.pool.kind != "sum":
+            raise ValueError(f"{where}: Speck pools by summing spikes")
+        if d.name == "speck" and L.conv is not None and L.conv.groups != 1:
+            raise ValueError(f"{where}: DynapCNN convolutions have one group")
         for name in ("weight", "recurrent"):
             arr = getattr(L, name)
+            if d.name == "speck":  # Sinabs' discretisation uses the whole int8 range [-128, 127]
+                if arr is not None and (arr.max(initial=0) > 127 or arr.min(initial=0) < -128):
+                    raise ValueError(f"{where}: {name} outside int8")
+                continue
             if arr is not None and np.abs(arr).max(initial=0) > d.weight_limit:
                 raise ValueError(f"{where}: {name} magnitude {int(np.abs(arr).max())} exceeds {d.weight_limit}")
         lo, hi = d.shift_range
@@ -237,5 +256,7 @@ def check_network(qnet) -> None:
             if (L.threshold != L.threshold[0]).any():
                 raise ValueError(f"{where}: threshold must be one value per layer (Lava's LIF vth)")
             loihi_bias_parts(L.bias)
+        if d.name == "speck" and ((L.threshold != L.threshold[0]).any() or (L.v_reset != L.v_reset[0]).any()):
+            raise ValueError(f"{where}: threshold and threshold_low (v_reset) are one value per layer")
         if d.name == "xylo" and (L.threshold.max() > 32767 or np.abs(L.bias).max(initial=0) > 32767):
             raise ValueError(f"{where}: thresholds and biases are int16")

@@ -206,8 +206,8 @@ class QuantNetwork:
                 raise ValueError(f"layer {li}: fan-in {layer.fan_in} can overflow the int32 accumulator")
             for name in ("weight", "recurrent"):
                 arr = getattr(layer, name)
-                if arr is not None:
-                    _check_within(f"layer {li} {name}", arr, -q, q)
+                if arr is not None:  # Speck's weights use -128 too (dialects.check_network)
+                    _check_within(f"layer {li} {name}", arr, -q - (self.dialect == "speck"), q)
             for name in ("bias", "threshold", "v_reset"):
                 _check_within(f"layer {li} {name}", getattr(layer, name), s_lo, s_hi)
             n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)

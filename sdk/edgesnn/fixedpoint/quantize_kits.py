@@ -128,11 +128,16 @@ def quantize_kit_layer(layer: Dense | Conv2d, dialect: str, index: int = 0) -> Q
     )
 
 
-def quantize_kit(net: Network, dialect: str, *, weight_bits: int | None = None) -> QuantNetwork:
-    """Quantize a float network into a chip dialect (``xylo``, ``loihi2``, or ``akida``: the
-    edgesnn quantizer at ``weight_bits`` (default 4) for a stateless model)."""
+def quantize_kit(
+    net: Network, dialect: str, *, weight_bits: int | None = None, min_v_mem: float | None = None
+) -> QuantNetwork:
+    """Quantize a float network into a chip dialect (``xylo``, ``loihi2``; ``akida``: the
+    edgesnn quantizer at ``weight_bits`` (default 4) for a stateless model; ``speck``: Sinabs'
+    discretisation, ``min_v_mem`` the float threshold_low)."""
     if dialect == "akida":
         return _quantize_akida(net, weight_bits or 4)
+    if dialect == "speck":
+        return _quantize_speck(net, min_v_mem)
     if dialect not in ("xylo", "loihi2"):
         raise QuantizationError(f"no quantizer for dialect {dialect!r} (xylo, loihi2, akida)")
     d = D.get_dialect(dialect)
@@ -166,5 +171,72 @@ def _quantize_akida(net: Network, weight_bits: int) -> QuantNetwork:
     q = quantize(net, weight_bits=weight_bits)
     try:
         return replace(q, dialect="akida")
+    except ValueError as e:
+        raise QuantizationError(str(e)) from None
+
+
+def _sinabs_scale(values: np.ndarray, bits: int) -> np.float32:
+    """Sinabs' ``determine_discretization_scale`` in float32, as torch computes it."""
+    lo, hi = np.float32(-(2 ** (bits - 1))), np.float32(2 ** (bits - 1) - 1)
+    v = np.asarray(values, np.float32)
+    vmin, vmax = v.min(), v.max()
+    with np.errstate(divide="ignore"):
+        if abs(vmin) <= abs(vmax) * abs(lo / hi):
+            return np.float32(abs(hi / vmax))
+        return np.float32(abs(lo / vmin))
+
+
+def _quantize_speck(net: Network, min_v_mem: float | None) -> QuantNetwork:
+    """Sinabs' discretisation for DynapCNN (``backend/dynapcnn/discretize.py``), per layer: one
+    scale, the smallest of the weights' (8 bits), the biases' (8 bits) and the thresholds'
+    (threshold_low and threshold: 16 bits), in float32; values rounded half to even
+    (``torch.round``). ``threshold_low`` is ``min_v_mem`` or, by default, minus the threshold
+    (Sinabs' own default, -2**15, collapses the scale so that every weight rounds to 0)."""
+    layers = []
+    for i, L in enumerate(net.layers):
+        nrn = L.neurons
+        beta = membrane_decay(nrn)
+        thr = np.asarray(getattr(nrn, "threshold", [np.inf]), np.float64)
+        if synaptic_decay(nrn) is not None or np.any(beta != 1.0) or L.recurrent is not None:
+            raise QuantizationError(f"layer {i}: Speck neurons are non-leaky IAF (beta 1, no current, no recurrence)")
+        if not np.all(np.isfinite(thr)) or np.any(thr != thr[0]) or getattr(nrn, "reset", "") != "subtract":
+            raise QuantizationError(f"layer {i}: Speck takes one threshold per layer and reset by subtraction")
+        if L.pool is not None and L.pool.kind != "sum":
+            raise QuantizationError(f"layer {i}: Speck pools by summing spikes, not {L.pool.kind}")
+        w = np.asarray(L.weight, np.float32)
+        b = np.asarray(L.bias, np.float32)
+        low = np.float32(-thr[0] if min_v_mem is None else min_v_mem)
+        thresholds = np.array([low, thr[0]], np.float32)
+        scale = min(_sinabs_scale(w, 8), _sinabs_scale(b, 8), _sinabs_scale(thresholds, 16))
+        wq = np.round(w * scale).astype(np.int64)
+        bq = np.round(b * scale).astype(np.int64)
+        low_q, thr_q = np.round(thresholds * scale).astype(np.int64)
+        n = L.n_out
+        per = n // b.shape[0] if L.conv is not None else 1  # a conv channel's bias for each position
+        layers.append(
+            QuantLayer(
+                weight=wq,
+                bias=np.repeat(bq, per),
+                shift=0,
+                alpha_mem=np.full(n, C.DECAY_ONE, np.int64),
+                threshold=np.full(n, thr_q, np.int64),
+                reset="subtract",
+                v_reset=np.full(n, low_q, np.int64),
+                scale=np.full(n, 1.0 / float(scale)),
+                conv=L.conv,
+                pool=L.pool,
+            )
+        )
+    try:
+        return QuantNetwork(
+            n_inputs=net.n_inputs,
+            layers=tuple(layers),
+            weight_bits=8,
+            state_bits=16,
+            readout=net.readout,
+            input_spec=dict(net.input_spec),
+            name=net.name,
+            dialect="speck",
+        )
     except ValueError as e:
         raise QuantizationError(str(e)) from None

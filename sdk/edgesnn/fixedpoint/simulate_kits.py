@@ -9,6 +9,8 @@ neurons), else 0/1.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from edgesnn.fixedpoint import dialects as D
@@ -100,7 +102,30 @@ def run_loihi2_layer(L: QuantLayer, index: int, last: bool, s: np.ndarray, recor
     return out, vs, us, v, 0
 
 
-RUNNERS = {"xylo": run_xylo_layer, "loihi2": run_loihi2_layer}
+def run_speck_layer(L: QuantLayer, index: int, last: bool, p: np.ndarray, record: bool):
+    """A Speck / DynapCNN layer as Sinabs models it (``dialects``, "speck"): ``p`` are the pooled
+    input spike counts; the sums are exact in float64 (every value is far below 2**53)."""
+    n, steps, _ = p.shape
+    m = L.n_out
+    flat = p.reshape(n * steps, -1).astype(np.float64)
+    acc = L.conv.apply(flat, L.weight) if L.conv is not None else flat @ L.weight.T.astype(np.float64)
+    x = acc.astype(np.int64).reshape(n, steps, m) + L.bias
+    thr, low = L.threshold, cast(np.ndarray, L.v_reset)  # threshold_low (dialects: speck)
+    v = np.zeros((n, m), np.int64)
+    out = np.zeros((n, steps, m), np.int64)
+    vs = np.zeros((n, steps, m), np.int64) if record else None
+    for t in range(steps):
+        v += x[:, t]
+        z = np.where(v > 0, v // thr, 0)
+        v -= z * thr
+        np.maximum(v, low, out=v)
+        out[:, t] = z
+        if record:
+            vs[:, t] = v  # type: ignore[index]
+    return out, vs, None, v, 0
+
+
+RUNNERS = {"xylo": run_xylo_layer, "loihi2": run_loihi2_layer, "speck": run_speck_layer}
 
 
 def layer_runs(qnet) -> list:

@@ -36,6 +36,10 @@ def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
         from edgesnn.kits import akida
 
         return akida.build(qnet, kit, out)
+    if kit.dialect == "speck":
+        from edgesnn.kits import speck
+
+        return speck.build(qnet, kit, out)
     raise BoardError(f"kit {kit.name}: no build for dialect {kit.dialect}")
 
 
@@ -69,6 +73,14 @@ def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | N
         out = layers[-1]
         pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)]
         v_last = None  # akida reports no membrane: its ties go to the lowest index
+    elif kit.dialect == "speck":
+        from edgesnn.kits import speck
+
+        reference = speck.reference_name()
+        layers = speck.run_sinabs(qnet, x)
+        out = layers[-1]
+        pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)]
+        v_last = None
     else:
         raise BoardError(f"kit {kit.name}: no vendor simulator for dialect {kit.dialect}")
     differs = np.zeros(len(x), bool)
@@ -85,6 +97,7 @@ def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | N
             "xylo": "hidden spike counts, readout spikes, final readout membrane",
             "loihi2": "every layer's spikes, final readout membrane",
             "akida": "every layer's spikes (akida reports no membrane)",
+            "speck": "every layer's spike counts (Sinabs' IAF layers holding the model's integers)",
         }[kit.dialect],
     }
     if labels is not None:

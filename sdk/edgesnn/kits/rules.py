@@ -23,7 +23,7 @@ def rule_kit_layers(kit: Board, qnet: QuantNetwork) -> None:
     that is not recurrent."""
     most = kit.limits.get("hidden_layers")
     for i, L in enumerate(qnet.layers):
-        if L.conv is not None or L.pool is not None:
+        if (L.conv is not None or L.pool is not None) and "core_memory" not in kit.data:
             _fail("kit-layers", kit, f"layer {i} is convolutional or pooled; this kit takes dense layers")
     if most is not None and len(qnet.layers) - 1 > most:
         _fail(
@@ -75,7 +75,16 @@ def rule_kit_widths(kit: Board, qnet: QuantNetwork) -> None:
         _fail("kit-state-bits", kit, f"{qnet.state_bits}-bit states (limit {kit.limits['state_bits']})")
 
 
-RULES = (rule_kit_dialect, rule_kit_layers, rule_kit_sizes, rule_kit_widths)
+def rule_kit_cores(kit: Board, qnet: QuantNetwork) -> None:
+    """Kits with per-core memories (Speck): one core per layer whose kernel, neuron and bias
+    memories hold it (``kits.speck.assign_cores`` names the rule and the layer)."""
+    if "core_memory" in kit.data:
+        from edgesnn.kits.speck import assign_cores
+
+        assign_cores(kit, qnet)
+
+
+RULES = (rule_kit_dialect, rule_kit_layers, rule_kit_sizes, rule_kit_widths, rule_kit_cores)
 
 
 def check_kit_fits(kit: Board, qnet: QuantNetwork) -> None:
