@@ -26,7 +26,7 @@ VENDOR_CHECKED = {"xylo-imu", "xylo-audio2", "loihi2", "akida-akd1000"}
 #: kits compared with the vendor's model of the chip (no chip simulator offline): Speck, Sinabs
 MODEL_COMPARED = {"speck"}
 #: kits edgesnn only exports for (no offline check exists)
-EXPORT_ONLY: set[str] = set()
+EXPORT_ONLY = {"spinnaker2"}
 
 
 def kit_model(dialect: str, gain: float, seed: int = 0, n_in: int = 12, hidden: int = 24, out: int = 5) -> KitNet:
@@ -270,3 +270,36 @@ def test_speck_design_rules_name_the_layer():
         rule_kit_cores(kit, net)
     with pytest.raises(FitError, match="rule kit-outputs on kit speck: layer 0 has 262144 outputs"):
         check_kit_fits(kit, net)
+
+
+def test_spinnaker2_exports_nir_and_says_no_offline_check_exists(tmp_path):
+    """The NIR graph py-spinnaker2 reads (the float meaning, the integer model in its metadata);
+    verify refuses in one line naming why."""
+    import nir
+
+    from edgesnn import kits
+    from edgesnn.fixedpoint.quantize import quantize
+    from edgesnn.formats.nir_import import import_graph, quantized_from_graph
+    from edgesnn.ir import LIF, Dense, Network
+
+    rng = np.random.default_rng(8)
+    net = Network(
+        n_inputs=6,
+        layers=(
+            Dense(
+                weight=rng.normal(0, 0.5, (4, 6)),
+                bias=np.zeros(4),
+                neurons=LIF(beta=np.full(4, 0.9), threshold=np.ones(4)),
+            ),
+        ),
+    )
+    q = quantize(net)
+    kit = get_board("spinnaker2", kits=True)
+    res = kits.build(q, kit, tmp_path)
+    assert "no offline check is possible" in res["check"]
+    graph = nir.read(str(tmp_path / "spinnaker2.nir"))
+    assert {type(n).__name__ for n in graph.nodes.values()} >= {"Input", "Affine", "LIF", "Output"}
+    assert quantized_from_graph(graph, "x").content_hash == q.content_hash
+    assert import_graph(graph)[0].n_inputs == 6
+    with pytest.raises(BoardError, match="kit spinnaker2: no offline check is possible"):
+        kits.verify(q, kit, spikes(1, n=2, n_in=6))

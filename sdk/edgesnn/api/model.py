@@ -251,6 +251,11 @@ def quantize(
     if shift_rule not in ("threshold", "data"):
         raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
     kit = _kit(board) if board is not None and _is_kit(board) else None
+    if kit is not None and kit.check["how"] == "none":  # an export-only kit takes edgesnn's quantization
+        kit_rules = kit
+        kit = None
+    else:
+        kit_rules = None
     if kit is not None:
         from edgesnn.fixedpoint.quantize_kits import quantize_kit
         from edgesnn.kits.rules import check_kit_fits
@@ -274,7 +279,11 @@ def quantize(
         qnet = quantize_as_trained(
             net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer, calibration=calib
         )
-        if board is not None:  # a microcontroller board: its fit rules now rather than at build
+        if kit_rules is not None:
+            from edgesnn.kits.rules import check_kit_fits
+
+            check_kit_fits(kit_rules, qnet)
+        elif board is not None:  # a microcontroller board: its fit rules now rather than at build
             from edgesnn.firmware.boards import check_fits, get_board
 
             check_fits(get_board(board), qnet)

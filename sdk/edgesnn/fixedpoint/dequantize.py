@@ -14,7 +14,12 @@ from edgesnn.ir import IF, LI, LIF, Conv2d, CubaLIF, Dense, Network
 
 def dequantize(qnet: QuantNetwork) -> Network:
     """The float network of a quantized one (a convolution's bias is its channel's: the float IR
-    keeps one per channel, which is what the quantizer produces)."""
+    keeps one per channel, which is what the quantizer produces). Chip dialects other than
+    Akida's (edgesnn's arithmetic) have no float meaning here: they are refused."""
+    if qnet.dialect not in ("edgesnn", "akida"):
+        raise ValueError(
+            f"a model in the {qnet.dialect} dialect has no float export; export the float model it came from"
+        )
     lo, hi = C.state_limits(qnet.state_bits)
     layers: list[Dense | Conv2d] = []
     for L in qnet.layers:

@@ -40,7 +40,35 @@ def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
         from edgesnn.kits import speck
 
         return speck.build(qnet, kit, out)
+    if kit.dialect == "spinnaker2":
+        return _export_spinnaker2(qnet, kit, out)
     raise BoardError(f"kit {kit.name}: no build for dialect {kit.dialect}")
+
+
+#: What `build` and `verify` say for SpiNNaker 2, in their output and in docs/kits.md.
+NO_OFFLINE_CHECK = (
+    "no offline check is possible: SpiNNaker 2 has no simulator on PyPI (py-spinnaker2 and its "
+    "brian2 backend are not published there); run s2_nir.from_nir(nir.read(FILE)) where py-spinnaker2 is installed"
+)
+
+
+def _export_spinnaker2(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
+    """The NIR graph py-spinnaker2's converter reads: the model's float meaning (LIF, CubaLIF,
+    Affine, Conv2d, SumPool2d, Flatten), with the exact integer model in its metadata."""
+    import nir
+
+    from edgesnn.formats.nir_import import export_graph
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "spinnaker2.nir"
+    nir.write(str(path), export_graph(qnet))
+    return {
+        "kit": kit.name,
+        "chip": kit.chip,
+        "hash": qnet.content_hash,
+        "files": [str(path)],
+        "check": NO_OFFLINE_CHECK,
+    }
 
 
 def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
@@ -50,6 +78,8 @@ def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | N
     difference. Accuracies use edgesnn's readout (most spikes, then the larger final membrane)
     on each simulator's own spikes and membrane."""
     check_kit_fits(kit, qnet)
+    if kit.check["how"] == "none":
+        raise BoardError(f"kit {kit.name}: {NO_OFFLINE_CHECK}")
     golden = simulate_int(qnet, x, record=True)
     rec = golden.recorded()
     if kit.dialect == "xylo":
