@@ -303,3 +303,39 @@ def test_spinnaker2_exports_nir_and_says_no_offline_check_exists(tmp_path):
     assert import_graph(graph)[0].n_inputs == 6
     with pytest.raises(BoardError, match="kit spinnaker2: no offline check is possible"):
         kits.verify(q, kit, spikes(1, n=2, n_in=6))
+
+
+def test_speck_and_akida_qat_equal_the_golden_simulator():
+    """Speck (dense layers, Sinabs' discretisation and IAF with several spikes a step) and Akida
+    (edgesnn's QAT with beta 0 and 4-bit weights) train as the golden simulator computes."""
+    from edgesnn.fixedpoint import quantize
+    from edgesnn.train.loop import TrainConfig, to_network
+    from edgesnn.train.snn import SpikingNet
+
+    torch.manual_seed(3)
+    specs = [LayerSpec(units=24, n_syn=12), LayerSpec(units=5, n_syn=24)]
+    m = KitNet(specs, 12, 0.0, 1.0, 1.0, dialect="speck")
+    with torch.no_grad():
+        for fc in m.fcs:
+            fc.weight.mul_(4.0)
+    x = spikes(7)
+    out, v = m(torch.from_numpy(x))
+    q = quantize_kit(kit_network(m), "speck")
+    r = simulate_int(q, x, record=True)
+    assert np.array_equal(out.detach().numpy().astype(np.int64), r.spikes) and np.array_equal(
+        v.detach().numpy(), r.v_last
+    )
+    assert r.record[0]["spikes"].max() > 1 and out.sum() > 0
+    out.sum().backward()
+    assert float(m.fcs[0].weight.grad.abs().sum()) > 0
+
+    cfg = TrainConfig(beta=0.0, weight_bits=4)
+    a = SpikingNet(specs, 12, 0.0, 1.0, qat={"weight_bits": 4, "state_bits": 24, "per_channel": True})
+    with torch.no_grad():
+        for fc in a.fcs:
+            fc.weight.mul_(3.0)
+        out, v = a(torch.from_numpy(x).float())
+    qa = quantize_kit(to_network(a, cfg, 12), "akida")
+    ra = simulate_int(qa, x)
+    assert qa.dialect == "akida" and out.sum() > 0 and np.array_equal(out.numpy().astype(bool), ra.spikes)
+    assert qa.content_hash != quantize(to_network(a, cfg, 12), weight_bits=4).content_hash  # the dialect is hashed

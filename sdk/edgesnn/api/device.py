@@ -289,7 +289,7 @@ def ports() -> list[dict[str, Any]]:
 
     by_id: dict[str, list[str]] = {}
     for b in all_boards().values():
-        for usb in b.deploy.get("usb_ids", []):
+        for usb in b.get("deploy", {}).get("usb_ids", []):
             by_id.setdefault(usb, []).append(b.name)
     rows = []
     for p in list_ports.comports():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import numpy as np
 import torch
 
 from edgesnn.fixedpoint import dialects as D
@@ -86,11 +87,15 @@ class KitNet(torch.nn.Module):
         for k, sp in enumerate(specs):
             if sp.conv is not None or sp.pool is not None:
                 raise ValueError(f"layer {k}: dialect {dialect} trains dense layers only (no convolution or pooling)")
-        if dialect not in ("xylo", "loihi2") and (qat or dialect != "edgesnn"):
-            raise ValueError(f"no quantization-aware training of CubaLIF for dialect {dialect!r} (xylo, loihi2)")
+        if dialect not in ("xylo", "loihi2", "speck") and (qat or dialect != "edgesnn"):
+            raise ValueError(f"no quantization-aware training for dialect {dialect!r} (xylo, loihi2, speck)")
         self.specs, self.n_inputs, self.dialect, self.qat, self.slope = list(specs), n_inputs, dialect, qat, slope
+        if any(sp.recurrent for sp in specs) and dialect == "speck":
+            raise ValueError("Speck layers are not recurrent")
         if dialect == "edgesnn":  # the float model: the decays as given
             self.registers, self.beta_syn, self.beta_mem = (0, 0), beta_syn, beta_mem
+        elif dialect == "speck":  # non-leaky IAF without a synaptic current
+            self.registers, self.beta_syn, self.beta_mem = (0, 0), 0.0, 1.0
         else:  # the chip's decay registers; beta_* are the decays they apply
             a_syn, a_mem, self.beta_syn, self.beta_mem = kit_registers(dialect, beta_syn, beta_mem)
             self.registers = (a_syn, a_mem)
@@ -104,8 +109,34 @@ class KitNet(torch.nn.Module):
                 bound = 0.1 / sp.units**0.5
                 torch.nn.init.uniform_(cast(torch.nn.Linear, self.recs[str(i)]).weight, -bound, bound)
 
+    def _speck_params(self, k: int):
+        """Sinabs' DynapCNN discretisation (``quantize_kits._quantize_speck``): one float32 scale per
+        layer from the weights, biases (8 bits) and thresholds (-threshold and threshold, 16
+        bits), values rounded half to even; returns (w, None, b, thr, threshold_low)."""
+        from edgesnn.fixedpoint.quantize_kits import _sinabs_scale
+
+        fc = cast(torch.nn.Linear, self.fcs[k])
+        w32, b32 = fc.weight.float(), fc.bias.float()
+        thresholds = np.array([-self.threshold, self.threshold], np.float32)
+        scale = min(
+            _sinabs_scale(w32.detach().cpu().numpy(), 8),
+            _sinabs_scale(b32.detach().cpu().numpy(), 8),
+            _sinabs_scale(thresholds, 16),
+        )
+
+        def rnd(x: torch.Tensor) -> torch.Tensor:  # torch.round is half to even, as numpy's
+            y = x * float(scale)
+            return (y + (torch.round(y) - y).detach()).double()
+
+        low, thr = np.round(thresholds * scale)
+        n = fc.weight.shape[0]
+        full = fc.weight.new_full((n,), 0.0).double()
+        return rnd(w32), None, rnd(b32), full + float(thr), full + float(low)
+
     def _params(self, k: int):
         """(w, r, b, thr) in the integers ``quantize_kits.quantize_kit_layer`` makes (QAT)."""
+        if self.dialect == "speck":
+            return self._speck_params(k)
         d = D.get_dialect(self.dialect)
         q = d.weight_limit
         fc = cast(torch.nn.Linear, self.fcs[k])
@@ -135,7 +166,7 @@ class KitNet(torch.nn.Module):
             bq = _exact(x, torch.from_numpy(D.loihi_bias_round(x.detach().cpu().numpy().astype("int64"))).to(x))
         wq = torch.clamp(ste_round(w / scale[:, None]), -q, q) * float(1 << shift)
         rq = None if r is None else torch.clamp(ste_round(r / scale[:, None]), -q, q) * float(1 << shift)
-        return wq, rq, bq, thr_q
+        return wq, rq, bq, thr_q, None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, time, inputs) spikes -> (output spikes or counts (batch, time, out), final v)."""
@@ -143,9 +174,10 @@ class KitNet(torch.nn.Module):
         last = len(self.specs) - 1
         v = s.new_zeros(0)
         for k, sp in enumerate(self.specs):
+            low = None
             if self.qat:
-                w, r, b, thr = self._params(k)
-                step = self._xylo_step if self.dialect == "xylo" else self._loihi_step
+                w, r, b, thr, low = self._params(k)
+                step = {"xylo": self._xylo_step, "loihi2": self._loihi_step, "speck": self._speck_step}[self.dialect]
             else:
                 fc = cast(torch.nn.Linear, self.fcs[k])
                 w, b = fc.weight.double(), fc.bias.double()
@@ -156,7 +188,8 @@ class KitNet(torch.nn.Module):
                 s = torch.clamp(s, max=float(D.XYLO_MAX_INPUT_SPIKES if k == 0 else D.XYLO_MAX_SPIKES))
             if self.qat and D.get_dialect(self.dialect).delayed(k):
                 s = _delay(s)
-            cur = s @ w.T if self.qat else s @ w.T + b
+            cur = s @ w.T + b if not self.qat or self.dialect == "speck" else s @ w.T
+            self._low = low
             n = s.shape[0]
             i = s.new_zeros(n, sp.units)
             v = s.new_zeros(n, sp.units)
@@ -193,6 +226,15 @@ class KitNet(torch.nn.Module):
         z = z + (n - z.detach())
         return i, v - n * thr, z
 
+    def _speck_step(self, a, i, v, b, thr, last):
+        """Sinabs' IAF (MultiSpike, reset by subtraction, then the threshold_low clamp)."""
+        v = v + a
+        z = self._spike(v, thr, False)
+        n = torch.clamp(torch.floor(v.detach() / thr), min=1.0) * z.detach()  # several spikes a step
+        z = z + (n - z.detach())
+        v = torch.maximum(v - n * thr, self._low)
+        return i, v, z
+
     def _loihi_step(self, a, u, v, b, thr, last):
         du, dv = self.registers
         m = float(1 << (D.LOIHI_UV_BITS - 1))
@@ -206,21 +248,24 @@ class KitNet(torch.nn.Module):
 
 def kit_network(model: KitNet, input_spec: dict | None = None, meta: dict | None = None, name: str = "network"):
     """The float IR of a trained ``KitNet``: CubaLIF layers whose decays are those the chip's
-    registers apply, so ``quantize_kit`` gives back the registers the model trained with."""
-    import numpy as np
-
-    from edgesnn.ir import CubaLIF, Dense, Network
+    registers apply, so ``quantize_kit`` gives back the registers the model trained with (Speck:
+    non-leaky IAF layers)."""
+    from edgesnn.ir import LIF, CubaLIF, Dense, Network
 
     layers = []
     for k, sp in enumerate(model.specs):
         fc = cast(torch.nn.Linear, model.fcs[k])
         rec = cast(torch.nn.Linear, model.recs[str(k)]) if sp.recurrent else None
         n = sp.units
-        nrn = CubaLIF(
-            beta_syn=np.full(n, model.beta_syn),
-            beta_mem=np.full(n, model.beta_mem),
-            threshold=np.full(n, model.threshold),
-        )
+        nrn: CubaLIF | LIF
+        if model.dialect == "speck":  # non-leaky IAF
+            nrn = LIF(beta=np.ones(n), threshold=np.full(n, model.threshold))
+        else:
+            nrn = CubaLIF(
+                beta_syn=np.full(n, model.beta_syn),
+                beta_mem=np.full(n, model.beta_mem),
+                threshold=np.full(n, model.threshold),
+            )
         layers.append(
             Dense(
                 weight=fc.weight.detach().double().cpu().numpy().copy(),

@@ -54,7 +54,8 @@ class TrainConfig:
     #: ``lif`` (voltage-based) or ``cuba`` (a synaptic current decaying by ``beta_syn``)
     neuron: str = "lif"
     beta_syn: float = 0.5
-    #: a chip dialect (``xylo``, ``loihi2``): QAT in that chip's arithmetic (CubaLIF, dense layers)
+    #: a chip dialect (``xylo``, ``loihi2``: CubaLIF; ``speck``: IAF): QAT in that chip's
+    #: arithmetic (dense layers)
     dialect: str = "edgesnn"
 
     def __post_init__(self):
@@ -69,8 +70,8 @@ class TrainConfig:
             raise ValueError(f"neuron must be 'lif' or 'cuba', got {self.neuron!r}")
         if not 0.0 <= self.beta_syn <= 1.0:
             raise ValueError(f"beta_syn must be in [0, 1], got {self.beta_syn!r}")
-        if self.dialect not in ("edgesnn", "xylo", "loihi2"):
-            raise ValueError(f"dialect must be edgesnn, xylo or loihi2, got {self.dialect!r}")
+        if self.dialect not in ("edgesnn", "xylo", "loihi2", "speck"):
+            raise ValueError(f"dialect must be edgesnn, xylo, loihi2 or speck, got {self.dialect!r}")
         if self.dialect == "edgesnn" and self.neuron == "cuba" and self.qat:
             raise ValueError(
                 "quantization-aware training of CubaLIF runs in a chip dialect: pass a kit board, or --no-qat"
