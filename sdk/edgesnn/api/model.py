@@ -491,6 +491,7 @@ def info(model: Model | PathLike) -> dict[str, Any]:
             weight_bits=m.weight_bits,
             state_bits=m.state_bits,
             contract_version=m.contract_version,
+            dialect=m.dialect,
             hash=m.content_hash,
             hash32=f"{m.hash32:08x}",
         )

@@ -188,7 +188,8 @@ def _print_info(r: dict) -> None:
 
     head = f"{r['model']}: {r['kind']} model {r['name']!r}, {r['n_inputs']} inputs -> {r['n_outputs']} outputs"
     if r["kind"] == "quantized":
-        head += f", {r['weight_bits']}-bit weights, {r['state_bits']}-bit states, contract {r['contract_version']}, hash {r['hash'][:16]}"
+        head += f", {r['weight_bits']}-bit weights, {r['state_bits']}-bit states, contract {r['contract_version']}"
+        head += f" ({r['dialect']} dialect), hash {r['hash'][:16]}"
     t = Table(title=head, title_justify="left")
     quant = r["kind"] == "quantized"
     for col in (
