@@ -8,6 +8,7 @@ and their limits are checked by ``kits.rules``.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +21,24 @@ from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import simulate_int
 from edgesnn.kits.rules import check_kit_fits
 
+#: The module of each dialect with a vendor check; each has ``build(qnet, kit, out)``,
+#: ``run_reference(qnet, kit, x) -> ([(layer index, spikes)], final readout membrane or None)``,
+#: ``reference_name(kit)`` and ``COMPARED`` (what its check compares, in words).
+MODULES = {"xylo": "xylo", "loihi2": "loihi2", "akida": "akida", "speck": "speck"}
+
+
+def _module(kit: Board):
+    if kit.dialect not in MODULES:
+        raise BoardError(f"kit {kit.name}: no vendor module for dialect {kit.dialect}")
+    return importlib.import_module(f"edgesnn.kits.{MODULES[kit.dialect]}")
+
 
 def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
     """The kit's configuration files for this model (after the kit's fit rules)."""
     check_kit_fits(kit, qnet)
-    if kit.dialect == "xylo":
-        from edgesnn.kits import xylo
-
-        return xylo.build(qnet, kit, out)
-    if kit.dialect == "loihi2":
-        from edgesnn.kits import loihi2
-
-        return loihi2.build(qnet, kit, out)
-    if kit.dialect == "akida":
-        from edgesnn.kits import akida
-
-        return akida.build(qnet, kit, out)
-    if kit.dialect == "speck":
-        from edgesnn.kits import speck
-
-        return speck.build(qnet, kit, out)
     if kit.dialect == "spinnaker2":
         return _export_spinnaker2(qnet, kit, out)
-    raise BoardError(f"kit {kit.name}: no build for dialect {kit.dialect}")
+    return _module(kit).build(qnet, kit, out)
 
 
 #: What `build` and `verify` say for SpiNNaker 2, in their output and in docs/kits.md.
@@ -76,43 +72,19 @@ def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | N
     spike of every layer the simulator reports (Xylo: hidden spike counts and readout spikes;
     Lava: every layer) and the readout's final membrane. ``mismatches`` counts samples with any
     difference. Accuracies use edgesnn's readout (most spikes, then the larger final membrane)
-    on each simulator's own spikes and membrane."""
+    on each simulator's own spikes and membrane (a simulator that reports no membrane: ties go
+    to the lowest index)."""
     check_kit_fits(kit, qnet)
     if kit.check["how"] == "none":
         raise BoardError(f"kit {kit.name}: {NO_OFFLINE_CHECK}")
+    mod = _module(kit)
     golden = simulate_int(qnet, x, record=True)
     rec = golden.recorded()
-    if kit.dialect == "xylo":
-        from edgesnn.kits import xylo
-
-        out, hidden, v_last = xylo.run_reference(qnet, kit, x)
-        pairs = [(hidden, rec[0]["spikes"]), (out, golden.spikes), (v_last, golden.v_last)]
-        reference = xylo.reference_name(kit.chip)
-    elif kit.dialect == "loihi2":
-        from edgesnn.kits import loihi2
-
-        reference = loihi2.reference_name()
-        layers, v_last = loihi2.run_reference(qnet, x)
-        pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)] + [(v_last, golden.v_last)]
-        out = layers[-1]
-    elif kit.dialect == "akida":
-        from edgesnn.kits import akida
-
-        reference = akida.reference_name()
-        layers = akida.run_reference(qnet, x)
-        out = layers[-1]
-        pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)]
-        v_last = None  # akida reports no membrane: its ties go to the lowest index
-    elif kit.dialect == "speck":
-        from edgesnn.kits import speck
-
-        reference = speck.reference_name()
-        layers = speck.run_sinabs(qnet, x)
-        out = layers[-1]
-        pairs = [(got, r["spikes"]) for got, r in zip(layers, rec)]
-        v_last = None
-    else:
-        raise BoardError(f"kit {kit.name}: no vendor simulator for dialect {kit.dialect}")
+    layers, v_last = mod.run_reference(qnet, kit, x)
+    pairs = [(got, rec[k]["spikes"]) for k, got in layers]
+    spikes_compared = sum(np.size(w) for _, w in pairs)
+    if v_last is not None:
+        pairs.append((v_last, golden.v_last))
     differs = np.zeros(len(x), bool)
     for got, want in pairs:
         differs |= (np.asarray(got, np.int64) != np.asarray(want, np.int64)).reshape(len(x), -1).any(axis=1)
@@ -121,17 +93,12 @@ def verify(qnet: QuantNetwork, kit: Board, x: np.ndarray, labels: np.ndarray | N
         "samples": int(len(x)),
         "timesteps": int(x.shape[1]),
         "mismatches": int(differs.sum()),
-        "spikes_compared": int(sum(np.size(w) for _, w in (pairs if v_last is None else pairs[:-1]))),
-        "reference": reference,
-        "compared": {
-            "xylo": "hidden spike counts, readout spikes, final readout membrane",
-            "loihi2": "every layer's spikes, final readout membrane",
-            "akida": "every layer's spikes (akida reports no membrane)",
-            "speck": "every layer's spike counts (Sinabs' IAF layers holding the model's integers)",
-        }[kit.dialect],
+        "spikes_compared": int(spikes_compared),
+        "reference": mod.reference_name(kit),
+        "compared": mod.COMPARED,
     }
     if labels is not None:
-        counts = np.asarray(out, np.int64).sum(axis=1)
+        counts = np.asarray(layers[-1][1], np.int64).sum(axis=1)  # the readout's spikes
         res["accuracy"] = golden.accuracy(labels)
         v = np.zeros_like(counts) if v_last is None else v_last
         res["reference_accuracy"] = float(np.mean(predict_from_counts(counts, v) == labels))

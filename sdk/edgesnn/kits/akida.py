@@ -47,7 +47,10 @@ def model(qnet: QuantNetwork, upto: int | None = None):
     return m
 
 
-def reference_name() -> str:
+COMPARED = "every layer's spikes (akida reports no membrane)"
+
+
+def reference_name(kit=None) -> str:
     return f"akida {metadata.version('akida')} software backend (model mapped on a virtual AKD1000)"
 
 
@@ -70,12 +73,16 @@ def build(qnet: QuantNetwork, kit, out: Path) -> dict[str, Any]:
         "mapped": "AKD1000, hw_only=True",
         "sequences": len(m.sequences),
         "files": [str(path)],
-        "reference": reference_name(),
+        "reference": reference_name(kit),
     }
 
 
-def run_reference(qnet: QuantNetwork, x: np.ndarray) -> list[np.ndarray]:
-    """Every layer's spikes (N, T, n): each timestep one forward pass of the software model."""
+def run_reference(qnet: QuantNetwork, kit, x: np.ndarray) -> tuple[list[tuple[int, np.ndarray]], None]:
+    """Every layer's spikes (N, T, n): each timestep one forward pass of the software model (of
+    the layers up to that one); akida reports no membrane."""
     n, steps, n_in = x.shape
     flat = np.asarray(x, np.uint8).reshape(n * steps, 1, 1, n_in)
-    return [model(qnet, k).forward(flat).reshape(n, steps, L.n_out).astype(np.int64) for k, L in enumerate(qnet.layers)]
+    layers = [
+        (k, model(qnet, k).forward(flat).reshape(n, steps, L.n_out).astype(np.int64)) for k, L in enumerate(qnet.layers)
+    ]
+    return layers, None

@@ -74,7 +74,10 @@ def lava_version(py: Path) -> str:
     return r.stdout.strip()
 
 
-def reference_name() -> str:
+COMPARED = "every layer's spikes, final readout membrane"
+
+
+def reference_name(kit=None) -> str:
     py = lava_python()
     return f"Lava (lava-nc {lava_version(py)}) Loihi2SimCfg(select_tag='fixed_pt'), Python at {py}"
 
@@ -108,7 +111,9 @@ def build(qnet: QuantNetwork, kit, out: Path) -> dict[str, Any]:
     return {**summary, "files": [str(npz), str(out / "loihi2_net.json"), str(out / "run_lava.py")]}
 
 
-def run_reference(qnet: QuantNetwork, x: np.ndarray, timeout: float = 1800.0) -> tuple[list[np.ndarray], np.ndarray]:
+def run_reference(
+    qnet: QuantNetwork, kit, x: np.ndarray, timeout: float = 1800.0
+) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
     """Every layer's spikes (N, T, n) and the last layer's final membrane (N, outputs) from Lava's
     fixed-point models."""
     py = lava_python()
@@ -125,4 +130,4 @@ def run_reference(qnet: QuantNetwork, x: np.ndarray, timeout: float = 1800.0) ->
             tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
             raise EmulatorError(f"Lava failed (exit {r.returncode}): {tail[0]}")
         with np.load(res) as z:
-            return [z[f"s{k}"] for k in range(len(qnet.layers))], z["v_last"].astype(np.int64)
+            return [(k, z[f"s{k}"]) for k in range(len(qnet.layers))], z["v_last"].astype(np.int64)

@@ -153,7 +153,10 @@ def discretize_module():
     return mod
 
 
-def reference_name() -> str:
+COMPARED = "every layer's spike counts (Sinabs' IAF layers holding the model's integers)"
+
+
+def reference_name(kit=None) -> str:
     return f"Sinabs {metadata.version('sinabs')} (sinabs.layers.IAF, MultiSpike, its DynapCNN discretisation)"
 
 
@@ -172,6 +175,11 @@ def _torch_layers(L: QuantLayer, weight, bias, thr: float, low: float):
     iaf = sl.IAF(spike_threshold=torch.tensor(float(thr)), min_v_mem=float(low))
     pool = sl.SumPool2d(L.pool.kernel, L.pool.stride) if L.pool is not None else None
     return pool, conv, iaf
+
+
+def run_reference(qnet: QuantNetwork, kit, x: np.ndarray) -> tuple[list[tuple[int, np.ndarray]], None]:
+    """Every layer's spike counts from Sinabs' layers holding this model's integers; no membrane."""
+    return list(enumerate(run_sinabs(qnet, x))), None
 
 
 def run_sinabs(qnet: QuantNetwork, x: np.ndarray, layers=None) -> list[np.ndarray]:

@@ -72,10 +72,13 @@ def _rockpool_module(chip: str):
         raise BoardError(f"rockpool's {chip} module does not import ({e}); pip install 'edgesnn[xylo]'") from None
 
 
-def reference_name(chip: str) -> str:
+COMPARED = "hidden spike counts, readout spikes, final readout membrane"
+
+
+def reference_name(kit: Board) -> str:
     return (
         f"XyloSim (xylosim {metadata.version('xylosim')}) through rockpool {metadata.version('rockpool')} "
-        f"devices.xylo.{CHIP_MODULES[chip]}"
+        f"devices.xylo.{CHIP_MODULES[kit.chip]}"
     )
 
 
@@ -107,7 +110,7 @@ def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
     }
     try:
         simulator(qnet, kit)
-        summary["accepted_by"] = reference_name(kit.chip)
+        summary["accepted_by"] = reference_name(kit)
     except BoardError as e:
         summary["accepted_by"] = None
         summary["not_checked"] = str(e)
@@ -115,9 +118,9 @@ def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
     return {**summary, "files": [str(npz), str(out / "xylo_spec.json")]}
 
 
-def run_reference(qnet: QuantNetwork, kit: Board, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """XyloSim's output spikes (N, T, outputs), hidden spike counts (N, T, hidden) and final
-    readout membrane (N, outputs), each sample from a reset state."""
+def run_reference(qnet: QuantNetwork, kit: Board, x: np.ndarray) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
+    """XyloSim's hidden spike counts (N, T, hidden) and readout spikes (N, T, outputs), and the
+    final readout membrane (N, outputs), each sample from a reset state."""
     sim = simulator(qnet, kit)
     outs, hidden, v_last = [], [], []
     for sample in np.asarray(x, np.int64):
@@ -126,4 +129,4 @@ def run_reference(qnet: QuantNetwork, kit: Board, x: np.ndarray) -> tuple[np.nda
         outs.append(np.asarray(o, np.int64))
         hidden.append(np.asarray(rec["Spikes"], np.int64))
         v_last.append(np.asarray(rec["Vmem_out"], np.int64)[-1])
-    return np.stack(outs), np.stack(hidden), np.stack(v_last)
+    return [(0, np.stack(hidden)), (len(qnet.layers) - 1, np.stack(outs))], np.stack(v_last)

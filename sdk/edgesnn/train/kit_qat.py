@@ -21,7 +21,7 @@ import torch
 from edgesnn.fixedpoint import dialects as D
 from edgesnn.fixedpoint.quantize_kits import kit_registers, kit_shift
 from edgesnn.train.arch import LayerSpec
-from edgesnn.train.snn import SpikeFn, ste_round
+from edgesnn.train.snn import SpikeFn, recurrent_modules, ste_round
 
 
 class _Decay(torch.autograd.Function):
@@ -101,13 +101,7 @@ class KitNet(torch.nn.Module):
             self.registers = (a_syn, a_mem)
         self.threshold = threshold
         self.fcs = torch.nn.ModuleList(torch.nn.Linear(sp.n_syn, sp.units) for sp in self.specs)
-        self.recs = torch.nn.ModuleDict(
-            {str(i): torch.nn.Linear(sp.units, sp.units, bias=False) for i, sp in enumerate(self.specs) if sp.recurrent}
-        )
-        for i, sp in enumerate(self.specs):
-            if sp.recurrent:
-                bound = 0.1 / sp.units**0.5
-                torch.nn.init.uniform_(cast(torch.nn.Linear, self.recs[str(i)]).weight, -bound, bound)
+        self.recs = recurrent_modules(self.specs)
 
     def _speck_params(self, k: int):
         """Sinabs' DynapCNN discretisation (``quantize_kits._quantize_speck``): one float32 scale per

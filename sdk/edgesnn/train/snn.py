@@ -111,6 +111,19 @@ class LIFRecurrence(torch.autograd.Function):
         return g_cur, None, None, None, None, None, None
 
 
+def recurrent_modules(specs: list[LayerSpec]) -> torch.nn.ModuleDict:
+    """The recurrent weights of the layers that have them, keyed by layer index, small at first
+    (uniform within 0.1 / sqrt(units)) so that training starts near the feed-forward network."""
+    recs = torch.nn.ModuleDict(
+        {str(i): torch.nn.Linear(sp.units, sp.units, bias=False) for i, sp in enumerate(specs) if sp.recurrent}
+    )
+    for i, sp in enumerate(specs):
+        if sp.recurrent:
+            bound = 0.1 / sp.units**0.5
+            torch.nn.init.uniform_(cast(torch.nn.Linear, recs[str(i)]).weight, -bound, bound)
+    return recs
+
+
 def ste_round(x: torch.Tensor) -> torch.Tensor:
     """The contract's rounding rule, floor(x + 1/2), with a straight-through gradient."""
     return x + (torch.floor(x + 0.5) - x).detach()
@@ -146,14 +159,7 @@ class SpikingNet(torch.nn.Module):
                     torch.nn.Conv2d(g.in_shape[0], g.out_channels, g.kernel, g.stride, g.padding, groups=g.groups)
                 )
         self.fcs = torch.nn.ModuleList(mods)
-        # recurrent weights of the layers that have them (keyed by layer index), small at first
-        self.recs = torch.nn.ModuleDict(
-            {str(i): torch.nn.Linear(sp.units, sp.units, bias=False) for i, sp in enumerate(self.specs) if sp.recurrent}
-        )
-        for i, sp in enumerate(self.specs):
-            if sp.recurrent:
-                bound = 0.1 / sp.units**0.5
-                torch.nn.init.uniform_(cast(torch.nn.Linear, self.recs[str(i)]).weight, -bound, bound)
+        self.recs = recurrent_modules(self.specs)
         self.qat = qat  # {"weight_bits", "state_bits", "per_channel"} or None
         self.fused = True  # the time loop as one autograd node (LIFRecurrence); False: step by step
 
