@@ -4,6 +4,8 @@ Lava's fixed-point models) spike for spike against the golden simulator."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -339,3 +341,44 @@ def test_speck_and_akida_qat_equal_the_golden_simulator():
     ra = simulate_int(qa, x)
     assert qa.dialect == "akida" and out.sum() > 0 and np.array_equal(out.numpy().astype(bool), ra.spikes)
     assert qa.content_hash != quantize(to_network(a, cfg, 12), weight_bits=4).content_hash  # the dialect is hashed
+
+
+@pytest.mark.parametrize(
+    ("kit", "train_args"),
+    [
+        ("xylo-imu", ["--dataset", "digits-rows", "--hidden", "16", "--board", "xylo-imu"]),
+        ("loihi2", ["--dataset", "digits-rows", "--hidden", "16", "--board", "loihi2"]),
+        ("akida-akd1000", ["--dataset", "digits", "--hidden", "16", "--beta", "0", "--weight-bits", "4"]),
+        ("speck", ["--dataset", "digits", "--hidden", "16", "--board", "speck"]),
+        ("spinnaker2", ["--dataset", "digits", "--hidden", "16"]),
+    ],
+)
+def test_kit_commands_end_to_end(kit, train_args, tmp_path):
+    """train, quantize, build and verify with --board KIT, as docs/kits.md shows them."""
+    import json
+
+    module = {"xylo-imu": "xylosim", "akida-akd1000": "akida", "speck": "sinabs"}.get(kit)
+    if module:
+        need_modules(module, what=f"the {kit} commands")
+    if kit == "loihi2":
+        need_lava()
+    nir_path, q, out = tmp_path / "m.nir", tmp_path / "m.qsnn", tmp_path / "build"
+    run = CliRunner().invoke
+    res = run(app, ["train", *train_args, "--epochs", "1", "--out", str(nir_path), "--json"])
+    assert res.exit_code == 0, res.output
+    res = run(app, ["quantize", str(nir_path), "--board", kit, "--out", str(q), "--json"])
+    assert res.exit_code == 0, res.output
+    quant = json.loads(res.stdout)
+    assert quant["dialect"] == {"spinnaker2": "edgesnn", "akida-akd1000": "akida", "xylo-imu": "xylo"}.get(kit, kit)
+    if kit == "speck":
+        assert quant["sinabs_discretisation"] == "equal"
+    res = run(app, ["build", str(q), "--board", kit, "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    assert all(Path(f).is_file() for f in json.loads(res.stdout)["files"])
+    res = run(app, ["verify", str(q), "--board", kit, "--limit", "8", "--json"])
+    if kit == "spinnaker2":
+        assert res.exit_code == 1 and "no offline check is possible" in res.stderr
+        return
+    assert res.exit_code == 0, res.output
+    ver = json.loads(res.stdout)
+    assert ver["mismatches"] == 0 and ver["samples"] == 8 and "reference_accuracy" in ver

@@ -250,6 +250,7 @@ def quantize(
         raise ModelFileError(f"{name}: already quantized; quantize takes a float model")
     if shift_rule not in ("threshold", "data"):
         raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
+    sinabs_check = None  # Speck: Sinabs' own discretisation compared table by table
     kit = _kit(board) if board is not None and _is_kit(board) else None
     if kit is not None and kit.check["how"] == "none":  # an export-only kit takes edgesnn's quantization
         kit_rules = kit
@@ -274,7 +275,6 @@ def quantize(
             except BoardError as e:
                 sinabs_check = f"not checked: {e}"
     else:
-        sinabs_check = None
         calib = model_data(net, dataset, "train", None, name)[0] if shift_rule == "data" else None
         qnet = quantize_as_trained(
             net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer, calibration=calib
