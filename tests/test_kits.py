@@ -74,15 +74,17 @@ def test_loihi_rules_at_their_edges():
     assert D.loihi_bias_parts(D.loihi_bias_round(np.array([123457, -999999, 4097])))[1].max() <= 7
 
 
-@pytest.mark.parametrize("dialect", ["xylo", "loihi2"])
-def test_qat_forward_equals_the_golden_simulator_in_the_dialect(dialect):
-    """Every spike (Xylo: hidden spike counts, several per step) and the final membrane."""
-    m = kit_model(dialect, gain=1.5)
+@pytest.mark.parametrize(("dialect", "gain"), [("xylo", 1.5), ("xylo", 6.0), ("loihi2", 1.5)])
+def test_qat_forward_equals_the_golden_simulator_in_the_dialect(dialect, gain):
+    """Every spike (Xylo: hidden spike counts, several per step) and the final membrane; at gain 6
+    Xylo's saturating adds depend on their order in both layers, and the QAT forward replays them
+    in the chip's order as the golden simulator does."""
+    m = kit_model(dialect, gain=gain)
     x = spikes(1)
     out, v = m(torch.from_numpy(x))
     q = quantize_kit(kit_network(m), dialect)
     r = simulate_int(q, x, record=True)
-    assert r.saturations == [0, 0]  # no order-dependent saturation: QAT's clamped sum is the chip's
+    assert all(n > 0 for n in r.saturations) if gain > 2 else r.saturations == [0, 0]
     assert np.array_equal(out.detach().numpy().astype(np.int64), r.spikes.astype(np.int64))
     assert np.array_equal(v.detach().numpy().astype(np.int64), r.v_last)
     if dialect == "xylo":

@@ -5,10 +5,10 @@ Float mode is the float IR's ``CubaLIF`` (``i = beta_syn i + x``, ``v = beta_mem
 ``v > threshold``, reset by subtraction): one float model that quantizes to any dialect. QAT mode
 computes, in float64 (exact for these integers), what ``fixedpoint.quantize_kits`` and the golden
 simulator compute for the dialect: the same scales, shifts, registers and per-step rules, with
-straight-through gradients for rounding and the fast-sigmoid surrogate for spikes. One
-difference is named, not hidden: Xylo adds each spike into its synaptic current with a
-saturating add; where a step's adds would saturate part-way the chip's result depends on their
-order, which the golden simulator replays and this forward takes as the clamped sum.
+straight-through gradients for rounding and the fast-sigmoid surrogate for spikes. Xylo adds
+each spike into its synaptic current with a saturating add, so where a step's adds saturate
+part-way the result depends on their order: this forward replays those adds in the chip's order
+(as the golden simulator does) and passes the clamped sum's gradient.
 """
 
 from __future__ import annotations
@@ -184,6 +184,10 @@ class KitNet(torch.nn.Module):
                 s = _delay(s)
             cur = s @ w.T + b if not self.qat or self.dialect == "speck" else s @ w.T
             self._low = low
+            xylo = self.qat and self.dialect == "xylo"
+            if xylo:  # the positive and negative sums of each step, to find order-dependent saturation
+                wd = w.detach()
+                ff_pos, ff_neg = s @ wd.clamp(min=0).T, s @ wd.clamp(max=0).T
             n = s.shape[0]
             i = s.new_zeros(n, sp.units)
             v = s.new_zeros(n, sp.units)
@@ -191,6 +195,8 @@ class KitNet(torch.nn.Module):
             out = []
             for t in range(s.shape[1]):
                 a = cur[:, t] if r is None else cur[:, t] + z @ r.T
+                if xylo:  # the chip's saturating adds, exact: ``a`` becomes the delivered current
+                    a = self._xylo_deliver(i, a, (ff_pos[:, t], ff_neg[:, t]), s[:, t], z, w, r)
                 i, v, z = step(a, i, v, b, thr, k == last)
                 out.append(z)
             s = torch.stack(out, dim=1)
@@ -206,9 +212,37 @@ class KitNet(torch.nn.Module):
         z = self._spike(v, thr, True)
         return i, v - z.detach() * thr, z
 
+    @staticmethod
+    def _xylo_deliver(i, a, ff, s_t, z, w, r):
+        """``i`` after the step's spikes are added one by one with int16 saturation (XyloSim's
+        order), with the clamped sum's gradient: where the positive and the negative sums cannot
+        leave int16 in any order this is the sum; elsewhere (rare) the adds are replayed in the
+        chip's order, exactly as ``simulate_kits.run_xylo_layer`` does."""
+        pos, neg = ff
+        idet = i.detach()
+        if r is not None:
+            rd, zd = r.detach(), z.detach()
+            pos, neg = pos + zd @ rd.clamp(min=0).T, neg + zd @ rd.clamp(max=0).T
+        ok = (idet + pos <= 32767) & (idet + neg >= -32768)
+        out = torch.clamp(i + a, -32768, 32767)
+        if bool(ok.all()):
+            return out
+        exact = out.detach().clone()
+        s_np = s_t.detach().cpu().numpy().astype(np.int64)
+        z_np = z.detach().cpu().numpy().astype(np.int64)
+        w_np = w.detach().cpu().numpy().astype(np.int64)
+        r_np = None if r is None else r.detach().cpu().numpy().astype(np.int64)
+        for b, j in (~ok).nonzero().tolist():
+            incs = [w_np[j, k] for k in np.flatnonzero(s_np[b]) for _ in range(s_np[b, k])]
+            if r_np is not None:
+                incs += [r_np[j, k] for k in np.flatnonzero(z_np[b]) for _ in range(z_np[b, k])]
+            exact[b, j] = float(D.xylo_replay(int(idet[b, j]), incs))
+        return _exact(out, exact)
+
     def _xylo_step(self, a, i, v, b, thr, last):
+        """One Xylo neuron update; ``a`` is the current after delivery (``_xylo_deliver``)."""
         ds, dm = self.registers
-        i = torch.clamp(i + a, -32768, 32767)  # the clamped sum (module docstring)
+        i = a
         i = i - _Decay.apply(i, _xylo_dec(ds), 2.0**-ds)
         dv = -_Decay.apply(v, _xylo_dec(dm), 2.0**-dm)
         dv = _exact(dv, torch.where(dv == 32768, torch.full_like(dv, -32768), dv))  # int16 wrap of -(-32768)
