@@ -152,3 +152,34 @@ def test_backends_agree_on_wider_networks_and_batches(backend, data):
     for ra, rb in zip(a.record, b.record):
         for key in ra:
             assert np.array_equal(ra[key], rb[key]), key
+
+
+def test_c_kernel_without_avx512_equals_numpy(tmp_path):
+    """host_kernel.c's portable paths (vector extension conversions instead of AVX-512 widening)
+    built for x86-64-v3 (AVX2) hold every spike and state to the numpy backend too, on widths
+    that leave partial vector tiles and inputs not a multiple of 8."""
+    import platform
+
+    from edgesnn.fixedpoint import host_kernel
+    from edgesnn.fixedpoint.simulate import _IntKernel, _loop_layer
+
+    need_tools("cc", what="the C host kernel")
+    if platform.machine() != "x86_64":
+        pytest.skip("the AVX2 build is an x86-64 check")
+    so = tmp_path / "host_kernel_v3.so"
+    host_kernel.compile_library(so, "x86-64-v3")
+    lib = host_kernel.load_library(so)
+    rng = np.random.default_rng(11)
+    for n_in, n_out in ((13, 10), (300, 77), (64, 300)):
+        from edgesnn.fixedpoint import quantize
+        from edgesnn.ir import LIF, Dense, Network
+
+        w = rng.normal(0, 2 / np.sqrt(n_in), (n_out, n_in))
+        q = quantize(
+            Network(n_inputs=n_in, layers=(Dense(w, np.zeros(n_out), LIF(np.full(n_out, 0.9), np.ones(n_out))),))
+        )
+        L = q.layers[0]
+        x = rng.random((9, 7, n_in)) < 0.4
+        got = host_kernel.run_layer(L, x, q.state_bits, True, lib=lib)
+        want = _loop_layer(_IntKernel(L, q.state_bits, q.weight_bits, "numpy"), x, True, True)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[4] == want[4]

@@ -48,6 +48,31 @@ def library_path() -> Path:
     return _cache_dir() / f"host_kernel-{digest}.so"
 
 
+def compile_library(path: Path, march: str = "native") -> None:
+    """Compile host_kernel.c into ``path`` (atomically) for ``-march=march``; raises OSError or
+    SubprocessError."""
+    cc = _compiler()
+    if cc is None:
+        raise OSError("no C compiler")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        tmp_so = Path(tmp) / path.name
+        subprocess.run(
+            [cc, "-O3", f"-march={march}", "-std=c99", "-shared", "-fPIC", str(SOURCE), "-o", str(tmp_so)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        os.replace(tmp_so, path)
+
+
+def load_library(path: Path):
+    """The compiled kernel at ``path`` with its return type declared."""
+    lib = ctypes.CDLL(str(path))
+    lib.esnn_host_layer.restype = ctypes.c_int64
+    return lib
+
+
 def _load():
     global _lib, _failed
     if _lib is not None or _failed is not None:
@@ -55,27 +80,13 @@ def _load():
     path = library_path()
     try:
         if not path.is_file():
-            cc = _compiler()
-            if cc is None:
-                raise OSError("no C compiler")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-                tmp_so = Path(tmp) / path.name
-                # for this CPU: the file name holds its instruction-set flags
-                subprocess.run(
-                    [cc, "-O3", "-march=native", "-std=c99", "-shared", "-fPIC", str(SOURCE), "-o", str(tmp_so)],
-                    check=True,
-                    capture_output=True,
-                    timeout=120,
-                )
-                os.replace(tmp_so, path)
-        lib = ctypes.CDLL(str(path))
+            # for this CPU: the file name holds its instruction-set flags
+            compile_library(path)
+        _lib = load_library(path)
     except (OSError, subprocess.SubprocessError) as e:
         _failed = str(e)
         return None
-    lib.esnn_host_layer.restype = ctypes.c_int64
-    _lib = lib
-    return lib
+    return _lib
 
 
 def available() -> bool:
@@ -83,13 +94,18 @@ def available() -> bool:
     return _load() is not None
 
 
+#: int16 lanes per SIMD vector in host_kernel.c (its LANES): weight rows are padded to a multiple
+LANES = 32
+
+
 def _ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
-def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool):
-    """Same contract and return value as fast_kernel.run_layer."""
-    lib = _load()
+def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool, lib=None):
+    """Same contract and return value as fast_kernel.run_layer; ``lib``: another build of the
+    kernel (``load_library``), e.g. for an older instruction set, instead of the cached one."""
+    lib = lib or _load()
     if lib is None:
         raise RuntimeError(f"the C host kernel is unavailable: {_failed}")
     n, steps = s_in.shape[:2]
@@ -101,7 +117,9 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool):
     rec_v = np.zeros(shape, np.int64)
     rec_i = np.zeros(shape if layer.current_based else (1,), np.int64)
     v_last = np.zeros((n, n_out), np.int64)
-    w_t = np.ascontiguousarray(layer.weight.T, np.int8)
+    n_pad = -(-n_out // LANES) * LANES  # whole SIMD vectors (host_kernel.c: LANES)
+    w_t = np.zeros((max(n_in, 1), n_pad), np.int8)
+    w_t[:n_in, :n_out] = layer.weight.T
     r_t = np.ascontiguousarray(layer.recurrent.T, np.int32) if layer.recurrent is not None else None
 
     def i64(a):
@@ -110,16 +128,15 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool):
     bias, a_mem, thr, v_reset = i64(layer.bias), i64(layer.alpha_mem), i64(layer.threshold), i64(layer.v_reset)
     a_syn = i64(layer.alpha_syn) if layer.current_based else np.zeros(n_out, np.int64)
     scratch = [
-        np.zeros(n_out, np.int32),
-        np.zeros(n_out, np.int16),
-        np.zeros(max(n_in, 1), np.int64),
+        np.zeros(n_pad, np.int32),
+        np.zeros(n_in + 8, np.int64),  # active inputs: the scan writes 8 slots at a time
         np.zeros(n_out, np.int64),
         np.zeros(n_out, np.int64),
         np.zeros(n_out, np.uint8),
     ]
     c64 = ctypes.c_int64
     sat = lib.esnn_host_layer(
-        _ptr(s), c64(n), c64(steps), c64(n_in), _ptr(w_t), _ptr(r_t) if r_t is not None else None, c64(n_out),
+        _ptr(s), c64(n), c64(steps), c64(n_in), _ptr(w_t), c64(n_pad), _ptr(r_t) if r_t is not None else None, c64(n_out),
         c64(layer.shift), _ptr(bias), c64(int(layer.current_based)), _ptr(a_syn), _ptr(a_mem), _ptr(thr),
         c64(int(layer.reset == "subtract")), _ptr(v_reset), c64(lo), c64(hi), c64(int(record)),
         _ptr(out), _ptr(rec_v), _ptr(rec_i), _ptr(v_last), *(_ptr(a) for a in scratch),

@@ -209,6 +209,15 @@ def _loop_layer(k, s: np.ndarray, record: bool, count_sat: bool):
     return out, vs, is_, state[1], sat_total
 
 
+def event_totals(p: np.ndarray) -> np.ndarray:
+    """Events per sample of spikes (N, T, k): 0/1 spikes summed as bytes into uint32 (exact: a
+    sample holds fewer than 2**32 of them), which is twice as fast as a bool sum; counts as int64."""
+    flat = p.reshape(p.shape[0], -1)
+    if flat.dtype == np.bool_ and flat.flags.c_contiguous:
+        return np.add.reduce(flat.view(np.uint8), axis=1, dtype=np.uint32).astype(np.int64)
+    return flat.sum(axis=1, dtype=np.int64)
+
+
 def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     """Chain per-layer runners ``f(pooled_events, record) -> (spikes, v, i, v_last, saturations)``
     (the compiled runners take dense layers only, whose pooled events are their input spikes)."""
@@ -222,11 +231,11 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
         p = pooled_events(layer, s)  # once: the runner and the event count both take it
         out, vs, is_, v_last, sat = run(p, record)
         if layer.conv is None and layer.pool is None:  # every input event reaches every neuron
-            synops += p.sum(axis=(1, 2), dtype=np.int64) * layer.n_out
+            synops += event_totals(p) * layer.n_out
         else:
             synops += np.einsum("ntk,k->n", p, fan_out(layer))
         if layer.recurrent is not None:
-            synops += out[:, :-1].sum(axis=(1, 2), dtype=np.int64) * layer.n_out
+            synops += event_totals(out[:, :-1]) * layer.n_out
         neuron_updates += steps * layer.n_out
         saturations.append(sat)
         if rec is not None:
