@@ -183,3 +183,24 @@ def test_c_kernel_without_avx512_equals_numpy(tmp_path):
         got = host_kernel.run_layer(L, x, q.state_bits, True, lib=lib)
         want = _loop_layer(_IntKernel(L, q.state_bits, q.weight_bits, "numpy"), x, True, True)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[4] == want[4]
+
+
+@pytest.mark.parametrize("backend", ["c", "numba"])
+def test_long_inputs_stream_through_the_compiled_kernels_in_batches(backend):
+    """Past STREAM_SAMPLES samples the compiled backends run batch by batch through every layer;
+    the joined result is the numpy backend's, field by field."""
+    from edgesnn.fixedpoint import quantize
+    from edgesnn.fixedpoint.simulate import STREAM_SAMPLES
+    from edgesnn.ir import LIF, Dense, Network
+
+    _need(backend)
+    rng = np.random.default_rng(12)
+    layers = []
+    for a, b in ((20, 24), (24, 5)):
+        layers.append(Dense(rng.normal(0, 2 / np.sqrt(a), (b, a)), np.zeros(b), LIF(np.full(b, 0.9), np.ones(b))))
+    q = quantize(Network(n_inputs=20, layers=tuple(layers)))
+    x = rng.random((STREAM_SAMPLES * 2 + 37, 6, 20)) < 0.3
+    a, b = simulate_int(q, x, backend="numpy"), simulate_int(q, x, backend=backend)
+    for field in ("spikes", "counts", "v_last", "prediction", "synops"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert a.neuron_updates == b.neuron_updates and a.saturations == b.saturations

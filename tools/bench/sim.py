@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--density", type=float, default=0.2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--process-samples", type=int, default=8192)
+    ap.add_argument("--process-samples", type=int, default=31808)  # the input issue 12 measured
     args = ap.parse_args()
 
     import torch

@@ -102,44 +102,60 @@ def _ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
-def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool, lib=None):
+class Prepared:
+    """A layer's tables in the kernel's layout (int8 weights padded to whole vectors, int64
+    parameters) and its scratch buffers, made once and reused by every batch of a run."""
+
+    def __init__(self, layer, state_bits: int):
+        self.layer, self.lo_hi = layer, C.state_limits(state_bits)
+        n_out, n_in = layer.n_out, layer.n_in
+        self.n_pad = -(-n_out // LANES) * LANES  # whole SIMD vectors (host_kernel.c: LANES)
+        self.w_t = np.zeros((max(n_in, 1), self.n_pad), np.int8)
+        self.w_t[:n_in, :n_out] = layer.weight.T
+        self.r_t = np.ascontiguousarray(layer.recurrent.T, np.int32) if layer.recurrent is not None else None
+
+        def i64(a):
+            return np.ascontiguousarray(a, np.int64)
+
+        self.bias, self.a_mem = i64(layer.bias), i64(layer.alpha_mem)
+        self.thr, self.v_reset = i64(layer.threshold), i64(layer.v_reset)
+        self.a_syn = i64(layer.alpha_syn) if layer.current_based else np.zeros(n_out, np.int64)
+        self.scratch = [
+            np.zeros(self.n_pad, np.int32),
+            np.zeros(n_in + 8, np.int64),  # active inputs: the scan writes 8 slots at a time
+            np.zeros(n_out, np.int64),
+            np.zeros(n_out, np.int64),
+            np.zeros(n_out, np.uint8),
+        ]
+
+
+def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool, lib=None, prep: Prepared | None = None):
     """Same contract and return value as fast_kernel.run_layer; ``lib``: another build of the
-    kernel (``load_library``), e.g. for an older instruction set, instead of the cached one."""
+    kernel (``load_library``), e.g. for an older instruction set, instead of the cached one;
+    ``prep``: the layer's ``Prepared`` tables when it runs batch after batch."""
     lib = lib or _load()
     if lib is None:
         raise RuntimeError(f"the C host kernel is unavailable: {_failed}")
+    p = prep or Prepared(layer, state_bits)
     n, steps = s_in.shape[:2]
     n_out, n_in = layer.n_out, layer.n_in
-    lo, hi = C.state_limits(state_bits)
-    s = np.ascontiguousarray(s_in, np.uint8)
-    out = np.zeros((n, steps, n_out), np.uint8)
+    lo, hi = p.lo_hi
+    if s_in.dtype == np.bool_ and s_in.flags.c_contiguous:
+        s = s_in.view(np.uint8)  # 0/1 bytes already: no copy
+    else:
+        s = np.ascontiguousarray(s_in, np.uint8)
+    out = np.empty((n, steps, n_out), np.uint8)  # the kernel writes every entry
     shape = (n, steps, n_out) if record else (1,)
     rec_v = np.zeros(shape, np.int64)
     rec_i = np.zeros(shape if layer.current_based else (1,), np.int64)
-    v_last = np.zeros((n, n_out), np.int64)
-    n_pad = -(-n_out // LANES) * LANES  # whole SIMD vectors (host_kernel.c: LANES)
-    w_t = np.zeros((max(n_in, 1), n_pad), np.int8)
-    w_t[:n_in, :n_out] = layer.weight.T
-    r_t = np.ascontiguousarray(layer.recurrent.T, np.int32) if layer.recurrent is not None else None
-
-    def i64(a):
-        return np.ascontiguousarray(a, np.int64)
-
-    bias, a_mem, thr, v_reset = i64(layer.bias), i64(layer.alpha_mem), i64(layer.threshold), i64(layer.v_reset)
-    a_syn = i64(layer.alpha_syn) if layer.current_based else np.zeros(n_out, np.int64)
-    scratch = [
-        np.zeros(n_pad, np.int32),
-        np.zeros(n_in + 8, np.int64),  # active inputs: the scan writes 8 slots at a time
-        np.zeros(n_out, np.int64),
-        np.zeros(n_out, np.int64),
-        np.zeros(n_out, np.uint8),
-    ]
+    v_last = np.empty((n, n_out), np.int64)
     c64 = ctypes.c_int64
     sat = lib.esnn_host_layer(
-        _ptr(s), c64(n), c64(steps), c64(n_in), _ptr(w_t), c64(n_pad), _ptr(r_t) if r_t is not None else None, c64(n_out),
-        c64(layer.shift), _ptr(bias), c64(int(layer.current_based)), _ptr(a_syn), _ptr(a_mem), _ptr(thr),
-        c64(int(layer.reset == "subtract")), _ptr(v_reset), c64(lo), c64(hi), c64(int(record)),
-        _ptr(out), _ptr(rec_v), _ptr(rec_i), _ptr(v_last), *(_ptr(a) for a in scratch),
+        _ptr(s), c64(n), c64(steps), c64(n_in), _ptr(p.w_t), c64(p.n_pad),
+        _ptr(p.r_t) if p.r_t is not None else None, c64(n_out), c64(layer.shift), _ptr(p.bias),
+        c64(int(layer.current_based)), _ptr(p.a_syn), _ptr(p.a_mem), _ptr(p.thr),
+        c64(int(layer.reset == "subtract")), _ptr(p.v_reset), c64(lo), c64(hi), c64(int(record)),
+        _ptr(out), _ptr(rec_v), _ptr(rec_i), _ptr(v_last), *(_ptr(a) for a in p.scratch),
     )  # fmt: skip
     return (
         out.view(np.bool_),

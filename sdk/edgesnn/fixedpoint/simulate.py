@@ -14,6 +14,7 @@ is therefore independent of the BLAS used.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import cast
 
 import numpy as np
@@ -309,11 +310,38 @@ def simulate_int(
         if backend == "numba":
             runs.append((L, lambda s, rec, L=L: fast_kernel.run_layer(L, s, qnet.state_bits, rec)))
         elif backend == "c":
-            runs.append((L, lambda s, rec, L=L: host_kernel.run_layer(L, s, qnet.state_bits, rec)))
+            runs.append((L, partial(_run_c, L, host_kernel.Prepared(L, qnet.state_bits), qnet.state_bits)))
         else:
             k = _IntKernel(L, qnet.state_bits, qnet.weight_bits, backend)
             runs.append((L, lambda s, rec, k=k: _loop_layer(k, s, rec, count_saturation)))
+    if backend in ("c", "numba") and not record and x.shape[0] > STREAM_SAMPLES:
+        return _streamed(runs, x)
     return _run(runs, x, record)
+
+
+def _run_c(layer, prep, state_bits: int, s: np.ndarray, record: bool):
+    """The C kernel on one batch, with the layer's tables prepared once for every batch."""
+    return host_kernel.run_layer(layer, s, state_bits, record, prep=prep)
+
+
+#: Compiled backends run long inputs this many samples at a time through every layer, so that a
+#: hidden layer's spikes never exist for the whole input (memory, and cache-warm buffers).
+STREAM_SAMPLES = 1024
+
+
+def _streamed(runs, x: np.ndarray) -> SimResult:
+    """``_run`` over batches of samples, joined: samples are independent (every state starts at
+    zero), so the result is the one-batch result exactly."""
+    parts = [_run(runs, x[i : i + STREAM_SAMPLES], False) for i in range(0, x.shape[0], STREAM_SAMPLES)]
+    return SimResult(
+        spikes=np.concatenate([p.spikes for p in parts]),
+        counts=np.concatenate([p.counts for p in parts]),
+        v_last=np.concatenate([p.v_last for p in parts]),
+        prediction=np.concatenate([p.prediction for p in parts]),
+        synops=np.concatenate([p.synops for p in parts]),
+        neuron_updates=parts[0].neuron_updates,
+        saturations=[int(sum(col)) for col in zip(*(p.saturations for p in parts))],
+    )
 
 
 def simulate_float(net: Network, inputs, *, record: bool = False) -> SimResult:
