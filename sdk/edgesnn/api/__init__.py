@@ -18,24 +18,70 @@ one-line message naming the cause. Host-side firmware checks for your own tests:
 :mod:`edgesnn.testing`.
 """
 
-from edgesnn.api.device import connect, deploy, flash_plan, ports, stream
-from edgesnn.api.firmware import boards, build, energy, verify
-from edgesnn.api.interop import convert, export_nir, import_nir
-from edgesnn.api.learning import evolve, learn, stdp
-from edgesnn.api.mainjob import demo
-from edgesnn.api.model import (
-    data_info,
-    dataset,
-    events_from_video,
-    info,
-    load,
-    quantize,
-    save,
-    simulate,
-    train,
-    version,
-)
-from edgesnn.api.plots import plot
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each function is imported from its module on first use (PEP 562), so that a command imports
+# only the stage it runs: `edgesnn simulate` never loads the serial, firmware or plotting code.
+_MODULE_OF = {
+    **dict.fromkeys(["connect", "deploy", "flash_plan", "ports", "stream"], "device"),
+    **dict.fromkeys(["boards", "build", "energy", "verify"], "firmware"),
+    **dict.fromkeys(["convert", "export_nir", "import_nir"], "interop"),
+    **dict.fromkeys(["evolve", "learn", "stdp"], "learning"),
+    "demo": "mainjob",
+    **dict.fromkeys(
+        [
+            "data_info",
+            "dataset",
+            "events_from_video",
+            "info",
+            "load",
+            "quantize",
+            "save",
+            "simulate",
+            "train",
+            "version",
+        ],
+        "model",
+    ),
+    "plot": "plots",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edgesnn.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"edgesnn.api.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from edgesnn.api.device import connect, deploy, flash_plan, ports, stream
+    from edgesnn.api.firmware import boards, build, energy, verify
+    from edgesnn.api.interop import convert, export_nir, import_nir
+    from edgesnn.api.learning import evolve, learn, stdp
+    from edgesnn.api.mainjob import demo
+    from edgesnn.api.model import (
+        data_info,
+        dataset,
+        events_from_video,
+        info,
+        load,
+        quantize,
+        save,
+        simulate,
+        train,
+        version,
+    )
+    from edgesnn.api.plots import plot
 
 __all__ = [
     "load",

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from edgesnn.api import device, firmware, model
+from edgesnn.api.defaults import DEFAULT_BOARD  # noqa: F401  (re-exported: the main job's board)
 
-DEFAULT_BOARD = "qemu-mps2-an385"
 Say = Callable[[str], None]
 
 

@@ -8,7 +8,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from edgesnn.api.mainjob import DEFAULT_BOARD, demo
+from edgesnn import api
+from edgesnn.api.defaults import DEFAULT_BOARD
 from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors, progress_bar
 
 
@@ -38,7 +39,7 @@ def demo_cmd(
                 f"mismatches {sum(not q['match'] for q in rows)}",
             )
 
-        result = demo(
+        result = api.demo(
             out,
             epochs=epochs,
             seed=seed,
