@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.toolchains import import_or_skip, need_tools
+from tests.toolchains import import_or_skip, need_lava, need_modules, need_tools
 
 pytestmark = pytest.mark.device
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -24,6 +24,7 @@ CASES = {  # script: (tools it needs, a line it must print)
         "verified on my-m3 (QEMU): 40 samples, mismatches 0",
     ),
     "embed_c/run.py": (("cc",), "predictions equal to the simulator: True"),
+    "neuromorphic_kits.py": ((), "loihi2: 100 samples, 236800 spikes compared with Lava: mismatches 0"),
 }
 
 
@@ -33,6 +34,9 @@ def test_example_runs(script, tmp_path):
     need_tools(*tools, what=f"examples/{script}")
     if script in ("snntorch_nir.py", "snntorch_conv_nir.py", "tflite_convert.py"):
         import_or_skip("ai_edge_litert" if script == "tflite_convert.py" else "snntorch", what=f"examples/{script}")
+    if script == "neuromorphic_kits.py":
+        need_modules("rockpool", "xylosim", what=f"examples/{script}")
+        need_lava(what=f"examples/{script}")
     t0 = time.monotonic()
     p = subprocess.run(
         [sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
@@ -41,6 +45,8 @@ def test_example_runs(script, tmp_path):
     print(f"--- examples/{script} ({seconds:.1f} s)\n{p.stdout}")
     assert p.returncode == 0, p.stderr[-3000:]
     assert expect in p.stdout
+    if script == "neuromorphic_kits.py":
+        assert "xylo-imu: 100 samples, 236800 spikes compared with XyloSim: mismatches 0" in p.stdout
 
 
 def test_users_firmware_test_with_the_pytest_fixture(tmp_path):
