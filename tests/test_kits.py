@@ -54,8 +54,11 @@ def test_xylo_rules_at_their_edges():
     assert D.xylo_decay(x, 2).tolist() == [-8192, -1, -1, 0, 1, 1, 1, 2, 8191]
     assert D.xylo_decay(x, 0).tolist() == x.tolist()  # dash 0 clears the state
     assert D.xylo_wrap16(np.array([32768, 32767, -32768])).tolist() == [-32768, 32767, -32768]
-    assert D.xylo_replay(32000, [1000, -1000]) == 31767  # saturating adds depend on order ...
-    assert D.xylo_replay(32000, [-1000, 1000]) == 32000  # ... which the golden model replays
+    ones = np.array([1, 1])
+    assert D.xylo_replay(32000, np.array([1000, -1000]), ones) == 31767  # saturating adds depend on order ...
+    assert D.xylo_replay(32000, np.array([-1000, 1000]), ones) == 32000  # ... which the golden model replays
+    # inputs ascending, each spike of a count in turn, then the recurrent sources
+    assert D.xylo_replay(32000, np.array([500, 0]), np.array([2, 0]), np.array([-900]), np.array([1])) == 31867
     i = np.array([32000, 100])
     ok = D.xylo_deliver(i, np.array([1000, 50]), np.array([-1000, -50]))
     assert ok.tolist() == [False, True] and i.tolist() == [32000, 100]

@@ -131,19 +131,31 @@ def xylo_neuron(i, v, dash_syn, dash_mem, bias, threshold, max_spikes: int):
     return n
 
 
+def xylo_order_free(i, pos, neg):
+    """Where adding a step's positive and negative increments (their sums ``pos``, ``neg``) to
+    ``i`` in any order never leaves int16: there the sequential saturating adds equal the plain
+    sum; elsewhere they must be replayed in the chip's order (``xylo_replay``). numpy or torch."""
+    return (i + pos <= 32767) & (i + neg >= -32768)
+
+
 def xylo_deliver(i: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """Where adding a step's positive and negative increments in any order never leaves int16,
-    the sequential saturating adds equal the plain sum: returns the mask of those entries after
-    adding their sums into ``i``. The rest must be replayed in the chip's order (``xylo_replay``)."""
-    ok = (i + pos <= 32767) & (i + neg >= -32768)
+    """Add the step's sums into ``i`` where that is order-free (``xylo_order_free``); returns
+    that mask. The rest must be replayed (``xylo_replay``)."""
+    ok = xylo_order_free(i, pos, neg)
     np.add(i, pos + neg, out=i, where=ok)
     return ok
 
 
-def xylo_replay(x: int, increments) -> int:
-    """Saturating int16 adds in order (XyloIAFNeuron::receiveSpike's safe_add)."""
-    for inc in increments:
-        x = min(32767, max(-32768, x + int(inc)))
+def xylo_replay(x: int, w_row: np.ndarray, counts: np.ndarray, r_row=None, rec_counts=None) -> int:
+    """One neuron's current ``x`` after a step's spikes are added one by one with int16
+    saturation (XyloIAFNeuron::receiveSpike's safe_add) in XyloSim's order: input channels
+    ascending, each spike of a count in turn (increment ``w_row[k]``), then recurrent sources
+    likewise (``r_row``, ``rec_counts``)."""
+    sources = [(w_row, counts)] + ([(r_row, rec_counts)] if r_row is not None else [])
+    for row, c in sources:
+        for k in np.flatnonzero(c):
+            for _ in range(int(c[k])):
+                x = min(32767, max(-32768, x + int(row[k])))
     return x
 
 

@@ -64,13 +64,10 @@ def run_xylo_layer(L: QuantLayer, index: int, last: bool, s: np.ndarray, record:
             a_pos = a_pos + z @ np.maximum(r, 0).T
             a_neg = a_neg + z @ np.minimum(r, 0).T
         ok = D.xylo_deliver(i, a_pos, a_neg)
-        if not ok.all():
-            for b, j in np.argwhere(~ok):
-                incs = [int(w[j, k]) for k in np.flatnonzero(p[b, t]) for _ in range(int(p[b, t, k]))]
-                if r is not None:
-                    incs += [int(r[j, k]) for k in np.flatnonzero(z[b]) for _ in range(int(z[b, k]))]
-                i[b, j] = D.xylo_replay(int(i[b, j]), incs)
-                replays += 1
+        for b, j in np.argwhere(~ok):
+            rec = (None, None) if r is None else (r[j], z[b])
+            i[b, j] = D.xylo_replay(int(i[b, j]), w[j], p[b, t], *rec)
+            replays += 1
         z = D.xylo_neuron(i, v, ds, dm, L.bias, L.threshold, max_spikes)
         out[:, t] = z
         if record:

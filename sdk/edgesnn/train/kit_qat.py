@@ -223,20 +223,20 @@ class KitNet(torch.nn.Module):
         if r is not None:
             rd, zd = r.detach(), z.detach()
             pos, neg = pos + zd @ rd.clamp(min=0).T, neg + zd @ rd.clamp(max=0).T
-        ok = (idet + pos <= 32767) & (idet + neg >= -32768)
+        ok = D.xylo_order_free(idet, pos, neg)
         out = torch.clamp(i + a, -32768, 32767)
         if bool(ok.all()):
             return out
         exact = out.detach().clone()
-        s_np = s_t.detach().cpu().numpy().astype(np.int64)
-        z_np = z.detach().cpu().numpy().astype(np.int64)
-        w_np = w.detach().cpu().numpy().astype(np.int64)
-        r_np = None if r is None else r.detach().cpu().numpy().astype(np.int64)
+
+        def ints(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy().astype(np.int64)
+
+        s_np, z_np, w_np = ints(s_t), ints(z), ints(w)
+        r_np = None if r is None else ints(r)
         for b, j in (~ok).nonzero().tolist():
-            incs = [w_np[j, k] for k in np.flatnonzero(s_np[b]) for _ in range(s_np[b, k])]
-            if r_np is not None:
-                incs += [r_np[j, k] for k in np.flatnonzero(z_np[b]) for _ in range(z_np[b, k])]
-            exact[b, j] = float(D.xylo_replay(int(idet[b, j]), incs))
+            rec = (None, None) if r_np is None else (r_np[j], z_np[b])
+            exact[b, j] = float(D.xylo_replay(int(idet[b, j]), w_np[j], s_np[b], *rec))
         return _exact(out, exact)
 
     def _xylo_step(self, a, i, v, b, thr, last):
