@@ -29,6 +29,7 @@ from edgesnn.errors import QuantizationError
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import dialects as D
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+from edgesnn.fixedpoint.quantize import quantize, quantize_weights, weight_scales
 from edgesnn.ir import Conv2d, Dense, Network, membrane_decay, synaptic_decay
 
 #: The state must hold this many thresholds (Xylo's 16 bits leave little room for more).
@@ -94,14 +95,8 @@ def quantize_kit_layer(layer: Dense | Conv2d, dialect: str, index: int = 0) -> Q
     if dialect == "xylo":  # the chip decays i after adding the input: drive w / beta_syn
         w = w / b_syn
         r = None if r is None else r / b_syn
-    q = d.weight_limit
-    mag = np.abs(w).max(axis=1)
-    if r is not None:
-        mag = np.maximum(mag, np.abs(r).max(axis=1))
-    layer_max = float(mag.max()) or float(q)
-    if dialect == "loihi2":  # Lava's LIF takes one threshold per layer: one scale per layer
-        mag = np.full_like(mag, layer_max)
-    scale = np.where(mag > 0, mag, layer_max) / q
+    # Lava's LIF takes one threshold per layer: one scale per layer
+    scale = weight_scales(w, r, d.weight_bits, per_channel=dialect != "loihi2")
     thr = np.asarray(nrn.threshold, np.float64)
     shift = kit_shift(dialect, float((thr / scale).max()))
     scale_s = scale / (1 << shift)
@@ -115,8 +110,8 @@ def quantize_kit_layer(layer: Dense | Conv2d, dialect: str, index: int = 0) -> Q
         b = D.loihi_bias_round(C.to_int_round_half_up(bias / scale_s * (1 << D.LOIHI_ACT_SHIFT)))
         reset, v_reset = "to_value", np.zeros(layer.n_out, np.int64)
     return QuantLayer(
-        weight=np.clip(C.to_int_round_half_up(w / scale[:, None]), -q, q),
-        recurrent=None if r is None else np.clip(C.to_int_round_half_up(r / scale[:, None]), -q, q),
+        weight=quantize_weights(w, scale, d.weight_bits),
+        recurrent=None if r is None else quantize_weights(r, scale, d.weight_bits),
         bias=b,
         shift=shift,
         alpha_syn=np.full(layer.n_out, a_syn, np.int64),
@@ -159,8 +154,6 @@ def quantize_kit(
 
 def _quantize_akida(net: Network, weight_bits: int) -> QuantNetwork:
     from dataclasses import replace
-
-    from edgesnn.fixedpoint.quantize import quantize
 
     for i, L in enumerate(net.layers):
         if synaptic_decay(L.neurons) is not None or np.any(membrane_decay(L.neurons) != 0) or L.recurrent is not None:

@@ -13,6 +13,7 @@ part-way the result depends on their order: this forward replays those adds in t
 
 from __future__ import annotations
 
+from functools import partial
 from typing import cast
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch
 from edgesnn.fixedpoint import dialects as D
 from edgesnn.fixedpoint.quantize_kits import kit_registers, kit_shift
 from edgesnn.train.arch import LayerSpec
-from edgesnn.train.snn import SpikeFn, recurrent_modules, ste_round
+from edgesnn.train.snn import SpikeFn, recurrent_modules, recurrent_params, ste_round, to_numpy_params
 
 
 class _Decay(torch.autograd.Function):
@@ -168,10 +169,10 @@ class KitNet(torch.nn.Module):
         last = len(self.specs) - 1
         v = s.new_zeros(0)
         for k, sp in enumerate(self.specs):
-            low = None
             if self.qat:
                 w, r, b, thr, low = self._params(k)
-                step = {"xylo": self._xylo_step, "loihi2": self._loihi_step, "speck": self._speck_step}[self.dialect]
+                step = {"xylo": self._xylo_step, "loihi2": self._loihi_step}.get(self.dialect)
+                step = step or partial(self._speck_step, low=low)
             else:
                 fc = cast(torch.nn.Linear, self.fcs[k])
                 w, b = fc.weight.double(), fc.bias.double()
@@ -183,7 +184,6 @@ class KitNet(torch.nn.Module):
             if self.qat and D.get_dialect(self.dialect).delayed(k):
                 s = _delay(s)
             cur = s @ w.T + b if not self.qat or self.dialect == "speck" else s @ w.T
-            self._low = low
             xylo = self.qat and self.dialect == "xylo"
             if xylo:  # the positive and negative sums of each step, to find order-dependent saturation
                 wd = w.detach()
@@ -254,13 +254,13 @@ class KitNet(torch.nn.Module):
         z = z + (n - z.detach())
         return i, v - n * thr, z
 
-    def _speck_step(self, a, i, v, b, thr, last):
-        """Sinabs' IAF (MultiSpike, reset by subtraction, then the threshold_low clamp)."""
+    def _speck_step(self, a, i, v, b, thr, last, *, low):
+        """Sinabs' IAF (MultiSpike, reset by subtraction, then the threshold_low ``low`` clamp)."""
         v = v + a
         z = self._spike(v, thr, False)
         n = torch.clamp(torch.floor(v.detach() / thr), min=1.0) * z.detach()  # several spikes a step
         z = z + (n - z.detach())
-        v = torch.maximum(v - n * thr, self._low)
+        v = torch.maximum(v - n * thr, low)
         return i, v, z
 
     def _loihi_step(self, a, u, v, b, thr, last):
@@ -281,9 +281,7 @@ def kit_network(model: KitNet, input_spec: dict | None = None, meta: dict | None
     from edgesnn.ir import LIF, CubaLIF, Dense, Network
 
     layers = []
-    for k, sp in enumerate(model.specs):
-        fc = cast(torch.nn.Linear, model.fcs[k])
-        rec = cast(torch.nn.Linear, model.recs[str(k)]) if sp.recurrent else None
+    for sp, (w, b), r in zip(model.specs, to_numpy_params(model), recurrent_params(model)):
         n = sp.units
         nrn: CubaLIF | LIF
         if model.dialect == "speck":  # non-leaky IAF
@@ -294,14 +292,7 @@ def kit_network(model: KitNet, input_spec: dict | None = None, meta: dict | None
                 beta_mem=np.full(n, model.beta_mem),
                 threshold=np.full(n, model.threshold),
             )
-        layers.append(
-            Dense(
-                weight=fc.weight.detach().double().cpu().numpy().copy(),
-                bias=fc.bias.detach().double().cpu().numpy().copy(),
-                neurons=nrn,
-                recurrent=None if rec is None else rec.weight.detach().double().cpu().numpy().copy(),
-            )
-        )
+        layers.append(Dense(weight=w, bias=b, neurons=nrn, recurrent=r))
     return Network(
         n_inputs=model.n_inputs, layers=tuple(layers), input_spec=input_spec or {}, meta=meta or {}, name=name
     )

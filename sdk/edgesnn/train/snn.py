@@ -10,7 +10,7 @@ uses straight-through gradients. A QAT forward therefore gives the golden simula
 from __future__ import annotations
 
 import math
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.quantize import THRESHOLD_HEADROOM
 from edgesnn.ir.geometry import Pool2d
 from edgesnn.train.arch import LayerSpec
+
+if TYPE_CHECKING:
+    from edgesnn.train.kit_qat import KitNet
 
 
 class SpikeFn(torch.autograd.Function):
@@ -254,8 +257,8 @@ class SpikingMLP(SpikingNet):
         self.sizes = sizes
 
 
-def recurrent_params(model: SpikingNet) -> list[np.ndarray | None]:
-    """Each layer's recurrent weight (float64) or None."""
+def recurrent_params(model: SpikingNet | KitNet) -> list[np.ndarray | None]:
+    """Each layer's recurrent weight (float64) or None (a ``SpikingNet`` or ``KitNet``)."""
     return [
         cast(torch.nn.Linear, model.recs[str(i)]).weight.detach().double().cpu().numpy().copy()
         if sp.recurrent
@@ -264,7 +267,8 @@ def recurrent_params(model: SpikingNet) -> list[np.ndarray | None]:
     ]
 
 
-def to_numpy_params(model: SpikingNet) -> list[tuple[np.ndarray, np.ndarray]]:
+def to_numpy_params(model: SpikingNet | KitNet) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each layer's (weight, bias), float64 (a ``SpikingNet`` or ``KitNet``)."""
     out = []
     for module in model.fcs:
         w, b = cast(torch.Tensor, module.weight), cast(torch.Tensor, module.bias)
