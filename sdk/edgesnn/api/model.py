@@ -250,43 +250,26 @@ def quantize(
         raise ModelFileError(f"{name}: already quantized; quantize takes a float model")
     if shift_rule not in ("threshold", "data"):
         raise ValueError(f"unknown shift rule {shift_rule!r}; use 'threshold' or 'data'")
-    sinabs_check = None  # Speck: Sinabs' own discretisation compared table by table
-    kit = _kit(board) if board is not None and _is_kit(board) else None
-    if kit is not None and kit.check["how"] == "none":  # an export-only kit takes edgesnn's quantization
-        kit_rules = kit
-        kit = None
-    else:
-        kit_rules = None
-    if kit is not None:
-        from edgesnn.fixedpoint.quantize_kits import quantize_kit
-        from edgesnn.kits.rules import check_kit_fits
+    from edgesnn.firmware.boards import get_board
+
+    b = get_board(board, kits=True) if board is not None else None
+    extra: dict[str, Any] = {}
+    if b is not None and b.is_kit and b.check["how"] != "none":  # the chip's dialect (export-only kits: edgesnn's)
+        from edgesnn import kits
 
         if weight_bits or state_bits or per_layer or shift_rule != "threshold":
-            raise ValueError(f"{kit.name} fixes the bit widths and scales: drop the bit-width and shift options")
-        qnet = quantize_kit(net, kit.dialect, weight_bits=kit.limits["weight_bits"])
-        check_kit_fits(kit, qnet)
-        if kit.dialect == "speck":  # Sinabs' own discretisation of the same float model, table by table
-            from edgesnn.errors import BoardError
-            from edgesnn.kits import speck
-
-            try:
-                agrees = speck.discretisation_agrees(net, qnet)
-                sinabs_check = "equal" if agrees else "differs"
-            except BoardError as e:
-                sinabs_check = f"not checked: {e}"
+            raise ValueError(f"{b.name} fixes the bit widths and scales: drop the bit-width and shift options")
+        qnet, extra = kits.quantize(net, b)
     else:
         calib = model_data(net, dataset, "train", None, name)[0] if shift_rule == "data" else None
         qnet = quantize_as_trained(
             net, weight_bits=weight_bits, state_bits=state_bits, per_layer=per_layer, calibration=calib
         )
-        if kit_rules is not None:
+        if b is not None:  # the board's or kit's fit rules now rather than at build
+            from edgesnn.firmware.boards import check_fits
             from edgesnn.kits.rules import check_kit_fits
 
-            check_kit_fits(kit_rules, qnet)
-        elif board is not None:  # a microcontroller board: its fit rules now rather than at build
-            from edgesnn.firmware.boards import check_fits, get_board
-
-            check_fits(get_board(board), qnet)
+            (check_kit_fits if b.is_kit else check_fits)(b, qnet)
     per_channel = not per_layer and net.meta.get("qat", {}).get("per_channel", True)
     x, y = model_data(net, dataset, "test", None, name)
     rep = quantization_report(net, qnet, x, y)
@@ -299,18 +282,11 @@ def quantize(
         "per_channel": per_channel,
         "shift_rule": shift_rule,
         **rep.as_dict(),
+        **extra,
     }
-    if sinabs_check is not None:
-        res["sinabs_discretisation"] = sinabs_check
     if out is not None:
         res["model"] = save(qnet, out)
     return res
-
-
-def _is_kit(board: str) -> bool:
-    from edgesnn.firmware.boards import is_kit
-
-    return is_kit(board)
 
 
 def _kit(board: str) -> Board:

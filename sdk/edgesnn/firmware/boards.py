@@ -114,14 +114,6 @@ def get_board(name: str, *, kits: bool = False) -> Board:
     return b
 
 
-def is_kit(name: str) -> bool:
-    """Does ``name`` (a board name or board file) name a neuromorphic kit?"""
-    try:
-        return get_board(name, kits=True).is_kit
-    except BoardError:
-        return False
-
-
 # --- rules: each names itself, the board, the limit and the layer ---------------------------
 
 #: Flash reserved for the runtime, the serial protocol and start-up code when checking a model.

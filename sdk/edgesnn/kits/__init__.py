@@ -18,7 +18,9 @@ from edgesnn.errors import BoardError
 from edgesnn.firmware.boards import Board
 from edgesnn.fixedpoint.contract import predict_from_counts
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.fixedpoint.quantize_kits import quantize_kit
 from edgesnn.fixedpoint.simulate import simulate_int
+from edgesnn.ir import Network
 from edgesnn.kits.rules import check_kit_fits
 
 #: The module of each dialect with a vendor check; each has ``build(qnet, kit, out)``,
@@ -31,6 +33,23 @@ def _module(kit: Board):
     if kit.dialect not in MODULES:
         raise BoardError(f"kit {kit.name}: no vendor module for dialect {kit.dialect}")
     return importlib.import_module(f"edgesnn.kits.{MODULES[kit.dialect]}")
+
+
+def quantize(net: Network, kit: Board) -> tuple[QuantNetwork, dict[str, Any]]:
+    """The float network in the kit's dialect, after the kit's fit rules, and what else the
+    quantization report gets (Speck: ``sinabs_discretisation``, Sinabs' own discretisation of
+    the same float model compared table by table)."""
+    qnet = quantize_kit(net, kit.dialect, weight_bits=kit.limits["weight_bits"])
+    check_kit_fits(kit, qnet)
+    if kit.dialect != "speck":
+        return qnet, {}
+    from edgesnn.kits import speck
+
+    try:
+        check = "equal" if speck.discretisation_agrees(net, qnet) else "differs"
+    except BoardError as e:  # Sinabs is not installed here
+        check = f"not checked: {e}"
+    return qnet, {"sinabs_discretisation": check}
 
 
 def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
