@@ -44,6 +44,11 @@ def out_map(L: QuantLayer) -> tuple[int, int, int]:
     return L.conv.out_shape if L.conv is not None else (L.n_out, 1, 1)
 
 
+def channel_bias(L: QuantLayer) -> np.ndarray:
+    """One bias per output channel (the quantizer makes a channel's neurons share it)."""
+    return L.bias.reshape(out_map(L))[:, 0, 0]
+
+
 def memory(L: QuantLayer) -> dict[str, int]:
     f, c, kh, kw = kernel_shape(L)
     _, oh, ow = out_map(L)
@@ -121,7 +126,7 @@ def build(qnet: QuantNetwork, kit: Board, out: Path) -> dict[str, Any]:
     arrays = {}
     for k, L in enumerate(qnet.layers):
         arrays[f"w{k}"] = L.weight.reshape(kernel_shape(L))
-        arrays[f"b{k}"] = L.bias.reshape(out_map(L))[:, 0, 0]
+        arrays[f"b{k}"] = channel_bias(L)
     np.savez(out / "speck_weights.npz", **arrays)  # type: ignore[arg-type]
     (out / "speck_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     return {**cfg, "files": [str(out / "speck_config.json"), str(out / "speck_weights.npz")]}
@@ -178,24 +183,15 @@ def _torch_layers(L: QuantLayer, weight, bias, thr: float, low: float):
 
 
 def run_reference(qnet: QuantNetwork, kit, x: np.ndarray) -> tuple[list[tuple[int, np.ndarray]], None]:
-    """Every layer's spike counts from Sinabs' layers holding this model's integers; no membrane."""
-    return list(enumerate(run_sinabs(qnet, x))), None
-
-
-def run_sinabs(qnet: QuantNetwork, x: np.ndarray, layers=None) -> list[np.ndarray]:
-    """Every layer's spikes (N, T, n) from Sinabs' layers holding this model's integers (or the
-    given ``(pool, conv, iaf)`` per layer), in float32: exact, every sum is below 2**24."""
+    """Every layer's spike counts (N, T, n) from Sinabs' layers holding this model's integers, in
+    float32 (exact: every sum is below 2**24); Sinabs reports no membrane."""
     import torch
 
     n, steps, _ = x.shape
     s = torch.as_tensor(np.asarray(x, np.float32))
     outs = []
     for k, L in enumerate(qnet.layers):
-        if layers is None:
-            bias = L.bias.reshape(out_map(L))[:, 0, 0]  # one per channel
-            pool, conv, iaf = _torch_layers(L, L.weight, bias, L.threshold[0], L.v_reset[0])  # type: ignore[index]
-        else:
-            pool, conv, iaf = layers[k]
+        pool, conv, iaf = _torch_layers(L, L.weight, channel_bias(L), L.threshold[0], L.v_reset[0])  # type: ignore[index]
         shape = L.pool.in_shape if L.pool is not None else (L.conv.in_shape if L.conv is not None else None)
         flat = s.reshape(n * steps, *(shape if shape is not None else kernel_shape(L)[1:]))
         with torch.no_grad():
@@ -204,37 +200,25 @@ def run_sinabs(qnet: QuantNetwork, x: np.ndarray, layers=None) -> list[np.ndarra
             cur = conv(flat).reshape(n, steps, *out_map(L))
             spk = iaf(cur)
         s = spk.reshape(n, steps, -1)
-        outs.append(s.numpy().astype(np.int64))
-    return outs
-
-
-def sinabs_discretised(net, min_v_mem: float | None = None) -> list[tuple]:
-    """Sinabs' own discretisation (``discretize_conv_spike_``) of a float network's layers: the
-    (pool, conv, iaf) torch layers it makes, with threshold_low ``min_v_mem`` or minus the
-    threshold (as ``quantize_kits`` takes it)."""
-    from edgesnn.fixedpoint.quantize_kits import quantize_kit
-
-    d = discretize_module()
-    shapes = quantize_kit(net, "speck", min_v_mem=min_v_mem)  # geometry only
-    out = []
-    for L, QL in zip(net.layers, shapes.layers):
-        thr = float(np.asarray(L.neurons.threshold)[0])
-        low = -thr if min_v_mem is None else min_v_mem
-        pool, conv, iaf = _torch_layers(QL, np.asarray(L.weight), np.asarray(L.bias), thr, low)
-        d.discretize_conv_spike_(conv, iaf)
-        out.append((pool, conv, iaf))
-    return out
+        outs.append((k, s.numpy().astype(np.int64)))
+    return outs, None
 
 
 def discretisation_agrees(net, qnet: QuantNetwork, min_v_mem: float | None = None) -> bool:
-    """Do Sinabs' discretised integers equal edgesnn's speck quantization, table by table?"""
-    for (_, conv, iaf), L in zip(sinabs_discretised(net, min_v_mem), qnet.layers):
-        f = kernel_shape(L)[0]
+    """Does Sinabs' own discretisation (``discretize_conv_spike_``) of the float network's layers,
+    with threshold_low ``min_v_mem`` or minus the threshold (as ``quantize_kits`` takes it), give
+    edgesnn's speck quantization ``qnet``, table by table?"""
+    d = discretize_module()
+    for L, QL in zip(net.layers, qnet.layers):
+        thr = float(np.asarray(L.neurons.threshold)[0])
+        low = -thr if min_v_mem is None else min_v_mem
+        _, conv, iaf = _torch_layers(QL, np.asarray(L.weight), np.asarray(L.bias), thr, low)
+        d.discretize_conv_spike_(conv, iaf)
         same = (
-            np.array_equal(conv.weight.detach().numpy().astype(np.int64).reshape(L.weight.shape), L.weight)
-            and np.array_equal(conv.bias.detach().numpy().astype(np.int64), L.bias.reshape(out_map(L))[:f, 0, 0])
-            and int(iaf.spike_threshold) == int(L.threshold[0])
-            and int(iaf.min_v_mem) == int(L.v_reset[0])  # type: ignore[index]
+            np.array_equal(conv.weight.detach().numpy().astype(np.int64).reshape(QL.weight.shape), QL.weight)
+            and np.array_equal(conv.bias.detach().numpy().astype(np.int64), channel_bias(QL))
+            and int(iaf.spike_threshold) == int(QL.threshold[0])
+            and int(iaf.min_v_mem) == int(QL.v_reset[0])  # type: ignore[index]
         )
         if not same:
             return False
