@@ -1,8 +1,9 @@
 /*
  * The event-driven integer-contract kernel of fast_kernel.py, in C for the host: compiled once
  * by the host's cc into edgesnn's cache and loaded with ctypes (milliseconds, where numba's
- * cached kernel takes about half a second to load). Same arithmetic as fast_kernel._layer_kernel,
- * statement for statement; tests hold every backend to the scalar reference exactly.
+ * cached kernel takes about half a second to load). Same arithmetic as fast_kernel._layer_kernel
+ * (with the synaptic sums in SIMD register tiles); tests hold every backend to the scalar
+ * reference exactly.
  * int64 everywhere a state is formed; int16 partial sums of at most CHUNK int8 weights (exact).
  * Weights come as int8 (n_in, n_pad), n_pad = n_out rounded up to whole vectors, zeros beyond.
  */
@@ -51,10 +52,10 @@ static void widen_add(int32_t *acc, vec16 t)
     memcpy(acc + 16, &b, sizeof b);
 }
 
-/* acc[j0 .. j0 + NV*LANES) += sum over active rows a0..a1 of w16[row][...] (at most CHUNK rows:
+/* acc[j0 .. j0 + NV*LANES) += sum over active rows a0..a1 of w[row][...] (at most CHUNK rows:
  * the int16 lanes cannot overflow, see CHUNK) */
 #define ADD_TILE(NV)                                                                                   \
-    static void add_tile_##NV(const int8_t *w16, int64_t n_pad, const int64_t *active, int64_t a0,   \
+    static void add_tile_##NV(const int8_t *w, int64_t n_pad, const int64_t *active, int64_t a0,   \
                               int64_t a1, int64_t j0, int32_t *acc)                                    \
     {                                                                                                  \
         vec16 t[NV];                                                                                   \
@@ -62,7 +63,7 @@ static void widen_add(int32_t *acc, vec16 t)
         for (v = 0; v < NV; ++v)                                                                       \
             t[v] = (vec16){0};                                                                         \
         for (a = a0; a < a1; ++a) {                                                                    \
-            const int8_t *row = w16 + active[a] * n_pad + j0;                                         \
+            const int8_t *row = w + active[a] * n_pad + j0;                                         \
             for (v = 0; v < NV; ++v)                                                                   \
                 t[v] += load16(row + v * LANES);                                                       \
         }                                                                                              \
@@ -74,22 +75,22 @@ ADD_TILE(4)
 ADD_TILE(2)
 ADD_TILE(1)
 
-static void add_rows(const int8_t *w16, int64_t n_pad, const int64_t *active, int64_t a0, int64_t a1,
+static void add_rows(const int8_t *w, int64_t n_pad, const int64_t *active, int64_t a0, int64_t a1,
                      int32_t *acc)
 {
     int64_t j0 = 0;
     for (; j0 + 8 * LANES <= n_pad; j0 += 8 * LANES)
-        add_tile_8(w16, n_pad, active, a0, a1, j0, acc);
+        add_tile_8(w, n_pad, active, a0, a1, j0, acc);
     if (j0 + 4 * LANES <= n_pad) {
-        add_tile_4(w16, n_pad, active, a0, a1, j0, acc);
+        add_tile_4(w, n_pad, active, a0, a1, j0, acc);
         j0 += 4 * LANES;
     }
     if (j0 + 2 * LANES <= n_pad) {
-        add_tile_2(w16, n_pad, active, a0, a1, j0, acc);
+        add_tile_2(w, n_pad, active, a0, a1, j0, acc);
         j0 += 2 * LANES;
     }
     if (j0 + LANES <= n_pad)
-        add_tile_1(w16, n_pad, active, a0, a1, j0, acc);
+        add_tile_1(w, n_pad, active, a0, a1, j0, acc);
 }
 
 /* For each 8-bit mask, the positions of its set bits packed as nibbles (lowest first). */
