@@ -146,9 +146,10 @@ def test_backends_agree_on_wider_networks_and_batches(backend, data):
     _need(backend)
     qnet = data.draw(quant_networks(max_layers=2, max_width=300))
     x = data.draw(spike_inputs(qnet.n_inputs, max_samples=24, max_steps=6))
-    a = simulate_int(qnet, x, record=True, backend="numpy")
-    b = simulate_int(qnet, x, record=True, backend=backend)
+    a = simulate_int(qnet, x, record=True, count_saturation=True, backend="numpy")
+    b = simulate_int(qnet, x, record=True, count_saturation=True, backend=backend)
     assert np.array_equal(a.prediction, b.prediction) and np.array_equal(a.synops, b.synops)
+    assert a.saturations == b.saturations  # states at a limit after the clamp, in every backend
     for ra, rb in zip(a.record, b.record):
         for key in ra:
             assert np.array_equal(ra[key], rb[key]), key
@@ -183,6 +184,37 @@ def test_c_kernel_without_avx512_equals_numpy(tmp_path):
         got = host_kernel.run_layer(L, x, q.state_bits, True, lib=lib)
         want = _loop_layer(_IntKernel(L, q.state_bits, q.weight_bits, "numpy"), x, True, True)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[4] == want[4]
+        assert np.array_equal(got[5], x.sum(axis=(1, 2)) * n_out)  # synaptic events, counted by the kernel
+
+
+def test_c_kernel_32_bit_update_at_its_bound():
+    """host_kernel.c updates a layer in int32 lanes only when no sum before the clamp can leave
+    int32: at the bound (2**23 + 254 * 2**23 + bias = 2**31 - 1) it does, and matches numpy with
+    every input on (the largest drive, the state pinned at its limit); one more unit of weight
+    sends the layer to the 64-bit update, which matches too."""
+    from edgesnn.fixedpoint import host_kernel
+    from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+
+    need_tools("cc", what="the C host kernel")
+    hi = C.state_limits(24)[1]
+    for weights, fits in (([127, 127], True), ([127, 127, 1], False), ([-127, -127], True)):
+        bias = hi if weights[0] > 0 else -hi
+        layer = QuantLayer(
+            weight=np.array([weights, weights]),
+            bias=np.array([bias, bias]),
+            shift=23,
+            alpha_mem=np.array([65536, 40000]),
+            threshold=np.array([hi, 5]),
+        )
+        q = QuantNetwork(n_inputs=len(weights), layers=(layer,), weight_bits=8, state_bits=24)
+        assert host_kernel.fits_int32(layer, 24) is fits
+        x = np.ones((2, 6, len(weights)), bool)
+        x[1, ::2] = False
+        a = simulate_int(q, x, record=True, count_saturation=True, backend="numpy")
+        b = simulate_int(q, x, record=True, backend="c")
+        assert a.saturations[0] > 0  # the state reached its limit
+        assert np.array_equal(a.record[0]["v"], b.record[0]["v"]) and np.array_equal(a.spikes, b.spikes)
+        assert np.array_equal(a.synops, b.synops) and a.saturations == b.saturations
 
 
 @pytest.mark.parametrize("backend", ["c", "numba"])

@@ -96,11 +96,14 @@ def neuron_step(
     reset_subtract: bool,
     v_reset: np.ndarray,
     state_bits: int,
+    saturations: list[int] | None = None,
 ) -> np.ndarray:
     """Steps 3-6 for one timestep, updating ``i_state`` and ``v_state`` (int64) in place.
 
-    Returns the spikes. Written with in-place numpy ops because it is the simulator's inner
-    loop; ``tests/reference.py`` restates it with scalar Python integers.
+    Returns the spikes. ``saturations``, if given, gets the number of states at a limit of their
+    range after the clamp (before the reset) appended: every backend counts these. Written with
+    in-place numpy ops because it is the simulator's inner loop; ``tests/reference.py`` restates
+    it with scalar Python integers.
     """
     lo, hi = state_limits(state_bits)
     half = 1 << (DECAY_FRAC_BITS - 1)
@@ -110,12 +113,16 @@ def neuron_step(
         i_state >>= DECAY_FRAC_BITS
         i_state += x
         np.clip(i_state, lo, hi, out=i_state)
+        if saturations is not None:
+            saturations.append(int(np.count_nonzero((i_state == lo) | (i_state == hi))))
         x = i_state
     np.multiply(v_state, alpha_mem, out=v_state)
     v_state += half
     v_state >>= DECAY_FRAC_BITS
     v_state += x
     np.clip(v_state, lo, hi, out=v_state)
+    if saturations is not None:
+        saturations.append(int(np.count_nonzero((v_state == lo) | (v_state == hi))))
     spikes = v_state > threshold
     if reset_subtract:
         # v > threshold >= 1, so v - threshold lies in [0, hi): the saturation is a no-op

@@ -93,39 +93,47 @@ static void add_rows(const int8_t *w, int64_t n_pad, const int64_t *active, int6
         add_tile_1(w, n_pad, active, a0, a1, j0, acc);
 }
 
-/* For each 8-bit mask, the positions of its set bits packed as nibbles (lowest first). */
-static void mask_positions(uint32_t tab[256])
+/* Bit i set where byte i of s[0 .. 64) is 1 (the bytes are 0 or 1). */
+static uint64_t mask64(const uint8_t *s)
 {
-    int m, b;
-    for (m = 0; m < 256; ++m) {
-        uint32_t packed = 0, n = 0;
-        for (b = 0; b < 8; ++b)
-            if (m >> b & 1)
-                packed |= (uint32_t)b << (4 * n++);
-        tab[m] = packed;
+#if defined(__AVX512BW__)
+    __m512i v = _mm512_loadu_si512((const void *)s);
+    return (uint64_t)_mm512_test_epi8_mask(v, v);
+#else
+    uint64_t m = 0;
+    int i;
+    for (i = 0; i < 8; ++i) {
+        uint64_t word;
+        memcpy(&word, s + 8 * i, 8);
+        /* each 0/1 byte's bit gathered into the top byte by one multiplication: bit j = byte j
+         * (little endian; bytes read one by one elsewhere) */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        m |= ((word * 0x0102040810204080ULL) >> 56) << (8 * i);
+#else
+        {
+            int j;
+            for (j = 0; j < 8; ++j)
+                m |= (uint64_t)s[8 * i + j] << (8 * i + j);
+        }
+#endif
     }
+    return m;
+#endif
 }
 
-/* The indices of the 1s among n 0/1 bytes, in ascending order, without a branch per input: a
- * word's 8 bytes gathered into a bit mask by one multiplication (each byte is 0 or 1), its
- * positions from the table, all 8 slots written and the count advanced by the popcount.
- * ``active`` has room for n + 8 entries. */
-static int64_t active_inputs(const uint8_t *s, int64_t n, int64_t *active, const uint32_t tab[256])
+/* The indices of the 1s among n 0/1 bytes, in ascending order: 64 inputs at a time as a bit
+ * mask, then one iteration per set bit, so that silent stretches (most of a hidden layer's
+ * inputs) cost a load and a test. */
+static int64_t active_inputs(const uint8_t *s, int64_t n, int64_t *active)
 {
     int64_t k = 0, n_active = 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (; k + 8 <= n; k += 8) {
-        uint64_t word;
-        uint32_t mask, pos;
-        int b;
-        memcpy(&word, s + k, 8);
-        mask = (uint32_t)((word * 0x0102040810204080ULL) >> 56); /* bit i = byte i */
-        pos = tab[mask];
-        for (b = 0; b < 8; ++b)
-            active[n_active + b] = k + (pos >> (4 * b) & 7);
-        n_active += __builtin_popcount(mask);
+    for (; k + 64 <= n; k += 64) {
+        uint64_t m = mask64(s + k);
+        while (m) {
+            active[n_active++] = k + __builtin_ctzll(m);
+            m &= m - 1u;
+        }
     }
-#endif
     for (; k < n; ++k) {
         active[n_active] = k;
         n_active += s[k];
@@ -138,12 +146,21 @@ static int64_t clamp(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : (
 /* floor((x + 2^15) / 2^16): GCC and Clang shift signed values arithmetically */
 static int64_t decay(int64_t s, int64_t alpha) { return (s * alpha + (1 << 15)) >> 16; }
 
+/* The same in 32 bits, for |s| < 2^30 and alpha in [0, 2^16]: with s = hi 2^16 + lo (lo in
+ * [0, 2^16)), floor((s alpha + 2^15) / 2^16) = hi alpha + floor((lo alpha + 2^15) / 2^16), and
+ * lo alpha + 2^15 < 2^32. Twice the lanes of the 64-bit product per vector. */
+static int32_t decay32(int32_t s, int32_t alpha)
+{
+    uint32_t lo = (uint32_t)s & 0xffffu;
+    return (s >> 16) * alpha + (int32_t)((lo * (uint32_t)alpha + 0x8000u) >> 16);
+}
+
 /* The common layer (voltage-based, reset by subtraction), written so that compilers vectorise
  * it: no aliasing (restrict), no branches. */
 static int64_t lif_subtract(int64_t n_out, int64_t *restrict v, const int64_t *restrict alpha_mem,
                             const int32_t *restrict acc, const int64_t *restrict bias,
                             const int64_t *restrict threshold, int64_t shift, int64_t lo, int64_t hi,
-                            uint8_t *restrict z_prev, uint8_t *restrict o)
+                            uint8_t *restrict o)
 {
     int64_t sat = 0, j;
     for (j = 0; j < n_out; ++j) {
@@ -151,70 +168,120 @@ static int64_t lif_subtract(int64_t n_out, int64_t *restrict v, const int64_t *r
         int64_t z = u > threshold[j];
         sat += (u == lo) + (u == hi);
         v[j] = u - (threshold[j] & -z);
-        z_prev[j] = (uint8_t)z;
         o[j] = (uint8_t)z;
     }
     return sat;
 }
 
+/* lif_subtract in int32 lanes, used when host_kernel.py has shown that no sum before the
+ * clamp can leave int32 (state_bits <= 31, |acc| 2^shift + |bias| + 2^(state_bits - 1) < 2^31) */
+static int32_t clamp32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+static int64_t lif_subtract32(int64_t n_out, int32_t *restrict v, const int32_t *restrict alpha_mem,
+                              const int32_t *restrict acc, const int32_t *restrict bias,
+                              const int32_t *restrict threshold, int32_t shift, int32_t lo, int32_t hi,
+                              uint8_t *restrict o)
+{
+    int32_t sat = 0;
+    int64_t j;
+    for (j = 0; j < n_out; ++j) {
+        int32_t u = clamp32(decay32(v[j], alpha_mem[j]) + acc[j] * (1 << shift) + bias[j], lo, hi);
+        int32_t z = u > threshold[j];
+        sat += (u == lo) + (u == hi);
+        v[j] = u - (threshold[j] & -z);
+        o[j] = (uint8_t)z;
+    }
+    return sat;
+}
+
+/* The general layer: current-based and/or reset to a value */
+static int64_t lif_general(int64_t n_out, int64_t *v, int64_t *cur, const int32_t *acc, const int64_t *bias,
+                           int64_t cuba, const int64_t *alpha_syn, const int64_t *alpha_mem,
+                           const int64_t *threshold, int64_t subtract, const int64_t *v_reset, int64_t shift,
+                           int64_t lo, int64_t hi, uint8_t *o)
+{
+    int64_t sat = 0, j;
+    for (j = 0; j < n_out; ++j) {
+        int64_t x = (int64_t)acc[j] * ((int64_t)1 << shift) + bias[j], u;
+        int z;
+        if (cuba) {
+            int64_t c = clamp(decay(cur[j], alpha_syn[j]) + x, lo, hi);
+            sat += (c == lo) | (c == hi);
+            cur[j] = c;
+            x = c;
+        }
+        u = clamp(decay(v[j], alpha_mem[j]) + x, lo, hi);
+        sat += (u == lo) | (u == hi);
+        z = u > threshold[j];
+        if (subtract)
+            u -= threshold[j] * z;
+        else if (z)
+            u = v_reset[j];
+        v[j] = u;
+        o[j] = (uint8_t)z;
+    }
+    return sat;
+}
+
+/* One layer over n_samples x steps. p32 (may be null): the layer's alpha_mem, bias and
+ * threshold as int32, when host_kernel.py chose the 32-bit update (v32 is then its state).
+ * synops[n] gets sample n's synaptic events: (input events + recurrent events) x n_out, the
+ * recurrent events being the spikes of every step but the last (each reaches the next step). */
 int64_t esnn_host_layer(const uint8_t *s_in, int64_t n_samples, int64_t steps, int64_t n_in, const int8_t *w_t,
-                        int64_t n_pad,
-                        const int32_t *r_t, int64_t n_out, int64_t shift, const int64_t *bias, int64_t cuba,
-                        const int64_t *alpha_syn, const int64_t *alpha_mem, const int64_t *threshold,
+                        int64_t n_pad, const int32_t *r_t, int64_t n_out, int64_t shift, const int64_t *bias,
+                        int64_t cuba, const int64_t *alpha_syn, const int64_t *alpha_mem, const int64_t *threshold,
                         int64_t subtract, const int64_t *v_reset, int64_t lo, int64_t hi, int64_t record,
-                        uint8_t *out, int64_t *rec_v, int64_t *rec_i, int64_t *v_last, int32_t *acc,
-                        int64_t *active, int64_t *v, int64_t *cur, uint8_t *z_prev)
+                        const int32_t *p32, uint8_t *out, int64_t *rec_v, int64_t *rec_i, int64_t *v_last,
+                        int64_t *synops, int32_t *acc, int64_t *active, int64_t *v, int64_t *cur, int32_t *v32)
 {
     int64_t sat = 0, n, t, j, k, a0;
-    uint32_t tab[256];
-    mask_positions(tab);
     for (n = 0; n < n_samples; ++n) {
+        int64_t events = 0;
         memset(v, 0, (size_t)n_out * sizeof *v);
+        memset(v32, 0, (size_t)n_out * sizeof *v32);
         memset(cur, 0, (size_t)n_out * sizeof *cur);
-        memset(z_prev, 0, (size_t)n_out);
         for (t = 0; t < steps; ++t) {
             const uint8_t *s = s_in + (n * steps + t) * n_in;
             uint8_t *o = out + (n * steps + t) * n_out;
-            int64_t n_active = active_inputs(s, n_in, active, tab);
+            int64_t n_active = active_inputs(s, n_in, active);
+            events += n_active;
             memset(acc, 0, (size_t)n_pad * sizeof *acc);
             for (a0 = 0; a0 < n_active; a0 += CHUNK)
                 add_rows(w_t, n_pad, active, a0, a0 + CHUNK < n_active ? a0 + CHUNK : n_active, acc);
-            if (r_t)
+            if (r_t && t > 0) {
+                const uint8_t *z_prev = o - n_out; /* the previous step's spikes */
                 for (k = 0; k < n_out; ++k)
-                    if (z_prev[k])
+                    if (z_prev[k]) {
+                        ++events;
                         for (j = 0; j < n_out; ++j)
                             acc[j] += r_t[k * n_out + j];
-            if (!cuba && subtract) {
-                sat += lif_subtract(n_out, v, alpha_mem, acc, bias, threshold, shift, lo, hi, z_prev, o);
-            } else {
-                for (j = 0; j < n_out; ++j) {
-                    int64_t x = (int64_t)acc[j] * ((int64_t)1 << shift) + bias[j], u;
-                    int z;
-                    if (cuba) {
-                        int64_t c = clamp(decay(cur[j], alpha_syn[j]) + x, lo, hi);
-                        sat += (c == lo) | (c == hi);
-                        cur[j] = c;
-                        x = c;
                     }
-                    u = clamp(decay(v[j], alpha_mem[j]) + x, lo, hi);
-                    sat += (u == lo) | (u == hi);
-                    z = u > threshold[j];
-                    if (subtract)
-                        u -= threshold[j] * z;
-                    else if (z)
-                        u = v_reset[j];
-                    v[j] = u;
-                    z_prev[j] = (uint8_t)z;
-                    o[j] = (uint8_t)z;
-                }
             }
+            if (p32)
+                sat += lif_subtract32(n_out, v32, p32, acc, p32 + n_out, p32 + 2 * n_out, (int32_t)shift,
+                                      (int32_t)lo, (int32_t)hi, o);
+            else if (!cuba && subtract)
+                sat += lif_subtract(n_out, v, alpha_mem, acc, bias, threshold, shift, lo, hi, o);
+            else
+                sat += lif_general(n_out, v, cur, acc, bias, cuba, alpha_syn, alpha_mem, threshold, subtract,
+                                   v_reset, shift, lo, hi, o);
             if (record) {
-                memcpy(rec_v + (n * steps + t) * n_out, v, (size_t)n_out * sizeof *v);
+                int64_t *rv = rec_v + (n * steps + t) * n_out;
+                if (p32)
+                    for (j = 0; j < n_out; ++j)
+                        rv[j] = v32[j];
+                else
+                    memcpy(rv, v, (size_t)n_out * sizeof *v);
                 if (cuba)
                     memcpy(rec_i + (n * steps + t) * n_out, cur, (size_t)n_out * sizeof *cur);
             }
         }
-        memcpy(v_last + n * n_out, v, (size_t)n_out * sizeof *v);
+        if (p32)
+            for (j = 0; j < n_out; ++j)
+                v_last[n * n_out + j] = v32[j];
+        else
+            memcpy(v_last + n * n_out, v, (size_t)n_out * sizeof *v);
+        synops[n] = events * n_out;
     }
     return sat;
 }

@@ -104,7 +104,8 @@ def _ptr(a: np.ndarray):
 
 class Prepared:
     """A layer's tables in the kernel's layout (int8 weights padded to whole vectors, int64
-    parameters) and its scratch buffers, made once and reused by every batch of a run."""
+    parameters, int32 copies when the 32-bit update is exact) and its scratch buffers, made once
+    and reused by every batch of a run."""
 
     def __init__(self, layer, state_bits: int):
         self.layer, self.lo_hi = layer, C.state_limits(state_bits)
@@ -120,19 +121,39 @@ class Prepared:
         self.bias, self.a_mem = i64(layer.bias), i64(layer.alpha_mem)
         self.thr, self.v_reset = i64(layer.threshold), i64(layer.v_reset)
         self.a_syn = i64(layer.alpha_syn) if layer.current_based else np.zeros(n_out, np.int64)
+        self.p32 = (
+            np.concatenate([self.a_mem, self.bias, self.thr]).astype(np.int32)
+            if fits_int32(layer, state_bits)
+            else None
+        )
         self.scratch = [
             np.zeros(self.n_pad, np.int32),
-            np.zeros(n_in + 8, np.int64),  # active inputs: the scan writes 8 slots at a time
+            np.zeros(n_in + 1, np.int64),  # active inputs (the tail scan writes one slot ahead)
             np.zeros(n_out, np.int64),
             np.zeros(n_out, np.int64),
-            np.zeros(n_out, np.uint8),
+            np.zeros(n_out, np.int32),
         ]
 
 
+def fits_int32(layer, state_bits: int) -> bool:
+    """Whether host_kernel.c's 32-bit update is exact for ``layer``: a voltage-based layer reset by
+    subtraction whose every sum before the clamp (decayed state + synaptic drive + bias) stays
+    inside int32 for any input, from the largest |sum of weights| into one neuron."""
+    if layer.current_based or layer.reset != "subtract" or state_bits > 31:
+        return False
+    w = np.abs(np.asarray(layer.weight, np.int64)).sum(axis=1)
+    if layer.recurrent is not None:
+        w = w + np.abs(np.asarray(layer.recurrent, np.int64)).sum(axis=1)
+    drive = int(w.max(initial=0)) << int(layer.shift)
+    bias = int(np.abs(np.asarray(layer.bias, np.int64)).max(initial=0))
+    return (1 << (state_bits - 1)) + drive + bias < (1 << 31)
+
+
 def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool, lib=None, prep: Prepared | None = None):
-    """Same contract and return value as fast_kernel.run_layer; ``lib``: another build of the
-    kernel (``load_library``), e.g. for an older instruction set, instead of the cached one;
-    ``prep``: the layer's ``Prepared`` tables when it runs batch after batch."""
+    """Same contract and return value as fast_kernel.run_layer, plus the layer's synaptic events
+    per sample (int64) as a sixth item; ``lib``: another build of the kernel (``load_library``),
+    e.g. for an older instruction set, instead of the cached one; ``prep``: the layer's
+    ``Prepared`` tables when it runs batch after batch."""
     lib = lib or _load()
     if lib is None:
         raise RuntimeError(f"the C host kernel is unavailable: {_failed}")
@@ -149,13 +170,15 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool, lib=None, 
     rec_v = np.zeros(shape, np.int64)
     rec_i = np.zeros(shape if layer.current_based else (1,), np.int64)
     v_last = np.empty((n, n_out), np.int64)
+    synops = np.empty(n, np.int64)
     c64 = ctypes.c_int64
     sat = lib.esnn_host_layer(
         _ptr(s), c64(n), c64(steps), c64(n_in), _ptr(p.w_t), c64(p.n_pad),
         _ptr(p.r_t) if p.r_t is not None else None, c64(n_out), c64(layer.shift), _ptr(p.bias),
         c64(int(layer.current_based)), _ptr(p.a_syn), _ptr(p.a_mem), _ptr(p.thr),
         c64(int(layer.reset == "subtract")), _ptr(p.v_reset), c64(lo), c64(hi), c64(int(record)),
-        _ptr(out), _ptr(rec_v), _ptr(rec_i), _ptr(v_last), *(_ptr(a) for a in p.scratch),
+        _ptr(p.p32) if p.p32 is not None else None,
+        _ptr(out), _ptr(rec_v), _ptr(rec_i), _ptr(v_last), _ptr(synops), *(_ptr(a) for a in p.scratch),
     )  # fmt: skip
     return (
         out.view(np.bool_),
@@ -163,4 +186,5 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool, lib=None, 
         rec_i if record and layer.current_based else None,
         v_last,
         int(sat),
+        synops,
     )

@@ -148,7 +148,9 @@ class QuantLayer:
     def current_based(self) -> bool:
         return self.alpha_syn is not None
 
-    def neuron_step(self, x: np.ndarray, i: np.ndarray | None, v: np.ndarray, state_bits: int) -> np.ndarray:
+    def neuron_step(
+        self, x: np.ndarray, i: np.ndarray | None, v: np.ndarray, state_bits: int, saturations: list[int] | None = None
+    ) -> np.ndarray:
         """Steps 3-6 of the contract for this layer's neurons (``contract.neuron_step`` with this
         layer's parameters), updating ``i`` and ``v`` in place; returns the spikes."""
         return C.neuron_step(
@@ -161,6 +163,7 @@ class QuantLayer:
             reset_subtract=self.reset == "subtract",
             v_reset=cast(np.ndarray, self.v_reset),  # filled in by __post_init__
             state_bits=state_bits,
+            saturations=saturations,
         )
 
 

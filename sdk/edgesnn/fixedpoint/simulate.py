@@ -58,7 +58,7 @@ class SimResult:
     prediction: np.ndarray  # (N,)
     synops: np.ndarray  # synaptic events per sample (N,)
     neuron_updates: int  # neuron updates per sample
-    saturations: list[int] = field(default_factory=list)  # saturated state writes per layer
+    saturations: list[int] = field(default_factory=list)  # per layer: states at a limit after the clamp
     record: list[dict[str, np.ndarray]] | None = None  # per layer: "spikes", "v", and "i" if CUBA
 
     def recorded(self) -> list[dict[str, np.ndarray]]:
@@ -122,14 +122,9 @@ class _IntKernel:
     def step(self, x: np.ndarray, state: list, count_sat: bool) -> tuple[np.ndarray, int]:
         L = self.L
         i, v = state
-        z = L.neuron_step(x, i, v, self.bits)
-        sat = 0
-        if count_sat:
-            lo, hi = C.state_limits(self.bits)
-            sat = int(np.count_nonzero((v == lo) | (v == hi)))
-            if i is not None:
-                sat += int(np.count_nonzero((i == lo) | (i == hi)))
-        return z, sat
+        counted: list[int] | None = [] if count_sat else None
+        z = L.neuron_step(x, i, v, self.bits, counted)
+        return z, sum(counted or ())
 
 
 class _FloatKernel:
@@ -221,7 +216,9 @@ def event_totals(p: np.ndarray) -> np.ndarray:
 
 def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     """Chain per-layer runners ``f(pooled_events, record) -> (spikes, v, i, v_last, saturations)``
-    (the compiled runners take dense layers only, whose pooled events are their input spikes)."""
+    (the compiled runners take dense layers only, whose pooled events are their input spikes); a
+    runner that counts the layer's synaptic events per sample itself (the C kernel) returns them
+    as a sixth item."""
     n, steps = inputs.shape[:2]
     s = inputs
     synops = np.zeros(n, np.int64)
@@ -230,12 +227,15 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     rec: list[dict[str, np.ndarray]] | None = [] if record else None
     for layer, run in layer_runs:
         p = pooled_events(layer, s)  # once: the runner and the event count both take it
-        out, vs, is_, v_last, sat = run(p, record)
-        if layer.conv is None and layer.pool is None:  # every input event reaches every neuron
+        result = run(p, record)
+        out, vs, is_, v_last, sat = result[:5]
+        if len(result) > 5:
+            synops += result[5]
+        elif layer.conv is None and layer.pool is None:  # every input event reaches every neuron
             synops += event_totals(p) * layer.n_out
         else:
             synops += np.einsum("ntk,k->n", p, fan_out(layer))
-        if layer.recurrent is not None:
+        if layer.recurrent is not None and len(result) == 5:
             synops += event_totals(out[:, :-1]) * layer.n_out
         neuron_updates += steps * layer.n_out
         saturations.append(sat)
