@@ -127,6 +127,16 @@ def test_emulated_device_equals_simulator(name, n, qnet, data, tmp_path):
         if name == "qemu-mps2-an385":
             assert d.hello.capabilities & codec.CAP_ICOUNT and d.hello.ticks_per_instruction == 3.2
             assert all(o.result.ticks > 0 for o in outs)
+            # link ticks: everything the device ran for received bytes, the timesteps included;
+            # the same samples again cost the same, up to the sequence numbers' CRC and COBS bytes
+            x, dev = data[0][:4], d.device
+            s0 = dev.stats()
+            model = sum(o.result.ticks for o in dev.stream(x))
+            s1 = dev.stats()
+            list(dev.stream(x))
+            s2 = dev.stats()
+            a, b = s1["link_ticks"] - s0["link_ticks"], s2["link_ticks"] - s1["link_ticks"]
+            assert 0 < model < a and abs(a - b) < 0.01 * a, (model, a, b)
         d.launched.proc.kill()  # the emulator goes away mid-session
         with pytest.raises(DeviceError):
             d.device.run_sample(data[0][0])

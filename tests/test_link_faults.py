@@ -12,6 +12,7 @@ from edgesnn.device.client import DeviceError
 from edgesnn.device.deploy import connect_port, deploy
 from edgesnn.device.faults import FaultRates, FaultyLink, FaultyProxy
 from edgesnn.firmware.boards import get_board
+from edgesnn.fixedpoint import simulate_int
 from tests.test_device import _stream_and_compare
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_board_tools, need_tools
@@ -83,6 +84,21 @@ def test_host_device_through_a_faulty_wire_equals_the_simulator(qnet, data, tmp_
         stats = dev.stats()
     assert bad == 0
     assert dev.retransmissions > 0 and stats["replays"] > 0 and stats["frames_bad"] > 0
+
+
+def test_frames_of_many_timesteps_shrink_on_a_noisy_wire_and_stay_exact(qnet, data, tmp_path):
+    """steps_per_frame=None sends as many timesteps per frame as fit and halves that once a frame
+    needs a retransmission; every output still equals the simulator."""
+    need_tools("cc", what="the host board")
+    noisy = FaultRates(flip=1 / 2000, drop=1 / 5000)
+    with deploy(qnet, get_board("host"), tmp_path) as d:
+        dev = d.device
+        dev.link = FaultyLink(dev.link, tx=noisy, rx=noisy, seed=4)
+        sim = simulate_int(qnet, data[0])
+        outs = list(dev.stream(data[0], steps_per_frame=None))
+        dev.link = dev.link.link
+    assert all(np.array_equal(o.spikes, sim.spikes[i]) and o.result.synops == sim.synops[i] for i, o in enumerate(outs))
+    assert dev.retransmissions > 0 and dev._auto_steps < dev._steps_that_fit(data[0][0])
 
 
 def test_emulated_board_through_a_faulty_tcp_proxy(qnet, data, tmp_path):

@@ -25,6 +25,7 @@ int device_main(void);
 int device_main(void)
 {
     esnn_proto_t *proto;
+    uint32_t timer_cost = 0;
     hal_uart_init();
     hal_timer_init();
     proto = device_link_setup(BOARD_NAME, write_bytes);
@@ -44,11 +45,20 @@ int device_main(void)
         (void)esnn_persist_load(&esnn_model, proto->learn, proto->store, &seq); /* last good weights, if any */
     }
 #endif
+    if (proto->ticks) {
+        /* what two timer reads cost with no work between them: subtracted from every byte's
+         * count below, so that link_ticks holds the device's work, not its measurement */
+        uint32_t a = proto->ticks();
+        timer_cost = proto->ticks() - a;
+    }
     for (;;) {
+        /* read before polling, so that a byte's count includes taking it from the UART */
+        uint32_t t0 = proto->ticks ? proto->ticks() : 0u;
         int c = hal_getc();
         if (c >= 0) {
-            uint8_t b = (uint8_t)c;
-            esnn_proto_rx(proto, &b, 1u);
+            esnn_proto_rx_byte(proto, (uint8_t)c);
+            if (proto->ticks)
+                proto->link_ticks += (uint32_t)(proto->ticks() - t0 - timer_cost);
         }
     }
 }

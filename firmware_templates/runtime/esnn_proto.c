@@ -4,15 +4,37 @@
 #define FW_VERSION_MAJOR 0u
 #define FW_VERSION_MINOR 1u
 
+/* CRC-16/CCITT-FALSE (poly 0x1021, init 0xffff, MSB first) a byte at a time: entry i is the
+ * CRC register after shifting byte i through it (512 bytes of flash; about 8 instructions a
+ * byte instead of 50 bit by bit) */
+static const uint16_t crc_table[256] = {
+    0x0000u, 0x1021u, 0x2042u, 0x3063u, 0x4084u, 0x50a5u, 0x60c6u, 0x70e7u, 0x8108u, 0x9129u, 0xa14au, 0xb16bu, 0xc18cu,
+    0xd1adu, 0xe1ceu, 0xf1efu, 0x1231u, 0x0210u, 0x3273u, 0x2252u, 0x52b5u, 0x4294u, 0x72f7u, 0x62d6u, 0x9339u, 0x8318u,
+    0xb37bu, 0xa35au, 0xd3bdu, 0xc39cu, 0xf3ffu, 0xe3deu, 0x2462u, 0x3443u, 0x0420u, 0x1401u, 0x64e6u, 0x74c7u, 0x44a4u,
+    0x5485u, 0xa56au, 0xb54bu, 0x8528u, 0x9509u, 0xe5eeu, 0xf5cfu, 0xc5acu, 0xd58du, 0x3653u, 0x2672u, 0x1611u, 0x0630u,
+    0x76d7u, 0x66f6u, 0x5695u, 0x46b4u, 0xb75bu, 0xa77au, 0x9719u, 0x8738u, 0xf7dfu, 0xe7feu, 0xd79du, 0xc7bcu, 0x48c4u,
+    0x58e5u, 0x6886u, 0x78a7u, 0x0840u, 0x1861u, 0x2802u, 0x3823u, 0xc9ccu, 0xd9edu, 0xe98eu, 0xf9afu, 0x8948u, 0x9969u,
+    0xa90au, 0xb92bu, 0x5af5u, 0x4ad4u, 0x7ab7u, 0x6a96u, 0x1a71u, 0x0a50u, 0x3a33u, 0x2a12u, 0xdbfdu, 0xcbdcu, 0xfbbfu,
+    0xeb9eu, 0x9b79u, 0x8b58u, 0xbb3bu, 0xab1au, 0x6ca6u, 0x7c87u, 0x4ce4u, 0x5cc5u, 0x2c22u, 0x3c03u, 0x0c60u, 0x1c41u,
+    0xedaeu, 0xfd8fu, 0xcdecu, 0xddcdu, 0xad2au, 0xbd0bu, 0x8d68u, 0x9d49u, 0x7e97u, 0x6eb6u, 0x5ed5u, 0x4ef4u, 0x3e13u,
+    0x2e32u, 0x1e51u, 0x0e70u, 0xff9fu, 0xefbeu, 0xdfddu, 0xcffcu, 0xbf1bu, 0xaf3au, 0x9f59u, 0x8f78u, 0x9188u, 0x81a9u,
+    0xb1cau, 0xa1ebu, 0xd10cu, 0xc12du, 0xf14eu, 0xe16fu, 0x1080u, 0x00a1u, 0x30c2u, 0x20e3u, 0x5004u, 0x4025u, 0x7046u,
+    0x6067u, 0x83b9u, 0x9398u, 0xa3fbu, 0xb3dau, 0xc33du, 0xd31cu, 0xe37fu, 0xf35eu, 0x02b1u, 0x1290u, 0x22f3u, 0x32d2u,
+    0x4235u, 0x5214u, 0x6277u, 0x7256u, 0xb5eau, 0xa5cbu, 0x95a8u, 0x8589u, 0xf56eu, 0xe54fu, 0xd52cu, 0xc50du, 0x34e2u,
+    0x24c3u, 0x14a0u, 0x0481u, 0x7466u, 0x6447u, 0x5424u, 0x4405u, 0xa7dbu, 0xb7fau, 0x8799u, 0x97b8u, 0xe75fu, 0xf77eu,
+    0xc71du, 0xd73cu, 0x26d3u, 0x36f2u, 0x0691u, 0x16b0u, 0x6657u, 0x7676u, 0x4615u, 0x5634u, 0xd94cu, 0xc96du, 0xf90eu,
+    0xe92fu, 0x99c8u, 0x89e9u, 0xb98au, 0xa9abu, 0x5844u, 0x4865u, 0x7806u, 0x6827u, 0x18c0u, 0x08e1u, 0x3882u, 0x28a3u,
+    0xcb7du, 0xdb5cu, 0xeb3fu, 0xfb1eu, 0x8bf9u, 0x9bd8u, 0xabbbu, 0xbb9au, 0x4a75u, 0x5a54u, 0x6a37u, 0x7a16u, 0x0af1u,
+    0x1ad0u, 0x2ab3u, 0x3a92u, 0xfd2eu, 0xed0fu, 0xdd6cu, 0xcd4du, 0xbdaau, 0xad8bu, 0x9de8u, 0x8dc9u, 0x7c26u, 0x6c07u,
+    0x5c64u, 0x4c45u, 0x3ca2u, 0x2c83u, 0x1ce0u, 0x0cc1u, 0xef1fu, 0xff3eu, 0xcf5du, 0xdf7cu, 0xaf9bu, 0xbfbau, 0x8fd9u,
+    0x9ff8u, 0x6e17u, 0x7e36u, 0x4e55u, 0x5e74u, 0x2e93u, 0x3eb2u, 0x0ed1u, 0x1ef0u,
+};
+
 uint16_t esnn_crc16(const uint8_t *data, uint16_t len)
 {
     uint16_t crc = 0xffffu, i;
-    for (i = 0; i < len; ++i) {
-        uint8_t b;
-        crc = (uint16_t)(crc ^ (uint16_t)(data[i] << 8));
-        for (b = 0; b < 8u; ++b)
-            crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
-    }
+    for (i = 0; i < len; ++i)
+        crc = (uint16_t)((uint16_t)(crc << 8) ^ crc_table[(uint8_t)((crc >> 8) ^ data[i])]);
     return crc;
 }
 
@@ -191,9 +213,27 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_
     for (s = 0; s < n_steps; ++s) {
         uint16_t ne = 0, k;
         if (type == ESNN_MSG_STEP_DENSE) {
-            for (k = 0; k < m->n_inputs; ++k)
-                if (in[pos + (k >> 3)] & (1u << (k & 7u)))
-                    p->events[ne++] = k;
+            /* byte by byte, skipping silent bytes; bits past n_inputs in the last byte are
+             * padding and ignored */
+            const uint8_t *map = in + pos;
+            uint16_t *ev = p->events;
+            unsigned n_ev = 0, kb;
+            for (kb = 0; kb < in_bytes; ++kb) {
+                unsigned j = 8u * kb, bits = map[kb];
+                if (kb + 1u == in_bytes && (m->n_inputs & 7u))
+                    bits &= (1u << (m->n_inputs & 7u)) - 1u;
+#if defined(__ARM_FEATURE_CLZ) || defined(__x86_64__) || defined(__aarch64__)
+                /* one iteration per set bit where counting trailing zeros is an instruction
+                 * (rbit + clz on ARMv7-M; ARMv6-M and RV32IMAC would call libgcc) */
+                for (; bits; bits &= bits - 1u)
+                    ev[n_ev++] = (uint16_t)(j + (unsigned)__builtin_ctz(bits));
+#else
+                for (; bits; bits >>= 1, ++j)
+                    if (bits & 1u)
+                        ev[n_ev++] = (uint16_t)j;
+#endif
+            }
+            ne = (uint16_t)n_ev;
             pos = (uint16_t)(pos + in_bytes);
         } else {
             uint16_t c = esnn_get16(in + pos);
@@ -316,8 +356,10 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         esnn_put32(o + 4, p->frames_bad);
         esnn_put32(o + 8, p->steps);
         esnn_put32(o + 12, p->replays);
+        esnn_put32(o + 16, (uint32_t)p->link_ticks);
+        esnn_put32(o + 20, (uint32_t)(p->link_ticks >> 32));
         {
-            send(p, ESNN_MSG_STATS | 0x80u, seq, 16u);
+            send(p, ESNN_MSG_STATS | 0x80u, seq, 24u);
             return;
         }
     case ESNN_MSG_PING:
@@ -349,8 +391,10 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
 void esnn_proto_init(esnn_proto_t *p)
 {
     p->rx_len = 0;
+    p->rx_cap = (uint16_t)ESNN_COBS_MAX(p->max_frame); /* once: a division, a library call on the M0 */
     p->overflow = 0;
-    p->frames_ok = p->frames_bad = p->steps = p->ticks_total = p->sample_ticks = p->replays = 0;
+    p->frames_ok = p->frames_bad = p->steps = p->sample_ticks = p->replays = 0;
+    p->link_ticks = 0;
     p->have_last = 0;
     p->cur_crc = p->last_crc = p->last_len = 0;
     p->cur_type = p->last_seq = p->last_type = 0;
@@ -359,11 +403,10 @@ void esnn_proto_init(esnn_proto_t *p)
 void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len)
 {
     uint16_t i;
-    uint16_t enc_cap = (uint16_t)ESNN_COBS_MAX(p->max_frame);
     for (i = 0; i < len; ++i) {
         uint8_t b = data[i];
         if (b != 0u) {
-            if (p->rx_len < enc_cap)
+            if (p->rx_len < p->rx_cap)
                 p->rx[p->rx_len++] = b;
             else
                 p->overflow = 1;

@@ -100,9 +100,13 @@ typedef struct esnn_proto {
     uint16_t *counts; /* n_outputs: output spikes since RESET */
     uint16_t max_frame; /* decoded capacity of frame/tx */
     uint16_t rx_len;
+    uint16_t rx_cap; /* ESNN_COBS_MAX(max_frame), set by esnn_proto_init */
     uint8_t overflow;
     /* counters since boot */
-    uint32_t frames_ok, frames_bad, steps, ticks_total, replays;
+    uint32_t frames_ok, frames_bad, steps, replays;
+    /* ticks the application spent on received bytes, from reading each to the end of its
+     * handling (replies and timesteps included; waiting for bytes excluded): STATS reports it */
+    uint64_t link_ticks;
     /* the request being handled, and the one the cached reply in `last` answers */
     uint16_t cur_crc, last_crc, last_len;
     uint8_t cur_type, last_seq, last_type, have_last;
@@ -132,6 +136,17 @@ static inline uint32_t esnn_get32(const uint8_t *p)
 void esnn_proto_init(esnn_proto_t *p);
 /* Feed received bytes; complete frames are handled and answered through p->write. */
 void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len);
+
+/* One received byte: inside a frame with room left (the common case) it is only stored, with
+ * no call; a delimiter or an overflow goes to esnn_proto_rx. Same effect as esnn_proto_rx of the
+ * byte. */
+static inline void esnn_proto_rx_byte(esnn_proto_t *p, uint8_t b)
+{
+    if (b != 0u && p->rx_len < p->rx_cap)
+        p->rx[p->rx_len++] = b;
+    else
+        esnn_proto_rx(p, &b, 1u);
+}
 
 /* Replies, for message handlers outside esnn_proto.c (payload already in p->tx + header). */
 void esnn_proto_send(esnn_proto_t *p, uint8_t type, uint8_t seq, uint16_t n);

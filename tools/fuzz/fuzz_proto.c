@@ -1,8 +1,9 @@
 /*
  * libFuzzer harness for the device-side protocol decoder (firmware_templates/runtime/esnn_proto.c).
- * Any byte stream goes through esnn_proto_rx() against a small real model; ASan/UBSan catch
- * memory errors and undefined behaviour, and the harness checks that every reply the device
- * sends decodes as a valid frame within the advertised size.
+ * Any byte stream goes through esnn_proto_rx() (or, for half the inputs, esnn_proto_rx_byte())
+ * against a small real model; ASan/UBSan catch memory errors and undefined behaviour, and the
+ * harness checks that every reply the device sends decodes as a valid frame within the
+ * advertised size.
  *
  *   python tools/fuzz/run_fuzz.py --seconds 60   (builds it with clang's -fsanitize=fuzzer,address,undefined
  *   against firmware_templates/apps/device_link.c, the runtime and a generated model, then runs it)
@@ -32,6 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (proto == 0) /* the same set-up as the device firmware, learning layer included */
         proto = device_link_setup("fuzz", on_reply);
     esnn_proto_init(proto);
+    if (size > 0 && (data[0] & 1u)) { /* half the inputs byte by byte, as the device loop feeds them */
+        size_t i;
+        for (i = 0; i < size; ++i)
+            esnn_proto_rx_byte(proto, data[i]);
+        return 0;
+    }
     while (size > 0) {
         uint16_t n = size > 60000u ? 60000u : (uint16_t)size;
         esnn_proto_rx(proto, data, n);

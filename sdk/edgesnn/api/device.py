@@ -136,20 +136,25 @@ def stream_rows(
     x: np.ndarray,
     y: np.ndarray,
     sim: SimResult,
-    steps_per_frame: int,
+    steps_per_frame: int | None,
     rows: list,
     on_row: Callable[[dict], None] | None = None,
     spikes_out: list | None = None,
     early_exit: int | None = None,
+    link: dict | None = None,
 ) -> str | None:
     """Stream samples to a deployed device, appending a row per sample; closes the deployment.
 
     Returns the error that ended the stream early, or None. Rows received are always kept.
+    ``link``, where the device counts instructions, gets ``instructions``: everything the device
+    executed for the stream (the link ticks of STATS before and after: receiving, decoding and
+    checking frames, timesteps, replies; one STATS exchange more than the samples need).
     """
     hello = d.hello
     tpi = hello.ticks_per_instruction if hello.capabilities & 2 else 0.0
     error = None
     try:
+        before = d.device.stats() if tpi and link is not None else {}
         for i, so in enumerate(d.device.stream(x, steps_per_frame, early_exit)):
             match = (
                 np.array_equal(so.spikes, sim.spikes[i])
@@ -174,6 +179,8 @@ def stream_rows(
                 spikes_out.append(np.asarray(so.spikes, bool))
             if on_row is not None:
                 on_row(row)
+        if "link_ticks" in before and link is not None:
+            link["instructions"] = (d.device.stats()["link_ticks"] - before["link_ticks"]) / tpi
     except DeviceError as e:
         error = str(e)
     except KeyboardInterrupt:
@@ -205,8 +212,12 @@ def save_device_output(
     return path
 
 
-def summarize(rows: list[dict], sim: SimResult, y: np.ndarray, board: str, error: str | None) -> dict[str, Any]:
-    """Accuracy, mismatches with the simulator, latency, synaptic events, instructions."""
+def summarize(
+    rows: list[dict], sim: SimResult, y: np.ndarray, board: str, error: str | None, link: dict | None = None
+) -> dict[str, Any]:
+    """Accuracy, mismatches with the simulator, latency, synaptic events, instructions: in
+    ``esnn_step`` (``instructions_per_*``) and, from ``link`` (``stream_rows``), everything the
+    device ran, protocol included (``end_to_end_instructions_per_*``)."""
     n = len(rows)
     s: dict[str, Any] = {
         "summary": True,
@@ -224,6 +235,9 @@ def summarize(rows: list[dict], sim: SimResult, y: np.ndarray, board: str, error
     if n and "instructions" in rows[0]:
         s["instructions_per_inference"] = float(np.mean([r["instructions"] for r in rows]))
         s["instructions_per_synaptic_event"] = s["instructions_per_inference"] / max(s["synops_per_inference"], 1.0)
+    if n and link and "instructions" in link:
+        s["end_to_end_instructions_per_inference"] = link["instructions"] / n
+        s["end_to_end_instructions_per_synaptic_event"] = link["instructions"] / n / max(s["synops_per_inference"], 1.0)
     if error:
         s["error"] = error
     return s
@@ -236,7 +250,7 @@ def stream(
     port: str | None = None,
     dataset: str | None = None,
     limit: int | None = None,
-    steps_per_frame: int = 1,
+    steps_per_frame: int | None = None,
     out: PathLike = "build/stream",
     timeout: float = 2.0,
     save_output: PathLike | None = None,
@@ -249,10 +263,15 @@ def stream(
     inference once its prediction is settled; the simulator's expectation is cut at the same
     step, so ``mismatches`` still compares every spike, prediction and synaptic event.
 
+    ``steps_per_frame``: timesteps per STEP frame; None (default) sends as many as a frame holds
+    and halves that whenever a frame needed a retransmission (``Device.run_sample``).
+
     Deploys to ``board`` first, or uses a device already on ``port``. ``on_row`` gets one dict
     per sample as it arrives. Returns the summary (``samples``, ``accuracy``, ``mismatches``,
-    ``retransmissions``, ``latency_ms_median``, ``error`` if the device went away) with the
-    per-sample ``rows``; rows received before an error are kept.
+    ``retransmissions``, ``latency_ms_median``, ``error`` if the device went away; where the
+    device counts instructions ``instructions_per_*`` in ``esnn_step`` and
+    ``end_to_end_instructions_per_*`` for everything it ran) with the per-sample ``rows``; rows
+    received before an error are kept.
 
     ```python
     s = edgesnn.api.stream("digits.qsnn", board="qemu-mps2-an385")
@@ -271,8 +290,9 @@ def stream(
     d = open_device(qnet, board, port, out, timeout)
     rows: list[dict] = []
     spikes: list[np.ndarray] = []
-    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes, early_exit)
-    summary = summarize(rows, sim, y, d.hello.board, error)
+    link: dict = {}
+    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes, early_exit, link)
+    summary = summarize(rows, sim, y, d.hello.board, error, link)
     summary["early_exit"] = early_exit
     summary["retransmissions"] = d.device.retransmissions
     if save_output is not None:

@@ -88,8 +88,9 @@ def demo(
     sim = simulate_int(qnet, x)
     d = device.deploy(qnet, board_name, out / f"device-{board_name}")
     rows: list[dict] = []
-    error = device.stream_rows(d, x, y, sim, 1, rows, on_row)
-    s = device.summarize(rows, sim, y, d.hello.board, error)
+    link: dict = {}
+    error = device.stream_rows(d, x, y, sim, None, rows, on_row, link=link)
+    s = device.summarize(rows, sim, y, d.hello.board, error, link)
     result["stream"] = s
     dev_build = d.build
     result.update(
@@ -109,7 +110,12 @@ def demo(
         ram_bytes=dev_build.get("ram_bytes"),
         running_accuracy=float(np.mean([r["correct"] for r in rows])) if rows else None,
     )
-    for key in ("instructions_per_inference", "instructions_per_synaptic_event"):
+    for key in (
+        "instructions_per_inference",
+        "instructions_per_synaptic_event",
+        "end_to_end_instructions_per_inference",
+        "end_to_end_instructions_per_synaptic_event",
+    ):
         if key in s:
             result[key] = s[key]
     if error:

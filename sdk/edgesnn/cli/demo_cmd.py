@@ -73,6 +73,11 @@ def _human(r: dict) -> None:
             f"instructions per inference: {r['instructions_per_inference']:.0f} "
             f"({r['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
         )
+    if "end_to_end_instructions_per_inference" in r:
+        typer.echo(
+            f"end to end, protocol included: {r['end_to_end_instructions_per_inference']:.0f} "
+            f"({r['end_to_end_instructions_per_synaptic_event']:.2f} per synaptic event)"
+        )
     if r["board"] != "host":
         typer.echo(
             f"flash: {r['flash_bytes']} B (runtime + protocol {r['flash_runtime_bytes']} B, model tables "

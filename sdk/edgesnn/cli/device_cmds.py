@@ -101,8 +101,14 @@ def stream_cmd(
     ] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N samples.")] = None,
     steps_per_frame: Annotated[
-        int, typer.Option(min=1, max=255, help="Timesteps per frame (1 = live, timestep by timestep).")
-    ] = 1,
+        Optional[int],
+        typer.Option(
+            min=1,
+            max=255,
+            help="Timesteps per frame (1 = timestep by timestep; default: as many as a frame holds, "
+            "1 with --early-exit, which decides after every timestep).",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Build folder when deploying.")] = Path("build/stream"),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 2.0,
     save_output: Annotated[
@@ -167,6 +173,11 @@ def _print_summary(s: dict) -> None:
         typer.echo(
             f"instructions per inference {s['instructions_per_inference']:.0f} "
             f"({s['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
+        )
+    if "end_to_end_instructions_per_inference" in s:
+        typer.echo(
+            f"end to end (protocol, frames and replies included) {s['end_to_end_instructions_per_inference']:.0f} "
+            f"({s['end_to_end_instructions_per_synaptic_event']:.2f} per synaptic event)"
         )
 
 

@@ -47,6 +47,7 @@ class Device:
         self._hello: codec.Hello | None = None
         self._pending: list[codec.Frame] = []  # decoded but not yet examined (several per read)
         self.ignored_frames = 0
+        self._auto_steps = 255  # run_sample's timesteps per frame when it chooses (halved on retransmissions)
 
     @classmethod
     def open(cls, port: str, *, timeout: float = 2.0, baudrate: int = 115200) -> Device:
@@ -178,8 +179,16 @@ class Device:
         return codec.parse_result(self.request(codec.RESULT).payload, self.info().n_outputs)
 
     def stats(self) -> dict:
-        ok, bad, steps, replays = struct.unpack("<IIII", self.request(codec.STATS).payload)
-        return {"frames_ok": ok, "frames_bad": bad, "steps": steps, "replays": replays}
+        """Counters since boot; ``link_ticks`` (ticks spent on received bytes, replies and
+        timesteps included) where the firmware reports it."""
+        p = self.request(codec.STATS).payload
+        if len(p) < 16:
+            raise DeviceError(f"STATS reply has {len(p)} bytes, expected at least 16")
+        ok, bad, steps, replays = struct.unpack_from("<IIII", p)
+        out = {"frames_ok": ok, "frames_bad": bad, "steps": steps, "replays": replays}
+        if len(p) >= 24:
+            out["link_ticks"] = struct.unpack_from("<Q", p, 16)[0]
+        return out
 
     # --- learning ---------------------------------------------------------------------------
 
@@ -226,44 +235,61 @@ class Device:
     def load_weights(self) -> int:
         return struct.unpack("<I", self.request(codec.LOAD).payload)[0]
 
-    def run_sample(self, spikes: np.ndarray, steps_per_frame: int = 1, early_exit: int | None = None) -> SampleOutput:
+    def run_sample(self, spikes: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None) -> SampleOutput:
         """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result.
-        ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops sending timesteps
-        once the prediction is settled; the result then covers the steps run."""
+        ``steps_per_frame``: timesteps per STEP frame; None sends as many as fit (one with
+        ``early_exit``, which is decided after each frame) and halves that for the rest of the
+        session each time a frame needed a retransmission (on a noisy wire short frames get
+        through). ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops
+        sending timesteps once the prediction is settled; the result then covers the steps run."""
         from edgesnn.fixedpoint.contract import settled
 
         hello = self.info()
         spikes = np.asarray(spikes, bool)
         if spikes.ndim != 2 or spikes.shape[1] != hello.n_inputs:
             raise DeviceError(f"sample has shape {spikes.shape}, the device takes (timesteps, {hello.n_inputs})")
-        per_frame = max(1, min(steps_per_frame, 255, self._steps_that_fit(spikes)))
+        auto = steps_per_frame is None
+        fit = self._steps_that_fit(spikes)
+        if auto:
+            steps_per_frame = 1 if early_exit is not None else self._auto_steps
         t0 = time.perf_counter()
         self.reset()
         out = np.zeros((spikes.shape[0], hello.n_outputs), bool)
         dense_bytes = (hello.n_inputs + 7) // 8
-        done = spikes.shape[0]
-        for start in range(0, spikes.shape[0], per_frame):
+        done, start = spikes.shape[0], 0
+        while start < spikes.shape[0]:
+            per_frame = max(1, min(int(steps_per_frame or 1), 255, fit))
             rows = spikes[start : start + per_frame]
+            sent_again = self.retransmissions
             # whichever encoding is shorter for these timesteps: index lists or bitmaps
             if rows.shape[0] * dense_bytes < 2 * rows.shape[0] + 2 * int(rows.sum()):
                 outs = self.step_dense(rows)
             else:
                 outs = self.step([np.flatnonzero(row) for row in rows])
+            if len(outs) != rows.shape[0]:
+                raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {rows.shape[0]} were sent")
+            if auto and self.retransmissions > sent_again and per_frame > 1:
+                self._auto_steps = steps_per_frame = per_frame // 2
             for k, idx in enumerate(outs):
                 out[start + k, idx] = True
-            ran = start + len(outs)
-            if early_exit is not None and settled(out[:ran].sum(axis=0), spikes.shape[0] - ran, early_exit):
-                done = ran
+            start += len(outs)
+            if early_exit is not None and settled(out[:start].sum(axis=0), spikes.shape[0] - start, early_exit):
+                done = start
                 break
         res = self.result()
         return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0, steps=done)
 
     def _steps_that_fit(self, spikes: np.ndarray) -> int:
-        room = self.info().max_frame - 8 - 1
-        worst = 2 + 2 * int(spikes.sum(axis=1).max(initial=0))
-        return max(1, room // worst)
+        """Timesteps of ``spikes`` that any frame of them holds, request and reply: a frame is
+        sent in the shorter encoding, so a step takes at most the smaller of its worst index list
+        and its bitmap."""
+        hello = self.info()
+        room = hello.max_frame - 8 - 1
+        worst = min(2 + 2 * int(spikes.sum(axis=1).max(initial=0)), (hello.n_inputs + 7) // 8)
+        reply = (hello.n_outputs + 7) // 8
+        return max(1, min(room // max(worst, 1), room // reply))
 
-    def stream(self, inputs: np.ndarray, steps_per_frame: int = 1, early_exit: int | None = None):
+    def stream(self, inputs: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None):
         """Yield a SampleOutput per sample of ``inputs`` (samples, timesteps, n_inputs)."""
         for sample in np.asarray(inputs, bool):
             yield self.run_sample(sample, steps_per_frame, early_exit)
