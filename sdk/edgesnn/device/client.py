@@ -235,7 +235,9 @@ class Device:
     def load_weights(self) -> int:
         return struct.unpack("<I", self.request(codec.LOAD).payload)[0]
 
-    def run_sample(self, spikes: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None) -> SampleOutput:
+    def run_sample(
+        self, spikes: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None
+    ) -> SampleOutput:
         """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result.
         ``steps_per_frame``: timesteps per STEP frame; None sends as many as fit (one with
         ``early_exit``, which is decided after each frame) and halves that for the rest of the
