@@ -119,7 +119,7 @@ def quantization(layers: list[dict], title: str, out: Path) -> Path:
         row[1].plot(lim, lim, color="grey", lw=0.8)
         err = np.abs(vf - vi)
         row[1].set_title(
-            f"integer vs float: max |diff| {err.max():.3g}, saturated writes {L['saturations']}", fontsize=9
+            f"integer vs float: max |diff| {err.max():.3g}, states at a limit {L['saturations']}", fontsize=9
         )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
