@@ -68,11 +68,13 @@ void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
     uint16_t l;
     for (l = 0; l < m->n_layers; ++l) {
         const esnn_layer_t *L = &m->layers[l];
-        uint32_t j;
-        for (j = 0; j < L->n_out; ++j) {
-            s->v[L->offset + j] = 0;
-            if (L->flags & ESNN_CUBA)
-                s->i[L->offset + j] = 0;
+        int32_t *v = s->v + L->offset, *end = v + L->n_out; /* one store and a test per neuron */
+        while (v != end)
+            *v++ = 0;
+        if (L->flags & ESNN_CUBA) {
+            int32_t *i = s->i + L->offset;
+            for (v = s->v + L->offset; v != end; ++v)
+                *i++ = 0;
         }
         s->n_spikes[l] = 0;
     }
