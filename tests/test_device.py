@@ -142,6 +142,20 @@ def test_emulated_device_equals_simulator(name, n, qnet, data, tmp_path):
             d.device.run_sample(data[0][0])
 
 
+def test_stream_summary_counts_the_whole_link_on_a_counting_board(qnet, tmp_path):
+    """On a board that counts instructions the summary has the model's count (esnn_step) and the
+    whole link's (STATS' link ticks), the latter larger: frames, checks and replies."""
+    from edgesnn import api
+
+    board = get_board("qemu-mps2-an385")
+    need_board_tools(board)
+    s = api.stream(qnet, board=board.name, dataset="digits", limit=4, out=tmp_path)
+    assert s["complete"] and s["mismatches"] == 0
+    assert s["end_to_end_instructions_per_inference"] > s["instructions_per_inference"] > 0
+    ratio = s["end_to_end_instructions_per_synaptic_event"] / s["instructions_per_synaptic_event"]
+    assert ratio == pytest.approx(s["end_to_end_instructions_per_inference"] / s["instructions_per_inference"])
+
+
 def test_stream_cli_json_lines_and_summary(qnet, data, tmp_path):
     m = save_model(qnet, tmp_path / "m.qsnn")
     res = CliRunner().invoke(
