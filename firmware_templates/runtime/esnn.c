@@ -72,8 +72,8 @@ void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
         while (v != end)
             *v++ = 0;
         if (L->flags & ESNN_CUBA) {
-            int32_t *i = s->i + L->offset;
-            for (v = s->v + L->offset; v != end; ++v)
+            int32_t *i = s->i + L->offset, *i_end = i + L->n_out;
+            while (i != i_end)
                 *i++ = 0;
         }
         s->n_spikes[l] = 0;
