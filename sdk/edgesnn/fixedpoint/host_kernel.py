@@ -108,7 +108,7 @@ class Prepared:
     and reused by every batch of a run."""
 
     def __init__(self, layer, state_bits: int):
-        self.layer, self.lo_hi = layer, C.state_limits(state_bits)
+        self.lo_hi = C.state_limits(state_bits)
         n_out, n_in = layer.n_out, layer.n_in
         self.n_pad = -(-n_out // LANES) * LANES  # whole SIMD vectors (host_kernel.c: LANES)
         self.w_t = np.zeros((max(n_in, 1), self.n_pad), np.int8)

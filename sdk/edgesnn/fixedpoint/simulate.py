@@ -227,16 +227,16 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     rec: list[dict[str, np.ndarray]] | None = [] if record else None
     for layer, run in layer_runs:
         p = pooled_events(layer, s)  # once: the runner and the event count both take it
-        result = run(p, record)
-        out, vs, is_, v_last, sat = result[:5]
-        if len(result) > 5:
-            synops += result[5]
-        elif layer.conv is None and layer.pool is None:  # every input event reaches every neuron
-            synops += event_totals(p) * layer.n_out
+        out, vs, is_, v_last, sat, *counted = run(p, record)
+        if counted:  # the runner counted them
+            synops += counted[0]
         else:
-            synops += np.einsum("ntk,k->n", p, fan_out(layer))
-        if layer.recurrent is not None and len(result) == 5:
-            synops += event_totals(out[:, :-1]) * layer.n_out
+            if layer.conv is None and layer.pool is None:  # every input event reaches every neuron
+                synops += event_totals(p) * layer.n_out
+            else:
+                synops += np.einsum("ntk,k->n", p, fan_out(layer))
+            if layer.recurrent is not None:
+                synops += event_totals(out[:, :-1]) * layer.n_out
         neuron_updates += steps * layer.n_out
         saturations.append(sat)
         if rec is not None:
