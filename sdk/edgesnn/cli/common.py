@@ -74,6 +74,21 @@ def progress_bar(total: int | None, label: str, enabled: bool) -> Any:
     )
 
 
+def echo_instructions(r: dict) -> None:
+    """The instruction counts of a stream or demo summary, where the board counts them: in
+    ``esnn_step``, then everything the device ran for the link."""
+    if "instructions_per_inference" in r:
+        typer.echo(
+            f"instructions per inference {r['instructions_per_inference']:.0f} "
+            f"({r['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
+        )
+    if "end_to_end_instructions_per_inference" in r:
+        typer.echo(
+            f"end to end (protocol, frames and replies included) {r['end_to_end_instructions_per_inference']:.0f} "
+            f"({r['end_to_end_instructions_per_synaptic_event']:.2f} per synaptic event)"
+        )
+
+
 def fail(message: str, code: int = 1) -> None:
     """One line on stderr naming the cause, then a non-zero exit."""
     sys.stderr.write(f"error: {message}\n")

@@ -10,7 +10,7 @@ import typer
 
 from edgesnn import api
 from edgesnn.api.defaults import DEFAULT_BOARD
-from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors, progress_bar
+from edgesnn.cli.common import JsonOpt, echo_instructions, emit, err_console, handles_errors, progress_bar
 
 
 @handles_errors
@@ -68,16 +68,7 @@ def _human(r: dict) -> None:
         f"synaptic events per inference: {r['synops_per_sample']:.0f}; "
         f"median latency {r['latency_ms_median']:.1f} ms per inference over the link"
     )
-    if "instructions_per_inference" in r:
-        typer.echo(
-            f"instructions per inference: {r['instructions_per_inference']:.0f} "
-            f"({r['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
-        )
-    if "end_to_end_instructions_per_inference" in r:
-        typer.echo(
-            f"end to end, protocol included: {r['end_to_end_instructions_per_inference']:.0f} "
-            f"({r['end_to_end_instructions_per_synaptic_event']:.2f} per synaptic event)"
-        )
+    echo_instructions(r)
     if r["board"] != "host":
         typer.echo(
             f"flash: {r['flash_bytes']} B (runtime + protocol {r['flash_runtime_bytes']} B, model tables "

@@ -12,7 +12,7 @@ import numpy as np
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, drop, emit, err_console, handles_errors, line
+from edgesnn.cli.common import JsonOpt, drop, echo_instructions, emit, err_console, handles_errors, line
 
 
 @handles_errors
@@ -169,16 +169,7 @@ def _print_summary(s: dict) -> None:
         if s["samples"]
         else "no samples received"
     )
-    if "instructions_per_inference" in s:
-        typer.echo(
-            f"instructions per inference {s['instructions_per_inference']:.0f} "
-            f"({s['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
-        )
-    if "end_to_end_instructions_per_inference" in s:
-        typer.echo(
-            f"end to end (protocol, frames and replies included) {s['end_to_end_instructions_per_inference']:.0f} "
-            f"({s['end_to_end_instructions_per_synaptic_event']:.2f} per synaptic event)"
-        )
+    echo_instructions(s)
 
 
 class _Null:
