@@ -400,32 +400,32 @@ void esnn_proto_init(esnn_proto_t *p)
     p->cur_type = p->last_seq = p->last_type = 0;
 }
 
+void esnn_proto_rx_slow(esnn_proto_t *p, uint8_t b)
+{
+    if (b != 0u) { /* no room left: the frame is refused at its delimiter */
+        p->overflow = 1;
+        return;
+    }
+    /* delimiter: a complete frame (or noise between frames) */
+    if (p->overflow) {
+        p->frames_bad++;
+        send_error(p, 0, ESNN_ERR_TOO_LARGE, p->rx_len);
+    } else if (p->rx_len > 0u) {
+        int32_t n = esnn_cobs_decode(p->rx, p->rx_len, p->frame, p->max_frame);
+        if (n < 0) {
+            p->frames_bad++;
+            send_error(p, 0, ESNN_ERR_COBS, p->rx_len);
+        } else {
+            handle(p, p->frame, (uint16_t)n);
+        }
+    }
+    p->rx_len = 0;
+    p->overflow = 0;
+}
+
 void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len)
 {
     uint16_t i;
-    for (i = 0; i < len; ++i) {
-        uint8_t b = data[i];
-        if (b != 0u) {
-            if (p->rx_len < p->rx_cap)
-                p->rx[p->rx_len++] = b;
-            else
-                p->overflow = 1;
-            continue;
-        }
-        /* delimiter: a complete frame (or noise between frames) */
-        if (p->overflow) {
-            p->frames_bad++;
-            send_error(p, 0, ESNN_ERR_TOO_LARGE, p->rx_len);
-        } else if (p->rx_len > 0u) {
-            int32_t n = esnn_cobs_decode(p->rx, p->rx_len, p->frame, p->max_frame);
-            if (n < 0) {
-                p->frames_bad++;
-                send_error(p, 0, ESNN_ERR_COBS, p->rx_len);
-            } else {
-                handle(p, p->frame, (uint16_t)n);
-            }
-        }
-        p->rx_len = 0;
-        p->overflow = 0;
-    }
+    for (i = 0; i < len; ++i)
+        esnn_proto_rx_byte(p, data[i]);
 }

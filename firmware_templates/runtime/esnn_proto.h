@@ -137,15 +137,18 @@ void esnn_proto_init(esnn_proto_t *p);
 /* Feed received bytes; complete frames are handled and answered through p->write. */
 void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len);
 
+/* A delimiter (the frame is decoded, handled and answered) or a byte with no room left (the
+ * frame will be refused): esnn_proto_rx_byte's uncommon cases. */
+void esnn_proto_rx_slow(esnn_proto_t *p, uint8_t b);
+
 /* One received byte: inside a frame with room left (the common case) it is only stored, with
- * no call; a delimiter or an overflow goes to esnn_proto_rx. Same effect as esnn_proto_rx of the
- * byte. */
+ * no call. esnn_proto_rx feeds its bytes through here. */
 static inline void esnn_proto_rx_byte(esnn_proto_t *p, uint8_t b)
 {
     if (b != 0u && p->rx_len < p->rx_cap)
         p->rx[p->rx_len++] = b;
     else
-        esnn_proto_rx(p, &b, 1u);
+        esnn_proto_rx_slow(p, b);
 }
 
 /* Replies, for message handlers outside esnn_proto.c (payload already in p->tx + header). */
