@@ -237,9 +237,12 @@ int64_t esnn_host_layer(const uint8_t *s_in, int64_t n_samples, int64_t steps, i
     int64_t sat = 0, n, t, j, k, a0;
     for (n = 0; n < n_samples; ++n) {
         int64_t events = 0;
-        memset(v, 0, (size_t)n_out * sizeof *v);
-        memset(v32, 0, (size_t)n_out * sizeof *v32);
-        memset(cur, 0, (size_t)n_out * sizeof *cur);
+        if (p32) /* the state the chosen update keeps */
+            memset(v32, 0, (size_t)n_out * sizeof *v32);
+        else
+            memset(v, 0, (size_t)n_out * sizeof *v);
+        if (cuba)
+            memset(cur, 0, (size_t)n_out * sizeof *cur);
         for (t = 0; t < steps; ++t) {
             const uint8_t *s = s_in + (n * steps + t) * n_in;
             uint8_t *o = out + (n * steps + t) * n_out;
