@@ -87,7 +87,12 @@ static void sum_rows(uint32_t *part, const uint32_t *rows, uint16_t words, const
 {
     uint16_t e;
     copy_row(part, rows + (uint32_t)ev[0] * words, words);
-    for (e = 1; e < n_ev; ++e)
+    for (e = 1; e + 3u <= n_ev; e = (uint16_t)(e + 3u))
+        add_rows3(part, rows + (uint32_t)ev[e] * words, rows + (uint32_t)ev[e + 1u] * words,
+                  rows + (uint32_t)ev[e + 2u] * words, words);
+    if (n_ev - e == 2)
+        add_rows2(part, rows + (uint32_t)ev[e] * words, rows + (uint32_t)ev[e + 1u] * words, words);
+    else if (n_ev - e == 1)
         add_row(part, rows + (uint32_t)ev[e] * words, words);
 }
 
