@@ -99,6 +99,24 @@ def test_frames_of_many_timesteps_shrink_on_a_noisy_wire_and_stay_exact(qnet, da
         dev.link = dev.link.link
     assert all(np.array_equal(o.spikes, sim.spikes[i]) and o.result.synops == sim.synops[i] for i, o in enumerate(outs))
     assert dev.retransmissions > 0 and dev._auto_steps < dev._steps_that_fit(data[0][0])
+    assert dev.damage_seen() > 0
+
+
+def test_late_but_intact_replies_keep_the_frame_size(qnet, data, tmp_path):
+    """A reply that only comes late (a busy host) is retransmitted for, but nothing was damaged:
+    the frames keep their size, and the outputs still equal the simulator."""
+    need_tools("cc", what="the host board")
+    slow = FaultRates(delay=1 / 50, delay_s=0.03)  # a few bytes of a reply wait longer than a try
+    with deploy(qnet, get_board("host"), tmp_path) as d:
+        dev = d.device
+        dev.retry_timeout = 0.02
+        dev.link = FaultyLink(dev.link, rx=slow, seed=2)
+        sim = simulate_int(qnet, data[0][:10])
+        outs = list(dev.stream(data[0][:10], steps_per_frame=None))
+        dev.link = dev.link.link
+    assert all(np.array_equal(o.spikes, sim.spikes[i]) and o.result.synops == sim.synops[i] for i, o in enumerate(outs))
+    assert dev.retransmissions > 0 and dev.damage_seen() == 0
+    assert dev._auto_steps == 255  # never halved: min(255, what fits) stays what fits
 
 
 def test_emulated_board_through_a_faulty_tcp_proxy(qnet, data, tmp_path):

@@ -264,7 +264,7 @@ def stream(
     step, so ``mismatches`` still compares every spike, prediction and synaptic event.
 
     ``steps_per_frame``: timesteps per STEP frame; None (default) sends as many as a frame holds
-    and halves that whenever a frame needed a retransmission (``Device.run_sample``).
+    and halves that whenever a frame arrived damaged, either way (``Device.run_sample``).
 
     Deploys to ``board`` first, or uses a device already on ``port``. ``on_row`` gets one dict
     per sample as it arrives. Returns the summary (``samples``, ``accuracy``, ``mismatches``,

@@ -42,12 +42,13 @@ class Device:
         self.link, self.timeout, self.port = link, timeout, port
         self.retries, self.retry_timeout = retries, retry_timeout
         self.retransmissions = 0  # requests sent again (lost or damaged replies or requests)
+        self.damaged_requests = 0  # error replies with seq 0: the device received a damaged frame
         self.decoder = codec.FrameDecoder()
         self._seq = 0
         self._hello: codec.Hello | None = None
         self._pending: list[codec.Frame] = []  # decoded but not yet examined (several per read)
         self.ignored_frames = 0
-        self._auto_steps = 255  # run_sample's timesteps per frame when it chooses (halved on retransmissions)
+        self._auto_steps = 255  # run_sample's timesteps per frame when it chooses (halved on damage)
 
     @classmethod
     def open(cls, port: str, *, timeout: float = 2.0, baudrate: int = 115200) -> Device:
@@ -127,6 +128,7 @@ class Device:
                 self.ignored_frames += 1  # a late or replayed reply to an earlier request, or noise
                 if not (f.seq == 0 and f.type == codec.ERROR | codec.REPLY):
                     continue  # not about our request: keep waiting
+                self.damaged_requests += 1
                 # else the device saw a damaged frame, probably our request: send it again now
             # here: the try's wait ran out, a damaged frame arrived, or the device saw one
             now = time.monotonic()
@@ -241,8 +243,8 @@ class Device:
         """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result.
         ``steps_per_frame``: timesteps per STEP frame; None sends as many as fit (one with
         ``early_exit``, which is decided after each frame) and halves that for the rest of the
-        session each time a frame needed a retransmission (on a noisy wire short frames get
-        through). ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops
+        session each time a frame was damaged on the way, either way (on a noisy wire short frames
+        get through; a reply that is only late, on a busy host, keeps the size). ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops
         sending timesteps once the prediction is settled; the result then covers the steps run."""
         from edgesnn.fixedpoint.contract import settled
 
@@ -262,7 +264,7 @@ class Device:
         while start < spikes.shape[0]:
             per_frame = max(1, min(int(steps_per_frame or 1), 255, fit))
             rows = spikes[start : start + per_frame]
-            sent_again = self.retransmissions
+            damaged = self.damage_seen()
             # whichever encoding is shorter for these timesteps: index lists or bitmaps
             if rows.shape[0] * dense_bytes < 2 * rows.shape[0] + 2 * int(rows.sum()):
                 outs = self.step_dense(rows)
@@ -270,7 +272,7 @@ class Device:
                 outs = self.step([np.flatnonzero(row) for row in rows])
             if len(outs) != rows.shape[0]:
                 raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {rows.shape[0]} were sent")
-            if auto and self.retransmissions > sent_again and per_frame > 1:
+            if auto and self.damage_seen() > damaged and per_frame > 1:
                 self._auto_steps = steps_per_frame = per_frame // 2
             for k, idx in enumerate(outs):
                 out[start + k, idx] = True
@@ -280,6 +282,10 @@ class Device:
                 break
         res = self.result()
         return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0, steps=done)
+
+    def damage_seen(self) -> int:
+        """Damaged frames so far, both ways: replies this side rejected, requests the device did."""
+        return self.decoder.errors + self.damaged_requests
 
     def _steps_that_fit(self, spikes: np.ndarray) -> int:
         """Timesteps of ``spikes`` that any frame of them holds, request and reply: a frame is
