@@ -4,7 +4,6 @@
 static esnn_buffers_t buffers;
 static esnn_state_t state;
 static esnn_proto_t proto;
-static uint8_t rx[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
 static uint8_t frame[ESNN_PROTO_MAX_FRAME];
 static uint8_t tx[ESNN_PROTO_MAX_FRAME];
 static uint8_t tx_enc[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
@@ -29,7 +28,6 @@ esnn_proto_t *device_link_setup(const char *board, esnn_write_fn write)
     proto.ticks = 0;
     proto.capabilities = 0;
     proto.ticks_per_instr_x10 = 0;
-    proto.rx = rx;
     proto.frame = frame;
     proto.tx = tx;
     proto.tx_enc = tx_enc;

@@ -154,18 +154,46 @@ static uint16_t reply_room(const esnn_proto_t *p)
     return (uint16_t)(p->max_frame - ESNN_PROTO_HEADER - ESNN_PROTO_CRC);
 }
 
-static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_t *in, uint16_t len)
+/* RESET: every state, the output counts and the sample's ticks to zero. */
+static void reset_sample(esnn_proto_t *p)
+{
+    uint16_t k;
+    esnn_reset(p->model, p->state);
+    if (p->learn != 0)
+        p->learn_reset(p->model, p->learn);
+    for (k = 0; k < p->model->n_outputs; ++k)
+        p->counts[k] = 0;
+    p->sample_ticks = 0;
+}
+
+/* RESULT's payload at o; returns its length, result_bytes(m). */
+static uint16_t result_bytes(const esnn_model_t *m) { return (uint16_t)(14u + 2u * m->n_outputs); }
+static uint16_t put_result(const esnn_proto_t *p, uint8_t *o)
+{
+    const esnn_model_t *m = p->model;
+    uint16_t k;
+    esnn_put16(o, esnn_predict(m, p->state, p->counts));
+    esnn_put32(o + 2, p->state->synops);
+    esnn_put32(o + 6, p->state->neuron_updates);
+    esnn_put32(o + 10, p->sample_ticks);
+    for (k = 0; k < m->n_outputs; ++k)
+        esnn_put16(o + 14 + 2u * k, p->counts[k]);
+    return result_bytes(m);
+}
+
+static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flags, const uint8_t *in, uint16_t len)
 {
     const esnn_model_t *m = p->model;
     uint16_t n_steps, s, pos = 1, out = 1;
     uint16_t out_bytes = (uint16_t)((m->n_outputs + 7u) / 8u);
     uint16_t in_bytes = (uint16_t)((m->n_inputs + 7u) / 8u);
+    uint32_t with_result = (flags & ESNN_FLAG_RESULT) ? result_bytes(m) : 0u;
     if (len < 1u) {
         send_error(p, seq, ESNN_ERR_MALFORMED, 0);
         return;
     }
     n_steps = in[0];
-    if (1u + (uint32_t)n_steps * out_bytes > reply_room(p)) {
+    if (1u + (uint32_t)n_steps * out_bytes + with_result > reply_room(p)) {
         send_error(p, seq, ESNN_ERR_TOO_LARGE, n_steps);
         return;
     }
@@ -209,6 +237,8 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_
         send_error(p, seq, ESNN_ERR_MALFORMED, pos);
         return;
     }
+    if (flags & ESNN_FLAG_RESET)
+        reset_sample(p);
     pos = 1;
     for (s = 0; s < n_steps; ++s) {
         uint16_t ne = 0, k;
@@ -245,6 +275,8 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, const uint8_
         step_and_report(p, ne, &out);
     }
     p->tx[ESNN_PROTO_HEADER] = (uint8_t)n_steps;
+    if (with_result)
+        out = (uint16_t)(out + put_result(p, p->tx + ESNN_PROTO_HEADER + out));
     send(p, type | 0x80u, seq, out);
 }
 
@@ -253,7 +285,7 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
     const esnn_model_t *m = p->model;
     uint8_t *o = p->tx + ESNN_PROTO_HEADER;
     uint16_t n, plen, k;
-    uint8_t type, seq;
+    uint8_t type, seq, flags;
     if (len < ESNN_PROTO_HEADER + ESNN_PROTO_CRC) {
         p->frames_bad++;
         {
@@ -293,6 +325,13 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
             return;
         }
     }
+    flags = f[3];
+    if (flags &
+        ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE) ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT : 0u)) {
+        p->frames_bad++;
+        send_error(p, seq, ESNN_ERR_PARAM, flags); /* a flag this message does not take */
+        return;
+    }
     p->frames_ok++;
     f += ESNN_PROTO_HEADER;
     switch (type) {
@@ -321,34 +360,23 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         }
     }
     case ESNN_MSG_RESET:
-        esnn_reset(m, p->state);
-        if (p->learn != 0)
-            p->learn_reset(m, p->learn);
-        for (k = 0; k < m->n_outputs; ++k)
-            p->counts[k] = 0;
-        p->sample_ticks = 0;
+        reset_sample(p);
         {
             send(p, ESNN_MSG_RESET | 0x80u, seq, 0);
             return;
         }
     case ESNN_MSG_STEP_SPARSE:
     case ESNN_MSG_STEP_DENSE: {
-        handle_step(p, type, seq, f, plen);
+        handle_step(p, type, seq, flags, f, plen);
         return;
     }
     case ESNN_MSG_RESULT:
-        if (2u * m->n_outputs + 14u > reply_room(p)) {
+        if (result_bytes(m) > reply_room(p)) {
             send_error(p, seq, ESNN_ERR_TOO_LARGE, 0);
             return;
         }
-        esnn_put16(o, esnn_predict(m, p->state, p->counts));
-        esnn_put32(o + 2, p->state->synops);
-        esnn_put32(o + 6, p->state->neuron_updates);
-        esnn_put32(o + 10, p->sample_ticks);
-        for (k = 0; k < m->n_outputs; ++k)
-            esnn_put16(o + 14 + 2u * k, p->counts[k]);
         {
-            send(p, ESNN_MSG_RESULT | 0x80u, seq, (uint16_t)(14u + 2u * m->n_outputs));
+            send(p, ESNN_MSG_RESULT | 0x80u, seq, put_result(p, o));
             return;
         }
     case ESNN_MSG_STATS:
@@ -391,8 +419,9 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
 void esnn_proto_init(esnn_proto_t *p)
 {
     p->rx_len = 0;
-    p->rx_cap = (uint16_t)ESNN_COBS_MAX(p->max_frame); /* once: a division, a library call on the M0 */
+    p->cobs_left = p->cobs_zero = 0;
     p->overflow = 0;
+    p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_STEP_FLAGS);
     p->frames_ok = p->frames_bad = p->steps = p->sample_ticks = p->replays = 0;
     p->link_ticks = 0;
     p->have_last = 0;
@@ -406,20 +435,18 @@ void esnn_proto_rx_slow(esnn_proto_t *p, uint8_t b)
         p->overflow = 1;
         return;
     }
-    /* delimiter: a complete frame (or noise between frames) */
+    /* delimiter: a complete frame (or nothing between two delimiters, which is skipped) */
     if (p->overflow) {
         p->frames_bad++;
         send_error(p, 0, ESNN_ERR_TOO_LARGE, p->rx_len);
-    } else if (p->rx_len > 0u) {
-        int32_t n = esnn_cobs_decode(p->rx, p->rx_len, p->frame, p->max_frame);
-        if (n < 0) {
-            p->frames_bad++;
-            send_error(p, 0, ESNN_ERR_COBS, p->rx_len);
-        } else {
-            handle(p, p->frame, (uint16_t)n);
-        }
+    } else if (p->cobs_left != 0u) { /* a block cut short: its code promised more bytes */
+        p->frames_bad++;
+        send_error(p, 0, ESNN_ERR_COBS, p->rx_len);
+    } else if (p->rx_len > 0u || p->cobs_zero) {
+        handle(p, p->frame, p->rx_len);
     }
     p->rx_len = 0;
+    p->cobs_left = p->cobs_zero = 0;
     p->overflow = 0;
 }
 

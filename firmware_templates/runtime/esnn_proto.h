@@ -4,6 +4,7 @@
  *
  * Frame on the wire: COBS(header | payload | crc16) 0x00
  *   header: u8 version, u8 type, u8 seq, u8 flags, u16 payload length (little-endian)
+ *   flags  : STEP requests only (ESNN_FLAG_*); 0 on every other message and on replies
  *   crc16 : CRC-16/CCITT-FALSE over header and payload, little-endian
  */
 #ifndef ESNN_PROTO_H
@@ -57,6 +58,12 @@ enum {
 #define ESNN_CAP_ICOUNT 2u /* ticks are exact instruction counts x ticks_per_instr (emulated) */
 #define ESNN_CAP_LEARN 4u /* a layer can learn on the device */
 #define ESNN_CAP_PERSIST 8u /* learned weights can be saved to persistent storage */
+#define ESNN_CAP_STEP_FLAGS 16u /* STEP requests take ESNN_FLAG_RESET and ESNN_FLAG_RESULT */
+
+/* flags of a STEP request: a whole sample in one exchange per frame, without RESET and RESULT
+ * round trips (each saves the host a round trip and the device a frame) */
+#define ESNN_FLAG_RESET 1u /* RESET before the frame's first timestep */
+#define ESNN_FLAG_RESULT 2u /* the RESULT payload follows the timesteps' outputs in the reply */
 
 /* Persistent storage: two slots of slot_bytes each (slot_bytes == 0: none). Byte-writable
  * stores (a file) leave erase NULL; flash stores erase a slot before it is written again, and
@@ -90,8 +97,7 @@ typedef struct esnn_proto {
     void (*learn_reset)(const esnn_model_t *m, esnn_learn_t *ln);
     const esnn_store_t *store; /* NULL: no persistent storage */
     /* buffers owned by the application, sized by ESNN_PROTO_MAX_FRAME */
-    uint8_t *rx; /* encoded bytes of the frame being received */
-    uint8_t *frame; /* decoded frame */
+    uint8_t *frame; /* the frame being received, decoded from COBS as its bytes arrive */
     uint8_t *tx; /* decoded reply */
     uint8_t *tx_enc; /* encoded reply to a frame that could not be attributed (seq 0) */
     uint8_t *last; /* encoded last reply to a request (ESNN_COBS_MAX(max_frame)), replayed
@@ -99,8 +105,11 @@ typedef struct esnn_proto {
     uint16_t *events; /* n_inputs scratch */
     uint16_t *counts; /* n_outputs: output spikes since RESET */
     uint16_t max_frame; /* decoded capacity of frame/tx */
+    /* COBS decoding as bytes arrive: decoded bytes so far, data bytes left in the current block
+     * (0: the next byte is a code byte), and whether a zero follows the block (its code was not
+     * 0xff; the zero is written when the next block starts, so the last block's never is) */
     uint16_t rx_len;
-    uint16_t rx_cap; /* ESNN_COBS_MAX(max_frame), set by esnn_proto_init */
+    uint8_t cobs_left, cobs_zero;
     uint8_t overflow;
     /* counters since boot */
     uint32_t frames_ok, frames_bad, steps, replays;
@@ -130,25 +139,40 @@ static inline uint32_t esnn_get32(const uint8_t *p)
     return (uint32_t)esnn_get16(p) | ((uint32_t)esnn_get16(p + 2) << 16);
 }
 
-/* Encoded bound of a decoded frame of n bytes, delimiter included. */
+/* Encoded bound of a decoded frame of n bytes, delimiter included (replies are encoded whole). */
 #define ESNN_COBS_MAX(n) ((n) + ((n) / 254u) + 2u)
 
 void esnn_proto_init(esnn_proto_t *p);
 /* Feed received bytes; complete frames are handled and answered through p->write. */
 void esnn_proto_rx(esnn_proto_t *p, const uint8_t *data, uint16_t len);
 
-/* A delimiter (the frame is decoded, handled and answered) or a byte with no room left (the
+/* A delimiter (the frame is handled and answered) or a byte with no room left for it (the
  * frame will be refused): esnn_proto_rx_byte's uncommon cases. */
 void esnn_proto_rx_slow(esnn_proto_t *p, uint8_t b);
 
-/* One received byte: inside a frame with room left (the common case) it is only stored, with
- * no call. esnn_proto_rx feeds its bytes through here. */
+/* One received byte, decoded from COBS on arrival, with no call in the common cases: a data
+ * byte is stored; a code byte starts a block, after writing the zero that ended the previous
+ * one (a code byte after a 0xff block writes nothing, so it is taken even with the buffer
+ * full: a frame of exactly max_frame bytes can end that way). esnn_proto_rx feeds its bytes
+ * through here. */
 static inline void esnn_proto_rx_byte(esnn_proto_t *p, uint8_t b)
 {
-    if (b != 0u && p->rx_len < p->rx_cap)
-        p->rx[p->rx_len++] = b;
-    else
-        esnn_proto_rx_slow(p, b);
+    if (b != 0u) {
+        if (p->cobs_left != 0u) {
+            if (p->rx_len < p->max_frame) {
+                p->frame[p->rx_len++] = b;
+                p->cobs_left--;
+                return;
+            }
+        } else if (!p->cobs_zero || p->rx_len < p->max_frame) {
+            if (p->cobs_zero)
+                p->frame[p->rx_len++] = 0u;
+            p->cobs_left = (uint8_t)(b - 1u);
+            p->cobs_zero = (uint8_t)(b != 0xffu);
+            return;
+        }
+    }
+    esnn_proto_rx_slow(p, b);
 }
 
 /* Replies, for message handlers outside esnn_proto.c (payload already in p->tx + header). */

@@ -99,7 +99,7 @@ class Device:
                 if frames:
                     return frames
 
-    def request(self, type_: int, payload: bytes = b"", *, timeout: float | None = None) -> codec.Frame:
+    def request(self, type_: int, payload: bytes = b"", *, timeout: float | None = None, flags: int = 0) -> codec.Frame:
         """Send one request and wait for its reply (same seq); error replies raise DeviceError.
 
         Retransmits the same frame, at most ``retries`` times within the overall ``timeout``,
@@ -109,7 +109,7 @@ class Device:
         """
         self._seq = self._seq % 255 + 1  # 1..255: seq 0 marks replies about unattributable frames
         seq = self._seq
-        wire = codec.encode_frame(codec.Frame(type=type_, seq=seq, payload=payload))
+        wire = codec.encode_frame(codec.Frame(type=type_, seq=seq, payload=payload, flags=flags))
         total = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + total
         wait, tries = self.retry_timeout, 0
@@ -166,16 +166,20 @@ class Device:
 
     def step(self, steps: list) -> list[list[int]]:
         """Run timesteps given as lists of active input indices; returns output spikes per step."""
-        return codec.parse_outputs(
-            self.request(codec.STEP_SPARSE, codec.sparse_steps(steps)).payload, self.info().n_outputs
-        )
+        return self._step_frame(codec.STEP_SPARSE, codec.sparse_steps(steps))[0]
 
     def step_dense(self, rows: np.ndarray) -> list[list[int]]:
         """Run timesteps given as 0/1 rows (timesteps, n_inputs), sent as bitmaps."""
-        bitmaps = [np.packbits(np.asarray(r, bool), bitorder="little").tobytes() for r in rows]
-        return codec.parse_outputs(
-            self.request(codec.STEP_DENSE, codec.dense_steps(bitmaps)).payload, self.info().n_outputs
-        )
+        return self._step_frame(codec.STEP_DENSE, self._bitmaps(rows))[0]
+
+    @staticmethod
+    def _bitmaps(rows: np.ndarray) -> bytes:
+        return codec.dense_steps([np.packbits(np.asarray(r, bool), bitorder="little").tobytes() for r in rows])
+
+    def _step_frame(self, type_: int, payload: bytes, flags: int = 0) -> tuple[list[list[int]], codec.Result | None]:
+        """One STEP frame; with codec.FLAG_RESULT its reply also carries the sample's RESULT."""
+        reply = self.request(type_, payload, flags=flags).payload
+        return codec.parse_step_reply(reply, self.info().n_outputs, bool(flags & codec.FLAG_RESULT))
 
     def result(self) -> codec.Result:
         return codec.parse_result(self.request(codec.RESULT).payload, self.info().n_outputs)
@@ -241,11 +245,15 @@ class Device:
         self, spikes: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None
     ) -> SampleOutput:
         """One sample (timesteps, n_inputs) of 0/1: reset, stream its timesteps, read the result.
+
         ``steps_per_frame``: timesteps per STEP frame; None sends as many as fit (one with
         ``early_exit``, which is decided after each frame) and halves that for the rest of the
-        session each time a frame was damaged on the way, either way (on a noisy wire short frames
-        get through; a reply that is only late, on a busy host, keeps the size). ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops
-        sending timesteps once the prediction is settled; the result then covers the steps run."""
+        session each time a frame was damaged on the way, either way (on a noisy wire short
+        frames get through; a reply that is only late, on a busy host, keeps the size).
+        ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops sending
+        timesteps once the prediction is settled; the result then covers the steps run.
+        A device with CAP_STEP_FLAGS resets with the first frame and returns the result with
+        the last (FLAG_RESET, FLAG_RESULT): no RESET or RESULT round trip of their own."""
         from edgesnn.fixedpoint.contract import settled
 
         hello = self.info()
@@ -256,20 +264,28 @@ class Device:
         fit = self._steps_that_fit(spikes)
         if auto:
             steps_per_frame = 1 if early_exit is not None else self._auto_steps
+        n_steps = spikes.shape[0]
+        flagged = bool(hello.capabilities & codec.CAP_STEP_FLAGS) and n_steps > 0
         t0 = time.perf_counter()
-        self.reset()
-        out = np.zeros((spikes.shape[0], hello.n_outputs), bool)
+        if not flagged:
+            self.reset()
+        out = np.zeros((n_steps, hello.n_outputs), bool)
         dense_bytes = (hello.n_inputs + 7) // 8
-        done, start = spikes.shape[0], 0
-        while start < spikes.shape[0]:
+        done, start, res = n_steps, 0, None
+        while start < n_steps:
             per_frame = max(1, min(int(steps_per_frame or 1), 255, fit))
             rows = spikes[start : start + per_frame]
+            flags = codec.FLAG_RESET if flagged and start == 0 else 0
+            if flagged and start + rows.shape[0] == n_steps and self._result_fits(rows.shape[0]):
+                flags |= codec.FLAG_RESULT
             damaged = self.damage_seen()
             # whichever encoding is shorter for these timesteps: index lists or bitmaps
             if rows.shape[0] * dense_bytes < 2 * rows.shape[0] + 2 * int(rows.sum()):
-                outs = self.step_dense(rows)
+                outs, res = self._step_frame(codec.STEP_DENSE, self._bitmaps(rows), flags)
             else:
-                outs = self.step([np.flatnonzero(row) for row in rows])
+                outs, res = self._step_frame(
+                    codec.STEP_SPARSE, codec.sparse_steps([np.flatnonzero(row) for row in rows]), flags
+                )
             if len(outs) != rows.shape[0]:
                 raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {rows.shape[0]} were sent")
             if auto and self.damage_seen() > damaged and per_frame > 1:
@@ -277,11 +293,18 @@ class Device:
             for k, idx in enumerate(outs):
                 out[start + k, idx] = True
             start += len(outs)
-            if early_exit is not None and settled(out[:start].sum(axis=0), spikes.shape[0] - start, early_exit):
+            if early_exit is not None and settled(out[:start].sum(axis=0), n_steps - start, early_exit):
                 done = start
                 break
-        res = self.result()
+        if res is None:  # stopped early, a last frame with no room for it, or a device without flags
+            res = self.result()
         return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0, steps=done)
+
+    def _result_fits(self, steps: int) -> bool:
+        """Whether a STEP reply of ``steps`` timesteps has room for the RESULT after them."""
+        hello = self.info()
+        reply = 1 + steps * ((hello.n_outputs + 7) // 8) + codec.result_bytes(hello.n_outputs)
+        return reply <= hello.max_frame - 8
 
     def damage_seen(self) -> int:
         """Damaged frames so far, both ways: replies this side rejected, requests the device did."""

@@ -31,7 +31,10 @@ ERROR_NAMES = {
     10: "persistent storage failed or holds no valid weights",
     11: "sparse input indices not strictly increasing (duplicate)",
 }
-CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST = 1, 2, 4, 8
+CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST, CAP_STEP_FLAGS = 1, 2, 4, 8, 16
+# flags of a STEP request (devices with CAP_STEP_FLAGS): reset before its first timestep, and
+# append the RESULT payload to its reply
+FLAG_RESET, FLAG_RESULT = 1, 2
 NO_LAYER = 0xFF
 
 
@@ -226,14 +229,27 @@ def dense_steps(bitmaps: list[bytes]) -> bytes:
 
 def parse_outputs(p: bytes, n_outputs: int) -> list[list[int]]:
     """STEP reply -> per timestep, the output neurons that spiked."""
+    return parse_step_reply(p, n_outputs, with_result=False)[0]
+
+
+def result_bytes(n_outputs: int) -> int:
+    """Length of RESULT's payload (also what FLAG_RESULT appends to a STEP reply)."""
+    return 14 + 2 * n_outputs
+
+
+def parse_step_reply(p: bytes, n_outputs: int, with_result: bool) -> tuple[list[list[int]], Result | None]:
+    """STEP reply -> per timestep the output neurons that spiked, and the RESULT that follows
+    them when the request had FLAG_RESULT."""
     nb = (n_outputs + 7) // 8
-    if not p or len(p) != 1 + p[0] * nb:
+    tail = result_bytes(n_outputs) if with_result else 0
+    if not p or len(p) != 1 + p[0] * nb + tail:
         raise ProtocolError(f"STEP reply of {len(p)} bytes is malformed")
+    res = parse_result(p[len(p) - tail :], n_outputs) if with_result else None
     out = []
     for s in range(p[0]):
         bits = p[1 + s * nb : 1 + (s + 1) * nb]
         out.append([j for j in range(n_outputs) if bits[j >> 3] >> (j & 7) & 1])
-    return out
+    return out, res
 
 
 @dataclass(frozen=True)
@@ -246,7 +262,7 @@ class Result:
 
 
 def parse_result(p: bytes, n_outputs: int) -> Result:
-    if len(p) != 14 + 2 * n_outputs:
+    if len(p) != result_bytes(n_outputs):
         raise ProtocolError(f"RESULT reply of {len(p)} bytes is malformed")
     pred, syn, upd, ticks = struct.unpack("<HIII", p[:14])
     return Result(pred, syn, upd, ticks, struct.unpack(f"<{n_outputs}H", p[14:]))
