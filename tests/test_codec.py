@@ -60,6 +60,33 @@ def test_a_corrupted_byte_is_caught_and_the_next_frame_survives(f, pos, flip):
     assert dec.errors >= 1
 
 
+@given(
+    st.integers(1, 40),
+    st.lists(st.lists(st.booleans(), min_size=40, max_size=40), min_size=1, max_size=20),
+    st.booleans(),
+    st.binary(max_size=200),
+)
+def test_step_reply_round_trip_and_garbage(n_out, steps, with_result, noise):
+    """A STEP reply, with or without the RESULT that FLAG_RESULT appends, parses back to its
+    spikes and result; any other bytes raise ProtocolError, never anything else."""
+    rows = [r[:n_out] for r in steps]
+    nb = (n_out + 7) // 8
+    body = bytes([len(rows)]) + b"".join(sum(1 << j for j, v in enumerate(r) if v).to_bytes(nb, "little") for r in rows)
+    res = codec.Result(3 % n_out, 123456, 789, 42, tuple(range(n_out)))
+    tail = struct.pack(f"<HIII{n_out}H", res.prediction, res.synops, res.neuron_updates, res.ticks, *res.counts)
+    outs, got = codec.parse_step_reply(body + (tail if with_result else b""), n_out, with_result)
+    assert outs == [[j for j, v in enumerate(r) if v] for r in rows]
+    assert got == (res if with_result else None)
+    with pytest.raises(codec.ProtocolError):
+        codec.parse_step_reply(body + (tail if with_result else b"") + b"\x01", n_out, with_result)
+    try:
+        outs, got = codec.parse_step_reply(noise, n_out, with_result)
+    except codec.ProtocolError:
+        return
+    assert len(outs) == noise[0] and all(0 <= j < n_out for o in outs for j in o)
+    assert (got is not None) == with_result
+
+
 def test_oversize_stream_without_delimiter_is_bounded():
     dec = codec.FrameDecoder(max_encoded=100)
     assert dec.feed(b"\x01" * 10_000) == []
