@@ -96,7 +96,7 @@ def test_flags_a_message_does_not_take_are_refused_and_change_nothing(host, qnet
 
 def test_a_result_that_does_not_fit_the_reply_is_refused(host, qnet):
     dev = host.device
-    room = dev.info().max_frame - 8
+    room = dev.info().payload_room
     steps = (room - 1 - codec.result_bytes(qnet.n_outputs)) // ((qnet.n_outputs + 7) // 8) + 1  # one too many
     assert not dev._result_fits(steps) and dev._result_fits(steps - 1)
     with pytest.raises(DeviceError, match="too large"):
@@ -119,7 +119,7 @@ def test_cobs_blocks_of_every_shape_decode_on_arrival(board, tmp_path):
     )
     with deploy(quantize(net), b, tmp_path) as d:
         dev = d.device
-        most = dev.info().max_frame - 8
+        most = dev.info().payload_room
         assert most > 2 * 254
         nonzero = bytes(rng.integers(1, 256, most, dtype=np.uint8))
         payloads = [

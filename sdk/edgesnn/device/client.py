@@ -215,7 +215,7 @@ class Device:
         """The learning layer's weights (n_out, n_in), read in chunks that fit a frame."""
         self._learn_layer()
         total = shape[0] * shape[1]
-        chunk = max(1, self.info().max_frame - 8 - 6)
+        chunk = max(1, self.info().payload_room - 6)
         out = np.zeros(total, np.int64)
         for off in range(0, total, chunk):
             n = min(chunk, total - off)
@@ -229,7 +229,7 @@ class Device:
     def write_weights(self, weights: np.ndarray) -> None:
         self._learn_layer()
         flat = np.asarray(weights, np.int64).ravel()
-        chunk = max(1, self.info().max_frame - 8 - 4)
+        chunk = max(1, self.info().payload_room - 4)
         for off in range(0, flat.size, chunk):
             part = flat[off : off + chunk].astype(np.int8).tobytes()
             self.request(codec.WRITE_WEIGHTS, struct.pack("<I", off) + part)
@@ -304,7 +304,7 @@ class Device:
         """Whether a STEP reply of ``steps`` timesteps has room for the RESULT after them."""
         hello = self.info()
         reply = 1 + steps * ((hello.n_outputs + 7) // 8) + codec.result_bytes(hello.n_outputs)
-        return reply <= hello.max_frame - 8
+        return reply <= hello.payload_room
 
     def damage_seen(self) -> int:
         """Damaged frames so far, both ways: replies this side rejected, requests the device did."""
@@ -315,7 +315,7 @@ class Device:
         sent in the shorter encoding, so a step takes at most the smaller of its worst index list
         and its bitmap."""
         hello = self.info()
-        room = hello.max_frame - 8 - 1
+        room = hello.payload_room - 1  # the timestep count
         worst = min(2 + 2 * int(spikes.sum(axis=1).max(initial=0)), (hello.n_inputs + 7) // 8)
         reply = (hello.n_outputs + 7) // 8
         return max(1, min(room // max(worst, 1), room // reply))

@@ -169,6 +169,11 @@ class Hello:
     learn_layer: int | None  # the layer that can learn on the device, if any
     board: str
 
+    @property
+    def payload_room(self) -> int:
+        """The largest payload a frame to or from this device holds (header and CRC aside)."""
+        return self.max_frame - HEADER.size - 2
+
 
 def parse_hello(p: bytes) -> Hello:
     if len(p) < 21 or len(p) != 21 + p[20]:
