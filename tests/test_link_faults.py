@@ -88,7 +88,7 @@ def test_host_device_through_a_faulty_wire_equals_the_simulator(qnet, data, tmp_
 
 def test_frames_of_many_timesteps_shrink_on_a_noisy_wire_and_stay_exact(qnet, data, tmp_path):
     """steps_per_frame=None sends as many timesteps per frame as fit and halves that once a frame
-    needs a retransmission; every output still equals the simulator."""
+    arrives damaged; every output still equals the simulator."""
     need_tools("cc", what="the host board")
     noisy = FaultRates(flip=1 / 2000, drop=1 / 5000)
     with deploy(qnet, get_board("host"), tmp_path) as d:

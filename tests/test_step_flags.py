@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgesnn.device import codec
-from edgesnn.device.client import DeviceError
+from edgesnn.device.client import Device, DeviceError
 from edgesnn.device.deploy import deploy
 from edgesnn.firmware.boards import get_board
 from edgesnn.fixedpoint import quantize, simulate_int
@@ -37,19 +37,15 @@ def host(qnet, tmp_path_factory):
         yield d
 
 
-def _bitmaps(rows):
-    return codec.dense_steps([np.packbits(r, bitorder="little").tobytes() for r in rows])
-
-
 def test_flagged_frames_equal_reset_step_result(host, qnet, samples):
     dev = host.device
     assert dev.info().capabilities & codec.CAP_STEP_FLAGS
     x = samples[0]
     dev.reset()
-    plain_outs = codec.parse_outputs(dev.request(codec.STEP_DENSE, _bitmaps(x)).payload, qnet.n_outputs)
+    plain_outs = codec.parse_outputs(dev.request(codec.STEP_DENSE, Device._bitmaps(x)).payload, qnet.n_outputs)
     plain = dev.result()
     dev.step_dense(samples[1])  # state left over from another sample: FLAG_RESET must clear it
-    reply = dev.request(codec.STEP_DENSE, _bitmaps(x), flags=codec.FLAG_RESET | codec.FLAG_RESULT).payload
+    reply = dev.request(codec.STEP_DENSE, Device._bitmaps(x), flags=codec.FLAG_RESET | codec.FLAG_RESULT).payload
     outs, res = codec.parse_step_reply(reply, qnet.n_outputs, with_result=True)
     assert outs == plain_outs and res == plain
     sim = simulate_int(qnet, x[None])
@@ -85,7 +81,7 @@ def test_flags_a_message_does_not_take_are_refused_and_change_nothing(host, qnet
     dev.step_dense(samples[2][:3])
     before = dev.result()
     for type_, payload, flags in (
-        (codec.STEP_DENSE, _bitmaps(samples[2][:1]), 4),  # an unknown flag
+        (codec.STEP_DENSE, Device._bitmaps(samples[2][:1]), 4),  # an unknown flag
         (codec.RESULT, b"", codec.FLAG_RESET),  # flags on a message other than STEP
         (codec.PING, b"x", codec.FLAG_RESULT),
     ):

@@ -33,7 +33,8 @@ static void on_reply(const uint8_t *data, uint16_t len)
     if (esnn_crc16(check, (uint16_t)(n - 2)) != (uint16_t)(check[n - 2] | (check[n - 1] << 8)))
         abort();
     if (n_replies < sizeof framing)
-        framing[n_replies] = check[1] == (ESNN_MSG_ERROR | 0x80u) && check[2] == 0u && n == 6 + 3 + 2 &&
+        framing[n_replies] = check[1] == (ESNN_MSG_ERROR | 0x80u) && check[2] == 0u &&
+                             n == ESNN_PROTO_HEADER + 3 + ESNN_PROTO_CRC &&
                              (check[6] == ESNN_ERR_TOO_LARGE || check[6] == ESNN_ERR_COBS);
     n_replies++;
 }

@@ -48,15 +48,13 @@ def seed_corpus(corpus: Path, n_inputs: int) -> None:
         (codec.SAVE, b""),
         (codec.LOAD, b""),
     ]
-    for i, (t, p) in enumerate(msgs):
-        (corpus / f"seed{i}").write_bytes(codec.encode_frame(codec.Frame(type=t, seq=i + 1, payload=p)))
     flagged = [  # a whole sample in one frame, and a reset with the first of two
         (codec.STEP_DENSE, codec.dense_steps([bytes((n_inputs + 7) // 8)] * 2), codec.FLAG_RESET | codec.FLAG_RESULT),
         (codec.STEP_SPARSE, codec.sparse_steps([[1], [2, 3]]), codec.FLAG_RESET),
     ]
-    for i, (t, p, f) in enumerate(flagged):
-        frame = codec.Frame(type=t, seq=100 + i, payload=p, flags=f)
-        (corpus / f"flagged{i}").write_bytes(codec.encode_frame(frame))
+    for i, (t, p, f) in enumerate([*((t, p, 0) for t, p in msgs), *flagged]):
+        frame = codec.Frame(type=t, seq=i + 1, payload=p, flags=f)
+        (corpus / f"seed{i}").write_bytes(codec.encode_frame(frame))
 
 
 def run(seconds: int, workdir: Path) -> dict:
