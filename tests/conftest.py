@@ -6,9 +6,22 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
+import pytest  # noqa: E402
+
 from tests import toolchains  # noqa: E402
 
 _DEVICE: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def host_device(qnet, tmp_path_factory):
+    """The requesting module's ``qnet`` deployed on the host board (a process on a pty)."""
+    from edgesnn.device.deploy import deploy
+    from edgesnn.firmware.boards import get_board
+
+    toolchains.need_tools("cc", what="the host board")
+    with deploy(qnet, get_board("host"), tmp_path_factory.mktemp("host")) as d:
+        yield d
 
 
 def pytest_configure(config):

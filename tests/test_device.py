@@ -16,7 +16,7 @@ from edgesnn.firmware.boards import get_board
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.formats import save_model
 from tests.test_firmware_boards import digits_like_model
-from tests.toolchains import need_board_tools, need_tools
+from tests.toolchains import need_board_tools
 
 pytestmark = pytest.mark.device
 
@@ -30,13 +30,6 @@ def qnet():
 def data(qnet):
     x, y = encoded("digits", "test", qnet.input_spec)
     return x[:30], y[:30]
-
-
-@pytest.fixture(scope="module")
-def host_device(qnet, tmp_path_factory):
-    need_tools("cc", what="the host board")
-    with deploy(qnet, get_board("host"), tmp_path_factory.mktemp("host")) as d:
-        yield d
 
 
 def _stream_and_compare(dev, qnet, x):

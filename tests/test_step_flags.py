@@ -30,15 +30,8 @@ def samples(qnet):
     return rng.random((6, 12, qnet.n_inputs)) < 0.2
 
 
-@pytest.fixture(scope="module")
-def host(qnet, tmp_path_factory):
-    need_tools("cc", what="the host board")
-    with deploy(qnet, get_board("host"), tmp_path_factory.mktemp("flags")) as d:
-        yield d
-
-
-def test_flagged_frames_equal_reset_step_result(host, qnet, samples):
-    dev = host.device
+def test_flagged_frames_equal_reset_step_result(host_device, qnet, samples):
+    dev = host_device.device
     assert dev.info().capabilities & codec.CAP_STEP_FLAGS
     x = samples[0]
     dev.reset()
@@ -52,8 +45,8 @@ def test_flagged_frames_equal_reset_step_result(host, qnet, samples):
     assert res.synops == sim.synops[0] and res.counts == tuple(sim.counts[0])
 
 
-def test_run_sample_is_the_same_with_and_without_flags(host, qnet, samples):
-    dev = host.device
+def test_run_sample_is_the_same_with_and_without_flags(host_device, qnet, samples):
+    dev = host_device.device
     sim = simulate_int(qnet, samples)
     hello = dev.info()
     for flagged in (True, False):
@@ -75,8 +68,8 @@ def test_run_sample_is_the_same_with_and_without_flags(host, qnet, samples):
     assert early.result.synops == cut.synops[0] and early.result.counts == tuple(cut.counts[0])
 
 
-def test_flags_a_message_does_not_take_are_refused_and_change_nothing(host, qnet, samples):
-    dev = host.device
+def test_flags_a_message_does_not_take_are_refused_and_change_nothing(host_device, qnet, samples):
+    dev = host_device.device
     dev.reset()
     dev.step_dense(samples[2][:3])
     before = dev.result()
@@ -90,8 +83,8 @@ def test_flags_a_message_does_not_take_are_refused_and_change_nothing(host, qnet
     assert dev.result() == before
 
 
-def test_a_result_that_does_not_fit_the_reply_is_refused(host, qnet):
-    dev = host.device
+def test_a_result_that_does_not_fit_the_reply_is_refused(host_device, qnet):
+    dev = host_device.device
     room = dev.info().payload_room
     steps = (room - 1 - codec.result_bytes(qnet.n_outputs)) // ((qnet.n_outputs + 7) // 8) + 1  # one too many
     assert not dev._result_fits(steps) and dev._result_fits(steps - 1)
