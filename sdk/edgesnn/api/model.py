@@ -46,7 +46,7 @@ def _model(model: Model | PathLike) -> tuple[Model, str]:
     return load(model), str(model)
 
 
-def dataset(name: str) -> Dataset:
+def dataset(name: str) -> Any:
     """A built-in data set (``digits``, ``saccade-digits``) or a ``.npz`` file (docs/data.md).
 
     ```python
@@ -54,9 +54,9 @@ def dataset(name: str) -> Dataset:
     x, y = ds.spikes("test", {"timesteps": 25})   # (450, 25, 2048) bool, labels
     ```
     """
-    from edgesnn.data.datasets import open_dataset
+    from edgesnn.data.datasets import open_any
 
-    return open_dataset(name)
+    return open_any(name)
 
 
 def data_info(name: str) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from edgesnn.data.events import bin_split, events_per_sample, frame_shape
 from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
 from edgesnn.errors import DatasetError
 
-BUILTIN = ("digits", "saccade-digits", "digits-rows")
+BUILTIN = ("digits", "saccade-digits", "digits-rows", "saccade-digits-stream")
 #: digits-rows: timesteps per image row
 ROW_STEPS = 4
 DATASETS = BUILTIN  # kept for callers that list the names
@@ -209,9 +209,59 @@ class Dataset:
 _CACHE: dict[tuple, Dataset] = {}
 
 
+def is_stream(name: str) -> bool:
+    """Whether a data set name or file is a stream (one recording per split with segments)."""
+    from edgesnn.data import saccade_stream
+    from edgesnn.data.streams import is_stream_file
+
+    name = str(name)
+    if saccade_stream.parse(name) is not None:
+        return True
+    p = Path(name)
+    if name in BUILTIN or p.suffix != ".npz" or not p.is_file():
+        return False
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return is_stream_file(getattr(z, "files", ()))
+    except Exception:  # an unreadable file: open_dataset names the cause
+        return False
+
+
+_STREAMS: dict[tuple, Any] = {}
+
+
+def open_stream(name: str):
+    """A stream data set (``data.stream_set.StreamSet``) by built-in name or path."""
+    from edgesnn.data import saccade_stream
+    from edgesnn.data.stream_set import StreamSet
+    from edgesnn.data.streams import read_stream_file
+
+    name = str(name)
+    opts = saccade_stream.parse(name)
+    path = saccade_stream.ensure(opts["duty"]) if opts is not None else Path(name)
+    if opts is None and not path.exists():
+        raise DatasetError(f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) and no such file")
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _STREAMS:
+        _STREAMS.clear()
+        _STREAMS[key] = StreamSet(name, read_stream_file(path))
+    return _STREAMS[key]
+
+
+def open_any(name: str):
+    """A per-sample data set (:class:`Dataset`) or a stream (``StreamSet``)."""
+    return open_stream(name) if is_stream(name) else open_dataset(name)
+
+
 def open_dataset(name: str) -> Dataset:
     """A built-in data set by name, or a ``.npz`` file by path (read once per process)."""
     name = str(name)
+    if is_stream(name):
+        raise DatasetError(
+            f"data set {name!r} is a stream (one recording per split with segments), not samples: "
+            "train, simulate, stream, verify and plot stream take it"
+        )
     if name in ("digits", "digits-rows"):
         key: tuple = (name,)
     elif name == "saccade-digits":
