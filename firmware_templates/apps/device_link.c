@@ -10,6 +10,8 @@ static uint8_t tx_enc[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
 static uint8_t last[ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME)];
 static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
+static int32_t scores[ESNN_MODEL_N_OUTPUTS];
+static uint8_t spiked[ESNN_MODEL_MAX_LAYER_WIDTH];
 #if ESNN_MODEL_LEARN_LAYER >= 0
 static int32_t x_pre[ESNN_MODEL_LEARN_N_IN];
 static int32_t x_post[ESNN_MODEL_LEARN_N_OUT];
@@ -34,6 +36,13 @@ esnn_proto_t *device_link_setup(const char *board, esnn_write_fn write)
     proto.last = last;
     proto.events = events;
     proto.counts = counts;
+    proto.scores = scores;
+    proto.spiked = spiked;
+#if ESNN_MODEL_HAS_DECISION
+    proto.decision = &esnn_model_decision;
+#else
+    proto.decision = 0;
+#endif
     proto.max_frame = ESNN_PROTO_MAX_FRAME;
     proto.store = 0;
 #if ESNN_MODEL_LEARN_LAYER >= 0

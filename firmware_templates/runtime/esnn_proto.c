@@ -149,6 +149,54 @@ static void step_and_report(esnn_proto_t *p, uint16_t n_events, uint16_t *n)
     p->steps++;
 }
 
+/* Mix v, i (current-based layers) and spike flags of every layer, as the self-check harness
+ * does (sdk/edgesnn/firmware/golden.py), into the running digest: 4 little-endian bytes each. */
+static void digest_states(esnn_proto_t *p)
+{
+    const esnn_model_t *m = p->model;
+    const esnn_state_t *st = p->state;
+    uint16_t l, k;
+    uint8_t b[4];
+    for (l = 0; l < m->n_layers; ++l) {
+        const esnn_layer_t *L = &m->layers[l];
+        for (k = 0; k < L->n_out; ++k)
+            p->spiked[k] = 0u;
+        for (k = 0; k < st->n_spikes[l]; ++k)
+            p->spiked[st->spikes[L->offset + k]] = 1u;
+        for (k = 0; k < L->n_out; ++k) {
+            esnn_put32(b, (uint32_t)st->v[L->offset + k]);
+            p->digest = esnn_crc32(p->digest, b, 4u);
+        }
+        if (L->flags & ESNN_CUBA)
+            for (k = 0; k < L->n_out; ++k) {
+                esnn_put32(b, (uint32_t)st->i[L->offset + k]);
+                p->digest = esnn_crc32(p->digest, b, 4u);
+            }
+        for (k = 0; k < L->n_out; ++k) {
+            esnn_put32(b, p->spiked[k]);
+            p->digest = esnn_crc32(p->digest, b, 4u);
+        }
+    }
+}
+
+/* The decision rule on this step's output spikes (its ticks count with the model's); returns
+ * the class detected or ESNN_NO_DETECTION. */
+static int32_t decide(esnn_proto_t *p)
+{
+    const esnn_model_t *m = p->model;
+    const esnn_layer_t *L = &m->layers[m->n_layers - 1u];
+    int32_t c;
+    uint32_t t0;
+    if (p->decision == 0)
+        return ESNN_NO_DETECTION;
+    t0 = p->ticks ? p->ticks() : 0u;
+    c = esnn_decide(p->decision, p->scores, &p->cool, m->n_outputs, p->state->spikes + L->offset,
+                    p->state->n_spikes[m->n_layers - 1u]);
+    if (p->ticks)
+        p->sample_ticks += p->ticks() - t0;
+    return c;
+}
+
 static uint16_t reply_room(const esnn_proto_t *p)
 {
     return (uint16_t)(p->max_frame - ESNN_PROTO_HEADER - ESNN_PROTO_CRC);
@@ -161,9 +209,14 @@ static void reset_sample(esnn_proto_t *p)
     esnn_reset(p->model, p->state);
     if (p->learn != 0)
         p->learn_reset(p->model, p->learn);
-    for (k = 0; k < p->model->n_outputs; ++k)
+    for (k = 0; k < p->model->n_outputs; ++k) {
         p->counts[k] = 0;
+        if (p->scores != 0)
+            p->scores[k] = 0;
+    }
     p->sample_ticks = 0;
+    p->cool = 0;
+    p->digest = 0;
 }
 
 /* RESULT's payload at o; returns its length, result_bytes(m). */
@@ -188,11 +241,16 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
     uint16_t out_bytes = (uint16_t)((m->n_outputs + 7u) / 8u);
     uint16_t in_bytes = (uint16_t)((m->n_inputs + 7u) / 8u);
     uint32_t with_result = (flags & ESNN_FLAG_RESULT) ? result_bytes(m) : 0u;
+    uint8_t *det;
+    uint16_t n_det = 0;
     if (len < 1u) {
         send_error(p, seq, ESNN_ERR_MALFORMED, 0);
         return;
     }
     n_steps = in[0];
+    det = p->tx + ESNN_PROTO_HEADER + 1u + (uint32_t)n_steps * out_bytes + ESNN_STREAM_TAIL;
+    if (flags & ESNN_FLAG_STREAM) /* worst case: a detection at every step */
+        with_result += ESNN_STREAM_TAIL + 2u * (uint32_t)n_steps;
     if (1u + (uint32_t)n_steps * out_bytes + with_result > reply_room(p)) {
         send_error(p, seq, ESNN_ERR_TOO_LARGE, n_steps);
         return;
@@ -273,9 +331,28 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
             pos = (uint16_t)(pos + 2u * c);
         }
         step_and_report(p, ne, &out);
+        if (flags & ESNN_FLAG_STREAM) {
+            /* detections go straight after the frame's outputs and the stream tail, where the
+             * reply keeps them (every output bitmap comes first, so nothing overwrites them) */
+            int32_t c = decide(p);
+            if (c != ESNN_NO_DETECTION) {
+                det[2u * n_det] = (uint8_t)s;
+                det[2u * n_det + 1u] = (uint8_t)c;
+                n_det++;
+            }
+            digest_states(p);
+        }
     }
     p->tx[ESNN_PROTO_HEADER] = (uint8_t)n_steps;
-    if (with_result)
+    if (flags & ESNN_FLAG_STREAM) {
+        uint8_t *o = p->tx + ESNN_PROTO_HEADER + out; /* == det - ESNN_STREAM_TAIL */
+        esnn_put32(o, p->digest);
+        esnn_put32(o + 4, p->state->synops);
+        esnn_put32(o + 8, p->sample_ticks);
+        o[12] = (uint8_t)n_det;
+        out = (uint16_t)(out + ESNN_STREAM_TAIL + 2u * n_det);
+    }
+    if (with_result && (flags & ESNN_FLAG_RESULT))
         out = (uint16_t)(out + put_result(p, p->tx + ESNN_PROTO_HEADER + out));
     send(p, type | 0x80u, seq, out);
 }
@@ -327,7 +404,9 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
     }
     flags = f[3];
     if (flags &
-        ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE) ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT : 0u)) {
+        ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE)
+              ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT | (p->scores != 0 ? ESNN_FLAG_STREAM : 0u)
+              : 0u)) {
         p->frames_bad++;
         send_error(p, seq, ESNN_ERR_PARAM, flags); /* a flag this message does not take */
         return;
@@ -422,6 +501,12 @@ void esnn_proto_init(esnn_proto_t *p)
     p->cobs_left = p->cobs_zero = 0;
     p->overflow = 0;
     p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_STEP_FLAGS);
+    if (p->scores != 0 && p->spiked != 0)
+        p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_STREAM);
+    if (p->decision != 0)
+        p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_DECISION);
+    p->cool = 0;
+    p->digest = 0;
     p->frames_ok = p->frames_bad = p->steps = p->sample_ticks = p->replays = 0;
     p->link_ticks = 0;
     p->have_last = 0;

@@ -13,10 +13,12 @@
 #include <stdint.h>
 #include "esnn.h"
 #include "esnn_learn.h"
+#include "esnn_decide.h"
 
 /* 2: idempotent requests (the last reply is replayed for a repeated request), strictly
- * increasing sparse indices, STATS reports replays. */
-#define ESNN_PROTO_VERSION 2u
+ * increasing sparse indices, STATS reports replays.
+ * 3: continuous streams (ESNN_FLAG_STREAM): detections and a running digest of every state. */
+#define ESNN_PROTO_VERSION 3u
 #define ESNN_PROTO_HEADER 6u
 #define ESNN_PROTO_CRC 2u
 
@@ -59,11 +61,17 @@ enum {
 #define ESNN_CAP_LEARN 4u /* a layer can learn on the device */
 #define ESNN_CAP_PERSIST 8u /* learned weights can be saved to persistent storage */
 #define ESNN_CAP_STEP_FLAGS 16u /* STEP requests take ESNN_FLAG_RESET and ESNN_FLAG_RESULT */
+#define ESNN_CAP_STREAM 32u /* STEP requests take ESNN_FLAG_STREAM */
+#define ESNN_CAP_DECISION 64u /* the model has a decision rule: stream replies carry detections */
 
 /* flags of a STEP request: a whole sample in one exchange per frame, without RESET and RESULT
  * round trips (each saves the host a round trip and the device a frame) */
 #define ESNN_FLAG_RESET 1u /* RESET before the frame's first timestep */
 #define ESNN_FLAG_RESULT 2u /* the RESULT payload follows the timesteps' outputs in the reply */
+/* continuous stream: after the outputs the reply carries the running CRC-32 of every state since
+ * RESET, synaptic events and ticks since RESET, and the frame's detections (docs/protocol.md) */
+#define ESNN_FLAG_STREAM 4u
+#define ESNN_STREAM_TAIL 13u /* u32 digest, u32 synaptic events, u32 ticks, u8 detections */
 
 /* Persistent storage: two slots of slot_bytes each (slot_bytes == 0: none). Byte-writable
  * stores (a file) leave erase NULL; flash stores erase a slot before it is written again, and
@@ -120,6 +128,13 @@ typedef struct esnn_proto {
     uint16_t cur_crc, last_crc, last_len;
     uint8_t cur_type, last_seq, last_type, have_last;
     uint32_t sample_ticks;
+    /* continuous streams: the model's decision rule (NULL: none), its scores (n_outputs) and
+     * cool-down, a neuron's spike flags for the digest (max layer width), the running digest */
+    const esnn_decision_t *decision;
+    int32_t *scores;
+    uint8_t *spiked;
+    uint16_t cool;
+    uint32_t digest;
 } esnn_proto_t;
 
 /* Little-endian fields, shared by the protocol and persistence sources. */

@@ -47,6 +47,7 @@ _MODULE_OF = {
         "model",
     ),
     "plot": "plots",
+    **dict.fromkeys(["simulate_stream", "is_stream_run", "stream_context"], "streams"),
 }
 
 
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
         version,
     )
     from edgesnn.api.plots import plot
+    from edgesnn.api.streams import is_stream_run, simulate_stream, stream_context
 
 __all__ = [
     "load",
@@ -93,6 +95,9 @@ __all__ = [
     "train",
     "quantize",
     "simulate",
+    "simulate_stream",
+    "is_stream_run",
+    "stream_context",
     "info",
     "boards",
     "build",

@@ -256,8 +256,14 @@ def stream(
     save_output: PathLike | None = None,
     on_row: Callable[[dict], None] | None = None,
     early_exit: int | None = None,
+    seconds: float | None = None,
+    tolerance_ms: float = 500.0,
 ) -> dict[str, Any]:
     """Stream a data set's test split to a device and compare every output with the simulator.
+
+    A stream data set (or a stream model's own) goes continuously, with no resets
+    (``stream_device.stream_recording``: ``seconds`` of it, detections scored with
+    ``tolerance_ms``); ``on_row`` then gets one dict per frame.
 
     ``early_exit`` (0: exact, N > 0: a lead of N spikes; ``contract.settled``) stops each
     inference once its prediction is settled; the simulator's expectation is cut at the same
@@ -282,7 +288,27 @@ def stream(
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.fixedpoint.simulate import cut_at_exit
 
+    from edgesnn.data.datasets import is_stream
+
     qnet = quantized(model)
+    if is_stream(dataset or qnet.input_spec.get("dataset") or ""):
+        from edgesnn.api.stream_device import stream_recording
+
+        if early_exit is not None or limit is not None:
+            raise ValueError("a stream runs continuously: --early-exit and --limit do not apply (use --seconds)")
+        return stream_recording(
+            qnet,
+            board=board,
+            port=port,
+            dataset=dataset,
+            seconds=seconds,
+            steps_per_frame=steps_per_frame,
+            out=out,
+            timeout=timeout,
+            tolerance_ms=tolerance_ms,
+            save_output=save_output,
+            on_frame=on_row,
+        )
     x, y, _ = model_inputs(qnet, dataset, "test", limit, str(model) if isinstance(model, (str, Path)) else qnet.name)
     sim = simulate_int(qnet, x)
     if early_exit is not None:

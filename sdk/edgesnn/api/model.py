@@ -142,6 +142,9 @@ def train(
     beta: float = 0.9,
     beta_syn: float = 0.5,
     weight_bits: int = 8,
+    window: int | None = None,
+    stride: int | None = None,
+    dt_us: int | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> dict[str, Any] | None:
     """Train a spiking network with surrogate gradients (quantization-aware unless ``qat=False``).
@@ -154,6 +157,11 @@ def train(
     ``neuron="cuba"`` with ``qat=False``: the float current-based model, which quantizes to any
     dialect. ``beta``: membrane decay per step; ``weight_bits``: QAT weight width.
 
+    A stream data set (docs/data.md, "Streams") trains on windows cut from its train recording
+    (``window`` and ``stride`` timesteps of ``dt_us``), with a background class; the decision
+    rule is then fitted on the train recording and stored in the model, and the result adds
+    ``stream_train`` and ``stream_test`` (detection accuracy, false alarms per hour, latency).
+
     Under ``torchrun`` training is data-parallel and only rank 0 saves and returns a result
     (other ranks return None). Result: ``network``, ``model`` (path, if saved),
     ``test_accuracy``, ``seconds_per_epoch``, ``input_spec``, ``world_size``.
@@ -163,15 +171,18 @@ def train(
     r["test_accuracy"]                                          # about 0.97
     ```
     """
-    from edgesnn.data.datasets import open_dataset
+    from edgesnn.data.datasets import open_any
     from edgesnn.train import TrainConfig, arch
     from edgesnn.train import train as run
     from edgesnn.train.distributed import context_from_env
 
     # fail fast on an unknown data set, option or architecture, before torch does any work
-    ds = open_dataset(dataset)
+    ds = open_any(dataset)
+    if ds.kind == "stream" and board is not None:
+        raise ValueError("stream training targets microcontroller firmware: drop --board")
     spec = ds.resolve(
         {"encoding": encoding, "timesteps": timesteps, "downsample": downsample, "denoise_us": denoise_us}
+        | ({"window": window, "stride": stride, "dt_us": dt_us} if ds.kind == "stream" else {})
     )
     arch.resolve(arch.load(model, (hidden,)), ds.input_shape(spec), ds.classes)
     dialect = _kit(board).dialect if board is not None else "edgesnn"
@@ -194,6 +205,9 @@ def train(
         beta_syn=beta_syn,
         weight_bits=weight_bits,
         dialect=dialect if dialect != "akida" else "edgesnn",  # Akida trains in edgesnn's arithmetic
+        window=window,
+        stride=stride,
+        dt_us=dt_us,
     )
     main = context_from_env().is_main
     result = run(cfg, progress if main else None)
@@ -213,9 +227,26 @@ def train(
     }
     if result.int_accuracy is not None:
         res["int_accuracy"] = result.int_accuracy
+    if ds.kind == "stream":  # the decision rule, fitted on the integer model, travels in the file
+        from edgesnn.api.streams import fit_decision, stream_metrics, with_decision
+        from edgesnn.fixedpoint.quantize import quantize_as_trained
+
+        qnet = quantize_as_trained(result.network)
+        rule, fit = fit_decision(qnet, ds, ds.model_spec(qnet.input_spec))
+        res["network"] = with_decision(result.network, rule)
+        res["input_spec"] = res["network"].input_spec
+        res["test_accuracy_windows"] = res.pop("test_accuracy")
+        res["stream_train"] = _brief(fit)
+        res["stream_test"] = _brief(stream_metrics(with_decision(qnet, rule), ds, "test"))
     if out is not None:
-        res["model"] = save(result.network, out)
+        res["model"] = save(res["network"], out)
     return res
+
+
+def _brief(r: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a stream report."""
+    keys = ("detection_accuracy", "false_alarms_per_hour", "latency_ms_median", "latency_ms_p90", "segments", "detections")
+    return {k: r[k] for k in keys if k in r}
 
 
 def quantize(
@@ -271,6 +302,15 @@ def quantize(
 
             (check_kit_fits if b.is_kit else check_fits)(b, qnet)
     per_channel = not per_layer and net.meta.get("qat", {}).get("per_channel", True)
+    if net.input_spec.get("encoding") == "stream":  # refit the decision rule on this integer model
+        from edgesnn.api.streams import fit_decision, stream_metrics, with_decision
+        from edgesnn.data.datasets import open_stream
+
+        sds = open_stream(dataset or net.input_spec["dataset"])
+        rule, fit = fit_decision(qnet, sds, sds.model_spec(qnet.input_spec))
+        qnet = with_decision(qnet, rule)
+        extra["stream_train"] = _brief(fit)
+        extra["stream_test"] = _brief(stream_metrics(qnet, sds, "test"))
     x, y = model_data(net, dataset, "test", None, name)
     rep = quantization_report(net, qnet, x, y)
     res: dict[str, Any] = {
@@ -325,8 +365,14 @@ def simulate(
     save_output: PathLike | None = None,
     golden: PathLike | None = None,
     early_exit: int | None = None,
+    seconds: float | None = None,
+    tolerance_ms: float = 500.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Simulate a model: float models in float, quantized ones bit-exactly (the golden model).
+
+    A stream data set (or a stream model's own) runs the test recording continuously, with no
+    resets (``simulate_stream``).
 
     Inputs: a data set's test split (default: the model's) or ``inputs`` (an array or ``.npy``).
     Result: ``samples``, ``timesteps``, ``synops_per_sample``, ``accuracy`` (with labels),
@@ -345,6 +391,13 @@ def simulate(
     if dataset is not None and inputs is not None:
         raise DatasetError("give one of --dataset or --input, not both")
     m, name = _model(model)
+    if inputs is None and (dataset or m.input_spec.get("encoding") == "stream"):
+        from edgesnn.data.datasets import is_stream
+
+        if is_stream(dataset or m.input_spec["dataset"]):
+            from edgesnn.api.streams import simulate_stream
+
+            return simulate_stream(m, dataset, seconds=seconds, tolerance_ms=tolerance_ms, progress=progress)
     if dataset is None and inputs is None and not m.input_spec.get("dataset"):
         raise DatasetError(f"{name} records no data set: give --dataset or --input")
     labels = None

@@ -6,13 +6,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
 
 from edgesnn import api
 from edgesnn.cli.common import JsonOpt, drop, echo_instructions, emit, err_console, handles_errors, line
+from edgesnn.cli.stream_view import TimelineView, print_stream_summary
 
 
 @handles_errors
@@ -121,10 +122,21 @@ def stream_cmd(
             min=0, help="Stop each inference once settled: 0 exact (no accuracy change), N a lead of N spikes."
         ),
     ] = None,
+    seconds: Annotated[
+        Optional[float], typer.Option(min=0.001, help="Streams: only the first S seconds of the test recording.")
+    ] = None,
+    tolerance_ms: Annotated[float, typer.Option(min=0, help="Streams: detection tolerance after a segment.")] = 500.0,
     json_out: JsonOpt = False,
 ):
-    """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator."""
-    live = None if json_out else _LiveView(board or port or "device")
+    """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator.
+
+    A stream data set runs continuously with no resets: the device reports detections as they
+    happen, and the live view shows a timeline (input activity, segments, detections)."""
+    continuous = api.is_stream_run(model, dataset)
+    if continuous:
+        live: Any = None if json_out else TimelineView(board or port or "device", model, dataset, seconds)
+    else:
+        live = None if json_out else _LiveView(board or port or "device")
     rows: list[dict] = []
 
     def on_row(row: dict) -> None:
@@ -148,6 +160,8 @@ def stream_cmd(
                 save_output=save_output,
                 on_row=on_row,
                 early_exit=early_exit,
+                seconds=seconds,
+                tolerance_ms=tolerance_ms,
             ),
             "rows",
         )
@@ -155,7 +169,7 @@ def stream_cmd(
         line(summary)
     else:
         err_console.print()  # end the live view's last line before the summary
-        _print_summary(summary)
+        (print_stream_summary if continuous else _print_summary)(summary)
     if summary.get("error"):
         sys.stderr.write(f"error: {summary['error']} ({summary['samples']} samples received and reported)\n")
         raise typer.Exit(1)

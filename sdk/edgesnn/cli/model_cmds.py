@@ -46,6 +46,9 @@ def train_cmd(
     beta: Annotated[float, typer.Option(help="Membrane decay per step (0: stateless, as Akida).")] = 0.9,
     beta_syn: Annotated[float, typer.Option(help="Synaptic current decay per step (cuba and kits).")] = 0.5,
     weight_bits: Annotated[int, typer.Option(min=2, max=8, help="Weight width of quantization-aware training.")] = 8,
+    window: Annotated[Optional[int], typer.Option(min=1, help="Streams: training window, timesteps (default 30).")] = None,
+    stride: Annotated[Optional[int], typer.Option(min=1, help="Streams: steps between windows (default 5).")] = None,
+    dt_ms: Annotated[Optional[float], typer.Option(min=0.001, help="Streams: timestep in ms (default 10).")] = None,
     json_out: JsonOpt = False,
 ):
     """Train a spiking network with surrogate gradients (quantization-aware by default).
@@ -78,6 +81,9 @@ def train_cmd(
             beta=beta,
             beta_syn=beta_syn,
             weight_bits=weight_bits,
+            window=window,
+            stride=stride,
+            dt_us=None if dt_ms is None else int(round(dt_ms * 1000)),
             progress=progress,
         )
     if res is not None:  # None on torchrun ranks other than 0
@@ -153,6 +159,8 @@ def simulate_cmd(
         Optional[int],
         typer.Option(min=0, help="Stop an inference once settled: 0 exact (no accuracy change), N a lead of N spikes."),
     ] = None,
+    seconds: Annotated[Optional[float], typer.Option(min=0.001, help="Streams: only the first S seconds.")] = None,
+    tolerance_ms: Annotated[float, typer.Option(min=0, help="Streams: detection tolerance after a segment.")] = 500.0,
     json_out: JsonOpt = False,
 ):
     """Simulate a model: float models in float, quantized ones bit-exactly in the integer contract."""
@@ -166,6 +174,8 @@ def simulate_cmd(
                 save_output=save_output,
                 golden=golden,
                 early_exit=early_exit,
+                seconds=seconds,
+                tolerance_ms=tolerance_ms,
             ),
             "result",
         ),

@@ -330,7 +330,7 @@ def encoded(name: str, split: str, spec: dict | None = None) -> tuple[np.ndarray
     return open_dataset(name).spikes(split, spec)
 
 
-def check_model_fits(ds: Dataset, spec: dict | None, n_inputs: int, model: str = "the model") -> None:
+def check_model_fits(ds: Any, spec: dict | None, n_inputs: int, model: str = "the model") -> None:
     """One line naming both shapes when a model and a data set disagree."""
     shape = ds.input_shape(spec)
     if int(np.prod(shape)) != int(n_inputs):
@@ -342,10 +342,10 @@ def check_model_fits(ds: Dataset, spec: dict | None, n_inputs: int, model: str =
 
 def model_inputs(
     model, dataset: str | None, split: str = "test", limit: int | None = None, model_name: str = "the model"
-) -> tuple[np.ndarray, np.ndarray, Dataset]:
+) -> tuple[np.ndarray, np.ndarray, Any]:
     """A model's inputs from a data set (default: the one it was trained on), shapes checked."""
     name = dataset or model.input_spec.get("dataset") or "digits"
-    ds = open_dataset(name)
+    ds = open_any(name)  # a stream gives its windows
     spec = ds.model_spec(model.input_spec)
     check_model_fits(ds, spec, model.n_inputs, model_name)
     x, y = ds.spikes(split, spec)

@@ -21,7 +21,8 @@ Recipe (deterministic, seeded; ``VERSION`` changes whenever it does):
    intensity is left out: the scene is uniform. Between episodes the pixels see no change, so
    noise is all they emit; each episode starts from pixel references at the grey level.
 
-Defaults: 10 % duty, 30 minutes of train and 10 of test recording. The file is cached
+Defaults: 10 % duty, 70 minutes of train and 25 of test recording (at 10 % every train digit
+appears once, and every test digit). The file is cached
 (``$EDGESNN_CACHE``, as ``saccade-digits``) as ``saccade-digits-stream-v{VERSION}-d{duty}.npz``.
 The name takes options: ``saccade-digits-stream:duty=3`` (percent) makes the 3 % recording.
 """
@@ -40,9 +41,9 @@ from edgesnn.data.streams import write_stream
 from edgesnn.errors import DatasetError
 
 NAME = "saccade-digits-stream"
-VERSION = 1
+VERSION = 2
 NOISE_HZ = 0.5
-TRAIN_S, TEST_S = 1800, 600
+TRAIN_S, TEST_S = 4200, 1500
 DEFAULT_DUTY = 10.0
 FRAME_US = saccade.FRAME_US
 EPISODE_US = FRAME_US + 3 * saccade.SACCADE_US + FRAME_US  # appear, three saccades, leave

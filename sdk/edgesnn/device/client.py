@@ -132,6 +132,11 @@ class Device:
                 # else the device saw a damaged frame, probably our request: send it again now
             # here: the try's wait ran out, a damaged frame arrived, or the device saw one
             now = time.monotonic()
+            if self.decoder.peer_version is not None and self.decoder.peer_version != codec.PROTOCOL_VERSION:
+                raise DeviceError(
+                    f"the device on {self.port or 'link'} speaks protocol version {self.decoder.peer_version}, "
+                    f"this edgesnn speaks {codec.PROTOCOL_VERSION}: build and deploy its firmware with this edgesnn"
+                )
             if now >= deadline or tries >= self.retries:
                 raise DeviceError(
                     f"no reply to message 0x{type_:02x} within {total:.1f} s on {self.port or 'link'}"

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from edgesnn.checksums import crc_msb_first
 from edgesnn.errors import ProtocolError  # noqa: F401  (re-exported: raised here)
 
-PROTOCOL_VERSION = 2
+#: 3: continuous streams (FLAG_STREAM: detections, a running digest of every state)
+PROTOCOL_VERSION = 3
 HEADER = struct.Struct("<BBBBH")
 
 HELLO, RESET, STEP_SPARSE, STEP_DENSE, RESULT, STATS, PING, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x7F
@@ -32,9 +33,14 @@ ERROR_NAMES = {
     11: "sparse input indices not strictly increasing (duplicate)",
 }
 CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST, CAP_STEP_FLAGS = 1, 2, 4, 8, 16
+CAP_STREAM, CAP_DECISION = 32, 64  # STEP takes FLAG_STREAM; the model has a decision rule
 # flags of a STEP request (devices with CAP_STEP_FLAGS): reset before its first timestep, and
 # append the RESULT payload to its reply
 FLAG_RESET, FLAG_RESULT = 1, 2
+# a continuous stream's STEP: the reply adds the running digest, synaptic events and ticks since
+# RESET, and the frame's detections (STREAM_TAIL bytes, then 2 per detection)
+FLAG_STREAM = 4
+STREAM_TAIL = 13
 NO_LAYER = 0xFF
 
 
@@ -81,6 +87,14 @@ class Frame:
     flags: int = 0
 
 
+class VersionMismatch(ProtocolError):
+    """An intact frame of another protocol version: the peer runs other firmware or software."""
+
+    def __init__(self, version: int):
+        self.version = version
+        super().__init__(f"unsupported protocol version {version}")
+
+
 def encode_frame(frame: Frame) -> bytes:
     body = HEADER.pack(frame.version, frame.type, frame.seq, frame.flags, len(frame.payload)) + frame.payload
     return cobs_encode(body + struct.pack("<H", crc16(body))) + b"\x00"
@@ -96,7 +110,7 @@ def decode_frame(encoded: bytes) -> Frame:
         raise ProtocolError("bad CRC")
     version, type_, seq, flags, n = HEADER.unpack(body[: HEADER.size])
     if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"unsupported protocol version {version}")
+        raise VersionMismatch(version)
     if n != len(body) - HEADER.size:
         raise ProtocolError(f"header says {n} payload bytes, frame has {len(body) - HEADER.size}")
     return Frame(type=type_, seq=seq, payload=bytes(body[HEADER.size :]), version=version, flags=flags)
@@ -113,6 +127,7 @@ class FrameDecoder:
     max_encoded: int = 1 << 16
     errors: int = 0
     last_error: str = ""
+    peer_version: int | None = None  # set when an intact frame of another protocol version arrives
     _buf: bytearray = field(default_factory=bytearray)
     _overflow: bool = False
 
@@ -145,6 +160,11 @@ class FrameDecoder:
             return []
         try:
             return [decode_frame(buf)]
+        except VersionMismatch as e:
+            self.peer_version = e.version
+            self.errors += 1
+            self.last_error = str(e)
+            return []
         except ProtocolError as e:
             self.errors += 1
             self.last_error = str(e)
@@ -278,3 +298,31 @@ def parse_error(p: bytes) -> tuple[int, int]:
         raise ProtocolError("ERROR reply is malformed")
     code, detail = struct.unpack("<BH", p)
     return code, detail
+
+
+@dataclass(frozen=True)
+class StreamTail:
+    """What a FLAG_STREAM reply adds after the outputs."""
+
+    digest: int  # CRC-32 of every state since RESET (docs/protocol.md)
+    synops: int  # synaptic events since RESET, modulo 2**32
+    ticks: int  # ticks in esnn_step and the decision rule since RESET, modulo 2**32
+    detections: tuple[tuple[int, int], ...]  # (timestep within the frame, class)
+
+
+def parse_stream_reply(p: bytes, n_outputs: int) -> tuple[list[list[int]], StreamTail]:
+    """A FLAG_STREAM STEP reply -> per timestep the output spikes, and the stream tail."""
+    nb = (n_outputs + 7) // 8
+    if not p:
+        raise ProtocolError("empty STEP reply")
+    base = 1 + p[0] * nb
+    if len(p) < base + STREAM_TAIL:
+        raise ProtocolError(f"stream STEP reply of {len(p)} bytes is malformed")
+    digest, syn, ticks, n_det = struct.unpack_from("<IIIB", p, base)
+    if len(p) != base + STREAM_TAIL + 2 * n_det:
+        raise ProtocolError(f"stream STEP reply of {len(p)} bytes does not hold its {n_det} detections")
+    det = tuple((p[base + STREAM_TAIL + 2 * k], p[base + STREAM_TAIL + 2 * k + 1]) for k in range(n_det))
+    if any(s >= p[0] or c >= n_outputs for s, c in det):
+        raise ProtocolError("stream STEP reply names a timestep or class out of range")
+    outs, _ = parse_step_reply(p[:base], n_outputs, with_result=False)
+    return outs, StreamTail(digest, syn, ticks, det)

@@ -224,6 +224,8 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         "state_lo": c_int(lo),
         "state_hi": c_int(hi),
         "state_bits": qnet.state_bits,
+        "max_layer_width": max(L.n_out for L in qnet.layers),
+        "decision": qnet.decision,
     }
     env = _env()
     files = {

@@ -47,7 +47,7 @@ class ChunkResult:
     detect_classes: np.ndarray
     record: list[dict[str, np.ndarray]] | None = None  # per layer "v", "i", "spikes" (T, n)
     per_step_synops: np.ndarray | None = None  # (T,) when record
-    saturations: list[int] = field(default_factory=list)
+    layer_spikes: list[int] = field(default_factory=list)  # spikes per layer in the chunk
 
 
 class StreamRunner:
@@ -70,6 +70,7 @@ class StreamRunner:
         synops = 0
         step_syn = np.zeros(T, np.int64) if record else None
         rec: list[dict[str, np.ndarray]] | None = [] if record else None
+        layer_spikes = []
         for k, st in zip(self.kernels, self.state.layers):
             L = k.L
             p = pooled_events(L, s)
@@ -92,6 +93,7 @@ class StreamRunner:
                     if is_ is not None:
                         is_[t] = st[0][0]
             st[2] = z
+            layer_spikes.append(int(out.sum()))
             synops += int(ev.sum() + rec_ev.sum())
             if step_syn is not None:
                 step_syn += ev + rec_ev
@@ -115,4 +117,5 @@ class StreamRunner:
             detect_classes=classes,
             record=rec,
             per_step_synops=step_syn,
+            layer_spikes=layer_spikes,
         )

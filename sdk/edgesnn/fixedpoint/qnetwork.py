@@ -215,6 +215,17 @@ class QuantNetwork:
                 _check_within(f"layer {li} {name}", getattr(layer, name), s_lo, s_hi)
             n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)
         dialects.check_network(self)
+        rule = self.decision
+        if rule is not None and rule.background >= self.n_outputs:
+            raise ValueError(f"decision rule background {rule.background} is not an output (of {self.n_outputs})")
+
+    @property
+    def decision(self):
+        """The decision rule of a stream model (``fixedpoint.decision.DecisionRule``), or None."""
+        from edgesnn.fixedpoint.decision import DecisionRule
+
+        d = self.input_spec.get("decision")
+        return None if d is None else DecisionRule(**d)
 
     @property
     def n_outputs(self) -> int:
@@ -232,6 +243,8 @@ class QuantNetwork:
             "readout": self.readout,
             # only a chip dialect adds a key: hashes of edgesnn-dialect models stay as they were
             **({"dialect": self.dialect} if self.dialect != "edgesnn" else {}),
+            # a stream model's decision rule runs on the device too (fixedpoint.decision)
+            **({"decision": self.decision.as_dict()} if self.decision is not None else {}),
             "layers": [
                 {
                     "shift": L.shift,

@@ -26,6 +26,7 @@ from edgesnn.ir.geometry import ConvGeometry, Pool2d
 #: Built-in architectures; ``mlp`` has one dense layer per hidden size (--hidden).
 BUILTIN = {
     "mlp": [],
+    "rnn": [],
     "conv": [
         {"type": "conv", "channels": 8, "kernel": 3, "padding": 1},
         {"type": "pool", "kind": "sum", "kernel": 2},
@@ -58,6 +59,8 @@ def load(name_or_file: str, hidden: tuple[int, ...] = (256,)) -> list[dict]:
     """The layer specs of a built-in architecture or of a .toml/.json file."""
     if name_or_file == "mlp":
         return [{"type": "dense", "units": int(h)} for h in hidden]
+    if name_or_file == "rnn":  # recurrent hidden layers: each takes its own spikes of the previous step
+        return [{"type": "dense", "units": int(h), "recurrent": True} for h in hidden]
     if name_or_file in BUILTIN:
         return [dict(x) for x in BUILTIN[name_or_file]]
     path = Path(name_or_file)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from edgesnn._validate import require_at_least_one
-from edgesnn.data.datasets import open_dataset
+from edgesnn.data.datasets import open_any
 from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.ir import LIF, Conv2d, Dense, Network
 from edgesnn.train import arch
@@ -57,6 +57,10 @@ class TrainConfig:
     #: a chip dialect (``xylo``, ``loihi2``: CubaLIF; ``speck``: IAF): QAT in that chip's
     #: arithmetic (dense layers)
     dialect: str = "edgesnn"
+    #: streams (data.stream_set): timestep, and the training windows' length and stride (steps)
+    dt_us: int | None = None
+    window: int | None = None
+    stride: int | None = None
 
     def __post_init__(self):
         require_at_least_one(self, "epochs", "batch_size", "threads", "downsample")
@@ -163,7 +167,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
     device = dist.resolve_device(cfg.device, ctx)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    ds = open_dataset(cfg.dataset)
+    ds = open_any(cfg.dataset)
     spec = ds.resolve(
         {
             "encoding": cfg.encoding,
@@ -171,11 +175,13 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
             "seed": cfg.seed,
             "downsample": cfg.downsample,
             "denoise_us": cfg.denoise_us,
+            **({"dt_us": cfg.dt_us, "window": cfg.window, "stride": cfg.stride} if ds.kind == "stream" else {}),
         }
     )
     x_test, y_test = ds.spikes("test", spec)
     n_in = x_test.shape[2]
-    y_train = ds.split("train").y
+    # a stream's labels are its training windows' (data.stream_set)
+    y_train = ds.window_index("train", spec)[1] if ds.kind == "stream" else ds.split("train").y
     qat = (
         {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
         if cfg.qat

@@ -1,0 +1,204 @@
+"""A recording streamed continuously to a device, every frame held to the golden model.
+
+Per frame the device's output spikes, running digest of every state, synaptic events (modulo
+2^32) and detections are compared with the golden model run to the same timestep; a frame that
+differs in any of them is a mismatch. Detections are scored by the rule of ``data.scoring``.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesnn.api.firmware import quantized
+from edgesnn.api.model import PathLike
+from edgesnn.api.streams import CHUNK, score_detections, static_metrics
+from edgesnn.errors import DeviceError
+from edgesnn.fixedpoint.continuous import StreamRunner
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
+
+
+class GoldenCursor:
+    """The golden model advanced on demand to a timestep, with the device's digest there."""
+
+    def __init__(self, qnet: QuantNetwork, frames: Callable[[int, int], np.ndarray], total: int):
+        from edgesnn.firmware.layout import device_order
+
+        self.qnet, self.frames, self.total = qnet, frames, total
+        self.runner = StreamRunner(qnet, qnet.decision)
+        self.orders = [device_order(L) for L in qnet.layers]
+        self.pos = 0  # first timestep still pending
+        self.rows = np.zeros((0, 0), np.uint8)
+        self.syn = np.zeros(0, np.int64)
+        self.outs = np.zeros((0, qnet.n_outputs), bool)
+        self.dets: list[tuple[int, int]] = []
+        self.crc = 0
+        self.synops = 0
+
+    def _more(self) -> None:
+        a = self.pos + len(self.syn)
+        b = min(self.total, a + CHUNK)
+        r = self.runner.run(self.frames(a, b), record=True)
+        cols = []
+        for L, rec, order in zip(self.qnet.layers, r.record or [], self.orders):
+            sel = slice(None) if order is None else order
+            cols.append(rec["v"][:, sel])
+            if L.current_based:
+                cols.append(rec["i"][:, sel])
+            cols.append(rec["spikes"][:, sel].astype(np.int64))
+        rows = np.ascontiguousarray(np.concatenate(cols, axis=1).astype("<i4")).view(np.uint8)
+        self.rows = rows if not len(self.syn) else np.concatenate([self.rows, rows])
+        self.syn = np.concatenate([self.syn, r.per_step_synops])
+        self.outs = np.concatenate([self.outs, r.spikes])
+        self.dets += list(zip(r.detect_steps.tolist(), r.detect_classes.tolist()))
+
+    def until(self, end: int) -> tuple[int, int, np.ndarray, list[tuple[int, int]]]:
+        """Digest, synaptic events (mod 2^32), output spikes and detections of the timesteps from
+        the last call's end up to ``end``."""
+        while self.pos + len(self.syn) < end:
+            self._more()
+        n = end - self.pos
+        self.crc = zlib.crc32(self.rows[:n].tobytes(), self.crc)
+        self.synops += int(self.syn[:n].sum())
+        outs = self.outs[:n]
+        dets = [d for d in self.dets if d[0] < end]
+        self.dets = [d for d in self.dets if d[0] >= end]
+        self.rows, self.syn, self.outs = self.rows[n:], self.syn[n:], self.outs[n:]
+        self.pos = end
+        return self.crc, self.synops % 2**32, outs, dets
+
+
+def stream_recording(
+    model: QuantNetwork | PathLike,
+    *,
+    board: str | None = None,
+    port: str | None = None,
+    dataset: str | None = None,
+    seconds: float | None = None,
+    steps_per_frame: int | None = None,
+    out: PathLike = "build/stream",
+    timeout: float = 2.0,
+    tolerance_ms: float = 500.0,
+    save_output: PathLike | None = None,
+    on_frame: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
+    """Stream a stream data set's test recording (its first ``seconds``) to a device with no
+    resets; the device reports detections as they happen. Summary: the detection metrics of
+    ``simulate_stream``, ``mismatches`` (frames whose outputs, digest, synaptic events or
+    detections differ from the golden model), ``retransmissions``, ``seconds`` (of recording
+    streamed), ``wall_seconds`` and, where the board counts instructions, ``instructions_per_second``
+    of recording (model and decision rule) and ``end_to_end_instructions_per_second`` (everything
+    the device ran for the link)."""
+    from edgesnn.api.device import open_device
+    from edgesnn.data.datasets import check_model_fits, open_stream
+    from edgesnn.device import codec
+    from edgesnn.device.continuous import stream_frames
+
+    qnet = quantized(model)
+    ds = open_stream(dataset or qnet.input_spec.get("dataset") or "")
+    spec = ds.model_spec(qnet.input_spec) if qnet.input_spec.get("encoding") == "stream" else ds.resolve({})
+    check_model_fits(ds, spec, qnet.n_inputs, str(model))
+    total = ds.steps("test", spec, seconds)
+    dt = spec["dt_us"]
+
+    def frames(a: int, b: int) -> np.ndarray:
+        return ds.frames("test", spec, a, b)
+
+    golden = GoldenCursor(qnet, frames, total)
+    d = open_device(qnet, board, port, out, timeout)
+    hello = d.hello
+    want_decision = qnet.decision is not None
+    if bool(hello.capabilities & codec.CAP_DECISION) != want_decision:
+        d.close()
+        raise DeviceError("the firmware's decision rule does not match the model's: deploy this model's firmware")
+    tpi = hello.ticks_per_instruction if hello.capabilities & codec.CAP_ICOUNT else 0.0
+    error, mismatches, mismatched_steps, first_bad = None, 0, 0, None
+    det_steps: list[int] = []
+    det_classes: list[int] = []
+    outputs: list[np.ndarray] = []
+    steps_done, ticks, last_ticks, frames_n = 0, 0, 0, 0
+    t_wall = time.perf_counter()
+    before = {}
+    try:
+        before = d.device.stats() if tpi else {}
+        chunks = (frames(a, min(total, a + CHUNK)) for a in range(0, total, CHUNK))
+        for fr in stream_frames(d.device, chunks, steps_per_frame):
+            digest, synops, g_outs, g_dets = golden.until(fr.end)
+            dev_dets = [(fr.start + s, c) for s, c in fr.tail.detections]
+            same_out = np.array_equal(g_outs, fr.outputs)
+            ok = same_out and digest == fr.tail.digest and synops == fr.tail.synops and dev_dets == g_dets
+            if not ok:
+                mismatches += 1
+                mismatched_steps += int((g_outs != fr.outputs).any(axis=1).sum()) if g_outs.shape == fr.outputs.shape else fr.outputs.shape[0]
+                first_bad = fr.start if first_bad is None else first_bad
+            ticks += (fr.tail.ticks - last_ticks) % 2**32
+            last_ticks = fr.tail.ticks
+            for s, c in dev_dets:
+                det_steps.append(s)
+                det_classes.append(c)
+            outputs.append(fr.outputs)
+            steps_done, frames_n = fr.end, frames_n + 1
+            if on_frame is not None:
+                on_frame(
+                    {
+                        "t_s": fr.end * dt / 1e6,
+                        "start": fr.start,
+                        "steps": fr.outputs.shape[0],
+                        "input_events": fr.input_events,
+                        "detections": [[(s + 1) * dt / 1e6, c] for s, c in dev_dets],
+                        "match": bool(ok),
+                        "latency_ms": round(fr.seconds * 1e3, 3),
+                    }
+                )
+        if before and "link_ticks" in before:
+            link = (d.device.stats()["link_ticks"] - before["link_ticks"]) / tpi
+        else:
+            link = None
+    except DeviceError as e:
+        error, link = str(e), None
+    except KeyboardInterrupt:
+        error, link = "interrupted", None
+    finally:
+        d.close()
+    wall = time.perf_counter() - t_wall
+    secs = steps_done * dt / 1e6
+    res: dict[str, Any] = {"summary": True, "board": hello.board, "kind": "stream"}
+    if steps_done:
+        res.update(score_detections(ds, "test", spec, np.array(det_steps, np.int64), np.array(det_classes, np.int64), steps_done, tolerance_ms))
+    res.update(
+        complete=error is None and steps_done == total,
+        seconds=secs,
+        timesteps=steps_done,
+        frames=frames_n,
+        mismatches=mismatches,
+        mismatched_steps=mismatched_steps,
+        first_mismatch_step=first_bad,
+        retransmissions=d.device.retransmissions,
+        wall_seconds=wall,
+        **static_metrics(qnet),
+    )
+    if tpi and secs:
+        res["instructions_per_second"] = ticks / tpi / secs
+        res["instructions_per_timestep"] = ticks / tpi / max(steps_done, 1)
+        if link is not None:
+            res["end_to_end_instructions_per_second"] = link / secs
+    if error:
+        res["error"] = error
+    if save_output is not None:
+        path = Path(save_output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            path,
+            outputs=np.concatenate(outputs) if outputs else np.zeros((0, qnet.n_outputs), bool),
+            detect_times_s=(np.array(det_steps, np.int64) + 1) * dt / 1e6,
+            detect_classes=np.array(det_classes, np.int64),
+            dt_us=np.array(dt),
+            source=np.array("device"),
+        )
+        res["output"] = str(path)
+    return res

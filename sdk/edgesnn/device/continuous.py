@@ -1,0 +1,91 @@
+"""A continuous stream to a device: a recording's timesteps with no resets (protocol version 3).
+
+The first STEP frame is flagged RESET | STREAM, every later one STREAM: each reply carries the
+frame's output spikes, the running CRC-32 of every state since the reset (the self-check's
+digest, chained over every timestep), synaptic events and ticks since the reset, and the
+detections the device's decision rule made in the frame. Frames hold as many timesteps as fit
+(request and the worst-case reply), halving on a damaged frame as ``Device.run_sample`` does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgesnn.device import codec
+from edgesnn.device.client import Device
+from edgesnn.errors import DeviceError
+
+
+@dataclass
+class FrameReply:
+    """One STREAM frame as the device answered it."""
+
+    start: int  # first timestep of the frame (since the stream's reset)
+    outputs: np.ndarray  # (steps, n_outputs) bool
+    tail: codec.StreamTail
+    seconds: float  # wall time of the exchange
+    input_events: int = 0  # input spikes sent in the frame
+
+    @property
+    def end(self) -> int:
+        return self.start + self.outputs.shape[0]
+
+
+def steps_that_fit(hello: codec.Hello, rows: np.ndarray) -> int:
+    """Timesteps of ``rows`` one frame holds: the request in its shorter encoding, the reply
+    with the stream tail and a detection at every step (the worst case)."""
+    room = hello.payload_room - 1
+    worst = min(2 + 2 * int(rows.sum(axis=1).max(initial=0)), (hello.n_inputs + 7) // 8)
+    reply = (hello.n_outputs + 7) // 8 + 2
+    return max(1, min(room // max(worst, 1), (room - codec.STREAM_TAIL) // reply, 255))
+
+
+def stream_frames(
+    dev: Device,
+    chunks: Iterator[np.ndarray],
+    steps_per_frame: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[FrameReply]:
+    """Send the timesteps of ``chunks`` (arrays (steps, n_inputs) of 0/1, in order) as one
+    continuous stream; yield each frame's reply as it arrives."""
+    hello = dev.info()
+    if not hello.capabilities & codec.CAP_STREAM:
+        raise DeviceError(
+            f"the firmware on {dev.port or 'the link'} has no stream mode (capability STREAM): "
+            "build and deploy it with this edgesnn"
+        )
+    dense_bytes = (hello.n_inputs + 7) // 8
+    start, first, auto = 0, True, steps_per_frame is None
+    per = 255 if auto else int(steps_per_frame or 1)
+    for chunk in chunks:
+        chunk = np.asarray(chunk, bool)
+        pos = 0
+        while pos < chunk.shape[0]:
+            if should_stop is not None and should_stop():
+                return
+            n = max(1, min(per, steps_that_fit(hello, chunk[pos : pos + per]), chunk.shape[0] - pos))
+            rows = chunk[pos : pos + n]
+            flags = codec.FLAG_STREAM | (codec.FLAG_RESET if first else 0)
+            damaged = dev.damage_seen()
+            t0 = time.perf_counter()
+            if n * dense_bytes < 2 * n + 2 * int(rows.sum()):
+                reply = dev.request(codec.STEP_DENSE, dev._bitmaps(rows), flags=flags)
+            else:
+                payload = codec.sparse_steps([np.flatnonzero(r) for r in rows])
+                reply = dev.request(codec.STEP_SPARSE, payload, flags=flags)
+            outs, tail = codec.parse_stream_reply(reply.payload, hello.n_outputs)
+            if len(outs) != n:
+                raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {n} were sent")
+            if auto and dev.damage_seen() > damaged and per > 1:
+                per = max(1, n // 2)
+            out = np.zeros((n, hello.n_outputs), bool)
+            for k, idx in enumerate(outs):
+                out[k, idx] = True
+            yield FrameReply(start, out, tail, time.perf_counter() - t0, int(rows.sum()))
+            first = False
+            start += n
+            pos += n
