@@ -51,6 +51,9 @@ def seed_corpus(corpus: Path, n_inputs: int) -> None:
     flagged = [  # a whole sample in one frame, and a reset with the first of two
         (codec.STEP_DENSE, codec.dense_steps([bytes((n_inputs + 7) // 8)] * 2), codec.FLAG_RESET | codec.FLAG_RESULT),
         (codec.STEP_SPARSE, codec.sparse_steps([[1], [2, 3]]), codec.FLAG_RESET),
+        # a continuous stream: its first frame resets, every one reports digest and detections
+        (codec.STEP_SPARSE, codec.sparse_steps([[0, 4], [5], []] * 20), codec.FLAG_RESET | codec.FLAG_STREAM),
+        (codec.STEP_DENSE, codec.dense_steps([b"\xff" * ((n_inputs + 7) // 8)] * 3), codec.FLAG_STREAM),
     ]
     for i, (t, p, f) in enumerate([*((t, p, 0) for t, p in msgs), *flagged]):
         frame = codec.Frame(type=t, seq=i + 1, payload=p, flags=f)
@@ -80,7 +83,14 @@ def run(seconds: int, workdir: Path) -> dict:
         ),
     )
     src = workdir / "src"
-    write_model_sources(quantize(net), src, learn_layer=0)
+    from dataclasses import replace
+
+    from edgesnn.fixedpoint.decision import DecisionRule
+
+    # a decision rule that detects as often as it can (no refractory time): the longest replies
+    rule = DecisionRule(decay_shift=1, threshold=1, margin=0, refractory=0, background=11)
+    qnet = quantize(net)
+    write_model_sources(replace(qnet, input_spec={"decision": rule.as_dict()}), src, learn_layer=0)
     exe = workdir / "fuzz_proto"
     here = Path(__file__).resolve().parent
     runtime = [
