@@ -111,9 +111,11 @@ def test_fit_finds_a_rule_that_scores():
     z[300:330, 0] = True
 
     def sc(steps, classes):
-        return float(((steps >= 100) & (steps < 140) & (classes == 1)).any()) + float(
-            ((steps >= 300) & (steps < 340) & (classes == 0)).any()
-        ) - 0.1 * len(steps)
+        return (
+            float(((steps >= 100) & (steps < 140) & (classes == 1)).any())
+            + float(((steps >= 300) & (steps < 340) & (classes == 0)).any())
+            - 0.1 * len(steps)
+        )
 
     rule, best = D.fit(z, sc, background=2)
     s, c, _ = D.run(rule, z)

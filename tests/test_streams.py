@@ -36,7 +36,12 @@ def make_spikes_stream(path, seconds_train=60, seconds_test=30, seed=0):
 
 def make_events_stream(path, **over):
     ev = np.zeros(5, EVENT_DTYPE)
-    ev["x"], ev["y"], ev["t"], ev["p"] = [0, 1, 2, 3, 0], [0, 1, 1, 0, 3], [10, 500, 20_000, 25_000, 90_000], [1, 0, 1, 1, 0]
+    ev["x"], ev["y"], ev["t"], ev["p"] = (
+        [0, 1, 2, 3, 0],
+        [0, 1, 1, 0, 3],
+        [10, 500, 20_000, 25_000, 90_000],
+        [1, 0, 1, 1, 0],
+    )
     arrays = {
         "sensor_size": np.array([4, 4, 2]),
         "events_train": ev,
@@ -216,7 +221,9 @@ def test_older_peer_refused_naming_versions():
 
         def write(self, data):
             f = codec.decode_frame(data[:-1])
-            self.pending += codec.encode_frame(codec.Frame(type=f.type | codec.REPLY, seq=f.seq, payload=b"", version=2))
+            self.pending += codec.encode_frame(
+                codec.Frame(type=f.type | codec.REPLY, seq=f.seq, payload=b"", version=2)
+            )
 
         def flush(self):
             pass

@@ -403,10 +403,9 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         }
     }
     flags = f[3];
-    if (flags &
-        ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE)
-              ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT | (p->scores != 0 ? ESNN_FLAG_STREAM : 0u)
-              : 0u)) {
+    if (flags & ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE)
+                      ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT | (p->scores != 0 ? ESNN_FLAG_STREAM : 0u)
+                      : 0u)) {
         p->frames_bad++;
         send_error(p, seq, ESNN_ERR_PARAM, flags); /* a flag this message does not take */
         return;

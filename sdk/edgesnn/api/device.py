@@ -8,127 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgesnn.api.firmware import quantized
-from edgesnn.api.model import PathLike
+from edgesnn.api.deploying import connect, deploy, flash_plan, open_device  # noqa: F401  (the API's names)
+from edgesnn.api.model import PathLike, quantized
 from edgesnn.errors import DeviceError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
 
 if TYPE_CHECKING:  # the device stack (pyserial, board files) loads only when a device is used
     from edgesnn.device.deploy import Deployment
-
-
-def deploy(
-    model: QuantNetwork | PathLike,
-    board: str,
-    out: PathLike = "build/deploy",
-    *,
-    port: str | None = None,
-    timeout: float = 2.0,
-    learn_layer: int | None = None,
-    env: dict[str, str] | None = None,
-    drive: str | None = None,
-    method: str | None = None,
-    port_timeout: float = 10.0,
-) -> Deployment:
-    """Build the device firmware for ``board`` and start it (host process, QEMU) or flash it
-    (real boards), then handshake: the device must report this model's hash.
-
-    Real boards: the image goes to the board's USB drive (``drive``, or one found mounted by
-    label / INFO_UF2.TXT), else through openocd, pyocd, picotool or PlatformIO (``method``
-    forces one); then the serial port (``port``, or the first with the board's USB VID:PID)
-    must appear within ``port_timeout`` seconds. See ``flash_plan`` for a dry run.
-
-    ```python
-    with edgesnn.api.deploy("digits.qsnn", "qemu-mps2-an385") as d:
-        print(d.port, d.device.info().board)
-    ```
-    """
-    from edgesnn.device.deploy import deploy as run
-    from edgesnn.firmware.boards import get_board
-
-    return run(
-        quantized(model),
-        get_board(board),
-        Path(out),
-        port=port,
-        timeout=timeout,
-        learn_layer=learn_layer,
-        env=env,
-        drive=drive,
-        method=method,
-        port_timeout=port_timeout,
-    )
-
-
-def flash_plan(
-    model: QuantNetwork | PathLike,
-    board: str,
-    out: PathLike = "build/deploy",
-    *,
-    port: str | None = None,
-    drive: str | None = None,
-    method: str | None = None,
-) -> dict[str, Any]:
-    """What ``deploy`` would do, without doing it (``deploy --dry-run``): builds the image, then
-    returns ``method``, ``file``, ``command``, ``drive``, ``port``, ``usb_ids``, ``reset``,
-    ``available`` (every method usable here) and ``images``.
-
-    ```python
-    edgesnn.api.flash_plan("digits.qsnn", "rpi-pico")["method"]   # 'drive', 'openocd', ...
-    ```
-    """
-    from edgesnn.device.deploy import prepare_flash
-    from edgesnn.firmware.boards import get_board
-    from edgesnn.firmware.build import build as build_image
-    from edgesnn.firmware.qemu import qemu_command
-
-    qnet, b = quantized(model), get_board(board)
-    if b.kind in ("hardware", "platformio"):
-        p, info = prepare_flash(qnet, b, Path(out), drive=drive, port=port, method=method)
-        return {**p.as_dict(), "images": info.get("images", {}), "flash_bytes": info.get("flash_bytes")}
-    res = build_image(qnet, b, Path(out), app="device")
-    if b.kind == "host":
-        cmd, how = [str(res.elf)], "process"
-    else:
-        cmd, how = qemu_command(b, res.elf, serial="tcp:127.0.0.1:PORT,server=on,wait=on,nodelay=on"), "qemu"
-    return {
-        "board": b.name,
-        "method": how,
-        "file": str(res.elf),
-        "command": cmd,
-        "drive": None,
-        "port": "started here (a pty or a loopback socket)",
-        "usb_ids": [],
-        "reset": "none",
-        "available": [how],
-        "notes": [],
-        "images": res.images,
-        "flash_bytes": res.flash_bytes,
-    }
-
-
-def connect(model: QuantNetwork | PathLike, port: str, *, timeout: float = 2.0) -> Deployment:
-    """A device already running ``model`` on ``port`` (``/dev/ttyACM0``, ``socket://…``)."""
-    from edgesnn.device.deploy import connect_port
-
-    return connect_port(quantized(model), port, timeout=timeout)
-
-
-def open_device(
-    model: QuantNetwork | PathLike,
-    board: str | None,
-    port: str | None,
-    out: PathLike,
-    timeout: float = 2.0,
-    learn_layer: int | None = None,
-) -> Deployment:
-    """``deploy`` when a board is named, else ``connect`` to the port."""
-    if board is None and port is None:
-        raise ValueError("give --board (deploy first) or --port (a device already deployed)")
-    if board is not None:
-        return deploy(model, board, out, port=port, timeout=timeout, learn_layer=learn_layer)
-    return connect(model, port, timeout=timeout)  # type: ignore[arg-type]
 
 
 def stream_rows(
@@ -284,11 +171,9 @@ def stream(
     s["accuracy"], s["mismatches"]
     ```
     """
-    from edgesnn.data.datasets import model_inputs
+    from edgesnn.data.datasets import is_stream, model_inputs
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.fixedpoint.simulate import cut_at_exit
-
-    from edgesnn.data.datasets import is_stream
 
     qnet = quantized(model)
     if is_stream(dataset or qnet.input_spec.get("dataset") or ""):

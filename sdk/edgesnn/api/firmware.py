@@ -7,17 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from edgesnn.api.model import Model, PathLike, load
-from edgesnn.errors import EmulatorError, ModelFileError
+from edgesnn.api.model import Model, PathLike, load, quantized  # noqa: F401  (quantized: used by api.device)
+from edgesnn.errors import DeviceError, EmulatorError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
-
-
-def quantized(model: QuantNetwork | PathLike) -> QuantNetwork:
-    """A quantized model (or its file); a float model is refused with the step to take."""
-    m: Model = model if isinstance(model, QuantNetwork) else load(model)
-    if not isinstance(m, QuantNetwork):
-        raise ModelFileError(f"{model}: a float model; run `edgesnn quantize` first")
-    return m
 
 
 def sample_inputs(qnet: QuantNetwork, dataset: str | None, limit: int) -> np.ndarray:
@@ -114,9 +106,13 @@ def verify(
     limit: int | None = None,
     inputs: np.ndarray | None = None,
     count_instructions: bool = False,
+    seconds: float | None = None,
 ) -> dict[str, Any]:
     """Run the firmware on the host or an emulated board and compare it with the golden
     simulator: every state on the host, a CRC-32 of every state per sample on emulated boards.
+    A stream data set (or a stream model's own) runs continuously over the serial link instead
+    (its first ``seconds``): every frame's outputs, detections and running CRC-32 of every state
+    are compared; ``mismatches`` counts the frames that differ.
     A neuromorphic kit runs the vendor's simulator instead (``kits.verify``: every spike of the
     test split, or of the first ``limit`` samples; ``reference`` names the simulator).
 
@@ -132,6 +128,20 @@ def verify(
     from edgesnn.firmware.verify import verify as run
 
     qnet, b = quantized(model), get_board(board, kits=True)
+    from edgesnn.data.datasets import is_stream
+
+    if inputs is None and not b.is_kit and is_stream(dataset or qnet.input_spec.get("dataset") or ""):
+        from edgesnn.api.stream_device import stream_recording
+
+        if b.kind in ("hardware", "platformio"):
+            raise ValueError(f"board {board} is real hardware; verify runs on host or an emulated board")
+        r = stream_recording(qnet, board=board, dataset=dataset, seconds=seconds, out=out)
+        keep = ("board", "mismatches", "mismatched_steps", "first_mismatch_step", "frames", "timesteps", "seconds")
+        res = {k: r[k] for k in keep if k in r}
+        res["method"] = "continuous stream: per frame, outputs, detections and a running CRC-32 of every state"
+        if "error" in r:
+            raise DeviceError(f"{board}: the stream ended early: {r['error']}")
+        return res
     if b.is_kit:  # the vendor's simulator against the golden model, on the data set
         from edgesnn import kits
         from edgesnn.data.datasets import model_inputs

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgesnn.data.datasets import Dataset
 from edgesnn.errors import DatasetError, ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
@@ -31,6 +30,14 @@ def load(path: PathLike) -> Model:
     from edgesnn.formats import load_model
 
     return load_model(Path(path))
+
+
+def quantized(model: QuantNetwork | PathLike) -> QuantNetwork:
+    """A quantized model (or its file); a float model is refused with the step to take."""
+    m: Model = model if isinstance(model, QuantNetwork) else load(model)
+    if not isinstance(m, QuantNetwork):
+        raise ModelFileError(f"{model}: a float model; run `edgesnn quantize` first")
+    return m
 
 
 def save(model: Model, path: PathLike) -> Path:
@@ -245,7 +252,14 @@ def train(
 
 def _brief(r: dict[str, Any]) -> dict[str, Any]:
     """The headline figures of a stream report."""
-    keys = ("detection_accuracy", "false_alarms_per_hour", "latency_ms_median", "latency_ms_p90", "segments", "detections")
+    keys = (
+        "detection_accuracy",
+        "false_alarms_per_hour",
+        "latency_ms_median",
+        "latency_ms_p90",
+        "segments",
+        "detections",
+    )
     return {k: r[k] for k in keys if k in r}
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgesnn.api.firmware import quantized
-from edgesnn.api.model import PathLike
+from edgesnn.api.model import PathLike, quantized
 from edgesnn.api.streams import CHUNK, score_detections, static_metrics
 from edgesnn.errors import DeviceError
 from edgesnn.fixedpoint.continuous import StreamRunner
@@ -94,7 +93,7 @@ def stream_recording(
     streamed), ``wall_seconds`` and, where the board counts instructions, ``instructions_per_second``
     of recording (model and decision rule) and ``end_to_end_instructions_per_second`` (everything
     the device ran for the link)."""
-    from edgesnn.api.device import open_device
+    from edgesnn.api.deploying import open_device
     from edgesnn.data.datasets import check_model_fits, open_stream
     from edgesnn.device import codec
     from edgesnn.device.continuous import stream_frames
@@ -134,7 +133,11 @@ def stream_recording(
             ok = same_out and digest == fr.tail.digest and synops == fr.tail.synops and dev_dets == g_dets
             if not ok:
                 mismatches += 1
-                mismatched_steps += int((g_outs != fr.outputs).any(axis=1).sum()) if g_outs.shape == fr.outputs.shape else fr.outputs.shape[0]
+                mismatched_steps += (
+                    int((g_outs != fr.outputs).any(axis=1).sum())
+                    if g_outs.shape == fr.outputs.shape
+                    else fr.outputs.shape[0]
+                )
                 first_bad = fr.start if first_bad is None else first_bad
             ticks += (fr.tail.ticks - last_ticks) % 2**32
             last_ticks = fr.tail.ticks
@@ -169,7 +172,17 @@ def stream_recording(
     secs = steps_done * dt / 1e6
     res: dict[str, Any] = {"summary": True, "board": hello.board, "kind": "stream"}
     if steps_done:
-        res.update(score_detections(ds, "test", spec, np.array(det_steps, np.int64), np.array(det_classes, np.int64), steps_done, tolerance_ms))
+        res.update(
+            score_detections(
+                ds,
+                "test",
+                spec,
+                np.array(det_steps, np.int64),
+                np.array(det_classes, np.int64),
+                steps_done,
+                tolerance_ms,
+            )
+        )
     res.update(
         complete=error is None and steps_done == total,
         seconds=secs,

@@ -18,23 +18,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgesnn.data.scoring import DEFAULT_TOLERANCE_MS, score
+from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint import decision as D
 from edgesnn.fixedpoint.continuous import StreamRunner
-from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.ir import Network
+
+if TYPE_CHECKING:
+    from edgesnn.data.stream_set import StreamSet
 
 CHUNK = 4096
 
 
+def _load(model: Any) -> tuple[Any, str]:
+    """A model object, or the model in a file, and its name."""
+    if isinstance(model, (Network, QuantNetwork)):
+        return model, model.name
+    from pathlib import Path
+
+    from edgesnn.formats import load_model
+
+    return load_model(Path(model)), str(model)
+
+
 def run_recording(
     qnet: QuantNetwork,
-    ds,
+    ds: StreamSet,
     split: str,
     spec: dict,
     *,
@@ -73,12 +87,14 @@ def run_recording(
     }
 
 
-def _segments_until(ds, split: str, duration_us: int) -> np.ndarray:
+def _segments_until(ds: StreamSet, split: str, duration_us: int) -> np.ndarray:
     seg = ds.recording(split).segments
     return seg[seg[:, 1] <= duration_us]
 
 
-def score_detections(ds, split: str, spec: dict, steps: np.ndarray, classes: np.ndarray, T: int, tolerance_ms: float) -> dict:
+def score_detections(
+    ds: StreamSet, split: str, spec: dict, steps: np.ndarray, classes: np.ndarray, T: int, tolerance_ms: float
+) -> dict:
     """The scoring rule over the first T timesteps of a split (detection time = end of its step)."""
     dt = spec["dt_us"]
     duration = min(T * dt, ds.recording(split).duration_us)
@@ -93,7 +109,9 @@ def score_detections(ds, split: str, spec: dict, steps: np.ndarray, classes: np.
     )
 
 
-def fit_decision(qnet: QuantNetwork, ds, spec: dict, tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> tuple[D.DecisionRule, dict]:
+def fit_decision(
+    qnet: QuantNetwork, ds: StreamSet, spec: dict, tolerance_ms: float = DEFAULT_TOLERANCE_MS
+) -> tuple[D.DecisionRule, dict]:
     """The decision rule fitted on the train recording: the grid point with the best
     ``detection_accuracy - 0.002 * false_alarms_per_hour - 0.0002 * latency_ms_median`` (30 false
     alarms an hour cost as much as 6 points of accuracy, 100 ms of latency 2)."""
@@ -102,14 +120,18 @@ def fit_decision(qnet: QuantNetwork, ds, spec: dict, tolerance_ms: float = DEFAU
 
     def objective(steps: np.ndarray, classes: np.ndarray) -> float:
         r = score_detections(ds, "train", spec, steps, classes, T, tolerance_ms)
-        return float(r["detection_accuracy"] or 0) - 0.002 * r["false_alarms_per_hour"] - 0.0002 * (r["latency_ms_median"] or 1000)
+        return (
+            float(r["detection_accuracy"] or 0)
+            - 0.002 * r["false_alarms_per_hour"]
+            - 0.0002 * (r["latency_ms_median"] or 1000)
+        )
 
     rule, _ = D.fit(run["outputs"], objective, background=spec["background"])
     steps, classes, _ = D.run(rule, run["outputs"])
     return rule, score_detections(ds, "train", spec, steps, classes, T, tolerance_ms)
 
 
-def with_decision(model, rule: D.DecisionRule):
+def with_decision(model: Any, rule: D.DecisionRule) -> Any:
     """The model with its decision rule recorded in its input spec (float or quantized)."""
     return replace(model, input_spec={**model.input_spec, "decision": rule.as_dict()})
 
@@ -130,7 +152,7 @@ def static_metrics(qnet: QuantNetwork) -> dict[str, Any]:
 
 def stream_metrics(
     qnet: QuantNetwork,
-    ds,
+    ds: StreamSet,
     split: str = "test",
     *,
     seconds: float | None = None,
@@ -141,7 +163,9 @@ def stream_metrics(
     spec = ds.model_spec(qnet.input_spec)
     rule = qnet.decision
     if rule is None:
-        raise ValueError("the model has no decision rule: quantize it with its stream data set (edgesnn quantize MODEL.nir)")
+        raise ValueError(
+            "the model has no decision rule: quantize it with its stream data set (edgesnn quantize MODEL.nir)"
+        )
     run = run_recording(qnet, ds, split, spec, rule=rule, seconds=seconds, progress=progress)
     T = run["steps"]
     seconds_run = T * spec["dt_us"] / 1e6
@@ -193,11 +217,11 @@ def simulate_stream(
     from edgesnn.api.streams import stream_metrics
     from edgesnn.data.datasets import check_model_fits, open_stream
 
-    from edgesnn.api.model import _model
-
-    m, name = _model(model)
+    m, name = _load(model)
     if not isinstance(m, QuantNetwork):
-        raise ModelFileError(f"{name}: continuous inference runs the integer model; quantize it first (edgesnn quantize)")
+        raise ModelFileError(
+            f"{name}: continuous inference runs the integer model; quantize it first (edgesnn quantize)"
+        )
     ds = open_stream(dataset or m.input_spec.get("dataset") or "")
     spec = ds.model_spec(m.input_spec) if m.input_spec.get("encoding") == "stream" else ds.resolve({})
     check_model_fits(ds, spec, m.n_inputs, name)
@@ -207,22 +231,20 @@ def simulate_stream(
 
 def is_stream_run(model: Any, dataset: str | None = None) -> bool:
     """Whether a model with this data set (default: its own) runs as a continuous stream."""
-    from edgesnn.api.model import _model
     from edgesnn.data.datasets import is_stream
 
     if dataset is not None:
         return is_stream(dataset)
-    m, _ = _model(model)
+    m, _ = _load(model)
     return m.input_spec.get("encoding") == "stream" and is_stream(m.input_spec.get("dataset") or "")
 
 
 def stream_context(model: Any, dataset: str | None = None, split: str = "test") -> dict[str, Any]:
     """What a timeline of a stream shows besides the device's output: segments (s), class names,
     the timestep."""
-    from edgesnn.api.model import _model
     from edgesnn.data.datasets import open_stream
 
-    m, _ = _model(model)
+    m, _ = _load(model)
     ds = open_stream(dataset or m.input_spec.get("dataset") or "")
     spec = ds.model_spec(m.input_spec) if m.input_spec.get("encoding") == "stream" else ds.resolve({})
     seg = ds.recording(split).segments

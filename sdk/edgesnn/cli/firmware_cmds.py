@@ -86,10 +86,15 @@ def verify_cmd(
     count_instructions: Annotated[
         bool, typer.Option(help="Run QEMU with -icount shift=7 and report instructions.")
     ] = False,
+    seconds: Annotated[
+        Optional[float], typer.Option(min=0.001, help="Streams: only the first S seconds of the test recording.")
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Run the firmware on host or an emulated board (or a kit's vendor simulator) and compare with the golden simulator."""
-    res = api.verify(model, board, out, dataset=dataset, limit=limit, count_instructions=count_instructions)
+    res = api.verify(
+        model, board, out, dataset=dataset, limit=limit, count_instructions=count_instructions, seconds=seconds
+    )
     emit(res, json_out)
     if res["mismatches"]:
         raise typer.Exit(1)

@@ -46,7 +46,9 @@ def train_cmd(
     beta: Annotated[float, typer.Option(help="Membrane decay per step (0: stateless, as Akida).")] = 0.9,
     beta_syn: Annotated[float, typer.Option(help="Synaptic current decay per step (cuba and kits).")] = 0.5,
     weight_bits: Annotated[int, typer.Option(min=2, max=8, help="Weight width of quantization-aware training.")] = 8,
-    window: Annotated[Optional[int], typer.Option(min=1, help="Streams: training window, timesteps (default 30).")] = None,
+    window: Annotated[
+        Optional[int], typer.Option(min=1, help="Streams: training window, timesteps (default 30).")
+    ] = None,
     stride: Annotated[Optional[int], typer.Option(min=1, help="Streams: steps between windows (default 5).")] = None,
     dt_ms: Annotated[Optional[float], typer.Option(min=0.001, help="Streams: timestep in ms (default 10).")] = None,
     json_out: JsonOpt = False,

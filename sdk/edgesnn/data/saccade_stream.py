@@ -92,7 +92,8 @@ def _episode_frames(images8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _schedule(n_max: int, duration_us: int, duty: float, rng) -> np.ndarray:
     """Episode onsets (µs) filling the recording at the duty cycle."""
     mean_gap = EPISODE_US * (100.0 - duty) / duty
-    onsets, t = [], 0.0
+    onsets: list[int] = []
+    t = 0.0
     while True:
         t += max(MIN_GAP_US, mean_gap * rng.uniform(0.5, 1.5)) if duty < 100 else MIN_GAP_US
         if t + EPISODE_US > duration_us or len(onsets) == n_max:

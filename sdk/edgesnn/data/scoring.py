@@ -15,7 +15,9 @@ import numpy as np
 DEFAULT_TOLERANCE_MS = 500.0
 
 
-def match(segments: np.ndarray, times_us: np.ndarray, classes: np.ndarray, tolerance_us: int) -> tuple[np.ndarray, np.ndarray]:
+def match(
+    segments: np.ndarray, times_us: np.ndarray, classes: np.ndarray, tolerance_us: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per segment: the index of its hit detection (-1: missed) and its latency (µs, -1)."""
     seg = np.asarray(segments, np.int64).reshape(-1, 3)
     t = np.asarray(times_us, np.int64)
@@ -25,7 +27,7 @@ def match(segments: np.ndarray, times_us: np.ndarray, classes: np.ndarray, toler
     hit = np.full(len(seg), -1, np.int64)
     used = np.zeros(len(t), bool)
     first = np.searchsorted(t, seg[:, 0], side="left")
-    for k, (on, off, cls) in enumerate(seg):
+    for k, (_on, off, cls) in enumerate(seg):
         j = int(first[k])
         while j < len(t) and used[j] and t[j] <= off + tolerance_us:
             j += 1  # already the hit of an earlier segment: not this one's first detection
@@ -73,7 +75,5 @@ def score(
     out["detections"] = int(len(c))
     out["tolerance_ms"] = float(tolerance_ms)
     names = class_names or [str(k) for k in range(n_classes)]
-    out["per_class"] = {
-        names[k]: summary(seg[:, 2] == k, int(((c == k) & ~is_hit).sum())) for k in range(n_classes)
-    }
+    out["per_class"] = {names[k]: summary(seg[:, 2] == k, int(((c == k) & ~is_hit).sum())) for k in range(n_classes)}
     return out

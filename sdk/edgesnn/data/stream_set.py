@@ -67,8 +67,10 @@ class StreamSet:
             )
         dt = int(s.get("dt_us", self.file.dt_us or DEFAULT_DT_US))
         if self.file.dt_us is not None and dt != self.file.dt_us:
-            raise DatasetError(f"data set {self.name!r} holds spikes of {self.file.dt_us} µs steps; dt_us {dt} does not apply")
-        out = {
+            raise DatasetError(
+                f"data set {self.name!r} holds spikes of {self.file.dt_us} µs steps; dt_us {dt} does not apply"
+            )
+        out: dict[str, Any] = {
             "dataset": self.name,
             "encoding": "stream",
             "modality": self.modality,

@@ -108,7 +108,9 @@ def _stream_events(z: dict, key: str, sensor: tuple[int, int, int], path: Path) 
         raise DatasetError(f"{path}: {key!r} has a negative timestamp ({int(out['t'][0])} µs)")
     dec = np.flatnonzero(np.diff(out["t"]) < 0)
     if len(dec):
-        raise DatasetError(f"{path}: {key!r} is not sorted by t (event {int(dec[0]) + 1} is earlier than the one before)")
+        raise DatasetError(
+            f"{path}: {key!r} is not sorted by t (event {int(dec[0]) + 1} is earlier than the one before)"
+        )
     return out
 
 
@@ -128,7 +130,9 @@ def _audio(z: dict, key: str, path: Path) -> np.ndarray:
 def _spike_matrix(z: dict, key: str, path: Path) -> np.ndarray:
     x = _need(z, key, path)
     if x.dtype.kind not in "biuf" or x.ndim != 2 or 0 in x.shape:
-        raise DatasetError(f"{path}: {key!r} must be 0/1 spikes of shape (timesteps, channels), got {x.dtype} {x.shape}")
+        raise DatasetError(
+            f"{path}: {key!r} must be 0/1 spikes of shape (timesteps, channels), got {x.dtype} {x.shape}"
+        )
     if x.dtype != np.bool_:
         if not ((x == 0) | (x == 1)).all():
             raise DatasetError(f"{path}: {key!r} must hold only 0 and 1")
@@ -139,7 +143,9 @@ def _spike_matrix(z: dict, key: str, path: Path) -> np.ndarray:
 def _segments(z: dict, key: str, duration: int, classes: int | None, path: Path) -> np.ndarray:
     s = _need(z, key, path)
     if s.dtype.kind not in "iu" or s.ndim != 2 or s.shape[1] != 3:
-        raise DatasetError(f"{path}: {key!r} must be integers of shape (K, 3) [onset_us, offset_us, class], got {s.dtype} {s.shape}")
+        raise DatasetError(
+            f"{path}: {key!r} must be integers of shape (K, 3) [onset_us, offset_us, class], got {s.dtype} {s.shape}"
+        )
     s = s.astype(np.int64)
     if len(s) == 0:
         return s
@@ -155,7 +161,9 @@ def _segments(z: dict, key: str, duration: int, classes: int | None, path: Path)
     bad = np.flatnonzero(s[1:, 0] < s[:-1, 1])
     if len(bad):
         k = int(bad[0]) + 1
-        raise DatasetError(f"{path}: {key!r} rows {k - 1} and {k} overlap (onset {int(s[k, 0])} µs < offset {int(s[k - 1, 1])} µs)")
+        raise DatasetError(
+            f"{path}: {key!r} rows {k - 1} and {k} overlap (onset {int(s[k, 0])} µs < offset {int(s[k - 1, 1])} µs)"
+        )
     if s[-1, 1] > duration:
         raise DatasetError(
             f"{path}: {key!r} row {len(s) - 1} ends at {int(s[-1, 1])} µs, past the recording's end ({duration} µs)"
@@ -194,7 +202,9 @@ def read_stream_file(path: str | Path) -> StreamFile:
         modality = "spikes"
         dt = _positive_int(z, "dt_us", path)
     else:
-        raise DatasetError(f"{path}: a stream needs 'events_train', 'audio_train' or 'x_train'; keys: {', '.join(sorted(z))}")
+        raise DatasetError(
+            f"{path}: a stream needs 'events_train', 'audio_train' or 'x_train'; keys: {', '.join(sorted(z))}"
+        )
     recs: dict[str, Recording] = {}
     for split in ("train", "test"):
         ev = au = x = None

@@ -13,6 +13,7 @@ of 10 ms: 497 days) and synaptic events per reply in uint32.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class StreamRunner:
             if step_syn is not None:
                 step_syn += ev + rec_ev
             if rec is not None:
-                entry = {"spikes": out, "v": vs}
+                entry: dict[str, np.ndarray] = {"spikes": out, "v": cast(np.ndarray, vs)}
                 if is_ is not None:
                     entry["i"] = is_
                 rec.append(entry)

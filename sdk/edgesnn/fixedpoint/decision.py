@@ -110,7 +110,9 @@ def _select(cand: np.ndarray, refractory: int, cool: int) -> tuple[np.ndarray, i
     return np.array(out, np.int64), nxt, len(out)
 
 
-def run(rule: DecisionRule, z: np.ndarray, state: DecisionState | None = None) -> tuple[np.ndarray, np.ndarray, DecisionState]:
+def run(
+    rule: DecisionRule, z: np.ndarray, state: DecisionState | None = None
+) -> tuple[np.ndarray, np.ndarray, DecisionState]:
     """Detections of output spikes ``z`` (T, n_outputs): (steps, classes) and the state after.
 
     Steps are relative to the chunk; pass the returned state with the next chunk to continue.
@@ -124,7 +126,9 @@ def run(rule: DecisionRule, z: np.ndarray, state: DecisionState | None = None) -
     if rule.background >= 0:
         ok &= lead != rule.background
     steps, nxt, _ = _select(np.flatnonzero(ok), rule.refractory, state.cool)
-    new = DecisionState(a[-1].copy() if T else state.a.copy(), max(0, nxt - T) if len(steps) else max(0, state.cool - T))
+    new = DecisionState(
+        a[-1].copy() if T else state.a.copy(), max(0, nxt - T) if len(steps) else max(0, state.cool - T)
+    )
     return steps, lead[steps], new
 
 
