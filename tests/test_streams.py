@@ -251,3 +251,18 @@ def test_stream_reply_codec():
     for bad in (p[:-1], p + b"\x00", b"\x02" + bits + tail + b"\x05\x09", b""):
         with pytest.raises(codec.ProtocolError):
             codec.parse_stream_reply(bad, 10)
+
+
+def test_plot_stream(stream_model, tmp_path):
+    pytest.importorskip("matplotlib")
+    r = run_json(
+        "plot", "stream", str(stream_model[0]), "--start", "5", "--seconds", "10", "--out", str(tmp_path / "s.png")
+    )
+    assert r["start_s"] == pytest.approx(5.0) and r["seconds"] == pytest.approx(10.0) and r["segments"] >= 1
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+
+
+def test_verify_stream_on_host(stream_model, tmp_path):
+    toolchains.need_tools("cc", what="the host board")
+    r = run_json("verify", str(stream_model[0]), "--board", "host", "--seconds", "5", "--out", str(tmp_path / "v"))
+    assert r["mismatches"] == 0 and r["timesteps"] == 500 and "running CRC-32" in r["method"]

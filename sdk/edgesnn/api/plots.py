@@ -19,11 +19,15 @@ def plot(
     from_stream: PathLike | None = None,
     timesteps: list[int] | None = None,
     reports: Sequence[PathLike] | None = None,
+    start: float = 0.0,
+    seconds: float = 30.0,
 ) -> dict[str, Any]:
     """Write a PNG: ``raster`` (input and every layer's spikes; or a ``stream --save-output``
     file), ``events`` (ON/OFF frames of an events data set), ``confusion``, ``quantization``
     (float vs integer membranes, saturations), ``timesteps`` (accuracy vs timesteps),
-    ``energy`` (accuracy vs energy per inference from ``edgesnn energy --json`` ``reports``).
+    ``energy`` (accuracy vs energy per inference from ``edgesnn energy --json`` ``reports``),
+    ``stream`` (a stream model over ``seconds`` of its test recording from ``start``: event
+    rate, segments, detections, readout traces).
 
     ```python
     edgesnn.api.plot("raster", "digits.qsnn", sample=3, out="raster.png")
@@ -44,6 +48,8 @@ def plot(
         return make.plot_events(dataset, sample, out, steps[0] if steps else None)
     if kind == "confusion":
         return make.plot_confusion(make.need_model(kind, m), dataset, out)
+    if kind == "stream":
+        return make.plot_stream(make.need_model(kind, m), dataset, out, start, seconds)
     if kind == "energy":
         return make.plot_energy([Path(r) for r in reports or []], out)
     if kind == "quantization":

@@ -58,7 +58,7 @@ def from_video_cmd(
 
 @handles_errors
 def plot_cmd(
-    kind: Annotated[str, typer.Argument(help="raster, events, confusion, quantization, timesteps or energy.")],
+    kind: Annotated[str, typer.Argument(help="raster, events, confusion, quantization, timesteps, energy or stream.")],
     model: Annotated[Optional[Path], typer.Argument(help="A model (.nir or .qsnn); not needed for events.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the model's).")] = None,
     sample: Annotated[int, typer.Option(min=0, help="Which test sample (raster, events, quantization).")] = 0,
@@ -70,6 +70,8 @@ def plot_cmd(
         str, typer.Option(help="timesteps: the values to try (comma-separated); events: the bins.")
     ] = "",
     reports: Annotated[str, typer.Option(help="energy: `edgesnn energy --json` outputs, comma-separated.")] = "",
+    start: Annotated[float, typer.Option(min=0, help="stream: window start in the test recording (s).")] = 0.0,
+    seconds: Annotated[float, typer.Option(min=0.01, help="stream: window length (s).")] = 30.0,
     json_out: JsonOpt = False,
 ):
     """Plot spikes, events, a confusion matrix, quantization error, accuracy vs timesteps or vs energy."""
@@ -78,7 +80,7 @@ def plot_cmd(
     emit(
         api.plot(
             kind, model, dataset=dataset, sample=sample, out=out, from_stream=from_stream, timesteps=steps,
-            reports=files,
+            reports=files, start=start, seconds=seconds,
         ),
         json_out,
     )  # fmt: skip

@@ -162,3 +162,53 @@ def energy_points(points: list[dict], title: str, out: Path) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     return _save(fig, out)
+
+
+def stream_timeline(
+    t: np.ndarray,
+    rate: np.ndarray,
+    segments: np.ndarray,
+    detections: list[tuple[float, int, bool]],
+    scores: np.ndarray,
+    threshold: float,
+    names: list[str],
+    title: str,
+    out: Path,
+) -> Path:
+    """Three panels over a window of a stream: input events per second with the labelled
+    segments shaded, the detections (class, green when a hit), and the decision rule's leaky
+    spike count per output with its threshold."""
+    plt = _plt()
+    fig, (a0, a1, a2) = plt.subplots(3, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1, 2]})
+    a0.plot(t, rate, lw=0.7, color="0.25")
+    a0.set_ylabel("input events / s")
+    for on, off, c in segments:
+        for ax in (a0, a1, a2):
+            ax.axvspan(on, off, color="tab:blue", alpha=0.12, lw=0)
+        a0.text(
+            (on + off) / 2, 1.0, names[int(c)], transform=a0.get_xaxis_transform(), ha="center", va="bottom", fontsize=8
+        )
+    for ts, c, hit in detections:
+        a1.axvline(ts, color="tab:green" if hit else "tab:red", lw=1.2)
+        a1.text(
+            ts,
+            0.5,
+            names[c],
+            color="tab:green" if hit else "tab:red",
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+        )
+    a1.set_yticks([])
+    a1.set_ylabel("detections")
+    cmap = plt.get_cmap("tab10")
+    for k in range(scores.shape[1]):
+        bg = names[k] == "background"
+        a2.plot(t, scores[:, k], lw=1.4 if bg else 0.8, color="0.35" if bg else cmap(k % 10), label=names[k])
+    a2.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold")
+    a2.set_ylabel("readout (leaky count)")
+    a2.set_xlabel("time (s)")
+    a2.legend(ncol=min(6, scores.shape[1] + 1), fontsize=7, loc="upper right")
+    a0.set_title(title)
+    return _save(fig, out)

@@ -9,7 +9,7 @@ import numpy as np
 from edgesnn.errors import DatasetError, ModelFileError
 from edgesnn.plot import figures
 
-KINDS = ("raster", "events", "confusion", "quantization", "timesteps", "energy")
+KINDS = ("raster", "events", "confusion", "quantization", "timesteps", "energy", "stream")
 
 
 def _model(path: Path):
@@ -199,6 +199,64 @@ def plot_energy(reports: list[Path], out: Path) -> dict:
     board = json.loads(Path(reports[0]).read_text()).get("board", "?")
     path = figures.energy_points(points, f"accuracy vs energy per inference on {board}", out)
     return {"plot": "energy", "out": str(path), "points": len(points)}
+
+
+def plot_stream(model_path: Path, dataset: str | None, out: Path, start_s: float = 0.0, seconds: float = 30.0) -> dict:
+    """A window of a stream model's run over the test recording (the golden model from the
+    recording's start, so every state is the one the device has there): input event rate,
+    segments, detections (scored by ``data.scoring``) and the decision rule's readout traces."""
+    from edgesnn.data.datasets import open_stream
+    from edgesnn.data.scoring import match
+    from edgesnn.fixedpoint import decision as D
+    from edgesnn.fixedpoint.continuous import StreamRunner
+
+    m = _model(model_path)
+    rule = getattr(m, "decision", None)
+    if rule is None:
+        raise ModelFileError(f"{model_path}: plot stream takes a quantized stream model with its decision rule")
+    if not (start_s >= 0 and seconds > 0):
+        raise ValueError(f"the window must start at >= 0 s and last > 0 s, got {start_s}, {seconds}")
+    ds = open_stream(dataset or m.input_spec.get("dataset") or "")
+    spec = ds.model_spec(m.input_spec)
+    dt = spec["dt_us"]
+    total = ds.steps("test", spec)
+    a = min(int(start_s * 1e6 // dt), total - 1)
+    b = min(total, a + max(1, int(seconds * 1e6 // dt)))
+    runner = StreamRunner(m, rule)
+    if a:
+        for c in range(0, a, 4096):
+            runner.run(ds.frames("test", spec, c, min(a, c + 4096)))
+    a0 = runner.state.decision.a.copy() if runner.state.decision is not None else None
+    x = ds.frames("test", spec, a, b)
+    r = runner.run(x)
+    # the readout traces from the scores the rule held at the window's start
+    scores = D._scores(r.spikes, rule.decay_shift, a0 if a0 is not None else np.zeros(m.n_outputs, np.int64))
+    seg = ds.recording("test").segments
+    in_win = seg[(seg[:, 1] > a * dt) & (seg[:, 0] < b * dt)]
+    t_det = (r.detect_steps + 1) * dt
+    hit, _ = match(seg, t_det, r.detect_classes, 500_000)
+    hits = set(int(h) for h in hit if h >= 0)
+    dets = [(float(t) / 1e6, int(c), k in hits) for k, (t, c) in enumerate(zip(t_det, r.detect_classes))]
+    t = (np.arange(a, b) + 0.5) * dt / 1e6
+    title = f"{Path(model_path).name} on {ds.name} (test), {a * dt / 1e6:.1f}-{b * dt / 1e6:.1f} s"
+    path = figures.stream_timeline(
+        t,
+        x.sum(axis=1) / (dt / 1e6),
+        np.column_stack([in_win[:, 0] / 1e6, in_win[:, 1] / 1e6, in_win[:, 2]]),
+        dets,
+        scores,
+        rule.threshold,
+        ds.class_names,
+        title,
+        out,
+    )
+    return {
+        "plot": str(path),
+        "start_s": a * dt / 1e6,
+        "seconds": (b - a) * dt / 1e6,
+        "segments": len(in_win),
+        "detections": len(dets),
+    }
 
 
 def check_kind(kind: str) -> None:
