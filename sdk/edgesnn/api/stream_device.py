@@ -144,7 +144,8 @@ def stream_recording(
             for s, c in dev_dets:
                 det_steps.append(s)
                 det_classes.append(c)
-            outputs.append(fr.outputs)
+            if save_output is not None:  # kept only when asked for: a long stream's memory stays flat
+                outputs.append(fr.outputs)
             steps_done, frames_n = fr.end, frames_n + 1
             if on_frame is not None:
                 on_frame(
