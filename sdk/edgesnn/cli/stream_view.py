@@ -41,8 +41,10 @@ class TimelineView:
     def update(self, rows: list[dict]) -> None:
         r = rows[-1]
         dt = self.ctx["dt_us"] / 1e6
-        col = int((r["t_s"] - dt / 2) // COLUMN_S)
-        self.events[col] = self.events.get(col, 0) + r["input_events"]
+        # the frame's input events spread over the columns its timesteps fall in
+        first, last = int(r["start"] * dt // COLUMN_S), int(((r["start"] + r["steps"]) * dt - dt / 2) // COLUMN_S)
+        for col in range(first, last + 1):
+            self.events[col] = self.events.get(col, 0) + r["input_events"] / (last - first + 1)
         self.dets += [(t, c) for t, c in r["detections"]]
         self.t, self.frames, self.bad = r["t_s"], self.frames + 1, self.bad + (not r["match"])
         self.live.update(self.render())
