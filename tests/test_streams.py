@@ -266,3 +266,18 @@ def test_verify_stream_on_host(stream_model, tmp_path):
     toolchains.need_tools("cc", what="the host board")
     r = run_json("verify", str(stream_model[0]), "--board", "host", "--seconds", "5", "--out", str(tmp_path / "v"))
     assert r["mismatches"] == 0 and r["timesteps"] == 500 and "running CRC-32" in r["method"]
+
+
+def test_stream_soak_short(stream_model, capsys):
+    """The long-run tool, short: golden and host C runtime agree, 0 mismatches, exit 0."""
+    import importlib.util
+    from pathlib import Path
+
+    toolchains.need_tools("cc", what="the host board")
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("stream_soak", root / "tools" / "stream_soak.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(stream_model[0]), "--seconds", "20", "--board", "host", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["mismatches"] == 0 and r["golden_and_device_agree"] and r["timesteps"] == 2000
