@@ -13,7 +13,7 @@ import typer
 
 from edgesnn import api
 from edgesnn.cli.common import JsonOpt, drop, echo_instructions, emit, err_console, handles_errors, line
-from edgesnn.cli.stream_view import TimelineView, print_stream_summary
+from edgesnn.cli.stream_view import LiveBase, TimelineView, print_stream_summary
 
 
 @handles_errors
@@ -194,21 +194,11 @@ class _Null:
         return False
 
 
-class _LiveView:
+class _LiveView(LiveBase):
     """rich live view: last predictions, spike counts, running accuracy, latency."""
 
     def __init__(self, board: str):
-        from rich.live import Live
-
-        self.board = board
-        self.live = Live(console=err_console, refresh_per_second=8, transient=False)
-
-    def __enter__(self):
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *a):
-        return self.live.__exit__(*a)
+        super().__init__(board, 8)
 
     def update(self, rows: list[dict]) -> None:
         from rich.table import Table

@@ -15,21 +15,14 @@ WIDTH = 60  # columns of the timeline
 COLUMN_S = 0.1  # seconds per column
 
 
-class TimelineView:
-    """rich live view: the last WIDTH x 0.1 s of input activity, ground-truth segments and the
-    device's detections (a digit where it detected that class), with running figures."""
+class LiveBase:
+    """A rich Live display on stderr, used as a context manager."""
 
-    def __init__(self, board: str, model: Any, dataset: str | None, seconds: float | None):
+    def __init__(self, board: str, refresh: int):
         from rich.live import Live
 
         self.board = board
-        self.ctx = api.stream_context(model, dataset)
-        self.seconds = seconds
-        self.live = Live(console=err_console, refresh_per_second=4, transient=False)
-        self.events: dict[int, int] = {}
-        self.dets: list[tuple[float, int]] = []
-        self.t = 0.0
-        self.frames = self.bad = 0
+        self.live = Live(console=err_console, refresh_per_second=refresh, transient=False)
 
     def __enter__(self):
         self.live.__enter__()
@@ -37,6 +30,20 @@ class TimelineView:
 
     def __exit__(self, *a):
         return self.live.__exit__(*a)
+
+
+class TimelineView(LiveBase):
+    """rich live view: the last WIDTH x 0.1 s of input activity, ground-truth segments and the
+    device's detections (a digit where it detected that class), with running figures."""
+
+    def __init__(self, board: str, model: Any, dataset: str | None, seconds: float | None):
+        super().__init__(board, 4)
+        self.ctx = api.stream_context(model, dataset)
+        self.seconds = seconds
+        self.events: dict[int, float] = {}
+        self.dets: list[tuple[float, int]] = []
+        self.t = 0.0
+        self.frames = self.bad = 0
 
     def update(self, rows: list[dict]) -> None:
         r = rows[-1]
