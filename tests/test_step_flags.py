@@ -74,7 +74,7 @@ def test_flags_a_message_does_not_take_are_refused_and_change_nothing(host_devic
     dev.step_dense(samples[2][:3])
     before = dev.result()
     for type_, payload, flags in (
-        (codec.STEP_DENSE, Device._bitmaps(samples[2][:1]), 4),  # an unknown flag
+        (codec.STEP_DENSE, Device._bitmaps(samples[2][:1]), 8),  # an unknown flag (4 is STREAM)
         (codec.RESULT, b"", codec.FLAG_RESET),  # flags on a message other than STEP
         (codec.PING, b"x", codec.FLAG_RESULT),
     ):
