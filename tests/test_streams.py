@@ -281,3 +281,26 @@ def test_stream_soak_short(stream_model, capsys):
     assert mod.main([str(stream_model[0]), "--seconds", "20", "--board", "host", "--json"]) == 0
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert r["mismatches"] == 0 and r["golden_and_device_agree"] and r["timesteps"] == 2000
+
+
+def test_saccade_stream_recipe_short():
+    """The built-in recipe on a one-minute recording: duty near the target, segments apart and
+    sorted, noise at the documented rate outside segments, deterministic."""
+    from edgesnn.data import saccade_stream as S
+    from edgesnn.data.datasets import digits_splits
+    from edgesnn.data.streams import Recording
+
+    _, test = digits_splits()
+    imgs = test.x.reshape(-1, 8, 8)
+    ev, seg, dur = S.record(imgs, test.y, 60_000_000, 10.0, seed=5)
+    again = S.record(imgs, test.y, 60_000_000, 10.0, seed=5)
+    assert np.array_equal(ev, again[0]) and np.array_equal(seg, again[1])
+    assert (np.diff(ev["t"]) >= 0).all() and (seg[1:, 0] >= seg[:-1, 1] + S.MIN_GAP_US).all()
+    assert (seg[:, 1] - seg[:, 0] == S.EPISODE_US).all() and seg[-1, 1] <= dur
+    rec = Recording("events", dur, seg, events=ev)
+    assert 0.07 < rec.duty_cycle < 0.13
+    outside = (~rec.inside(ev["t"])).sum() / ((dur - (seg[:, 1] - seg[:, 0]).sum()) * 1e-6)
+    assert outside == pytest.approx(S.NOISE_HZ * 32 * 32, rel=0.1)
+    with pytest.raises(Exception, match="duty must be between"):
+        S.parse("saccade-digits-stream:duty=0")
+    assert S.parse("saccade-digits-stream:duty=3") == {"duty": 3.0} and S.parse("digits") is None
