@@ -9,6 +9,7 @@ import typer
 
 from edgesnn import api
 from edgesnn.cli.common import JsonOpt, drop, emit, handles_errors, progress_bar
+from edgesnn.cli.stream_view import print_simulated_stream
 
 DatasetOpt = Annotated[
     str, typer.Option(help="Built-in data set (digits, saccade-digits) or a .npz file (docs/data.md).")
@@ -166,23 +167,21 @@ def simulate_cmd(
     json_out: JsonOpt = False,
 ):
     """Simulate a model: float models in float, quantized ones bit-exactly in the integer contract."""
-    emit(
-        drop(
-            api.simulate(
-                model,
-                dataset=dataset,
-                inputs=input,
-                limit=limit,
-                save_output=save_output,
-                golden=golden,
-                early_exit=early_exit,
-                seconds=seconds,
-                tolerance_ms=tolerance_ms,
-            ),
-            "result",
+    res = drop(
+        api.simulate(
+            model,
+            dataset=dataset,
+            inputs=input,
+            limit=limit,
+            save_output=save_output,
+            golden=golden,
+            early_exit=early_exit,
+            seconds=seconds,
+            tolerance_ms=tolerance_ms,
         ),
-        json_out,
+        "result",
     )
+    emit(res, json_out, print_simulated_stream if res.get("kind") == "stream" else None)
 
 
 @handles_errors

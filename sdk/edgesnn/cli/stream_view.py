@@ -103,3 +103,36 @@ def print_stream_summary(s: dict) -> None:
             )
         )
     echo_instructions(s)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2%}"
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f} ms"
+
+
+def print_simulated_stream(r: dict) -> None:
+    """`simulate` on a stream, for people: detections, then per class, then NeuroBench's figures."""
+    typer.echo(
+        f"{r['model']}: {r['seconds']:.1f} s of the {r['split']} recording ({r['timesteps']} timesteps of "
+        f"{r['dt_us'] / 1000:g} ms), {r['segments']} segments"
+    )
+    typer.echo(
+        f"detection accuracy {_pct(r['detection_accuracy'])} ({r['hits']} hits), "
+        f"false alarms {r['false_alarms']} ({r['false_alarms_per_hour']:.1f} per hour), "
+        f"latency median {_ms(r['latency_ms_median'])}, p90 {_ms(r['latency_ms_p90'])}"
+    )
+    typer.echo(f"{'class':>12}  segments  accuracy  false alarms  latency median")
+    for name, c in r["per_class"].items():
+        typer.echo(
+            f"{name:>12}  {c['segments']:8d}  {_pct(c['detection_accuracy']):>8}  {c['false_alarms']:12d}  "
+            f"{_ms(c['latency_ms_median']):>14}"
+        )
+    so = r["synaptic_operations"]
+    typer.echo(
+        f"activation sparsity {r['activation_sparsity']:.3f}, effective ACs {so['effective_acs_per_s']:,.0f} per s, "
+        f"membrane updates {r['membrane_updates']['per_s']:,.0f} per s, footprint {r['footprint_bytes']:,} B, "
+        f"connection sparsity {r['connection_sparsity']:.3f}"
+    )
