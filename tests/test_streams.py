@@ -155,6 +155,8 @@ def test_train_quantize_simulate_stream(stream_model):
         assert r[key] is not None
     assert set(r["per_class"]) == {"left", "right"}
     assert r["synaptic_operations"]["effective_acs"] > 0 and r["membrane_updates"]["total"] == r["timesteps"] * (24 + 3)
+    human = runner.invoke(__import__("edgesnn.cli.app", fromlist=["app"]).app, ["simulate", str(qpath)])
+    assert human.exit_code == 0 and "detection accuracy" in human.stdout and "right" in human.stdout
     part = run_json("simulate", str(qpath), "--seconds", "10")
     assert part["seconds"] == pytest.approx(10.0) and part["segments"] < r["segments"]
 
