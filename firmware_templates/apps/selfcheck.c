@@ -23,20 +23,9 @@ static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint8_t spiked[ESNN_MODEL_TOTAL_NEURONS];
 static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
 
-/* CRC-32 of every value in harness order, each as 4 little-endian bytes: unlike a sum, no two
- * differing values can cancel out */
+/* CRC-32 of every value in harness order (esnn_digest_step): unlike a sum, no two differing
+ * values can cancel out */
 static uint32_t digest;
-
-static void mix(int32_t value)
-{
-    uint32_t u = (uint32_t)value;
-    uint8_t b[4];
-    b[0] = (uint8_t)u;
-    b[1] = (uint8_t)(u >> 8);
-    b[2] = (uint8_t)(u >> 16);
-    b[3] = (uint8_t)(u >> 24);
-    digest = esnn_crc32(digest, b, 4u);
-}
 
 int selfcheck_main(void)
 {
@@ -54,7 +43,7 @@ int selfcheck_main(void)
     hal_putc('\n');
     for (n = 0; n < selfcheck_samples; ++n) {
         uint32_t ticks = 0;
-        uint16_t k, l;
+        uint16_t k;
         esnn_reset(&esnn_model, &state);
         digest = 0u;
         for (k = 0; k < ESNN_MODEL_N_OUTPUTS; ++k)
@@ -68,23 +57,9 @@ int selfcheck_main(void)
             ticks0 = hal_ticks();
             esnn_step(&esnn_model, &state, events, ne);
             ticks += hal_ticks() - ticks0;
-            for (l = 0; l < esnn_model.n_layers; ++l) {
-                const esnn_layer_t *L = &esnn_model.layers[l];
-                for (k = 0; k < L->n_out; ++k)
-                    spiked[k] = 0;
-                for (k = 0; k < state.n_spikes[l]; ++k)
-                    spiked[state.spikes[L->offset + k]] = 1;
-                for (k = 0; k < L->n_out; ++k)
-                    mix(state.v[L->offset + k]);
-                if (L->flags & ESNN_CUBA)
-                    for (k = 0; k < L->n_out; ++k)
-                        mix(state.i[L->offset + k]);
-                for (k = 0; k < L->n_out; ++k)
-                    mix(spiked[k]);
-                if (l + 1u == esnn_model.n_layers)
-                    for (k = 0; k < L->n_out; ++k)
-                        counts[k] = (uint16_t)(counts[k] + spiked[k]);
-            }
+            digest = esnn_digest_step(&esnn_model, &state, spiked, digest);
+            for (k = 0; k < ESNN_MODEL_N_OUTPUTS; ++k) /* spiked: the output layer's flags */
+                counts[k] = (uint16_t)(counts[k] + spiked[k]);
         }
         hal_puts("D ");
         hal_puthex(n, 4);

@@ -202,3 +202,33 @@ uint32_t esnn_crc32(uint32_t crc, const uint8_t *data, uint32_t len)
     }
     return ~crc;
 }
+
+static uint32_t crc_word(uint32_t crc, uint32_t u)
+{
+    uint8_t b[4];
+    b[0] = (uint8_t)u;
+    b[1] = (uint8_t)(u >> 8);
+    b[2] = (uint8_t)(u >> 16);
+    b[3] = (uint8_t)(u >> 24);
+    return esnn_crc32(crc, b, 4u);
+}
+
+uint32_t esnn_digest_step(const esnn_model_t *m, const esnn_state_t *s, uint8_t *spiked, uint32_t crc)
+{
+    uint16_t l, k;
+    for (l = 0; l < m->n_layers; ++l) {
+        const esnn_layer_t *L = &m->layers[l];
+        for (k = 0; k < L->n_out; ++k)
+            spiked[k] = 0u;
+        for (k = 0; k < s->n_spikes[l]; ++k)
+            spiked[s->spikes[L->offset + k]] = 1u;
+        for (k = 0; k < L->n_out; ++k)
+            crc = crc_word(crc, (uint32_t)s->v[L->offset + k]);
+        if (L->flags & ESNN_CUBA)
+            for (k = 0; k < L->n_out; ++k)
+                crc = crc_word(crc, (uint32_t)s->i[L->offset + k]);
+        for (k = 0; k < L->n_out; ++k)
+            crc = crc_word(crc, spiked[k]);
+    }
+    return crc;
+}

@@ -160,6 +160,10 @@ typedef struct esnn_state_s {
 int64_t esnn_rshift_round_half_up(int64_t x, unsigned s);
 /* CRC-32 as zlib.crc32 (chain: esnn_crc32(previous, more, n)); for digests and persistence. */
 uint32_t esnn_crc32(uint32_t crc, const uint8_t *data, uint32_t len);
+/* One timestep's states mixed into a digest (sdk/edgesnn/firmware/golden.py): per layer v[0..n),
+ * i[0..n) if current-based, the spike flags [0..n), each as 4 little-endian bytes. `spiked`
+ * (the widest layer's size) holds the last layer's spike flags afterwards. */
+uint32_t esnn_digest_step(const esnn_model_t *m, const esnn_state_t *s, uint8_t *spiked, uint32_t crc);
 
 /* Zero every state and counter. */
 void esnn_reset(const esnn_model_t *m, esnn_state_t *s);

@@ -149,36 +149,6 @@ static void step_and_report(esnn_proto_t *p, uint16_t n_events, uint16_t *n)
     p->steps++;
 }
 
-/* Mix v, i (current-based layers) and spike flags of every layer, as the self-check harness
- * does (sdk/edgesnn/firmware/golden.py), into the running digest: 4 little-endian bytes each. */
-static void digest_states(esnn_proto_t *p)
-{
-    const esnn_model_t *m = p->model;
-    const esnn_state_t *st = p->state;
-    uint16_t l, k;
-    uint8_t b[4];
-    for (l = 0; l < m->n_layers; ++l) {
-        const esnn_layer_t *L = &m->layers[l];
-        for (k = 0; k < L->n_out; ++k)
-            p->spiked[k] = 0u;
-        for (k = 0; k < st->n_spikes[l]; ++k)
-            p->spiked[st->spikes[L->offset + k]] = 1u;
-        for (k = 0; k < L->n_out; ++k) {
-            esnn_put32(b, (uint32_t)st->v[L->offset + k]);
-            p->digest = esnn_crc32(p->digest, b, 4u);
-        }
-        if (L->flags & ESNN_CUBA)
-            for (k = 0; k < L->n_out; ++k) {
-                esnn_put32(b, (uint32_t)st->i[L->offset + k]);
-                p->digest = esnn_crc32(p->digest, b, 4u);
-            }
-        for (k = 0; k < L->n_out; ++k) {
-            esnn_put32(b, p->spiked[k]);
-            p->digest = esnn_crc32(p->digest, b, 4u);
-        }
-    }
-}
-
 /* The decision rule on this step's output spikes (its ticks count with the model's); returns
  * the class detected or ESNN_NO_DETECTION. */
 static int32_t decide(esnn_proto_t *p)
@@ -241,6 +211,7 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
     uint16_t out_bytes = (uint16_t)((m->n_outputs + 7u) / 8u);
     uint16_t in_bytes = (uint16_t)((m->n_inputs + 7u) / 8u);
     uint32_t with_result = (flags & ESNN_FLAG_RESULT) ? result_bytes(m) : 0u;
+    uint32_t stream_bytes = 0u;
     uint8_t *det;
     uint16_t n_det = 0;
     if (len < 1u) {
@@ -250,8 +221,8 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
     n_steps = in[0];
     det = p->tx + ESNN_PROTO_HEADER + 1u + (uint32_t)n_steps * out_bytes + ESNN_STREAM_TAIL;
     if (flags & ESNN_FLAG_STREAM) /* worst case: a detection at every step */
-        with_result += ESNN_STREAM_TAIL + 2u * (uint32_t)n_steps;
-    if (1u + (uint32_t)n_steps * out_bytes + with_result > reply_room(p)) {
+        stream_bytes = ESNN_STREAM_TAIL + 2u * (uint32_t)n_steps;
+    if (1u + (uint32_t)n_steps * out_bytes + stream_bytes + with_result > reply_room(p)) {
         send_error(p, seq, ESNN_ERR_TOO_LARGE, n_steps);
         return;
     }
@@ -340,7 +311,7 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
                 det[2u * n_det + 1u] = (uint8_t)c;
                 n_det++;
             }
-            digest_states(p);
+            p->digest = esnn_digest_step(m, p->state, p->spiked, p->digest);
         }
     }
     p->tx[ESNN_PROTO_HEADER] = (uint8_t)n_steps;
@@ -352,7 +323,7 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
         o[12] = (uint8_t)n_det;
         out = (uint16_t)(out + ESNN_STREAM_TAIL + 2u * n_det);
     }
-    if (with_result && (flags & ESNN_FLAG_RESULT))
+    if (with_result)
         out = (uint16_t)(out + put_result(p, p->tx + ESNN_PROTO_HEADER + out));
     send(p, type | 0x80u, seq, out);
 }
@@ -403,9 +374,10 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         }
     }
     flags = f[3];
-    if (flags & ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE)
-                      ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT | (p->scores != 0 ? ESNN_FLAG_STREAM : 0u)
-                      : 0u)) {
+    if (flags &
+        ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE)
+              ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT | ((p->capabilities & ESNN_CAP_STREAM) ? ESNN_FLAG_STREAM : 0u)
+              : 0u)) {
         p->frames_bad++;
         send_error(p, seq, ESNN_ERR_PARAM, flags); /* a flag this message does not take */
         return;
