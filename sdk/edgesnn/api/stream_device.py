@@ -26,11 +26,8 @@ class GoldenCursor:
     """The golden model advanced on demand to a timestep, with the device's digest there."""
 
     def __init__(self, qnet: QuantNetwork, frames: Callable[[int, int], np.ndarray], total: int):
-        from edgesnn.firmware.layout import device_order
-
         self.qnet, self.frames, self.total = qnet, frames, total
         self.runner = StreamRunner(qnet, qnet.decision)
-        self.orders = [device_order(L) for L in qnet.layers]
         self.pos = 0  # first timestep still pending
         self.rows = np.zeros((0, 0), np.uint8)
         self.syn = np.zeros(0, np.int64)
@@ -42,15 +39,10 @@ class GoldenCursor:
     def _more(self) -> None:
         a = self.pos + len(self.syn)
         b = min(self.total, a + CHUNK)
+        from edgesnn.firmware.golden import step_values
+
         r = self.runner.run(self.frames(a, b), record=True)
-        cols = []
-        for L, rec, order in zip(self.qnet.layers, r.record or [], self.orders):
-            sel = slice(None) if order is None else order
-            cols.append(rec["v"][:, sel])
-            if L.current_based:
-                cols.append(rec["i"][:, sel])
-            cols.append(rec["spikes"][:, sel].astype(np.int64))
-        rows = np.ascontiguousarray(np.concatenate(cols, axis=1).astype("<i4")).view(np.uint8)
+        rows = step_values(self.qnet, r.record or []).view(np.uint8)
         self.rows = rows if not len(self.syn) else np.concatenate([self.rows, rows])
         self.syn = np.concatenate([self.syn, r.per_step_synops])
         self.outs = np.concatenate([self.outs, r.spikes])

@@ -106,19 +106,22 @@ def count_mismatches(sim: SimResult, run: FirmwareRun) -> dict:
     return out
 
 
+def step_values(qnet: QuantNetwork, record: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Every value the digest covers, per timestep in harness order (module docstring): from
+    per-layer records (..., T, n) to (..., T, values) little-endian int32, neurons in device order
+    (``runtime/esnn.c`` ``esnn_digest_step``)."""
+    cols = []
+    for L, rec in zip(qnet.layers, record):
+        order = device_order(L)
+        sel = slice(None) if order is None else order  # the harness writes in device order
+        cols.append(rec["v"][..., sel])
+        if L.current_based:
+            cols.append(rec["i"][..., sel])
+        cols.append(rec["spikes"][..., sel].astype(np.int64))
+    return np.ascontiguousarray(np.concatenate(cols, axis=-1).astype("<i4"))
+
+
 def digests(qnet: QuantNetwork, sim: SimResult) -> np.ndarray:
     """Per-sample digest of the recorded states in harness order (see module docstring)."""
-    n = sim.prediction.shape[0]
-    cols = []
-    record = sim.recorded()
-    steps = record[0]["v"].shape[1]
-    orders = [device_order(L) for L in qnet.layers]
-    for t in range(steps):
-        for L, rec, order in zip(qnet.layers, record, orders):
-            sel = slice(None) if order is None else order  # the harness writes in device order
-            cols.append(rec["v"][:, t, sel])
-            if L.current_based:
-                cols.append(rec["i"][:, t, sel])
-            cols.append(rec["spikes"][:, t, sel].astype(np.int64))
-    vals = np.ascontiguousarray(np.concatenate(cols, axis=1).astype("<i4"))
-    return np.array([zlib.crc32(vals[k].tobytes()) for k in range(n)], np.uint64)
+    vals = step_values(qnet, sim.recorded())
+    return np.array([zlib.crc32(v.tobytes()) for v in vals], np.uint64)
