@@ -275,7 +275,6 @@ class Device:
         if not flagged:
             self.reset()
         out = np.zeros((n_steps, hello.n_outputs), bool)
-        dense_bytes = (hello.n_inputs + 7) // 8
         done, start, res = n_steps, 0, None
         while start < n_steps:
             per_frame = max(1, min(int(steps_per_frame or 1), 255, fit))
@@ -284,13 +283,8 @@ class Device:
             if flagged and start + rows.shape[0] == n_steps and self._result_fits(rows.shape[0]):
                 flags |= codec.FLAG_RESULT
             damaged = self.damage_seen()
-            # whichever encoding is shorter for these timesteps: index lists or bitmaps
-            if rows.shape[0] * dense_bytes < 2 * rows.shape[0] + 2 * int(rows.sum()):
-                outs, res = self._step_frame(codec.STEP_DENSE, self._bitmaps(rows), flags)
-            else:
-                outs, res = self._step_frame(
-                    codec.STEP_SPARSE, codec.sparse_steps([np.flatnonzero(row) for row in rows]), flags
-                )
+            reply = self.step_rows(rows, flags).payload
+            outs, res = codec.parse_step_reply(reply, hello.n_outputs, bool(flags & codec.FLAG_RESULT))
             if len(outs) != rows.shape[0]:
                 raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {rows.shape[0]} were sent")
             if auto and self.damage_seen() > damaged and per_frame > 1:
@@ -305,6 +299,14 @@ class Device:
             res = self.result()
         return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0, steps=done)
 
+    def step_rows(self, rows: np.ndarray, flags: int = 0) -> codec.Frame:
+        """One STEP request for timesteps ``rows`` (timesteps, n_inputs) of 0/1 in whichever
+        encoding is shorter (index lists or bitmaps); returns the reply frame."""
+        n = rows.shape[0]
+        if n * ((self.info().n_inputs + 7) // 8) < 2 * n + 2 * int(rows.sum()):
+            return self.request(codec.STEP_DENSE, self._bitmaps(rows), flags=flags)
+        return self.request(codec.STEP_SPARSE, codec.sparse_steps([np.flatnonzero(r) for r in rows]), flags=flags)
+
     def _result_fits(self, steps: int) -> bool:
         """Whether a STEP reply of ``steps`` timesteps has room for the RESULT after them."""
         hello = self.info()
@@ -315,15 +317,16 @@ class Device:
         """Damaged frames so far, both ways: replies this side rejected, requests the device did."""
         return self.decoder.errors + self.damaged_requests
 
-    def _steps_that_fit(self, spikes: np.ndarray) -> int:
+    def _steps_that_fit(self, spikes: np.ndarray, tail: int = 0, per_step: int = 0) -> int:
         """Timesteps of ``spikes`` that any frame of them holds, request and reply: a frame is
         sent in the shorter encoding, so a step takes at most the smaller of its worst index list
-        and its bitmap."""
+        and its bitmap; a reply takes each step's outputs and ``per_step`` bytes more, after
+        ``tail`` bytes of its own (a stream's)."""
         hello = self.info()
         room = hello.payload_room - 1  # the timestep count
         worst = min(2 + 2 * int(spikes.sum(axis=1).max(initial=0)), (hello.n_inputs + 7) // 8)
-        reply = (hello.n_outputs + 7) // 8
-        return max(1, min(room // max(worst, 1), room // reply))
+        reply = (hello.n_outputs + 7) // 8 + per_step
+        return max(1, min(room // max(worst, 1), (room - tail) // reply))
 
     def stream(self, inputs: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None):
         """Yield a SampleOutput per sample of ``inputs`` (samples, timesteps, n_inputs)."""

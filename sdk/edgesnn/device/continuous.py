@@ -10,7 +10,7 @@ detections the device's decision rule made in the frame. Frames hold as many tim
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,20 +35,10 @@ class FrameReply:
         return self.start + self.outputs.shape[0]
 
 
-def steps_that_fit(hello: codec.Hello, rows: np.ndarray) -> int:
-    """Timesteps of ``rows`` one frame holds: the request in its shorter encoding, the reply
-    with the stream tail and a detection at every step (the worst case)."""
-    room = hello.payload_room - 1
-    worst = min(2 + 2 * int(rows.sum(axis=1).max(initial=0)), (hello.n_inputs + 7) // 8)
-    reply = (hello.n_outputs + 7) // 8 + 2
-    return max(1, min(room // max(worst, 1), (room - codec.STREAM_TAIL) // reply, 255))
-
-
 def stream_frames(
     dev: Device,
     chunks: Iterator[np.ndarray],
     steps_per_frame: int | None = None,
-    should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[FrameReply]:
     """Send the timesteps of ``chunks`` (arrays (steps, n_inputs) of 0/1, in order) as one
     continuous stream; yield each frame's reply as it arrives."""
@@ -58,25 +48,20 @@ def stream_frames(
             f"the firmware on {dev.port or 'the link'} has no stream mode (capability STREAM): "
             "build and deploy it with this edgesnn"
         )
-    dense_bytes = (hello.n_inputs + 7) // 8
     start, first, auto = 0, True, steps_per_frame is None
     per = 255 if auto else int(steps_per_frame or 1)
     for chunk in chunks:
         chunk = np.asarray(chunk, bool)
         pos = 0
         while pos < chunk.shape[0]:
-            if should_stop is not None and should_stop():
-                return
-            n = max(1, min(per, steps_that_fit(hello, chunk[pos : pos + per]), chunk.shape[0] - pos))
+            # a reply holds the stream tail and, at worst, a detection (2 bytes) at every step
+            fit = dev._steps_that_fit(chunk[pos : pos + per], tail=codec.STREAM_TAIL, per_step=2)
+            n = max(1, min(per, fit, 255, chunk.shape[0] - pos))
             rows = chunk[pos : pos + n]
             flags = codec.FLAG_STREAM | (codec.FLAG_RESET if first else 0)
             damaged = dev.damage_seen()
             t0 = time.perf_counter()
-            if n * dense_bytes < 2 * n + 2 * int(rows.sum()):
-                reply = dev.request(codec.STEP_DENSE, dev._bitmaps(rows), flags=flags)
-            else:
-                payload = codec.sparse_steps([np.flatnonzero(r) for r in rows])
-                reply = dev.request(codec.STEP_SPARSE, payload, flags=flags)
+            reply = dev.step_rows(rows, flags)
             outs, tail = codec.parse_stream_reply(reply.payload, hello.n_outputs)
             if len(outs) != n:
                 raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {n} were sent")
