@@ -239,19 +239,24 @@ def open_stream(name: str):
     name = str(name)
     opts = saccade_stream.parse(name)
     path = saccade_stream.ensure(opts["duty"]) if opts is not None else Path(name)
-    if opts is None and not path.exists():
-        raise DatasetError(f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) and no such file")
-    st = os.stat(path)
-    key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    key = _file_key(name, path)
     if key not in _STREAMS:
         _STREAMS.clear()
         _STREAMS[key] = StreamSet(name, read_stream_file(path))
     return _STREAMS[key]
 
 
+def _file_key(name: str, path: Path) -> tuple:
+    """A data file's cache key (path, modification time, size); an unknown name fails here."""
+    if not path.exists():
+        raise DatasetError(f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) and no such file")
+    st = os.stat(path)
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
 def open_any(name: str):
     """A per-sample data set (:class:`Dataset`) or a stream (``StreamSet``)."""
-    return open_stream(name) if is_stream(name) else open_dataset(name)
+    return open_stream(name) if is_stream(name) else _open_samples(str(name))
 
 
 def open_dataset(name: str) -> Dataset:
@@ -262,6 +267,11 @@ def open_dataset(name: str) -> Dataset:
             f"data set {name!r} is a stream (one recording per split with segments), not samples: "
             "train, simulate, stream, verify and plot stream take it"
         )
+    return _open_samples(name)
+
+
+def _open_samples(name: str) -> Dataset:
+    """``open_dataset`` once the name is known not to be a stream."""
     if name in ("digits", "digits-rows"):
         key: tuple = (name,)
     elif name == "saccade-digits":
@@ -269,13 +279,7 @@ def open_dataset(name: str) -> Dataset:
 
         key = ("saccade-digits", str(saccade.ensure()))
     else:
-        p = Path(name)
-        if not p.exists():
-            raise DatasetError(
-                f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) and no such file"
-            )
-        st = os.stat(p)
-        key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+        key = _file_key(name, Path(name))
     if key in _CACHE:
         return _CACHE[key]
     if name == "digits":
