@@ -171,12 +171,13 @@ def stream(
     s["accuracy"], s["mismatches"]
     ```
     """
-    from edgesnn.data.datasets import is_stream, model_inputs
+    from edgesnn.api.streams import is_stream_run
+    from edgesnn.data.datasets import model_inputs
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.fixedpoint.simulate import cut_at_exit
 
     qnet = quantized(model)
-    if is_stream(dataset or qnet.input_spec.get("dataset") or ""):
+    if is_stream_run(qnet, dataset):
         from edgesnn.api.stream_device import stream_recording
 
         if early_exit is not None or limit is not None:

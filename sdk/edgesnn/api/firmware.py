@@ -124,13 +124,12 @@ def verify(
     # -> 0
     ```
     """
+    from edgesnn.api.streams import is_stream_run
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.verify import verify as run
 
     qnet, b = quantized(model), get_board(board, kits=True)
-    from edgesnn.data.datasets import is_stream
-
-    if inputs is None and not b.is_kit and is_stream(dataset or qnet.input_spec.get("dataset") or ""):
+    if inputs is None and not b.is_kit and is_stream_run(qnet, dataset):
         from edgesnn.api.stream_device import stream_recording
 
         if b.kind in ("hardware", "platformio"):

@@ -405,12 +405,10 @@ def simulate(
     if dataset is not None and inputs is not None:
         raise DatasetError("give one of --dataset or --input, not both")
     m, name = _model(model)
-    if inputs is None and (dataset or m.input_spec.get("encoding") == "stream"):
-        from edgesnn.data.datasets import is_stream
+    if inputs is None:
+        from edgesnn.api.streams import is_stream_run, simulate_stream
 
-        if is_stream(dataset or m.input_spec["dataset"]):
-            from edgesnn.api.streams import simulate_stream
-
+        if is_stream_run(m, dataset):
             return simulate_stream(m, dataset, seconds=seconds, tolerance_ms=tolerance_ms, progress=progress)
     if dataset is None and inputs is None and not m.input_spec.get("dataset"):
         raise DatasetError(f"{name} records no data set: give --dataset or --input")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgesnn.api.model import PathLike, quantized
-from edgesnn.api.streams import CHUNK, score_detections, static_metrics
+from edgesnn.api.streams import CHUNK, score_detections, static_metrics, stream_of
 from edgesnn.errors import DeviceError
 from edgesnn.fixedpoint.continuous import StreamRunner
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
@@ -86,14 +86,11 @@ def stream_recording(
     of recording (model and decision rule) and ``end_to_end_instructions_per_second`` (everything
     the device ran for the link)."""
     from edgesnn.api.deploying import open_device
-    from edgesnn.data.datasets import check_model_fits, open_stream
     from edgesnn.device import codec
     from edgesnn.device.continuous import stream_frames
 
     qnet = quantized(model)
-    ds = open_stream(dataset or qnet.input_spec.get("dataset") or "")
-    spec = ds.model_spec(qnet.input_spec) if qnet.input_spec.get("encoding") == "stream" else ds.resolve({})
-    check_model_fits(ds, spec, qnet.n_inputs, str(model))
+    _, _, ds, spec = stream_of(qnet, dataset)
     total = ds.steps("test", spec, seconds)
     dt = spec["dt_us"]
 

@@ -46,6 +46,18 @@ def _load(model: Any) -> tuple[Any, str]:
     return load_model(Path(model)), str(model)
 
 
+def stream_of(model: Any, dataset: str | None = None) -> tuple[Any, str, StreamSet, dict]:
+    """A model, its name, the stream data set (default: the model's) and the model's stream
+    settings applied to it; a model whose inputs do not fit the data set fails naming both."""
+    from edgesnn.data.datasets import check_model_fits, open_stream
+
+    m, name = _load(model)
+    ds = open_stream(dataset or m.input_spec.get("dataset") or "")
+    spec = ds.model_spec(m.input_spec)
+    check_model_fits(ds, spec, m.n_inputs, name)
+    return m, name, ds, spec
+
+
 def run_recording(
     qnet: QuantNetwork,
     ds: StreamSet,
@@ -214,17 +226,11 @@ def simulate_stream(
     r["detection_accuracy"], r["false_alarms_per_hour"]
     ```
     """
-    from edgesnn.api.streams import stream_metrics
-    from edgesnn.data.datasets import check_model_fits, open_stream
-
-    m, name = _load(model)
+    m, name, ds, _ = stream_of(model, dataset)
     if not isinstance(m, QuantNetwork):
         raise ModelFileError(
             f"{name}: continuous inference runs the integer model; quantize it first (edgesnn quantize)"
         )
-    ds = open_stream(dataset or m.input_spec.get("dataset") or "")
-    spec = ds.model_spec(m.input_spec) if m.input_spec.get("encoding") == "stream" else ds.resolve({})
-    check_model_fits(ds, spec, m.n_inputs, name)
     res = stream_metrics(m, ds, split, seconds=seconds, tolerance_ms=tolerance_ms, progress=progress)
     return {"model": str(model) if not isinstance(model, (Network, QuantNetwork)) else name, "kind": "stream", **res}
 
@@ -242,10 +248,6 @@ def is_stream_run(model: Any, dataset: str | None = None) -> bool:
 def stream_context(model: Any, dataset: str | None = None, split: str = "test") -> dict[str, Any]:
     """What a timeline of a stream shows besides the device's output: segments (s), class names,
     the timestep."""
-    from edgesnn.data.datasets import open_stream
-
-    m, _ = _load(model)
-    ds = open_stream(dataset or m.input_spec.get("dataset") or "")
-    spec = ds.model_spec(m.input_spec) if m.input_spec.get("encoding") == "stream" else ds.resolve({})
+    _, _, ds, spec = stream_of(model, dataset)
     seg = ds.recording(split).segments
     return {"segments_s": seg[:, :2] / 1e6, "classes": seg[:, 2], "class_names": ds.class_names, "dt_us": spec["dt_us"]}
