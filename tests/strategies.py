@@ -61,6 +61,22 @@ def spike_inputs(draw, n_inputs: int, max_samples: int = 4, max_steps: int = 8):
     return rng.random((n, t, n_inputs)) < p
 
 
+@st.composite
+def idle_inputs(draw, n_inputs: int, max_samples: int = 3, max_steps: int = 60):
+    """Mostly silent inputs, as a stream between detections: a few steps with events (bursts
+    at random places, any density), every other step empty."""
+    n = draw(st.integers(1, max_samples))
+    t = draw(st.integers(2, max_steps))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = np.zeros((n, t, n_inputs), bool)
+    for i in range(n):
+        for _ in range(draw(st.integers(0, 3))):
+            at = int(rng.integers(0, t))
+            width = int(rng.integers(1, 4))
+            x[i, at : at + width] = rng.random((min(width, t - at), n_inputs)) < draw(st.sampled_from([0.2, 0.5, 1.0]))
+    return x
+
+
 def _per_channel(rng, channels: int, positions: int, lo: int, hi: int) -> np.ndarray:
     return np.repeat(rng.integers(lo, hi + 1, channels), positions)
 

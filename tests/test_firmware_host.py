@@ -10,7 +10,7 @@ from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.render import packed_rows
 from edgesnn.fixedpoint import simulate_int
-from tests.strategies import quant_networks, spike_inputs
+from tests.strategies import conv_networks, idle_inputs, quant_networks, spike_inputs
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_tools
 
@@ -45,6 +45,40 @@ def test_random_networks_bit_exact(tmp_path_factory, sanitize, data):
     qnet = data.draw(quant_networks(max_layers=3, max_width=40))
     x = data.draw(spike_inputs(qnet.n_inputs, max_samples=4, max_steps=10))
     _compare(qnet, x, tmp_path_factory.mktemp("fw"), sanitize)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mostly_idle_inputs_bit_exact_with_idle_skipping(tmp_path_factory, data):
+    """Idle skipping under ASan/UBSan: every state, and the neuron updates the device performed
+    equal the golden rule's count (fixedpoint/activity.py), on dense and convolutional networks."""
+    if data.draw(st.booleans()):
+        qnet = data.draw(quant_networks(max_layers=3, max_width=40))
+    else:
+        qnet = data.draw(conv_networks())
+    x = data.draw(idle_inputs(qnet.n_inputs))
+    res = _compare(qnet, x, tmp_path_factory.mktemp("fw"), sanitize=True)
+    assert res["samples"] == x.shape[0]
+
+
+def test_idle_skipping_stops_updating_neurons_at_rest(tmp_path):
+    """A bias-free network after a burst: once its states stop changing, steps update nothing, and
+    the device counted exactly the golden number of updates (fewer than timesteps x neurons)."""
+    qnet = digits_like_model(seed=3, hidden=32, cuba=False)
+    from dataclasses import replace
+
+    qnet = replace(qnet, layers=tuple(replace(L, bias=np.zeros_like(L.bias)) for L in qnet.layers))
+    x = np.zeros((2, 400, qnet.n_inputs), bool)
+    x[:, :5] = np.random.default_rng(0).random((2, 5, qnet.n_inputs)) < 0.4
+    sim = simulate_int(qnet, x, record=True)
+    shorter = simulate_int(qnet, x[:, :300], record=True)
+    dense = 400 * sum(L.n_out for L in qnet.layers)
+    assert sim.neuron_updates == dense
+    assert sim.membrane_updates is not None and shorter.membrane_updates is not None
+    assert (sim.membrane_updates < dense // 2).all(), sim.membrane_updates
+    # at rest by step 300: the last 100 silent steps updated no neuron
+    assert sim.membrane_updates.tolist() == shorter.membrane_updates.tolist()
+    _compare(qnet, x, tmp_path, sanitize=True)  # the device's own count equals sim.membrane_updates
 
 
 def test_many_events_cross_the_int16_chunk_boundary(tmp_path):

@@ -59,6 +59,8 @@ int device_main(void)
             esnn_proto_rx_byte(proto, (uint8_t)c);
             if (proto->ticks)
                 proto->link_ticks += (uint32_t)(proto->ticks() - t0 - timer_cost);
+        } else {
+            hal_wait_input(); /* sleep (WFI) until the next byte, where the board can */
         }
     }
 }

@@ -4,7 +4,7 @@
  *
  * stdin : u32 samples, u32 steps, then per sample and step: u16 n, u16 events[n]
  * stdout: per sample, per step, per layer: i32 v[n_out], (CUBA) i32 i[n_out], u8 spiked[n_out];
- *         then per sample: u16 prediction, u32 synops
+ *         then per sample: u16 prediction, u32 synops, u32 neuron updates performed
  * All little-endian (the host's order; checked at start).
  */
 #include <stdio.h>
@@ -69,6 +69,7 @@ int main(void)
         synops = st.synops;
         fwrite(&pred, sizeof pred, 1, stdout);
         fwrite(&synops, sizeof synops, 1, stdout);
+        fwrite(&st.neuron_updates, sizeof st.neuron_updates, 1, stdout);
     }
     return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -4,8 +4,11 @@
  * events and the ticks spent in esnn_step, then "END". The host compares the digests with the
  * golden simulator's. Line format (hex fields):
  *   "HELLO <board> <hash32> <abi> <contract>"
- *   "D <sample> <crc32> <prediction> <synops> <ticks>"
- *   "Z <ticks for one step with no input spikes>"
+ *   "D <sample> <crc32> <prediction> <synops> <ticks> <neuron updates>"
+ *   "Z <ticks for one step with no input spikes>" (from a fresh state)
+ *   "R <ticks for one step with no input spikes at rest> <steps it took to come to rest> <ticks of
+ *      two timer reads with nothing between them (to subtract)>"
+ *     (steps 0 with ticks 0: the model never came to rest within RESTING_STEPS idle steps)
  *   "END <samples>"
  */
 #include "board_config.h"
@@ -14,6 +17,9 @@
 #include "selfcheck_inputs.h"
 
 #define ROW_BYTES ((ESNN_MODEL_N_INPUTS + 7u) / 8u)
+/* idle steps allowed to come to rest: membranes decaying from the state range's top take about
+ * 16 / -log2(decay) steps per bit, so a few thousand cover any leak the quantizer emits */
+#define RESTING_STEPS 20000u
 
 int selfcheck_main(void);
 
@@ -26,6 +32,25 @@ static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
 /* CRC-32 of every value in harness order (esnn_digest_step): unlike a sum, no two differing
  * values can cancel out */
 static uint32_t digest;
+
+#if ESNN_MODEL_HAS_DECISION
+static int32_t scores[ESNN_MODEL_N_OUTPUTS];
+static uint16_t cool;
+static uint8_t settled;
+#endif
+
+/* One timestep without input spikes, and the decision rule where the model has one. */
+static void idle_step(void)
+{
+    esnn_step(&esnn_model, &state, events, 0);
+#if ESNN_MODEL_HAS_DECISION
+    {
+        const esnn_layer_t *L = &esnn_model.layers[esnn_model.n_layers - 1u];
+        (void)esnn_decide(&esnn_model_decision, scores, &cool, &settled, esnn_model.n_outputs,
+                          state.spikes + L->offset, state.n_spikes[esnn_model.n_layers - 1u]);
+    }
+#endif
+}
 
 int selfcheck_main(void)
 {
@@ -71,6 +96,33 @@ int selfcheck_main(void)
         hal_puthex(state.synops, 8);
         hal_putc(' ');
         hal_puthex(ticks, 8);
+        hal_putc(' ');
+        hal_puthex(state.neuron_updates, 8);
+        hal_putc('\n');
+    }
+    {
+        /* a step without input at rest: the last sample's states left to settle first (a stream
+         * model's decision rule with them: its step counts too) */
+        uint32_t steps = 0, rest_ticks = 0;
+        while (!esnn_at_rest(&esnn_model, &state) && steps < RESTING_STEPS) {
+            idle_step();
+            ++steps;
+        }
+        if (esnn_at_rest(&esnn_model, &state)) {
+            idle_step(); /* the rule settles one step after the network */
+            ticks0 = hal_ticks();
+            idle_step();
+            rest_ticks = hal_ticks() - ticks0;
+        } else {
+            steps = 0;
+        }
+        hal_puts("R ");
+        hal_puthex(rest_ticks, 8);
+        hal_putc(' ');
+        hal_puthex(steps, 8);
+        hal_putc(' ');
+        ticks0 = hal_ticks();
+        hal_puthex(hal_ticks() - ticks0, 8);
         hal_putc('\n');
     }
     /* cost of a timestep without input spikes, from a fresh state */

@@ -18,6 +18,9 @@ void hal_puthex(uint64_t v, unsigned digits);
 void hal_flush(void);
 /* Returns the next received byte, or -1 when none is waiting. */
 int hal_getc(void);
+/* Sleep until a byte may have arrived (WFI on the UART's receive interrupt, where the driver and
+ * the board file's uart.rx_irq provide one); returns at once elsewhere, so callers poll again. */
+void hal_wait_input(void);
 /* Free-running tick counter and whether the board has one (0: hal_ticks always returns 0). */
 uint32_t hal_ticks(void);
 int hal_has_ticks(void);

@@ -17,3 +17,6 @@ void hal_exit(int code) { (void)code; for (;;) { delay(1000); } }
 
 void setup() { device_main(); }  // serves the protocol forever
 void loop() {}
+
+/* the framework's loop polls Serial; no sleep between bytes */
+extern "C" void hal_wait_input(void) {}

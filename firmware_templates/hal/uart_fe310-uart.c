@@ -30,3 +30,6 @@ int hal_getc(void)
 }
 
 void hal_flush(void) {}
+
+/* no receive-interrupt wake-up in this driver yet: the device loop polls (docs/energy.md, "Sleep") */
+void hal_wait_input(void) {}

@@ -41,3 +41,6 @@ void hal_flush(void)
 {
     while (UART_FR & (1u << 3)) {} /* BUSY: the last byte has left the shifter */
 }
+
+/* no receive-interrupt wake-up in this driver yet: the device loop polls (docs/energy.md, "Sleep") */
+void hal_wait_input(void) {}

@@ -45,3 +45,6 @@ void hal_exit(int code)
     hal_flush();
     exit(code);
 }
+
+/* no receive-interrupt wake-up in this driver yet: the device loop polls (docs/energy.md, "Sleep") */
+void hal_wait_input(void) {}

@@ -23,3 +23,6 @@ void hal_putc(char c)
 int hal_getc(void) { return (USART_SR & (1u << 5)) ? (int)(USART_DR & 0xffu) : -1; }
 
 void hal_flush(void) {}
+
+/* no receive-interrupt wake-up in this driver yet: the device loop polls (docs/energy.md, "Sleep") */
+void hal_wait_input(void) {}

@@ -77,7 +77,9 @@ void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
                 *i++ = 0;
         }
         s->n_spikes[l] = 0;
+        s->n_awake[l] = ESNN_AWAKE_ALL; /* the zero state is a fixed point only without bias */
     }
+    s->awake_layers = m->n_layers;
     s->synops = 0;
     s->neuron_updates = 0;
 }
@@ -122,13 +124,62 @@ static uint16_t update_generic(const esnn_model_t *m, const esnn_layer_t *L, con
     return n_out_spikes;
 }
 
+/*
+ * A timestep without synaptic input for the awake neurons of layer l (generic parameters: p is
+ * the neuron, or its channel in a convolutional layer); keeps awake the ones whose state changed
+ * or that spiked. Returns the layer's spike count.
+ */
+static uint16_t idle_generic(const esnn_model_t *m, const esnn_layer_t *L, int32_t *v, int32_t *cur, uint16_t *awake,
+                             uint16_t n_awake, uint16_t *out, uint16_t *n_spikes)
+{
+    uint16_t k, kept = 0, n = n_awake == ESNN_AWAKE_ALL ? L->n_out : n_awake;
+    uint16_t per = L->conv != 0 ? L->conv->out_c : 0u;
+    for (k = 0; k < n; ++k) {
+        uint16_t j = n_awake == ESNN_AWAKE_ALL ? k : awake[k], before = *n_spikes;
+        int32_t v0 = v[j], i0 = cur ? cur[j] : 0;
+        esnn_neuron_generic(m, L, per ? (uint32_t)j % per : j, 0, v + j, cur ? cur + j : 0, j, out, n_spikes);
+        if (*n_spikes != before || v[j] != v0 || (cur && cur[j] != i0))
+            awake[kept++] = j;
+    }
+    return kept;
+}
+
+static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
+{
+    const esnn_layer_t *L = &m->layers[l];
+    uint16_t n_awake = s->n_awake[l], n_out_spikes = 0;
+    uint16_t *awake = s->awake + L->offset, *out = s->spikes + L->offset;
+    int32_t *v = s->v + L->offset;
+    if (n_awake == 0u)
+        return 0u;
+    s->neuron_updates += n_awake == ESNN_AWAKE_ALL ? L->n_out : n_awake;
+    if (L->idle != 0)
+        n_awake = L->idle(v, awake, n_awake, out, &n_out_spikes);
+    else
+        n_awake = idle_generic(m, L, v, (L->flags & ESNN_CUBA) ? s->i + L->offset : 0, awake, n_awake, out,
+                               &n_out_spikes);
+    s->n_awake[l] = n_awake;
+    if (n_awake == 0u)
+        s->awake_layers--; /* it was awake: this layer has just come to rest */
+    return n_out_spikes;
+}
+
 uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
 {
     const esnn_layer_t *L = &m->layers[l];
-    if (L->pool != 0) {
+    /* `out` still lists this layer's spikes of the previous step: the recurrent input */
+    uint16_t n_rec = (L->flags & ESNN_RECURRENT) ? s->n_spikes[l] : 0u;
+    if (L->pool != 0 && n_in > 0u) {
         n_in = L->pool->map(L->pool, in, n_in, s->events, s->seen);
         in = s->events;
     }
+    if (n_in == 0u && n_rec == 0u) {
+        s->n_spikes[l] = idle_layer(m, s, l);
+        return s->n_spikes[l];
+    }
+    if (s->n_awake[l] == 0u)
+        s->awake_layers++;
+    s->n_awake[l] = ESNN_AWAKE_ALL; /* input reaches every neuron (or every neuron may be off rest) */
     if (L->conv != 0) {
         s->n_spikes[l] = L->conv->step(m, s, L, in, n_in);
         return s->n_spikes[l];
@@ -138,8 +189,6 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
     /* only current-based layers have current state (s->i is NULL in models without any):
      * forming s->i + offset otherwise would be an out-of-bounds pointer */
     int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
-    /* `out` still lists this layer's spikes of the previous step: the recurrent input */
-    uint16_t n_rec = (L->flags & ESNN_RECURRENT) ? s->n_spikes[l] : 0u;
     uint16_t n_out_spikes;
     s->synops += ((uint32_t)n_in + n_rec) * L->n_out;
     s->neuron_updates += L->n_out;
@@ -147,21 +196,15 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
         /* one chunk of events and nothing else: the update reads the packed sums directly */
         sum_rows(s->part, L->w, L->words, in, n_in);
         n_out_spikes = L->update_packed(v, s->part, out);
-    } else {
-        int have_input = n_in > 0u || n_rec > 0u;
+    } else { /* input events or recurrent spikes: steps without either went to idle_layer */
         if (n_in > 0u)
             accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part, 1);
         if (n_rec > 0u)
             accumulate(L->r, L->words, out, n_rec, m->chunk, s->acc, s->part, n_in == 0u);
-        if (L->update != 0) {
-            n_out_spikes = L->update(v, have_input ? s->acc : 0, out);
-        } else {
-            uint32_t j;
-            if (!have_input)
-                for (j = 0; j < 2u * L->words; ++j)
-                    s->acc[j] = 0;
+        if (L->update != 0)
+            n_out_spikes = L->update(v, s->acc, out);
+        else
             n_out_spikes = update_generic(m, L, s->acc, v, cur, out);
-        }
     }
     s->n_spikes[l] = n_out_spikes;
     return n_out_spikes;
@@ -172,10 +215,22 @@ void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, u
     const uint16_t *in = events;
     uint16_t n_in = n_events;
     uint16_t l;
+    if (n_events == 0u && s->awake_layers == 0u)
+        return; /* the whole network at rest: a step without input changes nothing */
     for (l = 0; l < m->n_layers; ++l) {
+        /* a layer at rest without input stays as it is: n_awake 0 means that its last step
+         * changed nothing and emitted no spike (so n_spikes[l] is 0 and no recurrent input) */
+        if (n_in == 0u && s->n_awake[l] == 0u)
+            continue;
         n_in = esnn_step_layer(m, s, l, in, n_in);
         in = s->spikes + m->layers[l].offset;
     }
+}
+
+int esnn_at_rest(const esnn_model_t *m, const esnn_state_t *s)
+{
+    (void)m;
+    return s->awake_layers == 0u;
 }
 
 uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16_t *counts)

@@ -14,7 +14,7 @@
 /* C99 compile-time check (C11's _Static_assert is not C99). */
 #define ESNN_STATIC_ASSERT(name, cond) typedef char esnn_static_assert_##name[(cond) ? 1 : -1]
 
-#define ESNN_ABI_VERSION 3
+#define ESNN_ABI_VERSION 4
 #define ESNN_CONTRACT_VERSION 1
 
 /* layer flags */
@@ -67,6 +67,17 @@ typedef uint16_t (*esnn_update_fn)(int32_t *v, const int32_t *acc, uint16_t *out
 /* The same update reading the synaptic sums still packed (two int16 lanes per word, as
  * accumulate leaves them after one chunk of events): saves unpacking them. */
 typedef uint16_t (*esnn_update_packed_fn)(int32_t *v, const uint32_t *part, uint16_t *out);
+/*
+ * A layer's generated update of a timestep without synaptic input, for the neurons listed in
+ * `awake` (n_awake of them, or every neuron when n_awake is ESNN_AWAKE_ALL): appends the ones
+ * that spike to `out` (counting them in *n_spikes), keeps in `awake` (in order, in place) the
+ * ones whose state changed or that spiked, and returns how many it kept.
+ */
+typedef uint16_t (*esnn_idle_fn)(int32_t *v, uint16_t *awake, uint16_t n_awake, uint16_t *out, uint16_t *n_spikes);
+
+/* n_awake of a layer whose awake list is not known (after a reset or a step with input): every
+ * neuron counts as awake */
+#define ESNN_AWAKE_ALL 0xffffu
 
 struct esnn_model_s;
 struct esnn_state_s;
@@ -126,6 +137,7 @@ typedef struct esnn_layer_s {
     esnn_update_packed_fn update_packed; /* the same on packed sums, or NULL */
     const esnn_conv_t *conv; /* a convolutional layer's shape, or NULL (fully connected) */
     const esnn_pool_t *pool; /* pooling of the layer's input spikes, or NULL */
+    esnn_idle_fn idle; /* specialised update without input, or NULL for the generic one */
 } esnn_layer_t;
 
 typedef struct esnn_model_s {
@@ -152,8 +164,15 @@ typedef struct esnn_state_s {
     uint32_t *part; /* scratch: max words */
     uint16_t *events; /* scratch: a pooled input's events (models with pooling) */
     uint8_t *seen; /* scratch, all zero between steps: windows already sent (max pooling) */
+    /* Idle skipping (docs/fixed-point.md, "Idle skipping"): per layer, the neurons that are not
+     * known to be at rest (their last update without input changed their state or spiked), in
+     * awake + offset; n_awake[l] of them, or ESNN_AWAKE_ALL. A neuron at rest is a fixed point of
+     * the update without input, so skipping it changes nothing. */
+    uint16_t *awake;
+    uint16_t *n_awake;
+    uint16_t awake_layers; /* layers with n_awake != 0: none, and a step without input returns at once */
     uint32_t synops; /* synaptic events since the last reset */
-    uint32_t neuron_updates; /* neuron updates since the last reset */
+    uint32_t neuron_updates; /* neuron updates performed since the last reset (skipped ones not counted) */
 } esnn_state_t;
 
 /* The contract's one rounding rule: floor((x + 2^(s-1)) / 2^s), s >= 1. */
@@ -170,13 +189,17 @@ void esnn_reset(const esnn_model_t *m, esnn_state_t *s);
 
 /*
  * One timestep. `events` lists the input channels that spiked (each < n_inputs, any order,
- * no duplicates). Afterwards the output layer's spikes are
+ * no duplicates). A layer without input events (pooled) or recurrent spikes updates only its
+ * awake neurons; one with none awake costs a load and a test. Afterwards the output layer's spikes are
  * s->spikes + m->layers[n_layers-1].offset, count s->n_spikes[n_layers-1].
  */
 void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, uint16_t n_events);
 
 /* One layer of one timestep (what esnn_step runs per layer); returns its spike count. */
 uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in);
+
+/* 1 when every layer is at rest (no neuron awake): a step without input would change nothing. */
+int esnn_at_rest(const esnn_model_t *m, const esnn_state_t *s);
 
 /* Readout spike_count: most spikes, then larger v, then lower index. */
 uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16_t *counts);

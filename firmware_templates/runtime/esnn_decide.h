@@ -24,16 +24,24 @@ typedef struct {
 } esnn_decision_t;
 
 /* One step: update the scores a[n_out] with this step's output spikes (indices), then decide.
- * Returns the detected class, or ESNN_NO_DETECTION. */
-static inline int32_t esnn_decide(const esnn_decision_t *d, int32_t *a, uint16_t *cool, uint16_t n_out,
-                                  const uint16_t *spikes, uint16_t n_spikes)
+ * Returns the detected class, or ESNN_NO_DETECTION. `settled` (0 after a reset) is set when a
+ * step without spikes changed no score, left no cool-down and detected nothing: the next step
+ * without spikes then has the same outcome and costs one test (idle skipping of the rule). */
+static inline int32_t esnn_decide(const esnn_decision_t *d, int32_t *a, uint16_t *cool, uint8_t *settled,
+                                  uint16_t n_out, const uint16_t *spikes, uint16_t n_spikes)
 {
     uint16_t k, lead = 0;
-    int32_t top, second = 0;
-    for (k = 0; k < n_out; ++k)
-        a[k] -= a[k] >> d->decay_shift;
+    int32_t top, second = 0, moved = 0;
+    if (n_spikes == 0u && *settled)
+        return ESNN_NO_DETECTION;
+    for (k = 0; k < n_out; ++k) {
+        int32_t dec = a[k] >> d->decay_shift;
+        a[k] -= dec;
+        moved |= dec;
+    }
     for (k = 0; k < n_spikes; ++k)
         a[spikes[k]] += (int32_t)(1u << ESNN_DECIDE_GAIN);
+    *settled = 0u;
     top = a[0];
     if (n_out > 1u)
         second = INT32_MIN;
@@ -54,6 +62,7 @@ static inline int32_t esnn_decide(const esnn_decision_t *d, int32_t *a, uint16_t
         *cool = d->refractory;
         return (int32_t)lead;
     }
+    *settled = (uint8_t)(n_spikes == 0u && moved == 0);
     return ESNN_NO_DETECTION;
 }
 

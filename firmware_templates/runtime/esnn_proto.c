@@ -160,7 +160,7 @@ static int32_t decide(esnn_proto_t *p)
     if (p->decision == 0)
         return ESNN_NO_DETECTION;
     t0 = p->ticks ? p->ticks() : 0u;
-    c = esnn_decide(p->decision, p->scores, &p->cool, m->n_outputs, p->state->spikes + L->offset,
+    c = esnn_decide(p->decision, p->scores, &p->cool, &p->settled, m->n_outputs, p->state->spikes + L->offset,
                     p->state->n_spikes[m->n_layers - 1u]);
     if (p->ticks)
         p->sample_ticks += p->ticks() - t0;
@@ -186,6 +186,7 @@ static void reset_sample(esnn_proto_t *p)
     }
     p->sample_ticks = 0;
     p->cool = 0;
+    p->settled = 0u;
     p->digest = 0;
 }
 
@@ -477,6 +478,7 @@ void esnn_proto_init(esnn_proto_t *p)
     if (p->decision != 0)
         p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_DECISION);
     p->cool = 0;
+    p->settled = 0u;
     p->digest = 0;
     p->frames_ok = p->frames_bad = p->steps = p->sample_ticks = p->replays = 0;
     p->link_ticks = 0;

@@ -134,6 +134,7 @@ typedef struct esnn_proto {
     int32_t *scores;
     uint8_t *spiked;
     uint16_t cool;
+    uint8_t settled; /* esnn_decide: the rule is at rest */
     uint32_t digest;
 } esnn_proto_t;
 

@@ -345,4 +345,57 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif_packed(uint32_t n, int32_t *v, const
     return n_spikes;
 }
 
+/*
+ * The update of a timestep without synaptic input for the neurons in `awake` (n_awake of them,
+ * or all n when n_awake is ESNN_AWAKE_ALL): u = saturate(decay(v) + bias); spike if u > threshold,
+ * then reset; store u. Keeps in `awake` (in order, in place: it writes at or before where it
+ * reads) the neurons that spiked or whose v changed, and returns how many. `per` is the number
+ * of output channels of a convolutional layer (parameters per channel: neuron j has channel
+ * j % per), or 0 for a dense layer (parameters per neuron).
+ */
+ESNN_ALWAYS_INLINE uint16_t esnn_idle_lif(uint32_t n, uint32_t per, int32_t *v, uint16_t *awake, uint16_t n_awake,
+                                          const int32_t *bt, int32_t alpha, unsigned bits, int has_bias, int subtract,
+                                          int32_t v_reset, uint16_t *out, uint16_t *n_spikes)
+{
+    uint32_t kept = 0, ns = *n_spikes; /* 32-bit counters: no narrowing in the loop */
+/* One neuron j: the update without input; `awake[kept]` is written always and kept only when
+ * the neuron spiked or changed (no branch on the common outcomes). */
+#define ESNN_IDLE_NEURON(J, PBT) \
+    do { \
+        int32_t v0_ = v[J]; \
+        int32_t u_ = esnn_saturate_bits((alpha == 65536 ? v0_ : esnn_decay_q16(v0_, alpha)) + (has_bias ? (PBT)[0] : 0), \
+                                        bits); \
+        uint32_t keep_ = (uint32_t)(u_ != v0_); \
+        if (u_ > (PBT)[1]) { \
+            out[ns++] = (uint16_t)(J); \
+            u_ = subtract ? u_ - (PBT)[1] : v_reset; \
+            keep_ = 1u; \
+        } \
+        awake[kept] = (uint16_t)(J); \
+        kept += keep_; \
+        v[J] = u_; \
+    } while (0)
+    if (n_awake == ESNN_AWAKE_ALL) { /* every neuron, in order: the parameters follow along */
+        uint32_t j;
+        const int32_t *pbt = bt;
+        for (j = 0; j < n; ++j) {
+            if (per)
+                pbt = bt + 2u * (j % per);
+            ESNN_IDLE_NEURON(j, pbt);
+            if (!per)
+                pbt += 2;
+        }
+    } else {
+        uint16_t k;
+        for (k = 0; k < n_awake; ++k) { /* in place: awake[kept] with kept <= k */
+            uint32_t j = awake[k];
+            const int32_t *pbt = bt + 2u * (per ? j % per : j);
+            ESNN_IDLE_NEURON(j, pbt);
+        }
+    }
+#undef ESNN_IDLE_NEURON
+    *n_spikes = (uint16_t)ns;
+    return (uint16_t)kept;
+}
+
 #endif /* ESNN_UPDATE_H */

@@ -114,12 +114,17 @@ def assert_firmware_matches(
                     f"{counts['values_compared']} values differ in {counts['mismatched_samples']} of "
                     f"{counts['samples']} samples)"
                 )
+            if counts["mismatched_samples"]:  # same states: the prediction, synaptic events or updates differ
+                raise FirmwareMismatch(
+                    f"firmware agrees with the golden simulator on every state but not on the prediction, synaptic "
+                    f"events or neuron updates performed, in {counts['mismatched_samples']} of {counts['samples']} samples"
+                )
             return counts
         v = verify(qnet, b, x, out)
         if v["mismatches"]:
             raise FirmwareMismatch(
                 f"{board}: {v['mismatches']} of {v['samples']} samples differ from the golden "
-                "simulator (state CRC, prediction or synaptic events); run the same inputs on "
+                "simulator (state CRC, prediction, synaptic events or neuron updates); run the same inputs on "
                 "board 'host' to see the first differing timestep, layer and neuron"
             )
         return v

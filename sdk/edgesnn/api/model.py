@@ -152,6 +152,7 @@ def train(
     window: int | None = None,
     stride: int | None = None,
     dt_us: int | None = None,
+    spontaneous: bool = False,
     progress: Callable[[dict], None] | None = None,
 ) -> dict[str, Any] | None:
     """Train a spiking network with surrogate gradients (quantization-aware unless ``qat=False``).
@@ -215,6 +216,7 @@ def train(
         window=window,
         stride=stride,
         dt_us=dt_us,
+        quiet=not spontaneous,
     )
     main = context_from_env().is_main
     result = run(cfg, progress if main else None)
@@ -338,6 +340,10 @@ def quantize(
         **rep.as_dict(),
         **extra,
     }
+    if qnet.dialect == "edgesnn":  # neurons whose bias fires them without input keep the device awake
+        from edgesnn.fixedpoint.activity import spontaneous
+
+        res["neurons_firing_without_input"] = spontaneous(qnet.layers, qnet.state_bits)
     if out is not None:
         res["model"] = save(qnet, out)
     return res

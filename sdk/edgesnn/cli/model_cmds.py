@@ -52,6 +52,9 @@ def train_cmd(
     ] = None,
     stride: Annotated[Optional[int], typer.Option(min=1, help="Streams: steps between windows (default 5).")] = None,
     dt_ms: Annotated[Optional[float], typer.Option(min=0.001, help="Streams: timestep in ms (default 10).")] = None,
+    spontaneous: Annotated[
+        bool, typer.Option("--spontaneous", help="Let biases make neurons fire without input (never idle).")
+    ] = False,
     json_out: JsonOpt = False,
 ):
     """Train a spiking network with surrogate gradients (quantization-aware by default).
@@ -87,6 +90,7 @@ def train_cmd(
             window=window,
             stride=stride,
             dt_us=None if dt_ms is None else int(round(dt_ms * 1000)),
+            spontaneous=spontaneous,
             progress=progress,
         )
     if res is not None:  # None on torchrun ranks other than 0

@@ -112,6 +112,7 @@ def render_board_files(board: Board, qnet: QuantNetwork | None, inputs: np.ndarr
         "init": (board.get("baremetal") or {}).get("init", "none"),
         "uart_clock_hz": board.uart.get("clock_hz", board.clock_hz),
         "uart_instance": board.uart.get("instance"),
+        "uart_rx_irq": board.uart.get("rx_irq"),
         "uart_tx_pin": board.uart.get("tx_pin"),
         "uart_rx_pin": board.uart.get("rx_pin"),
         "semihosting": 1 if board.kind == "qemu" else 0,

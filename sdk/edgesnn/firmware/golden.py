@@ -57,6 +57,7 @@ class FirmwareRun:
     record: list[dict[str, np.ndarray]]
     prediction: np.ndarray
     synops: np.ndarray
+    updates: np.ndarray | None = None  # neuron updates performed per sample (idle skipping)
 
 
 def parse_host_output(qnet: QuantNetwork, data: bytes, n: int, steps: int) -> FirmwareRun:
@@ -67,7 +68,7 @@ def parse_host_output(qnet: QuantNetwork, data: bytes, n: int, steps: int) -> Fi
             fields.append((f"i{li}", "<i4", (L.n_out,)))
         fields.append((f"z{li}", "u1", (L.n_out,)))
     step_dt = np.dtype(fields)
-    sample_dt = np.dtype([("steps", step_dt, (steps,)), ("pred", "<u2"), ("synops", "<u4")])
+    sample_dt = np.dtype([("steps", step_dt, (steps,)), ("pred", "<u2"), ("synops", "<u4"), ("updates", "<u4")])
     if len(data) != n * sample_dt.itemsize:
         raise ValueError(f"harness wrote {len(data)} bytes, expected {n * sample_dt.itemsize}")
     arr = np.frombuffer(data, sample_dt)
@@ -82,7 +83,12 @@ def parse_host_output(qnet: QuantNetwork, data: bytes, n: int, steps: int) -> Fi
         if L.current_based:
             entry["i"] = arr["steps"][f"i{li}"][..., sel].astype(np.int64)
         rec.append(entry)
-    return FirmwareRun(record=rec, prediction=arr["pred"].astype(np.int64), synops=arr["synops"].astype(np.int64))
+    return FirmwareRun(
+        record=rec,
+        prediction=arr["pred"].astype(np.int64),
+        synops=arr["synops"].astype(np.int64),
+        updates=arr["updates"].astype(np.int64),
+    )
 
 
 def count_mismatches(sim: SimResult, run: FirmwareRun) -> dict:
@@ -102,6 +108,8 @@ def count_mismatches(sim: SimResult, run: FirmwareRun) -> dict:
             bad_sample |= diff.reshape(diff.shape[0], -1).any(axis=1)
     bad_sample |= sim.prediction != run.prediction
     bad_sample |= sim.synops != run.synops
+    if sim.membrane_updates is not None and run.updates is not None:  # idle skipping did what the rule says
+        bad_sample |= sim.membrane_updates != run.updates
     out["mismatched_samples"] = int(bad_sample.sum())
     return out
 

@@ -48,6 +48,9 @@ class SelfCheck:
     synops: np.ndarray
     ticks: np.ndarray  # counter ticks spent in esnn_step per sample (0 without a counter)
     idle_step_ticks: int
+    updates: np.ndarray | None = None  # neuron updates performed per sample (idle skipping counted)
+    rest_step_ticks: int = 0  # ticks of a step without input once every layer is at rest (timer reads taken off)
+    rest_steps: int = 0  # idle steps the last sample's states took to come to rest (0: never)
     lines: list[str] = field(default_factory=list)
 
 
@@ -114,11 +117,12 @@ def _parse(lines: list[str]) -> SelfCheck:
     hello = next((ln for ln in lines if ln.startswith("HELLO")), "")
     d = [ln.split() for ln in lines if ln.startswith("D ")]
     try:
-        rows = sorted((int(p[1], 16), int(p[2], 16), int(p[3], 16), int(p[4], 16), int(p[5], 16)) for p in d)
+        rows = sorted(tuple(int(p[k], 16) for k in range(1, 7)) for p in d)
         idle = next((int(ln.split()[1], 16) for ln in lines if ln.startswith("Z ")), 0)
+        rest = next(([int(x, 16) for x in ln.split()[1:4]] for ln in lines if ln.startswith("R ")), [0, 0, 0])
     except (IndexError, ValueError) as e:
         raise EmulatorError(f"malformed self-check line ({e})") from None
-    arr = np.array(rows, dtype=object).reshape(-1, 5)
+    arr = np.array(rows, dtype=object).reshape(-1, 6)
     return SelfCheck(
         hello=hello,
         digests=np.array([int(v) for v in arr[:, 1]], np.uint64),
@@ -126,5 +130,8 @@ def _parse(lines: list[str]) -> SelfCheck:
         synops=arr[:, 3].astype(np.int64),
         ticks=arr[:, 4].astype(np.int64),
         idle_step_ticks=idle,
+        updates=arr[:, 5].astype(np.int64),
+        rest_step_ticks=max(rest[0] - rest[2], 0),  # less the two timer reads
+        rest_steps=rest[1],
         lines=lines,
     )

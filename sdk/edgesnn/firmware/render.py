@@ -18,7 +18,7 @@ from edgesnn.firmware.paths import templates_dir
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 #: The runtime's sources every build compiles (the serial protocol and plasticity come on top).
 RUNTIME_CORE = ("esnn.c", "esnn_conv.c")
 

@@ -43,6 +43,7 @@ def verify(
         raise VerifyError(f"{board.name}: the firmware reported {chk.digests.shape[0]} samples of {inputs.shape[0]}")
     want = golden.digests(qnet, sim)
     bad = (chk.digests != want) | (chk.predictions != sim.prediction) | (chk.synops != sim.synops)
+    bad |= chk.updates != sim.membrane_updates  # idle skipping updated exactly the awake neurons
     out_d = {
         "board": board.name,
         "method": "per-sample digest of every state",
@@ -55,6 +56,10 @@ def verify(
     if icount and counts_instructions(board):
         tpi = float(board.timer["ticks_per_instruction_icount7"])
         out_d["instructions_per_sample"] = float(np.mean(chk.ticks) / tpi)
-        out_d["instructions_idle_step"] = chk.idle_step_ticks / tpi
+        out_d["instructions_idle_step"] = chk.idle_step_ticks / tpi  # from a fresh state
+        # the whole network with no input and every neuron at rest (None: it never came to rest)
+        out_d["instructions_per_idle_step"] = chk.rest_step_ticks / tpi if chk.rest_steps else None
+        out_d["steps_to_rest"] = chk.rest_steps or None
         out_d["synops_per_sample"] = float(np.mean(chk.synops))
+        out_d["neuron_updates_per_sample"] = float(np.mean(chk.updates))
     return out_d

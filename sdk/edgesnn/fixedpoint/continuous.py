@@ -18,6 +18,7 @@ from typing import cast
 import numpy as np
 
 from edgesnn.fixedpoint import decision as D
+from edgesnn.fixedpoint.activity import AwakeCounter
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import _IntKernel, fan_out, pooled_events
 
@@ -29,6 +30,7 @@ class StreamState:
     layers: list[list]  # per layer: [i or None, v, last spikes (1, n_out) bool]
     decision: D.DecisionState | None
     step: int = 0  # timesteps run so far
+    awake: list[AwakeCounter] = field(default_factory=list)  # idle skipping's count, per layer
 
     @classmethod
     def zeros(cls, qnet: QuantNetwork, rule: D.DecisionRule | None) -> StreamState:
@@ -36,18 +38,20 @@ class StreamState:
         for L in qnet.layers:
             z = np.zeros((1, L.n_out), np.int64)
             layers.append([z.copy() if L.current_based else None, z.copy(), np.zeros((1, L.n_out), bool)])
-        return cls(layers, D.DecisionState.zeros(qnet.n_outputs) if rule else None, 0)
+        decision = D.DecisionState.zeros(qnet.n_outputs) if rule else None
+        return cls(layers, decision, 0, [AwakeCounter(L.n_out) for L in qnet.layers])
 
 
 @dataclass
 class ChunkResult:
     spikes: np.ndarray  # output spikes (T, n_out) bool
     synops: int
-    neuron_updates: int
+    neuron_updates: int  # performed, as the C runtime's idle skipping does (fixedpoint/activity.py)
     detect_steps: np.ndarray  # absolute timesteps of detections
     detect_classes: np.ndarray
     record: list[dict[str, np.ndarray]] | None = None  # per layer "v", "i", "spikes" (T, n)
     per_step_synops: np.ndarray | None = None  # (T,) when record
+    per_step_updates: np.ndarray | None = None  # (T,) neuron updates performed, when record
     layer_spikes: list[int] = field(default_factory=list)  # spikes per layer in the chunk
 
 
@@ -68,13 +72,15 @@ class StreamRunner:
             raise ValueError(f"a stream chunk must have shape (timesteps, {self.qnet.n_inputs}), got {x.shape}")
         T = x.shape[0]
         s = x
-        synops = 0
+        synops = updates = 0
+        step_upd = np.zeros(T, np.int64)
         step_syn = np.zeros(T, np.int64) if record else None
         rec: list[dict[str, np.ndarray]] | None = [] if record else None
         layer_spikes = []
-        for k, st in zip(self.kernels, self.state.layers):
+        for k, st, awake in zip(self.kernels, self.state.layers, self.state.awake):
             L = k.L
             p = pooled_events(L, s)
+            has_ev = np.asarray(p).reshape(T, -1).any(axis=1)
             ff = k.feedforward(p.reshape(T, -1))
             ev = p.reshape(T, -1).astype(np.int64) @ fan_out(L)
             out = np.zeros((T, L.n_out), bool)
@@ -87,7 +93,14 @@ class StreamRunner:
                 if k.r_t is not None:
                     drive = drive + k.recurrent(z)
                     rec_ev[t] = int(z.sum()) * L.n_out
+                has_input = bool(has_ev[t]) or (k.r_t is not None and bool(z.any()))
+                i0 = None if st[0] is None else st[0].copy()
+                v0 = st[1].copy()
                 z, _ = k.step(drive, st[:2], False)  # i and v are updated in place
+                changed = (st[1] != v0) | z
+                if i0 is not None:
+                    changed |= st[0] != i0
+                step_upd[t] += awake.step(has_input, changed)
                 out[t] = z[0]
                 if vs is not None:
                     vs[t] = st[1][0]
@@ -113,10 +126,11 @@ class StreamRunner:
         return ChunkResult(
             spikes=s,
             synops=synops,
-            neuron_updates=T * sum(L.n_out for L in self.qnet.layers),
+            neuron_updates=int(step_upd.sum()),
             detect_steps=steps,
             detect_classes=classes,
             record=rec,
             per_step_synops=step_syn,
+            per_step_updates=step_upd if record else None,
             layer_spikes=layer_spikes,
         )

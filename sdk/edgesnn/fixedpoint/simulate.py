@@ -20,6 +20,7 @@ from typing import cast
 import numpy as np
 
 from edgesnn.errors import DatasetError
+from edgesnn.fixedpoint import activity
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import fast_kernel, host_kernel
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
@@ -57,9 +58,11 @@ class SimResult:
     v_last: np.ndarray  # output-layer membrane after the last step (N, n_out)
     prediction: np.ndarray  # (N,)
     synops: np.ndarray  # synaptic events per sample (N,)
-    neuron_updates: int  # neuron updates per sample
+    neuron_updates: int  # neuron updates per sample without idle skipping (timesteps x neurons)
     saturations: list[int] = field(default_factory=list)  # per layer: states at a limit after the clamp
     record: list[dict[str, np.ndarray]] | None = None  # per layer: "spikes", "v", and "i" if CUBA
+    #: neuron updates the C runtime performs per sample under idle skipping (fixedpoint/activity.py); with record
+    membrane_updates: np.ndarray | None = None
 
     def recorded(self) -> list[dict[str, np.ndarray]]:
         """The per-layer record; the simulation must have been run with ``record=True``."""
@@ -223,6 +226,7 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     s = inputs
     synops = np.zeros(n, np.int64)
     neuron_updates = 0
+    performed = np.zeros(n, np.int64)
     saturations: list[int] = []
     rec: list[dict[str, np.ndarray]] | None = [] if record else None
     for layer, run in layer_runs:
@@ -244,6 +248,10 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
             if is_ is not None:
                 entry["i"] = is_
             rec.append(entry)
+            has = np.asarray(p).reshape(n, steps, -1).any(axis=2)
+            if layer.recurrent is not None:
+                has[:, 1:] |= out[:, :-1].any(axis=2)
+            performed += activity.layer_updates(has, activity.changed_of(entry), layer.n_out).sum(axis=1)
         s = out
     counts = s.sum(axis=1, dtype=np.int64)
     return SimResult(
@@ -255,6 +263,7 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
         neuron_updates=neuron_updates,
         saturations=saturations,
         record=rec,
+        membrane_updates=performed if rec is not None else None,
     )
 
 

@@ -61,6 +61,10 @@ class TrainConfig:
     dt_us: int | None = None
     window: int | None = None
     stride: int | None = None
+    #: keep every bias below threshold x (1 - beta) (times QUIET_MARGIN), so that no neuron fires
+    #: without input and an idle network comes to rest (docs/fixed-point.md, "Idle skipping");
+    #: False (``--spontaneous``) lets biases drive neurons on their own
+    quiet: bool = True
 
     def __post_init__(self):
         require_at_least_one(self, "epochs", "batch_size", "threads", "downsample")
@@ -103,6 +107,28 @@ def count_loss(spikes: torch.Tensor, labels: torch.Tensor, reduction: str = "mea
     return torch.nn.functional.cross_entropy(spikes.sum(dim=1), labels, reduction=reduction)
 
 
+#: A quiet bias stays this far below threshold x (1 - beta): room for the integer rounding of the
+#: bias, threshold and decay (docs/fixed-point.md, "Idle skipping").
+QUIET_MARGIN = 0.98
+
+
+def bias_limit(cfg: TrainConfig) -> float | None:
+    """The largest bias of a quiet neuron: at rest v = bias / (1 - beta) stays below threshold."""
+    if not cfg.quiet or cfg.kit_model:
+        return None
+    return cfg.threshold * (1.0 - cfg.beta) * QUIET_MARGIN
+
+
+def clamp_biases(model, limit: float | None) -> None:
+    """Project every bias onto (-inf, limit] (in place; after each optimizer step)."""
+    if limit is None:
+        return
+    base = getattr(model, "module", model)  # DDP wraps the model
+    with torch.no_grad():
+        for mod in base.fcs:
+            mod.bias.clamp_(max=limit)
+
+
 def train_epoch(
     model,
     opt,
@@ -111,6 +137,7 @@ def train_epoch(
     batch_size: int,
     gen: torch.Generator,
     ctx: dist.Context = dist.Context(),
+    limit: float | None = None,
 ) -> float:
     """One pass over (x, labels) in shuffled minibatches with the spike-count loss; mean loss.
 
@@ -133,6 +160,7 @@ def train_epoch(
         opt.zero_grad()
         loss.backward()
         opt.step()
+        clamp_biases(model, limit)
         total += float(loss.detach()) / ctx.world_size
         batches += 1
     return total / batches
@@ -196,6 +224,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
             ).to(device)
         else:
             model = SpikingNet(specs, n_in, cfg.beta, cfg.threshold, qat=qat).to(device)
+        limit = bias_limit(cfg)
+        clamp_biases(model, limit)
         net_model = dist.wrap(model, ctx, device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
@@ -210,7 +240,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
                 x_train, _ = ds.spikes("train", {**spec, "seed": cfg.seed + 1000 + epoch})
                 xt = torch.from_numpy(x_train).to(device)
             t0 = time.perf_counter()
-            loss = train_epoch(net_model, opt, xt, labels, cfg.batch_size, gen, ctx)
+            loss = train_epoch(net_model, opt, xt, labels, cfg.batch_size, gen, ctx, limit)
             sched.step()
             t_train += time.perf_counter() - t0
             with torch.no_grad():
