@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +170,10 @@ def energy(
     cmsis_nn: str | None = None,
     samples: int = 100,
     early_exit: int | None = None,
+    seconds: float | None = None,
+    ann_rate: float = 20.0,
+    duty_sweep: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Per-inference cost of the SNN and of the int8 ANN a user would deploy instead (the
     narrowest ReLU MLP within 1 pt of the SNN's accuracy, run with CMSIS-NN's
@@ -182,10 +188,33 @@ def energy(
     device firmware, each inference stopped once settled (``contract.settled``), its
     instructions measured there and its accuracy over the whole test split.
 
+    A stream model (or a stream ``dataset``) gets the always-on report instead
+    (``api.energy_stream.energy_stream``: energy per hour of the SNN, the int8 ANN at ``ann_rate``
+    and the gated ANN on the test recording or its first ``seconds``; ``duty_sweep``). A board
+    that is not emulated (``nrf52840-dk``) is counted on the QEMU board its [energy] table names.
+
     ```python
     edgesnn.api.energy("digits.qsnn", "qemu-mps2-an386", cmsis_nn="../CMSIS-NN")["ratio"]
     ```
     """
+    from edgesnn.api.streams import is_stream_run
+
+    if is_stream_run(model, dataset):
+        from edgesnn.api.energy_stream import energy_stream
+
+        return energy_stream(
+            model,
+            board,
+            out,
+            dataset=dataset,
+            cmsis_nn=cmsis_nn,
+            seconds=seconds,
+            ann_rate=ann_rate,
+            duty_sweep=duty_sweep,
+            progress=progress,
+        )
+    if seconds is not None or duty_sweep:
+        raise ValueError("seconds and duty_sweep take a stream model or data set (docs/streams.md)")
     from edgesnn.data.datasets import model_inputs
     from edgesnn.energy.report import energy_report
     from edgesnn.firmware.boards import get_board
@@ -193,7 +222,9 @@ def energy(
 
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
-    qnet, b = quantized(model), get_board(board)
+    from edgesnn.energy.power import counting_board
+
+    qnet, b = quantized(model), counting_board(get_board(board))
     x, y, ds = model_inputs(qnet, dataset, "test")
     sim = simulate_int(qnet, x)
     snn_acc = sim.accuracy(y)

@@ -26,6 +26,7 @@ def plot(
     file), ``events`` (ON/OFF frames of an events data set), ``confusion``, ``quantization``
     (float vs integer membranes, saturations), ``timesteps`` (accuracy vs timesteps),
     ``energy`` (accuracy vs energy per inference from ``edgesnn energy --json`` ``reports``),
+    ``energy-stream`` (energy per hour against duty from one ``edgesnn energy --duty-sweep --json`` report),
     ``stream`` (a stream model over ``seconds`` of its test recording from ``start``: event
     rate, segments, detections, readout traces).
 
@@ -52,6 +53,10 @@ def plot(
         return make.plot_stream(make.need_model(kind, m), dataset, out, start, seconds)
     if kind == "energy":
         return make.plot_energy([Path(r) for r in reports or []], out)
+    if kind == "energy-stream":
+        if not reports or len(reports) != 1:
+            raise ValueError("plot energy-stream needs --reports with one `edgesnn energy --duty-sweep --json` output")
+        return make.plot_energy_stream(Path(reports[0]), out)
     if kind == "quantization":
         return make.plot_quantization(make.need_model(kind, m), dataset, sample, out)
     return make.plot_timesteps(make.need_model(kind, m), dataset, out, steps or [5, 10, 15, 25, 40, 60])

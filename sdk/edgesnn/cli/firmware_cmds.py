@@ -104,7 +104,7 @@ def verify_cmd(
 def energy_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[
-        str, typer.Option(help="Emulated Cortex-M board with an instruction counter.")
+        str, typer.Option(help="Cortex-M board: emulated, or one whose [energy] table names its emulated stand-in.")
     ] = "qemu-mps2-an386",
     dataset: Annotated[Optional[str], typer.Option(help="Data set, a name or a .npz (default: the model's).")] = None,
     cmsis_nn: Annotated[
@@ -115,11 +115,35 @@ def energy_cmd(
         Optional[int],
         typer.Option(min=0, help="Also measure the SNN stopped once settled: 0 exact, N a lead of N spikes."),
     ] = None,
+    seconds: Annotated[
+        Optional[float], typer.Option(min=0.001, help="Streams: measure the test recording's first S seconds.")
+    ] = None,
+    ann_rate: Annotated[float, typer.Option(min=0.001, help="Streams: the int8 ANN's inference rate, Hz.")] = 20.0,
+    duty_sweep: Annotated[
+        bool, typer.Option("--duty-sweep", help="Streams: also at 1, 3, 10, 30 and 100 % duty (built-in stream).")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/energy"),
     json_out: JsonOpt = False,
 ):
-    """Instructions, cycles, latency and energy per inference: the SNN vs the int8 ANN (CMSIS-NN) a user would deploy instead."""
+    """Energy of the SNN vs the int8 ANN (CMSIS-NN) a user would deploy instead: per inference, or per hour of a stream."""
     busy = nullcontext() if json_out else err_console.status("measuring the SNN and the int8 ANN on the emulated core")
-    with busy:
-        res = api.energy(model, board, out, dataset=dataset, cmsis_nn=cmsis_nn, samples=samples, early_exit=early_exit)
+    with busy as status:
+
+        def progress(msg: str) -> None:
+            if status is not None:
+                status.update(msg)
+
+        res = api.energy(
+            model,
+            board,
+            out,
+            dataset=dataset,
+            cmsis_nn=cmsis_nn,
+            samples=samples,
+            early_exit=early_exit,
+            seconds=seconds,
+            ann_rate=ann_rate,
+            duty_sweep=duty_sweep,
+            progress=progress,
+        )
     emit(res, json_out)

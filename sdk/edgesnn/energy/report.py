@@ -85,6 +85,8 @@ def energy_report(
         "model_bytes": v["build"]["flash_model_bytes"],  # weight tables and parameters in flash
         "samples_measured": n,
         "mismatches": 0,
+        # the whole network with no input and every neuron at rest (None: it never comes to rest)
+        "instructions_per_idle_step": v.get("instructions_per_idle_step"),
     }
     # ANN: the narrowest int8 MLP (a CNN for a convolutional SNN) within 1 pt of the SNN, on CMSIS-NN
     x_tr, y_tr, x_te, y_te = static

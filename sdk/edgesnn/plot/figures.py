@@ -212,3 +212,26 @@ def stream_timeline(
     a2.legend(ncol=min(6, scores.shape[1] + 1), fontsize=7, loc="upper right")
     a0.set_title(title)
     return _save(fig, out)
+
+
+def energy_duty(rows: list[dict], title: str, out: Path, crossover: float | None = None) -> Path:
+    """Energy per hour of stream against duty (both log scale) for the SNN, the int8 ANN at a
+    fixed rate and the gated ANN; ``rows``: the duty sweep of ``edgesnn energy --duty-sweep``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    duty = [r["duty_percent"] for r in rows]
+    for key, label, marker in (("snn", "SNN (edgesnn)", "o"), ("ann", "int8 ANN, fixed rate", "s"),
+                               ("gated_ann", "int8 ANN, gated", "^")):  # fmt: skip
+        ax.plot(duty, [r[key] for r in rows], marker=marker, label=label)
+    if crossover is not None:
+        ax.axvline(crossover, color="grey", ls="--", lw=0.8)
+        ax.annotate(f"crossover {crossover:g} %", (crossover, ax.get_ylim()[1]), fontsize=7, va="top")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("duty: share of the stream holding a digit (%, log scale)")
+    ax.set_ylabel("energy per hour (mJ, log scale)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return _save(fig, out)
+

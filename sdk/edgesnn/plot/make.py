@@ -9,7 +9,7 @@ import numpy as np
 from edgesnn.errors import DatasetError, ModelFileError
 from edgesnn.plot import figures
 
-KINDS = ("raster", "events", "confusion", "quantization", "timesteps", "energy", "stream")
+KINDS = ("raster", "events", "confusion", "quantization", "timesteps", "energy", "energy-stream", "stream")
 
 
 def _model(path: Path):
@@ -199,6 +199,21 @@ def plot_energy(reports: list[Path], out: Path) -> dict:
     board = json.loads(Path(reports[0]).read_text()).get("board", "?")
     path = figures.energy_points(points, f"accuracy vs energy per inference on {board}", out)
     return {"plot": "energy", "out": str(path), "points": len(points)}
+
+
+def plot_energy_stream(report: Path, out: Path) -> dict:
+    """Energy per hour against duty from one `edgesnn energy --dataset STREAM --duty-sweep --json` report."""
+    import json
+
+    try:
+        rep = json.loads(Path(report).read_text())
+        sweep = rep["duty_sweep"]
+        rows = sweep["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{report}: not a duty-sweep energy report (run edgesnn energy --duty-sweep --json): {e}") from None
+    title = f"energy per hour of stream against duty on {rep.get('board', '?')}"
+    path = figures.energy_duty(rows, title, out, sweep.get("crossover_duty_percent"))
+    return {"plot": "energy-stream", "out": str(path), "duties": len(rows)}
 
 
 def plot_stream(model_path: Path, dataset: str | None, out: Path, start_s: float = 0.0, seconds: float = 30.0) -> dict:

@@ -1,0 +1,271 @@
+"""``edgesnn energy --dataset STREAM``: an always-on stream's energy per hour, the SNN against the
+int8 ANN run at a fixed rate and the same ANN gated by input activity (docs/energy.md, "Streams").
+
+Every side is measured on the same emulated core: the SNN's firmware streams the test recording
+under QEMU ``-icount`` (every frame held to the golden model: instructions of the model and its
+decision rule), the ANN runs with CMSIS-NN on that core (instructions per inference, its logits
+compared byte for byte with the numpy model of CMSIS-NN), and ``energy.power`` turns active
+cycles (the cycle table of ``energy.cycles`` on a traced run), sleep and wake-ups into energy.
+Input binning costs the same per event on every side; every side wakes once per timestep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesnn.api.model import quantized
+from edgesnn.api.streams import score_detections, stream_of
+from edgesnn.data.scoring import DEFAULT_TOLERANCE_MS
+from edgesnn.errors import EmulatorError
+from edgesnn.fixedpoint.qnetwork import QuantNetwork
+
+DUTIES = (1.0, 3.0, 10.0, 30.0, 100.0)
+RATES = (10.0, 20.0, 50.0)
+KEYS = ("detection_accuracy", "false_alarms_per_hour", "latency_ms_median")
+
+
+def _objective(ds, split, spec, T) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The SNN's fitting score (api.streams.fit_decision) for a detector over ``split``."""
+
+    def f(steps: np.ndarray, classes: np.ndarray) -> float:
+        r = score_detections(ds, split, spec, steps, classes, T, DEFAULT_TOLERANCE_MS)
+        return float(r["detection_accuracy"] or 0) - 0.002 * r["false_alarms_per_hour"] - 0.0002 * (
+            r["latency_ms_median"] or 1000
+        )
+
+    return f
+
+
+def _events_per_second(ds, split: str, T: int, dt: int) -> float:
+    """Sensor events a second over the first T timesteps (what the binning takes in)."""
+    rec = ds.recording(split)
+    dur = min(T * dt, rec.duration_us)
+    if rec.events is not None:
+        return float(np.count_nonzero(rec.events["t"] < dur)) / (dur / 1e6)
+    if rec.x is not None:  # a spikes recording: its input spikes are the events
+        return float(np.count_nonzero(rec.x[:T])) / (dur / 1e6)
+    return 0.0
+
+
+class _Ann:
+    """The stream ANN trained on the model's recording, its rules fitted on the train split."""
+
+    def __init__(self, qnet: QuantNetwork, ds, spec: dict, rates, default_rate: float, widths, epochs: int):
+        from edgesnn.energy import ann as A
+        from edgesnn.energy import stream_ann as S
+        from edgesnn.fixedpoint import simulate_int
+
+        self.S, self.spec, self.dt, self.W = S, spec, spec["dt_us"], spec["window"]
+        x_tr, y_tr = ds.spikes("train", spec)
+        x_te, y_te = ds.spikes("test", spec)
+        snn_acc = simulate_int(qnet, x_te).accuracy(y_te)
+        self.net, self.window_accuracy, self.tried = A.smallest_matching_ann(
+            S.window_frames(x_tr), y_tr, S.window_frames(x_te), y_te, qnet.n_outputs, snn_acc, widths=widths, epochs=epochs
+        )
+        self.snn_window_accuracy = snn_acc
+        self.xq = A.ann_inputs(self.net, S.window_frames(x_te[:64]))
+        T = ds.steps("train", spec)
+        obj = _objective(ds, "train", spec, T)
+        bg = spec["background"]
+        self.rules = {}
+        for rate in sorted(set(rates) | {default_rate}):
+            run = self.run(ds, "train", T, rate)
+            self.rules[rate] = S.fit_rule(run, obj, bg)[0]
+            if rate == default_rate:
+                self.gated, self.gates_tried = S.fit_gate(run, obj, bg)
+        self.default_rate = default_rate
+
+    def period(self, rate: float) -> int:
+        return max(1, int(round(1e6 / (rate * self.dt))))
+
+    def run(self, ds, split: str, T: int, rate: float):
+        return self.S.run_over(self.net, lambda a, b: ds.frames(split, self.spec, a, b), T, self.W, self.period(rate))
+
+
+def _row(board, metrics: dict, instr_per_s: float, cpi: float, events_per_s: float, wake_hz: float, **extra) -> dict:
+    from edgesnn.energy.power import BIN_CYCLES_PER_EVENT, average_power
+
+    cycles = instr_per_s * cpi + events_per_s * BIN_CYCLES_PER_EVENT
+    out = {**average_power(board, cycles, wake_hz), **{k: metrics.get(k) for k in KEYS}}
+    out.update(instructions_per_second=round(instr_per_s, 1), cycles_per_instruction=round(cpi, 3), **extra)
+    return out
+
+
+def _ratios(snn: dict, other: dict) -> float | None:
+    a, b = snn["energy_mj_per_hour"], other["energy_mj_per_hour"]
+    return round(a / b, 3) if b else None
+
+
+def energy_stream(
+    model: QuantNetwork | Any,
+    board: str = "qemu-mps2-an386",
+    out: Any = "build/energy",
+    *,
+    dataset: str | None = None,
+    cmsis_nn: str | None = None,
+    seconds: float | None = None,
+    ann_rate: float = 20.0,
+    duty_sweep: bool = False,
+    ann_widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128),
+    ann_epochs: int = 150,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Energy per hour and average power of ``snn``, ``ann`` (at ``ann_rate``; ``ann_rates``: 10,
+    20 and 50 Hz) and ``gated_ann`` on the stream data set's test recording (its first
+    ``seconds``), each with ``energy_mj_per_hour``, ``average_power_uw``, ``active_fraction``,
+    ``detection_accuracy``, ``false_alarms_per_hour``, ``latency_ms_median``; ``ratios`` (SNN /
+    each); ``idle_stream`` (no input: the network and rule at rest) and, with ``duty_sweep``,
+    ``duty_sweep`` over the built-in recordings at 1, 3, 10, 30 and 100 % duty with the duty
+    where the gated ANN becomes cheaper (``crossover_duty_percent``). The ANN is the narrowest of
+    ``ann_widths`` hidden units (``ann_epochs`` of training) within a point of the SNN's window
+    accuracy."""
+    from edgesnn.energy.cmsisnn import cmsis_nn_dir, mismatches, run_ann
+    from edgesnn.energy.cycles import traced_mix
+    from edgesnn.energy.power import average_power, counting_board, energy_figures
+    from edgesnn.energy.report import ANN_FUNCTIONS, SNN_FUNCTIONS
+    from edgesnn.firmware.boards import get_board
+    from edgesnn.firmware.build import build
+    from edgesnn.firmware.verify import verify
+
+    say = progress or (lambda _msg: None)
+    if not ann_rate > 0:
+        raise ValueError(f"ann_rate must be > 0 Hz, got {ann_rate}")
+    qnet = quantized(model)
+    _, _, ds, spec = stream_of(qnet, dataset)
+    b = get_board(board)
+    figures = energy_figures(b)
+    emu = counting_board(b)
+    if emu.family != "cortex-m":
+        raise EmulatorError(f"the stream energy report runs CMSIS-NN: it needs a Cortex-M board, not {emu.name}")
+    cmsis = cmsis_nn_dir(cmsis_nn)  # before the long work: a missing CMSIS-NN stops here
+    out = Path(out)
+    dt = spec["dt_us"]
+    wake_hz = 1e6 / dt
+    # the SNN's cycles per instruction and its idle step, from a self-check on test windows
+    x_win, _ = ds.spikes("test", spec)
+    chk = verify(qnet, emu, x_win[:8], out / "snn-check", icount=True)
+    if chk["mismatches"]:
+        raise EmulatorError(f"{emu.name}: the SNN firmware differs from the golden model on test windows")
+    elf = build(qnet, emu, out / "snn-trace", app="selfcheck", selfcheck_inputs=x_win[:1]).elf
+    snn_cpi = traced_mix(emu, elf, SNN_FUNCTIONS)["cycles_per_instruction"]
+    say("training the int8 ANN on the train recording")
+    ann = _Ann(qnet, ds, spec, RATES, ann_rate, ann_widths, ann_epochs)
+    run = run_ann(ann.net, ann.xq, emu, cmsis, out / "ann")
+    ann_bad = mismatches(ann.net, ann.xq, run)
+    one = run_ann(ann.net, ann.xq[:1], emu, cmsis, out / "ann-trace")
+    ann_cpi = traced_mix(emu, one.elf, ANN_FUNCTIONS)["cycles_per_instruction"]
+    ann_instr = float(run.instructions.mean())
+
+    def measure(name: str | None, secs: float | None) -> dict[str, Any]:
+        from edgesnn.api.stream_device import stream_recording
+
+        _, _, dsx, specx = stream_of(qnet, name)
+        T = dsx.steps("test", specx, secs)
+        say(f"streaming {T * dt / 1e6:.0f} s of {dsx.name} to {emu.name}")
+        s = stream_recording(qnet, board=emu.name, dataset=name, seconds=secs, out=out / "snn-stream")
+        if s["mismatches"] or not s["complete"] or "instructions_per_second" not in s:
+            raise EmulatorError(f"{emu.name}: the stream did not complete bit-exactly: {s.get('error', '')}")
+        ev = _events_per_second(dsx, "test", T, dt)
+        rows = {
+            "snn": _row(b, s, s["instructions_per_second"], snn_cpi, ev, wake_hz, mismatches=0, timesteps=T),
+        }
+        rate_rows = {}
+        for rate, rule in ann.rules.items():
+            r = ann.run(dsx, "test", T, rate)
+            steps, classes, ran = ann.S.detections(r, rule)
+            m = score_detections(dsx, "test", specx, steps, classes, T, DEFAULT_TOLERANCE_MS)
+            per_s = ran / (T * dt / 1e6)
+            rate_rows[f"{rate:g}"] = _row(
+                b, m, per_s * ann_instr, ann_cpi, ev, wake_hz, rate_hz=rate, rule=rule.as_dict()
+            )
+        rows["ann"] = rate_rows[f"{ann_rate:g}"]
+        rows["ann_rates"] = rate_rows
+        r = ann.run(dsx, "test", T, ann_rate)
+        steps, classes, ran = ann.S.detections(r, ann.gated)
+        m = score_detections(dsx, "test", specx, steps, classes, T, DEFAULT_TOLERANCE_MS)
+        rows["gated_ann"] = _row(
+            b,
+            m,
+            ran / (T * dt / 1e6) * ann_instr,
+            ann_cpi,
+            ev,
+            wake_hz,
+            rate_hz=ann_rate,
+            inferences_per_second=round(ran / (T * dt / 1e6), 3),
+            rule=ann.gated.as_dict(),
+        )
+        rows["seconds"] = T * dt / 1e6
+        rows["input_events_per_second"] = round(ev, 1)
+        rows["ratios"] = {
+            "snn_over_ann": _ratios(rows["snn"], rows["ann"]),
+            "snn_over_gated_ann": _ratios(rows["snn"], rows["gated_ann"]),
+        }
+        return rows
+
+    res: dict[str, Any] = {"board": b.name, "counted_on": emu.name, "cpu": emu.cpu, "clock_hz": b.clock_hz}
+    res.update(measure(dataset, seconds))
+    idle_instr = chk.get("instructions_per_idle_step")
+    idle = {"instructions_per_idle_step": idle_instr}
+    if idle_instr is not None:  # no events: the network and the rule at rest, woken each timestep
+        idle.update(average_power(b, idle_instr * snn_cpi * wake_hz, wake_hz))
+        idle["above_sleep_uw"] = round(idle["average_power_uw"] - idle["sleep_power_uw"], 3)
+    res["idle_stream"] = idle
+    res["ann_model"] = {
+        "hidden": list(ann.net.hidden),
+        "macs": ann.net.macs,
+        "instructions_per_inference": round(ann_instr, 1),
+        "window_accuracy": ann.window_accuracy,
+        "snn_window_accuracy": ann.snn_window_accuracy,
+        "widths_tried": ann.tried,
+        "gates_tried": ann.gates_tried,
+        "mismatches": ann_bad,
+        "kernel": "CMSIS-NN arm_fully_connected_s8",
+    }
+    res["energy_source"] = figures.get("source")
+    res["sleep_source"] = figures.get("sleep_source")
+    res["figures_from_memory"] = bool(figures.get("from_memory"))
+    if duty_sweep:
+        res["duty_sweep"] = sweep(measure, spec, seconds)
+    e = res["ratios"]
+    res["verdict"] = (
+        f"per hour of stream the SNN uses {e['snn_over_ann']}x the energy of the {ann_rate:g} Hz int8 ANN "
+        f"and {e['snn_over_gated_ann']}x that of the gated one on {emu.cpu}"
+    )
+    return res
+
+
+def sweep(measure: Callable[[str | None, float | None], dict], spec: dict, seconds: float | None) -> dict:
+    """The three at each built-in duty, and where the gated ANN becomes cheaper than the SNN."""
+    from edgesnn.data import saccade_stream
+
+    base = str(spec.get("dataset", "")).split(":")[0]
+    if base != saccade_stream.NAME:
+        raise ValueError(f"--duty-sweep needs the built-in {saccade_stream.NAME} (it takes a duty option), not {base!r}")
+    rows = []
+    for duty in DUTIES:
+        r = measure(f"{base}:duty={duty:g}", seconds)
+        rows.append(
+            {
+                "duty_percent": duty,
+                **{k: r[k]["energy_mj_per_hour"] for k in ("snn", "ann", "gated_ann")},
+                "detection_accuracy": {k: r[k]["detection_accuracy"] for k in ("snn", "ann", "gated_ann")},
+            }
+        )
+    return {"rows": rows, "crossover_duty_percent": crossover(rows)}
+
+
+def crossover(rows: list[dict]) -> float | None:
+    """The duty (log-interpolated) where gated ANN energy - SNN energy changes sign, or None."""
+    d = [(r["duty_percent"], r["gated_ann"] - r["snn"]) for r in rows]
+    for (d0, g0), (d1, g1) in zip(d, d[1:]):
+        if g0 == 0:
+            return d0
+        if (g0 > 0) != (g1 > 0):
+            f = g0 / (g0 - g1)
+            return round(math.exp(math.log(d0) + f * (math.log(d1) - math.log(d0))), 2)
+    return None

@@ -1,0 +1,152 @@
+"""Always-on energy: the power model, the stream ANN's detections and gate, the duty crossover,
+the board energy tables, the golden count of idle skipping, and the whole report on QEMU."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgesnn.api.energy_stream import crossover
+from edgesnn.energy import stream_ann as S
+from edgesnn.energy.power import average_power, counting_board
+from edgesnn.errors import EmulatorError
+from edgesnn.firmware.boards import all_boards, get_board
+from edgesnn.fixedpoint.activity import spontaneous
+from edgesnn.fixedpoint.continuous import StreamRunner
+from edgesnn.fixedpoint.simulate import simulate_int
+from tests.test_firmware_boards import digits_like_model
+
+
+def test_average_power_as_documented():
+    b = get_board("nrf52840-dk")  # 52 uA/MHz, 3 V, 64 MHz, sleep 3.16 uA, wake 3 us
+    e = b.energy
+    r = average_power(b, active_cycles_per_s=640_000, wakeups_per_s=100)
+    p_run = e["ua_per_mhz"] * 64 * e["volts"]
+    want = 0.01 * p_run + 0.99 * e["sleep_ua"] * e["volts"] + 100 * e["wake_us"] * 1e-6 * p_run
+    assert r["active_fraction"] == pytest.approx(0.01)
+    assert r["average_power_uw"] == pytest.approx(want, abs=1e-3)
+    assert r["energy_mj_per_hour"] == pytest.approx(want * 3.6, abs=1e-2)
+    with pytest.raises(EmulatorError, match="cannot keep up"):
+        average_power(b, active_cycles_per_s=2 * b.clock_hz, wakeups_per_s=1)
+
+
+def test_energy_tables_and_stand_ins():
+    boards = all_boards()
+    for name in ("nrf52840-dk", "nucleo-f446re", "rpi-pico", "hifive1-revb"):
+        e = get_board(name).energy
+        for key in ("ua_per_mhz", "volts", "sleep_ua", "wake_us", "source", "sleep_source", "wake_source"):
+            assert key in e, (name, key)
+        emu = counting_board(get_board(name))
+        assert emu.kind == "qemu" and emu.name in boards and emu.energy["stands_in_for"] == name
+        assert emu.energy["sleep_ua"] == e["sleep_ua"] and emu.energy["ua_per_mhz"] == e["ua_per_mhz"]
+        assert e["from_memory"] is True  # said so, and in every source line
+        assert "memory" in e["source"] or "estimate" in e["source"]
+
+
+def _run(logits, events, steps):
+    return S.AnnRun(np.asarray(steps, np.int64), np.asarray(logits, np.int8), np.asarray(events, np.int64))
+
+
+def test_ann_detections_margin_refractory_and_gate():
+    bg = 2
+    logits = [[50, 0, 0], [50, 0, 0], [0, 0, 50], [0, 60, 0], [0, 10, 5]]
+    run = _run(logits, [9, 9, 1, 9, 0], [4, 9, 14, 19, 24])
+    steps, classes, ran = S.detections(run, S.AnnRule(margin=8, refractory=5, background=bg))
+    assert steps.tolist() == [4, 19] and classes.tolist() == [0, 1] and ran == 5  # 9 is within 5 steps of 4
+    steps, _, _ = S.detections(run, S.AnnRule(margin=8, refractory=0, background=bg))
+    assert steps.tolist() == [4, 9, 19]
+    steps, _, ran = S.detections(run, S.AnnRule(margin=0, refractory=0, background=bg, gate=5))
+    assert steps.tolist() == [4, 9, 19] and ran == 3  # windows under the gate do not run
+
+
+def test_fit_gate_prefers_the_largest_equally_good_gate():
+    rng = np.random.default_rng(0)
+    n = 400
+    events = rng.integers(0, 100, n)
+    logits = np.zeros((n, 3), np.int8)
+    active = events >= 60
+    logits[active, 0] = 100  # the class shows only in busy windows
+    logits[~active, 2] = 100
+    run = _run(logits, events, np.arange(n) * 5 + 4)
+    target = set(np.flatnonzero(active).tolist())
+
+    def objective(steps, classes):
+        got = set(((steps - 4) // 5).tolist())
+        return len(got & target) / len(target) - 0.01 * len(got - target)
+
+    rule, tried = S.fit_gate(run, objective, background=2)
+    chosen = objective(*S.detections(run, rule)[:2])
+    assert rule.gate > 0 and chosen >= max(t["score"] for t in tried) - S.GATE_SLACK
+    assert all(t["gate"] <= rule.gate for t in tried if t["score"] >= chosen)  # the largest such gate
+
+
+def test_crossover_log_interpolated():
+    rows = [{"duty_percent": d, "snn": s, "gated_ann": g} for d, s, g in [(1, 1.0, 4.0), (10, 4.0, 2.0), (100, 8, 1)]]
+    c = crossover(rows)
+    assert 1 < c < 10 and c == pytest.approx(np.exp(np.log(1) + (3 / 5) * np.log(10)), rel=1e-3)
+    assert crossover([{"duty_percent": 1, "snn": 1, "gated_ann": 2}, {"duty_percent": 3, "snn": 1, "gated_ann": 3}]) is None
+
+
+def test_membrane_updates_chunked_stream_equals_simulate():
+    q = digits_like_model(seed=2, hidden=20)
+    rng = np.random.default_rng(1)
+    x = np.zeros((120, 64), bool)
+    x[10:14] = rng.random((4, 64)) < 0.3
+    x[80:82] = rng.random((2, 64)) < 0.3
+    sim = simulate_int(q, x[None], record=True)
+    r = StreamRunner(q)
+    parts = [r.run(x[a:b], record=True) for a, b in ((0, 7), (7, 60), (60, 120))]
+    assert sum(p.neuron_updates for p in parts) == int(sim.membrane_updates[0])
+    per = np.concatenate([p.per_step_updates for p in parts])
+    assert per[0] == sum(L.n_out for L in q.layers)  # after the reset every neuron is updated
+    assert sum(p.neuron_updates for p in parts) < 120 * sum(L.n_out for L in q.layers)
+
+
+def test_spontaneous_neurons_are_counted():
+    q = digits_like_model(seed=0, hidden=16)
+    from dataclasses import replace
+
+    L0 = q.layers[0]
+    bias = np.zeros_like(L0.bias)
+    bias[:3] = L0.threshold[:3]  # at threshold: fires within a few steps without input
+    loud = replace(q, layers=(replace(L0, bias=bias), *q.layers[1:]))
+    assert spontaneous(loud.layers, loud.state_bits) == [3, 0]
+    quiet = replace(q, layers=(replace(L0, bias=np.zeros_like(L0.bias)), *q.layers[1:]))
+    assert spontaneous(quiet.layers, quiet.state_bits) == [0, 0]
+
+
+def test_training_keeps_biases_quiet():
+    torch = pytest.importorskip("torch")
+    from edgesnn.train.loop import TrainConfig, bias_limit, clamp_biases
+
+    cfg = TrainConfig(beta=0.9, threshold=1.0)
+    lim = bias_limit(cfg)
+    assert lim == pytest.approx(0.1 * 0.98)
+    assert bias_limit(TrainConfig(quiet=False)) is None
+    lin = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        lin.bias[:] = torch.tensor([0.5, -0.5, 0.05])
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fcs = torch.nn.ModuleList([lin])
+
+    clamp_biases(M(), lim)
+    assert lin.bias.tolist() == pytest.approx([lim, -0.5, 0.05])
+
+
+def test_plot_energy_stream(tmp_path):
+    pytest.importorskip("matplotlib")
+    from edgesnn import api
+
+    rows = [{"duty_percent": d, "snn": 10.0 * d, "ann": 500.0, "gated_ann": 5.0 * d} for d in (1, 3, 10, 30, 100)]
+    rep = tmp_path / "r.json"
+    rep.write_text(json.dumps({"board": "qemu-mps2-an386", "duty_sweep": {"rows": rows, "crossover_duty_percent": None}}))
+    r = api.plot("energy-stream", reports=[str(rep)], out=tmp_path / "e.png")
+    assert Path(r["out"]).stat().st_size > 1000 and r["duties"] == 5
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="not a duty-sweep energy report"):
+        api.plot("energy-stream", reports=[str(bad)], out=tmp_path / "x.png")
