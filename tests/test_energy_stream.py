@@ -48,36 +48,53 @@ def _run(logits, events, steps):
     return S.AnnRun(np.asarray(steps, np.int64), np.asarray(logits, np.int8), np.asarray(events, np.int64))
 
 
-def test_ann_detections_margin_refractory_and_gate():
+def test_ann_votes_through_the_decision_rule_and_gate():
+    from edgesnn.fixedpoint.decision import DecisionRule
+
     bg = 2
     logits = [[50, 0, 0], [50, 0, 0], [0, 0, 50], [0, 60, 0], [0, 10, 5]]
     run = _run(logits, [9, 9, 1, 9, 0], [4, 9, 14, 19, 24])
-    steps, classes, ran = S.detections(run, S.AnnRule(margin=8, refractory=5, background=bg))
-    assert steps.tolist() == [4, 19] and classes.tolist() == [0, 1] and ran == 5  # 9 is within 5 steps of 4
-    steps, _, _ = S.detections(run, S.AnnRule(margin=8, refractory=0, background=bg))
-    assert steps.tolist() == [4, 9, 19]
-    steps, _, ran = S.detections(run, S.AnnRule(margin=0, refractory=0, background=bg, gate=5))
-    assert steps.tolist() == [4, 9, 19] and ran == 3  # windows under the gate do not run
+    z, ran = S.votes(run, gate=5)
+    assert ran.tolist() == [True, True, False, True, False]
+    assert z.tolist() == [[1, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0]]
+    # one vote (256 after the gain) crosses a threshold of 200; the margin is the lead over the rest
+    rule = S.AnnRule(DecisionRule(decay_shift=1, threshold=200, margin=100, refractory=1, background=bg), 5, 0)
+    steps, classes, n = S.detections(run, rule)
+    assert steps.tolist() == [4, 19] and classes.tolist() == [0, 1] and n == 5  # run 1 is in the cool-down
+    # the same, gated: run 2 (background) never ran, the rest as before
+    gated = S.AnnRule(rule.decision, 5, 5)
+    steps, _, n = S.detections(run, gated)
+    assert steps.tolist() == [4, 19] and n == 3
 
 
 def test_fit_gate_prefers_the_largest_equally_good_gate():
+    """Bursts of 4 busy runs vote class 0; quiet runs vote background, a fifth of them class 1
+    (false alarms a gate can stop)."""
     rng = np.random.default_rng(0)
-    n = 400
-    events = rng.integers(0, 100, n)
+    n = 600
+    burst = np.zeros(n, bool)
+    starts = np.arange(10, n - 10, 30)
+    for b in starts:
+        burst[b : b + 4] = True
+    events = np.where(burst, rng.integers(60, 100, n), rng.integers(0, 40, n))
     logits = np.zeros((n, 3), np.int8)
-    active = events >= 60
-    logits[active, 0] = 100  # the class shows only in busy windows
-    logits[~active, 2] = 100
+    logits[burst, 0] = 100
+    spurious = ~burst & (rng.random(n) < 0.2)
+    logits[spurious, 1] = 100
+    logits[~burst & ~spurious, 2] = 100
     run = _run(logits, events, np.arange(n) * 5 + 4)
-    target = set(np.flatnonzero(active).tolist())
 
     def objective(steps, classes):
-        got = set(((steps - 4) // 5).tolist())
-        return len(got & target) / len(target) - 0.01 * len(got - target)
+        k = (steps - 4) // 5
+        hit = {int(b) for b in starts if ((k >= b) & (k < b + 8) & (classes == 0)).any()}
+        false = int((~burst[k]).sum())
+        return len(hit) / len(starts) - 0.01 * false
 
-    rule, tried = S.fit_gate(run, objective, background=2)
+    rule, tried = S.fit_gate(run, objective, background=2, period=5)
     chosen = objective(*S.detections(run, rule)[:2])
-    assert rule.gate > 0 and chosen >= max(t["score"] for t in tried) - S.GATE_SLACK
+    ungated = S.fit_rule(run, objective, background=2, period=5)[1]
+    assert rule.gate > 0 and chosen > ungated  # the gate stops the false alarms
+    assert chosen >= max(t["score"] for t in tried) - S.GATE_SLACK
     assert all(t["gate"] <= rule.gate for t in tried if t["score"] >= chosen)  # the largest such gate
 
 

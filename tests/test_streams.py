@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgesnn.data.npzfile import EVENT_DTYPE
 from tests import toolchains
@@ -306,3 +308,21 @@ def test_saccade_stream_recipe_short():
     with pytest.raises(Exception, match="duty must be between"):
         S.parse("saccade-digits-stream:duty=0")
     assert S.parse("saccade-digits-stream:duty=3") == {"duty": 3.0} and S.parse("digits") is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 2000), st.integers(0, 5000))
+def test_activity_filter_equals_tonic_denoise(seed, n, filter_us):
+    """streams.activity_filter is Tonic's denoise_numpy, vectorized: the same events, in order."""
+    tonic_f = pytest.importorskip("tonic.functional")
+    from edgesnn.data.streams import activity_filter
+
+    rng = np.random.default_rng(seed)
+    dt = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "u1")])
+    e = np.zeros(n, dt)
+    e["x"], e["y"] = rng.integers(0, 9, n), rng.integers(0, 7, n)
+    e["x"][0], e["y"][0] = 8, 6  # Tonic sizes its map by the largest coordinates: the sensor's here
+    e["t"] = np.sort(rng.integers(0, 100 * max(filter_us, 1), n))
+    e["p"] = rng.integers(0, 2, n)
+    want = tonic_f.denoise_numpy(e.copy(), filter_time=filter_us) if filter_us else e
+    assert np.array_equal(activity_filter(e, (9, 7, 2), filter_us), want)

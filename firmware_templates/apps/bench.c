@@ -4,6 +4,9 @@
  *   "E <k> <ticks of esnn_step with k input spikes>"
  *   "X <k> <ticks of a plain dense int8 loop over the same layer>"
  *   "U <n> <ticks of the specialised neuron update alone>" (layers that have one)
+ *   "N <n> <ticks of that update without synaptic input>" (the whole step without input before
+ *      idle skipping: what the marginal cost of a synaptic event is measured against)
+ *   "R 0 <ticks of esnn_step without input once the layer is at rest>"
  *   "C 200 <ticks of 200 nops>" (calibration)
  * then "END".
  */
@@ -77,6 +80,19 @@ int main(void)
         (void)L->update(state.v + L->offset, state.acc, state.spikes + L->offset);
         t1 = hal_ticks();
         report('U', L->n_out, t1 - t0);
+        t0 = hal_ticks();
+        (void)L->update(state.v + L->offset, 0, state.spikes + L->offset);
+        t1 = hal_ticks();
+        report('N', L->n_out, t1 - t0);
+    }
+    {
+        uint32_t k = 0;
+        while (!esnn_at_rest(&esnn_model, &state) && k++ < 20000u)
+            esnn_step(&esnn_model, &state, events, 0);
+        t0 = hal_ticks();
+        esnn_step(&esnn_model, &state, events, 0);
+        t1 = hal_ticks();
+        report('R', esnn_at_rest(&esnn_model, &state) ? 0u : 1u, t1 - t0);
     }
     bench_end();
     return 0;

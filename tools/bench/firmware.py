@@ -10,7 +10,9 @@ reports, on each core, for the generic neuron update ("before": the runtime's po
 and the generated one ("after": runtime/esnn_update.h), measured in the same run:
   * instructions per neuron update with synaptic input (after: the update alone; before: the
     generic loop, which is the whole of a timestep without input spikes);
-  * instructions of a timestep with no input spikes, per neuron;
+  * instructions of a timestep with no input spikes, per neuron, as it was before idle skipping
+    (the update without input); the first such step after input under idle skipping (every neuron
+    updated and checked for rest); and the whole step once the layer is at rest;
   * instructions per synaptic event of the event-driven kernel (marginal: (step(k) - step(0)) / (k * n_out));
   * the same layer as a plain dense int8 loop, and flash of the C runtime.
 """
@@ -55,16 +57,23 @@ def run_bench(qnet, board, specialise: bool, disassembly: bool) -> dict:
         return {int(p[1], 16): (int(p[2], 16) - overhead) / tpi for p in rows if p and p[0] == tag}
 
     ev, dn, upd, cal = tagged("E"), tagged("X"), tagged("U"), tagged("C")
+    plain, rest = tagged("N"), tagged("R")
     if not ev or 200 not in cal:
         raise SystemExit(f"error: the bench firmware on {board.name} reported nothing: {run.stderr.decode()[-300:]}")
     n_out = qnet.layers[0].n_out
-    idle = ev[0]
-    update = upd[n_out] if upd else idle
+    first_idle = ev[0]  # after a reset every neuron is awake: each is updated (and checked for rest)
+    update = upd[n_out] if upd else first_idle
+    # the step without input as it was before idle skipping: the update without synaptic input plus
+    # the step's own overhead (the step at rest); the generic update has no separate routine
+    base = plain[n_out] + rest.get(0, 0.0) if plain else first_idle
     return {
         "calibration_instructions_per_200_nops": round(cal[200], 1),
         "neuron_update_instructions": round(update / n_out, 2),
-        "idle_step_instructions_per_neuron": round(idle / n_out, 2),
-        "instructions_per_synaptic_event": {str(k): round((ev[k] - idle) / (k * n_out), 3) for k in ev if k > 0},
+        "idle_step_instructions_per_neuron": round(base / n_out, 2),
+        "first_idle_step_instructions_per_neuron": round(first_idle / n_out, 2),
+        # the layer's neurons at rest (0 = came to rest; the layer's biases may keep some awake)
+        "idle_step_at_rest_instructions": round(rest[0], 1) if 0 in rest else None,
+        "instructions_per_synaptic_event": {str(k): round((ev[k] - base) / (k * n_out), 3) for k in ev if k > 0},
         "dense_int8_instructions_per_synapse": round(float(np.mean(list(dn.values()))) / (qnet.n_inputs * n_out), 3),
         "flash_runtime_bytes": res.flash_runtime_bytes,
         "update_disassembly": dump,
@@ -116,6 +125,8 @@ def main() -> None:
         )
         print(
             f"  timestep without input spikes: {b['idle_step_instructions_per_neuron']} -> {a['idle_step_instructions_per_neuron']} per neuron"
+            f" without idle skipping; the first such step after input {a['first_idle_step_instructions_per_neuron']} per neuron;"
+            f" at rest {a['idle_step_at_rest_instructions']} in all"
         )
         print(
             f"  synaptic events (after), instructions per event by active inputs: {a['instructions_per_synaptic_event']}"

@@ -75,9 +75,9 @@ class _Ann:
         self.rules = {}
         for rate in sorted(set(rates) | {default_rate}):
             run = self.run(ds, "train", T, rate)
-            self.rules[rate] = S.fit_rule(run, obj, bg)[0]
+            self.rules[rate] = S.fit_rule(run, obj, bg, self.period(rate))[0]
             if rate == default_rate:
-                self.gated, self.gates_tried = S.fit_gate(run, obj, bg)
+                self.gated, self.gates_tried = S.fit_gate(run, obj, bg, self.period(rate))
         self.default_rate = default_rate
 
     def period(self, rate: float) -> int:

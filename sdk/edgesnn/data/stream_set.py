@@ -2,6 +2,7 @@
 
 Input spec of a stream model (stored in the model file): ``dataset``, ``encoding = "stream"``,
 ``modality``, ``dt_us`` (timestep; default 10 ms, a spikes file's own), ``downsample`` (events),
+``denoise_us`` (events: the background-activity filter, ``streams.activity_filter``; 0 = off),
 ``window`` and ``stride`` (timesteps of a training window and between window starts; default
 30 and 5), ``min_overlap`` (timesteps; default 5), ``background`` (the background class index =
 the number of classes), ``background_ratio`` (default 1.0), ``seed``.
@@ -18,13 +19,13 @@ recording is background.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from edgesnn.data.events import frame_shape
-from edgesnn.data.streams import Recording, StreamFile, event_frames, event_rates
+from edgesnn.data.streams import Recording, StreamFile, activity_filter, event_frames, event_rates
 from edgesnn.errors import DatasetError
 
 DEFAULT_DT_US = 10_000
@@ -38,6 +39,7 @@ class StreamSet:
     name: str
     file: StreamFile
     kind: str = "stream"
+    _filtered: dict = field(default_factory=dict, repr=False)  # (split, denoise_us) -> events
 
     @property
     def modality(self) -> str:
@@ -76,6 +78,7 @@ class StreamSet:
             "modality": self.modality,
             "dt_us": dt,
             "downsample": int(s.get("downsample", 1)),
+            "denoise_us": int(s.get("denoise_us", 0)),
             "window": int(s.get("window", DEFAULT_WINDOW)),
             "stride": int(s.get("stride", DEFAULT_STRIDE)),
             "min_overlap": int(s.get("min_overlap", DEFAULT_MIN_OVERLAP)),
@@ -86,6 +89,10 @@ class StreamSet:
         for key in ("dt_us", "downsample", "window", "stride", "min_overlap"):
             if out[key] < 1:
                 raise DatasetError(f"{key} must be >= 1, got {out[key]}")
+        if out["denoise_us"] < 0:
+            raise DatasetError(f"denoise_us must be >= 0, got {out['denoise_us']}")
+        if out["denoise_us"] and self.modality != "events":
+            raise DatasetError("denoise_us applies to event streams only")
         if not out["background_ratio"] > 0:
             raise DatasetError(f"background_ratio must be > 0, got {out['background_ratio']}")
         if self.modality == "spikes" and out["downsample"] != 1:
@@ -94,7 +101,7 @@ class StreamSet:
 
     def model_spec(self, input_spec: dict[str, Any]) -> dict[str, Any]:
         """A model's recorded stream settings applied to this data set."""
-        keep = ("dt_us", "downsample", "window", "stride", "min_overlap", "background_ratio", "seed")
+        keep = ("dt_us", "downsample", "denoise_us", "window", "stride", "min_overlap", "background_ratio", "seed")
         return self.resolve({k: input_spec[k] for k in keep if k in input_spec})
 
     def input_shape(self, spec: dict[str, Any] | None = None) -> tuple[int, ...]:
@@ -123,13 +130,26 @@ class StreamSet:
         s = self.resolve(spec)
         rec = self.recording(split)
         if rec.modality == "events":
-            assert rec.events is not None and self.file.sensor_size is not None
-            return event_frames(rec.events, self.file.sensor_size, s["dt_us"], start, stop, s["downsample"])
+            return event_frames(self.events(split, s), self.file.sensor_size, s["dt_us"], start, stop, s["downsample"])
         assert rec.x is not None
         out = np.zeros((stop - start, rec.x.shape[1]), bool)
         part = rec.x[start:stop]
         out[: len(part)] = part
         return out
+
+    def events(self, split: str, spec: dict[str, Any] | None = None) -> np.ndarray:
+        """A split's events as the model takes them: through the activity filter when
+        ``denoise_us`` is set (filtered once per split and setting, then kept)."""
+        s = self.resolve(spec)
+        rec = self.recording(split)
+        if rec.events is None or self.file.sensor_size is None:
+            raise DatasetError(f"data set {self.name!r} holds no events")
+        if not s["denoise_us"]:
+            return rec.events
+        key = (split, s["denoise_us"])
+        if key not in self._filtered:
+            self._filtered[key] = activity_filter(rec.events, self.file.sensor_size, s["denoise_us"])
+        return self._filtered[key]
 
     def segment_steps(self, split: str, spec: dict[str, Any] | None = None) -> np.ndarray:
         """Segments in timesteps: (K, 3) first step, one past the last step, class."""

@@ -286,6 +286,35 @@ def event_frames(
     return out
 
 
+def activity_filter(events: np.ndarray, sensor_size: tuple[int, int, int], filter_us: int) -> np.ndarray:
+    """The background-activity filter of Tonic's ``denoise_numpy`` (an event passes when one of
+    its four neighbour pixels had an event, earlier in the recording, less than ``filter_us``
+    before it; every pixel starts as if it had one at time 0), vectorized: for each event and
+    neighbour, the neighbour's last earlier event by binary search. Tonic loops in Python (about
+    10 µs an event; an hour of stream holds millions); tests hold this to it event for event.
+    Causal, so filtering a whole recording equals filtering it as it arrives."""
+    n = len(events)
+    if n == 0 or filter_us <= 0:
+        return events
+    W, H = int(sensor_size[0]), int(sensor_size[1])
+    x = events["x"].astype(np.int64)
+    y = events["y"].astype(np.int64)
+    t = events["t"].astype(np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    keys = np.sort((y * W + x) * n + idx)
+    keep = np.zeros(n, bool)
+    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        nx, ny = x + dx, y + dy
+        inside = (nx >= 0) & (nx < W) & (ny >= 0) & (ny < H)
+        pix = ny * W + nx
+        pos = np.searchsorted(keys, pix * n + idx) - 1  # the neighbour's last event before this one
+        prev = keys[np.maximum(pos, 0)]
+        has = (pos >= 0) & (prev // n == pix)
+        t_prev = np.where(has, t[prev % n], 0)  # none yet: the memory's start value, time 0
+        keep |= inside & (t_prev + filter_us > t)
+    return events[keep]
+
+
 def event_rates(rec: Recording) -> dict[str, float | None]:
     """Events (or spikes) per second inside and outside segments."""
     if rec.modality == "audio":

@@ -3,9 +3,10 @@
 Frames: the ANN sees the last ``window`` timesteps of the recording binned into one frame, the
 same timesteps the SNN's training windows hold (per channel, the timesteps with an event, over
 ``window``: a value in [0, 1]), quantized to int8 as ``energy.ann`` does. It runs every
-``period`` timesteps (``1 / rate``); each run's int8 logits become a detection when the leader
-is not the background class and leads the runner-up by ``margin`` (refractory steps after
-each, as the SNN's rule), scored by the same rule as the SNN.
+``period`` timesteps (``1 / rate``); each run votes for its int8 logits' leader (argmax, the
+background class included), and the SNN's decision rule (``fixedpoint.decision``: leaky vote
+counts, threshold, margin, refractory time, fitted on the train recording over the same grid,
+refractory times in runs) turns the votes into detections, scored as the SNN's are.
 
 The gated ANN runs only when its window holds at least ``gate`` input events (the count its
 binning keeps anyway), the gate fitted on the train recording: the largest gate whose score
@@ -22,8 +23,7 @@ import numpy as np
 from edgesnn.energy import ann as A
 from edgesnn.fixedpoint import decision as D
 
-MARGINS = (0, 4, 8, 16, 32, 64)
-REFRACTORIES = (10, 20, 30, 45)
+REFRACTORY_STEPS = (10, 20, 30, 45)  # the SNN rule's grid, in timesteps
 GATE_PERCENTILES = (0, 50, 70, 80, 85, 90, 92.5, 95, 97.5, 99)
 #: a gate as good as the best within this much of the fitting score is preferred when larger
 GATE_SLACK = 0.005
@@ -31,13 +31,12 @@ GATE_SLACK = 0.005
 
 @dataclass(frozen=True)
 class AnnRule:
-    margin: int
-    refractory: int
-    background: int
+    decision: D.DecisionRule  # over the ANN's runs (refractory counted in runs)
+    period: int  # timesteps between runs
     gate: int = 0  # input events in the window needed to run (0: always runs)
 
     def as_dict(self) -> dict:
-        return {"margin": self.margin, "refractory": self.refractory, "gate": self.gate}
+        return {**self.decision.as_dict(), "period_steps": self.period, "gate": self.gate}
 
 
 @dataclass
@@ -78,42 +77,37 @@ def run_over(ann: A.Int8ANN, frames: Callable[[int, int], np.ndarray], T: int, w
     return AnnRun(ends, logits, np.concatenate(out_e) if out_e else np.zeros(0, np.int64))
 
 
+def votes(run: AnnRun, gate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(E, classes) one-hot leader of each run that ran (the gate open), and which ran."""
+    ran = run.events >= gate
+    z = np.zeros(run.logits.shape, bool)
+    idx = np.flatnonzero(ran)
+    z[idx, np.argmax(run.logits[idx], axis=1)] = True
+    return z, ran
+
+
 def detections(run: AnnRun, rule: AnnRule) -> tuple[np.ndarray, np.ndarray, int]:
     """(detection steps, classes, inferences run) of ``run`` under ``rule``."""
-    z = run.logits.astype(np.int64)
-    lead = np.argmax(z, axis=1)
-    masked = z.copy()
-    np.put_along_axis(masked, lead[:, None], np.iinfo(np.int64).min, axis=1)
-    top = np.take_along_axis(z, lead[:, None], axis=1)[:, 0]
-    ran = run.events >= rule.gate
-    ok = ran & (lead != rule.background) & (top - masked.max(axis=1) >= rule.margin)
-    cand = run.steps[ok]
-    steps, _, _ = D._select(cand, rule.refractory, 0)
-    classes = lead[ok][np.searchsorted(cand, steps)]
-    return steps, classes, int(ran.sum())
+    z, ran = votes(run, rule.gate)
+    idx, classes, _ = D.run(rule.decision, z)
+    return run.steps[idx], classes, int(ran.sum())
 
 
-def fit_rule(run: AnnRun, objective: Callable[[np.ndarray, np.ndarray], float], background: int, gate: int = 0):
-    """The margin and refractory time with the best ``objective(steps, classes)``."""
-    best = None
-    for m in MARGINS:
-        for r in REFRACTORIES:
-            rule = AnnRule(m, r, background, gate)
-            s = objective(*detections(run, rule)[:2])
-            if best is None or s > best[0]:
-                best = (s, rule)
-    assert best is not None
-    return best[1], best[0]
+def fit_rule(
+    run: AnnRun, objective: Callable[[np.ndarray, np.ndarray], float], background: int, period: int, gate: int = 0
+) -> tuple[AnnRule, float]:
+    """The decision rule over the runs' votes with the best ``objective(steps, classes)``."""
+    z, _ = votes(run, gate)
+    refr = tuple(sorted({max(1, r // period) for r in REFRACTORY_STEPS}))
+    rule, score = D.fit(z, lambda i, c: objective(run.steps[i], c), background=background, refractories=refr)
+    return AnnRule(rule, period, gate), score
 
 
-def fit_gate(run: AnnRun, objective: Callable[[np.ndarray, np.ndarray], float], background: int):
+def fit_gate(run: AnnRun, objective: Callable[[np.ndarray, np.ndarray], float], background: int, period: int):
     """The gated rule: for each candidate gate (percentiles of the window counts) the best rule;
     then the largest gate scoring within GATE_SLACK of the best score. Returns (rule, tried)."""
     gates = sorted({int(g) for g in np.percentile(run.events, GATE_PERCENTILES)})
-    tried = []
-    for g in gates:
-        rule, s = fit_rule(run, objective, background, g)
-        tried.append((s, rule))
+    tried = [fit_rule(run, objective, background, period, g)[::-1] for g in gates]
     best = max(s for s, _ in tried)
     rule = max((r for s, r in tried if s >= best - GATE_SLACK), key=lambda r: r.gate)
     return rule, [{"gate": r.gate, "score": round(s, 4)} for s, r in tried]
