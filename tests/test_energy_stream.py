@@ -167,3 +167,39 @@ def test_plot_energy_stream(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ValueError, match="not a duty-sweep energy report"):
         api.plot("energy-stream", reports=[str(bad)], out=tmp_path / "x.png")
+
+
+@pytest.mark.device
+def test_stream_energy_report_on_qemu(tmp_path):
+    """The whole report on a small spikes stream: SNN streamed bit-exactly under -icount, the
+    int8 ANN on CMSIS-NN with its logits checked, the three rows and the idle stream."""
+    pytest.importorskip("torch")
+    import edgesnn.api as es
+    from tests.test_energy import _cmsis_nn
+    from tests.test_streams import make_spikes_stream
+    from tests.toolchains import need_board_tools
+
+    need_board_tools(get_board("qemu-mps2-an386"))
+    cmsis = _cmsis_nn()
+    data = str(make_spikes_stream(tmp_path / "s.npz", seconds_train=40, seconds_test=20))
+    es.train(data, tmp_path / "m.nir", epochs=4, hidden=16, seed=0)
+    es.quantize(tmp_path / "m.nir", tmp_path / "m.qsnn")
+    from edgesnn.api.energy_stream import energy_stream
+
+    r = energy_stream(
+        tmp_path / "m.qsnn", "nrf52840-dk", tmp_path / "e", cmsis_nn=cmsis, seconds=8, ann_widths=(4, 8), ann_epochs=5
+    )
+    assert r["counted_on"] == "qemu-mps2-an386" and r["board"] == "nrf52840-dk"
+    assert r["snn"]["mismatches"] == 0 and r["ann_model"]["mismatches"] == 0 and r["seconds"] == 8
+    for key in ("snn", "ann", "gated_ann"):
+        row = r[key]
+        assert row["energy_mj_per_hour"] == pytest.approx(row["average_power_uw"] * 3.6, abs=1e-2)
+        assert 0 < row["active_fraction"] < 1 and row["detection_accuracy"] is not None
+    assert set(r["ann_rates"]) == {"10", "20", "50"} and r["ann"] == r["ann_rates"]["20"]
+    assert r["ratios"]["snn_over_ann"] == pytest.approx(
+        r["snn"]["energy_mj_per_hour"] / r["ann"]["energy_mj_per_hour"], rel=1e-2
+    )
+    assert r["gated_ann"]["inferences_per_second"] <= 20.0
+    idle = r["idle_stream"]
+    assert idle["instructions_per_idle_step"] is not None and idle["instructions_per_idle_step"] < 60
+    assert idle["above_sleep_uw"] < 5.0

@@ -132,10 +132,10 @@ static uint16_t update_generic(const esnn_model_t *m, const esnn_layer_t *L, con
 static uint16_t idle_generic(const esnn_model_t *m, const esnn_layer_t *L, int32_t *v, int32_t *cur, uint16_t *awake,
                              uint16_t n_awake, uint16_t *out, uint16_t *n_spikes)
 {
-    uint16_t k, kept = 0, n = n_awake == ESNN_AWAKE_ALL ? L->n_out : n_awake;
+    uint16_t k, kept = 0, n = n_awake >= ESNN_AWAKE_TRACK ? L->n_out : n_awake;
     uint16_t per = L->conv != 0 ? L->conv->out_c : 0u;
     for (k = 0; k < n; ++k) {
-        uint16_t j = n_awake == ESNN_AWAKE_ALL ? k : awake[k], before = *n_spikes;
+        uint16_t j = n_awake >= ESNN_AWAKE_TRACK ? k : awake[k], before = *n_spikes;
         int32_t v0 = v[j], i0 = cur ? cur[j] : 0;
         esnn_neuron_generic(m, L, per ? (uint32_t)j % per : j, 0, v + j, cur ? cur + j : 0, j, out, n_spikes);
         if (*n_spikes != before || v[j] != v0 || (cur && cur[j] != i0))
@@ -152,7 +152,22 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
     int32_t *v = s->v + L->offset;
     if (n_awake == 0u)
         return 0u;
-    s->neuron_updates += n_awake == ESNN_AWAKE_ALL ? L->n_out : n_awake;
+    s->neuron_updates += n_awake >= ESNN_AWAKE_TRACK ? L->n_out : n_awake;
+    if (n_awake == ESNN_AWAKE_ALL) { /* the first step without input: the plain update */
+        s->n_awake[l] = ESNN_AWAKE_TRACK;
+        if (L->conv != 0) {
+            s->neuron_updates -= L->n_out; /* the convolution's step counts its own */
+            return L->conv->step(m, s, L, out, 0u);
+        }
+        if (L->update != 0)
+            return L->update(v, 0, out);
+        {
+            uint32_t j;
+            for (j = 0; j < 2u * L->words; ++j)
+                s->acc[j] = 0;
+        }
+        return update_generic(m, L, s->acc, v, (L->flags & ESNN_CUBA) ? s->i + L->offset : 0, out);
+    }
     if (L->idle != 0)
         n_awake = L->idle(v, awake, n_awake, out, &n_out_spikes);
     else

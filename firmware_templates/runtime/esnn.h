@@ -69,15 +69,18 @@ typedef uint16_t (*esnn_update_fn)(int32_t *v, const int32_t *acc, uint16_t *out
 typedef uint16_t (*esnn_update_packed_fn)(int32_t *v, const uint32_t *part, uint16_t *out);
 /*
  * A layer's generated update of a timestep without synaptic input, for the neurons listed in
- * `awake` (n_awake of them, or every neuron when n_awake is ESNN_AWAKE_ALL): appends the ones
+ * `awake` (n_awake of them, or every neuron when n_awake is ESNN_AWAKE_TRACK): appends the ones
  * that spike to `out` (counting them in *n_spikes), keeps in `awake` (in order, in place) the
  * ones whose state changed or that spiked, and returns how many it kept.
  */
 typedef uint16_t (*esnn_idle_fn)(int32_t *v, uint16_t *awake, uint16_t n_awake, uint16_t *out, uint16_t *n_spikes);
 
-/* n_awake of a layer whose awake list is not known (after a reset or a step with input): every
- * neuron counts as awake */
+/* n_awake of a layer whose awake list is not known: every neuron counts as awake. After a reset
+ * or a step with input (ESNN_AWAKE_ALL) the next step without input runs the plain update, as
+ * fast as before idle skipping (input often comes back at once); the one after that
+ * (ESNN_AWAKE_TRACK) runs the update that also lists the neurons still changing. */
 #define ESNN_AWAKE_ALL 0xffffu
+#define ESNN_AWAKE_TRACK 0xfffeu
 
 struct esnn_model_s;
 struct esnn_state_s;

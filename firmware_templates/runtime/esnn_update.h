@@ -347,7 +347,7 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif_packed(uint32_t n, int32_t *v, const
 
 /*
  * The update of a timestep without synaptic input for the neurons in `awake` (n_awake of them,
- * or all n when n_awake is ESNN_AWAKE_ALL): u = saturate(decay(v) + bias); spike if u > threshold,
+ * or all n when n_awake is ESNN_AWAKE_TRACK or ALL): u = saturate(decay(v) + bias); spike if u > threshold,
  * then reset; store u. Keeps in `awake` (in order, in place: it writes at or before where it
  * reads) the neurons that spiked or whose v changed, and returns how many. `per` is the number
  * of output channels of a convolutional layer (parameters per channel: neuron j has channel
@@ -375,7 +375,7 @@ ESNN_ALWAYS_INLINE uint16_t esnn_idle_lif(uint32_t n, uint32_t per, int32_t *v, 
         kept += keep_; \
         v[J] = u_; \
     } while (0)
-    if (n_awake == ESNN_AWAKE_ALL) { /* every neuron, in order: the parameters follow along */
+    if (n_awake >= ESNN_AWAKE_TRACK) { /* every neuron, in order: the parameters follow along */
         uint32_t j;
         const int32_t *pbt = bt;
         for (j = 0; j < n; ++j) {

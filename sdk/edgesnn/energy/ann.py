@@ -158,7 +158,8 @@ def quantize_ann(model, x_calib: np.ndarray) -> Int8ANN:
             layers.append(
                 Int8Dense(
                     weight=np.clip(np.rint(w / w_scale), -127, 127).astype(np.int8),
-                    bias=np.rint(b / (in_scale * w_scale)).astype(np.int32),
+                    # clipped: a layer whose inputs are all dead has a tiny input scale
+                    bias=np.clip(np.rint(b / (in_scale * w_scale)), -(2**31), 2**31 - 1).astype(np.int32),
                     multiplier=mult,
                     shift=shift,
                     input_offset=-in_zero,

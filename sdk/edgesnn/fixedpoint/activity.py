@@ -5,8 +5,9 @@ The rule, per layer and timestep t:
 
 * the layer has *input* at t when its (pooled) input holds an event or, for a recurrent layer,
   it spiked at t - 1;
-* with input, or at the first step after a reset, or right after a step with input, every
-  neuron is updated (``n_out``);
+* with input, and at the first two steps after a reset or after a step with input, every
+  neuron is updated (``n_out``): the first with the plain update, the second with the one that
+  also lists the neurons still changing;
 * otherwise only the neurons that were *awake* after t - 1 are: those whose state (v, and i
   for a current-based layer) changed at t - 1, or that spiked. A neuron whose update without
   input left it unchanged is a fixed point of that update, so skipping it changes nothing.
@@ -37,8 +38,9 @@ def layer_updates(inputs_any: np.ndarray, changed: np.ndarray, n_out: int) -> np
     (``changed_of`` its record)."""
     n, steps = inputs_any.shape
     full = inputs_any.copy()
-    full[:, 0] = True  # after a reset every neuron counts as awake
+    full[:, :2] = True  # after a reset every neuron counts as awake for two steps
     full[:, 1:] |= inputs_any[:, :-1]
+    full[:, 2:] |= inputs_any[:, :-2]
     awake_before = np.zeros((n, steps), np.int64)
     awake_before[:, 1:] = changed[:, :-1].sum(axis=2)
     return np.where(full, n_out, awake_before)
@@ -49,13 +51,16 @@ class AwakeCounter:
 
     def __init__(self, n_out: int):
         self.n_out = n_out
-        self.all_awake = True  # after the reset at the stream's start
+        self.full_steps = 2  # steps left that update every neuron: two after the reset
         self.awake = 0
 
     def step(self, has_input: bool, changed: np.ndarray) -> int:
         """Updates at this step, given whether it has input and which neurons it changed."""
-        done = self.n_out if (has_input or self.all_awake) else self.awake
-        self.all_awake = has_input
+        if has_input:
+            self.full_steps = 2
+            return self.n_out
+        done = self.n_out if self.full_steps else self.awake
+        self.full_steps = max(0, self.full_steps - 1)
         self.awake = int(np.count_nonzero(changed))
         return done
 
