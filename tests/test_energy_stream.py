@@ -102,7 +102,10 @@ def test_crossover_log_interpolated():
     rows = [{"duty_percent": d, "snn": s, "gated_ann": g} for d, s, g in [(1, 1.0, 4.0), (10, 4.0, 2.0), (100, 8, 1)]]
     c = crossover(rows)
     assert 1 < c < 10 and c == pytest.approx(np.exp(np.log(1) + (3 / 5) * np.log(10)), rel=1e-3)
-    assert crossover([{"duty_percent": 1, "snn": 1, "gated_ann": 2}, {"duty_percent": 3, "snn": 1, "gated_ann": 3}]) is None
+    assert (
+        crossover([{"duty_percent": 1, "snn": 1, "gated_ann": 2}, {"duty_percent": 3, "snn": 1, "gated_ann": 3}])
+        is None
+    )
 
 
 def test_membrane_updates_chunked_stream_equals_simulate():
@@ -160,7 +163,9 @@ def test_plot_energy_stream(tmp_path):
 
     rows = [{"duty_percent": d, "snn": 10.0 * d, "ann": 500.0, "gated_ann": 5.0 * d} for d in (1, 3, 10, 30, 100)]
     rep = tmp_path / "r.json"
-    rep.write_text(json.dumps({"board": "qemu-mps2-an386", "duty_sweep": {"rows": rows, "crossover_duty_percent": None}}))
+    rep.write_text(
+        json.dumps({"board": "qemu-mps2-an386", "duty_sweep": {"rows": rows, "crossover_duty_percent": None}})
+    )
     r = api.plot("energy-stream", reports=[str(rep)], out=tmp_path / "e.png")
     assert Path(r["out"]).stat().st_size > 1000 and r["duties"] == 5
     bad = tmp_path / "bad.json"

@@ -46,8 +46,8 @@ static void idle_step(void)
 #if ESNN_MODEL_HAS_DECISION
     {
         const esnn_layer_t *L = &esnn_model.layers[esnn_model.n_layers - 1u];
-        (void)esnn_decide(&esnn_model_decision, scores, &cool, &settled, esnn_model.n_outputs,
-                          state.spikes + L->offset, state.n_spikes[esnn_model.n_layers - 1u]);
+        (void)esnn_decide(&esnn_model_decision, scores, &cool, &settled, esnn_model.n_outputs, state.spikes + L->offset,
+                          state.n_spikes[esnn_model.n_layers - 1u]);
     }
 #endif
 }

@@ -171,8 +171,8 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
     if (L->idle != 0)
         n_awake = L->idle(v, awake, n_awake, out, &n_out_spikes);
     else
-        n_awake = idle_generic(m, L, v, (L->flags & ESNN_CUBA) ? s->i + L->offset : 0, awake, n_awake, out,
-                               &n_out_spikes);
+        n_awake =
+            idle_generic(m, L, v, (L->flags & ESNN_CUBA) ? s->i + L->offset : 0, awake, n_awake, out, &n_out_spikes);
     s->n_awake[l] = n_awake;
     if (n_awake == 0u)
         s->awake_layers--; /* it was awake: this layer has just come to rest */

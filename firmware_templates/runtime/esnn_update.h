@@ -363,8 +363,8 @@ ESNN_ALWAYS_INLINE uint16_t esnn_idle_lif(uint32_t n, uint32_t per, int32_t *v, 
 #define ESNN_IDLE_NEURON(J, PBT) \
     do { \
         int32_t v0_ = v[J]; \
-        int32_t u_ = esnn_saturate_bits((alpha == 65536 ? v0_ : esnn_decay_q16(v0_, alpha)) + (has_bias ? (PBT)[0] : 0), \
-                                        bits); \
+        int32_t u_ = \
+            esnn_saturate_bits((alpha == 65536 ? v0_ : esnn_decay_q16(v0_, alpha)) + (has_bias ? (PBT)[0] : 0), bits); \
         uint32_t keep_ = (uint32_t)(u_ != v0_); \
         if (u_ > (PBT)[1]) { \
             out[ns++] = (uint16_t)(J); \

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,24 +24,31 @@ from edgesnn.data.scoring import DEFAULT_TOLERANCE_MS
 from edgesnn.errors import EmulatorError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
+if TYPE_CHECKING:
+    from edgesnn.data.stream_set import StreamSet
+    from edgesnn.energy.stream_ann import AnnRun
+    from edgesnn.firmware.boards import Board
+
 DUTIES = (1.0, 3.0, 10.0, 30.0, 100.0)
 RATES = (10.0, 20.0, 50.0)
 KEYS = ("detection_accuracy", "false_alarms_per_hour", "latency_ms_median")
 
 
-def _objective(ds, split, spec, T) -> Callable[[np.ndarray, np.ndarray], float]:
+def _objective(ds: StreamSet, split: str, spec: dict, T: int) -> Callable[[np.ndarray, np.ndarray], float]:
     """The SNN's fitting score (api.streams.fit_decision) for a detector over ``split``."""
 
     def f(steps: np.ndarray, classes: np.ndarray) -> float:
         r = score_detections(ds, split, spec, steps, classes, T, DEFAULT_TOLERANCE_MS)
-        return float(r["detection_accuracy"] or 0) - 0.002 * r["false_alarms_per_hour"] - 0.0002 * (
-            r["latency_ms_median"] or 1000
+        return (
+            float(r["detection_accuracy"] or 0)
+            - 0.002 * r["false_alarms_per_hour"]
+            - 0.0002 * (r["latency_ms_median"] or 1000)
         )
 
     return f
 
 
-def _events_per_second(ds, split: str, T: int, dt: int) -> float:
+def _events_per_second(ds: StreamSet, split: str, T: int, dt: int) -> float:
     """Sensor events a second over the first T timesteps (what the binning takes in)."""
     rec = ds.recording(split)
     dur = min(T * dt, rec.duration_us)
@@ -55,7 +62,16 @@ def _events_per_second(ds, split: str, T: int, dt: int) -> float:
 class _Ann:
     """The stream ANN trained on the model's recording, its rules fitted on the train split."""
 
-    def __init__(self, qnet: QuantNetwork, ds, spec: dict, rates, default_rate: float, widths, epochs: int):
+    def __init__(
+        self,
+        qnet: QuantNetwork,
+        ds: StreamSet,
+        spec: dict,
+        rates: tuple[float, ...],
+        default_rate: float,
+        widths: tuple[int, ...],
+        epochs: int,
+    ):
         from edgesnn.energy import ann as A
         from edgesnn.energy import stream_ann as S
         from edgesnn.fixedpoint import simulate_int
@@ -65,7 +81,14 @@ class _Ann:
         x_te, y_te = ds.spikes("test", spec)
         snn_acc = simulate_int(qnet, x_te).accuracy(y_te)
         self.net, self.window_accuracy, self.tried = A.smallest_matching_ann(
-            S.window_frames(x_tr), y_tr, S.window_frames(x_te), y_te, qnet.n_outputs, snn_acc, widths=widths, epochs=epochs
+            S.window_frames(x_tr),
+            y_tr,
+            S.window_frames(x_te),
+            y_te,
+            qnet.n_outputs,
+            snn_acc,
+            widths=widths,
+            epochs=epochs,
         )
         self.snn_window_accuracy = snn_acc
         self.xq = A.ann_inputs(self.net, S.window_frames(x_te[:64]))
@@ -83,11 +106,13 @@ class _Ann:
     def period(self, rate: float) -> int:
         return max(1, int(round(1e6 / (rate * self.dt))))
 
-    def run(self, ds, split: str, T: int, rate: float):
+    def run(self, ds: StreamSet, split: str, T: int, rate: float) -> AnnRun:
         return self.S.run_over(self.net, lambda a, b: ds.frames(split, self.spec, a, b), T, self.W, self.period(rate))
 
 
-def _row(board, metrics: dict, instr_per_s: float, cpi: float, events_per_s: float, wake_hz: float, **extra) -> dict:
+def _row(
+    board: Board, metrics: dict, instr_per_s: float, cpi: float, events_per_s: float, wake_hz: float, **extra: Any
+) -> dict:
     from edgesnn.energy.power import BIN_CYCLES_PER_EVENT, average_power
 
     cycles = instr_per_s * cpi + events_per_s * BIN_CYCLES_PER_EVENT
@@ -171,10 +196,10 @@ def energy_stream(
         if s["mismatches"] or not s["complete"] or "instructions_per_second" not in s:
             raise EmulatorError(f"{emu.name}: the stream did not complete bit-exactly: {s.get('error', '')}")
         ev = _events_per_second(dsx, "test", T, dt)
-        rows = {
+        rows: dict[str, Any] = {
             "snn": _row(b, s, s["instructions_per_second"], snn_cpi, ev, wake_hz, mismatches=0, timesteps=T),
         }
-        rate_rows = {}
+        rate_rows: dict[str, Any] = {}
         for rate, rule in ann.rules.items():
             r = ann.run(dsx, "test", T, rate)
             steps, classes, ran = ann.S.detections(r, rule)
@@ -210,7 +235,7 @@ def energy_stream(
     res: dict[str, Any] = {"board": b.name, "counted_on": emu.name, "cpu": emu.cpu, "clock_hz": b.clock_hz}
     res.update(measure(dataset, seconds))
     idle_instr = chk.get("instructions_per_idle_step")
-    idle = {"instructions_per_idle_step": idle_instr}
+    idle: dict[str, Any] = {"instructions_per_idle_step": idle_instr}
     if idle_instr is not None:  # no events: the network and the rule at rest, woken each timestep
         idle.update(average_power(b, idle_instr * snn_cpi * wake_hz, wake_hz))
         idle["above_sleep_uw"] = round(idle["average_power_uw"] - idle["sleep_power_uw"], 3)
@@ -245,7 +270,9 @@ def sweep(measure: Callable[[str | None, float | None], dict], spec: dict, secon
 
     base = str(spec.get("dataset", "")).split(":")[0]
     if base != saccade_stream.NAME:
-        raise ValueError(f"--duty-sweep needs the built-in {saccade_stream.NAME} (it takes a duty option), not {base!r}")
+        raise ValueError(
+            f"--duty-sweep needs the built-in {saccade_stream.NAME} (it takes a duty option), not {base!r}"
+        )
     rows = []
     for duty in DUTIES:
         r = measure(f"{base}:duty={duty:g}", seconds)

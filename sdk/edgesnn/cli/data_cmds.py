@@ -58,7 +58,9 @@ def from_video_cmd(
 
 @handles_errors
 def plot_cmd(
-    kind: Annotated[str, typer.Argument(help="raster, events, confusion, quantization, timesteps, energy, energy-stream or stream.")],
+    kind: Annotated[
+        str, typer.Argument(help="raster, events, confusion, quantization, timesteps, energy, energy-stream or stream.")
+    ],
     model: Annotated[Optional[Path], typer.Argument(help="A model (.nir or .qsnn); not needed for events.")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the model's).")] = None,
     sample: Annotated[int, typer.Option(min=0, help="Which test sample (raster, events, quantization).")] = 0,
@@ -69,7 +71,12 @@ def plot_cmd(
     timesteps: Annotated[
         str, typer.Option(help="timesteps: the values to try (comma-separated); events: the bins.")
     ] = "",
-    reports: Annotated[str, typer.Option(help="energy: `edgesnn energy --json` outputs, comma-separated; energy-stream: one --duty-sweep report.")] = "",
+    reports: Annotated[
+        str,
+        typer.Option(
+            help="energy: `edgesnn energy --json` outputs, comma-separated; energy-stream: one --duty-sweep report."
+        ),
+    ] = "",
     start: Annotated[float, typer.Option(min=0, help="stream: window start in the test recording (s).")] = 0.0,
     seconds: Annotated[float, typer.Option(min=0.01, help="stream: window length (s).")] = 30.0,
     json_out: JsonOpt = False,

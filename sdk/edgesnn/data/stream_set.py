@@ -130,7 +130,9 @@ class StreamSet:
         s = self.resolve(spec)
         rec = self.recording(split)
         if rec.modality == "events":
-            return event_frames(self.events(split, s), self.file.sensor_size, s["dt_us"], start, stop, s["downsample"])
+            sensor = self.file.sensor_size
+            assert sensor is not None  # validated: an events file has one
+            return event_frames(self.events(split, s), sensor, s["dt_us"], start, stop, s["downsample"])
         assert rec.x is not None
         out = np.zeros((stop - start, rec.x.shape[1]), bool)
         part = rec.x[start:stop]

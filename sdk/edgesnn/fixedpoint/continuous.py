@@ -72,7 +72,7 @@ class StreamRunner:
             raise ValueError(f"a stream chunk must have shape (timesteps, {self.qnet.n_inputs}), got {x.shape}")
         T = x.shape[0]
         s = x
-        synops = updates = 0
+        synops = 0
         step_upd = np.zeros(T, np.int64)
         step_syn = np.zeros(T, np.int64) if record else None
         rec: list[dict[str, np.ndarray]] | None = [] if record else None
@@ -80,7 +80,7 @@ class StreamRunner:
         for k, st, awake in zip(self.kernels, self.state.layers, self.state.awake):
             L = k.L
             p = pooled_events(L, s)
-            has_ev = np.asarray(p).reshape(T, -1).any(axis=1)
+            has_ev: np.ndarray = np.asarray(np.asarray(p).reshape(T, -1).any(axis=1))
             ff = k.feedforward(p.reshape(T, -1))
             ev = p.reshape(T, -1).astype(np.int64) @ fan_out(L)
             out = np.zeros((T, L.n_out), bool)

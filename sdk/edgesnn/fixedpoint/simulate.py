@@ -20,9 +20,8 @@ from typing import cast
 import numpy as np
 
 from edgesnn.errors import DatasetError
-from edgesnn.fixedpoint import activity
+from edgesnn.fixedpoint import activity, fast_kernel, host_kernel
 from edgesnn.fixedpoint import contract as C
-from edgesnn.fixedpoint import fast_kernel, host_kernel
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.ir import Conv2d, Dense, Network, membrane_decay, synaptic_decay
 
@@ -248,7 +247,7 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
             if is_ is not None:
                 entry["i"] = is_
             rec.append(entry)
-            has = np.asarray(p).reshape(n, steps, -1).any(axis=2)
+            has: np.ndarray = np.asarray(np.asarray(p).reshape(n, steps, -1).any(axis=2))
             if layer.recurrent is not None:
                 has[:, 1:] |= out[:, :-1].any(axis=2)
             performed += activity.layer_updates(has, activity.changed_of(entry), layer.n_out).sum(axis=1)

@@ -234,4 +234,3 @@ def energy_duty(rows: list[dict], title: str, out: Path, crossover: float | None
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     return _save(fig, out)
-

@@ -210,7 +210,9 @@ def plot_energy_stream(report: Path, out: Path) -> dict:
         sweep = rep["duty_sweep"]
         rows = sweep["rows"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{report}: not a duty-sweep energy report (run edgesnn energy --duty-sweep --json): {e}") from None
+        raise ValueError(
+            f"{report}: not a duty-sweep energy report (run edgesnn energy --duty-sweep --json): {e}"
+        ) from None
     title = f"energy per hour of stream against duty on {rep.get('board', '?')}"
     path = figures.energy_duty(rows, title, out, sweep.get("crossover_duty_percent"))
     return {"plot": "energy-stream", "out": str(path), "duties": len(rows)}
