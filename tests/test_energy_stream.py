@@ -194,6 +194,8 @@ def test_stream_energy_report_on_qemu(tmp_path):
     r = energy_stream(
         tmp_path / "m.qsnn", "nrf52840-dk", tmp_path / "e", cmsis_nn=cmsis, seconds=8, ann_widths=(4, 8), ann_epochs=5
     )
+    with pytest.raises(ValueError, match="--duty-sweep needs the built-in saccade-digits-stream"):
+        energy_stream(tmp_path / "m.qsnn", "nrf52840-dk", tmp_path / "x", cmsis_nn="/nonexistent", duty_sweep=True)
     assert r["counted_on"] == "qemu-mps2-an386" and r["board"] == "nrf52840-dk"
     assert r["snn"]["mismatches"] == 0 and r["ann_model"]["mismatches"] == 0 and r["seconds"] == 8
     for key in ("snn", "ann", "gated_ann"):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgesnn.api.model import quantized
-from edgesnn.api.streams import score_detections, stream_of
+from edgesnn.api.streams import detection_objective, score_detections, stream_of
 from edgesnn.data.scoring import DEFAULT_TOLERANCE_MS
 from edgesnn.errors import EmulatorError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
@@ -32,20 +32,6 @@ if TYPE_CHECKING:
 DUTIES = (1.0, 3.0, 10.0, 30.0, 100.0)
 RATES = (10.0, 20.0, 50.0)
 KEYS = ("detection_accuracy", "false_alarms_per_hour", "latency_ms_median")
-
-
-def _objective(ds: StreamSet, split: str, spec: dict, T: int) -> Callable[[np.ndarray, np.ndarray], float]:
-    """The SNN's fitting score (api.streams.fit_decision) for a detector over ``split``."""
-
-    def f(steps: np.ndarray, classes: np.ndarray) -> float:
-        r = score_detections(ds, split, spec, steps, classes, T, DEFAULT_TOLERANCE_MS)
-        return (
-            float(r["detection_accuracy"] or 0)
-            - 0.002 * r["false_alarms_per_hour"]
-            - 0.0002 * (r["latency_ms_median"] or 1000)
-        )
-
-    return f
 
 
 def _events_per_second(ds: StreamSet, split: str, T: int, dt: int) -> float:
@@ -93,7 +79,7 @@ class _Ann:
         self.snn_window_accuracy = snn_acc
         self.xq = A.ann_inputs(self.net, S.window_frames(x_te[:64]))
         T = ds.steps("train", spec)
-        obj = _objective(ds, "train", spec, T)
+        obj = detection_objective(ds, "train", spec, T)
         bg = spec["background"]
         self.rules = {}
         for rate in sorted(set(rates) | {default_rate}):
@@ -101,7 +87,6 @@ class _Ann:
             self.rules[rate] = S.fit_rule(run, obj, bg, self.period(rate))[0]
             if rate == default_rate:
                 self.gated, self.gates_tried = S.fit_gate(run, obj, bg, self.period(rate))
-        self.default_rate = default_rate
 
     def period(self, rate: float) -> int:
         return max(1, int(round(1e6 / (rate * self.dt))))
@@ -149,19 +134,18 @@ def energy_stream(
     where the gated ANN becomes cheaper (``crossover_duty_percent``). The ANN is the narrowest of
     ``ann_widths`` hidden units (``ann_epochs`` of training) within a point of the SNN's window
     accuracy."""
-    from edgesnn.energy.cmsisnn import cmsis_nn_dir, mismatches, run_ann
-    from edgesnn.energy.cycles import traced_mix
+    from edgesnn.energy.cmsisnn import cmsis_nn_dir
     from edgesnn.energy.power import average_power, counting_board, energy_figures
-    from edgesnn.energy.report import ANN_FUNCTIONS, SNN_FUNCTIONS
+    from edgesnn.energy.report import measure_ann, measure_snn
     from edgesnn.firmware.boards import get_board
-    from edgesnn.firmware.build import build
-    from edgesnn.firmware.verify import verify
 
     say = progress or (lambda _msg: None)
     if not ann_rate > 0:
         raise ValueError(f"ann_rate must be > 0 Hz, got {ann_rate}")
     qnet = quantized(model)
     _, _, ds, spec = stream_of(qnet, dataset)
+    if duty_sweep:  # before the long work
+        sweep_base(spec)
     b = get_board(board)
     figures = energy_figures(b)
     emu = counting_board(b)
@@ -173,18 +157,10 @@ def energy_stream(
     wake_hz = 1e6 / dt
     # the SNN's cycles per instruction and its idle step, from a self-check on test windows
     x_win, _ = ds.spikes("test", spec)
-    chk = verify(qnet, emu, x_win[:8], out / "snn-check", icount=True)
-    if chk["mismatches"]:
-        raise EmulatorError(f"{emu.name}: the SNN firmware differs from the golden model on test windows")
-    elf = build(qnet, emu, out / "snn-trace", app="selfcheck", selfcheck_inputs=x_win[:1]).elf
-    snn_cpi = traced_mix(emu, elf, SNN_FUNCTIONS)["cycles_per_instruction"]
+    chk, snn_cpi = measure_snn(qnet, emu, x_win[:8], out / "snn-check")
     say("training the int8 ANN on the train recording")
     ann = _Ann(qnet, ds, spec, RATES, ann_rate, ann_widths, ann_epochs)
-    run = run_ann(ann.net, ann.xq, emu, cmsis, out / "ann")
-    ann_bad = mismatches(ann.net, ann.xq, run)
-    one = run_ann(ann.net, ann.xq[:1], emu, cmsis, out / "ann-trace")
-    ann_cpi = traced_mix(emu, one.elf, ANN_FUNCTIONS)["cycles_per_instruction"]
-    ann_instr = float(run.instructions.mean())
+    ann_instr, ann_cpi, ann_bad = measure_ann(ann.net, ann.xq, emu, cmsis, out)
 
     def measure(name: str | None, secs: float | None) -> dict[str, Any]:
         from edgesnn.api.stream_device import stream_recording
@@ -200,9 +176,9 @@ def energy_stream(
             "snn": _row(b, s, s["instructions_per_second"], snn_cpi, ev, wake_hz, mismatches=0, timesteps=T),
         }
         rate_rows: dict[str, Any] = {}
+        runs = {rate: ann.run(dsx, "test", T, rate) for rate in ann.rules}
         for rate, rule in ann.rules.items():
-            r = ann.run(dsx, "test", T, rate)
-            steps, classes, ran = ann.S.detections(r, rule)
+            steps, classes, ran = ann.S.detections(runs[rate], rule)
             m = score_detections(dsx, "test", specx, steps, classes, T, DEFAULT_TOLERANCE_MS)
             per_s = ran / (T * dt / 1e6)
             rate_rows[f"{rate:g}"] = _row(
@@ -210,8 +186,7 @@ def energy_stream(
             )
         rows["ann"] = rate_rows[f"{ann_rate:g}"]
         rows["ann_rates"] = rate_rows
-        r = ann.run(dsx, "test", T, ann_rate)
-        steps, classes, ran = ann.S.detections(r, ann.gated)
+        steps, classes, ran = ann.S.detections(runs[ann_rate], ann.gated)  # the same runs, gated
         m = score_detections(dsx, "test", specx, steps, classes, T, DEFAULT_TOLERANCE_MS)
         rows["gated_ann"] = _row(
             b,
@@ -264,8 +239,8 @@ def energy_stream(
     return res
 
 
-def sweep(measure: Callable[[str | None, float | None], dict], spec: dict, seconds: float | None) -> dict:
-    """The three at each built-in duty, and where the gated ANN becomes cheaper than the SNN."""
+def sweep_base(spec: dict) -> str:
+    """The built-in stream a duty sweep regenerates at each duty; ValueError for any other."""
     from edgesnn.data import saccade_stream
 
     base = str(spec.get("dataset", "")).split(":")[0]
@@ -273,6 +248,12 @@ def sweep(measure: Callable[[str | None, float | None], dict], spec: dict, secon
         raise ValueError(
             f"--duty-sweep needs the built-in {saccade_stream.NAME} (it takes a duty option), not {base!r}"
         )
+    return base
+
+
+def sweep(measure: Callable[[str | None, float | None], dict], spec: dict, seconds: float | None) -> dict:
+    """The three at each built-in duty, and where the gated ANN becomes cheaper than the SNN."""
+    base = sweep_base(spec)
     rows = []
     for duty in DUTIES:
         r = measure(f"{base}:duty={duty:g}", seconds)

@@ -121,6 +121,23 @@ def score_detections(
     )
 
 
+def detection_objective(
+    ds: StreamSet, split: str, spec: dict, T: int, tolerance_ms: float = DEFAULT_TOLERANCE_MS
+) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The score a detector's rule is fitted for over the first T timesteps of ``split``:
+    ``detection_accuracy - 0.002 * false_alarms_per_hour - 0.0002 * latency_ms_median``."""
+
+    def objective(steps: np.ndarray, classes: np.ndarray) -> float:
+        r = score_detections(ds, split, spec, steps, classes, T, tolerance_ms)
+        return (
+            float(r["detection_accuracy"] or 0)
+            - 0.002 * r["false_alarms_per_hour"]
+            - 0.0002 * (r["latency_ms_median"] or 1000)
+        )
+
+    return objective
+
+
 def fit_decision(
     qnet: QuantNetwork, ds: StreamSet, spec: dict, tolerance_ms: float = DEFAULT_TOLERANCE_MS
 ) -> tuple[D.DecisionRule, dict]:
@@ -129,15 +146,7 @@ def fit_decision(
     alarms an hour cost as much as 6 points of accuracy, 100 ms of latency 2)."""
     run = run_recording(qnet, ds, "train", spec)
     T = run["steps"]
-
-    def objective(steps: np.ndarray, classes: np.ndarray) -> float:
-        r = score_detections(ds, "train", spec, steps, classes, T, tolerance_ms)
-        return (
-            float(r["detection_accuracy"] or 0)
-            - 0.002 * r["false_alarms_per_hour"]
-            - 0.0002 * (r["latency_ms_median"] or 1000)
-        )
-
+    objective = detection_objective(ds, "train", spec, T, tolerance_ms)
     rule, _ = D.fit(run["outputs"], objective, background=spec["background"])
     steps, classes, _ = D.run(rule, run["outputs"])
     return rule, score_detections(ds, "train", spec, steps, classes, T, tolerance_ms)

@@ -49,6 +49,28 @@ def ratios(snn: dict[str, Any], ann: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
+def measure_snn(qnet: QuantNetwork, board: Board, x: np.ndarray, out: Path) -> tuple[dict, float]:
+    """The SNN firmware on inputs ``x`` under -icount, every state checked (``verify``'s result),
+    and its cycles per instruction from one traced self-check; EmulatorError on a mismatch."""
+    from edgesnn.firmware.build import build
+    from edgesnn.firmware.verify import verify
+
+    v = verify(qnet, board, x, out / "snn", icount=True)
+    if v["mismatches"]:
+        raise EmulatorError(f"{board.name}: the SNN firmware differs from the simulator on {v['mismatches']} samples")
+    trace_elf = build(qnet, board, out / "snn-trace", app="selfcheck", selfcheck_inputs=x[:1]).elf
+    return v, traced_mix(board, trace_elf, SNN_FUNCTIONS)["cycles_per_instruction"]
+
+
+def measure_ann(ann: A.Int8ANN, xq: np.ndarray, board: Board, cmsis: Path, out: Path) -> tuple[float, float, int]:
+    """The int8 ANN with CMSIS-NN on inputs ``xq``: mean instructions per inference, cycles per
+    instruction of one traced inference, and the inferences whose logits differ from the model."""
+    run = run_ann(ann, xq, board, cmsis, out / "ann")
+    one = run_ann(ann, xq[:1], board, cmsis, out / "ann-trace")
+    cpi = traced_mix(board, one.elf, ANN_FUNCTIONS)["cycles_per_instruction"]
+    return float(run.instructions.mean()), cpi, mismatches(ann, xq, run)
+
+
 def energy_report(
     qnet: QuantNetwork,
     board: Board,
@@ -64,22 +86,15 @@ def energy_report(
 ) -> dict[str, Any]:
     """SNN and ANN side by side; ``x_spikes``/``y`` the test split as the SNN sees it,
     ``static`` = (x_train, y_train, x_test, y_test) in [0, 1] as the ANN sees it."""
-    from edgesnn.firmware.build import build
-    from edgesnn.firmware.verify import verify
-
     if not counts_instructions(board) or board.family != "cortex-m":
         raise EmulatorError(f"energy needs an emulated Cortex-M board with an instruction counter, not {board.name}")
     cmsis = cmsis_nn_dir(cmsis_nn)
     n = min(samples, len(y))
     # SNN: exact instructions on n test samples (and every state checked against the simulator)
-    v = verify(qnet, board, x_spikes[:n], out / "snn", icount=True)
-    if v["mismatches"]:
-        raise EmulatorError(f"{board.name}: the SNN firmware differs from the simulator on {v['mismatches']} samples")
-    trace_elf = build(qnet, board, out / "snn-trace", app="selfcheck", selfcheck_inputs=x_spikes[:1]).elf
-    snn_mix = traced_mix(board, trace_elf, SNN_FUNCTIONS)
+    v, snn_cpi = measure_snn(qnet, board, x_spikes[:n], out)
     snn = {
         "accuracy": snn_accuracy,
-        **per_inference(board, v["instructions_per_sample"], snn_mix["cycles_per_instruction"]),
+        **per_inference(board, v["instructions_per_sample"], snn_cpi),
         "synaptic_events": round(v["synops_per_sample"], 1),
         "timesteps": int(x_spikes.shape[1]),
         "model_bytes": v["build"]["flash_model_bytes"],  # weight tables and parameters in flash
@@ -101,18 +116,16 @@ def energy_report(
         ann, ann_acc, tried = A.smallest_matching_ann(x_tr, y_tr, x_te, y_te, classes, snn_accuracy)
         kernel = "CMSIS-NN arm_fully_connected_s8"
     xq = A.ann_inputs(ann, x_te[:n])
-    run = run_ann(ann, xq, board, cmsis, out / "ann")
-    one = run_ann(ann, xq[:1], board, cmsis, out / "ann-trace")
-    ann_mix = traced_mix(board, one.elf, ANN_FUNCTIONS)
+    ann_instr, ann_cpi, ann_bad = measure_ann(ann, xq, board, cmsis, out)
     ann_row = {
         "accuracy": ann_acc,
-        **per_inference(board, float(run.instructions.mean()), ann_mix["cycles_per_instruction"]),
+        **per_inference(board, ann_instr, ann_cpi),
         "hidden": list(ann.hidden),
         "macs": ann.macs,
         # int8 weights, int32 biases (and a conv's per-channel multipliers and shifts)
         "model_bytes": sum(L.weight.size + 4 * L.bias.size * (3 if hasattr(L, "in_shape") else 1) for L in ann.layers),
         "samples_measured": n,
-        "mismatches": mismatches(ann, xq, run),  # device logits vs the numpy model of CMSIS-NN
+        "mismatches": ann_bad,  # device logits vs the numpy model of CMSIS-NN
         "widths_tried": tried,
         # the narrowest width reaching the SNN's accuracy less 1 pt, or the widest tried if none did
         "within_one_point_of_snn": ann_acc >= snn_accuracy - 0.01,
