@@ -150,6 +150,7 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
     uint16_t n_awake = s->n_awake[l], n_out_spikes = 0;
     uint16_t *awake = s->awake + L->offset, *out = s->spikes + L->offset;
     int32_t *v = s->v + L->offset;
+    int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0; /* see esnn_step_layer */
     if (n_awake == 0u)
         return 0u;
     s->neuron_updates += n_awake >= ESNN_AWAKE_TRACK ? L->n_out : n_awake;
@@ -166,13 +167,12 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
             for (j = 0; j < 2u * L->words; ++j)
                 s->acc[j] = 0;
         }
-        return update_generic(m, L, s->acc, v, (L->flags & ESNN_CUBA) ? s->i + L->offset : 0, out);
+        return update_generic(m, L, s->acc, v, cur, out);
     }
     if (L->idle != 0)
         n_awake = L->idle(v, awake, n_awake, out, &n_out_spikes);
     else
-        n_awake =
-            idle_generic(m, L, v, (L->flags & ESNN_CUBA) ? s->i + L->offset : 0, awake, n_awake, out, &n_out_spikes);
+        n_awake = idle_generic(m, L, v, cur, awake, n_awake, out, &n_out_spikes);
     s->n_awake[l] = n_awake;
     if (n_awake == 0u)
         s->awake_layers--; /* it was awake: this layer has just come to rest */

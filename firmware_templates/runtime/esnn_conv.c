@@ -206,7 +206,7 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
     int32_t *v = s->v + L->offset;
     int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
     uint16_t *out = s->spikes + L->offset;
-    int have_input = n_in > 0u; /* always, from esnn_step_layer; kept for a direct caller */
+    int have_input = n_in > 0u; /* 0: the first step without input after input (idle_layer) */
     s->neuron_updates += L->n_out;
     while (start < n_in) {
         uint16_t end = (uint16_t)(n_in - start > chunk ? start + chunk : n_in);
