@@ -213,6 +213,10 @@ def energy(
             progress=progress,
         )
     if seconds is not None or duty_sweep:
+        if dataset is not None:  # a file that is not there, or not a data set, says so first
+            from edgesnn.data.datasets import open_any
+
+            open_any(dataset)
         raise ValueError("seconds and duty_sweep take a stream model or data set (docs/streams.md)")
     from edgesnn.data.datasets import model_inputs
     from edgesnn.energy.report import energy_report
