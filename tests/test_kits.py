@@ -387,3 +387,64 @@ def test_kit_commands_end_to_end(kit, train_args, tmp_path):
     assert res.exit_code == 0, res.output
     ver = json.loads(res.stdout)
     assert ver["mismatches"] == 0 and ver["samples"] == 8 and "reference_accuracy" in ver
+
+
+#: what `train --board KIT` with its defaults gives: None (a model the kit accepts) or the rule
+#: that refuses it before the first epoch
+DEFAULTS_GIVE = {
+    "xylo-imu": None,
+    "xylo-audio2": "kit-outputs",  # 10 digit classes, 8 readout neurons: no built-in data set fits
+    "loihi2": None,
+    "akida-akd1000": None,
+    "speck": None,
+    "spinnaker2": None,
+}
+
+
+def test_every_kit_has_its_defaults_case():
+    assert set(DEFAULTS_GIVE) == {n for n, b in all_boards().items() if b.is_kit}
+
+
+@pytest.mark.parametrize("kit", sorted(DEFAULTS_GIVE))
+def test_train_with_a_kits_defaults_fits_or_is_refused_before_training(kit, tmp_path):
+    """`edgesnn train --board KIT` and nothing else (one epoch: the shapes are the defaults'):
+    quantize --board KIT accepts the model, or training is refused before its first epoch with
+    the rule and the fix named."""
+    import json
+
+    started = []
+    run = CliRunner().invoke
+    if DEFAULTS_GIVE[kit] is not None:
+        from edgesnn.api import train
+
+        with pytest.raises(FitError, match=f"rule {DEFAULTS_GIVE[kit]} on kit {kit}.*before training\\); fix: "):
+            train(board=kit, epochs=1, progress=started.append)
+        assert started == []  # refused before the first epoch
+        res = run(app, ["train", "--board", kit, "--epochs", "1", "--out", str(tmp_path / "m.nir")])
+        assert res.exit_code == 1 and res.stderr.count("\n") == 1 and "fix: a --dataset with at most" in res.stderr
+        return
+    res = run(app, ["train", "--board", kit, "--epochs", "1", "--out", str(tmp_path / "m.nir"), "--json"])
+    assert res.exit_code == 0, res.output
+    trained = json.loads(res.stdout)
+    table = get_board(kit, kits=True).get("train") or {}  # every default the kit's table gives is the one used
+    assert trained["kit_defaults"] == {
+        k: table[k] for k in ("dataset", "model", "hidden", "beta", "weight_bits") if k in table
+    }
+    res = run(app, ["quantize", str(tmp_path / "m.nir"), "--board", kit, "--out", str(tmp_path / "m.qsnn"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["model"].endswith("m.qsnn")
+
+
+def test_a_kit_refusal_names_the_largest_hidden_size_that_fits():
+    from edgesnn.api import train
+
+    with pytest.raises(
+        FitError, match=r"rule kit-input-expansion on kit xylo-imu: layer 0 has 300 .*fix: hidden 128 or fewer"
+    ):
+        train(board="xylo-imu", hidden=300, epochs=1)
+    with pytest.raises(
+        FitError, match=r"rule kit-inputs on kit xylo-imu: 64 input channels .*the built-in digits-rows"
+    ):
+        train("digits", board="xylo-imu", epochs=1)
+    with pytest.raises(FitError, match=r"rule speck-core-memory on kit speck: .*fix: hidden 1024 or fewer"):
+        train(board="speck", hidden=5000, epochs=1)

@@ -41,12 +41,12 @@ _MODULE_OF = {
             "quantize",
             "save",
             "simulate",
-            "train",
             "version",
         ],
         "model",
     ),
     "plot": "plots",
+    "train": "training",
     **dict.fromkeys(["simulate_stream", "is_stream_run", "stream_context"], "streams"),
 }
 
@@ -79,11 +79,11 @@ if TYPE_CHECKING:
         quantize,
         save,
         simulate,
-        train,
         version,
     )
     from edgesnn.api.plots import plot
     from edgesnn.api.streams import is_stream_run, simulate_stream, stream_context
+    from edgesnn.api.training import train
 
 __all__ = [
     "load",

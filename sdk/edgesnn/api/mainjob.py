@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from edgesnn.api import device, firmware, model
+from edgesnn.api import device, firmware, model, training
 from edgesnn.api.defaults import DEFAULT_BOARD  # noqa: F401  (re-exported: the main job's board)
 
 Say = Callable[[str], None]
@@ -56,7 +56,7 @@ def demo(
         result["train"] = {"model": float_path, "reused": True}
     else:
         say(f"[bold]1/5 train[/] surrogate-gradient QAT on digits, {epochs} epochs")
-        tr = model.train(
+        tr = training.train(
             "digits",
             float_path,
             epochs=epochs,

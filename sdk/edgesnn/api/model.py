@@ -1,20 +1,17 @@
-"""Models and data: load, save, train, quantize, simulate, describe."""
+"""Models and data: load, save, quantize, simulate, describe (training: ``api.training``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from edgesnn.errors import DatasetError, ModelFileError
+from edgesnn.errors import ArgumentError, DatasetError, ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
 from edgesnn.ir import Network
-
-if TYPE_CHECKING:
-    from edgesnn.firmware.boards import Board
 
 Model = Network | QuantNetwork
 PathLike = str | Path
@@ -128,143 +125,6 @@ def model_data(
     return x, y
 
 
-def train(
-    dataset: str = "digits",
-    out: PathLike | None = None,
-    *,
-    epochs: int = 40,
-    seed: int = 0,
-    hidden: int = 256,
-    model: str = "mlp",
-    timesteps: int | None = None,
-    encoding: str | None = None,
-    qat: bool = True,
-    threads: int = 1,
-    downsample: int = 1,
-    denoise_us: int = 0,
-    device: str = "cpu",
-    batch_size: int = 32,
-    board: str | None = None,
-    neuron: str = "lif",
-    beta: float = 0.9,
-    beta_syn: float = 0.5,
-    weight_bits: int = 8,
-    window: int | None = None,
-    stride: int | None = None,
-    dt_us: int | None = None,
-    spontaneous: bool = False,
-    progress: Callable[[dict], None] | None = None,
-) -> dict[str, Any] | None:
-    """Train a spiking network with surrogate gradients (quantization-aware unless ``qat=False``).
-
-    ``model``: ``mlp`` (one hidden layer of ``hidden`` neurons), ``conv`` (two convolutions with
-    sum pooling, then the class layer) or an architecture file (.toml / .json, docs/training.md).
-    ``board``: a neuromorphic kit (``xylo-imu``, ``loihi2``, ...): train current-based neurons
-    in that chip's own arithmetic (its dialect; result ``int_accuracy`` is the golden simulator
-    in that dialect; for Akida, which is stateless, pass ``beta=0`` and ``weight_bits=4``).
-    ``neuron="cuba"`` with ``qat=False``: the float current-based model, which quantizes to any
-    dialect. ``beta``: membrane decay per step; ``weight_bits``: QAT weight width.
-
-    A stream data set (docs/data.md, "Streams") trains on windows cut from its train recording
-    (``window`` and ``stride`` timesteps of ``dt_us``), with a background class; the decision
-    rule is then fitted on the train recording and stored in the model, and the result adds
-    ``stream_train`` and ``stream_test`` (detection accuracy, false alarms per hour, latency).
-
-    Under ``torchrun`` training is data-parallel and only rank 0 saves and returns a result
-    (other ranks return None). Result: ``network``, ``model`` (path, if saved),
-    ``test_accuracy``, ``seconds_per_epoch``, ``input_spec``, ``world_size``.
-
-    ```python
-    r = edgesnn.api.train("digits", "digits.nir", epochs=40)
-    r["test_accuracy"]                                          # about 0.97
-    ```
-    """
-    from edgesnn.data.datasets import open_any
-    from edgesnn.train import TrainConfig, arch
-    from edgesnn.train import train as run
-    from edgesnn.train.distributed import context_from_env
-
-    # fail fast on an unknown data set, option or architecture, before torch does any work
-    ds = open_any(dataset)
-    if ds.kind == "stream" and board is not None:
-        raise ValueError("stream training targets microcontroller firmware: drop --board")
-    spec = ds.resolve(
-        {"encoding": encoding, "timesteps": timesteps, "downsample": downsample, "denoise_us": denoise_us}
-        | ({"window": window, "stride": stride, "dt_us": dt_us} if ds.kind == "stream" else {})
-    )
-    arch.resolve(arch.load(model, (hidden,)), ds.input_shape(spec), ds.classes)
-    dialect = _kit(board).dialect if board is not None else "edgesnn"
-    cfg = TrainConfig(
-        dataset=dataset,
-        epochs=epochs,
-        seed=seed,
-        hidden=(hidden,),
-        model=model,
-        timesteps=timesteps,
-        encoding=encoding,
-        qat=qat,
-        threads=threads,
-        downsample=downsample,
-        denoise_us=denoise_us,
-        device=device,
-        batch_size=batch_size,
-        neuron="cuba" if dialect not in ("edgesnn", "akida") else neuron,
-        beta=beta,
-        beta_syn=beta_syn,
-        weight_bits=weight_bits,
-        dialect=dialect if dialect != "akida" else "edgesnn",  # Akida trains in edgesnn's arithmetic
-        window=window,
-        stride=stride,
-        dt_us=dt_us,
-        quiet=not spontaneous,
-    )
-    main = context_from_env().is_main
-    result = run(cfg, progress if main else None)
-    if result.rank != 0:
-        return None
-    res: dict[str, Any] = {
-        "network": result.network,
-        "test_accuracy": result.test_accuracy,
-        "epochs": epochs,
-        "seed": seed,
-        "qat": qat,
-        "seconds_per_epoch": result.seconds_per_epoch,
-        "input_spec": result.network.input_spec,
-        "world_size": result.world_size,
-        "device": device,
-        "dialect": dialect,
-    }
-    if result.int_accuracy is not None:
-        res["int_accuracy"] = result.int_accuracy
-    if ds.kind == "stream":  # the decision rule, fitted on the integer model, travels in the file
-        from edgesnn.api.streams import fit_decision, stream_metrics, with_decision
-        from edgesnn.fixedpoint.quantize import quantize_as_trained
-
-        qnet = quantize_as_trained(result.network)
-        rule, fit = fit_decision(qnet, ds, ds.model_spec(qnet.input_spec))
-        res["network"] = with_decision(result.network, rule)
-        res["input_spec"] = res["network"].input_spec
-        res["test_accuracy_windows"] = res.pop("test_accuracy")
-        res["stream_train"] = _brief(fit)
-        res["stream_test"] = _brief(stream_metrics(with_decision(qnet, rule), ds, "test"))
-    if out is not None:
-        res["model"] = save(res["network"], out)
-    return res
-
-
-def _brief(r: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures of a stream report."""
-    keys = (
-        "detection_accuracy",
-        "false_alarms_per_hour",
-        "latency_ms_median",
-        "latency_ms_p90",
-        "segments",
-        "detections",
-    )
-    return {k: r[k] for k in keys if k in r}
-
-
 def quantize(
     model: Network | PathLike,
     out: PathLike | None = None,
@@ -319,14 +179,14 @@ def quantize(
             (check_kit_fits if b.is_kit else check_fits)(b, qnet)
     per_channel = not per_layer and net.meta.get("qat", {}).get("per_channel", True)
     if net.input_spec.get("encoding") == "stream":  # refit the decision rule on this integer model
-        from edgesnn.api.streams import fit_decision, stream_metrics, with_decision
+        from edgesnn.api.streams import brief, fit_decision, stream_metrics, with_decision
         from edgesnn.data.datasets import open_stream
 
         sds = open_stream(dataset or net.input_spec["dataset"])
         rule, fit = fit_decision(qnet, sds, sds.model_spec(qnet.input_spec))
         qnet = with_decision(qnet, rule)
-        extra["stream_train"] = _brief(fit)
-        extra["stream_test"] = _brief(stream_metrics(qnet, sds, "test"))
+        extra["stream_train"] = brief(fit)
+        extra["stream_test"] = brief(stream_metrics(qnet, sds, "test"))
     x, y = model_data(net, dataset, "test", None, name)
     rep = quantization_report(net, qnet, x, y)
     res: dict[str, Any] = {
@@ -347,17 +207,6 @@ def quantize(
     if out is not None:
         res["model"] = save(qnet, out)
     return res
-
-
-def _kit(board: str) -> Board:
-    """The kit board file ``board`` names; a microcontroller board is refused naming it."""
-    from edgesnn.errors import BoardError
-    from edgesnn.firmware.boards import get_board
-
-    b = get_board(board, kits=True)
-    if not b.is_kit:
-        raise BoardError(f"{b.name} is a microcontroller board: train and quantize for it without --board")
-    return b
 
 
 def load_input(path: PathLike, n_inputs: int) -> np.ndarray:
@@ -409,7 +258,7 @@ def simulate(
     from edgesnn.fixedpoint.simulate import check_inputs
 
     if dataset is not None and inputs is not None:
-        raise DatasetError("give one of --dataset or --input, not both")
+        raise ArgumentError("give one of {dataset} or {input}, not both", names=["dataset", "input"])
     m, name = _model(model)
     if inputs is None:
         from edgesnn.api.streams import is_stream_run, simulate_stream
@@ -417,7 +266,7 @@ def simulate(
         if is_stream_run(m, dataset):
             return simulate_stream(m, dataset, seconds=seconds, tolerance_ms=tolerance_ms, progress=progress)
     if dataset is None and inputs is None and not m.input_spec.get("dataset"):
-        raise DatasetError(f"{name} records no data set: give --dataset or --input")
+        raise ArgumentError(f"{name} records no data set: give {{dataset}} or {{input}}", names=["dataset", "input"])
     labels = None
     if inputs is not None:
         x = load_input(inputs, m.n_inputs) if isinstance(inputs, (str, Path)) else check_inputs(inputs, m.n_inputs)

@@ -152,6 +152,19 @@ def fit_decision(
     return rule, score_detections(ds, "train", spec, steps, classes, T, tolerance_ms)
 
 
+def brief(r: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a stream report."""
+    keys = (
+        "detection_accuracy",
+        "false_alarms_per_hour",
+        "latency_ms_median",
+        "latency_ms_p90",
+        "segments",
+        "detections",
+    )
+    return {k: r[k] for k in keys if k in r}
+
+
 def with_decision(model: Any, rule: D.DecisionRule) -> Any:
     """The model with its decision rule recorded in its input spec (float or quantized)."""
     return replace(model, input_spec={**model.input_spec, "decision": rule.as_dict()})

@@ -1,15 +1,21 @@
 """The named rules a quantized model must pass to map onto a neuromorphic kit; each failure
-names the rule, the kit, the limit and the layer (the kit's limits are data: boards/*.toml)."""
+names the rule, the kit, the limit and the layer (the kit's limits are data: boards/*.toml).
+
+The shape rules (layers, sizes, cores) read only shapes, so they also run on a ``kits.plan.Plan``:
+the network training would make, checked before the first epoch (``check_kit_plan``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from edgesnn.errors import FitError
 from edgesnn.firmware.boards import Board
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
+from edgesnn.kits.plan import Plan
 
 
 def _fail(rule: str, kit: Board, msg: str) -> None:
-    raise FitError(f"rule {rule} on kit {kit.name}: {msg}")
+    raise FitError(f"rule {rule} on kit {kit.name}: {msg}", rule)
 
 
 def rule_kit_dialect(kit: Board, qnet: QuantNetwork) -> None:
@@ -21,11 +27,12 @@ def rule_kit_dialect(kit: Board, qnet: QuantNetwork) -> None:
         _fail("kit-dialect", kit, f"the model is quantized for {qnet.dialect}; quantize it with --board {kit.name}")
 
 
-def rule_kit_layers(kit: Board, qnet: QuantNetwork) -> None:
+def rule_kit_layers(kit: Board, qnet: QuantNetwork | Plan) -> None:
     """Dense layers; at most ``hidden_layers`` hidden layers (those edgesnn maps) and a readout
     that is not recurrent."""
     most = kit.limits.get("hidden_layers")
-    for i, L in enumerate(qnet.layers):
+    layers: tuple[Any, ...] = qnet.layers  # quantized or planned layers: the same shape fields
+    for i, L in enumerate(layers):
         if (L.conv is not None or L.pool is not None) and "core_memory" not in kit.data:
             _fail("kit-layers", kit, f"layer {i} is convolutional or pooled; this kit takes dense layers")
     if most is not None and len(qnet.layers) - 1 > most:
@@ -38,7 +45,7 @@ def rule_kit_layers(kit: Board, qnet: QuantNetwork) -> None:
         _fail("kit-layers", kit, f"layer {len(qnet.layers) - 1} (the readout) cannot be recurrent")
 
 
-def rule_kit_sizes(kit: Board, qnet: QuantNetwork) -> None:
+def rule_kit_sizes(kit: Board, qnet: QuantNetwork | Plan) -> None:
     """Inputs, hidden neurons (in all, and those that take inputs or drive the readout) and
     outputs within the kit's counts."""
     lim = kit.limits
@@ -65,7 +72,8 @@ def rule_kit_sizes(kit: Board, qnet: QuantNetwork) -> None:
                 f"(limit {lim['output_expansion']})",
             )
     per_core = lim.get("neurons_per_core")
-    for i, L in enumerate(qnet.layers):
+    layers: tuple[Any, ...] = qnet.layers  # quantized or planned layers: the same shape fields
+    for i, L in enumerate(layers):
         if per_core is not None and L.n_out > per_core * lim.get("cores", 1):
             _fail("kit-cores", kit, f"layer {i} has {L.n_out} neurons (limit {per_core} x {lim.get('cores', 1)} cores)")
 
@@ -78,7 +86,7 @@ def rule_kit_widths(kit: Board, qnet: QuantNetwork) -> None:
         _fail("kit-state-bits", kit, f"{qnet.state_bits}-bit states (limit {kit.limits['state_bits']})")
 
 
-def rule_kit_cores(kit: Board, qnet: QuantNetwork) -> None:
+def rule_kit_cores(kit: Board, qnet: QuantNetwork | Plan) -> None:
     """Kits with per-core memories (Speck): one core per layer whose kernel, neuron and bias
     memories hold it (``kits.speck.assign_cores`` names the rule and the layer)."""
     if "core_memory" in kit.data:
@@ -88,9 +96,17 @@ def rule_kit_cores(kit: Board, qnet: QuantNetwork) -> None:
 
 
 RULES = (rule_kit_dialect, rule_kit_layers, rule_kit_sizes, rule_kit_widths, rule_kit_cores)
+#: The rules that read only shapes (a plan has no dialect or bit widths: training takes the kit's).
+SHAPE_RULES = (rule_kit_layers, rule_kit_sizes, rule_kit_cores)
 
 
 def check_kit_fits(kit: Board, qnet: QuantNetwork) -> None:
     """Run every kit rule; raise FitError naming the first broken one."""
     for rule in RULES:
         rule(kit, qnet)
+
+
+def check_kit_plan(kit: Board, plan: Plan) -> None:
+    """Run every shape rule on a planned network; raise FitError naming the first broken one."""
+    for rule in SHAPE_RULES:
+        rule(kit, plan)

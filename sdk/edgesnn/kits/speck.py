@@ -29,18 +29,20 @@ import numpy as np
 from edgesnn.errors import BoardError, FitError
 from edgesnn.firmware.boards import Board
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+from edgesnn.kits.plan import Plan, PlannedLayer
 
 
-def kernel_shape(L: QuantLayer) -> tuple[int, int, int, int]:
+def kernel_shape(L: QuantLayer | PlannedLayer) -> tuple[int, int, int, int]:
     """(c_out, c_in, kh, kw) of the layer's convolution on the chip."""
-    if L.conv is not None:
-        return tuple(int(v) for v in L.weight.shape)  # type: ignore[return-value]
+    if L.conv is not None:  # from the geometry, so a planned layer (kits.rules.Plan) has one too
+        g = L.conv
+        return (g.out_channels, g.in_shape[0] // g.groups, g.kernel[0], g.kernel[1])
     shape = L.pool.out_shape if L.pool is not None else L.in_shape
     c, h, w = shape if len(shape) == 3 else (shape[0], 1, 1)
     return (L.n_out, c, h, w)
 
 
-def out_map(L: QuantLayer) -> tuple[int, int, int]:
+def out_map(L: QuantLayer | PlannedLayer) -> tuple[int, int, int]:
     return L.conv.out_shape if L.conv is not None else (L.n_out, 1, 1)
 
 
@@ -49,7 +51,7 @@ def channel_bias(L: QuantLayer) -> np.ndarray:
     return L.bias.reshape(out_map(L))[:, 0, 0]
 
 
-def memory(L: QuantLayer) -> dict[str, int]:
+def memory(L: QuantLayer | PlannedLayer) -> dict[str, int]:
     f, c, kh, kw = kernel_shape(L)
     _, oh, ow = out_map(L)
 
@@ -59,7 +61,7 @@ def memory(L: QuantLayer) -> dict[str, int]:
     return {"kernel": c * 2 ** (up(kh * kw) + up(f)), "neuron": f * 2 ** (up(oh) + up(ow)), "bias": f}
 
 
-def assign_cores(kit: Board, qnet: QuantNetwork) -> list[int]:
+def assign_cores(kit: Board, qnet: QuantNetwork | Plan) -> list[int]:
     """One core per layer whose memories hold it (bipartite matching, augmenting paths); raises
     FitError naming the rule, kit, layer and its memory needs when none exists."""
     cores = kit.core_memory
@@ -72,7 +74,8 @@ def assign_cores(kit: Board, qnet: QuantNetwork) -> list[int]:
         if not f:
             raise FitError(
                 f"rule speck-core-memory on kit {kit.name}: layer {i} needs kernel {need[i]['kernel']}, "
-                f"neuron {need[i]['neuron']}, bias {need[i]['bias']} entries; no core holds that"
+                f"neuron {need[i]['neuron']}, bias {need[i]['bias']} entries; no core holds that",
+                rule="speck-core-memory",
             )
     owner: dict[int, int] = {}
 
@@ -89,7 +92,8 @@ def assign_cores(kit: Board, qnet: QuantNetwork) -> list[int]:
         if not place(i, set()):
             raise FitError(
                 f"rule speck-cores on kit {kit.name}: layer {i} finds no free core among those that hold it "
-                f"({len(need)} layers, {len(cores['kernel'])} cores)"
+                f"({len(need)} layers, {len(cores['kernel'])} cores)",
+                rule="speck-cores",
             )
     by_layer = {i: c for c, i in owner.items()}
     return [by_layer[i] for i in range(len(need))]
