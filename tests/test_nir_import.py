@@ -99,6 +99,43 @@ def test_snntorch_export_imports_and_reproduces_its_spikes(reset, mode, tmp_path
     assert abs(simulate_int(q, x).accuracy(y) - float_acc) <= 0.01
 
 
+def test_snntorch_default_reset_export_is_recognised_and_named(tmp_path):
+    """NIR does not record snnTorch's reset: a graph with its export pattern and no --reset says
+    which reset was assumed and which option gives snnTorch's default, on stderr and in the
+    result; with that option every output spike agrees (the test above)."""
+    from snntorch.export_nir import export_to_nir
+
+    from edgesnn.formats.nir_import import SNNTORCH_RESET, looks_like_snntorch
+
+    net = _snntorch_net("subtract", train_epochs=1)
+    graph = export_to_nir(net, torch.zeros(64))
+    assert looks_like_snntorch(graph)
+    path = tmp_path / "snntorch.nir"
+    nir.write(str(path), graph)
+    res = CliRunner().invoke(app, ["import", str(path), "--out", str(tmp_path / "m.nir"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["warnings"] == [SNNTORCH_RESET]
+    assert f"warning: {SNNTORCH_RESET}" in res.stderr
+    assert "--reset subtract-undecayed" in SNNTORCH_RESET and "reset to zero" in SNNTORCH_RESET
+    chosen = CliRunner().invoke(
+        app, ["import", str(path), "--out", str(tmp_path / "s.nir"), "--json", "--reset", "subtract-undecayed"]
+    )
+    assert json.loads(chosen.stdout)["warnings"] == [] and "warning" not in chosen.stderr
+    # a graph that is not snnTorch's pattern (its own dt, a v_reset) gets no such warning
+    other = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2])}),
+            "fc": nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
+            "lif": nir.LIF(tau=np.full(2, 0.02), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2),
+                           v_reset=np.full(2, -0.5)),
+            "output": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    )  # fmt: skip
+    assert not looks_like_snntorch(other)
+    assert import_graph(other, dt=1e-3)[1].warnings == []
+
+
 def _conv_graph():
     rng = np.random.default_rng(0)
     w = rng.normal(0, 0.5, (4, 1, 3, 3))
@@ -194,7 +231,7 @@ def test_unknown_dt_and_bad_graphs_are_named():
         },
         edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
     )
-    with pytest.raises(ModelFileError, match="pass --dt"):
+    with pytest.raises(ModelFileError, match="edgesnn import FILE.nir --dt SECONDS"):
         import_graph(g)
     net, rep = import_graph(g, dt=0.1)
     assert np.allclose(net.layers[0].neurons.beta, 0.9) and np.allclose(net.layers[0].weight, 0.1)

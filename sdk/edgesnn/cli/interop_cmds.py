@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, drop, emit, handles_errors
+from edgesnn.cli.common import JsonOpt, drop, emit, handles_errors, warn
 
 
 @handles_errors
@@ -22,13 +22,19 @@ def import_cmd(
         Optional[str], typer.Option(help="to_value (NIR), subtract, or subtract-undecayed (snnTorch's default).")
     ] = None,
     compose_dense: Annotated[
-        bool, typer.Option(help="Compose convolutions and pooling into dense matrices (default: keep them).")
+        bool,
+        typer.Option(
+            "--compose-dense", help="Compose convolutions and pooling into dense matrices (default: keep them)."
+        ),
     ] = False,
     json_out: JsonOpt = False,
 ):
     """Import a NIR graph (snnTorch, Norse, Sinabs, Rockpool, ...) as an edgesnn model."""
     res = api.import_nir(file, out, dt=dt, reset=reset, compose_dense=compose_dense)
-    emit({"model": res.pop("model"), **drop(res, "network")}, json_out)
+    for w in res.get("warnings", []):  # on stderr too: a wrong guess here costs accuracy silently
+        warn(w)
+    shown = {"model": res.pop("model"), **drop(res, "network")}
+    emit(shown if json_out or not shown.get("warnings") else drop(shown, "warnings"), json_out)
 
 
 @handles_errors

@@ -83,7 +83,41 @@ def infer_dt(graph: nir.NIRGraph, dt: float | None) -> tuple[float, str]:
         )
         if np.all(np.isfinite(allr)) and np.allclose(allr, allr[0], rtol=1e-6) and allr[0] < taus.min():
             return float(allr[0]), "r = tau/dt on every neuron (snnTorch's convention)"
-    raise ModelFileError("cannot tell the time step of this NIR graph: pass --dt (seconds)")
+    raise ModelFileError(
+        "cannot tell the time step of this NIR graph: import it with its step, "
+        "`edgesnn import FILE.nir --dt SECONDS --out MODEL.nir` (api.import_nir(..., dt=SECONDS))"
+    )
+
+
+#: What the import says of a graph that looks exported by snnTorch when no reset was chosen.
+SNNTORCH_RESET = (
+    "this graph looks exported by snnTorch (dt = 1e-4, r = tau/dt, v_leak = v_reset = 0), and NIR does "
+    "not record snnTorch's reset mechanism: assumed reset to zero (snnTorch reset_mechanism='zero', "
+    "--reset to_value); if the network was trained with snnTorch's default reset_mechanism='subtract', "
+    "import it with --reset subtract-undecayed"
+)
+
+
+def looks_like_snntorch(graph: nir.NIRGraph) -> bool:
+    """True for a graph whose every neuron population carries snnTorch's ``export_to_nir``
+    pattern: ``r = tau / 1e-4`` (its fixed dt), ``v_leak = 0`` and ``v_reset = 0`` (written
+    for every reset mechanism), and a CubaLIF's ``w_in = tau_syn / 1e-4``."""
+    pops = [n for n in graph.nodes.values() if isinstance(n, (nir.LIF, nir.CubaLIF))]
+    if not pops:
+        return False
+    for n in pops:
+        tau = np.asarray(n.tau if isinstance(n, nir.LIF) else n.tau_mem, float).ravel()
+        pattern = [
+            np.allclose(np.asarray(n.r, float).ravel() * 1e-4, tau, rtol=1e-5, atol=0),
+            not np.any(np.asarray(n.v_leak, float)),
+            not np.any(np.asarray(n.v_reset, float)),
+        ]
+        if isinstance(n, nir.CubaLIF):
+            syn = np.asarray(n.tau_syn, float).ravel()
+            pattern.append(np.allclose(np.asarray(n.w_in, float).ravel() * 1e-4, syn, rtol=1e-5, atol=0))
+        if not all(pattern):
+            return False
+    return True
 
 
 def _neurons(node, n: int, dt: float, reset: str | None, warn: list[str], name: str):
@@ -149,6 +183,8 @@ def import_graph(
         reset = "subtract"
     step, source = infer_dt(graph, dt)
     rep = ImportReport(dt=step, dt_source=source)
+    if reset is None and "edgesnn.format" not in md and looks_like_snntorch(graph):
+        rep.warnings.append(SNNTORCH_RESET)
     succ: dict[str, list[str]] = {}
     for a, b in graph.edges:
         succ.setdefault(a, []).append(b)
