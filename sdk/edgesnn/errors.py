@@ -3,9 +3,30 @@
 Every message is one line that names the cause (the file, the value, the rule).
 """
 
+from collections.abc import Callable, Sequence
+
 
 class EdgesnnError(Exception):
-    """Base class of every error edgesnn raises on bad input."""
+    """Base class of every error edgesnn raises on bad input.
+
+    A message that names arguments writes them as ``{name}`` and lists them in ``names``: the
+    Python API's message spells them as the function's arguments (``hidden``), the command line
+    as its options (``--hidden``, :meth:`cli_message`)."""
+
+    def __init__(self, message: str = "", *, names: Sequence[str] = ()):
+        self.template, self.names = message, tuple(names)
+        super().__init__(self._spelled(lambda n: n))
+
+    def _spelled(self, spell: Callable[[str], str]) -> str:
+        return self.template.format(**{n: spell(n) for n in self.names}) if self.names else self.template
+
+    def cli_message(self) -> str:
+        """The message with each named argument as its command-line option."""
+        return self._spelled(lambda n: "--" + n.replace("_", "-"))
+
+
+class ArgumentError(EdgesnnError, ValueError):
+    """Arguments that are missing, that conflict, or that do not apply (the message names them)."""
 
 
 class ModelFileError(EdgesnnError):
@@ -29,7 +50,12 @@ class BoardError(EdgesnnError):
 
 
 class FitError(EdgesnnError):
-    """A model breaks one of a board's rules (the message names the rule, board, limit and layer)."""
+    """A model breaks one of a board's rules (the message names the rule, board, limit and layer);
+    ``rule`` is the rule's name where the raiser knows it."""
+
+    def __init__(self, message: str, rule: str | None = None, *, names: Sequence[str] = ()):
+        super().__init__(message, names=names)
+        self.rule = rule
 
 
 class BuildError(EdgesnnError):

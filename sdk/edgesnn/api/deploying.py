@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesnn.api.model import PathLike, quantized
+from edgesnn.errors import ArgumentError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 if TYPE_CHECKING:  # the device stack (pyserial, board files) loads only when a device is used
@@ -119,7 +120,9 @@ def open_device(
 ) -> Deployment:
     """``deploy`` when a board is named, else ``connect`` to the port."""
     if board is None and port is None:
-        raise ValueError("give --board (deploy first) or --port (a device already deployed)")
+        raise ArgumentError(
+            "give {board} (deploy first) or {port} (a device already deployed)", names=["board", "port"]
+        )
     if board is not None:
         return deploy(model, board, out, port=port, timeout=timeout, learn_layer=learn_layer)
     return connect(model, port, timeout=timeout)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgesnn.api.deploying import connect, deploy, flash_plan, open_device  # noqa: F401  (the API's names)
 from edgesnn.api.model import PathLike, quantized
-from edgesnn.errors import DeviceError
+from edgesnn.errors import ArgumentError, DeviceError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
 
@@ -181,7 +181,10 @@ def stream(
         from edgesnn.api.stream_device import stream_recording
 
         if early_exit is not None or limit is not None:
-            raise ValueError("a stream runs continuously: --early-exit and --limit do not apply (use --seconds)")
+            raise ArgumentError(
+                "a stream runs continuously: {early_exit} and {limit} do not apply (use {seconds})",
+                names=["early_exit", "limit", "seconds"],
+            )
         return stream_recording(
             qnet,
             board=board,

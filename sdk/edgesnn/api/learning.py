@@ -13,10 +13,12 @@ from edgesnn.api.device import open_device
 from edgesnn.api.firmware import quantized
 from edgesnn.api.model import PathLike, save
 from edgesnn.device.client import Device
-from edgesnn.errors import DeviceError
+from edgesnn.errors import ArgumentError, DeviceError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
-Tick = Callable[[str], None]  # progress: called once per sample streamed, with a phase name
+#: progress: called once per sample streamed (before, during and after learning) with the phase
+#: and the number of calls the whole run makes
+Tick = Callable[[str, int], None]
 
 
 def weakened(qnet: QuantNetwork, layer: int, seed: int, spread: int) -> QuantNetwork:
@@ -64,7 +66,9 @@ def learn(
     The learned model is always written (``save_to``, default ``MODEL-learned.qsnn``), also when
     persisting on the device fails; ``persist`` is checked against the device's capabilities
     before anything is streamed. Result: ``accuracy_before``, ``accuracy_after``,
-    ``weight_mismatches`` (0 is the promise), ``model``, ``persist_error`` if any.
+    ``weight_mismatches`` (0 is the promise), ``model``, ``persist_error`` if any. ``on_row``
+    gets each training sample's row as it streams; ``progress(phase, total)`` is called once per
+    sample streamed (accuracy before, learning, accuracy after), ``total`` times in all.
 
     ```python
     r = edgesnn.api.learn("digits.qsnn", board="qemu-mps2-an385", reinit=True)
@@ -94,14 +98,21 @@ def learn(
     x_te, y_te, _ = model_inputs(qnet, dataset, "test", eval_limit, name)
     d = open_device(qnet, board, port, out, learn_layer=li)
     L = qnet.layers[li]
-    tick = progress or (lambda phase: None)
+    total = 2 * len(y_te) + len(y_tr)
+
+    def tick(phase: str) -> None:
+        if progress is not None:
+            progress(phase, total)
+
     persist_error, seq = None, None
     try:
         dev = d.device
         if dev.info().learn_layer != li:
             raise ValueError(f"the device learns layer {dev.info().learn_layer}, not layer {li}")
         if persist and not dev.info().capabilities & CAP_PERSIST:  # say so before a long run, not after
-            raise ValueError(f"board {d.board} has no persistent storage: run without --persist")
+            raise ArgumentError(
+                f"board {d.board} has no persistent storage: run without {{persist}}", names=["persist"]
+            )
         dev.set_plasticity(replace(cfg, mode="off"))
         acc_before = device_accuracy(dev, x_te, y_te, lambda: tick("accuracy before"))
         dev.set_plasticity(cfg)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesnn.api.model import PathLike
+from edgesnn.errors import ArgumentError
 
 
 def plot(
@@ -45,7 +46,7 @@ def plot(
         if dataset is None and m is not None:
             dataset = str(m)  # `plot events FILE.npz` reads naturally too
         if dataset is None:
-            raise ValueError("plot events needs --dataset")
+            raise ArgumentError("plot events needs {dataset}", names=["dataset"])
         return make.plot_events(dataset, sample, out, steps[0] if steps else None)
     if kind == "confusion":
         return make.plot_confusion(make.need_model(kind, m), dataset, out)
@@ -55,7 +56,9 @@ def plot(
         return make.plot_energy([Path(r) for r in reports or []], out)
     if kind == "energy-stream":
         if not reports or len(reports) != 1:
-            raise ValueError("plot energy-stream needs --reports with one `edgesnn energy --duty-sweep --json` output")
+            raise ArgumentError(
+                "plot energy-stream needs {reports}: one `edgesnn energy --duty-sweep --json` output", names=["reports"]
+            )
         return make.plot_energy_stream(Path(reports[0]), out)
     if kind == "quantization":
         return make.plot_quantization(make.need_model(kind, m), dataset, sample, out)

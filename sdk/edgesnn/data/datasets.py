@@ -33,7 +33,7 @@ import numpy as np
 from edgesnn.data.encoding import ENCODINGS, encode
 from edgesnn.data.events import bin_split, events_per_sample, frame_shape
 from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
-from edgesnn.errors import DatasetError
+from edgesnn.errors import ArgumentError, DatasetError
 
 BUILTIN = ("digits", "saccade-digits", "digits-rows", "saccade-digits-stream")
 #: digits-rows: timesteps per image row
@@ -348,7 +348,11 @@ def model_inputs(
     model, dataset: str | None, split: str = "test", limit: int | None = None, model_name: str = "the model"
 ) -> tuple[np.ndarray, np.ndarray, Any]:
     """A model's inputs from a data set (default: the one it was trained on), shapes checked."""
-    name = dataset or model.input_spec.get("dataset") or "digits"
+    name = dataset or model.input_spec.get("dataset")
+    if not name:  # guessing one would report a figure on data the model never saw
+        raise ArgumentError(
+            f"{model_name} records no data set: name one ({{dataset}} NAME or FILE.npz)", names=["dataset"]
+        )
     ds = open_any(name)  # a stream gives its windows
     spec = ds.model_spec(model.input_spec)
     check_model_fits(ds, spec, model.n_inputs, model_name)

@@ -50,7 +50,9 @@ def cmsis_nn_dir(given: str | os.PathLike | None) -> Path:
     """The CMSIS-NN folder: the argument, else $EDGESNN_CMSIS_NN; BuildError naming what is missing."""
     where = given or os.environ.get("EDGESNN_CMSIS_NN")
     if not where:
-        raise BuildError("the int8 ANN baseline needs CMSIS-NN: give --cmsis-nn DIR or set EDGESNN_CMSIS_NN")
+        raise BuildError(
+            "the int8 ANN baseline needs CMSIS-NN: give {cmsis_nn} DIR or set EDGESNN_CMSIS_NN", names=["cmsis_nn"]
+        )
     d = Path(where)
     missing = [s for s in ("Include/arm_nnfunctions.h", *SOURCES) if not (d / s).is_file()]
     if missing:

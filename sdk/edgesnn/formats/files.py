@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from edgesnn.errors import ModelFileError
@@ -32,6 +33,7 @@ def save_model(model: Network | QuantNetwork, path: str | os.PathLike) -> Path:
     """Save a float network as NIR, a quantized one as ``.qsnn`` (or as NIR with the integer
     model in its metadata when ``path`` ends in ``.nir``); returns the path."""
     path = Path(path)
+    model = _record_dataset(model, path)
     if isinstance(model, QuantNetwork) and path.suffix != ".nir":
         data = qmodel.to_bytes(model)
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
@@ -54,9 +56,41 @@ def save_model(model: Network | QuantNetwork, path: str | os.PathLike) -> Path:
     return path
 
 
+def _record_dataset(model, path: Path):
+    """The model with its data set file recorded relative to the model file (so the pair can
+    move together, and the model works from any directory) and absolute as a fallback; built-in
+    names and files that do not exist here are kept as they are."""
+    name = model.input_spec.get("dataset")
+    if not name or not Path(name).is_file():
+        return model
+    absolute = Path(name).resolve()
+    rel = os.path.relpath(absolute, path.parent.resolve())
+    return replace(model, input_spec={**model.input_spec, "dataset": rel, "dataset_absolute": str(absolute)})
+
+
+def _resolve_dataset(model, path: Path):
+    """The model with its recorded data set file found: beside the model file (where
+    ``save_model`` records it), else at its absolute path, else as recorded (models saved
+    earlier recorded it relative to the directory they were trained in)."""
+    name = model.input_spec.get("dataset")
+    if not name:
+        return model
+    tries = [] if Path(name).is_absolute() else [path.parent / name]
+    tries += [Path(model.input_spec["dataset_absolute"])] if model.input_spec.get("dataset_absolute") else []
+    for found in tries:
+        if found.is_file():
+            return replace(model, input_spec={**model.input_spec, "dataset": str(found)})
+    return model
+
+
 def load_model(path: str | os.PathLike) -> Network | QuantNetwork:
-    """Load a float (NIR) or quantized (.qsnn) model, raising ModelFileError with the cause."""
+    """Load a float (NIR) or quantized (.qsnn) model, raising ModelFileError with the cause; a
+    data set file it records is looked up beside the model file first."""
     path = Path(path)
+    return _resolve_dataset(_load(path), path)
+
+
+def _load(path: Path) -> Network | QuantNetwork:
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     data = path.read_bytes()

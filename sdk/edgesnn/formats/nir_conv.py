@@ -124,7 +124,9 @@ def per_channel(values: np.ndarray, channels: int, what: str, where: str) -> np.
     v = np.broadcast_to(np.asarray(values, float), (channels * (np.size(values) // channels or 1),))
     rows = v.reshape(channels, -1)
     if not np.all(rows == rows[:, :1]):
-        raise ModelFileError(f"{where}: {what} differs between neurons of one channel; use --compose-dense")
+        raise ModelFileError(
+            f"{where}: {what} differs between neurons of one channel; use {{compose_dense}}", names=["compose_dense"]
+        )
     return rows[:, 0].copy()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.errors import DatasetError, ModelFileError
+from edgesnn.errors import ArgumentError, DatasetError, ModelFileError
 from edgesnn.plot import figures
 
 KINDS = ("raster", "events", "confusion", "quantization", "timesteps", "energy", "energy-stream", "stream")
@@ -41,7 +41,7 @@ def plot_raster(
             title = f"{stream_file.name}: sample {k}, label {int(z['labels'][k])}, device predicted {int(z['prediction'][k])}"
         return {"plot": str(figures.raster(rows, title, out)), "sample": k, "source": "device stream"}
     if model_path is None:
-        raise ValueError("raster needs a MODEL (or --from-stream FILE)")
+        raise ArgumentError("raster needs a MODEL (or {from_stream} FILE)", names=["from_stream"])
     from edgesnn.data.datasets import model_inputs
     from edgesnn.fixedpoint import simulate
 
@@ -149,7 +149,11 @@ def plot_timesteps(model_path: Path, dataset: str | None, out: Path, steps: list
     from edgesnn.fixedpoint import simulate
 
     m = _model(model_path)
-    ds = open_dataset(dataset or m.input_spec.get("dataset") or "digits")
+    if not (dataset or m.input_spec.get("dataset")):
+        raise ArgumentError(
+            f"{model_path} records no data set: name one ({{dataset}} NAME or FILE.npz)", names=["dataset"]
+        )
+    ds = open_dataset(dataset or m.input_spec["dataset"])
     if ds.kind == "spikes":
         raise DatasetError(f"data set {ds.name!r} holds spikes of fixed length; timesteps cannot vary")
     if not steps or min(steps) < 1:
@@ -174,7 +178,7 @@ def plot_energy(reports: list[Path], out: Path) -> dict:
     from edgesnn.plot import figures
 
     if not reports:
-        raise ValueError("plot energy needs --reports: files written by `edgesnn energy --json`")
+        raise ArgumentError("plot energy needs {reports}: files written by `edgesnn energy --json`", names=["reports"])
     points = []
     for path in reports:
         try:
