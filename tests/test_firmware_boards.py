@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from edgesnn.firmware import platformio
 from edgesnn.firmware.boards import BoardError, FitError, all_boards, get_board, load_board_file
 from edgesnn.firmware.build import FORBIDDEN
+from edgesnn.firmware.render import ABI_VERSION
 from edgesnn.firmware.verify import verify
 from edgesnn.fixedpoint import quantize
+from edgesnn.fixedpoint.contract import CONTRACT_VERSION
 from edgesnn.ir import LIF, CubaLIF, Dense, Network
 from tests.strategies import quant_networks, spike_inputs
 from tests.test_kits import EXPORT_ONLY, MODEL_COMPARED, VENDOR_CHECKED
@@ -138,7 +140,12 @@ def test_emulated_board_bit_exact_on_digits(name, tmp_path):
     x, _ = encoded("digits", "test")
     res = verify(qnet, board, x[:60], tmp_path)
     assert res["samples"] == 60 and res["mismatches"] == 0, res
-    assert res["hello"].split()[2] == f"{qnet.hash32:08x}"
+    assert res["firmware"] == {
+        "board": name,
+        "model_hash32": f"{qnet.hash32:08x}",
+        "abi_version": ABI_VERSION,
+        "contract_version": CONTRACT_VERSION,
+    }
     b = res["build"]
     assert 0 < b["flash_runtime_bytes"] < 4096 and b["flash_model_bytes"] > 0 and b["ram_bytes"] > 0
 

@@ -3,6 +3,9 @@ command calls :mod:`edgesnn.api` and prints (``--json``: one JSON object)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 
 from edgesnn import api
@@ -14,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: options in two columns at any width, usage in words
     help="Spiking neural networks on small devices: train, quantize, simulate, build, deploy.",
 )
 
@@ -102,8 +106,58 @@ def version_cmd(json_out: JsonOpt = False):
     emit(api.version(), json_out)
 
 
-def main() -> None:
-    app()
+#: What an option's value is called in --help (click's classic names, not typer's ``<str>``).
+METAVARS = {str: "TEXT", Path: "PATH", int: "INTEGER", float: "NUMBER"}
+
+
+def command() -> Any:
+    """The click command of the whole CLI, its help in classic words: ``MODEL`` for an
+    argument (typer 0.2x writes ``{model}`` and ``<path>``), ``--limit INTEGER`` for an option.
+    The metavar and the two display hooks are typer's; tests/test_cli.py pins the result."""
+    cmd = typer.main.get_command(app)
+    for sub in _walk(cmd):
+        for p in sub.params:
+            kind = getattr(getattr(p, "type_descriptor", None), "annotation", None)
+            if p.param_type_name == "argument":
+                p.metavar = p.name.upper()
+                p._usage_display_name = p._rich_display_name = lambda p=p: p.metavar
+                p.display_type_rich = lambda ctx=None: ""
+            elif not getattr(p, "is_flag", False) and p.metavar is None:
+                base = getattr(kind, "__args__", (kind,))[0] if kind is not None else None  # Optional[X]
+                p.metavar = METAVARS.get(base, "VALUE") if isinstance(base, type) else "VALUE"
+    return cmd
+
+
+def _walk(cmd: Any) -> list[Any]:
+    return [cmd, *(c for sub in getattr(cmd, "commands", {}).values() for c in _walk(sub))]
+
+
+def main(args: list[str] | None = None) -> None:
+    """The console script: a usage error (unknown option, bad value, missing argument) is one
+    ``error:`` line naming it and the help to read, exit 2, as every other error."""
+    import sys
+
+    try:  # typer >= 0.24 carries its own click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx  # type: ignore[no-redef]
+
+    cmd = command()
+    try:
+        code = cmd.main(args=args, prog_name="edgesnn", standalone_mode=False)
+    except cx.NoArgsIsHelpError:  # `edgesnn` alone, or a group alone: typer printed its help
+        code = 0
+    except cx.UsageError as e:
+        where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        sys.stderr.write(f"error: {' '.join(e.format_message().split())}{where}\n")
+        code = 2
+    except cx.ClickException as e:
+        sys.stderr.write(f"error: {' '.join(e.format_message().split())}\n")
+        code = e.exit_code
+    except typer.Abort:
+        sys.stderr.write("error: interrupted\n")
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ def emit(result: dict, as_json: bool, human: Callable[[dict], None] | None = Non
     elif human is not None:
         human(result)
     else:
-        for k, v in _plain(result).items():
-            typer.echo(f"{k}: {v}")
+        from edgesnn.cli.readable import lines
+
+        for ln in lines(_plain(result)):
+            typer.echo(ln)
 
 
 def line(obj: dict) -> None:
@@ -74,6 +76,36 @@ def progress_bar(total: int | None, label: str, enabled: bool) -> Any:
     )
 
 
+class LazyBar:
+    """A one-task progress bar drawn from its first ``update``, not before: an option or data
+    error found while a command prepares leaves no empty bar above the ``error:`` line."""
+
+    def __init__(self, total: int | None, label: str, enabled: bool):
+        self.bar = progress_bar(total, label, enabled)
+        self.total, self.task, self.label = total, None, label
+
+    def update(self, advance: int = 0, total: int | None = None, **fields: Any) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total or self.total, info="")
+        elif total is not None:
+            self.bar.update(self.task, total=total)
+        self.bar.update(self.task, advance=advance, **fields)
+
+    def __enter__(self) -> LazyBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.bar.stop()
+
+
+def table_console() -> Console:
+    """Where tables go: the terminal's width on a terminal; piped, wide enough that no cell is
+    cut (rich would otherwise assume 80 columns and shorten board names)."""
+    return Console() if sys.stdout.isatty() else Console(width=400)
+
+
 def echo_instructions(r: dict) -> None:
     """The instruction counts of a stream or demo summary, where the board counts them: in
     ``esnn_step``, then everything the device ran for the link."""
@@ -87,6 +119,11 @@ def echo_instructions(r: dict) -> None:
             f"end to end (protocol, frames and replies included) {r['end_to_end_instructions_per_inference']:.0f} "
             f"({r['end_to_end_instructions_per_synaptic_event']:.2f} per synaptic event)"
         )
+
+
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr (shown with ``--json`` too: stdout stays JSON)."""
+    sys.stderr.write(f"warning: {message}\n")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -105,7 +142,8 @@ def handles_errors(func: Callable) -> Callable:
         except typer.Exit:
             raise
         except (EdgesnnError, ValueError, OSError) as e:
-            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            msg = e.cli_message() if isinstance(e, EdgesnnError) else str(e)  # options, not arguments
+            fail(msg.splitlines()[0] if msg else type(e).__name__)
         except KeyboardInterrupt:
             fail("interrupted", 130)
 

@@ -10,7 +10,7 @@ import typer
 
 from edgesnn import api
 from edgesnn.api.defaults import DEFAULT_BOARD
-from edgesnn.cli.common import JsonOpt, echo_instructions, emit, err_console, handles_errors, progress_bar
+from edgesnn.cli.common import JsonOpt, LazyBar, echo_instructions, emit, err_console, handles_errors
 
 
 @handles_errors
@@ -25,14 +25,12 @@ def demo_cmd(
     """Train (or reuse) -> quantize -> simulate -> build -> deploy to an emulated board -> stream; print the figures."""
     say = (lambda msg: None) if json_out else err_console.print
     rows: list[dict] = []
-    with progress_bar(epochs, "training", not json_out) as tbar, progress_bar(450, "streaming", not json_out) as sbar:
-        ttask = tbar.add_task("train", total=epochs, info="")
-        stask = sbar.add_task("stream", total=None, info="")
+    test_samples = api.data_info("digits")["samples_test"]  # the demo streams the whole test split
+    with LazyBar(epochs, "training", not json_out) as tbar, LazyBar(test_samples, "streaming", not json_out) as sbar:
 
         def on_row(r: dict) -> None:
             rows.append(r)
             sbar.update(
-                stask,
                 advance=1,
                 info=f"pred {r['prediction']} label {r['label']}  acc "
                 f"{np.mean([q['correct'] for q in rows]):.2%}  "
@@ -46,7 +44,9 @@ def demo_cmd(
             board=board,
             retrain=retrain,
             say=say,
-            train_progress=lambda h: tbar.update(ttask, advance=1, info=f"loss {h['loss']:.4f}"),
+            train_progress=lambda h: tbar.update(
+                advance=1 if h["epoch"] else 0, info=f"loss {h['loss']:.4f}" if h["epoch"] else ""
+            ),
             on_row=on_row,
         )
     emit(result, json_out, None if json_out else _human)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors
+from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors, table_console
 
 
 @handles_errors
@@ -19,38 +19,42 @@ def boards_cmd(json_out: JsonOpt = False):
     if json_out:
         emit({"boards": rows}, True)
         return
-    from rich.console import Console
-    from rich.table import Table
+    from edgesnn.cli.readable import size, table
 
-    t = Table("board", "kind", "cpu", "flash", "RAM", "weights persist in", "verified")
-    for r in rows:
-        if r["kind"] == "kit":
-            continue
-        t.add_row(
-            r["name"],
-            r["kind"],
-            r["cpu"],
-            f"{r['flash_bytes'] // 1024} KB",
-            f"{r['ram_bytes'] // 1024} KB",
-            r["storage"] or ("a file" if r["name"] == "host" else "-"),
-            r["verified"],
-        )
-    Console().print(t)
-    k = Table("kit", "chip", "dialect", "inputs", "hidden", "outputs", "weight/state bits", "verified")
-    for r in rows:
-        if r["kind"] == "kit":
-            lim = r["limits"]
-            k.add_row(
+    console = table_console()
+    table(
+        ["board", "kind", "cpu", "flash", "RAM", "weights persist in", "verified"],
+        [
+            [
+                r["name"],
+                r["kind"],
+                r["cpu"],
+                size(r["flash_bytes"]),
+                size(r["ram_bytes"]),
+                r["storage"] or ("a file" if r["name"] == "host" else "-"),
+                r["verified"],
+            ]
+            for r in rows
+            if r["kind"] != "kit"
+        ],
+        console,
+    )
+    table(
+        ["kit", "chip", "dialect", "inputs", "hidden", "outputs", "weight/state bits", "verified"],
+        [
+            [
                 r["name"],
                 r["cpu"],
                 r["dialect"],
-                str(lim["inputs"]),
-                str(lim["hidden"]),
-                str(lim["outputs"]),
-                f"{lim['weight_bits']}/{lim['state_bits']}",
+                *(f"{r['limits'][k]:,}" for k in ("inputs", "hidden", "outputs")),
+                f"{r['limits']['weight_bits']}/{r['limits']['state_bits']}",
                 r["verified"],
-            )
-    Console().print(k)
+            ]
+            for r in rows
+            if r["kind"] == "kit"
+        ],
+        console,
+    )
 
 
 @handles_errors
@@ -84,7 +88,7 @@ def verify_cmd(
         Optional[int], typer.Option(min=1, help="Samples to compare (default 450; kits: the whole test split).")
     ] = None,
     count_instructions: Annotated[
-        bool, typer.Option(help="Run QEMU with -icount shift=7 and report instructions.")
+        bool, typer.Option("--count-instructions", help="Run QEMU with -icount shift=7 and report instructions.")
     ] = False,
     seconds: Annotated[
         Optional[float], typer.Option(min=0.001, help="Streams: only the first S seconds of the test recording.")

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, drop, emit, err_console, handles_errors, line, progress_bar
+from edgesnn.cli.common import JsonOpt, LazyBar, drop, emit, err_console, handles_errors, line, progress_bar
 
 
 @handles_errors
@@ -38,13 +38,14 @@ def learn_cmd(
     save: Annotated[
         Optional[Path], typer.Option(help="Where to write the learned model (default: MODEL-learned.qsnn).")
     ] = None,
-    persist: Annotated[bool, typer.Option(help="Also save the weights in the device's persistent storage.")] = False,
+    persist: Annotated[
+        bool, typer.Option("--persist", help="Also save the weights in the device's persistent storage.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Build folder when deploying.")] = Path("build/learn"),
     json_out: JsonOpt = False,
 ):
     """Stream labelled samples with plasticity on, read the weights back, compare with the host, save."""
-    with progress_bar(None, "learning", not json_out) as bar:  # samples before, during and after learning
-        task = bar.add_task("learn", total=None, info="")
+    with LazyBar(None, "learning", not json_out) as bar:  # samples before, during and after learning
         summary = api.learn(
             model,
             board=board,
@@ -62,7 +63,7 @@ def learn_cmd(
             persist=persist,
             out=out,
             on_row=line if json_out else None,
-            progress=lambda phase: bar.update(task, advance=1, info=phase),
+            progress=lambda phase, total: bar.update(advance=1, total=total, info=phase),
         )
     if json_out:
         line(summary)

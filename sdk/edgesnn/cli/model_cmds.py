@@ -8,24 +8,34 @@ from typing import Annotated, Optional
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, drop, emit, handles_errors, progress_bar
+from edgesnn.cli.common import JsonOpt, LazyBar, drop, emit, handles_errors, table_console
 from edgesnn.cli.stream_view import print_simulated_stream
 
 DatasetOpt = Annotated[
-    str, typer.Option(help="Built-in data set (digits, saccade-digits) or a .npz file (docs/data.md).")
+    Optional[str],
+    typer.Option(
+        help="Built-in data set (digits, digits-rows, saccade-digits, saccade-digits-stream) or a .npz file "
+        "(docs/data.md); default digits, or the kit's."
+    ),
 ]
 
 
 @handles_errors
 def train_cmd(
-    dataset: DatasetOpt = "digits",
+    dataset: DatasetOpt = None,
     out: Annotated[Path, typer.Option(help="Where to write the float model (NIR).")] = Path("model.nir"),
     epochs: Annotated[int, typer.Option(min=1)] = 40,
     seed: Annotated[int, typer.Option()] = 0,
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden layer size (model mlp).")] = 256,
+    hidden: Annotated[
+        Optional[int], typer.Option(min=1, help="Hidden layer size (mlp, rnn); default 256, or the kit's.")
+    ] = None,
     model: Annotated[
-        str, typer.Option(help="Architecture: mlp, conv, or a .toml/.json architecture file (docs/training.md).")
-    ] = "mlp",
+        Optional[str],
+        typer.Option(
+            help="Architecture: mlp, rnn (recurrent), conv, or a .toml/.json file (docs/training.md); "
+            "default mlp, or the kit's."
+        ),
+    ] = None,
     timesteps: Annotated[
         Optional[int], typer.Option(min=1, help="Steps per sample (default 25; a spikes file: its own).")
     ] = None,
@@ -44,9 +54,14 @@ def train_cmd(
         Optional[str], typer.Option(help="A neuromorphic kit (xylo-imu, loihi2, ...): train in its chip's arithmetic.")
     ] = None,
     neuron: Annotated[str, typer.Option(help="lif, or cuba (current-based; float: with --no-qat).")] = "lif",
-    beta: Annotated[float, typer.Option(help="Membrane decay per step (0: stateless, as Akida).")] = 0.9,
+    beta: Annotated[
+        Optional[float], typer.Option(min=0, max=1, help="Membrane decay per step; default 0.9, or the kit's.")
+    ] = None,
     beta_syn: Annotated[float, typer.Option(help="Synaptic current decay per step (cuba and kits).")] = 0.5,
-    weight_bits: Annotated[int, typer.Option(min=2, max=8, help="Weight width of quantization-aware training.")] = 8,
+    weight_bits: Annotated[
+        Optional[int],
+        typer.Option(min=2, max=8, help="Weight width of quantization-aware training; default 8, or the kit's."),
+    ] = None,
     window: Annotated[
         Optional[int], typer.Option(min=1, help="Streams: training window, timesteps (default 30).")
     ] = None,
@@ -61,11 +76,16 @@ def train_cmd(
 
     Data-parallel on several processes or machines: `torchrun --nproc-per-node N -m edgesnn train ...`.
     """
-    with progress_bar(epochs, "training", not json_out) as bar:
-        task = bar.add_task("train", total=epochs, info="")
+    with LazyBar(epochs, "training", not json_out) as bar:
 
         def progress(h: dict) -> None:
-            bar.update(task, advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%}")
+            if h["epoch"] == 0:  # data ready, options accepted: draw the bar
+                bar.update(info="first epoch")
+                return
+            # the training forward pass, not the result's figure (the float model simulated)
+            bar.update(
+                advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%} (training pass)"
+            )
 
         res = api.train(
             dataset,
@@ -94,7 +114,29 @@ def train_cmd(
             progress=progress,
         )
     if res is not None:  # None on torchrun ranks other than 0
-        emit(drop(res, "network"), json_out)
+        emit(drop(res, "network"), json_out, None if json_out else lambda r: _print_train(r, board))
+
+
+def _print_train(r: dict, board: str | None) -> None:
+    from edgesnn.cli.readable import lines
+
+    if "model" in r:
+        typer.echo(f"wrote {r['model']} (float model, NIR)")
+    if "test_accuracy" in r:
+        typer.echo(
+            f"test accuracy {r['test_accuracy']:.2%}: the trained float model simulated on the test split "
+            "(the bar showed the training pass)"
+        )
+    if "int_accuracy" in r:
+        typer.echo(f"integer accuracy {r['int_accuracy']:.2%}: the {r['dialect']} dialect, what the chip computes")
+    if r.get("kit_defaults"):
+        typer.echo("kit defaults: " + ", ".join(f"{k} {v}" for k, v in r["kit_defaults"].items()))
+    rest = drop(r, "model", "test_accuracy", "int_accuracy", "kit_defaults")
+    for ln in lines(rest):
+        typer.echo(ln)
+    if "model" in r:
+        kit = f" --board {board}" if board else ""
+        typer.echo(f"next: edgesnn quantize {r['model']}{kit} --out {Path(r['model']).with_suffix('.qsnn')}")
 
 
 @handles_errors
@@ -134,17 +176,27 @@ def quantize_cmd(
 
 
 def _print_quant(r: dict) -> None:
-    typer.echo(f"wrote {r['model']}  hash {r['hash'][:16]}  dialect {r['dialect']}")
+    from edgesnn.cli.readable import lines, number
+
+    where = f"wrote {r['model']}, " if "model" in r else ""
+    typer.echo(
+        f"{where}hash {r['hash'][:16]}, {r['weight_bits']}-bit weights, {r['state_bits']}-bit states, {r['dialect']} dialect"
+    )
     for L in r["layers"]:
         typer.echo(
-            f"  layer {L['layer']} {L['shape']} {L['neuron']}: shift {L['shift']}, "
-            f"threshold {L['threshold_min']}..{L['threshold_max']}, "
-            f"weights at limit {L['weights_at_limit']}, state writes at limit {L['state_writes_at_limit']}"
+            f"  layer {L['layer']} ({L['shape'][0]} × {L['shape'][1]} {L['neuron']}): shift {L['shift']}, "
+            f"threshold {number(L['threshold_min'])}..{number(L['threshold_max'])}, "
+            f"weights at limit {number(L['weights_at_limit'])}, state writes at limit {number(L['state_writes_at_limit'])}"
         )
     typer.echo(
-        f"float accuracy {r['float_accuracy']:.2%}   integer accuracy {r['int_accuracy']:.2%}   "
+        f"float accuracy {r['float_accuracy']:.2%}, integer accuracy {r['int_accuracy']:.2%}, "
         f"prediction agreement {r['prediction_agreement']:.2%}"
     )
+    shown = {"model", "hash", "weight_bits", "state_bits", "dialect", "layers", "float_accuracy", "int_accuracy"}
+    for ln in lines({k: v for k, v in r.items() if k not in shown | {"prediction_agreement"}}):
+        typer.echo(ln)
+    if "model" in r:
+        typer.echo(f"next: edgesnn simulate {r['model']}, or edgesnn verify {r['model']} --board BOARD")
 
 
 @handles_errors
@@ -198,7 +250,6 @@ def info_cmd(
 
 
 def _print_info(r: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     head = f"{r['model']}: {r['kind']} model {r['name']!r}, {r['n_inputs']} inputs -> {r['n_outputs']} outputs"
@@ -240,7 +291,7 @@ def _print_info(r: dict) -> None:
                 f"{beta[0]:.3g}..{beta[1]:.3g}" if beta else "-",
                 "yes" if L["recurrent"] else "no",
             )
-    Console().print(t)
+    table_console().print(t)
     spec = r.get("input_spec") or {}
     if spec:
         typer.echo("input: " + ", ".join(f"{k} {v}" for k, v in spec.items()))

@@ -48,6 +48,7 @@ class Device:
         self._hello: codec.Hello | None = None
         self._pending: list[codec.Frame] = []  # decoded but not yet examined (several per read)
         self.ignored_frames = 0
+        self.sync_pings = 0  # pings sent by sync() while the device booted (not retransmissions)
         self._auto_steps = 255  # run_sample's timesteps per frame when it chooses (halved on damage)
 
     @classmethod
@@ -151,15 +152,26 @@ class Device:
     # --- messages -------------------------------------------------------------------------
 
     def sync(self, timeout: float = 10.0) -> None:
-        """Ping until the device answers (after boot the first bytes can stall about a second)."""
+        """Ping until the device answers (after boot the first bytes can stall about a second).
+
+        Pings sent while the device boots are not retransmissions of a lost request: they are
+        counted in ``sync_pings``, and the link counters (``retransmissions``, ``damaged_requests``,
+        ``ignored_frames``: boot noise and replies to earlier pings) start from here."""
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.request(codec.PING, b"sync", timeout=0.3)
-                return
-            except DeviceError:
-                if time.monotonic() > deadline:
-                    raise DeviceError(f"device on {self.port} did not answer within {timeout:.0f} s") from None
+        counters = (self.retransmissions, self.damaged_requests, self.ignored_frames)
+        sent = 0
+        try:
+            while True:
+                sent += 1
+                try:
+                    self.request(codec.PING, b"sync", timeout=0.3)
+                    return
+                except DeviceError:
+                    if time.monotonic() > deadline:
+                        raise DeviceError(f"device on {self.port} did not answer within {timeout:.0f} s") from None
+        finally:
+            self.sync_pings += sent + self.retransmissions - counters[0]
+            self.retransmissions, self.damaged_requests, self.ignored_frames = counters
 
     def info(self) -> codec.Hello:
         if self._hello is None:

@@ -113,6 +113,19 @@ def run_selfcheck(board: Board, elf: Path, *, timeout: float = 300.0, icount: bo
     return _parse(lines)
 
 
+def hello_fields(line: str) -> dict[str, str | int]:
+    """The self-check's ``HELLO <board> <hash32> <abi> <contract>`` line in words (hex fields
+    decoded); an empty dict for a missing or malformed line."""
+    parts = line.split()
+    if len(parts) != 5 or parts[0] != "HELLO":
+        return {}
+    try:
+        return {"board": parts[1], "model_hash32": parts[2], "abi_version": int(parts[3], 16),
+                "contract_version": int(parts[4], 16)}  # fmt: skip
+    except ValueError:
+        return {}
+
+
 def _parse(lines: list[str]) -> SelfCheck:
     hello = next((ln for ln in lines if ln.startswith("HELLO")), "")
     d = [ln.split() for ln in lines if ln.startswith("D ")]

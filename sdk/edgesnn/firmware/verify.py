@@ -10,7 +10,7 @@ from edgesnn.errors import VerifyError  # noqa: F401  (re-exported: raised here)
 from edgesnn.firmware import golden, hostbuild
 from edgesnn.firmware.boards import Board, counts_instructions
 from edgesnn.firmware.build import BuildResult, build
-from edgesnn.firmware.qemu import run_selfcheck
+from edgesnn.firmware.qemu import hello_fields, run_selfcheck
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
@@ -51,7 +51,7 @@ def verify(
         "samples": int(inputs.shape[0]),
         "timesteps": int(inputs.shape[1]),
         "mismatches": int(bad.sum()),
-        "hello": chk.hello,
+        "firmware": hello_fields(chk.hello),  # what the image said it runs
         "build": res.as_dict(),
     }
     if icount and counts_instructions(board):

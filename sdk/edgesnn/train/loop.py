@@ -187,7 +187,9 @@ def to_network(model: SpikingNet | KitNet, cfg: TrainConfig, n_inputs: int, spec
 
 
 def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train an SNN; ``progress`` is called after each epoch with a dict of figures.
+    """Train an SNN; ``progress`` is called once with ``{"epoch": 0}`` when the data is ready and
+    training starts, then after each epoch with its figures (``epoch``, ``loss``,
+    ``test_accuracy_train_readout``: the test split through the training forward pass).
 
     Under ``torchrun`` every rank calls this; only rank 0 should report and save.
     """
@@ -233,6 +235,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
         labels = torch.from_numpy(y_train).to(device)
         xt_test = torch.from_numpy(x_test).to(device)
         history, t_train = [], 0.0
+        if progress is not None and ctx.is_main:
+            progress({"epoch": 0})
         for epoch in range(cfg.epochs):
             # fresh rate-coding noise each epoch (augmentation); other inputs (latency code, spike
             # files, binned events) are the same every epoch, so they are made once
