@@ -111,12 +111,12 @@ def echo_instructions(r: dict) -> None:
     ``esnn_step``, then everything the device ran for the link."""
     if "instructions_per_inference" in r:
         typer.echo(
-            f"instructions per inference {r['instructions_per_inference']:.0f} "
+            f"instructions per inference {r['instructions_per_inference']:,.0f} "
             f"({r['instructions_per_synaptic_event']:.2f} per synaptic event, neuron updates included)"
         )
     if "end_to_end_instructions_per_inference" in r:
         typer.echo(
-            f"end to end (protocol, frames and replies included) {r['end_to_end_instructions_per_inference']:.0f} "
+            f"end to end (protocol, frames and replies included) {r['end_to_end_instructions_per_inference']:,.0f} "
             f"({r['end_to_end_instructions_per_synaptic_event']:.2f} per synaptic event)"
         )
 

@@ -252,15 +252,18 @@ def info_cmd(
 def _print_info(r: dict) -> None:
     from rich.table import Table
 
+    from edgesnn.cli.readable import number
+
     head = f"{r['model']}: {r['kind']} model {r['name']!r}, {r['n_inputs']} inputs -> {r['n_outputs']} outputs"
     if r["kind"] == "quantized":
         head += f", {r['weight_bits']}-bit weights, {r['state_bits']}-bit states, contract {r['contract_version']}"
         head += f" ({r['dialect']} dialect), hash {r['hash'][:16]}"
-    t = Table(title=head, title_justify="left")
+    typer.echo(head)  # a line of its own: a table title would wrap at the table's width
+    t = Table()
     quant = r["kind"] == "quantized"
     for col in (
         "layer",
-        "shape (out x in)",
+        "shape (out × in)",
         "neuron" if not quant else "kind",
         "reset",
         "threshold",
@@ -273,10 +276,10 @@ def _print_info(r: dict) -> None:
         if quant:
             t.add_row(
                 str(L["layer"]),
-                f"{L['shape'][0]} x {L['shape'][1]}",
+                f"{L['shape'][0]} × {L['shape'][1]}",
                 ("current" if L["current_based"] else "voltage") + (" recurrent" if L["recurrent"] else ""),
                 L["reset"],
-                f"{thr[0]}..{thr[1]}",
+                f"{number(thr[0])}..{number(thr[1])}",
                 str(L["shift"]),
                 f"{L['weight_range'][0]}..{L['weight_range'][1]}",
             )
@@ -284,7 +287,7 @@ def _print_info(r: dict) -> None:
             beta = L.get("beta_range")
             t.add_row(
                 str(L["layer"]),
-                f"{L['shape'][0]} x {L['shape'][1]}",
+                f"{L['shape'][0]} × {L['shape'][1]}",
                 L["neuron"],
                 L["reset"],
                 f"{thr[0]:.3g}..{thr[1]:.3g}",
