@@ -253,3 +253,12 @@ def test_the_cli_reference_lists_every_option_of_every_command():
                 assert all(f"`{o}`" in ref for o in p.opts), (full, p.opts)
     assert "`--limit` | `INTEGER` (x>=1)" in ref and "`--count-instructions` |  | off" in ref
     assert command().commands["verify"].params[0].metavar == "MODEL"
+
+
+def test_a_typo_gets_a_did_you_mean():
+    res = runner.invoke(app, ["train", "--board", "xylo-im", "--epochs", "1"])
+    assert res.exit_code == 1 and "unknown board 'xylo-im' (did you mean 'xylo-imu'?)" in res.stderr
+    res = runner.invoke(app, ["data", "info", "digit"])
+    assert res.exit_code == 1 and "(did you mean 'digits'?)" in res.stderr
+    res = runner.invoke(app, ["data", "info", "zzz"])
+    assert res.exit_code == 1 and "did you mean" not in res.stderr

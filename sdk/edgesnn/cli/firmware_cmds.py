@@ -85,7 +85,10 @@ def verify_cmd(
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/verify"),
     dataset: Annotated[Optional[str], typer.Option(help="Data set, a name or a .npz (default: the model's).")] = None,
     limit: Annotated[
-        Optional[int], typer.Option(min=1, help="Test samples to compare (boards: the first 450, all of digits; kits: the whole test split).")
+        Optional[int],
+        typer.Option(
+            min=1, help="Test samples to compare (boards: the first 450, all of digits; kits: the whole test split)."
+        ),
     ] = None,
     count_instructions: Annotated[
         bool, typer.Option("--count-instructions", help="Run QEMU with -icount shift=7 and report instructions.")

@@ -23,6 +23,7 @@ split into the (samples, timesteps, channels) 0/1 array every command runs on, f
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,7 +250,11 @@ def open_stream(name: str):
 def _file_key(name: str, path: Path) -> tuple:
     """A data file's cache key (path, modification time, size); an unknown name fails here."""
     if not path.exists():
-        raise DatasetError(f"unknown data set {name!r}: not a built-in name ({', '.join(BUILTIN)}) and no such file")
+        close = difflib.get_close_matches(name, BUILTIN, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DatasetError(
+            f"unknown data set {name!r}{hint}: not a built-in name ({', '.join(BUILTIN)}) and no such file"
+        )
     st = os.stat(path)
     return (str(path.resolve()), st.st_mtime_ns, st.st_size)
 

@@ -5,7 +5,9 @@ named rules a model must pass to fit a microcontroller board (kits: ``edgesnn.ki
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -88,6 +90,12 @@ def counts_instructions(board: Board) -> bool:
     return board.kind == "qemu" and bool(board.get("timer", {}).get("ticks_per_instruction_icount7"))
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known name, or nothing when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def all_boards() -> dict[str, Board]:
     return {p.stem: load_board_file(p) for p in sorted(boards_dir().glob("*.toml"))}
 
@@ -104,7 +112,10 @@ def get_board(name: str, *, kits: bool = False) -> Board:
     else:
         path = boards_dir() / f"{name}.toml"
         if not path.is_file():
-            raise BoardError(f"unknown board {name!r}; known boards: {', '.join(sorted(all_boards()))}")
+            known = sorted(all_boards())
+            raise BoardError(
+                f"unknown board {name!r}{did_you_mean(str(name), known)}; known boards: {', '.join(known)}"
+            )
         b = load_board_file(path)
     if b.is_kit and not kits:
         raise BoardError(
