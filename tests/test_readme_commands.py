@@ -1,4 +1,5 @@
-"""Every `edgesnn …` command line shown in the README and the docs parses against the real CLI:
+"""Every `edgesnn …` command line shown in the README and the docs (code blocks and commands
+quoted in the text) parses against the real CLI:
 the command exists and every option and argument is one it takes (optional `[...]` parts are
 kept, `a|b` alternatives are each tried). The commands themselves run in the other tests."""
 
@@ -25,9 +26,11 @@ def _command_lines():
             if line.lstrip().startswith("```"):
                 fenced = not fenced
                 continue
+            if not fenced:
+                continue
             line = re.split(r"\s#\s", line)[0].strip()
             m = re.search(r"(?:^|-m )edgesnn (.*)$", line)
-            if fenced and m and not line.endswith("\\"):
+            if m and not line.endswith("\\"):
                 out.append((f"{doc.name}:{n}", m.group(1)))
     return out
 
@@ -42,6 +45,23 @@ def _variants(text: str):
 
 
 CASES = _command_lines()
+
+
+def _quoted_commands():
+    """Commands quoted in the prose (`edgesnn train --board KIT`): often a command's name and a
+    few of its options, not a whole line."""
+    out = []
+    for doc in DOCS:
+        fenced = False
+        for n, line in enumerate(doc.read_text().splitlines(), 1):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            elif not fenced:
+                out.extend((f"{doc.name}:{n}", m) for m in re.findall(r"`edgesnn ([^`]+)`", line))
+    return out
+
+
+QUOTED = _quoted_commands()
 
 
 def test_the_docs_show_commands():
@@ -74,3 +94,23 @@ def test_a_wrong_option_would_fail():
     for bad in (["m.qsnn", "--board", "host", "--bogus"], ["m.qsnn"]):
         with pytest.raises(Exception, match="No such option|Missing"):
             build.make_context("build", bad)
+
+
+def test_the_prose_quotes_commands():
+    assert len(QUOTED) > 30
+
+
+@pytest.mark.parametrize("where,text", QUOTED, ids=[c[0] for c in QUOTED])
+def test_quoted_command_and_its_options_exist(where, text):
+    """The command exists and every option the text names is one of its options."""
+    root = typer.main.get_command(app)
+    for args in _variants(text):
+        cmd, rest = root, list(args)
+        while hasattr(cmd, "get_command") and rest and not rest[0].startswith("-"):
+            sub = cmd.get_command(cmd.make_context("edgesnn", [], resilient_parsing=True), rest[0])
+            assert sub is not None, f"{where}: no command {rest[0]!r} in: `edgesnn {text}`"
+            cmd, rest = sub, rest[1:]
+        known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+        for token in rest:
+            if token.startswith("--"):
+                assert token.split("=")[0] in known, f"{where}: `edgesnn {text}`: {cmd.name} has no option {token}"

@@ -50,6 +50,7 @@ def stream_rows(
             )
             row = {
                 "sample": i,
+                "total": len(x),  # samples this stream sends (progress bars know their end)
                 "prediction": so.result.prediction,
                 "label": int(y[i]),
                 "correct": so.result.prediction == int(y[i]),

@@ -25,13 +25,13 @@ def demo_cmd(
     """Train (or reuse) -> quantize -> simulate -> build -> deploy to an emulated board -> stream; print the figures."""
     say = (lambda msg: None) if json_out else err_console.print
     rows: list[dict] = []
-    test_samples = api.data_info("digits")["samples_test"]  # the demo streams the whole test split
-    with LazyBar(epochs, "training", not json_out) as tbar, LazyBar(test_samples, "streaming", not json_out) as sbar:
+    with LazyBar(epochs, "training", not json_out) as tbar, LazyBar(None, "streaming", not json_out) as sbar:
 
         def on_row(r: dict) -> None:
             rows.append(r)
             sbar.update(
                 advance=1,
+                total=r["total"],
                 info=f"pred {r['prediction']} label {r['label']}  acc "
                 f"{np.mean([q['correct'] for q in rows]):.2%}  "
                 f"mismatches {sum(not q['match'] for q in rows)}",

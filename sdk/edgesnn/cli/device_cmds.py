@@ -204,7 +204,7 @@ class _LiveView(LiveBase):
         from rich.table import Table
 
         t = Table(
-            title=f"{self.board}: sample {len(rows)}   running accuracy "
+            title=f"{self.board}: sample {len(rows)} of {rows[-1]['total']}   running accuracy "
             f"{np.mean([r['correct'] for r in rows]):.2%}   mismatches {sum(not r['match'] for r in rows)}"
         )
         for col in ("sample", "label", "predicted", "spike counts", "latency ms", "sim match"):
