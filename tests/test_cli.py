@@ -214,4 +214,4 @@ def test_every_command_shows_examples_in_its_help():
 def test_info_prints_a_table(models):
     f, q, _ = models
     res = runner.invoke(app, ["info", str(q)])
-    assert res.exit_code == 0 and "quantized model" in res.output and "32 x 64" in res.output
+    assert res.exit_code == 0 and "quantized model" in res.output and "32 × 64" in res.output

@@ -55,6 +55,7 @@ def digits_like_model(seed=0, hidden=48, cuba=False, recurrent=False):
             ),
             Dense(rng.normal(0, 0.4, (10, hidden)), np.zeros(10), LIF(np.full(10, 0.9), np.ones(10))),
         ),
+        input_spec={"dataset": "digits"},  # its data: commands that take a model read it from here
     )
     return quantize(net)
 
