@@ -113,7 +113,7 @@ METAVARS = {str: "TEXT", Path: "PATH", int: "INTEGER", float: "NUMBER"}
 def command() -> Any:
     """The click command of the whole CLI, its help in classic words: ``MODEL`` for an
     argument (typer 0.2x writes ``{model}`` and ``<path>``), ``--limit INTEGER`` for an option.
-    The metavar and the two display hooks are typer's; tests/test_cli.py pins the result."""
+    The metavar and the display hooks are typer's; tests/test_newcomer.py pins the result."""
     cmd = typer.main.get_command(app)
     for sub in _walk(cmd):
         for p in sub.params:
