@@ -151,16 +151,9 @@ def test_a_models_data_set_is_found_beside_the_model_from_anywhere(tmp_path, mon
 def test_a_raw_nir_file_in_quantize_points_to_import_dt(tmp_path):
     import nir
 
-    g = nir.NIRGraph(
-        nodes={
-            "input": nir.Input(input_type={"input": np.array([2])}),
-            "fc": nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
-            "lif": nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
-            "output": nir.Output(output_type={"output": np.array([2])}),
-        },
-        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
-    nir.write(str(tmp_path / "raw.nir"), g)
+    from tests.test_nir_import import lif_graph
+
+    nir.write(str(tmp_path / "raw.nir"), lif_graph(tau=1.0))
     res = runner.invoke(app, ["quantize", str(tmp_path / "raw.nir"), "--dataset", "digits"])
     assert res.exit_code == 1 and "edgesnn import FILE.nir --dt SECONDS" in res.stderr
 
@@ -262,3 +255,15 @@ def test_a_typo_gets_a_did_you_mean():
     assert res.exit_code == 1 and "(did you mean 'digits'?)" in res.stderr
     res = runner.invoke(app, ["data", "info", "zzz"])
     assert res.exit_code == 1 and "did you mean" not in res.stderr
+
+
+def test_builtin_sizes_are_those_of_the_opened_data_sets():
+    """The sizes a kit refusal lists data sets by (read without generating anything) are the
+    opened data sets' own."""
+    import math
+
+    from edgesnn.data.datasets import builtin_sizes, open_any
+
+    for name, (n, classes) in builtin_sizes().items():
+        ds = open_any(name)
+        assert (math.prod(ds.input_shape(ds.resolve({}))), ds.classes) == (n, classes), name

@@ -25,6 +25,14 @@ class EdgesnnError(Exception):
         return self._spelled(lambda n: "--" + n.replace("_", "-"))
 
 
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the known name closest to a mistyped one, or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class ArgumentError(EdgesnnError, ValueError):
     """Arguments that are missing, that conflict, or that do not apply (the message names them)."""
 

@@ -71,8 +71,9 @@ def train(
     rule is then fitted on the train recording and stored in the model, and the result adds
     ``stream_train`` and ``stream_test`` (detection accuracy, false alarms per hour, latency).
 
-    ``progress``: called after every epoch with that epoch's figures (``epoch``, ``loss``,
-    ``test_accuracy_train_readout``: the test split through the training forward pass).
+    ``progress``: called once with ``{"epoch": 0}`` when the data is ready and training starts,
+    then after every epoch with its figures (``epoch``, ``loss``, ``test_accuracy_train_readout``:
+    the test split through the training forward pass).
 
     Under ``torchrun`` training is data-parallel and only rank 0 saves and returns a result
     (other ranks return None). Result: ``network``, ``model`` (path, if saved),
@@ -98,7 +99,8 @@ def train(
         "beta": beta,
         "weight_bits": weight_bits,
     }
-    kit_table = {k: v for k, v in (kit.get("train") or {}).items() if k in DEFAULTS} if kit is not None else {}
+    table = (kit.get("train") or {}) if kit is not None else {}
+    kit_table = {k: v for k, v in table.items() if k in DEFAULTS}
     used: dict[str, Any] = {k: v if v is not None else kit_table.get(k, DEFAULTS[k]) for k, v in given.items()}
     from_kit = {k: used[k] for k in kit_table if given[k] is None}
 
@@ -114,8 +116,8 @@ def train(
     arch.resolve(arch.load(used["model"], (used["hidden"],)), in_shape, ds.classes)
     dialect = "edgesnn"
     if kit is not None:
-        preflight(kit, lambda h: _plan(arch, used["model"], h, in_shape, ds.classes), used)
-        dialect = (kit.get("train") or {}).get("dialect", kit.dialect)
+        preflight(kit, lambda h: _plan(used["model"], h, in_shape, ds.classes), used)
+        dialect = table.get("dialect", kit.dialect)
     cfg = TrainConfig(
         dataset=used["dataset"],
         epochs=epochs,
@@ -172,16 +174,17 @@ def train(
         res["stream_train"] = brief(fit)
         res["stream_test"] = brief(stream_metrics(with_decision(qnet, rule), ds, "test"))
     if out is not None:
-        from edgesnn.formats import save_model
+        from edgesnn.api.model import save
 
-        res["model"] = save_model(res["network"], Path(out))
+        res["model"] = save(res["network"], out)
     return res
 
 
-def _plan(arch: Any, model: str, hidden: int, in_shape: tuple[int, ...], classes: int) -> Plan:
+def _plan(model: str, hidden: int, in_shape: tuple[int, ...], classes: int) -> Plan:
     import math
 
     from edgesnn.kits.plan import plan_of
+    from edgesnn.train import arch
 
     return plan_of(arch.resolve(arch.load(model, (hidden,)), in_shape, classes), math.prod(in_shape))
 
@@ -228,16 +231,9 @@ def _fix(e: FitError, kit: Board, plan_for: Callable[[int], Plan], used: dict[st
 
 def _builtin_sets_that_fit(inputs: int, classes: int) -> list[str]:
     """Built-in static data sets whose input channels and classes are within the kit's."""
-    import math
+    from edgesnn.data.datasets import builtin_sizes
 
-    from edgesnn.data.datasets import BUILTIN, open_any
-
-    names = []
-    for name in BUILTIN:
-        ds = open_any(name)
-        if ds.kind != "stream" and math.prod(ds.input_shape(ds.resolve({}))) <= inputs and ds.classes <= classes:
-            names.append(name)
-    return names
+    return [name for name, (n, c) in builtin_sizes().items() if n <= inputs and c <= classes]
 
 
 def _kit(board: str) -> Board:

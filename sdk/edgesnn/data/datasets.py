@@ -23,7 +23,6 @@ split into the (samples, timesteps, channels) 0/1 array every command runs on, f
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 from edgesnn.data.encoding import ENCODINGS, encode
 from edgesnn.data.events import bin_split, events_per_sample, frame_shape
 from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
-from edgesnn.errors import ArgumentError, DatasetError
+from edgesnn.errors import ArgumentError, DatasetError, did_you_mean
 
 BUILTIN = ("digits", "saccade-digits", "digits-rows", "saccade-digits-stream")
 #: digits-rows: timesteps per image row
@@ -250,10 +249,9 @@ def open_stream(name: str):
 def _file_key(name: str, path: Path) -> tuple:
     """A data file's cache key (path, modification time, size); an unknown name fails here."""
     if not path.exists():
-        close = difflib.get_close_matches(name, BUILTIN, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise DatasetError(
-            f"unknown data set {name!r}{hint}: not a built-in name ({', '.join(BUILTIN)}) and no such file"
+            f"unknown data set {name!r}{did_you_mean(name, BUILTIN)}: not a built-in name ({', '.join(BUILTIN)}) "
+            "and no such file"
         )
     st = os.stat(path)
     return (str(path.resolve()), st.st_mtime_ns, st.st_size)
@@ -305,6 +303,21 @@ def _open_samples(name: str) -> Dataset:
     return ds
 
 
+def builtin_sizes() -> dict[str, tuple[int, int]]:
+    """(input channels, classes) of each built-in per-sample data set at its default spec, read
+    without generating any file: saccade-digits is the digits rendered on its sensor, so its
+    size follows from ``saccade.SENSOR`` (opening it would render 1797 samples first)."""
+    from edgesnn.data import saccade
+
+    dtr, _ = digits_splits()
+    classes = int(dtr.y.max()) + 1
+    return {
+        "digits": (int(dtr.x.shape[1]), classes),
+        "digits-rows": (int(rows_code(dtr.x[:1]).shape[-1]), classes),
+        "saccade-digits": (int(np.prod(frame_shape(saccade.SENSOR))), classes),
+    }
+
+
 def rows_code(x: np.ndarray, row_steps: int = ROW_STEPS) -> np.ndarray:
     """8x8 intensities (N, 64) in [0, 1] -> spikes (N, 8 * row_steps, 8): row r in timesteps
     r*row_steps .. (r+1)*row_steps - 1, column j spiking in the first round_half_up(row_steps * v)
@@ -349,16 +362,22 @@ def check_model_fits(ds: Any, spec: dict | None, n_inputs: int, model: str = "th
         )
 
 
+def dataset_of(model: Any, dataset: str | None, model_name: str = "the model") -> str:
+    """The data set to run a model on: ``dataset``, else the one the model records; a model
+    that records none is refused (guessing one would report a figure on data it never saw)."""
+    name = dataset or model.input_spec.get("dataset")
+    if not name:
+        raise ArgumentError(
+            f"{model_name} records no data set: name one ({{dataset}} NAME or FILE.npz)", names=["dataset"]
+        )
+    return str(name)
+
+
 def model_inputs(
     model, dataset: str | None, split: str = "test", limit: int | None = None, model_name: str = "the model"
 ) -> tuple[np.ndarray, np.ndarray, Any]:
     """A model's inputs from a data set (default: the one it was trained on), shapes checked."""
-    name = dataset or model.input_spec.get("dataset")
-    if not name:  # guessing one would report a figure on data the model never saw
-        raise ArgumentError(
-            f"{model_name} records no data set: name one ({{dataset}} NAME or FILE.npz)", names=["dataset"]
-        )
-    ds = open_any(name)  # a stream gives its windows
+    ds = open_any(dataset_of(model, dataset, model_name))  # a stream gives its windows
     spec = ds.model_spec(model.input_spec)
     check_model_fits(ds, spec, model.n_inputs, model_name)
     x, y = ds.spikes(split, spec)

@@ -5,9 +5,7 @@ named rules a model must pass to fit a microcontroller board (kits: ``edgesnn.ki
 
 from __future__ import annotations
 
-import difflib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 import jsonschema
 import tomllib
 
-from edgesnn.errors import BoardError, FitError  # noqa: F401  (re-exported: raised here)
+from edgesnn.errors import BoardError, FitError, did_you_mean  # noqa: F401  (FitError re-exported: raised here)
 from edgesnn.firmware import layout
 from edgesnn.firmware.paths import boards_dir
 from edgesnn.firmware.render import model_table_bytes, packed_rows
@@ -88,12 +86,6 @@ def _check_storage(path: Path, data: dict) -> None:
 def counts_instructions(board: Board) -> bool:
     """An emulated board whose timer, under QEMU's ``-icount shift=7``, counts instructions."""
     return board.kind == "qemu" and bool(board.get("timer", {}).get("ticks_per_instruction_icount7"))
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest known name, or nothing when none is close."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def all_boards() -> dict[str, Board]:

@@ -145,15 +145,11 @@ def plot_quantization(model_path: Path, dataset: str | None, sample: int, out: P
 
 def plot_timesteps(model_path: Path, dataset: str | None, out: Path, steps: list[int]) -> dict:
     """Accuracy of the model when each test sample is encoded/binned into T steps."""
-    from edgesnn.data.datasets import open_dataset
+    from edgesnn.data.datasets import dataset_of, open_dataset
     from edgesnn.fixedpoint import simulate
 
     m = _model(model_path)
-    if not (dataset or m.input_spec.get("dataset")):
-        raise ArgumentError(
-            f"{model_path} records no data set: name one ({{dataset}} NAME or FILE.npz)", names=["dataset"]
-        )
-    ds = open_dataset(dataset or m.input_spec["dataset"])
+    ds = open_dataset(dataset_of(m, dataset, str(model_path)))
     if ds.kind == "spikes":
         raise DatasetError(f"data set {ds.name!r} holds spikes of fixed length; timesteps cannot vary")
     if not steps or min(steps) < 1:
