@@ -100,6 +100,21 @@ class LazyBar:
             self.bar.stop()
 
 
+def epoch_progress(bar: LazyBar, test: bool = True) -> Callable[[dict], None]:
+    """``api.train``'s ``progress`` on a bar: drawn at epoch 0 (data ready, options accepted),
+    then a step per epoch with its loss and, with ``test``, the training pass's test figure
+    (not the result's, which is the saved float model simulated)."""
+
+    def update(h: dict) -> None:
+        if h["epoch"] == 0:
+            bar.update(info="first epoch")
+            return
+        figure = f"  test {h['test_accuracy_train_readout']:.2%} (training pass)" if test else ""
+        bar.update(advance=1, info=f"loss {h['loss']:.4f}{figure}")
+
+    return update
+
+
 def table_console() -> Console:
     """Where tables go: the terminal's width on a terminal; piped, wide enough that no cell is
     cut (rich would otherwise assume 80 columns and shorten board names)."""

@@ -10,7 +10,7 @@ import typer
 
 from edgesnn import api
 from edgesnn.api.defaults import DEFAULT_BOARD
-from edgesnn.cli.common import JsonOpt, LazyBar, echo_instructions, emit, err_console, handles_errors
+from edgesnn.cli.common import JsonOpt, LazyBar, echo_instructions, emit, epoch_progress, err_console, handles_errors
 
 
 @handles_errors
@@ -44,9 +44,7 @@ def demo_cmd(
             board=board,
             retrain=retrain,
             say=say,
-            train_progress=lambda h: tbar.update(
-                advance=1 if h["epoch"] else 0, info=f"loss {h['loss']:.4f}" if h["epoch"] else ""
-            ),
+            train_progress=epoch_progress(tbar, test=False),
             on_row=on_row,
         )
     emit(result, json_out, None if json_out else _human)

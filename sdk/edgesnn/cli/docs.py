@@ -36,11 +36,9 @@ def commands(cmd: Any = None, prefix: str = "edgesnn") -> list[tuple[str, Any]]:
 
 
 def reference_markdown() -> str:
-    from typer._click.core import Context
-
     parts = []
     for full, cmd in commands():
-        ctx = Context(cmd, info_name=full)
+        ctx = cmd.context_class(cmd, info_name=full)
         usage = " ".join([full, *cmd.collect_usage_pieces(ctx)])
         parts.append(f"## `{full}`\n\n{cmd.help or ''}\n\n```\n{usage}\n```\n")
         args = [p for p in cmd.params if p.param_type_name == "argument"]

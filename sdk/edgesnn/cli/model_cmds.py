@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, LazyBar, drop, emit, handles_errors, table_console
+from edgesnn.cli.common import JsonOpt, LazyBar, drop, emit, epoch_progress, handles_errors, table_console
 from edgesnn.cli.stream_view import print_simulated_stream
 
 DatasetOpt = Annotated[
@@ -77,16 +77,6 @@ def train_cmd(
     Data-parallel on several processes or machines: `torchrun --nproc-per-node N -m edgesnn train ...`.
     """
     with LazyBar(epochs, "training", not json_out) as bar:
-
-        def progress(h: dict) -> None:
-            if h["epoch"] == 0:  # data ready, options accepted: draw the bar
-                bar.update(info="first epoch")
-                return
-            # the training forward pass, not the result's figure (the float model simulated)
-            bar.update(
-                advance=1, info=f"loss {h['loss']:.4f}  test {h['test_accuracy_train_readout']:.2%} (training pass)"
-            )
-
         res = api.train(
             dataset,
             out,
@@ -111,7 +101,7 @@ def train_cmd(
             stride=stride,
             dt_us=None if dt_ms is None else int(round(dt_ms * 1000)),
             spontaneous=spontaneous,
-            progress=progress,
+            progress=epoch_progress(bar),
         )
     if res is not None:  # None on torchrun ranks other than 0
         emit(drop(res, "network"), json_out, None if json_out else lambda r: _print_train(r, board))
@@ -192,8 +182,10 @@ def _print_quant(r: dict) -> None:
         f"float accuracy {r['float_accuracy']:.2%}, integer accuracy {r['int_accuracy']:.2%}, "
         f"prediction agreement {r['prediction_agreement']:.2%}"
     )
-    shown = {"model", "hash", "weight_bits", "state_bits", "dialect", "layers", "float_accuracy", "int_accuracy"}
-    for ln in lines({k: v for k, v in r.items() if k not in shown | {"prediction_agreement"}}):
+    shown = {"model", "hash", "weight_bits", "state_bits", "dialect", "layers"}
+    for ln in lines(
+        {k: v for k, v in r.items() if k not in shown | {"float_accuracy", "int_accuracy", "prediction_agreement"}}
+    ):
         typer.echo(ln)
     if "model" in r:
         typer.echo(f"next: edgesnn simulate {r['model']}, or edgesnn verify {r['model']} --board BOARD")
@@ -250,51 +242,30 @@ def info_cmd(
 
 
 def _print_info(r: dict) -> None:
-    from rich.table import Table
-
-    from edgesnn.cli.readable import number
+    from edgesnn.cli.readable import number, table
 
     head = f"{r['model']}: {r['kind']} model {r['name']!r}, {r['n_inputs']} inputs -> {r['n_outputs']} outputs"
     if r["kind"] == "quantized":
         head += f", {r['weight_bits']}-bit weights, {r['state_bits']}-bit states, contract {r['contract_version']}"
         head += f" ({r['dialect']} dialect), hash {r['hash'][:16]}"
     typer.echo(head)  # a line of its own: a table title would wrap at the table's width
-    t = Table()
     quant = r["kind"] == "quantized"
-    for col in (
-        "layer",
-        "shape (out × in)",
-        "neuron" if not quant else "kind",
-        "reset",
-        "threshold",
-        "shift" if quant else "beta",
-        "weights" if quant else "recurrent",
-    ):
-        t.add_column(col)
+    headers = ["layer", "shape (out × in)", "kind" if quant else "neuron", "reset", "threshold"]
+    headers += ["shift", "weights"] if quant else ["beta", "recurrent"]
+    rows = []
     for L in r["layers"]:
         thr = L["threshold_range"]
+        row = [str(L["layer"]), f"{L['shape'][0]} × {L['shape'][1]}"]
         if quant:
-            t.add_row(
-                str(L["layer"]),
-                f"{L['shape'][0]} × {L['shape'][1]}",
-                ("current" if L["current_based"] else "voltage") + (" recurrent" if L["recurrent"] else ""),
-                L["reset"],
-                f"{number(thr[0])}..{number(thr[1])}",
-                str(L["shift"]),
-                f"{L['weight_range'][0]}..{L['weight_range'][1]}",
-            )
+            kind = ("current" if L["current_based"] else "voltage") + (" recurrent" if L["recurrent"] else "")
+            row += [kind, L["reset"], f"{number(thr[0])}..{number(thr[1])}", str(L["shift"])]
+            row.append(f"{L['weight_range'][0]}..{L['weight_range'][1]}")
         else:
             beta = L.get("beta_range")
-            t.add_row(
-                str(L["layer"]),
-                f"{L['shape'][0]} × {L['shape'][1]}",
-                L["neuron"],
-                L["reset"],
-                f"{thr[0]:.3g}..{thr[1]:.3g}",
-                f"{beta[0]:.3g}..{beta[1]:.3g}" if beta else "-",
-                "yes" if L["recurrent"] else "no",
-            )
-    table_console().print(t)
+            row += [L["neuron"], L["reset"], f"{thr[0]:.3g}..{thr[1]:.3g}"]
+            row += [f"{beta[0]:.3g}..{beta[1]:.3g}" if beta else "-", "yes" if L["recurrent"] else "no"]
+        rows.append(row)
+    table(headers, rows, table_console())
     spec = r.get("input_spec") or {}
     if spec:
         typer.echo("input: " + ", ".join(f"{k} {v}" for k, v in spec.items()))

@@ -64,7 +64,7 @@ def value(key: str, v: Any) -> str:
     if isinstance(v, (bool, int, float)):
         return number(v, bool(PERCENT.search(key)) and isinstance(v, float))
     if isinstance(v, (list, tuple)):
-        if v and "shape" in key or key.endswith("size"):  # (2, 32, 32) as 2 × 32 × 32
+        if v and ("shape" in key or key.endswith("size")):  # (2, 32, 32) as 2 × 32 × 32
             return " × ".join(value(key, x) for x in v)
         return ", ".join(value(key, x) for x in v) if v else "none"
     return str(v)
