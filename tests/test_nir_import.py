@@ -20,6 +20,20 @@ torch = import_or_skip("torch")
 snn = import_or_skip("snntorch")
 
 
+def lif_graph(tau: float, v_reset: float | None = None) -> nir.NIRGraph:
+    """Input -> Affine(2x2 ones) -> LIF(tau, r = 1) -> Output: a graph no tool's dt convention
+    explains (r = 1 is not tau/dt for any dt below tau)."""
+    reset = {} if v_reset is None else {"v_reset": np.full(2, v_reset)}
+    lif = nir.LIF(tau=np.full(2, tau), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2), **reset)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2])}),
+        "fc": nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
+        "lif": lif,
+        "output": nir.Output(output_type={"output": np.array([2])}),
+    }
+    return nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+
+
 def _snntorch_net(reset: str, train_epochs: int = 2):
     """A small snnTorch network trained briefly on digits, as a user would bring it."""
     torch.manual_seed(0)
@@ -122,16 +136,7 @@ def test_snntorch_default_reset_export_is_recognised_and_named(tmp_path):
     )
     assert json.loads(chosen.stdout)["warnings"] == [] and "warning" not in chosen.stderr
     # a graph that is not snnTorch's pattern (its own dt, a v_reset) gets no such warning
-    other = nir.NIRGraph(
-        nodes={
-            "input": nir.Input(input_type={"input": np.array([2])}),
-            "fc": nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
-            "lif": nir.LIF(tau=np.full(2, 0.02), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2),
-                           v_reset=np.full(2, -0.5)),
-            "output": nir.Output(output_type={"output": np.array([2])}),
-        },
-        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )  # fmt: skip
+    other = lif_graph(tau=0.02, v_reset=-0.5)
     assert not looks_like_snntorch(other)
     assert import_graph(other, dt=1e-3)[1].warnings == []
 
@@ -222,15 +227,7 @@ def test_quantized_model_round_trips_through_nir(tmp_path):
 
 
 def test_unknown_dt_and_bad_graphs_are_named():
-    g = nir.NIRGraph(
-        nodes={
-            "input": nir.Input(input_type={"input": np.array([2])}),
-            "fc": nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
-            "lif": nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
-            "output": nir.Output(output_type={"output": np.array([2])}),
-        },
-        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
+    g = lif_graph(tau=1.0)  # r = 1 = tau: no dt follows from snnTorch's convention
     with pytest.raises(ModelFileError, match="edgesnn import FILE.nir --dt SECONDS"):
         import_graph(g)
     net, rep = import_graph(g, dt=0.1)

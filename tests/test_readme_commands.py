@@ -17,21 +17,26 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def _command_lines():
-    """Command lines inside the documents' code blocks."""
-    out = []
+def _doc_lines():
+    """(where, line, inside a code block) for every line of the README and the docs (fence
+    lines themselves left out)."""
     for doc in DOCS:
         fenced = False
         for n, line in enumerate(doc.read_text().splitlines(), 1):
             if line.lstrip().startswith("```"):
                 fenced = not fenced
-                continue
-            if not fenced:
-                continue
-            line = re.split(r"\s#\s", line)[0].strip()
-            m = re.search(r"(?:^|-m )edgesnn (.*)$", line)
-            if m and not line.endswith("\\"):
-                out.append((f"{doc.name}:{n}", m.group(1)))
+            else:
+                yield f"{doc.name}:{n}", line, fenced
+
+
+def _command_lines():
+    """Command lines inside the documents' code blocks."""
+    out = []
+    for where, line, fenced in _doc_lines():
+        line = re.split(r"\s#\s", line)[0].strip()
+        m = re.search(r"(?:^|-m )edgesnn (.*)$", line)
+        if fenced and m and not line.endswith("\\"):
+            out.append((where, m.group(1)))
     return out
 
 
@@ -50,15 +55,20 @@ CASES = _command_lines()
 def _quoted_commands():
     """Commands quoted in the prose (`edgesnn train --board KIT`): often a command's name and a
     few of its options, not a whole line."""
-    out = []
-    for doc in DOCS:
-        fenced = False
-        for n, line in enumerate(doc.read_text().splitlines(), 1):
-            if line.lstrip().startswith("```"):
-                fenced = not fenced
-            elif not fenced:
-                out.extend((f"{doc.name}:{n}", m) for m in re.findall(r"`edgesnn ([^`]+)`", line))
-    return out
+    return [
+        (where, m) for where, line, fenced in _doc_lines() if not fenced for m in re.findall(r"`edgesnn ([^`]+)`", line)
+    ]
+
+
+def _command_of(where: str, text: str, args: list[str]):
+    """The command ``args`` name (groups followed) and the arguments left for it."""
+    # typer may vendor its own click: go by behaviour (groups have get_command), not by class
+    cmd, rest = typer.main.get_command(app), list(args)
+    while hasattr(cmd, "get_command") and rest and not rest[0].startswith("-"):
+        sub = cmd.get_command(cmd.make_context("edgesnn", [], resilient_parsing=True), rest[0])
+        assert sub is not None, f"{where}: no command {rest[0]!r} in: `edgesnn {text}`"
+        cmd, rest = sub, rest[1:]
+    return cmd, rest
 
 
 QUOTED = _quoted_commands()
@@ -70,14 +80,8 @@ def test_the_docs_show_commands():
 
 @pytest.mark.parametrize("where,text", CASES, ids=[c[0] for c in CASES])
 def test_documented_command_parses(where, text):
-    # typer may vendor its own click: go by behaviour (groups have get_command), not by class
-    root = typer.main.get_command(app)
     for args in _variants(text):
-        cmd, rest = root, list(args)
-        while hasattr(cmd, "get_command") and rest and not rest[0].startswith("-"):
-            sub = cmd.get_command(cmd.make_context("edgesnn", [], resilient_parsing=True), rest[0])
-            assert sub is not None, f"{where}: no command {rest[0]!r} in: edgesnn {text}"
-            cmd, rest = sub, rest[1:]
+        cmd, rest = _command_of(where, text, args)
         assert not hasattr(cmd, "get_command"), f"{where}: `edgesnn {text}` names a group, not a command"
         try:
             cmd.make_context(cmd.name, rest)
@@ -103,13 +107,8 @@ def test_the_prose_quotes_commands():
 @pytest.mark.parametrize("where,text", QUOTED, ids=[c[0] for c in QUOTED])
 def test_quoted_command_and_its_options_exist(where, text):
     """The command exists and every option the text names is one of its options."""
-    root = typer.main.get_command(app)
     for args in _variants(text):
-        cmd, rest = root, list(args)
-        while hasattr(cmd, "get_command") and rest and not rest[0].startswith("-"):
-            sub = cmd.get_command(cmd.make_context("edgesnn", [], resilient_parsing=True), rest[0])
-            assert sub is not None, f"{where}: no command {rest[0]!r} in: `edgesnn {text}`"
-            cmd, rest = sub, rest[1:]
+        cmd, rest = _command_of(where, text, args)
         known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
         for token in rest:
             if token.startswith("--"):
