@@ -262,6 +262,202 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
 #define ESNN_HAVE_ARMV7M_UPDATE 1
 #endif
 
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__ARM_ARCH_6M__)
+/*
+ * The loop on ARMv6-M (Cortex-M0/M0+: Thumb-1, eight low registers, muls 32x32->32 only), for
+ * every decay below 2^16. The decay is exact from two muls partial products: v = hi * 2^16 + lo
+ * with lo = v & 0xffff, decay = hi * alpha + ((lo * alpha + 2^15) >> 16) (hi * alpha fits int32,
+ * lo * alpha + 2^15 fits uint32). The saturation tests u + 2^(bits-1) < 2^bits as an unsigned
+ * word (one adds, one lsrs, one branch taken only when it saturates: out of line). All eight low
+ * registers are pinned (r7 too: __OPTIMIZE__ builds keep no frame pointer), the loop bounds, the
+ * spike list pointer and the rounding constant live in high registers. Per neuron: ldr v; seven
+ * decay instructions; ldm acc, lsls, adds; ldm (bias, threshold), adds; three for the
+ * saturation; cmp, bgt; stm v; cmp, bne: 21 (18 without synaptic input).
+ */
+#define ESNN_M0_DECAY \
+    "ldr r3, [r1]\n\t" \
+    "asrs r4, r3, #16\n\t" \
+    "muls r4, r6\n\t" \
+    "uxth r5, r3\n\t" \
+    "muls r5, r6\n\t" \
+    "adds r5, r5, r7\n\t" \
+    "lsrs r5, r5, #16\n\t" \
+    "adds r3, r4, r5\n\t"
+/* bias and threshold (r4, r5), the bias added, the threshold test, the low saturation test, the
+ * store of v. A sum above the state range also exceeds the threshold, so the high saturation is
+ * tested only on the spike path (SPIKE); SAT (below the range) and SPIKE are out of line and
+ * return to STORED. */
+#define ESNN_M0_TAIL(SAT, SPIKE, STORED) \
+    "ldmia r0!, {r4, r5}\n\t" \
+    "adds r3, r3, r4\n\t" \
+    "cmp r3, r5\n\t" \
+    "bgt " SPIKE "\n\t" \
+    "cmp r3, %[lo]\n\t" \
+    "blt " SAT "\n" STORED ":\n\t" \
+    "stmia r1!, {r3}\n\t"
+#define ESNN_M0_SAT(STORED) \
+    "mov r3, %[lo]\n\t" \
+    "b " STORED "\n"
+/* a spike candidate: saturate at the top (then it spikes only if the top exceeds the
+ * threshold), reset (RESET), append the index (pv - v0) / 4 to the list, return */
+#define ESNN_M0_SPIKE(TOP, RESET, STORED) \
+    "cmp r3, %[hi]\n\t" \
+    "ble " TOP "f\n\t" \
+    "mov r3, %[hi]\n\t" \
+    "cmp r3, r5\n\t" \
+    "ble " STORED "\n" TOP ":\n\t" RESET "mov r4, %[v0]\n\t" \
+    "subs r4, r1, r4\n\t" \
+    "lsrs r4, r4, #2\n\t" \
+    "mov r5, %[po]\n\t" \
+    "strh r4, [r5]\n\t" \
+    "adds r5, #2\n\t" \
+    "mov %[po], r5\n\t" \
+    "b " STORED "\n"
+#define ESNN_M0_SUBTRACT "subs r3, r3, r5\n\t"
+/* v_reset from memory: the high registers are all taken */
+#define ESNN_M0_TO_VALUE "ldr r3, %[vr]\n\t"
+#define ESNN_M0_INPUT \
+    "ldmia r2!, {r4}\n\t" \
+    "lsls r4, r4, %[sh]\n\t" \
+    "adds r3, r3, r4\n\t"
+/* the neuron loop: INPUT is the synaptic-input lines (or none), RESET the reset */
+/* GCC hands Thumb-1 inline assembly to the assembler in divided syntax: these loops are unified */
+#define ESNN_M0_LOOP(INPUT, RESET) \
+    ".syntax unified\n" \
+    "1:\n\t" ESNN_M0_DECAY INPUT ESNN_M0_TAIL("5f", "3f", "4") "cmp r1, %[end]\n\t" \
+                                                               "bne 1b\n\t" \
+                                                               "b 9f\n" \
+                                                               "5:\n\t" ESNN_M0_SAT("4b") "3:\n\t" ESNN_M0_SPIKE( \
+                                                                   "11", RESET, "4b") "9:\n\t" \
+                                                                                      ".syntax divided\n"
+/* two neurons per turn (one loop test per pair) */
+#define ESNN_M0_LOOP2(INPUT, RESET) \
+    ".syntax unified\n" \
+    "1:\n\t" ESNN_M0_DECAY INPUT ESNN_M0_TAIL("5f", "3f", "4") ESNN_M0_DECAY INPUT ESNN_M0_TAIL( \
+        "6f", "8f", "10") "cmp r1, %[end]\n\t" \
+                          "bne 1b\n\t" \
+                          "b 9f\n" \
+                          "5:\n\t" ESNN_M0_SAT("4b") "3:\n\t" ESNN_M0_SPIKE("11", RESET, "4b") "6:\n\t" ESNN_M0_SAT( \
+                              "10b") "8:\n\t" ESNN_M0_SPIKE("12", RESET, "10b") "9:\n\t" \
+                                                                                ".syntax divided\n"
+/*
+ * Packed sums (two 16-bit lanes per word, as one chunk of accumulate leaves them), two neurons
+ * per turn: the word is read for each of the two (ldr and sxth for the lo lane; ldm, sxth, subs
+ * and asrs #(16 - shift) for the hi lane, which is still multiplied by 2^16). No unpacking pass.
+ */
+#define ESNN_M0_PACKED_LOOP(RESET) \
+    ".syntax unified\n" \
+    "1:\n\t" ESNN_M0_DECAY "ldr r4, [r2]\n\t" \
+    "sxth r5, r4\n\t" \
+    "lsls r5, r5, %[sh]\n\t" \
+    "adds r3, r3, r5\n\t" ESNN_M0_TAIL("5f", "3f", "4") ESNN_M0_DECAY \
+        "ldmia r2!, {r4}\n\t" \
+        "sxth r5, r4\n\t" \
+        "subs r4, r4, r5\n\t" \
+        "asrs r4, r4, %[hs]\n\t" \
+        "adds r3, r3, r4\n\t" ESNN_M0_TAIL( \
+            "6f", "8f", \
+            "10") "cmp r1, %[end]\n\t" \
+                  "bne 1b\n\t" \
+                  "b 9f\n" \
+                  "5:\n\t" ESNN_M0_SAT("4b") "3:\n\t" ESNN_M0_SPIKE("11", RESET, "4b") "6:\n\t" ESNN_M0_SAT( \
+                      "10b") "8:\n\t" ESNN_M0_SPIKE("12", RESET, "10b") "9:\n\t" \
+                                                                        ".syntax divided\n"
+
+/* The pinned registers and the high-register operands shared by the loops. */
+#define ESNN_M0_REGS(V, ACC) \
+    register const int32_t *r0_ __asm__("r0") = bt; \
+    register int32_t *r1_ __asm__("r1") = (V); \
+    register const void *r2_ __asm__("r2") = (ACC); \
+    register int32_t r3_ __asm__("r3"); \
+    register int32_t r4_ __asm__("r4"); \
+    register int32_t r5_ __asm__("r5"); \
+    register int32_t r6_ __asm__("r6") = alpha; \
+    register int32_t r7_ __asm__("r7") = 0x8000; \
+    int32_t hi_ = (int32_t)(((uint32_t)1 << (bits - 1u)) - 1u), lo_ = -hi_ - 1
+#define ESNN_M0_OUTS "+l"(r0_), "+l"(r1_), "+l"(r2_), "=&l"(r3_), "=&l"(r4_), "=&l"(r5_), [po] "+h"(po)
+#define ESNN_M0_INS "l"(r6_), "l"(r7_), [end] "h"(end), [v0] "h"(v), [hi] "h"(hi_), [lo] "h"(lo_), [sh] "i"(shift)
+
+/* The loop over neurons [v, end): pairs (LOOP is ESNN_M0_LOOP2) or one at a time */
+#define ESNN_M0_RUN(LOOP, V, END, ACC) \
+    do { \
+        int32_t *end = (END); \
+        ESNN_M0_REGS(V, ACC); \
+        if (acc != 0 && subtract) \
+            __asm__ volatile(LOOP(ESNN_M0_INPUT, ESNN_M0_SUBTRACT) : ESNN_M0_OUTS:ESNN_M0_INS : "cc", "memory"); \
+        else if (acc != 0) \
+            __asm__ volatile(LOOP(ESNN_M0_INPUT, ESNN_M0_TO_VALUE) \
+                             : ESNN_M0_OUTS \
+                             : ESNN_M0_INS, [vr] "m"(v_reset) \
+                             : "cc", "memory"); \
+        else if (subtract) \
+            __asm__ volatile(LOOP("", ESNN_M0_SUBTRACT) : ESNN_M0_OUTS:ESNN_M0_INS : "cc", "memory"); \
+        else \
+            __asm__ volatile(LOOP("", ESNN_M0_TO_VALUE) \
+                             : ESNN_M0_OUTS \
+                             : ESNN_M0_INS, [vr] "m"(v_reset) \
+                             : "cc", "memory"); \
+        (void)r0_; \
+        (void)r2_; \
+        (void)r3_; \
+        (void)r4_; \
+        (void)r5_; \
+        pv = r1_; \
+    } while (0)
+
+ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv6m(uint32_t n, int32_t *v, const int32_t *acc, const int32_t *bt,
+                                                    unsigned shift, int32_t alpha, unsigned bits, int subtract,
+                                                    int32_t v_reset, uint16_t *out)
+{
+    uint16_t *po = out;
+    int32_t *pv = v;
+    if (n >= 2u)
+        ESNN_M0_RUN(ESNN_M0_LOOP2, v, v + (n & ~1u), acc);
+    if (n & 1u) { /* the odd last neuron */
+        const int32_t *last_acc = acc != 0 ? acc + (n - 1u) : 0;
+        bt += 2u * (n - 1u);
+        {
+            int32_t *vn = v + (n - 1u);
+            const int32_t *acc0 = acc;
+            acc = last_acc;
+            ESNN_M0_RUN(ESNN_M0_LOOP, vn, v + n, last_acc);
+            acc = acc0;
+        }
+    }
+    (void)pv;
+    return po;
+}
+
+/* The packed pair loop over n & ~1 neurons (shift < 16); returns the end of the spike list. */
+ESNN_ALWAYS_INLINE uint16_t *esnn_update_packed_armv6m(uint32_t n, int32_t *v, const uint32_t *part, const int32_t *bt,
+                                                       unsigned shift, int32_t alpha, unsigned bits, int subtract,
+                                                       int32_t v_reset, uint16_t *out)
+{
+    int32_t *end = v + (n & ~1u);
+
+    uint16_t *po = out;
+    ESNN_M0_REGS(v, part);
+    if (subtract)
+        __asm__ volatile(ESNN_M0_PACKED_LOOP(ESNN_M0_SUBTRACT)
+                         : ESNN_M0_OUTS
+                         : ESNN_M0_INS, [hs] "i"(16u - shift)
+                         : "cc", "memory");
+    else
+        __asm__ volatile(ESNN_M0_PACKED_LOOP(ESNN_M0_TO_VALUE)
+                         : ESNN_M0_OUTS
+                         : ESNN_M0_INS, [hs] "i"(16u - shift), [vr] "m"(v_reset)
+                         : "cc", "memory");
+    (void)r0_;
+    (void)r1_;
+    (void)r2_;
+    (void)r3_;
+    (void)r4_;
+    (void)r5_;
+    return po;
+}
+#define ESNN_HAVE_ARMV6M_UPDATE 1
+#endif
+
 /*
  * One timestep of a layer's neurons: u = saturate(decay(v) + acc * 2^shift + bias); spike if
  * u > threshold, then reset (subtract the threshold, or set v_reset); store u. `bt` holds each
@@ -279,6 +475,10 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif(uint32_t n, int32_t *v, const int32_
 #if defined(ESNN_HAVE_ARMV7M_UPDATE)
     if (alpha > 32768 && alpha < 65536 && bits <= 30u && n > 0u)
         return (uint16_t)(esnn_update_lif_armv7m(n, v, acc, bt, shift, alpha, bits, subtract, v_reset, out) - out);
+#endif
+#if defined(ESNN_HAVE_ARMV6M_UPDATE)
+    if (alpha < 65536 && bits <= 30u && n > 0u)
+        return (uint16_t)(esnn_update_lif_armv6m(n, v, acc, bt, shift, alpha, bits, subtract, v_reset, out) - out);
 #endif
     if (acc != 0) {
         const int32_t *pa = acc;
@@ -332,6 +532,16 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif_packed(uint32_t n, int32_t *v, const
         pbt = bt;
         n_spikes = (uint16_t)(out - out0);
         out = out0; /* the C loop below appends at out[n_spikes] */
+    }
+#endif
+#if defined(ESNN_HAVE_ARMV6M_UPDATE)
+    if (alpha < 65536 && bits <= 30u && shift < 16u && n >= 2u) {
+        uint32_t pairs = n & ~1u;
+        n_spikes =
+            (uint16_t)(esnn_update_packed_armv6m(n, v, part, bt, shift, alpha, bits, subtract, v_reset, out) - out);
+        pv += pairs;
+        pbt += 2u * pairs;
+        pp += pairs / 2u;
     }
 #endif
     while (pv < end) {
