@@ -114,7 +114,11 @@ static inline void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
                      : "r4", "r5", "r6", "r7", "cc", "memory");
 }
 #undef ESNN_M0_ROW_REGS
-#define ESNN_HAVE_ROW_KERNELS 1
+#undef ESNN_M0_SUMS_OUT
+#undef ESNN_M0_ADD2
+#undef ESNN_M0_SUMS_IN
+#undef ESNN_M0_ROWS
+#define ESNN_HAVE_ARMV6M_ROWS 1
 #endif
 
 /*
@@ -140,7 +144,7 @@ static inline void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
                      :
                      : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
 }
-#elif !defined(ESNN_HAVE_ROW_KERNELS)
+#elif !defined(ESNN_HAVE_ARMV6M_ROWS)
 static inline void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
 {
     uint16_t n = (uint16_t)(words >> 2);
@@ -200,7 +204,7 @@ static inline void add_rows3(uint32_t *part, const uint32_t *a, const uint32_t *
 }
 #undef ESNN_ROWS_TURN
 #undef ESNN_ADD4
-#elif !defined(ESNN_HAVE_ROW_KERNELS)
+#elif !defined(ESNN_HAVE_ARMV6M_ROWS)
 /* 4 words a turn, as add_row: rows are padded to a multiple of 4 words */
 static inline void add_rows2(uint32_t *part, const uint32_t *a, const uint32_t *b, uint16_t words)
 {
@@ -245,7 +249,7 @@ static inline void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
                      :
                      : "r4", "r5", "r6", "r8", "cc", "memory");
 }
-#elif !defined(ESNN_HAVE_ROW_KERNELS)
+#elif !defined(ESNN_HAVE_ARMV6M_ROWS)
 static inline void copy_row(uint32_t *part, const uint32_t *row, uint16_t words)
 {
     uint16_t k;

@@ -267,13 +267,14 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
  * The loop on ARMv6-M (Cortex-M0/M0+: Thumb-1, eight low registers, muls 32x32->32 only), for
  * every decay below 2^16. The decay is exact from two muls partial products: v = hi * 2^16 + lo
  * with lo = v & 0xffff, decay = hi * alpha + ((lo * alpha + 2^15) >> 16) (hi * alpha fits int32,
- * lo * alpha + 2^15 fits uint32). The saturation tests u + 2^(bits-1) < 2^bits as an unsigned
- * word (one adds, one lsrs, one branch taken only when it saturates: out of line). All eight low
- * registers are pinned (r7 too: __OPTIMIZE__ builds keep no frame pointer), the loop bounds, the
- * spike list pointer and the rounding constant live in high registers. Per neuron: ldr v; seven
- * decay instructions; ldm acc, lsls, adds; ldm (bias, threshold), adds; three for the
- * saturation; cmp, bgt; stm v; cmp, bne: 21 (18 without synaptic input).
+ * lo * alpha + 2^15 fits uint32). All eight low registers are pinned (r6 alpha, r7 the rounding
+ * constant 2^15: __OPTIMIZE__ builds keep no frame pointer); the loop end, the first v, the spike
+ * list pointer and the state limits live in high registers. Per neuron: ldr v; seven decay
+ * instructions; ldm acc, lsls, adds; ldm (bias, threshold), adds; cmp, bgt (threshold); cmp, blt
+ * (low saturation); stm v; and the loop test, once per pair: 19.5 (16.5 without synaptic input).
+ * Out of line, taken only by a spike or a saturation: the high saturation, the reset, the index.
  */
+/* clang-format off */
 #define ESNN_M0_DECAY \
     "ldr r3, [r1]\n\t" \
     "asrs r4, r3, #16\n\t" \
@@ -320,26 +321,35 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
     "ldmia r2!, {r4}\n\t" \
     "lsls r4, r4, %[sh]\n\t" \
     "adds r3, r3, r4\n\t"
-/* the neuron loop: INPUT is the synaptic-input lines (or none), RESET the reset */
-/* GCC hands Thumb-1 inline assembly to the assembler in divided syntax: these loops are unified */
+/* GCC hands Thumb-1 inline assembly to the assembler in divided syntax: these loops are unified.
+ * The out-of-line paths of a loop (SAT, SPIKE) follow it, after a branch past them. */
+#define ESNN_M0_OUT_OF_LINE(SAT, SPIKE, TOP, RESET, STORED) \
+    SAT ":\n\t" ESNN_M0_SAT(STORED "b") \
+    SPIKE ":\n\t" ESNN_M0_SPIKE(TOP, RESET, STORED "b")
+/* one neuron per turn: INPUT is the synaptic-input lines (or none), RESET the reset */
 #define ESNN_M0_LOOP(INPUT, RESET) \
     ".syntax unified\n" \
-    "1:\n\t" ESNN_M0_DECAY INPUT ESNN_M0_TAIL("5f", "3f", "4") "cmp r1, %[end]\n\t" \
-                                                               "bne 1b\n\t" \
-                                                               "b 9f\n" \
-                                                               "5:\n\t" ESNN_M0_SAT("4b") "3:\n\t" ESNN_M0_SPIKE( \
-                                                                   "11", RESET, "4b") "9:\n\t" \
-                                                                                      ".syntax divided\n"
+    "1:\n\t" \
+    ESNN_M0_DECAY INPUT ESNN_M0_TAIL("5f", "3f", "4") \
+    "cmp r1, %[end]\n\t" \
+    "bne 1b\n\t" \
+    "b 9f\n" \
+    ESNN_M0_OUT_OF_LINE("5", "3", "11", RESET, "4") \
+    "9:\n\t" \
+    ".syntax divided\n"
 /* two neurons per turn (one loop test per pair) */
 #define ESNN_M0_LOOP2(INPUT, RESET) \
     ".syntax unified\n" \
-    "1:\n\t" ESNN_M0_DECAY INPUT ESNN_M0_TAIL("5f", "3f", "4") ESNN_M0_DECAY INPUT ESNN_M0_TAIL( \
-        "6f", "8f", "10") "cmp r1, %[end]\n\t" \
-                          "bne 1b\n\t" \
-                          "b 9f\n" \
-                          "5:\n\t" ESNN_M0_SAT("4b") "3:\n\t" ESNN_M0_SPIKE("11", RESET, "4b") "6:\n\t" ESNN_M0_SAT( \
-                              "10b") "8:\n\t" ESNN_M0_SPIKE("12", RESET, "10b") "9:\n\t" \
-                                                                                ".syntax divided\n"
+    "1:\n\t" \
+    ESNN_M0_DECAY INPUT ESNN_M0_TAIL("5f", "3f", "4") \
+    ESNN_M0_DECAY INPUT ESNN_M0_TAIL("6f", "8f", "10") \
+    "cmp r1, %[end]\n\t" \
+    "bne 1b\n\t" \
+    "b 9f\n" \
+    ESNN_M0_OUT_OF_LINE("5", "3", "11", RESET, "4") \
+    ESNN_M0_OUT_OF_LINE("6", "8", "12", RESET, "10") \
+    "9:\n\t" \
+    ".syntax divided\n"
 /*
  * Packed sums (two 16-bit lanes per word, as one chunk of accumulate leaves them), two neurons
  * per turn: the word is read for each of the two (ldr and sxth for the lo lane; ldm, sxth, subs
@@ -347,22 +357,28 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
  */
 #define ESNN_M0_PACKED_LOOP(RESET) \
     ".syntax unified\n" \
-    "1:\n\t" ESNN_M0_DECAY "ldr r4, [r2]\n\t" \
+    "1:\n\t" \
+    ESNN_M0_DECAY \
+    "ldr r4, [r2]\n\t" \
     "sxth r5, r4\n\t" \
     "lsls r5, r5, %[sh]\n\t" \
-    "adds r3, r3, r5\n\t" ESNN_M0_TAIL("5f", "3f", "4") ESNN_M0_DECAY \
-        "ldmia r2!, {r4}\n\t" \
-        "sxth r5, r4\n\t" \
-        "subs r4, r4, r5\n\t" \
-        "asrs r4, r4, %[hs]\n\t" \
-        "adds r3, r3, r4\n\t" ESNN_M0_TAIL( \
-            "6f", "8f", \
-            "10") "cmp r1, %[end]\n\t" \
-                  "bne 1b\n\t" \
-                  "b 9f\n" \
-                  "5:\n\t" ESNN_M0_SAT("4b") "3:\n\t" ESNN_M0_SPIKE("11", RESET, "4b") "6:\n\t" ESNN_M0_SAT( \
-                      "10b") "8:\n\t" ESNN_M0_SPIKE("12", RESET, "10b") "9:\n\t" \
-                                                                        ".syntax divided\n"
+    "adds r3, r3, r5\n\t" \
+    ESNN_M0_TAIL("5f", "3f", "4") \
+    ESNN_M0_DECAY \
+    "ldmia r2!, {r4}\n\t" \
+    "sxth r5, r4\n\t" \
+    "subs r4, r4, r5\n\t" \
+    "asrs r4, r4, %[hs]\n\t" \
+    "adds r3, r3, r4\n\t" \
+    ESNN_M0_TAIL("6f", "8f", "10") \
+    "cmp r1, %[end]\n\t" \
+    "bne 1b\n\t" \
+    "b 9f\n" \
+    ESNN_M0_OUT_OF_LINE("5", "3", "11", RESET, "4") \
+    ESNN_M0_OUT_OF_LINE("6", "8", "12", RESET, "10") \
+    "9:\n\t" \
+    ".syntax divided\n"
+/* clang-format on */
 
 /* The pinned registers and the high-register operands shared by the loops. */
 #define ESNN_M0_REGS(V, ACC) \
@@ -378,14 +394,15 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
 #define ESNN_M0_OUTS "+l"(r0_), "+l"(r1_), "+l"(r2_), "=&l"(r3_), "=&l"(r4_), "=&l"(r5_), [po] "+h"(po)
 #define ESNN_M0_INS "l"(r6_), "l"(r7_), [end] "h"(end), [v0] "h"(v), [hi] "h"(hi_), [lo] "h"(lo_), [sh] "i"(shift)
 
-/* The loop over neurons [v, end): pairs (LOOP is ESNN_M0_LOOP2) or one at a time */
+/* The loop LOOP (ESNN_M0_LOOP2: pairs, or ESNN_M0_LOOP) over the neurons [V, END), their
+ * synaptic sums at ACC (NULL: none this step) and their (bias, threshold) pairs at bt */
 #define ESNN_M0_RUN(LOOP, V, END, ACC) \
     do { \
         int32_t *end = (END); \
         ESNN_M0_REGS(V, ACC); \
-        if (acc != 0 && subtract) \
+        if ((ACC) != 0 && subtract) \
             __asm__ volatile(LOOP(ESNN_M0_INPUT, ESNN_M0_SUBTRACT) : ESNN_M0_OUTS:ESNN_M0_INS : "cc", "memory"); \
-        else if (acc != 0) \
+        else if ((ACC) != 0) \
             __asm__ volatile(LOOP(ESNN_M0_INPUT, ESNN_M0_TO_VALUE) \
                              : ESNN_M0_OUTS \
                              : ESNN_M0_INS, [vr] "m"(v_reset) \
@@ -398,11 +415,11 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv7m(uint32_t n, int32_t *v, cons
                              : ESNN_M0_INS, [vr] "m"(v_reset) \
                              : "cc", "memory"); \
         (void)r0_; \
+        (void)r1_; \
         (void)r2_; \
         (void)r3_; \
         (void)r4_; \
         (void)r5_; \
-        pv = r1_; \
     } while (0)
 
 ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv6m(uint32_t n, int32_t *v, const int32_t *acc, const int32_t *bt,
@@ -410,21 +427,13 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_lif_armv6m(uint32_t n, int32_t *v, cons
                                                     int32_t v_reset, uint16_t *out)
 {
     uint16_t *po = out;
-    int32_t *pv = v;
+    uint32_t last = n - 1u;
     if (n >= 2u)
         ESNN_M0_RUN(ESNN_M0_LOOP2, v, v + (n & ~1u), acc);
-    if (n & 1u) { /* the odd last neuron */
-        const int32_t *last_acc = acc != 0 ? acc + (n - 1u) : 0;
-        bt += 2u * (n - 1u);
-        {
-            int32_t *vn = v + (n - 1u);
-            const int32_t *acc0 = acc;
-            acc = last_acc;
-            ESNN_M0_RUN(ESNN_M0_LOOP, vn, v + n, last_acc);
-            acc = acc0;
-        }
+    if (n & 1u) { /* the odd last neuron, one turn of the single loop */
+        bt += 2u * last;
+        ESNN_M0_RUN(ESNN_M0_LOOP, v + last, v + n, acc != 0 ? acc + last : 0);
     }
-    (void)pv;
     return po;
 }
 
@@ -434,7 +443,6 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_packed_armv6m(uint32_t n, int32_t *v, c
                                                        int32_t v_reset, uint16_t *out)
 {
     int32_t *end = v + (n & ~1u);
-
     uint16_t *po = out;
     ESNN_M0_REGS(v, part);
     if (subtract)
