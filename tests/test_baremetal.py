@@ -4,6 +4,7 @@ files block by block, flashing plans, drives, port discovery and its clear error
 import json
 import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ FORMATS = {
     "nrf52840-dk": {"bin", "hex"},
     "rpi-pico": {"bin", "uf2"},
     "hifive1-revb": {"bin", "hex"},
+    "esp32-c3-devkit": {"esp"},
 }
 
 
@@ -55,6 +57,8 @@ def test_hardware_boards_are_the_bare_metal_ones():
 def test_every_real_board_builds_its_native_image(name, images):
     res, board = images[name], get_board(name)
     assert set(res.images) == FORMATS[name]
+    if name == "esp32-c3-devkit":  # no flat binary: test_esp32c3_image_is_what_its_rom_loads
+        return
     origin = board.memory["flash_origin"]
     binary = Path(res.images["bin"]).read_bytes()
     assert 0 < len(binary) == res.flash_bytes  # text + data, nothing else
@@ -75,6 +79,66 @@ def test_every_real_board_builds_its_native_image(name, images):
         sp, reset = struct.unpack_from("<2I", binary, at)
         assert sp == board.memory["ram_origin"] + board.memory["ram_bytes"]
         assert reset & 1 and origin < reset < origin + len(binary)
+
+
+def test_esp32c3_image_is_what_its_rom_loads(images):
+    """The ESP image header as the C3's ROM reads it, field by field, then esptool's own parser:
+    the segments are the ELF's code (IRAM) and constants + data (DRAM), checksum and digest valid."""
+    from esptool.bin_image import LoadFirmwareImage
+
+    from edgesnn.firmware.build import tool_path
+
+    res, board = images["esp32-c3-devkit"], get_board("esp32-c3-devkit")
+    blob = Path(res.images["esp"]).read_bytes()
+    magic, segments, mode, size_freq, entry = struct.unpack_from("<BBBBI", blob, 0)
+    assert magic == 0xE9 and segments == 2 and mode == 2  # 2: DIO
+    assert size_freq == 0x20  # 4 MB (high nibble 2), 40 MHz (low nibble 0)
+    assert int.from_bytes(blob[12:14], "little") == 5  # chip id: ESP32-C3
+    assert entry == board.memory["flash_origin"] == 0x40380000
+    image = LoadFirmwareImage("esp32c3", res.images["esp"])
+    image.verify()  # checksum and the appended SHA-256
+    assert image.chip_id == 5 and image.entrypoint == entry and image.append_digest
+    out = subprocess.run([tool_path(board, "objdump"), "-h", str(res.elf)], capture_output=True, text=True).stdout
+    sections = {
+        p[1]: (int(p[2], 16), int(p[3], 16)) for p in map(str.split, out.splitlines()) if len(p) > 6 and p[0].isdigit()
+    }
+    segs = {s.addr: len(s.data) for s in image.segments}
+    assert segs == {sections[".text"][1]: sections[".text"][0], sections[".data"][1]: sections[".data"][0]}
+    ram, end = board.memory["ram_origin"], board.memory["ram_origin"] + board.memory["ram_bytes"]
+    assert ram == sections[".data"][1] and end == 0x3FCDC710  # below the ROM's boot stack
+    assert sections[".bss"][1] + sections[".bss"][0] + board.stack_bytes <= end
+    assert 0x40380000 + sections[".text"][0] <= ram + 0x700000  # code and data do not share SRAM
+    assert res.flash_bytes == len(image.segments[0].data) + len(image.segments[1].data)
+
+
+def test_esp32c3_plan_is_esptool_on_its_usb_port(qnet, tmp_path, monkeypatch):
+    need_board_tools(get_board("esp32-c3-devkit"))
+    model = tmp_path / "m.qsnn"
+    save_model(qnet, model)
+    monkeypatch.setattr(flash_mod, "ports_by_usb_id", lambda ids: ["/dev/ttyACM3"] if ids == ["303a:1001"] else [])
+    args = ["deploy", str(model), "--board", "esp32-c3-devkit", "--dry-run", "--json", "--out", str(tmp_path / "b")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, (res.stderr, res.exception)
+    p = json.loads(res.stdout)
+    image = str(tmp_path / "b" / "device.esp.bin")
+    assert (p["method"], p["file"], p["port"], p["address"], p["reset"]) == (
+        "esptool",
+        image,
+        "/dev/ttyACM3",
+        0,
+        "usb-serial-jtag",
+    )
+    assert p["usb_ids"] == ["303a:1001"] and p["images"] == {"esp": image} and p["notes"] == []
+    assert p["command"] == ["esptool", "--chip", "esp32c3", "--port", "/dev/ttyACM3", "--before", "default-reset",
+                            "--after", "hard-reset", "write-flash", "0x0", image]  # fmt: skip
+    monkeypatch.setattr(flash_mod, "ports_by_usb_id", lambda ids: [])
+    res = CliRunner().invoke(app, args[:-4] + ["--out", str(tmp_path / "c")])  # no --dry-run, no board
+    assert res.exit_code == 1 and res.stderr.strip() == (
+        "error: no serial port of esp32-c3-devkit (303a:1001) is connected; give --port"
+    )
+    res = CliRunner().invoke(app, [*args[:-4], "--port", str(tmp_path / "no-such-tty"), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 1 and res.stderr.startswith("error: esptool could not flash esp32-c3-devkit on ")
+    assert len(res.stderr.strip().splitlines()) == 1
 
 
 def test_pico_boot2_is_checksummed_as_the_boot_rom_wants(images):
@@ -203,7 +267,10 @@ def test_deploy_dry_run_prints_the_plan(name, qnet, tmp_path, monkeypatch):
     assert res.exit_code == 0, (res.stderr, res.exception)
     p = json.loads(res.stdout)
     assert p["board"] == name and p["usb_ids"] == board.deploy["usb_ids"]
-    if board.kind == "hardware":
+    if name == "esp32-c3-devkit":  # esptool's Python API, whatever tools are installed
+        assert p["method"] == "esptool" and p["file"].endswith("device.esp.bin") and Path(p["file"]).is_file()
+        assert set(p["images"]) == FORMATS[name] and p["flash_bytes"] > 0
+    elif board.kind == "hardware":
         assert p["method"] == "openocd" and p["file"].endswith("device.elf") and Path(p["file"]).is_file()
         assert set(p["images"]) == FORMATS[name] and p["flash_bytes"] > 0
     else:
@@ -211,7 +278,7 @@ def test_deploy_dry_run_prints_the_plan(name, qnet, tmp_path, monkeypatch):
     assert not (tmp_path / "none").exists()  # nothing flashed, nothing written outside the build folder
 
 
-@pytest.mark.parametrize("name", HARDWARE)
+@pytest.mark.parametrize("name", [n for n in HARDWARE if n != "esp32-c3-devkit"])  # the C3: esptool
 def test_openocd_configs_named_by_the_board_files_exist(name):
     """openocd's -f files resolve against its scripts folder (Debian: /usr/share/openocd/scripts)."""
     need_tools("openocd", what=f"checking {name}'s openocd configuration")

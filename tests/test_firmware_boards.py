@@ -29,8 +29,8 @@ EMULATED = [
     "qemu-hifive1-revb",  # the hifive1-revb image as built, at 0x20010000
 ]
 #: real boards with a bare-metal image built here (tests/test_baremetal.py)
-HARDWARE = ["nucleo-f446re", "rpi-pico", "nrf52840-dk", "hifive1-revb"]
-PIO_BOARDS = [*HARDWARE, "esp32-devkit"]
+HARDWARE = ["nucleo-f446re", "rpi-pico", "nrf52840-dk", "hifive1-revb", "esp32-c3-devkit"]
+PIO_BOARDS = [*(n for n in HARDWARE if n != "esp32-c3-devkit"), "esp32-devkit"]  # the C3: esptool, no project
 
 
 def _skip_without_tools(board):

@@ -14,7 +14,7 @@ void hal_putc(char c);
 /* A string, and v as `digits` lowercase hex digits (hal_text.c). */
 void hal_puts(const char *s);
 void hal_puthex(uint64_t v, unsigned digits);
-/* Push buffered output out (hosted builds); a no-op on microcontrollers. */
+/* Push buffered output out (hosted builds, USB FIFOs); a no-op on plain UARTs. */
 void hal_flush(void);
 /* Returns the next received byte, or -1 when none is waiting. */
 int hal_getc(void);

@@ -10,6 +10,10 @@
    ``picotool`` (PyPI / source builds) when installed;
 3. PlatformIO (``pio run -t upload``), which downloads its platforms on first use.
 
+ESP32 boards (``deploy.esptool_chip``) are flashed by esptool's Python API over their serial
+port instead: its own reset into the ROM download mode, ``write_flash`` at
+``deploy.esptool_offset``, then a hard reset.
+
 `flash()` carries a plan out; `wait_for_port()` waits for the board's serial port (by USB
 VID:PID from ``deploy.usb_ids``) and `apply_reset()` applies its DTR/RTS convention.
 """
@@ -29,7 +33,7 @@ from edgesnn.firmware.boards import Board
 
 #: Where desktops mount USB drives (Linux udisks, older Linux, macOS, manual mounts).
 DRIVE_ROOTS = ("/media", "/run/media", "/Volumes", "/mnt")
-METHODS = ("drive", "openocd", "pyocd", "picotool", "platformio")
+METHODS = ("drive", "esptool", "openocd", "pyocd", "picotool", "platformio")
 
 
 @dataclass
@@ -46,6 +50,7 @@ class FlashPlan:
     reset: str
     available: list[str] = field(default_factory=list)  # every method usable here, best first
     notes: list[str] = field(default_factory=list)
+    address: int | None = None  # where in flash the file goes (esptool)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,9 +125,27 @@ def check_drive(board: Board, drive: Path) -> None:
         raise DeviceError(f"drive {drive} is not writable")
 
 
-def _tool_commands(board: Board, images: dict[str, str], elf: str, project: Path | None) -> dict[str, list[str]]:
+def esptool_available() -> bool:
+    """esptool's Python package is importable (the ``esp`` extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("esptool") is not None
+
+
+def _usable(tool: str) -> bool:
+    return esptool_available() if tool == "esptool" else which(tool) is not None
+
+
+def _tool_commands(
+    board: Board, images: dict[str, str], elf: str, project: Path | None, port: str | None = None
+) -> dict[str, list[str]]:
     d = board.deploy
     cmds: dict[str, list[str]] = {}
+    if d.get("esptool_chip") and "esp" in images:  # carried out through the Python API; the CLI equivalent
+        cmds["esptool"] = [
+            "esptool", "--chip", d["esptool_chip"], "--port", port or "PORT", "--before", "default-reset",
+            "--after", "hard-reset", "write-flash", f"0x{int(d.get('esptool_offset', 0)):x}", images["esp"],
+        ]  # fmt: skip
     if d.get("openocd"):
         cmds["openocd"] = ["openocd", *d["openocd"], "-c", f"program {elf} verify reset exit"]
     if d.get("pyocd_target"):
@@ -148,10 +171,14 @@ def plan(
     install or plug in when there is none."""
     if method is not None and method not in METHODS:
         raise DeviceError(f"unknown flashing method {method!r}; choose one of {', '.join(METHODS)}")
-    cmds = _tool_commands(board, images, elf, project)
+    usb_ids = list(board.deploy.get("usb_ids", []))
+    if port is None and board.deploy.get("esptool_chip"):  # esptool needs the port itself: find it now
+        found = ports_by_usb_id(usb_ids)
+        port = found[0] if found else None
+    cmds = _tool_commands(board, images, elf, project, port)
     fmt = board.deploy.get("drive_format")
     drives = [Path(drive)] if drive else find_drives(board)
-    available = (["drive"] if drives and fmt in images else []) + [m for m in cmds if which(cmds[m][0])]
+    available = (["drive"] if drives and fmt in images else []) + [m for m in cmds if _usable(cmds[m][0])]
     notes = []
     if drive is None and fmt and not drives:
         notes.append(f"no {'/'.join(_drive_labels(board))} drive mounted")
@@ -161,13 +188,20 @@ def plan(
         tools = ", ".join(sorted({c[0] for c in cmds.values()})) or "no tool"
         hint = f"mount its {'/'.join(_drive_labels(board))} drive or give --drive, or " if fmt else ""
         raise DeviceError(f"{board.name}: {what} on this machine: {hint}install one of: {tools}")
-    usb_ids = list(board.deploy.get("usb_ids", []))
     reset = board.deploy.get("reset", "none")
     if chosen == "drive":  # only offered when the drive's format was built
         check_drive(board, drives[0])
         return FlashPlan(board.name, "drive", images[fmt], None, str(drives[0]), port, usb_ids, reset, available, notes)
     cmd = cmds[chosen]
     file = {"openocd": elf, "platformio": str(project)}.get(chosen, cmd[-1])
+    if chosen == "esptool":
+        if port is None:
+            notes.append(
+                f"no port with USB id {', '.join(usb_ids)} is connected now; connect "
+                f"{board.deploy.get('port_note', 'the board')}, or give --port"
+            )
+        address = int(board.deploy.get("esptool_offset", 0))
+        return FlashPlan(board.name, chosen, file, cmd, None, port, usb_ids, reset, available, notes, address)
     if chosen == "platformio" and port:
         cmd = [*cmd, "--upload-port", port]
     return FlashPlan(board.name, chosen, file, cmd, None, port, usb_ids, reset, available, notes)
@@ -191,6 +225,9 @@ def flash(p: FlashPlan, timeout: float = 300) -> None:
             if Path(p.drive).exists():
                 raise DeviceError(f"copying {src.name} to {p.drive} failed: {e.strerror or e}") from None
         return
+    if p.method == "esptool":
+        _esptool_write(p)
+        return
     if p.command is None:
         raise DeviceError(f"plan for {p.board}: method {p.method} without a command")
     try:
@@ -202,6 +239,40 @@ def flash(p: FlashPlan, timeout: float = 300) -> None:
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()
         raise DeviceError(f"{p.method} could not flash {p.board}: {tail[-1] if tail else f'exit {res.returncode}'}")
+
+
+def _esptool_write(p: FlashPlan) -> None:
+    """write_flash through esptool's Python API: connect (its reset into the ROM's download mode
+    for the port's kind, USB Serial/JTAG or a UART bridge), check the chip, load its flasher
+    stub, write and verify the image, hard reset so the firmware starts."""
+    import serial
+    from esptool.cmds import attach_flash, detect_chip, reset_chip, run_stub, write_flash
+    from esptool.logger import log
+    from esptool.util import FatalError
+
+    chip = (p.command or ["", "", ""])[2]
+    port = p.port
+    if port is None:
+        raise DeviceError(f"no serial port of {p.board} ({', '.join(p.usb_ids)}) is connected; give --port")
+    log.set_verbosity("silent")
+    try:
+        esp = detect_chip(port, connect_mode="default-reset", connect_attempts=3)
+        try:
+            name = esp.CHIP_NAME.lower().replace("-", "")
+            if chip and name != chip:
+                raise DeviceError(f"{port} has an {esp.CHIP_NAME}, not the {chip} of {p.board}")
+            esp = run_stub(esp)
+            attach_flash(esp)
+            write_flash(esp, [(p.address or 0, p.file)], flash_mode="keep", flash_freq="keep", flash_size="keep")
+            reset_chip(esp, "hard-reset")
+        finally:
+            esp._port.close()
+    except FatalError as e:
+        raise DeviceError(f"esptool could not flash {p.board} on {port}: {str(e).splitlines()[0]}") from None
+    except (OSError, serial.SerialException) as e:
+        raise DeviceError(f"esptool could not flash {p.board} on {port}: {e}") from None
+    finally:
+        log.set_verbosity("auto")
 
 
 def ports_by_usb_id(usb_ids: list[str]) -> list[str]:
@@ -238,10 +309,15 @@ def wait_for_port(board: Board, port: str | None, timeout: float, poll: float = 
 def apply_reset(port: str, kind: str) -> None:
     """The board's reset convention on opening its port: ``none``; ``dtr-pulse`` (DTR low for
     0.1 s, as Arduino boot loaders expect); ``esp32-rts`` (RTS holds EN low for 0.1 s while DTR
-    keeps GPIO0 high: a normal boot, as esptool does it)."""
+    keeps GPIO0 high: a normal boot, as esptool does it); ``usb-serial-jtag`` (esptool's hard
+    reset for the ESP32 USB Serial/JTAG controller, which then re-enumerates)."""
     if kind == "none":
         return
     import serial
+
+    if kind == "usb-serial-jtag":
+        _usb_serial_jtag_reset(port)
+        return
 
     try:
         with serial.serial_for_url(port, do_not_open=True) as s:
@@ -259,3 +335,19 @@ def apply_reset(port: str, kind: str) -> None:
                 s.rts = False
     except (OSError, serial.SerialException) as e:
         raise DeviceError(f"could not reset the board on {port}: {e}") from None
+
+
+def _usb_serial_jtag_reset(port: str, reappear: float = 3.0) -> None:
+    """esptool's own hard reset for chips on their USB Serial/JTAG controller (RTS pulse of
+    0.2 s); the port leaves the bus during the reset, so wait up to ``reappear`` seconds for it."""
+    import serial
+    from esptool.reset import HardReset
+
+    try:
+        with serial.serial_for_url(port) as s:
+            HardReset(s, uses_usb=True)()
+    except (OSError, serial.SerialException) as e:
+        raise DeviceError(f"could not reset the board on {port}: {e}") from None
+    deadline = time.monotonic() + reappear
+    while "://" not in port and not Path(port).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -72,7 +72,7 @@ def write_images(board: Board, elf: Path, run_tool) -> dict[str, str]:
     images: dict[str, str] = {}
     objcopy = tool_path(board, "objcopy")
     binary = elf.with_suffix(".bin")
-    if formats:
+    if {"bin", "uf2"} & set(formats):  # not for "esp": code and data lie 7 MB apart in the address map
         run_tool([objcopy, "-O", "binary", str(elf), str(binary)], f"objcopy for {board.name}")
     if "bin" in formats:
         images["bin"] = str(binary)
@@ -87,6 +87,40 @@ def write_images(board: Board, elf: Path, run_tool) -> dict[str, str]:
         uf2 = elf.with_suffix(".uf2")
         uf2.write_bytes(to_uf2(binary.read_bytes(), int(board.memory.get("flash_origin", 0)), FAMILIES[family]))
         images["uf2"] = str(uf2)
+    if "esp" in formats:
+        images["esp"] = str(esp_image(board, elf))
     if formats and "bin" not in formats:
         binary.unlink(missing_ok=True)
     return images
+
+
+#: Where an ESP image's extended header keeps the chip id (little-endian), and the ids by chip.
+ESP_IMAGE_MAGIC = 0xE9
+ESP_CHIP_IDS = {"esp32c3": 5}
+
+
+def esp_image(board: Board, elf: Path) -> Path:
+    """The ESP32-family image the ROM boot loader takes at flash offset 0, made by esptool's
+    ``elf2image`` (its Python API; its console output is silenced so ``--json`` stays JSON):
+    header (magic 0xE9, segment count, flash mode dio at 40 MHz, which every module supports,
+    entry point), the extended header with the chip id, the ELF's loadable sections as
+    segments, the checksum and a SHA-256 digest."""
+    chip = board.deploy.get("esptool_chip")
+    if chip not in ESP_CHIP_IDS:
+        raise BuildError(
+            f"board {board.name}: images include esp but deploy.esptool_chip is not one of {sorted(ESP_CHIP_IDS)}"
+        )
+    try:
+        import esptool.cmds
+        from esptool.logger import log
+    except ImportError:
+        raise BuildError(f"board {board.name} needs esptool for its image: pip install 'edgesnn[esp]'") from None
+    out = elf.with_suffix(".esp.bin")
+    log.set_verbosity("silent")
+    try:
+        esptool.cmds.elf2image(str(elf), chip, output=str(out), flash_mode="dio", flash_freq="40m", flash_size="4MB")
+    except Exception as e:  # esptool's FatalError and its ELF parser's errors
+        raise BuildError(f"esptool elf2image could not make the {board.name} image: {e}") from None
+    finally:
+        log.set_verbosity("auto")
+    return out

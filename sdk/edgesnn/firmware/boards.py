@@ -45,6 +45,12 @@ class Board:
     def stack_bytes(self) -> int:
         return int(self.memory.get("stack_bytes", 2048))
 
+    @property
+    def tables_in_ram(self) -> bool:
+        """A ROM boot loader copies the whole image into SRAM (ESP32-C3): constants, the model's
+        tables among them, are linked into RAM, and count against ``ram_bytes``."""
+        return (self.get("baremetal") or {}).get("load") == "rom-to-sram"
+
 
 @lru_cache(maxsize=2)
 def _schema(name: str = "schema.json") -> dict:
@@ -174,6 +180,10 @@ def rule_layout(board: Board, qnet: QuantNetwork) -> None:
 
 
 def rule_flash(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
+    """Model tables fit the flash left after the runtime's reserve (the RAM, where the board
+    keeps its constants in RAM: rule_ram counts them there)."""
+    if board.tables_in_ram:
+        return
     limit = int(board.memory["flash_bytes"]) - RUNTIME_FLASH_RESERVE - extra_flash
     used = 0
     for i, b in enumerate(model_table_bytes(qnet)):
@@ -189,6 +199,8 @@ def rule_flash(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
 def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -> None:
     limit = int(board.memory["ram_bytes"]) - board.stack_bytes
     need = model_ram_bytes(qnet)
+    if board.tables_in_ram:  # plus the runtime's own constants, as rule_flash reserves them
+        need += sum(model_table_bytes(qnet)) + RUNTIME_FLASH_RESERVE
     if learn_layer is not None:  # the learning layer's rows and traces move to RAM
         L = qnet.layers[learn_layer]
         need += 4 * packed_rows(L.weight)[0].size + 4 * (L.n_in + L.n_out)
@@ -198,7 +210,8 @@ def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -
         _fail(
             "ram",
             board,
-            f"model state needs {need} bytes, {limit} bytes are free after the stack "
+            f"model {'state and tables' if board.tables_in_ram else 'state'} needs {need} bytes, "
+            f"{limit} bytes are free after the stack "
             f"(largest layer: {big}, {qnet.layers[big].n_out} neurons, {sizes[big]} bytes)",
         )
 

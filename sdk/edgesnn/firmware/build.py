@@ -117,6 +117,7 @@ def render_board_files(board: Board, qnet: QuantNetwork | None, inputs: np.ndarr
         "uart_rx_pin": board.uart.get("rx_pin"),
         "semihosting": 1 if board.kind == "qemu" else 0,
         "boot2": bool((board.get("baremetal") or {}).get("boot2")),
+        "rom_loaded": board.tables_in_ram,
     }
     files = {"board_config.h": env.get_template("project/board_config.h.j2").render(ctx)}
     if board.family != "host":
