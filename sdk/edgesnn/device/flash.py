@@ -250,7 +250,9 @@ def _esptool_write(p: FlashPlan) -> None:
     from esptool.logger import log
     from esptool.util import FatalError
 
-    chip = (p.command or ["", "", ""])[2]
+    from edgesnn.firmware.boards import get_board
+
+    chip = get_board(p.board).deploy["esptool_chip"]  # the board file, not a position in the shown command
     port = p.port
     if port is None:
         raise DeviceError(f"no serial port of {p.board} ({', '.join(p.usb_ids)}) is connected; give --port")
@@ -259,7 +261,7 @@ def _esptool_write(p: FlashPlan) -> None:
         esp = detect_chip(port, connect_mode="default-reset", connect_attempts=3)
         try:
             name = esp.CHIP_NAME.lower().replace("-", "")
-            if chip and name != chip:
+            if name != chip:
                 raise DeviceError(f"{port} has an {esp.CHIP_NAME}, not the {chip} of {p.board}")
             esp = run_stub(esp)
             attach_flash(esp)

@@ -94,8 +94,7 @@ def write_images(board: Board, elf: Path, run_tool) -> dict[str, str]:
     return images
 
 
-#: Where an ESP image's extended header keeps the chip id (little-endian), and the ids by chip.
-ESP_IMAGE_MAGIC = 0xE9
+#: The chips esp_image makes images for, with the chip id esptool writes at header bytes 12-13.
 ESP_CHIP_IDS = {"esp32c3": 5}
 
 
