@@ -236,3 +236,22 @@ def test_long_inputs_stream_through_the_compiled_kernels_in_batches(backend):
     for field in ("spikes", "counts", "v_last", "prediction", "synops"):
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
     assert a.neuron_updates == b.neuron_updates and a.saturations == b.saturations
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint32, np.float32, np.float64, np.bool_])
+def test_input_check_takes_exact_zeros_and_ones_of_every_numeric_dtype(dtype):
+    from edgesnn.errors import DatasetError
+    from edgesnn.fixedpoint.simulate import check_inputs
+
+    good = (np.random.default_rng(0).random((3, 4, 5)) < 0.4).astype(dtype)
+    out = check_inputs(good, 5)
+    assert out.dtype == np.bool_ and np.array_equal(out, good.astype(bool))
+    bad_values = [2] + ([-1] if np.issubdtype(dtype, np.signedinteger) or dtype in (np.float32, np.float64) else [])
+    bad_values += [0.5, np.nan] if dtype in (np.float32, np.float64) else []
+    for bad in [] if dtype == np.bool_ else bad_values:
+        x = good.copy()
+        x[1, 2, 3] = bad
+        with pytest.raises(DatasetError, match="must be 0 or 1"):
+            check_inputs(x, 5)
+    # a strided view is copied, not refused
+    assert np.array_equal(check_inputs(good[:, :, ::-1], 5), good[:, :, ::-1].astype(bool))

@@ -175,11 +175,17 @@ def check_inputs(inputs, n_inputs: int) -> np.ndarray:
         raise DatasetError(f"input spikes must have shape (samples, timesteps, {n_inputs}), got {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DatasetError(f"input spikes are empty: shape {arr.shape}")
-    if arr.dtype != np.bool_:
-        if arr.dtype.kind not in "iuf" or not ((arr == 0) | (arr == 1)).all():  # O(n), no sort
-            raise DatasetError("input spikes must be 0 or 1 (binary events per timestep)")
-        arr = arr.astype(bool)
-    return arr
+    if arr.dtype == np.bool_:
+        return arr
+    if arr.dtype.kind in "iu":  # two reductions, no temporaries: 0.2 s less on 50 MB of uint8
+        ok = arr.min() >= 0 and arr.max() <= 1
+    else:  # floats: exact 0.0 or 1.0 only (NaN and 0.5 fail)
+        ok = arr.dtype.kind == "f" and bool(((arr == 0) | (arr == 1)).all())
+    if not ok:
+        raise DatasetError("input spikes must be 0 or 1 (binary events per timestep)")
+    if arr.dtype.itemsize == 1 and arr.flags.c_contiguous:
+        return arr.view(np.bool_)  # bytes of 0/1 are bools already: no copy
+    return arr.astype(bool)
 
 
 def _loop_layer(k, s: np.ndarray, record: bool, count_sat: bool):
