@@ -248,7 +248,6 @@ def test_the_cli_reference_lists_every_option_of_every_command():
     assert command().commands["verify"].params[0].metavar == "MODEL"
 
 
-
 def test_a_command_line_converts_only_the_command_it_names_with_the_same_options():
     from edgesnn.cli.app import _first_word
 
@@ -264,6 +263,7 @@ def test_a_command_line_converts_only_the_command_it_names_with_the_same_options
             assert [(p.opts, p.metavar, p.default) for p in pa] == [(p.opts, p.metavar, p.default) for p in pb]
     assert _first_word(["--help"]) is None and _first_word(["simulat"]) is None and _first_word([]) is None
     assert set(command(only="version").commands) == set(full.commands)  # alone it would collapse
+
 
 def test_a_typo_gets_a_did_you_mean():
     res = runner.invoke(app, ["train", "--board", "xylo-im", "--epochs", "1"])
