@@ -9,36 +9,45 @@
  */
 #include <stdint.h>
 #include <string.h>
-#if defined(__AVX512BW__)
+#if defined(__AVX512BW__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
 #define CHUNK 256
 
-/* Synaptic sums in registers: 32 int16 lanes per vector (GCC/Clang vector extension; the
- * compiler lowers it to the host's SIMD, or to scalars), tiles of up to 8 vectors held across
- * all active rows of a chunk, so each row costs one load-add per vector and no stores. Weight
- * rows arrive padded to whole vectors (host_kernel.py). */
+/* Synaptic sums in registers: int16 lanes in vectors of the host's SIMD width (GCC/Clang vector
+ * extension), tiles of up to 8 vectors held across all active rows of a chunk, so each row costs
+ * one load-add per vector and no stores. 32 lanes (one zmm) with AVX-512BW, else 16 (one ymm, two
+ * xmm or NEON q registers): 64-byte vectors on an AVX2 host are lowered to stack spills (perf
+ * showed a third of the kernel's time there). Weight rows arrive padded to a multiple of 32
+ * lanes (host_kernel.py), whole vectors at either width. */
+#if defined(__AVX512BW__)
 #define LANES 32
-typedef int16_t vec16 __attribute__((vector_size(64)));
+#else
+#define LANES 16
+#endif
+typedef int16_t vec16 __attribute__((vector_size(2 * LANES)));
 
-/* 32 int8 weights sign-extended to int16 lanes: one vpmovsxbw where AVX-512BW exists (half the
- * bytes of int16 weights: the rows stream from L2), else the compiler's conversion */
+/* LANES int8 weights sign-extended to int16 lanes: one vpmovsxbw (half the bytes of int16
+ * weights: the rows stream from L2) */
 static vec16 load16(const int8_t *p)
 {
 #if defined(__AVX512BW__)
     return (vec16)_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)p));
+#elif defined(__AVX2__) /* GCC 12 converts 16 bytes through two xmm halves and an insert */
+    return (vec16)_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
 #else
-    typedef int8_t vec8 __attribute__((vector_size(32)));
+    typedef int8_t vec8 __attribute__((vector_size(LANES)));
     vec8 x;
     memcpy(&x, p, sizeof x);
     return __builtin_convertvector(x, vec16);
 #endif
 }
 
-/* acc[0 .. LANES) += t, widened to int32 lanes half by half */
+/* acc[0 .. LANES) += t, widened to int32 lanes */
 static void widen_add(int32_t *acc, vec16 t)
 {
+#if defined(__AVX512BW__)
     typedef int16_t half16 __attribute__((vector_size(32)));
     typedef int32_t vec32 __attribute__((vector_size(64)));
     half16 lo = __builtin_shufflevector(t, t, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -50,6 +59,13 @@ static void widen_add(int32_t *acc, vec16 t)
     b += __builtin_convertvector(hi, vec32);
     memcpy(acc, &a, sizeof a);
     memcpy(acc + 16, &b, sizeof b);
+#else
+    typedef int32_t vec32 __attribute__((vector_size(4 * LANES)));
+    vec32 a;
+    memcpy(&a, acc, sizeof a);
+    a += __builtin_convertvector(t, vec32);
+    memcpy(acc, &a, sizeof a);
+#endif
 }
 
 /* acc[j0 .. j0 + NV*LANES) += sum over active rows a0..a1 of w[row][...] (at most CHUNK rows:
@@ -71,26 +87,33 @@ static void widen_add(int32_t *acc, vec16 t)
             widen_add(acc + j0 + v * LANES, t[v]);                                                     \
     }
 ADD_TILE(8)
+ADD_TILE(7)
+ADD_TILE(6)
+ADD_TILE(5)
 ADD_TILE(4)
+ADD_TILE(3)
 ADD_TILE(2)
 ADD_TILE(1)
 
+/* Every output in one pass over the active rows up to 8 vectors wide (a 96-neuron layer is one
+ * 6-vector tile), then 8 at a time */
 static void add_rows(const int8_t *w, int64_t n_pad, const int64_t *active, int64_t a0, int64_t a1,
                      int32_t *acc)
 {
     int64_t j0 = 0;
-    for (; j0 + 8 * LANES <= n_pad; j0 += 8 * LANES)
+    for (; n_pad - j0 > 8 * LANES; j0 += 8 * LANES)
         add_tile_8(w, n_pad, active, a0, a1, j0, acc);
-    if (j0 + 4 * LANES <= n_pad) {
-        add_tile_4(w, n_pad, active, a0, a1, j0, acc);
-        j0 += 4 * LANES;
+    switch ((n_pad - j0) / LANES) {
+    case 8: add_tile_8(w, n_pad, active, a0, a1, j0, acc); break;
+    case 7: add_tile_7(w, n_pad, active, a0, a1, j0, acc); break;
+    case 6: add_tile_6(w, n_pad, active, a0, a1, j0, acc); break;
+    case 5: add_tile_5(w, n_pad, active, a0, a1, j0, acc); break;
+    case 4: add_tile_4(w, n_pad, active, a0, a1, j0, acc); break;
+    case 3: add_tile_3(w, n_pad, active, a0, a1, j0, acc); break;
+    case 2: add_tile_2(w, n_pad, active, a0, a1, j0, acc); break;
+    case 1: add_tile_1(w, n_pad, active, a0, a1, j0, acc); break;
+    default: break;
     }
-    if (j0 + 2 * LANES <= n_pad) {
-        add_tile_2(w, n_pad, active, a0, a1, j0, acc);
-        j0 += 2 * LANES;
-    }
-    if (j0 + LANES <= n_pad)
-        add_tile_1(w, n_pad, active, a0, a1, j0, acc);
 }
 
 /* Bit i set where byte i of s[0 .. 64) is 1 (the bytes are 0 or 1). */
@@ -99,6 +122,13 @@ static uint64_t mask64(const uint8_t *s)
 #if defined(__AVX512BW__)
     __m512i v = _mm512_loadu_si512((const void *)s);
     return (uint64_t)_mm512_test_epi8_mask(v, v);
+#elif defined(__AVX2__)
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(s + 32));
+    uint32_t za = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero));
+    uint32_t zb = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero));
+    return ~((uint64_t)za | (uint64_t)zb << 32);
 #else
     uint64_t m = 0;
     int i;
@@ -134,9 +164,13 @@ static int64_t active_inputs(const uint8_t *s, int64_t n, int64_t *active)
             m &= m - 1u;
         }
     }
-    for (; k < n; ++k) {
-        active[n_active] = k;
-        n_active += s[k];
+    if (k < n) { /* the last n % 64 inputs as one more mask (a byte loop took 14 % of a 96-input
+                    layer's time) */
+        uint8_t tail[64] = {0};
+        uint64_t m;
+        memcpy(tail, s + k, (size_t)(n - k));
+        for (m = mask64(tail); m; m &= m - 1u)
+            active[n_active++] = k + __builtin_ctzll(m);
     }
     return n_active;
 }
