@@ -85,17 +85,28 @@ class Mangler:
 
 
 class FaultyLink:
-    """A pyserial-like link whose bytes are damaged on the way out (``tx``) and in (``rx``)."""
+    """A pyserial-like link whose bytes are damaged on the way out (``tx``) and in (``rx``).
+
+    A delayed incoming byte is late by the reader's clock: it and what follows it are held back
+    until their time comes, and reads before then return what was released (possibly nothing),
+    as a serial port's timed-out read does. Sleeping inside ``read`` instead would hand a late
+    reply over whole, so a reader's per-try deadline could never see it late.
+    """
 
     def __init__(self, link, tx: FaultRates = FaultRates(), rx: FaultRates = FaultRates(), seed: int = 0):
         self.link = link
         rng = np.random.default_rng(seed)
         self.tx, self.rx = Mangler(tx, rng), Mangler(rx, np.random.default_rng(rng.integers(2**63)))
-        self._pending = b""
+        self._held: list[tuple[float, bytes]] = []  # (monotonic release time, bytes), in order
+        self._poll_s = 0.002  # how long a read waits for held bytes before returning empty
+
+    def _released(self) -> int:
+        now = time.monotonic()
+        return sum(len(b) for t, b in self._held if t <= now) if self._held and self._held[0][0] <= now else 0
 
     @property
     def in_waiting(self) -> int:
-        return len(self._pending) or getattr(self.link, "in_waiting", 0)
+        return self._released() or (0 if self._held else getattr(self.link, "in_waiting", 0))
 
     def write(self, data: bytes) -> int:
         for piece, wait in self.tx(data):
@@ -110,12 +121,25 @@ class FaultyLink:
         self.link.flush()
 
     def read(self, n: int = 1) -> bytes:
-        if not self._pending:
+        if not self._held:
+            at = time.monotonic()
             for piece, wait in self.rx(self.link.read(n)):
-                if wait:
-                    time.sleep(wait)
-                self._pending += piece
-        out, self._pending = self._pending[:n], self._pending[n:]
+                at += wait  # each delayed byte makes it and every later byte that much later
+                if piece:
+                    self._held.append((at, piece))
+        out = b""
+        while self._held and len(out) < n:
+            t, piece = self._held[0]
+            if t > time.monotonic():
+                if not out:
+                    time.sleep(min(self._poll_s, max(0.0, t - time.monotonic())))
+                break
+            take = n - len(out)
+            out += piece[:take]
+            if take < len(piece):
+                self._held[0] = (t, piece[take:])
+            else:
+                self._held.pop(0)
         return out
 
     def close(self) -> None:
