@@ -255,3 +255,46 @@ def test_input_check_takes_exact_zeros_and_ones_of_every_numeric_dtype(dtype):
             check_inputs(x, 5)
     # a strided view is copied, not refused
     assert np.array_equal(check_inputs(good[:, :, ::-1], 5), good[:, :, ::-1].astype(bool))
+
+
+@pytest.mark.parametrize("form", ["diagonal", "sparse", "dense"])
+@pytest.mark.parametrize("reset", ["subtract", "to_value"])
+def test_c_kernel_recurrent_forms_equal_numpy(form, reset):
+    """host_kernel.py hands recurrent weights to the C kernel as a diagonal (snnTorch's undecayed
+    subtract reset imports so), as compressed rows (mostly zero) or dense: each form holds every
+    spike, state, saturation and synaptic-event count to the numpy backend, in the 32-bit update
+    (subtract) and the general one (reset to a value)."""
+    from edgesnn.fixedpoint import host_kernel
+    from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+
+    need_tools("cc", what="the C host kernel")
+    rng = np.random.default_rng({"diagonal": 1, "sparse": 2, "dense": 3}[form])
+    n_in, n_out = 70, 37
+    r = rng.integers(-90, 90, (n_out, n_out))
+    if form == "diagonal":
+        r = np.diag(rng.integers(-120, -1, n_out))
+    elif form == "sparse":
+        r = r * (rng.random((n_out, n_out)) < 0.08)
+    layer = QuantLayer(
+        weight=rng.integers(-127, 128, (n_out, n_in)),
+        bias=rng.integers(-50, 50, n_out),
+        shift=6,
+        alpha_mem=np.full(n_out, 58982),
+        threshold=rng.integers(2000, 9000, n_out),
+        reset=reset,
+        v_reset=np.zeros(n_out, np.int64),
+        recurrent=r,
+    )
+    q = QuantNetwork(n_inputs=n_in, layers=(layer,), weight_bits=8, state_bits=24)
+    p = host_kernel.Prepared(layer, 24)
+    chosen = {"diagonal": p.r_diag, "sparse": p.r_ptr, "dense": p.r_t}[form]
+    assert chosen is not None  # the form under test is the one the kernel gets
+    x = rng.random((11, 30, n_in)) < 0.3
+    a = simulate_int(q, x, record=True, count_saturation=True, backend="numpy")
+    b = simulate_int(q, x, record=True, count_saturation=True, backend="c")
+    assert a.spikes.any() and not a.spikes.all()
+    assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.v_last, b.v_last)
+    assert np.array_equal(a.synops, b.synops) and a.saturations == b.saturations
+    for ra, rb in zip(a.record, b.record):
+        for key in ra:
+            assert np.array_equal(ra[key], rb[key]), key

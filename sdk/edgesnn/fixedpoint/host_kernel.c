@@ -259,10 +259,16 @@ static int64_t lif_general(int64_t n_out, int64_t *v, int64_t *cur, const int32_
 
 /* One layer over n_samples x steps. p32 (may be null): the layer's alpha_mem, bias and
  * threshold as int32, when host_kernel.py chose the 32-bit update (v32 is then its state).
+ * Recurrent weights come dense (r_t, row k = what spike k adds) or, when mostly zero, as
+ * compressed rows (r_ptr, r_idx, r_val: row k's nonzeros are entries r_ptr[k] .. r_ptr[k+1] - 1):
+ * or, when only the diagonal is nonzero, as that diagonal (r_diag): snnTorch's undecayed subtract
+ * reset imports so, a neuron's own spike subtracting from it. Every way the same integers reach
+ * acc; only zeros are skipped.
  * synops[n] gets sample n's synaptic events: (input events + recurrent events) x n_out, the
  * recurrent events being the spikes of every step but the last (each reaches the next step). */
 int64_t esnn_host_layer(const uint8_t *s_in, int64_t n_samples, int64_t steps, int64_t n_in, const int8_t *w_t,
-                        int64_t n_pad, const int32_t *r_t, int64_t n_out, int64_t shift, const int64_t *bias,
+                        int64_t n_pad, const int32_t *r_t, const int64_t *r_ptr, const int32_t *r_idx,
+                        const int32_t *r_val, const int32_t *r_diag, int64_t n_out, int64_t shift, const int64_t *bias,
                         int64_t cuba, const int64_t *alpha_syn, const int64_t *alpha_mem, const int64_t *threshold,
                         int64_t subtract, const int64_t *v_reset, int64_t lo, int64_t hi, int64_t record,
                         const int32_t *p32, uint8_t *out, int64_t *rec_v, int64_t *rec_i, int64_t *v_last,
@@ -285,14 +291,24 @@ int64_t esnn_host_layer(const uint8_t *s_in, int64_t n_samples, int64_t steps, i
             memset(acc, 0, (size_t)n_pad * sizeof *acc);
             for (a0 = 0; a0 < n_active; a0 += CHUNK)
                 add_rows(w_t, n_pad, active, a0, a0 + CHUNK < n_active ? a0 + CHUNK : n_active, acc);
-            if (r_t && t > 0) {
-                const uint8_t *z_prev = o - n_out; /* the previous step's spikes */
-                for (k = 0; k < n_out; ++k)
-                    if (z_prev[k]) {
-                        ++events;
+            if (r_diag && t > 0) { /* a diagonal: each neuron's own last spike, branch-free */
+                const uint8_t *z_prev = o - n_out;
+                for (j = 0; j < n_out; ++j) {
+                    acc[j] += r_diag[j] * (int32_t)z_prev[j];
+                    events += z_prev[j];
+                }
+            } else if ((r_t || r_ptr) && t > 0) {
+                int64_t n_rec = active_inputs(o - n_out, n_out, active); /* the previous step's spikes */
+                events += n_rec;
+                for (a0 = 0; a0 < n_rec; ++a0) {
+                    k = active[a0];
+                    if (r_ptr)
+                        for (j = r_ptr[k]; j < r_ptr[k + 1]; ++j)
+                            acc[r_idx[j]] += r_val[j];
+                    else
                         for (j = 0; j < n_out; ++j)
                             acc[j] += r_t[k * n_out + j];
-                    }
+                }
             }
             if (p32)
                 sat += lif_subtract32(n_out, v32, p32, acc, p32 + n_out, p32 + 2 * n_out, (int32_t)shift,

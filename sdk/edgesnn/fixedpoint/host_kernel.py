@@ -98,6 +98,11 @@ def available() -> bool:
 LANES = 32
 
 
+#: recurrent weights go as compressed rows when at most 1 in SPARSE_BELOW is nonzero: a row then
+#: costs fewer (indexed) adds than the dense loop's n_out
+SPARSE_BELOW = 4
+
+
 def _ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.c_void_p)
 
@@ -113,7 +118,18 @@ class Prepared:
         self.n_pad = -(-n_out // LANES) * LANES  # whole SIMD vectors (host_kernel.c: LANES)
         self.w_t = np.zeros((max(n_in, 1), self.n_pad), np.int8)
         self.w_t[:n_in, :n_out] = layer.weight.T
-        self.r_t = np.ascontiguousarray(layer.recurrent.T, np.int32) if layer.recurrent is not None else None
+        self.r_t = self.r_ptr = self.r_idx = self.r_val = self.r_diag = None
+        if layer.recurrent is not None:
+            r_t = np.ascontiguousarray(np.asarray(layer.recurrent).T, np.int32)
+            diag = np.ascontiguousarray(np.diagonal(r_t))
+            if np.count_nonzero(r_t) == np.count_nonzero(diag):  # only self-connections
+                self.r_diag = diag
+            elif np.count_nonzero(r_t) * SPARSE_BELOW <= r_t.size:  # compressed rows: skip the zeros
+                k, j = np.nonzero(r_t)  # row-major order: row k's entries are contiguous
+                self.r_ptr = np.concatenate([[0], np.cumsum(np.bincount(k, minlength=n_out))]).astype(np.int64)
+                self.r_idx, self.r_val = j.astype(np.int32), np.ascontiguousarray(r_t[k, j])
+            else:
+                self.r_t = r_t
 
         def i64(a):
             return np.ascontiguousarray(a, np.int64)
@@ -128,7 +144,8 @@ class Prepared:
         )
         self.scratch = [
             np.zeros(self.n_pad, np.int32),
-            np.zeros(n_in + 1, np.int64),  # active inputs (the tail scan writes one slot ahead)
+            np.zeros(max(n_in, n_out) + 1, np.int64),  # active inputs or recurrent spikes (the tail
+            # scan writes one slot ahead)
             np.zeros(n_out, np.int64),
             np.zeros(n_out, np.int64),
             np.zeros(n_out, np.int32),
@@ -174,7 +191,7 @@ def run_layer(layer, s_in: np.ndarray, state_bits: int, record: bool, lib=None, 
     c64 = ctypes.c_int64
     sat = lib.esnn_host_layer(
         _ptr(s), c64(n), c64(steps), c64(n_in), _ptr(p.w_t), c64(p.n_pad),
-        _ptr(p.r_t) if p.r_t is not None else None, c64(n_out), c64(layer.shift), _ptr(p.bias),
+        *(_ptr(a) if a is not None else None for a in (p.r_t, p.r_ptr, p.r_idx, p.r_val, p.r_diag)), c64(n_out), c64(layer.shift), _ptr(p.bias),
         c64(int(layer.current_based)), _ptr(p.a_syn), _ptr(p.a_mem), _ptr(p.thr),
         c64(int(layer.reset == "subtract")), _ptr(p.v_reset), c64(lo), c64(hi), c64(int(record)),
         _ptr(p.p32) if p.p32 is not None else None,
