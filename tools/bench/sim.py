@@ -12,6 +12,14 @@ Then the whole process: `python -m edgesnn simulate MODEL --input X.npy --json` 
 imports, the cached C kernel, input checks, output) on a 64-256-10 network and --process-samples
 inputs, against snnTorch's compute alone on the same network and input in this process. The
 process runs with its bytecode cached, as an installed package does.
+
+Then the same on real data files (``--real-samples``, default 31,808): a 64-96-10 snnTorch
+network trained here on the built-in digits, exported to NIR, imported and quantized by edgesnn,
+fed every digit rate-coded again and again (new Bernoulli draws) as a uint8 and a float32
+``(N, T, 64)`` .npy file. Against snnTorch running that trained network over the float32 input:
+the whole ``simulate`` process per file and the C kernel alone (``simulate_int`` in this process).
+Both predictions are scored on the digits' labels, which the two need not match exactly (the
+integer network is quantized).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--process-samples", type=int, default=31808)  # the input issue 12 measured
+    ap.add_argument("--real-samples", type=int, default=31808)  # 0 skips the real-data rows
     args = ap.parse_args()
 
     import torch
@@ -70,10 +79,22 @@ def main() -> None:
             row[f"{backend}_speedup"] = round(t_snn / t, 2)
         rows.append(row)
     rows.append(process_row(args))
+    if args.real_samples:
+        from sim_real import real_rows
+
+        rows.extend(real_rows(args, _settings))
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
+            if "real_input" in r:
+                print(
+                    f"{r['shape']:>11}  batch {r['batch']}  T {r['steps']}  threads {r['threads']}: real digits "
+                    f"({r['real_input']}, activity {r['density']:.3f}): {r['what']} {r['edgesnn_s']:.2f} s vs "
+                    f"snnTorch compute {r['snntorch_s']:.2f} s on {r['samples']} samples: x{r['speedup']} "
+                    f"(accuracy {r['edgesnn_accuracy']:.1%} vs snnTorch {r['snntorch_accuracy']:.1%})"
+                )
+                continue
             print(
                 f"{r['shape']:>11}  batch {r['batch']}  T {r['steps']}  density {r['density']}  "
                 f"threads {r['threads']}: snnTorch float {r['snntorch_ms']:.1f} ms"
