@@ -114,6 +114,29 @@ def test_model_too_large_names_rule_board_limit_and_layer(tmp_path):
         check_fits(get_board("qemu-sifive-e"), wide)
 
 
+def test_a_board_that_keeps_constants_in_ram_counts_the_apps_constants_there():
+    """On a ROM-to-SRAM board (esp32-c3-devkit) the app's own constants (extra_flash: embedded
+    test inputs) are loaded into RAM with the tables: a model that fits alone is refused by the
+    RAM rule once they would not fit beside it, naming the need."""
+    from edgesnn.firmware.boards import RUNTIME_FLASH_RESERVE, check_fits, model_ram_bytes, model_table_bytes
+
+    board = get_board("esp32-c3-devkit")
+    assert board.tables_in_ram
+    rng = np.random.default_rng(1)
+    q = quantize(
+        Network(
+            n_inputs=64, layers=(Dense(rng.normal(size=(50, 64)), np.zeros(50), LIF(np.full(50, 0.9), np.ones(50))),)
+        )
+    )
+    free = int(board.memory["ram_bytes"]) - board.stack_bytes
+    need = model_ram_bytes(q) + sum(model_table_bytes(q)) + RUNTIME_FLASH_RESERVE
+    check_fits(board, q, extra_flash=free - need)  # exactly full: fits
+    with pytest.raises(
+        FitError, match=rf"rule ram on board esp32-c3-devkit: model state and tables needs {free + 1} bytes"
+    ):
+        check_fits(board, q, extra_flash=free - need + 1)
+
+
 def test_forbidden_symbol_pattern():
     for s in [
         "__aeabi_fadd",

@@ -196,11 +196,13 @@ def rule_flash(board: Board, qnet: QuantNetwork, extra_flash: int = 0) -> None:
             )
 
 
-def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None) -> None:
+def rule_ram(board: Board, qnet: QuantNetwork, learn_layer: int | None = None, extra_flash: int = 0) -> None:
+    """Model state fits the RAM left after the stack; where the board keeps its constants in RAM,
+    the model tables, the runtime's reserve and the app's constants (``extra_flash``) too."""
     limit = int(board.memory["ram_bytes"]) - board.stack_bytes
     need = model_ram_bytes(qnet)
-    if board.tables_in_ram:  # plus the runtime's own constants, as rule_flash reserves them
-        need += sum(model_table_bytes(qnet)) + RUNTIME_FLASH_RESERVE
+    if board.tables_in_ram:  # plus the runtime's and the app's constants, as rule_flash counts them
+        need += sum(model_table_bytes(qnet)) + RUNTIME_FLASH_RESERVE + extra_flash
     if learn_layer is not None:  # the learning layer's rows and traces move to RAM
         L = qnet.layers[learn_layer]
         need += 4 * packed_rows(L.weight)[0].size + 4 * (L.n_in + L.n_out)
@@ -251,4 +253,4 @@ def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_lay
     rule_layout(board, qnet)
     rule_learning(board, qnet, learn_layer)
     rule_flash(board, qnet, extra_flash)
-    rule_ram(board, qnet, learn_layer)
+    rule_ram(board, qnet, learn_layer, extra_flash)
