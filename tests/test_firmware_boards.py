@@ -12,7 +12,7 @@ from edgesnn.firmware.boards import BoardError, FitError, all_boards, get_board,
 from edgesnn.firmware.build import FORBIDDEN
 from edgesnn.firmware.render import ABI_VERSION
 from edgesnn.firmware.verify import verify
-from edgesnn.fixedpoint import quantize
+from edgesnn.fixedpoint import quantize, simulate_int
 from edgesnn.fixedpoint.contract import CONTRACT_VERSION
 from edgesnn.ir import LIF, CubaLIF, Dense, Network
 from tests.strategies import quant_networks, spike_inputs
@@ -325,9 +325,11 @@ def test_every_board_says_how_far_it_is_verified_and_the_label_is_true():
 
 @pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-microbit", "qemu-sifive-e"])
 def test_specialised_neuron_update_is_bit_exact_at_its_edges(name, tmp_path):
-    """Every branch of runtime/esnn_update.h (M3 smlal, M4 smmlar/smmulr, the portable split;
-    no leak; ssat widths and the generic clamp; bias or none; both resets) against the golden
-    model, with states driven into saturation."""
+    """Every branch of runtime/esnn_update.h (M3 smlal, M4 smmlar/smmulr, M0 partial products,
+    RV32 mulhsu; the portable split; no leak; ssat widths and the generic clamp; bias or none;
+    both resets) against the golden model. Every layer spikes, so each is updated with synaptic
+    input (not only by the idle path), its neuron 0 is driven below the state range and its
+    neuron 1 has its threshold at the top (a sum saturated there does not spike)."""
     from edgesnn.firmware.render import render_model
     from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 
@@ -340,15 +342,19 @@ def test_specialised_neuron_update_is_bit_exact_at_its_edges(name, tmp_path):
         layers, n = [], 12
         for k, alpha in enumerate(alphas):
             m = 10 if k % 2 else 7  # odd widths: the packed update's last neuron is half a word
+            w = rng.integers(-60, 128, (m, n))
+            w[0] = -rng.integers(100, 128, n)
+            thr = rng.integers(hi // 16, hi // 2, m)
+            thr[1] = hi
             layers.append(
                 QuantLayer(
-                    weight=rng.integers(-127, 128, (m, n)),
-                    bias=np.zeros(m, np.int64) if k % 2 else rng.integers(lo // 4, hi // 4, m),
-                    shift=bits - 12,
+                    weight=w,
+                    bias=np.zeros(m, np.int64) if k % 2 else rng.integers(lo // 8, hi // 8, m),
+                    shift=bits - 10,
                     alpha_mem=np.full(m, alpha),
-                    threshold=rng.integers(hi // 2, hi + 1, m),
+                    threshold=thr,
                     reset="subtract" if k % 3 else "to_value",
-                    v_reset=np.full(m, int(rng.integers(lo, hi))),
+                    v_reset=np.full(m, int(rng.integers(lo // 2, hi // 2))),
                 )
             )
             n = m
@@ -356,5 +362,9 @@ def test_specialised_neuron_update_is_bit_exact_at_its_edges(name, tmp_path):
         src = render_model(qnet).files["esnn_model.c"]
         assert all(f"l{i}_update_packed" in src for i in range(len(alphas))), "every layer takes the specialised update"
         x = rng.random((4, 30, 12)) < 0.6
+        sim = simulate_int(qnet, x, record=True, count_saturation=True)
+        for i, rec in enumerate(sim.record):  # the edges are reached, layer by layer
+            assert 0 < rec["spikes"].mean() < 1 and sim.saturations[i] > 0, (bits, i)
+            assert (rec["v"][..., 0] == lo).any(), (bits, i)
         res = verify(qnet, board, x, tmp_path / str(bits))
         assert res["samples"] == 4 and res["mismatches"] == 0, res

@@ -466,6 +466,145 @@ ESNN_ALWAYS_INLINE uint16_t *esnn_update_packed_armv6m(uint32_t n, int32_t *v, c
 #define ESNN_HAVE_ARMV6M_UPDATE 1
 #endif
 
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__riscv) && defined(__riscv_mul) && __riscv_xlen == 32
+/*
+ * The loop on RV32 with M (the FE310, the ESP32-C3), for every decay below 2^16, two neurons per
+ * turn. The decay is exact from one mulhsu and one mul: with A = alpha * 2^16 as an unsigned word,
+ * v * A = v * alpha * 2^16 (64 bits, signed by unsigned), and floor((v * alpha + 2^15) / 2^16) is
+ * its high word plus bit 31 of its low word (the rounding carry). Per pair: two lw of v, eight
+ * decay instructions, the synaptic input (lw, slli, add each; packed: one lw, then slli, srai,
+ * sub, srai, srai, add, add), per neuron lw bias, lw threshold, add, blt (threshold), blt (low
+ * saturation); two sw and the pointer steps and loop test. A sum above the state range also
+ * exceeds the threshold (threshold <= the top), so the high saturation is tested only on the
+ * spike path, out of line, which then spikes only if the top exceeds the threshold; the low
+ * saturation is out of line too. GCC, left to the C loop below, formed each neuron's spike index
+ * and list pointer ahead of the test (five instructions a neuron, used only by a spike).
+ */
+/* clang-format off */
+#define ESNN_RV_DECAY2 \
+    "lw %[u0], 0(%[pv])\n\t" \
+    "lw %[u1], 4(%[pv])\n\t" \
+    "mulhsu %[h0], %[u0], %[A]\n\t" \
+    "mul %[l0], %[u0], %[A]\n\t" \
+    "mulhsu %[h1], %[u1], %[A]\n\t" \
+    "mul %[l1], %[u1], %[A]\n\t" \
+    "srli %[l0], %[l0], 31\n\t" \
+    "srli %[l1], %[l1], 31\n\t" \
+    "add %[u0], %[h0], %[l0]\n\t" \
+    "add %[u1], %[h1], %[l1]\n\t"
+/* the synaptic input of the pair: int32 sums (then pa steps by 8) or one packed word (by 4) */
+#define ESNN_RV_IN_ACC \
+    "lw %[h0], 0(%[pa])\n\t" \
+    "lw %[h1], 4(%[pa])\n\t" \
+    "slli %[h0], %[h0], %[sh]\n\t" \
+    "slli %[h1], %[h1], %[sh]\n\t" \
+    "add %[u0], %[u0], %[h0]\n\t" \
+    "add %[u1], %[u1], %[h1]\n\t"
+#define ESNN_RV_STEP_ACC "addi %[pa], %[pa], 8\n\t"
+/* lo lane: (word << 16) >> (16 - shift) = lo * 2^shift; hi lane: word - lo = hi * 2^16 */
+#define ESNN_RV_IN_PACKED \
+    "lw %[h1], 0(%[pa])\n\t" \
+    "slli %[h0], %[h1], 16\n\t" \
+    "srai %[l0], %[h0], 16\n\t" \
+    "sub %[h1], %[h1], %[l0]\n\t" \
+    "srai %[h0], %[h0], %[hs]\n\t" \
+    "srai %[h1], %[h1], %[hs]\n\t" \
+    "add %[u0], %[u0], %[h0]\n\t" \
+    "add %[u1], %[u1], %[h1]\n\t"
+#define ESNN_RV_STEP_PACKED "addi %[pa], %[pa], 4\n\t"
+/* neuron U: its bias added, the threshold test (SPIKE), the low saturation test (LOW) */
+#define ESNN_RV_TEST(U, OFF_B, OFF_T, SPIKE, LOW) \
+    "lw %[b], " OFF_B "(%[pbt])\n\t" \
+    "lw %[t], " OFF_T "(%[pbt])\n\t" \
+    "add " U ", " U ", %[b]\n\t" \
+    "blt %[t], " U ", " SPIKE "\n\t" \
+    "blt " U ", %[lo], " LOW "\n"
+/* a spike candidate: the top saturation (then no spike unless the top exceeds the threshold),
+ * the reset, the index (pv - v0) / 4 (+ 1 for the pair's second) appended; back to BACK */
+#define ESNN_RV_SPIKE(U, RESET, PLUS, BACK) \
+    "bge %[hi], " U ", 10f\n\t" \
+    "mv " U ", %[hi]\n\t" \
+    "bge %[t], " U ", " BACK "\n" \
+    "10:\n\t" RESET(U) \
+    "sub %[b], %[pv], %[v0]\n\t" \
+    "srli %[b], %[b], 2\n\t" PLUS \
+    "sh %[b], 0(%[po])\n\t" \
+    "addi %[po], %[po], 2\n\t" \
+    "j " BACK "\n"
+#define ESNN_RV_SUBTRACT(U) "sub " U ", " U ", %[t]\n\t"
+#define ESNN_RV_TO_VALUE(U) "mv " U ", %[vr]\n\t"
+#define ESNN_RV_LOOP2(INPUT, STEP, RESET) \
+    "1:\n\t" ESNN_RV_DECAY2 INPUT \
+    ESNN_RV_TEST("%[u0]", "0", "4", "3f", "5f") \
+    "2:\n\t" \
+    ESNN_RV_TEST("%[u1]", "8", "12", "6f", "8f") \
+    "7:\n\t" \
+    "sw %[u0], 0(%[pv])\n\t" \
+    "sw %[u1], 4(%[pv])\n\t" \
+    "addi %[pv], %[pv], 8\n\t" STEP \
+    "addi %[pbt], %[pbt], 16\n\t" \
+    "bne %[pv], %[end], 1b\n\t" \
+    "j 9f\n" \
+    "3:\n\t" ESNN_RV_SPIKE("%[u0]", RESET, "", "2b") \
+    "5:\n\t" \
+    "mv %[u0], %[lo]\n\t" \
+    "j 2b\n" \
+    "6:\n\t" ESNN_RV_SPIKE("%[u1]", RESET, "addi %[b], %[b], 1\n\t", "7b") \
+    "8:\n\t" \
+    "mv %[u1], %[lo]\n\t" \
+    "j 7b\n" \
+    "9:\n"
+/* clang-format on */
+#define ESNN_RV_RUN(INPUT, STEP, RESET) \
+    __asm__ volatile( \
+        ESNN_RV_LOOP2(INPUT, STEP, RESET) \
+        : [pv] "+&r"(pv), [pa] "+&r"(pa), [pbt] "+&r"(pbt), [po] "+&r"(po), [u0] "=&r"(u0), [u1] "=&r"(u1), \
+          [h0] "=&r"(h0), [h1] "=&r"(h1), [l0] "=&r"(l0), [l1] "=&r"(l1), [b] "=&r"(b), [t] "=&r"(t) \
+        : [end] "r"(end), [v0] "r"(v), [A] "r"(a_q32), [lo] "r"(lo_), [hi] "r"(hi_), [vr] "r"(v_reset), \
+          [sh] "i"(shift), [hs] "i"(16u - shift) \
+        : "memory")
+
+/* The pair loop over the first n & ~1 neurons; input: 0 none, 1 int32 sums, 2 packed words
+ * (shift < 16). Returns the end of the spike list; the caller runs an odd last neuron. */
+ESNN_ALWAYS_INLINE uint16_t *esnn_update_pairs_rv32(uint32_t n, int32_t *v, const void *in, int input,
+                                                    const int32_t *bt, unsigned shift, int32_t alpha, unsigned bits,
+                                                    int subtract, int32_t v_reset, uint16_t *out)
+{
+    int32_t *pv = v, *end = v + (n & ~1u);
+    const void *pa = in;
+    const int32_t *pbt = bt;
+    uint16_t *po = out;
+    uint32_t a_q32 = (uint32_t)alpha << 16;
+    int32_t hi_ = (int32_t)(((uint32_t)1 << (bits - 1u)) - 1u), lo_ = -hi_ - 1;
+    int32_t u0, u1, h0, h1, l0, l1, b, t;
+    if (pv == end)
+        return out;
+    if (input == 1 && subtract)
+        ESNN_RV_RUN(ESNN_RV_IN_ACC, ESNN_RV_STEP_ACC, ESNN_RV_SUBTRACT);
+    else if (input == 1)
+        ESNN_RV_RUN(ESNN_RV_IN_ACC, ESNN_RV_STEP_ACC, ESNN_RV_TO_VALUE);
+    else if (input == 2 && subtract)
+        ESNN_RV_RUN(ESNN_RV_IN_PACKED, ESNN_RV_STEP_PACKED, ESNN_RV_SUBTRACT);
+    else if (input == 2)
+        ESNN_RV_RUN(ESNN_RV_IN_PACKED, ESNN_RV_STEP_PACKED, ESNN_RV_TO_VALUE);
+    else if (subtract)
+        ESNN_RV_RUN("", "", ESNN_RV_SUBTRACT);
+    else
+        ESNN_RV_RUN("", "", ESNN_RV_TO_VALUE);
+    (void)u0;
+    (void)u1;
+    (void)h0;
+    (void)h1;
+    (void)l0;
+    (void)l1;
+    (void)b;
+    (void)t;
+    (void)pa;
+    return po;
+}
+#define ESNN_HAVE_RV32_UPDATE 1
+#endif
+
 /*
  * One timestep of a layer's neurons: u = saturate(decay(v) + acc * 2^shift + bias); spike if
  * u > threshold, then reset (subtract the threshold, or set v_reset); store u. `bt` holds each
@@ -487,6 +626,18 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif(uint32_t n, int32_t *v, const int32_
 #if defined(ESNN_HAVE_ARMV6M_UPDATE)
     if (alpha < 65536 && bits <= 30u && n > 0u)
         return (uint16_t)(esnn_update_lif_armv6m(n, v, acc, bt, shift, alpha, bits, subtract, v_reset, out) - out);
+#endif
+#if defined(ESNN_HAVE_RV32_UPDATE)
+    if (alpha < 65536 && bits <= 30u && n >= 2u) { /* pairs here, an odd last neuron below */
+        uint32_t pairs = n & ~1u;
+        n_spikes = (uint16_t)(esnn_update_pairs_rv32(n, v, acc, acc != 0 ? 1 : 0, bt, shift, alpha, bits, subtract,
+                                                     v_reset, out) -
+                              out);
+        pv += pairs;
+        pbt += 2u * pairs;
+        if (acc != 0)
+            acc += pairs;
+    }
 #endif
     if (acc != 0) {
         const int32_t *pa = acc;
@@ -547,6 +698,16 @@ ESNN_ALWAYS_INLINE uint16_t esnn_update_lif_packed(uint32_t n, int32_t *v, const
         uint32_t pairs = n & ~1u;
         n_spikes =
             (uint16_t)(esnn_update_packed_armv6m(n, v, part, bt, shift, alpha, bits, subtract, v_reset, out) - out);
+        pv += pairs;
+        pbt += 2u * pairs;
+        pp += pairs / 2u;
+    }
+#endif
+#if defined(ESNN_HAVE_RV32_UPDATE)
+    if (alpha < 65536 && bits <= 30u && shift < 16u && n >= 2u) {
+        uint32_t pairs = n & ~1u;
+        n_spikes =
+            (uint16_t)(esnn_update_pairs_rv32(n, v, part, 2, bt, shift, alpha, bits, subtract, v_reset, out) - out);
         pv += pairs;
         pbt += 2u * pairs;
         pp += pairs / 2u;

@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--n-out", type=int, default=128)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--disassembly", action="store_true", help="print the generated update's machine code")
+    ap.add_argument("--boards", default=",".join(BOARDS), help="comma-separated subset of " + ", ".join(BOARDS))
     args = ap.parse_args()
 
     from edgesnn.firmware.boards import get_board
@@ -101,7 +102,9 @@ def main() -> None:
     )
     qnet = QuantNetwork(n_inputs=args.n_in, layers=(layer,), name="bench")
     results = []
-    for name in BOARDS:
+    for name in args.boards.split(","):
+        if name not in BOARDS:
+            sys.exit(f"error: the bench runs on {', '.join(BOARDS)}, not {name!r}")
         board = get_board(name)
         for tool in (board.toolchain["cc"], board.qemu["binary"]):
             if shutil.which(tool) is None:
