@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from _common import best_of  # noqa: E402
+from _common import best_of, best_process_s, process_env  # noqa: E402
 
 
 def main() -> None:
@@ -147,10 +147,7 @@ def _settings(args, sizes) -> dict:
 
 def process_row(args) -> dict:
     """The whole CLI process against snnTorch's compute on the same network and input."""
-    import os
-    import subprocess
     import tempfile
-    import time
 
     from edgesnn.fixedpoint import quantize
     from edgesnn.formats import save_model
@@ -168,17 +165,7 @@ def process_row(args) -> dict:
         model = save_model(quantize(Network(n_inputs=sizes[0], layers=tuple(layers))), Path(tmp) / "m.qsnn")
         np.save(Path(tmp) / "x.npy", x)
         cmd = [sys.executable, "-m", "edgesnn", "simulate", str(model), "--input", str(Path(tmp) / "x.npy"), "--json"]
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "NUMBA_NUM_THREADS": str(args.threads)}
-        # as an installed package runs, with its modules' bytecode cached (pip writes it at install;
-        # a machine that sets PYTHONDONTWRITEBYTECODE would otherwise compile edgesnn every run)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
-        subprocess.run(cmd, check=True, capture_output=True, env=env)  # warm: numba's cache, the OS page cache
-        best = float("inf")
-        for _ in range(2):
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, env=env)
-            best = min(best, time.perf_counter() - t0)
+        best = best_process_s(cmd, process_env(args.threads, Path(tmp)))
     return {
         **_settings(args, sizes),
         "snntorch_ms": round(t_snn * 1e3, 1),

@@ -6,15 +6,13 @@ imports, quantizes and writes the input files, then times the process and the ke
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from _common import best_of
+from _common import best_of, best_process_s, process_env
 
 SIZES = (64, 96, 10)
 
@@ -72,8 +70,11 @@ def _snntorch_counts(net, x: np.ndarray, batch: int) -> np.ndarray:
     return np.concatenate(out)
 
 
+EDGESNN = (sys.executable, "-m", "edgesnn")  # the CLI as a process
+
+
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgesnn", *args], check=True, capture_output=True, env=env, text=True)
+    return subprocess.run([*EDGESNN, *args], check=True, capture_output=True, env=env, text=True)
 
 
 def real_rows(args, settings) -> list[dict]:
@@ -99,9 +100,7 @@ def real_rows(args, settings) -> list[dict]:
     base["density"] = round(float(x8.mean()), 4)  # the inputs' own activity, not --density
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "NUMBA_NUM_THREADS": str(args.threads)}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        env = process_env(args.threads, tmp)
         nir.write(str(tmp / "snntorch.nir"), export_to_nir(net, torch.zeros(SIZES[0])))
         # snnTorch's default reset (subtract, after the decay) named, as `edgesnn import` advises
         _cli("import", str(tmp / "snntorch.nir"), "--out", str(tmp / "m.nir"), "--reset", "subtract-undecayed",
@@ -111,21 +110,17 @@ def real_rows(args, settings) -> list[dict]:
         np.save(tmp / "x_u8.npy", x8)
         np.save(tmp / "x_f32.npy", x32)
 
-        t_snn = best_of(lambda: _snntorch_counts(net, x32, args.batch), repeats=2)
+        # the scored runs are the warm-ups of the timed ones
         snn_acc = float((_snntorch_counts(net, x32, args.batch).argmax(1) == y).mean())
+        t_snn = best_of(lambda: _snntorch_counts(net, x32, args.batch), repeats=2, warmup=0)
         ours = simulate_int(qnet, x8, backend="c")
-        t_kernel = best_of(lambda: simulate_int(qnet, x8, backend="c"), repeats=2)
+        t_kernel = best_of(lambda: simulate_int(qnet, x8, backend="c"), repeats=2, warmup=0)
         common = {**base, "snntorch_s": round(t_snn, 3), "snntorch_accuracy": round(snn_acc, 4)}
         common["edgesnn_accuracy"] = round(float(ours.accuracy(y)), 4)
         rows.append({**common, "real_input": "uint8 in memory", "what": "C kernel", "edgesnn_s": round(t_kernel, 3)})
         for name, label in (("x_u8.npy", "uint8 .npy"), ("x_f32.npy", "float32 .npy")):
-            cmd = ("simulate", str(tmp / "m.qsnn"), "--input", str(tmp / name), "--json")
-            _cli(*cmd, env=env)  # warm: the kernel's cache, the OS page cache, bytecode
-            best = float("inf")
-            for _ in range(2):
-                t0 = time.perf_counter()
-                _cli(*cmd, env=env)
-                best = min(best, time.perf_counter() - t0)
+            cmd = [*EDGESNN, "simulate", str(tmp / "m.qsnn"), "--input", str(tmp / name), "--json"]
+            best = best_process_s(cmd, env)
             rows.append({**common, "real_input": label, "what": "whole process", "edgesnn_s": round(best, 3)})
     for r in rows:
         r["speedup"] = round(r["snntorch_s"] / r["edgesnn_s"], 2)
