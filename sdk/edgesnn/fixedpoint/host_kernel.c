@@ -259,11 +259,10 @@ static int64_t lif_general(int64_t n_out, int64_t *v, int64_t *cur, const int32_
 
 /* One layer over n_samples x steps. p32 (may be null): the layer's alpha_mem, bias and
  * threshold as int32, when host_kernel.py chose the 32-bit update (v32 is then its state).
- * Recurrent weights come dense (r_t, row k = what spike k adds) or, when mostly zero, as
- * compressed rows (r_ptr, r_idx, r_val: row k's nonzeros are entries r_ptr[k] .. r_ptr[k+1] - 1):
- * or, when only the diagonal is nonzero, as that diagonal (r_diag): snnTorch's undecayed subtract
- * reset imports so, a neuron's own spike subtracting from it. Every way the same integers reach
- * acc; only zeros are skipped.
+ * Recurrent weights come in one of three forms: dense (r_t, row k = what spike k adds); compressed
+ * rows when mostly zero (r_ptr, r_idx, r_val: row k's nonzeros are entries r_ptr[k] .. r_ptr[k+1]
+ * - 1); or only the diagonal (r_diag), as snnTorch's undecayed subtract reset imports: a neuron's
+ * own spike subtracting from it. Each way the same integers reach acc; only zeros are skipped.
  * synops[n] gets sample n's synaptic events: (input events + recurrent events) x n_out, the
  * recurrent events being the spikes of every step but the last (each reaches the next step). */
 int64_t esnn_host_layer(const uint8_t *s_in, int64_t n_samples, int64_t steps, int64_t n_in, const int8_t *w_t,

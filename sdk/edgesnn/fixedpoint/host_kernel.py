@@ -121,10 +121,10 @@ class Prepared:
         self.r_t = self.r_ptr = self.r_idx = self.r_val = self.r_diag = None
         if layer.recurrent is not None:
             r_t = np.ascontiguousarray(np.asarray(layer.recurrent).T, np.int32)
-            diag = np.ascontiguousarray(np.diagonal(r_t))
-            if np.count_nonzero(r_t) == np.count_nonzero(diag):  # only self-connections
+            diag, nonzero = np.ascontiguousarray(np.diagonal(r_t)), np.count_nonzero(r_t)
+            if nonzero == np.count_nonzero(diag):  # only self-connections
                 self.r_diag = diag
-            elif np.count_nonzero(r_t) * SPARSE_BELOW <= r_t.size:  # compressed rows: skip the zeros
+            elif nonzero * SPARSE_BELOW <= r_t.size:  # compressed rows: skip the zeros
                 k, j = np.nonzero(r_t)  # row-major order: row k's entries are contiguous
                 self.r_ptr = np.concatenate([[0], np.cumsum(np.bincount(k, minlength=n_out))]).astype(np.int64)
                 self.r_idx, self.r_val = j.astype(np.int32), np.ascontiguousarray(r_t[k, j])
