@@ -84,6 +84,104 @@ void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
     s->neuron_updates = 0;
 }
 
+/*
+ * Cores with 31 general registers (RISC-V but RV32E, AArch64; x86-64 takes it too, so that host
+ * builds under ASan run this code): the sums of a tile of words stay in registers while every event's
+ * row adds to them. Per event and 16-word tile on RV32: the row's address (lhu, mul, add), a
+ * load and an add per word, the loop step and test: 37 instructions per 32 synaptic events,
+ * where sums kept in memory cost a load and a store per word on top. Words add modulo 2^32 in
+ * any order, so the sums are bit for bit those of the row-at-a-time loop.
+ */
+#if (defined(__riscv) && !defined(__riscv_32e)) || defined(__aarch64__) || defined(__x86_64__)
+#define ESNN_T4(X) X(0) X(1) X(2) X(3)
+#define ESNN_T8(X) ESNN_T4(X) X(4) X(5) X(6) X(7)
+#define ESNN_T16(X) ESNN_T8(X) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define ESNN_ROW(e) ((const uint32_t *)(const void *)(base + (uint32_t)ev[e] * row_bytes))
+#define ESNN_FIRST(k) uint32_t s##k = r[k];
+#define ESNN_ADD(k) s##k += r[k];
+#define ESNN_STORE(k) part[k] = s##k;
+#define ESNN_TILE(name, T) \
+    static void name(uint32_t *part, const char *base, uint32_t row_bytes, const uint16_t *ev, uint16_t n_ev) \
+    { \
+        const uint32_t *r = ESNN_ROW(0); \
+        uint16_t e; \
+        T(ESNN_FIRST) \
+        for (e = 1; e < n_ev; ++e) { \
+            r = ESNN_ROW(e); \
+            T(ESNN_ADD) \
+        } \
+        T(ESNN_STORE) \
+    }
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__riscv) && defined(__riscv_mul) && __riscv_xlen == 32
+/* GCC, left to the C tile of 16, loads all 16 words of a row before adding any and spills half
+ * the sums to the stack; here the sums live in s0-s11 and t3-t6 (t1, t2 take alternate words,
+ * so no add waits on the load just before it). */
+/* clang-format off */
+#define ESNN_RV_SUMS(OP, BASE) \
+    OP " s0, 0(" BASE ")\n\t" OP " s1, 4(" BASE ")\n\t" OP " s2, 8(" BASE ")\n\t" OP " s3, 12(" BASE ")\n\t" \
+    OP " s4, 16(" BASE ")\n\t" OP " s5, 20(" BASE ")\n\t" OP " s6, 24(" BASE ")\n\t" OP " s7, 28(" BASE ")\n\t" \
+    OP " s8, 32(" BASE ")\n\t" OP " s9, 36(" BASE ")\n\t" OP " s10, 40(" BASE ")\n\t" OP " s11, 44(" BASE ")\n\t" \
+    OP " t3, 48(" BASE ")\n\t" OP " t4, 52(" BASE ")\n\t" OP " t5, 56(" BASE ")\n\t" OP " t6, 60(" BASE ")\n\t"
+#define ESNN_RV_ADD2(A, B, OFF_A, OFF_B) \
+    "lw t1, " OFF_A "(t0)\n\t" \
+    "lw t2, " OFF_B "(t0)\n\t" \
+    "add " A ", " A ", t1\n\t" \
+    "add " B ", " B ", t2\n\t"
+#define ESNN_RV_ROW_ADDRESS \
+    "lhu t0, 0(%[ev])\n\t" \
+    "mul t0, t0, %[rb]\n\t" \
+    "add t0, t0, %[base]\n\t" \
+    "addi %[ev], %[ev], 2\n\t"
+/* clang-format on */
+static void sum_tile16(uint32_t *part, const char *base, uint32_t row_bytes, const uint16_t *ev, uint16_t n_ev)
+{
+    const uint16_t *end = ev + n_ev;
+    __asm__ volatile(
+        ESNN_RV_ROW_ADDRESS ESNN_RV_SUMS(
+            "lw", "t0") "beq %[ev], %[end], 2f\n"
+                        "1:\n\t" ESNN_RV_ROW_ADDRESS ESNN_RV_ADD2("s0", "s1", "0", "4")
+                            ESNN_RV_ADD2("s2", "s3", "8", "12") ESNN_RV_ADD2("s4", "s5", "16", "20")
+                                ESNN_RV_ADD2("s6", "s7", "24", "28") ESNN_RV_ADD2("s8", "s9", "32", "36")
+                                    ESNN_RV_ADD2("s10", "s11", "40", "44") ESNN_RV_ADD2("t3", "t4", "48", "52")
+                                        ESNN_RV_ADD2("t5", "t6", "56", "60") "bne %[ev], %[end], 1b\n"
+                                                                             "2:\n\t" ESNN_RV_SUMS("sw", "%[part]")
+        : [ev] "+&r"(ev)
+        : [end] "r"(end), [base] "r"(base), [rb] "r"(row_bytes), [part] "r"(part)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t0", "t1", "t2", "t3", "t4", "t5",
+          "t6", "memory");
+}
+#undef ESNN_RV_ROW_ADDRESS
+#undef ESNN_RV_ADD2
+#undef ESNN_RV_SUMS
+#else
+ESNN_TILE(sum_tile16, ESNN_T16)
+#endif
+ESNN_TILE(sum_tile8, ESNN_T8)
+ESNN_TILE(sum_tile4, ESNN_T4)
+#undef ESNN_TILE
+#undef ESNN_STORE
+#undef ESNN_ADD
+#undef ESNN_FIRST
+#undef ESNN_ROW
+#undef ESNN_T16
+#undef ESNN_T8
+#undef ESNN_T4
+
+/* part = sum of rows[ev[e]] over n_ev >= 1 events, lane by lane (exact while n_ev <= chunk);
+ * words is a multiple of 4 (the row padding) */
+static void sum_rows(uint32_t *part, const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev)
+{
+    uint32_t t = 0, row_bytes = 4u * words;
+    for (; t + 16u <= words; t += 16u)
+        sum_tile16(part + t, (const char *)(const void *)(rows + t), row_bytes, ev, n_ev);
+    if (t + 8u <= words) {
+        sum_tile8(part + t, (const char *)(const void *)(rows + t), row_bytes, ev, n_ev);
+        t += 8u;
+    }
+    if (t < words)
+        sum_tile4(part + t, (const char *)(const void *)(rows + t), row_bytes, ev, n_ev);
+}
+#else
 /* part = sum of rows[ev[e]] over n_ev >= 1 events, lane by lane (exact while n_ev <= chunk). */
 static void sum_rows(uint32_t *part, const uint32_t *rows, uint16_t words, const uint16_t *ev, uint16_t n_ev)
 {
@@ -97,6 +195,7 @@ static void sum_rows(uint32_t *part, const uint32_t *rows, uint16_t words, const
     else if (n_ev - e == 1)
         add_row(part, rows + (uint32_t)ev[e] * words, words);
 }
+#endif
 
 /* acc[j] (+)= sum of rows[ev[e]][j] for all events, exactly: `assign` stores the first chunk's
  * sums instead of adding them, which saves clearing acc. n_ev >= 1. */
