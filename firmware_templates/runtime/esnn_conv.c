@@ -20,15 +20,69 @@ static inline void decode(uint32_t idx, uint8_t hwc, uint32_t c, uint32_t h, uin
     }
 }
 
+/*
+ * Cores without a divide instruction (ARMv6-M: each / or % is a libgcc call of tens of
+ * instructions, two of them per event): events come in rising index order (a layer's spikes are
+ * listed that way), so each decode steps on from the previous one a run at a time (a run: a row
+ * of the map, or one position's channels), at most the map's runs in a whole timestep. An index
+ * below the previous one is decoded by division. Host builds with ESNN_DECODE_BY_STEPS run this
+ * path too (the sanitizer tests), where the result must be the same.
+ */
+#if defined(__ARM_ARCH_6M__) || defined(ESNN_DECODE_BY_STEPS)
+typedef struct {
+    uint32_t start; /* the index of the run's first element */
+    uint32_t mid, outer; /* the run: (outer * mid_n + mid) * inner_n */
+} esnn_cursor_t;
+#define ESNN_CURSOR_INIT \
+    { \
+        0u, 0u, 0u \
+    }
+static inline void decode_next(esnn_cursor_t *cur, uint32_t idx, uint8_t hwc, uint32_t c, uint32_t h, uint32_t w,
+                               uint32_t *ch, uint32_t *y, uint32_t *x)
+{
+    uint32_t inner_n = hwc ? c : w, mid_n = hwc ? w : h, start = cur->start, mid = cur->mid, outer = cur->outer;
+    if (idx < start) {
+        decode(idx, hwc, c, h, w, ch, y, x);
+        outer = hwc ? *y : *ch;
+        mid = hwc ? *x : *y;
+        start = idx - (hwc ? *ch : *x);
+    } else {
+        while (idx - start >= inner_n) {
+            start += inner_n;
+            if (++mid == mid_n) {
+                mid = 0u;
+                ++outer;
+            }
+        }
+        *ch = hwc ? idx - start : outer;
+        *y = hwc ? outer : mid;
+        *x = hwc ? mid : idx - start;
+    }
+    cur->start = start;
+    cur->mid = mid;
+    cur->outer = outer;
+}
+#else
+typedef uint8_t esnn_cursor_t; /* unused: division is an instruction here */
+#define ESNN_CURSOR_INIT 0u
+static inline void decode_next(esnn_cursor_t *cur, uint32_t idx, uint8_t hwc, uint32_t c, uint32_t h, uint32_t w,
+                               uint32_t *ch, uint32_t *y, uint32_t *x)
+{
+    (void)cur;
+    decode(idx, hwc, c, h, w, ch, y, x);
+}
+#endif
+
 /* Map a layer's input spikes through its pooling into `out` (pooled indices, (y * w + x) * c + ch);
  * returns how many. Sum pooling keeps one event per spike, max pooling one per window. */
 uint16_t esnn_pool_events(const void *pool, const uint16_t *in, uint16_t n, uint16_t *out, uint8_t *seen)
 {
     const esnn_pool_t *P = (const esnn_pool_t *)pool;
     uint16_t k, n_out = 0;
+    esnn_cursor_t cur = ESNN_CURSOR_INIT;
     for (k = 0; k < n; ++k) {
         uint32_t ch, y, x, o;
-        decode(in[k], P->in_hwc, P->c, P->h, P->w, &ch, &y, &x);
+        decode_next(&cur, in[k], P->in_hwc, P->c, P->h, P->w, &ch, &y, &x);
         y /= P->kh;
         x /= P->kw;
         if (y >= P->out_h || x >= P->out_w)
@@ -97,15 +151,15 @@ static inline void add_words(uint32_t *part, const uint32_t *row, uint32_t words
 /* One input event of a convolution: add its kernel slice to every output position it reaches
  * (no im2col, no dense matrix); returns the synaptic events (taps x output channels). With
  * stride 1 the taps that land inside the map form one rectangle, computed up front. */
-static uint32_t conv_event(const esnn_conv_t *K, const uint32_t *w, uint32_t *part, uint32_t idx)
+static uint32_t conv_event(const esnn_conv_t *K, const uint32_t *w, uint32_t *part, uint32_t idx, esnn_cursor_t *cur)
 {
     uint32_t ch, y, x, taps = 0;
     int32_t ky, kx;
     const uint32_t *rows;
     uint32_t *base;
-    decode(idx, K->in_hwc, K->in_c, K->in_h, K->in_w, &ch, &y, &x);
+    decode_next(cur, idx, K->in_hwc, K->in_c, K->in_h, K->in_w, &ch, &y, &x);
     rows = w + ch * (uint32_t)K->kh * K->kw * K->words_g;
-    base = part + (ch / K->cig) * K->words_g;
+    base = part + (K->cig == K->in_c ? 0u : ch / K->cig) * K->words_g; /* one group: no division */
     if (K->sh == 1u && K->sw == 1u) {
         /* output (ty - ky, tx - kx) for taps ky in [ky0, ky1], kx in [kx0, kx1] */
         int32_t ty = (int32_t)y + K->ph, tx = (int32_t)x + K->pw;
@@ -119,25 +173,37 @@ static uint32_t conv_event(const esnn_conv_t *K, const uint32_t *w, uint32_t *pa
         if (ky1 < ky0 || kx1 < kx0)
             return 0u;
         nx = (uint32_t)(kx1 - kx0 + 1);
-        for (ky = ky0; ky <= ky1; ++ky) {
-            /* taps kx1 down to kx0 are adjacent in the table and reach ox = tx - kx1 upwards */
-            const uint32_t *r = rows + ((uint32_t)ky * K->kw + (uint32_t)(K->kw - 1u) - (uint32_t)kx1) * K->words_g;
-            uint32_t *o = base + ((uint32_t)(ty - ky) * K->out_w + (uint32_t)(tx - kx1)) * K->words_pos;
-            uint32_t k;
-            if (K->words_pos == K->words_g) { /* one group: one run of nx * words_g words */
-                uint32_t n = nx * K->words_g;
-                if ((n & 3u) == 0u) {
+        {
+            /* the tap rows ky0..ky1: taps kx1 down to kx0 are adjacent in the table and reach
+             * ox = tx - kx1 upwards; each next ky is one kernel row on in the table and one
+             * output row back in the sums (pointers stepped, not recomputed: on the M0 the
+             * products cost a register-starved reload of every field) */
+            uint32_t wg = K->words_g, wp = K->words_pos, n = nx * wg, k;
+            uint32_t n_rows = (uint32_t)(ky1 - ky0 + 1), left = n_rows;
+            uint32_t r_step = (uint32_t)K->kw * wg, o_step = (uint32_t)K->out_w * wp;
+            const uint32_t *r = rows + ((uint32_t)ky0 * K->kw + (uint32_t)(K->kw - 1u) - (uint32_t)kx1) * wg;
+            uint32_t *o = base + ((uint32_t)(ty - ky0) * K->out_w + (uint32_t)(tx - kx1)) * wp;
+            if (wp == wg && (n & 3u) == 0u) { /* one group: one run of nx * words_g words */
+                do {
                     add_row(o, r, (uint16_t)n);
-                } else {
-                    for (k = 0; k < n; ++k)
-                        o[k] += r[k];
-                }
+                    r += r_step;
+                    o -= o_step;
+                } while (--left);
             } else {
-                for (k = 0; k < nx; ++k)
-                    add_words(o + k * K->words_pos, r + k * K->words_g, K->words_g);
+                do {
+                    if (wp == wg) {
+                        for (k = 0; k < n; ++k)
+                            o[k] += r[k];
+                    } else {
+                        for (k = 0; k < nx; ++k)
+                            add_words(o + k * wp, r + k * wg, wg);
+                    }
+                    r += r_step;
+                    o -= o_step;
+                } while (--left);
             }
+            return n_rows * nx * K->cog;
         }
-        return (uint32_t)(ky1 - ky0 + 1) * nx * K->cog;
     }
     for (ky = 0; ky < (int32_t)K->kh; ++ky) {
         int32_t ny = (int32_t)y + (int32_t)K->ph - ky; /* oy * sh */
@@ -210,9 +276,10 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
     s->neuron_updates += L->n_out;
     while (start < n_in) {
         uint16_t end = (uint16_t)(n_in - start > chunk ? start + chunk : n_in);
+        esnn_cursor_t cur = ESNN_CURSOR_INIT;
         clear_words(s->part, (total + 3u) & ~3u);
         for (; start < end; ++start)
-            events += conv_event(K, L->w, s->part, in[start]);
+            events += conv_event(K, L->w, s->part, in[start], &cur);
         if (end == n_in && end <= chunk && L->update_packed != 0) {
             s->synops += events; /* one chunk: the update reads the packed sums */
             return L->update_packed(v, s->part, out);

@@ -145,21 +145,30 @@ static inline void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
                      : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
 }
 #elif !defined(ESNN_HAVE_ARMV6M_ROWS)
+/* 8 words a turn (4 first when words is an odd multiple of 4), the end as a pointer: on RV32 35
+ * instructions per 16 synapses */
 static inline void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
 {
-    uint16_t n = (uint16_t)(words >> 2);
-    while (n--) {
-        uint32_t a0 = part[0], a1 = part[1], a2 = part[2], a3 = part[3];
-        a0 += row[0];
-        a1 += row[1];
-        a2 += row[2];
-        a3 += row[3];
-        part[0] = a0;
-        part[1] = a1;
-        part[2] = a2;
-        part[3] = a3;
+    uint32_t *end = part + words;
+    if (words & 4u) {
+        part[0] += row[0];
+        part[1] += row[1];
+        part[2] += row[2];
+        part[3] += row[3];
         part += 4;
         row += 4;
+    }
+    while (part != end) {
+        part[0] += row[0];
+        part[1] += row[1];
+        part[2] += row[2];
+        part[3] += row[3];
+        part[4] += row[4];
+        part[5] += row[5];
+        part[6] += row[6];
+        part[7] += row[7];
+        part += 8;
+        row += 8;
     }
 }
 #endif
