@@ -8,7 +8,14 @@
 
 #include "hal.h"
 
-static void bench_end(void)
+/* never inlined: GCC counts the .rept block as one instruction, so a Thumb-1 conditional branch
+ * (+-256 bytes) across it in the caller would be out of range */
+#if defined(__GNUC__)
+#define BENCH_NOINLINE __attribute__((noinline))
+#else
+#define BENCH_NOINLINE
+#endif
+static BENCH_NOINLINE void bench_end(void)
 {
     uint32_t t0, t1;
     /* 200 single-instruction nops (the same mnemonic on ARM and RISC-V; more would push Thumb-1

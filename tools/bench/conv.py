@@ -1,17 +1,22 @@
-"""Event-driven convolution vs CMSIS-NN's arm_convolve_s8 on an emulated Cortex-M4, in instructions.
+"""Event-driven convolution vs CMSIS-NN's arm_convolve_s8 on emulated cores, in instructions.
 
     python tools/bench/conv.py [--cmsis-nn DIR] [--in-shape 8 16 16] [--out-channels 16]
-                               [--kernel 3] [--padding 1] [--stride 1] [--json]
+                               [--kernel 3] [--padding 1] [--stride 1] [--boards B,...] [--json]
 
 One convolutional layer (random int8 weights, per-channel bias and threshold, uniform decay),
-run as layer 0 of a model on qemu-mps2-an386 under `-icount shift=7` (3.2 CMSDK timer ticks per
-instruction; 200 nops calibrate it in the same firmware). For input activities 1/5/10/20/50/100 %
+run as layer 0 of a model on each board (default: the Cortex-M0 of qemu-microbit, the M3 of
+qemu-mps2-an385, the M4 of qemu-mps2-an386, the RV32 of qemu-sifive-e; the 16 KB of RAM of
+the micro:bit and the FE310 take an 8x8x6 input map instead of 8x16x16 unless --in-shape names
+one) under `-icount shift=7`
+(each board's timer ticks a fixed number of times per instruction; 200 nops calibrate it in the
+same firmware). For input activities 1/5/10/20/50/100 %
 (that share of the input map's neurons spiking in one timestep, at random positions) it times
 `esnn_step_layer` (the event-driven kernel: each input spike adds its kernel slice to the
 outputs it reaches, then every neuron's update) and reports instructions per synaptic event,
 total and marginal ((step(k) - step(0)) / events). In the same firmware, CMSIS-NN's
 arm_convolve_s8 (the kernel TensorFlow Lite Micro uses) convolves the same layer on one dense
-int8 frame; the break-even activity is where the event-driven step costs as much as that frame.
+int8 frame (on the M4 with its DSP instructions; on the M0, M3 and RV32 its portable C, which is
+what a user of those cores gets); the break-even activity is where the event-driven step costs as much as that frame.
 CMSIS-NN comes from --cmsis-nn or $EDGESNN_CMSIS_NN (Apache-2.0; compiled from there, never
 copied).
 """
@@ -28,7 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-BOARD = "qemu-mps2-an386"
+PICOLIBC_RISCV = Path("/usr/lib/picolibc/riscv64-unknown-elf/include")
+#: the default input map, and the one boards with less RAM than SMALL_RAM_BYTES run (the larger
+#: layer's 4,096 neurons need about 40 KB of state and sums)
+DEFAULT_SHAPE, SMALL_SHAPE, SMALL_RAM_BYTES = [8, 16, 16], [8, 8, 6], 65536
+BOARDS = ("qemu-microbit", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-sifive-e")
 ACTIVITIES = (0.0, 0.01, 0.05, 0.10, 0.20, 0.50, 1.0)
 CMSIS_SOURCES = (
     "Source/ConvolutionFunctions/arm_convolve_s8.c",
@@ -92,7 +101,7 @@ def data_header(g, levels: list[np.ndarray], frame: np.ndarray, weight: np.ndarr
     return "\n".join(rows) + "\n"
 
 
-def build_and_run(qnet, g, levels, frame, cmsis: Path | None) -> dict:
+def build_and_run(qnet, g, levels, frame, cmsis: Path | None, board_name: str) -> dict:
     from edgesnn.firmware import build as B
     from edgesnn.firmware.boards import get_board
     from edgesnn.firmware.hostbuild import STRICT_FLAGS, write_model_sources
@@ -100,11 +109,11 @@ def build_and_run(qnet, g, levels, frame, cmsis: Path | None) -> dict:
     from edgesnn.firmware.qemu import qemu_command
     from edgesnn.firmware.render import RUNTIME_CORE
 
-    board = get_board(BOARD)
+    board = get_board(board_name)
     cc = board.toolchain["cc"]
     for tool in (cc, board.qemu["binary"]):
         if shutil.which(tool) is None:
-            sys.exit(f"error: {BOARD} needs {tool}")
+            sys.exit(f"error: {board_name} needs {tool}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         src = out / "src"
@@ -122,10 +131,19 @@ def build_and_run(qnet, g, levels, frame, cmsis: Path | None) -> dict:
         if cmsis is not None:  # every support function; the linker keeps what is called
             support = (cmsis / "Source" / "NNSupportFunctions").glob("*.c")
             theirs += sorted(p for p in support if "_f16" not in p.name and "_f32" not in p.name)
+        if cmsis is not None and "riscv" in cc:
+            # Debian's bare RISC-V gcc has no C library headers; CMSIS-NN includes string.h
+            # (memcpy and memset themselves come from the HAL's libc_min.c)
+            if not PICOLIBC_RISCV.is_dir():
+                sys.exit(
+                    f"error: CMSIS-NN on {board_name} needs string.h: apt-get install picolibc-riscv64-unknown-elf"
+                )
+            base += ["-isystem", str(PICOLIBC_RISCV)]
+        cmsis_flags = [f for f in base if f != "-ffreestanding"] + ["-std=c99"]
         objs = []
         for s in [*ours, *theirs]:
             # CMSIS-NN: its own flags (not -ffreestanding: it relies on memcpy builtins), no -Werror
-            flags = [*base, *STRICT_FLAGS] if s in ours else [f for f in base if f != "-ffreestanding"] + ["-std=c99"]
+            flags = [*base, *STRICT_FLAGS] if s in ours else cmsis_flags
             obj = out / "obj" / (s.stem + ".o")
             obj.parent.mkdir(parents=True, exist_ok=True)
             B.run_tool([cc, *flags, "-c", str(s), "-o", str(obj)], f"compiling {s.name}")
@@ -140,11 +158,17 @@ def build_and_run(qnet, g, levels, frame, cmsis: Path | None) -> dict:
     tpi = float(board.timer["ticks_per_instruction_icount7"])
     overhead = next((int(p[1], 16) for p in rows if p and p[0] == "T"), None)
     if overhead is None or any(p and p[0] == "ERROR" for p in rows):
-        sys.exit(f"error: the bench firmware reported: {run.stdout.decode(errors='replace')[-300:]}")
+        sys.exit(f"error: the bench firmware on {board_name} reported: {run.stdout.decode(errors='replace')[-300:]}")
     steps = {int(p[1], 16): ((int(p[2], 16) - overhead) / tpi, int(p[3], 16)) for p in rows if p and p[0] == "E"}
     cal = next(((int(p[2], 16) - overhead) / tpi for p in rows if p and p[0] == "C"), 0.0)
     frame_instr = next(((int(p[2], 16) - overhead) / tpi for p in rows if p and p[0] == "N"), None)
-    return {"steps": steps, "calibration_200_nops": cal, "cmsis_frame": frame_instr, "runtime_flash_bytes": runtime}
+    return {
+        "steps": steps,
+        "calibration_200_nops": cal,
+        "cmsis_frame": frame_instr,
+        "runtime_flash_bytes": runtime,
+        "cpu": board.cpu,
+    }
 
 
 def _crossing(pts: list[tuple[float, float]], frame: float) -> float | str:
@@ -158,38 +182,10 @@ def _crossing(pts: list[tuple[float, float]], frame: float) -> float | str:
     return "CMSIS-NN is cheaper at every measured activity (the neuron updates alone cost more)"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cmsis-nn", help="CMSIS-NN folder (default: $EDGESNN_CMSIS_NN; without it, no baseline)")
-    ap.add_argument("--in-shape", type=int, nargs=3, default=[8, 16, 16], metavar=("C", "H", "W"))
-    ap.add_argument("--out-channels", type=int, default=16)
-    ap.add_argument("--kernel", type=int, default=3)
-    ap.add_argument("--padding", type=int, default=1)
-    ap.add_argument("--stride", type=int, default=1)
-    ap.add_argument(
-        "--timesteps", type=int, default=25, help="steps per SNN inference, for the per-inference comparison"
-    )
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    import os
-
-    from edgesnn.energy.cmsisnn import cmsis_nn_dir
-    from edgesnn.errors import BuildError
-
-    cmsis = None
-    if args.cmsis_nn or os.environ.get("EDGESNN_CMSIS_NN"):
-        try:
-            cmsis = cmsis_nn_dir(args.cmsis_nn)
-        except BuildError as e:
-            sys.exit(f"error: {e}")
-    qnet, g = bench_model(args.in_shape, args.out_channels, args.kernel, args.padding, args.stride)
-    rng = np.random.default_rng(1)
-    levels = [np.sort(rng.choice(g.n_in, int(round(a * g.n_in)), replace=False)) for a in ACTIVITIES]
-    frame = np.zeros(g.n_in, np.int8)
-    frame[levels[-2]] = 1  # the dense frame holds the 50 % spikes (its cost does not depend on them)
-    res = build_and_run(qnet, g, levels, frame, cmsis)
+def report(res: dict, g, levels, macs: int, timesteps: int, board_name: str) -> dict:
+    """One board's table: instructions per step and per synaptic event by activity, against the
+    CMSIS-NN frame when there is one."""
     idle = res["steps"][0][0]
-    macs = g.n_out * (g.in_shape[0] // g.groups) * g.kernel[0] * g.kernel[1]
     table = []
     for a, ev in zip(ACTIVITIES[1:], levels[1:]):
         instr, synops = res["steps"][len(ev)]
@@ -205,7 +201,8 @@ def main() -> None:
             row["snn_over_cmsis"] = round(instr / res["cmsis_frame"], 3)
         table.append(row)
     out = {
-        "board": BOARD,
+        "board": board_name,
+        "cpu": res["cpu"],
         "layer": {
             "in": list(g.in_shape),
             "out": list(g.out_shape),
@@ -225,38 +222,94 @@ def main() -> None:
         pts = [(0.0, idle)] + [(r["activity"], r["step_instructions"]) for r in table]
         # one SNN timestep against one ANN frame, and a whole SNN inference (T steps, every step
         # at that activity) against one frame
-        for key, scale in (("break_even_activity_per_step", 1), ("break_even_activity_per_inference", args.timesteps)):
+        for key, scale in (("break_even_activity_per_step", 1), ("break_even_activity_per_inference", timesteps)):
             out[key] = _crossing([(a, i * scale) for a, i in pts], f)
-        out["timesteps"] = args.timesteps
-    if args.json:
-        print(json.dumps(out))
-        return
+        out["timesteps"] = timesteps
+    return out
+
+
+def print_report(out: dict, g) -> None:
     print(
-        f"{BOARD} (Cortex-M4), conv {g.in_shape} -> {g.out_shape}, kernel {g.kernel}, padding {g.padding}; "
+        f"{out['board']} ({out['cpu']}), conv {g.in_shape} -> {g.out_shape}, kernel {g.kernel}, padding {g.padding}; "
         f"instructions (QEMU -icount; 200 nops = {out['calibration_instructions_per_200_nops']})"
     )
     print(
         f"  timestep without input: {out['idle_step_instructions']} ({out['idle_instructions_per_neuron']} per neuron)"
     )
-    for r in table:
+    for r in out["levels"]:
         extra = f", {r['snn_over_cmsis']:.3f}x CMSIS-NN's frame" if "snn_over_cmsis" in r else ""
         print(
             f"  activity {r['activity']:>5.0%}: {r['input_events']:>5} input events, {r['synaptic_events']:>7} synaptic events, "
             f"{r['step_instructions']:>8} instructions = {r['instructions_per_synaptic_event']:.3f} per event "
             f"(marginal {r['marginal_instructions_per_synaptic_event']:.3f}){extra}"
         )
-    if res["cmsis_frame"]:
+    if "cmsis_nn_frame_instructions" in out:
         print(
             f"  CMSIS-NN arm_convolve_s8, one dense int8 frame: {out['cmsis_nn_frame_instructions']} instructions "
             f"({out['cmsis_nn_instructions_per_mac']} per MAC)"
         )
         print(f"  break-even activity, one SNN step vs one frame: {out['break_even_activity_per_step']}")
         print(
-            f"  break-even activity, one SNN inference ({args.timesteps} steps) vs one frame: "
+            f"  break-even activity, one SNN inference ({out['timesteps']} steps) vs one frame: "
             f"{out['break_even_activity_per_inference']}"
         )
     else:
         print("  (no CMSIS-NN baseline: give --cmsis-nn DIR or set EDGESNN_CMSIS_NN)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cmsis-nn", help="CMSIS-NN folder (default: $EDGESNN_CMSIS_NN; without it, no baseline)")
+    ap.add_argument(
+        "--in-shape",
+        type=int,
+        nargs=3,
+        metavar=("C", "H", "W"),
+        help="input map (default 8 16 16; 8 8 6 on boards with under 64 KB of RAM, which cannot hold the larger layer)",
+    )
+    ap.add_argument("--out-channels", type=int, default=16)
+    ap.add_argument("--kernel", type=int, default=3)
+    ap.add_argument("--padding", type=int, default=1)
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument(
+        "--timesteps", type=int, default=25, help="steps per SNN inference, for the per-inference comparison"
+    )
+    ap.add_argument("--boards", default=",".join(BOARDS), help="comma-separated subset of " + ", ".join(BOARDS))
+    ap.add_argument("--json", action="store_true", help="a JSON list, one object per board")
+    args = ap.parse_args()
+    import os
+
+    from edgesnn.energy.cmsisnn import cmsis_nn_dir
+    from edgesnn.errors import BuildError
+    from edgesnn.firmware.boards import get_board
+
+    boards = args.boards.split(",")
+    for name in boards:
+        if name not in BOARDS:
+            sys.exit(f"error: the bench runs on {', '.join(BOARDS)}, not {name!r}")
+    cmsis = None
+    if args.cmsis_nn or os.environ.get("EDGESNN_CMSIS_NN"):
+        try:
+            cmsis = cmsis_nn_dir(args.cmsis_nn)
+        except BuildError as e:
+            sys.exit(f"error: {e}")
+    outs = []
+    for name in boards:
+        small = int(get_board(name).memory["ram_bytes"]) < SMALL_RAM_BYTES
+        shape = args.in_shape or (SMALL_SHAPE if small else DEFAULT_SHAPE)
+        qnet, g = bench_model(shape, args.out_channels, args.kernel, args.padding, args.stride)
+        rng = np.random.default_rng(1)
+        levels = [np.sort(rng.choice(g.n_in, int(round(a * g.n_in)), replace=False)) for a in ACTIVITIES]
+        frame = np.zeros(g.n_in, np.int8)
+        frame[levels[-2]] = 1  # the dense frame holds the 50 % spikes (its cost does not depend on them)
+        macs = g.n_out * (g.in_shape[0] // g.groups) * g.kernel[0] * g.kernel[1]
+        res = build_and_run(qnet, g, levels, frame, cmsis, name)
+        outs.append((report(res, g, levels, macs, args.timesteps, name), g))
+    if args.json:
+        print(json.dumps([o for o, _ in outs]))
+        return
+    for out, g in outs:
+        print_report(out, g)
 
 
 if __name__ == "__main__":
