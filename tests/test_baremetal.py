@@ -7,6 +7,7 @@ import struct
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -139,6 +140,57 @@ def test_esp32c3_plan_is_esptool_on_its_usb_port(qnet, tmp_path, monkeypatch):
     res = CliRunner().invoke(app, [*args[:-4], "--port", str(tmp_path / "no-such-tty"), "--out", str(tmp_path / "c")])
     assert res.exit_code == 1 and res.stderr.startswith("error: esptool could not flash esp32-c3-devkit on ")
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("peer", ["silent", "noise"])
+def test_esptool_on_a_port_that_is_no_esp_fails_in_one_line_within_seconds(tmp_path, peer):
+    """Flashing the C3 through a serial port whose other end is not an ESP ROM (a pseudo-terminal
+    that never answers, or one that streams random bytes): esptool's connect gives up after its
+    three attempts with one line naming the port, in seconds, and the port is closed again."""
+    import os
+    import pty
+    import threading
+    import time
+
+    master, slave = pty.openpty()
+    stop = threading.Event()
+
+    def noise():  # random bytes at the host, and whatever the host sends read away
+        rng = np.random.default_rng(0)
+        while not stop.is_set():
+            try:
+                os.write(master, rng.integers(0, 256, 64, dtype=np.uint8).tobytes())
+                time.sleep(0.01)
+            except OSError:
+                return
+
+    def drain():
+        while not stop.is_set():
+            try:
+                os.read(master, 4096)
+            except OSError:
+                return
+
+    threads = [threading.Thread(target=drain, daemon=True)]
+    if peer == "noise":
+        threads.append(threading.Thread(target=noise, daemon=True))
+    for t in threads:
+        t.start()
+    image = tmp_path / "device.esp.bin"
+    image.write_bytes(b"\xe9" + bytes(255))
+    fp = flash_mod.FlashPlan(board="esp32-c3-devkit", method="esptool", file=str(image), command=None, drive=None,
+                             port=os.ttyname(slave), usb_ids=["303a:1001"], reset="usb-serial-jtag")  # fmt: skip
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(DeviceError) as err:
+            flash_mod._esptool_write(fp)
+    finally:
+        stop.set()
+        os.close(slave)
+        os.close(master)
+    assert time.monotonic() - t0 < 30  # a bound that only a hang breaks, not a timing
+    msg = str(err.value)
+    assert msg.startswith(f"esptool could not flash esp32-c3-devkit on {fp.port}: ") and "\n" not in msg, msg
 
 
 def test_pico_boot2_is_checksummed_as_the_boot_rom_wants(images):
