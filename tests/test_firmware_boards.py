@@ -154,6 +154,32 @@ def test_forbidden_symbol_pattern():
         assert not FORBIDDEN.match(s), s
 
 
+def test_a_model_whose_updates_are_all_generated_links_no_generic_update(tmp_path):
+    """Every layer with a generated update: the build compiles the runtime with
+    ESNN_ALL_GENERATED and the generic neuron update is not in the image; a model with a
+    generic layer refuses that flag at compile time instead of running without its update."""
+    import subprocess
+
+    from edgesnn.errors import BuildError
+    from edgesnn.firmware.build import build, tool_path
+
+    board = get_board("qemu-mps2-an385")
+    need_tools(board.toolchain["cc"], what="the qemu-mps2-an385 build")
+    q = digits_like_model()
+
+    def symbols(res) -> set[str]:
+        nm = subprocess.run([tool_path(board, "nm"), str(res.elf)], capture_output=True, text=True, check=True)
+        return {ln.split()[-1] for ln in nm.stdout.splitlines() if ln.strip()}
+
+    fast = build(q, board, tmp_path / "fast", app="device")
+    assert "esnn_step_layer" in symbols(fast) and "esnn_neuron_generic" not in symbols(fast)
+    generic = build(q, board, tmp_path / "generic", app="device", specialise=False)
+    assert "esnn_neuron_generic" in symbols(generic)
+    assert fast.flash_runtime_bytes < generic.flash_runtime_bytes
+    with pytest.raises(BuildError, match="ESNN_ALL_GENERATED"):
+        build(q, board, tmp_path / "forced", app="device", specialise=False, extra_cflags=("-DESNN_ALL_GENERATED",))
+
+
 @pytest.mark.parametrize("name", EMULATED)
 def test_emulated_board_bit_exact_on_digits(name, tmp_path):
     from edgesnn.data.datasets import encoded

@@ -2,6 +2,14 @@
 #include "esnn.h"
 #include "esnn_internal.h"
 
+/* once per sample or per verified step, never in the timestep's loops: GCC optimizes cold
+ * functions for size */
+#if defined(__GNUC__)
+#define ESNN_COLD __attribute__((cold))
+#else
+#define ESNN_COLD
+#endif
+
 /*
  * floor(x / 2^s). Right shifts of negative values are implementation-defined in C99; GCC and
  * Clang define them as arithmetic (flooring) shifts, which is the rule, so they use one shift.
@@ -63,7 +71,7 @@ void esnn_neuron_generic(const esnn_model_t *m, const esnn_layer_t *L, uint32_t 
     *v = vv;
 }
 
-void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
+ESNN_COLD void esnn_reset(const esnn_model_t *m, esnn_state_t *s)
 {
     uint16_t l;
     for (l = 0; l < m->n_layers; ++l) {
@@ -259,7 +267,7 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
             s->neuron_updates -= L->n_out; /* the convolution's step counts its own */
             return L->conv->step(m, s, L, out, 0u);
         }
-        if (L->update != 0)
+        if (ESNN_GENERATED(L->update))
             return L->update(v, 0, out);
         {
             uint32_t j;
@@ -268,7 +276,7 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
         }
         return update_generic(m, L, s->acc, v, cur, out);
     }
-    if (L->idle != 0)
+    if (ESNN_GENERATED(L->idle))
         n_awake = L->idle(v, awake, n_awake, out, &n_out_spikes);
     else
         n_awake = idle_generic(m, L, v, cur, awake, n_awake, out, &n_out_spikes);
@@ -315,7 +323,7 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
             accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part, 1);
         if (n_rec > 0u)
             accumulate(L->r, L->words, out, n_rec, m->chunk, s->acc, s->part, n_in == 0u);
-        if (L->update != 0)
+        if (ESNN_GENERATED(L->update))
             n_out_spikes = L->update(v, s->acc, out);
         else
             n_out_spikes = update_generic(m, L, s->acc, v, cur, out);
@@ -347,7 +355,7 @@ int esnn_at_rest(const esnn_model_t *m, const esnn_state_t *s)
     return s->awake_layers == 0u;
 }
 
-uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16_t *counts)
+ESNN_COLD uint16_t esnn_predict(const esnn_model_t *m, const esnn_state_t *s, const uint16_t *counts)
 {
     const esnn_layer_t *L = &m->layers[m->n_layers - 1u];
     uint16_t best = 0, j;
@@ -382,7 +390,7 @@ static uint32_t crc_word(uint32_t crc, uint32_t u)
     return esnn_crc32(crc, b, 4u);
 }
 
-uint32_t esnn_digest_step(const esnn_model_t *m, const esnn_state_t *s, uint8_t *spiked, uint32_t crc)
+ESNN_COLD uint32_t esnn_digest_step(const esnn_model_t *m, const esnn_state_t *s, uint8_t *spiked, uint32_t crc)
 {
     uint16_t l, k;
     for (l = 0; l < m->n_layers; ++l) {

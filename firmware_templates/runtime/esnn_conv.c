@@ -287,7 +287,7 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
         esnn_unpack(s->acc, s->part, total, end <= chunk); /* the first chunk assigns */
     }
     s->synops += events;
-    if (L->update != 0)
+    if (ESNN_GENERATED(L->update))
         return L->update(v, have_input ? s->acc : 0, out);
     for (p = 0; p < positions; ++p) {
         uint32_t j = p * K->out_c, lane = p * lanes;

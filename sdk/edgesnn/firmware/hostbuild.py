@@ -23,7 +23,12 @@ def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None =
     src = render_model(qnet, learn_layer, specialise)
     for name, text in {**runtime_files(), **src.files}.items():
         (out / name).write_text(text)
-    return {"table_bytes": src.table_bytes, "total_neurons": src.total_neurons, "max_words": src.max_words}
+    return {
+        "table_bytes": src.table_bytes,
+        "total_neurons": src.total_neurons,
+        "max_words": src.max_words,
+        "all_generated": src.all_generated,
+    }
 
 
 def run_host(qnet: QuantNetwork, exe: Path, inputs: np.ndarray, timeout: float = 300) -> golden.FirmwareRun:

@@ -101,6 +101,9 @@ class ModelSources:
     table_bytes: int  # flash taken by the model's const tables
     total_neurons: int
     max_words: int
+    #: every layer has a generated update and idle step: the build may compile the runtime's
+    #: generic ones out (-DESNN_ALL_GENERATED; esnn_model.c refuses the flag otherwise)
+    all_generated: bool = False
 
 
 def _env() -> jinja2.Environment:
@@ -226,13 +229,14 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         "state_bits": qnet.state_bits,
         "max_layer_width": max(L.n_out for L in qnet.layers),
         "decision": qnet.decision,
+        "all_generated": all(L["fast"] is not None for L in layers),
     }
     env = _env()
     files = {
         "esnn_model.h": env.get_template("model/esnn_model.h.j2").render(ctx),
         "esnn_model.c": env.get_template("model/esnn_model.c.j2").render(ctx),
     }
-    return ModelSources(files=files, table_bytes=table_bytes, total_neurons=offset, max_words=max_words)
+    return ModelSources(files, table_bytes, offset, max_words, ctx["all_generated"])
 
 
 def runtime_files() -> dict[str, str]:
