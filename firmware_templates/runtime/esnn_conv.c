@@ -184,13 +184,15 @@ static uint32_t conv_event(const esnn_conv_t *K, const uint32_t *w, uint32_t *pa
             const uint32_t *r = rows + ((uint32_t)ky0 * K->kw + (uint32_t)(K->kw - 1u) - (uint32_t)kx1) * wg;
             uint32_t *o = base + ((uint32_t)(ty - ky0) * K->out_w + (uint32_t)(tx - kx1)) * wp;
             if (wp == wg && (n & 3u) == 0u) { /* one group: one run of nx * words_g words */
-                do {
+                for (;;) {
                     add_row(o, r, (uint16_t)n);
+                    if (--left == 0u)
+                        break; /* no step past the last row: that pointer could leave its array */
                     r += r_step;
                     o -= o_step;
-                } while (--left);
+                }
             } else {
-                do {
+                for (;;) {
                     if (wp == wg) {
                         for (k = 0; k < n; ++k)
                             o[k] += r[k];
@@ -198,9 +200,11 @@ static uint32_t conv_event(const esnn_conv_t *K, const uint32_t *w, uint32_t *pa
                         for (k = 0; k < nx; ++k)
                             add_words(o + k * wp, r + k * wg, wg);
                     }
+                    if (--left == 0u)
+                        break;
                     r += r_step;
                     o -= o_step;
-                } while (--left);
+                }
             }
             return n_rows * nx * K->cog;
         }
