@@ -223,7 +223,7 @@ def build(
         *STRICT_FLAGS,
         *board.toolchain.get("cflags", []),
         *extra_cflags,
-        # every layer's update is generated: the runtime's generic update is not linked (550 B on the M3)
+        # every layer's update is generated: the runtime's generic update is not linked (980 B on the M3)
         *(["-DESNN_ALL_GENERATED"] if facts["all_generated"] else []),
         f"-I{src}",
         f"-I{apps}",
