@@ -33,6 +33,7 @@ _MODULE_OF = {
     "demo": "mainjob",
     **dict.fromkeys(
         [
+            "data_import",
             "data_info",
             "dataset",
             "events_from_video",
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from edgesnn.api.learning import evolve, learn, stdp
     from edgesnn.api.mainjob import demo
     from edgesnn.api.model import (
+        data_import,
         data_info,
         dataset,
         events_from_video,
@@ -90,6 +92,7 @@ __all__ = [
     "save",
     "dataset",
     "data_info",
+    "data_import",
     "events_from_video",
     "version",
     "train",

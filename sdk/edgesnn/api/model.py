@@ -68,6 +68,27 @@ def data_info(name: str) -> dict[str, Any]:
     return dataset(name).info()
 
 
+def data_import(
+    folder: PathLike,
+    out: PathLike,
+    *,
+    sensor_size: tuple[int, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """A folder of per-sample recordings (``train``/``test``, one sub-folder per class; N-MNIST
+    and N-Caltech101 ATIS ``.bin`` files) to the events ``.npz`` of docs/data.md. Result:
+    ``kind``, ``samples_train``, ``samples_test``, ``classes``, ``class_names``, ``sensor_size``
+    (and whether it was inferred), ``events_per_sample``, ``out``.
+
+    ```python
+    edgesnn.api.data_import("N-MNIST", "nmnist.npz", sensor_size=(34, 34))
+    ```
+    """
+    from edgesnn.data.recordings import import_folder
+
+    return import_folder(folder, out, sensor_size=sensor_size, progress=progress)
+
+
 def events_from_video(
     frames: PathLike,
     out: PathLike,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, emit, handles_errors
+from edgesnn.cli.common import JsonOpt, LazyBar, emit, handles_errors
 
 data_app = typer.Typer(no_args_is_help=True, help="Inspect data sets (built-in names or .npz files).")
 events_app = typer.Typer(no_args_is_help=True, help="Event-camera data: the DVS pixel model.")
@@ -23,6 +23,24 @@ def data_info_cmd(
 ):
     """Kind, samples per split, input shape, timesteps and classes of a data set."""
     emit(api.data_info(dataset), json_out)
+
+
+@data_app.command("import")
+@handles_errors
+def data_import_cmd(
+    folder: Annotated[Path, typer.Argument(help="train/ and test/ folders of class folders of recordings (.bin).")],
+    out: Annotated[Path, typer.Option(help="The events .npz to write (docs/data.md).")] = Path("events.npz"),
+    sensor_size: Annotated[
+        Optional[tuple[int, int]], typer.Option(help="Sensor width and height (default: inferred from the events).")
+    ] = None,
+    json_out: JsonOpt = False,
+):
+    """Turn a folder of per-sample recordings into an events .npz that --dataset takes."""
+    with LazyBar(None, "reading recordings", not json_out) as bar:
+        res = api.data_import(
+            folder, out, sensor_size=sensor_size, progress=lambda done, total: bar.update(advance=1, total=total)
+        )
+    emit(res, json_out)
 
 
 @events_app.command("from-video")

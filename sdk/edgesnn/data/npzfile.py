@@ -239,9 +239,14 @@ def write_events(
     test: tuple[list[np.ndarray], np.ndarray],
     sensor_size: tuple[int, int, int],
     compress: bool = True,
+    class_names: list[str] | None = None,
 ) -> None:
-    """Write an events file from per-sample event arrays and labels of each split."""
+    """Write an events file from per-sample event arrays and labels of each split;
+    ``class_names`` also stores ``classes`` (their count, which a class without samples needs)."""
     out = {"sensor_size": np.asarray(sensor_size, np.int64)}
+    if class_names is not None:
+        out["classes"] = np.asarray(len(class_names), np.int64)
+        out["class_names"] = np.asarray(class_names, str)
     for split, (samples, y) in (("train", train), ("test", test)):
         lens = np.array([len(s) for s in samples], np.int64)
         out[f"events_{split}"] = (

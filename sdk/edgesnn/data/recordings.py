@@ -1,0 +1,175 @@
+"""Folders of per-sample event recordings, as data sets are published, to the events ``.npz``.
+
+A folder holds ``train`` (or ``Train``) and ``test`` (or ``Test``), each with one sub-folder
+per class: the class is the sub-folder's name, classes are sorted by name, and samples are
+ordered by class, then by file name. Formats, by file extension:
+
+* ``.bin``: N-MNIST / N-Caltech101 ATIS recordings, 40 bits per event (x, y, polarity, 23-bit
+  µs time; y = 240 marks a time overflow), read by Tonic's reader (``tonic.io.read_mnist_file``).
+  The files have no header: the sensor size is ``sensor_size`` if given, else inferred from
+  the events (and reported as inferred).
+
+Every file is checked before anything is written; a bad one stops the import with one line
+naming it. Times are kept as recorded (µs); within a sample, events are sorted by time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgesnn.data.npzfile import EVENT_DTYPE, write_events
+from edgesnn.errors import DatasetError
+
+#: bytes per ATIS event in the N-MNIST / N-Caltech101 .bin format
+ATIS_EVENT_BYTES = 5
+SPLITS = {"train": ("train", "Train"), "test": ("test", "Test")}
+
+
+def read_atis_bin(path: Path) -> np.ndarray:
+    """The events of one N-MNIST / N-Caltech101 ``.bin`` file (EVENT_DTYPE, sorted by t)."""
+    from tonic.io import read_mnist_file
+
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot be read ({e.strerror})") from None
+    if size % ATIS_EVENT_BYTES:
+        # Tonic's reader would fail on mismatched field lengths with a numpy traceback
+        raise DatasetError(
+            f"{path}: {size} bytes is not a whole number of {ATIS_EVENT_BYTES}-byte ATIS events (truncated?)"
+        )
+    try:
+        ev = read_mnist_file(str(path), dtype=EVENT_DTYPE)
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"{path}: not a readable ATIS .bin recording ({e})") from None
+    if len(ev) and np.any(np.diff(ev["t"]) < 0):
+        ev = ev[np.argsort(ev["t"], kind="stable")]
+    return ev
+
+
+READERS: dict[str, Callable[[Path], np.ndarray]] = {".bin": read_atis_bin}
+
+
+@dataclass(frozen=True)
+class RecordingFolder:
+    """The files of a recordings folder: per split, (file, class index) in import order."""
+
+    root: Path
+    classes: tuple[str, ...]
+    files: dict[str, tuple[tuple[Path, int], ...]]
+
+    @property
+    def n_files(self) -> int:
+        return sum(len(f) for f in self.files.values())
+
+
+def _split_dir(root: Path, split: str) -> Path:
+    found = [root / n for n in SPLITS[split] if (root / n).is_dir()]
+    if not found:
+        raise DatasetError(f"{root}: no '{SPLITS[split][0]}' (or '{SPLITS[split][1]}') folder of class folders")
+    if len(found) > 1 and found[0].resolve() != found[1].resolve():
+        raise DatasetError(f"{root}: both '{SPLITS[split][0]}' and '{SPLITS[split][1]}' exist; keep one")
+    return found[0]
+
+
+def scan_folder(root: str | Path) -> RecordingFolder:
+    """Find the splits, classes and recordings of a folder (nothing is read yet)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"recordings folder not found: {root}")
+    dirs = {split: _split_dir(root, split) for split in SPLITS}
+    per_split = {
+        s: sorted(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")) for s, d in dirs.items()
+    }
+    classes = tuple(per_split["train"])
+    if not classes:
+        raise DatasetError(f"{dirs['train']}: no class folders")
+    unknown = [c for c in per_split["test"] if c not in classes]
+    if unknown:
+        raise DatasetError(f"{dirs['test']}: class folder {unknown[0]!r} has no training folder in {dirs['train']}")
+    files: dict[str, tuple[tuple[Path, int], ...]] = {}
+    for split, d in dirs.items():
+        rows = []
+        for name in per_split[split]:
+            for f in sorted(p for p in (d / name).iterdir() if not p.name.startswith(".")):
+                if f.is_dir():
+                    raise DatasetError(f"{f}: a folder inside class folder {name!r}; recordings only")
+                if f.suffix.lower() not in READERS:
+                    raise DatasetError(f"{f}: unknown recording format {f.suffix or '(no extension)'!r}; known: .bin")
+                rows.append((f, classes.index(name)))
+        if not rows:
+            raise DatasetError(f"{d}: no recordings")
+        files[split] = tuple(rows)
+    return RecordingFolder(root, classes, files)
+
+
+def import_folder(
+    root: str | Path,
+    out: str | Path,
+    *,
+    sensor_size: tuple[int, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Read every recording of ``root`` and write the events ``.npz`` (docs/data.md) to ``out``.
+
+    ``sensor_size`` (W, H): the sensor of header-less formats; left out, it is inferred as the
+    largest x and y seen plus one (``sensor_size_inferred`` in the result). Returns the file's
+    ``kind``, ``samples_train``, ``samples_test``, ``classes``, ``class_names``, ``sensor_size``,
+    ``events_per_sample`` (mean) and ``out``.
+    """
+    folder = scan_folder(root)
+    if sensor_size is not None and (sensor_size[0] < 1 or sensor_size[1] < 1):
+        raise DatasetError(f"sensor size must be positive, got {sensor_size[0]} x {sensor_size[1]}")
+    total, done = folder.n_files, 0
+    samples: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, np.ndarray] = {}
+    for split, rows in folder.files.items():
+        evs = []
+        for f, _ in rows:
+            ev = READERS[f.suffix.lower()](f)
+            if (
+                sensor_size is not None
+                and len(ev)
+                and (ev["x"].max() >= sensor_size[0] or ev["y"].max() >= sensor_size[1])
+            ):
+                raise DatasetError(
+                    f"{f}: events reach x = {int(ev['x'].max())}, y = {int(ev['y'].max())}, outside the "
+                    f"{sensor_size[0]} x {sensor_size[1]} sensor"
+                )
+            evs.append(ev)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        samples[split] = evs
+        labels[split] = np.array([c for _, c in rows], np.int64)
+    every = [e for s in samples.values() for e in s if len(e)]
+    if not every:
+        raise DatasetError(f"{folder.root}: no events in any recording")
+    lo = {k: min(int(e[k].min()) for e in every) for k in ("x", "y")}
+    if min(lo.values()) < 0:
+        raise DatasetError(f"{folder.root}: negative pixel coordinates in the recordings")
+    seen = (max(int(e["x"].max()) for e in every) + 1, max(int(e["y"].max()) for e in every) + 1)
+    sensor = (*(sensor_size or seen), 2)
+    write_events(
+        out,
+        (samples["train"], labels["train"]),
+        (samples["test"], labels["test"]),
+        sensor,
+        class_names=list(folder.classes),
+    )
+    n = sum(len(s) for s in samples.values())
+    return {
+        "kind": "events",
+        "out": str(out),
+        "samples_train": len(samples["train"]),
+        "samples_test": len(samples["test"]),
+        "classes": len(folder.classes),
+        "class_names": list(folder.classes),
+        "sensor_size": list(sensor),
+        "sensor_size_inferred": sensor_size is None,
+        "events_per_sample": round(sum(len(e) for s in samples.values() for e in s) / n, 1),
+    }
