@@ -159,3 +159,57 @@ def test_the_bin_reader_takes_any_bytes_or_names_the_file(tmp_path, data):
         assert str(e).startswith(str(f)) and "\n" not in str(e)
         return
     assert len(data) % 5 == 0 and len(ev) <= len(data) // 5 and np.all(np.diff(ev["t"]) >= 0)
+
+
+def _prophesee(path: Path, x, y, p, t) -> None:
+    from expelliarmus import Wizard
+
+    arr = np.zeros(len(x), dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
+    arr["t"], arr["x"], arr["y"], arr["p"] = t, x, y, p
+    Wizard(encoding="dat" if path.suffix == ".dat" else "evt2").save(str(path), arr)
+
+
+def test_the_same_recordings_in_three_formats_import_to_the_same_events(tmp_path):
+    """.bin in its published layout, Prophesee RAW EVT 2.0 and DAT written by expelliarmus (their
+    own writer here): the same events and labels, whatever the format."""
+    rng = np.random.default_rng(5)
+    recs = {
+        (split, c, k): recording(rng, 60) for split, n in (("train", 2), ("test", 1)) for c in "ab" for k in range(n)
+    }
+    outs = []
+    for ext in (".bin", ".raw", ".dat"):
+        root = tmp_path / ext[1:]
+        for (split, c, k), ev in recs.items():
+            f = root / split / c / f"{k}{ext}"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(atis_bytes(*ev)) if ext == ".bin" else _prophesee(f, *ev)
+        res = import_folder(root, tmp_path / f"{ext[1:]}.npz", sensor_size=(34, 34))
+        assert (res["samples_train"], res["samples_test"]) == (4, 2)
+        outs.append(read_data_file(tmp_path / f"{ext[1:]}.npz"))
+    for f in outs[1:]:
+        for a, b in ((outs[0].train, f.train), (outs[0].test, f.test)):
+            assert (a.y == b.y).all() and (a.offsets == b.offsets).all() and (a.events == b.events).all()
+
+
+def test_a_raw_file_that_ends_in_its_header_is_refused_not_hung_on(tmp_path):
+    root = tmp_path / "rec"
+    for split in ("train", "test"):
+        (root / split / "a").mkdir(parents=True)
+        (root / split / "a" / "0.raw").write_bytes(b"% evt 2.0\n% geometry 34x34\n")
+    r = CliRunner().invoke(app, ["data", "import", str(root), "--out", str(tmp_path / "o.npz")])
+    assert r.exit_code == 1 and "a '%' header and no events after it" in r.stderr, r.stderr
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300), ext=st.sampled_from([".raw", ".dat"]), header=st.booleans())
+def test_the_prophesee_readers_take_damaged_files_or_name_them(tmp_path, data, ext, header):
+    from edgesnn.data.recordings import read_prophesee
+
+    f = tmp_path / f"r{ext}"
+    f.write_bytes((b"% evt 2.0\n% geometry 34x34\n" if header else b"") + data)
+    try:
+        ev, _ = read_prophesee(f)
+    except DatasetError as e:
+        assert str(e).startswith(str(f)) and "\n" not in str(e)
+        return
+    assert np.all(np.diff(ev["t"]) >= 0)

@@ -76,7 +76,7 @@ def data_import(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """A folder of per-sample recordings (``train``/``test``, one sub-folder per class; N-MNIST
-    and N-Caltech101 ATIS ``.bin`` files) to the events ``.npz`` of docs/data.md. Result:
+    and N-Caltech101 ATIS ``.bin``, Prophesee ``.raw`` and ``.dat`` files) to the events ``.npz`` of docs/data.md. Result:
     ``kind``, ``samples_train``, ``samples_test``, ``classes``, ``class_names``, ``sensor_size``
     (and whether it was inferred), ``events_per_sample``, ``out``.
 

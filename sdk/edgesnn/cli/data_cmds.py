@@ -28,7 +28,9 @@ def data_info_cmd(
 @data_app.command("import")
 @handles_errors
 def data_import_cmd(
-    folder: Annotated[Path, typer.Argument(help="train/ and test/ folders of class folders of recordings (.bin).")],
+    folder: Annotated[
+        Path, typer.Argument(help="train/ and test/ folders of class folders of recordings (.bin, .raw, .dat).")
+    ],
     out: Annotated[Path, typer.Option(help="The events .npz to write (docs/data.md).")] = Path("events.npz"),
     sensor_size: Annotated[
         Optional[tuple[int, int]], typer.Option(help="Sensor width and height (default: inferred from the events).")

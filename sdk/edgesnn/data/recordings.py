@@ -5,17 +5,28 @@ per class: the class is the sub-folder's name, classes are sorted by name, and s
 ordered by class, then by file name. Formats, by file extension:
 
 * ``.bin``: N-MNIST / N-Caltech101 ATIS recordings, 40 bits per event (x, y, polarity, 23-bit
-  µs time; y = 240 marks a time overflow), read by Tonic's reader (``tonic.io.read_mnist_file``).
-  The files have no header: the sensor size is ``sensor_size`` if given, else inferred from
-  the events (and reported as inferred).
+  µs time; y = 240 marks a time overflow), read by Tonic's reader (``tonic.io.read_mnist_file``);
+  no header, so no sensor size;
+* ``.raw``: Prophesee RAW, EVT 2.0 or EVT 3.0 as its ``%`` header says (``expelliarmus``); the
+  sensor from ``% geometry WxH`` or ``% format ...;width=W;height=H`` when the header has one;
+* ``.dat``: Prophesee DAT (``expelliarmus``), the sensor from ``% Width``/``% Height`` if there.
 
+The sensor size is ``sensor_size`` if given (a file whose header says otherwise is refused),
+else the files' headers' (which must agree), else inferred from the events and reported so.
 Every file is checked before anything is written; a bad one stops the import with one line
-naming it. Times are kept as recorded (µs); within a sample, events are sorted by time.
+naming it. AEDAT 4 is not read yet: on damaged files the ``aedat`` decoder aborts the whole
+process (a Rust panic in a destructor) and dv-processing's reader never returns (both measured
+by fuzzing), so it needs a reader process of its own that a crash cannot take down. Times are
+kept as recorded (µs); within a sample, events are sorted by time.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +62,109 @@ def read_atis_bin(path: Path) -> np.ndarray:
     return ev
 
 
-READERS: dict[str, Callable[[Path], np.ndarray]] = {".bin": read_atis_bin}
+def _header_lines(path: Path, limit: int = 1 << 16) -> list[str]:
+    """The ``%`` lines at the start of a Prophesee file (text; at most ``limit`` bytes read).
+    A file that ends inside its header is refused here: expelliarmus's reader never returns on
+    one (measured)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(limit)
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot be read ({e.strerror})") from None
+    lines, at = [], 0
+    while at < len(head) and head[at : at + 1] == b"%":
+        end = head.find(b"\n", at)
+        if end < 0:
+            raise DatasetError(f"{path}: ends inside its '%' header (truncated?)")
+        lines.append(head[at + 1 : end].decode("ascii", "replace").strip())
+        at = end + 1
+    if lines and at >= len(head) and len(head) < limit:
+        raise DatasetError(f"{path}: a '%' header and no events after it (truncated?)")
+    return lines
+
+
+def _prophesee_sensor(lines: list[str]) -> tuple[int, int] | None:
+    """The sensor (W, H) a Prophesee header names, if it does."""
+    fields: dict[str, str] = {}
+    for ln in lines:
+        key, _, rest = ln.partition(" ")
+        fields[key.lower()] = rest.strip()
+        if key.lower() == "format":  # "% format EVT3;height=720;width=1280"
+            kv = dict(part.split("=", 1) for part in rest.split(";") if "=" in part)
+            if "width" in kv and "height" in kv:
+                fields["width"], fields["height"] = kv["width"], kv["height"]
+    if "x" in fields.get("geometry", ""):  # "% geometry 1280x720"
+        fields["width"], fields["height"] = fields["geometry"].split("x", 1)
+    try:
+        return (int(fields["width"]), int(fields["height"])) if "width" in fields and "height" in fields else None
+    except ValueError:
+        return None
+
+
+def _from_fields(t, x, y, p) -> np.ndarray:
+    ev = np.empty(len(t), EVENT_DTYPE)
+    ev["t"], ev["x"], ev["y"], ev["p"] = t, x, y, np.asarray(p) != 0
+    return ev[np.argsort(ev["t"], kind="stable")] if len(ev) and np.any(np.diff(ev["t"]) < 0) else ev
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+@contextmanager
+def _c_stderr():
+    """What C code writes to file descriptor 2 meanwhile, caught (a list filled on exit) instead
+    of reaching the terminal beside our one-line error."""
+    said = [""]
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            said[0] = tmp.read(4096).decode("utf-8", "replace")
+
+
+def read_prophesee(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """A Prophesee ``.raw`` (EVT 2.0 / 3.0, by its header) or ``.dat`` file, with its sensor."""
+    from expelliarmus import Wizard
+
+    lines = _header_lines(path)
+    if path.suffix.lower() == ".dat":
+        encoding = "dat"
+    else:
+        spec = " ".join(ln.lower() for ln in lines if ln.lower().startswith(("evt", "format")))
+        if "evt 3" in spec or "evt3" in spec:
+            encoding = "evt3"
+        elif "evt 2" in spec or "evt2" in spec:
+            encoding = "evt2"
+        else:
+            raise DatasetError(
+                f"{path}: no '% evt 2.0' or '% evt 3.0' line in its header: not a RAW file edgesnn reads"
+            )
+    what = f"{path}: not a readable Prophesee {encoding.upper()} file"
+    try:
+        with _c_stderr() as said:  # its C reader prints "ERROR: ..." and returns None
+            arr = Wizard(encoding=encoding).read(str(path))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # the C reader's errors come as several types
+        raise DatasetError(f"{what} ({_first_line(e)})") from None
+    if arr is None:
+        cause = said[0].strip().splitlines()[0].removeprefix("ERROR: ").rstrip(".") if said[0].strip() else "no events"
+        raise DatasetError(f"{what} ({cause})")
+    return _from_fields(arr["t"], arr["x"], arr["y"], arr["p"]), _prophesee_sensor(lines)
+
+
+READERS: dict[str, Callable[[Path], tuple[np.ndarray, tuple[int, int] | None]]] = {
+    ".bin": lambda p: (read_atis_bin(p), None),
+    ".raw": read_prophesee,
+    ".dat": read_prophesee,
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +212,9 @@ def scan_folder(root: str | Path) -> RecordingFolder:
                 if f.is_dir():
                     raise DatasetError(f"{f}: a folder inside class folder {name!r}; recordings only")
                 if f.suffix.lower() not in READERS:
-                    raise DatasetError(f"{f}: unknown recording format {f.suffix or '(no extension)'!r}; known: .bin")
+                    raise DatasetError(
+                        f"{f}: unknown recording format {f.suffix or '(no extension)'!r}; known: {', '.join(READERS)}"
+                    )
                 rows.append((f, classes.index(name)))
         if not rows:
             raise DatasetError(f"{d}: no recordings")
@@ -126,19 +241,27 @@ def import_folder(
         raise DatasetError(f"sensor size must be positive, got {sensor_size[0]} x {sensor_size[1]}")
     total, done = folder.n_files, 0
     samples: dict[str, list[np.ndarray]] = {}
+    header: tuple[tuple[int, int], Path] | None = None  # the first header's sensor, and its file
     labels: dict[str, np.ndarray] = {}
     for split, rows in folder.files.items():
         evs = []
         for f, _ in rows:
-            ev = READERS[f.suffix.lower()](f)
-            if (
-                sensor_size is not None
-                and len(ev)
-                and (ev["x"].max() >= sensor_size[0] or ev["y"].max() >= sensor_size[1])
-            ):
+            ev, own = READERS[f.suffix.lower()](f)
+            if own is not None:
+                if sensor_size is not None and own != tuple(sensor_size):
+                    raise DatasetError(
+                        f"{f}: its header says a {own[0]} x {own[1]} sensor, not {sensor_size[0]} x {sensor_size[1]}"
+                    )
+                if header is not None and own != header[0]:
+                    raise DatasetError(
+                        f"{f}: a {own[0]} x {own[1]} sensor, where {header[1]} has {header[0][0]} x {header[0][1]}"
+                    )
+                header = (own, f)
+            limit = sensor_size or own
+            if limit is not None and len(ev) and (ev["x"].max() >= limit[0] or ev["y"].max() >= limit[1]):
                 raise DatasetError(
                     f"{f}: events reach x = {int(ev['x'].max())}, y = {int(ev['y'].max())}, outside the "
-                    f"{sensor_size[0]} x {sensor_size[1]} sensor"
+                    f"{limit[0]} x {limit[1]} sensor"
                 )
             evs.append(ev)
             done += 1
@@ -153,7 +276,7 @@ def import_folder(
     if min(lo.values()) < 0:
         raise DatasetError(f"{folder.root}: negative pixel coordinates in the recordings")
     seen = (max(int(e["x"].max()) for e in every) + 1, max(int(e["y"].max()) for e in every) + 1)
-    sensor = (*(sensor_size or seen), 2)
+    sensor = (*(sensor_size or (header[0] if header else None) or seen), 2)
     write_events(
         out,
         (samples["train"], labels["train"]),
@@ -170,6 +293,6 @@ def import_folder(
         "classes": len(folder.classes),
         "class_names": list(folder.classes),
         "sensor_size": list(sensor),
-        "sensor_size_inferred": sensor_size is None,
+        "sensor_size_inferred": sensor_size is None and header is None,
         "events_per_sample": round(sum(len(e) for s in samples.values() for e in s) / n, 1),
     }
