@@ -127,13 +127,7 @@ typedef struct {
                 : [po] "r"(o), [pr] "r"(r), "m"(*(const esnn_quad_t *)(const void *)(r))); \
     } while (0)
 #else
-#define ESNN_ADD_QUAD(o, r) \
-    do { \
-        (o)[0] += (r)[0]; \
-        (o)[1] += (r)[1]; \
-        (o)[2] += (r)[2]; \
-        (o)[3] += (r)[3]; \
-    } while (0)
+#define ESNN_ADD_QUAD(o, r) ESNN_ADD_4_WORDS(o, r)
 #endif
 
 static inline void add_words(uint32_t *part, const uint32_t *row, uint32_t words)

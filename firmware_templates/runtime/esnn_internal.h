@@ -26,6 +26,15 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
 #define ESNN_GENERATED(f) ((f) != 0)
 #endif
 
+/* o[0..3] += r[0..3]: the portable four-word add of the row kernels (esnn_conv.c's taps too) */
+#define ESNN_ADD_4_WORDS(o, r) \
+    do { \
+        (o)[0] += (r)[0]; \
+        (o)[1] += (r)[1]; \
+        (o)[2] += (r)[2]; \
+        (o)[3] += (r)[3]; \
+    } while (0)
+
 /* acc[2k], acc[2k + 1] = (or +=, unless `assign`) the two lanes of part[k], k < words: the
  * packed sums of one chunk of events into the int32 sums. Both lanes are read before either
  * store: acc and part may alias as far as C knows. */
@@ -161,22 +170,13 @@ static inline void add_row(uint32_t *part, const uint32_t *row, uint16_t words)
 {
     uint32_t *end = part + words;
     if (words & 4u) {
-        part[0] += row[0];
-        part[1] += row[1];
-        part[2] += row[2];
-        part[3] += row[3];
+        ESNN_ADD_4_WORDS(part, row);
         part += 4;
         row += 4;
     }
     while (part != end) {
-        part[0] += row[0];
-        part[1] += row[1];
-        part[2] += row[2];
-        part[3] += row[3];
-        part[4] += row[4];
-        part[5] += row[5];
-        part[6] += row[6];
-        part[7] += row[7];
+        ESNN_ADD_4_WORDS(part, row);
+        ESNN_ADD_4_WORDS(part + 4, row + 4);
         part += 8;
         row += 8;
     }
