@@ -57,9 +57,12 @@ def read_atis_bin(path: Path) -> np.ndarray:
         ev = read_mnist_file(str(path), dtype=EVENT_DTYPE)
     except (OSError, ValueError) as e:
         raise DatasetError(f"{path}: not a readable ATIS .bin recording ({e})") from None
-    if len(ev) and np.any(np.diff(ev["t"]) < 0):
-        ev = ev[np.argsort(ev["t"], kind="stable")]
-    return ev
+    return _time_sorted(ev)
+
+
+def _time_sorted(ev: np.ndarray) -> np.ndarray:
+    """Events sorted by t (stable), untouched when they already are."""
+    return ev[np.argsort(ev["t"], kind="stable")] if len(ev) and np.any(np.diff(ev["t"]) < 0) else ev
 
 
 def _header_lines(path: Path, limit: int = 1 << 16) -> list[str]:
@@ -104,7 +107,7 @@ def _prophesee_sensor(lines: list[str]) -> tuple[int, int] | None:
 def _from_fields(t, x, y, p) -> np.ndarray:
     ev = np.empty(len(t), EVENT_DTYPE)
     ev["t"], ev["x"], ev["y"], ev["p"] = t, x, y, np.asarray(p) != 0
-    return ev[np.argsort(ev["t"], kind="stable")] if len(ev) and np.any(np.diff(ev["t"]) < 0) else ev
+    return _time_sorted(ev)
 
 
 def _first_line(e: BaseException) -> str:
@@ -256,7 +259,7 @@ def import_folder(
                     raise DatasetError(
                         f"{f}: a {own[0]} x {own[1]} sensor, where {header[1]} has {header[0][0]} x {header[0][1]}"
                     )
-                header = (own, f)
+                header = header or (own, f)
             limit = sensor_size or own
             if limit is not None and len(ev) and (ev["x"].max() >= limit[0] or ev["y"].max() >= limit[1]):
                 raise DatasetError(
@@ -294,5 +297,5 @@ def import_folder(
         "class_names": list(folder.classes),
         "sensor_size": list(sensor),
         "sensor_size_inferred": sensor_size is None and header is None,
-        "events_per_sample": round(sum(len(e) for s in samples.values() for e in s) / n, 1),
+        "events_per_sample": round(sum(len(e) for e in every) / n, 1),
     }
