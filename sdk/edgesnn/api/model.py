@@ -73,20 +73,37 @@ def data_import(
     out: PathLike,
     *,
     sensor_size: tuple[int, int] | None = None,
+    dt_ms: float | None = None,
+    channels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """A folder of per-sample recordings (``train``/``test``, one sub-folder per class; N-MNIST
-    and N-Caltech101 ATIS ``.bin``, Prophesee ``.raw`` and ``.dat`` files) to the events ``.npz`` of docs/data.md. Result:
-    ``kind``, ``samples_train``, ``samples_test``, ``classes``, ``class_names``, ``sensor_size``
-    (and whether it was inferred), ``events_per_sample``, ``out``.
+    """Recordings as published to the ``.npz`` of docs/data.md (``--dataset`` also takes them
+    directly). ``folder`` is one of:
+
+    * ``train``/``test`` folders of class folders of per-sample recordings (N-MNIST and
+      N-Caltech101 ATIS ``.bin``, Prophesee ``.raw``/``.dat``, AEDAT 4 ``.aedat4``, AEDAT 3.1
+      ``.aedat``) -> events (``sensor_size`` for header-less files, else inferred);
+    * recordings with ``_labels.csv`` files, DVS128 Gesture's layout -> a stream with segments;
+    * an SHD/SSC ``NAME_train.h5`` or a folder holding the pair -> spikes binned every ``dt_ms``
+      (default 10 ms), ``channels`` inputs (default: the largest unit + 1).
+
+    The result starts with ``kind`` and counts what was written.
 
     ```python
     edgesnn.api.data_import("N-MNIST", "nmnist.npz", sensor_size=(34, 34))
+    edgesnn.api.data_import("shd", "shd.npz", dt_ms=10)
     ```
     """
-    from edgesnn.data.recordings import import_folder
+    from edgesnn.data import importing, shd
 
-    return import_folder(folder, out, sensor_size=sensor_size, progress=progress)
+    return importing.import_path(
+        folder,
+        out,
+        sensor_size=sensor_size,
+        dt_ms=shd.DEFAULT_DT_MS if dt_ms is None else dt_ms,
+        channels=channels,
+        progress=progress,
+    )
 
 
 def events_from_video(

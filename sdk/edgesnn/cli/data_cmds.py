@@ -29,18 +29,31 @@ def data_info_cmd(
 @handles_errors
 def data_import_cmd(
     folder: Annotated[
-        Path, typer.Argument(help="train/ and test/ folders of class folders of recordings (.bin, .raw, .dat).")
+        Path,
+        typer.Argument(
+            help="train/ and test/ folders of class folders of recordings (.bin, .raw, .dat, .aedat4, .aedat), "
+            "DVS128 Gesture's folder (recordings with _labels.csv), or SHD/SSC NAME_train.h5 (or its folder)."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="The events .npz to write (docs/data.md).")] = Path("events.npz"),
     sensor_size: Annotated[
         Optional[tuple[int, int]], typer.Option(help="Sensor width and height (default: inferred from the events).")
     ] = None,
+    dt_ms: Annotated[Optional[float], typer.Option(help="SHD/SSC: timestep, ms (default 10).")] = None,
+    channels: Annotated[
+        Optional[int], typer.Option(help="SHD/SSC: input channels (default: largest unit + 1).")
+    ] = None,
     json_out: JsonOpt = False,
 ):
-    """Turn a folder of per-sample recordings into an events .npz that --dataset takes."""
+    """Turn recordings as published (event-camera folders, DVS128 Gesture, SHD) into an .npz."""
     with LazyBar(None, "reading recordings", not json_out) as bar:
         res = api.data_import(
-            folder, out, sensor_size=sensor_size, progress=lambda done, total: bar.update(advance=1, total=total)
+            folder,
+            out,
+            sensor_size=sensor_size,
+            dt_ms=dt_ms,
+            channels=channels,
+            progress=lambda done, total: bar.update(advance=1, total=total),
         )
     emit(res, json_out)
 

@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from edgesnn.data import importing
 from edgesnn.data.encoding import ENCODINGS, encode
 from edgesnn.data.events import bin_split, events_per_sample, frame_shape
 from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
@@ -217,6 +218,8 @@ def is_stream(name: str) -> bool:
     name = str(name)
     if saccade_stream.parse(name) is not None:
         return True
+    if name not in BUILTIN and importing.layout(name) == "labelled":
+        return True
     p = Path(name)
     if name in BUILTIN or p.suffix != ".npz" or not p.is_file():
         return False
@@ -238,12 +241,20 @@ def open_stream(name: str):
 
     name = str(name)
     opts = saccade_stream.parse(name)
-    path = saccade_stream.ensure(opts["duty"]) if opts is not None else Path(name)
+    path = saccade_stream.ensure(opts["duty"]) if opts is not None else data_path(name)
     key = _file_key(name, path)
     if key not in _STREAMS:
         _STREAMS.clear()
         _STREAMS[key] = StreamSet(name, read_stream_file(path))
     return _STREAMS[key]
+
+
+def data_path(name: str) -> Path:
+    """The file behind a data set name: a folder of recordings or an SHD file is imported into
+    the cache first (``data.importing``), any other name is taken as a path."""
+    if name not in BUILTIN and importing.layout(name) is not None:
+        return importing.cached(name)
+    return Path(name)
 
 
 def _file_key(name: str, path: Path) -> tuple:
@@ -282,7 +293,8 @@ def _open_samples(name: str) -> Dataset:
 
         key = ("saccade-digits", str(saccade.ensure()))
     else:
-        key = _file_key(name, Path(name))
+        path = data_path(name)
+        key = _file_key(name, path)
     if key in _CACHE:
         return _CACHE[key]
     if name == "digits":
@@ -292,7 +304,7 @@ def _open_samples(name: str) -> Dataset:
         dtr, dte = digits_splits()
         ds = Dataset(name, "spikes", ArraySplit(rows_code(dtr.x), dtr.y), ArraySplit(rows_code(dte.x), dte.y), 10)
     else:
-        f = read_data_file(key[1] if name == "saccade-digits" else name)
+        f = read_data_file(key[1] if name == "saccade-digits" else path)
         tr: ArraySplit | EventSplit = f.train
         te: ArraySplit | EventSplit = f.test
         if f.kind == "features":

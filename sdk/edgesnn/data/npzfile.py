@@ -7,6 +7,8 @@ the value it found, in one line, and raises :class:`DatasetError`.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,4 +258,43 @@ def write_events(
         )
         out[f"offsets_{split}"] = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
         out[f"y_{split}"] = np.asarray(y, np.int64)
-    (np.savez_compressed if compress else np.savez)(path, **out)  # type: ignore[arg-type]  # numpy stub
+    save_npz(path, out, compress)
+
+
+def write_spikes(
+    path: str | Path,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    class_names: list[str] | None = None,
+    classes: int | None = None,
+    extra: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Write a spikes file: (x (N, T, C) 0/1, y) of each split; ``classes`` defaults to the
+    names' count; ``extra`` arrays are stored beside (readers ignore keys they do not know)."""
+    out = {
+        f"{k}_{s}": np.asarray(v) for s, (x, y) in (("train", train), ("test", test)) for k, v in (("x", x), ("y", y))
+    }
+    for s in ("train", "test"):
+        out[f"x_{s}"] = out[f"x_{s}"].astype(bool)
+        out[f"y_{s}"] = out[f"y_{s}"].astype(np.int64)
+    if class_names is not None:
+        out["class_names"] = np.asarray(class_names, str)
+    if classes is not None or class_names is not None:
+        out["classes"] = np.asarray(classes if classes is not None else len(class_names or ()), np.int64)
+    save_npz(path, {**out, **(extra or {})})
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
+    """``np.savez`` to a temporary file beside ``path``, then renamed: an interrupted write never
+    leaves half a data file under the name (and ``path`` is used as given, no ``.npz`` added)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            (np.savez_compressed if compress else np.savez)(f, **arrays)  # type: ignore[arg-type]  # numpy stub
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

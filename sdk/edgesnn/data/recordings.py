@@ -9,15 +9,16 @@ ordered by class, then by file name. Formats, by file extension:
   no header, so no sensor size;
 * ``.raw``: Prophesee RAW, EVT 2.0 or EVT 3.0 as its ``%`` header says (``expelliarmus``); the
   sensor from ``% geometry WxH`` or ``% format ...;width=W;height=H`` when the header has one;
-* ``.dat``: Prophesee DAT (``expelliarmus``), the sensor from ``% Width``/``% Height`` if there.
+* ``.dat``: Prophesee DAT (``expelliarmus``), the sensor from ``% Width``/``% Height`` if there;
+* ``.aedat4``: AEDAT 4 (iniVation DV), by the ``aedat`` decoder in a reader process of its own
+  (:mod:`edgesnn.data.aedat4`: on damaged files it aborts or hangs), the sensor from its stream;
+* ``.aedat``: AEDAT 3.1 polarity events (:mod:`edgesnn.data.aedat3`), the sensor from the
+  camera its ``#Source`` line names.
 
 The sensor size is ``sensor_size`` if given (a file whose header says otherwise is refused),
 else the files' headers' (which must agree), else inferred from the events and reported so.
 Every file is checked before anything is written; a bad one stops the import with one line
-naming it. AEDAT 4 is not read yet: on damaged files the ``aedat`` decoder aborts the whole
-process (a Rust panic in a destructor) and dv-processing's reader never returns (both measured
-by fuzzing), so it needs a reader process of its own that a crash cannot take down. Times are
-kept as recorded (µs); within a sample, events are sorted by time.
+naming it. Times are kept as recorded (µs); within a sample, events are sorted by time.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgesnn.data import aedat4
+from edgesnn.data.aedat3 import read_aedat31
 from edgesnn.data.npzfile import EVENT_DTYPE, write_events
 from edgesnn.errors import DatasetError
 
@@ -167,7 +170,23 @@ READERS: dict[str, Callable[[Path], tuple[np.ndarray, tuple[int, int] | None]]] 
     ".bin": lambda p: (read_atis_bin(p), None),
     ".raw": read_prophesee,
     ".dat": read_prophesee,
+    ".aedat": read_aedat31,
 }
+#: formats read by a reader process, many files at a time (``aedat4.read_many``)
+BATCH_READERS = {".aedat4": aedat4.read_many}
+FORMATS = (*READERS, *BATCH_READERS)
+
+
+def read_files(paths: Sequence[Path]) -> Iterator[tuple[np.ndarray, tuple[int, int] | None]]:
+    """(events, sensor) of each file in order, batch formats through their reader process."""
+    batches = {ext: iter(read([p for p in paths if p.suffix.lower() == ext])) for ext, read in BATCH_READERS.items()}
+    try:
+        for p in paths:
+            ext = p.suffix.lower()
+            yield next(batches[ext]) if ext in batches else READERS[ext](p)
+    finally:
+        for it in batches.values():
+            getattr(it, "close", lambda: None)()
 
 
 @dataclass(frozen=True)
@@ -214,15 +233,43 @@ def scan_folder(root: str | Path) -> RecordingFolder:
             for f in sorted(p for p in (d / name).iterdir() if not p.name.startswith(".")):
                 if f.is_dir():
                     raise DatasetError(f"{f}: a folder inside class folder {name!r}; recordings only")
-                if f.suffix.lower() not in READERS:
+                if f.suffix.lower() not in FORMATS:
                     raise DatasetError(
-                        f"{f}: unknown recording format {f.suffix or '(no extension)'!r}; known: {', '.join(READERS)}"
+                        f"{f}: unknown recording format {f.suffix or '(no extension)'!r}; known: {', '.join(FORMATS)}"
                     )
                 rows.append((f, classes.index(name)))
         if not rows:
             raise DatasetError(f"{d}: no recordings")
         files[split] = tuple(rows)
     return RecordingFolder(root, classes, files)
+
+
+def check_sensor(
+    f: Path,
+    ev: np.ndarray,
+    own: tuple[int, int] | None,
+    sensor_size: tuple[int, int] | None,
+    header: tuple[tuple[int, int], Path] | None,
+) -> tuple[tuple[int, int], Path] | None:
+    """Check one file's header sensor against ``sensor_size`` and the first header seen (returned,
+    with its file), and its events against the sensor that applies."""
+    if own is not None:
+        if sensor_size is not None and own != tuple(sensor_size):
+            raise DatasetError(
+                f"{f}: its header says a {own[0]} x {own[1]} sensor, not {sensor_size[0]} x {sensor_size[1]}"
+            )
+        if header is not None and own != header[0]:
+            raise DatasetError(
+                f"{f}: a {own[0]} x {own[1]} sensor, where {header[1]} has {header[0][0]} x {header[0][1]}"
+            )
+        header = header or (own, f)
+    limit = sensor_size or own
+    if limit is not None and len(ev) and (ev["x"].max() >= limit[0] or ev["y"].max() >= limit[1]):
+        raise DatasetError(
+            f"{f}: events reach x = {int(ev['x'].max())}, y = {int(ev['y'].max())}, outside the "
+            f"{limit[0]} x {limit[1]} sensor"
+        )
+    return header
 
 
 def import_folder(
@@ -248,28 +295,14 @@ def import_folder(
     labels: dict[str, np.ndarray] = {}
     for split, rows in folder.files.items():
         evs = []
-        for f, _ in rows:
-            ev, own = READERS[f.suffix.lower()](f)
-            if own is not None:
-                if sensor_size is not None and own != tuple(sensor_size):
-                    raise DatasetError(
-                        f"{f}: its header says a {own[0]} x {own[1]} sensor, not {sensor_size[0]} x {sensor_size[1]}"
-                    )
-                if header is not None and own != header[0]:
-                    raise DatasetError(
-                        f"{f}: a {own[0]} x {own[1]} sensor, where {header[1]} has {header[0][0]} x {header[0][1]}"
-                    )
-                header = header or (own, f)
-            limit = sensor_size or own
-            if limit is not None and len(ev) and (ev["x"].max() >= limit[0] or ev["y"].max() >= limit[1]):
-                raise DatasetError(
-                    f"{f}: events reach x = {int(ev['x'].max())}, y = {int(ev['y'].max())}, outside the "
-                    f"{limit[0]} x {limit[1]} sensor"
-                )
-            evs.append(ev)
-            done += 1
-            if progress is not None:
-                progress(done, total)
+        paths = [f for f, _ in rows]
+        with closing(read_files(paths)) as read:
+            for f, (ev, own) in zip(paths, read):
+                header = check_sensor(f, ev, own, sensor_size, header)
+                evs.append(ev)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
         samples[split] = evs
         labels[split] = np.array([c for _, c in rows], np.int64)
     every = [e for s in samples.values() for e in s if len(e)]

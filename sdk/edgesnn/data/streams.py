@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.data.npzfile import EVENT_DTYPE, EVENT_FIELDS, _need, _open, _show
+from edgesnn.data.npzfile import EVENT_DTYPE, EVENT_FIELDS, _need, _open, _show, save_npz
 from edgesnn.errors import DatasetError
 
 MODALITIES = ("events", "audio", "spikes")
@@ -258,7 +258,7 @@ def write_stream(
         out[f"duration_us_{split}"] = np.asarray(int(dur), np.int64)
     if class_names:
         out["class_names"] = np.asarray(class_names, dtype=str)
-    np.savez_compressed(path, **out)  # type: ignore[arg-type]  # numpy stub
+    save_npz(path, out)
 
 
 def event_frames(
