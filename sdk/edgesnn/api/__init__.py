@@ -49,6 +49,7 @@ _MODULE_OF = {
     "plot": "plots",
     "train": "training",
     **dict.fromkeys(["simulate_stream", "is_stream_run", "stream_context"], "streams"),
+    "stream_live": "stream_live",
 }
 
 
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
         version,
     )
     from edgesnn.api.plots import plot
+    from edgesnn.api.stream_live import stream_live
     from edgesnn.api.streams import is_stream_run, simulate_stream, stream_context
     from edgesnn.api.training import train
 
@@ -101,6 +103,7 @@ __all__ = [
     "simulate_stream",
     "is_stream_run",
     "stream_context",
+    "stream_live",
     "info",
     "boards",
     "build",

@@ -146,8 +146,12 @@ def stream(
     early_exit: int | None = None,
     seconds: float | None = None,
     tolerance_ms: float = 500.0,
+    realtime: bool = False,
 ) -> dict[str, Any]:
     """Stream a data set's test split to a device and compare every output with the simulator.
+
+    ``realtime`` (streams only): at the recording's own pace, reporting late frames and decision
+    latency as a live sensor would see them (``stream_device.stream_recording``).
 
     A stream data set (or a stream model's own) goes continuously, with no resets
     (``stream_device.stream_recording``: ``seconds`` of it, detections scored with
@@ -198,6 +202,13 @@ def stream(
             tolerance_ms=tolerance_ms,
             save_output=save_output,
             on_frame=on_row,
+            realtime=realtime,
+        )
+    if realtime:
+        raise ArgumentError(
+            "{realtime} replays a recording at its own pace: give a stream data set (one recording per split "
+            "with segments, such as a DVS128 Gesture folder or saccade-digits-stream), not per-sample data",
+            names=["realtime"],
         )
     x, y, _ = model_inputs(qnet, dataset, "test", limit, str(model) if isinstance(model, (str, Path)) else qnet.name)
     sim = simulate_int(qnet, x)

@@ -64,6 +64,20 @@ class GoldenCursor:
         return self.crc, self.synops % 2**32, outs, dets
 
 
+def frame_matches(golden: GoldenCursor, fr: Any) -> tuple[bool, list[tuple[int, int]], int]:
+    """Whether a device frame (``continuous.FrameReply``) equals the golden model's timesteps in
+    outputs, digest, synaptic events and detections; its detections (absolute steps, class); and
+    how many of its timesteps differ in outputs (all of them where the shapes differ)."""
+    digest, synops, g_outs, g_dets = golden.until(fr.end)
+    dev_dets = [(fr.start + s, c) for s, c in fr.tail.detections]
+    same_out = np.array_equal(g_outs, fr.outputs)
+    ok = same_out and digest == fr.tail.digest and synops == fr.tail.synops and dev_dets == g_dets
+    bad = 0
+    if not ok:
+        bad = int((g_outs != fr.outputs).any(axis=1).sum()) if g_outs.shape == fr.outputs.shape else fr.outputs.shape[0]
+    return ok, dev_dets, bad
+
+
 def stream_recording(
     model: QuantNetwork | PathLike,
     *,
@@ -77,9 +91,17 @@ def stream_recording(
     tolerance_ms: float = 500.0,
     save_output: PathLike | None = None,
     on_frame: Callable[[dict], None] | None = None,
+    realtime: bool = False,
 ) -> dict[str, Any]:
     """Stream a stream data set's test recording (its first ``seconds``) to a device with no
-    resets; the device reports detections as they happen. Summary: the detection metrics of
+    resets; the device reports detections as they happen.
+
+    ``realtime``: at the recording's own pace, as a live sensor feeds it: each frame (default
+    one timestep) is sent when its last timestep has ended on the wall clock. The frames and the
+    golden model's run are prepared before the clock starts, so only the link and the device set
+    the pace. Adds ``late_frames`` (replies that came after the next frame was due: the device
+    or link fell behind), ``lag_ms_max`` (the most a frame was sent after it was due) and
+    ``decision_latency_ms_median``/``_max`` (from the end of a detection's timestep to its reply). Summary: the detection metrics of
     ``simulate_stream``, ``mismatches`` (frames whose outputs, digest, synaptic events or
     detections differ from the golden model), ``retransmissions``, ``seconds`` (of recording
     streamed), ``wall_seconds`` and, where the board counts instructions, ``instructions_per_second``
@@ -98,6 +120,12 @@ def stream_recording(
         return ds.frames("test", spec, a, b)
 
     golden = GoldenCursor(qnet, frames, total)
+    pace = None
+    if realtime:
+        pace = dt / 1e6
+        steps_per_frame = steps_per_frame or 1
+        while golden.pos + len(golden.syn) < total:  # the golden run before the clock starts
+            golden._more()
     d = open_device(qnet, board, port, out, timeout)
     hello = d.hello
     want_decision = qnet.decision is not None
@@ -110,29 +138,32 @@ def stream_recording(
     det_classes: list[int] = []
     outputs: list[np.ndarray] = []
     steps_done, ticks, last_ticks, frames_n = 0, 0, 0, 0
+    late, lag_max, decision_lat, span = 0, 0.0, [], (0.0, 0.0)
+    chunks: Any = (frames(a, min(total, a + CHUNK)) for a in range(0, total, CHUNK))
+    if realtime:  # every frame ready before the clock starts
+        chunks = list(chunks)
     t_wall = time.perf_counter()
     before = {}
     try:
         before = d.device.stats() if tpi else {}
-        chunks = (frames(a, min(total, a + CHUNK)) for a in range(0, total, CHUNK))
-        for fr in stream_frames(d.device, chunks, steps_per_frame):
-            digest, synops, g_outs, g_dets = golden.until(fr.end)
-            dev_dets = [(fr.start + s, c) for s, c in fr.tail.detections]
-            same_out = np.array_equal(g_outs, fr.outputs)
-            ok = same_out and digest == fr.tail.digest and synops == fr.tail.synops and dev_dets == g_dets
+        for fr in stream_frames(d.device, chunks, steps_per_frame, pace):
+            ok, dev_dets, bad_steps = frame_matches(golden, fr)
             if not ok:
                 mismatches += 1
-                mismatched_steps += (
-                    int((g_outs != fr.outputs).any(axis=1).sum())
-                    if g_outs.shape == fr.outputs.shape
-                    else fr.outputs.shape[0]
-                )
+                mismatched_steps += bad_steps
                 first_bad = fr.start if first_bad is None else first_bad
             ticks += (fr.tail.ticks - last_ticks) % 2**32
             last_ticks = fr.tail.ticks
             for s, c in dev_dets:
                 det_steps.append(s)
                 det_classes.append(c)
+            if fr.due is not None:
+                replied, n_steps = fr.sent + fr.seconds, fr.outputs.shape[0]
+                late += replied > fr.due + n_steps * dt / 1e6
+                lag_max = max(lag_max, fr.sent - fr.due)
+                clock0 = fr.due - fr.end * dt / 1e6
+                span = (clock0, replied)
+                decision_lat += [replied - (clock0 + (s + 1) * dt / 1e6) for s, _ in dev_dets]
             if save_output is not None:  # kept only when asked for: a long stream's memory stays flat
                 outputs.append(fr.outputs)
             steps_done, frames_n = fr.end, frames_n + 1
@@ -185,6 +216,16 @@ def stream_recording(
         wall_seconds=wall,
         **static_metrics(qnet),
     )
+    if realtime:
+        res.update(
+            realtime=True,
+            replay_wall_seconds=span[1] - span[0],
+            late_frames=int(late),
+            late_frame_fraction=late / max(frames_n, 1),
+            lag_ms_max=lag_max * 1e3,
+            decision_latency_ms_median=float(np.median(decision_lat)) * 1e3 if decision_lat else None,
+            decision_latency_ms_max=float(np.max(decision_lat)) * 1e3 if decision_lat else None,
+        )
     if tpi and secs:
         res["instructions_per_second"] = ticks / tpi / secs
         res["instructions_per_timestep"] = ticks / tpi / max(steps_done, 1)

@@ -126,12 +126,25 @@ def stream_cmd(
         Optional[float], typer.Option(min=0.001, help="Streams: only the first S seconds of the test recording.")
     ] = None,
     tolerance_ms: Annotated[float, typer.Option(min=0, help="Streams: detection tolerance after a segment.")] = 500.0,
+    realtime: Annotated[
+        bool, typer.Option(help="Streams: at the recording's own pace (one timestep per frame), as a live sensor.")
+    ] = False,
+    live: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A live event camera instead of a data set: dv://HOST:PORT (dv-processing network stream) "
+            "or camera[:NAME]; runs for --seconds, or until the source ends or Ctrl-C."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator.
 
     A stream data set runs continuously with no resets: the device reports detections as they
     happen, and the live view shows a timeline (input activity, segments, detections)."""
+    if live is not None:
+        _stream_live(model, live, board, port, seconds, out, timeout, json_out)
+        return
     continuous = api.is_stream_run(model, dataset)
     if continuous:
         live: Any = None if json_out else TimelineView(board or port or "device", model, dataset, seconds)
@@ -162,6 +175,7 @@ def stream_cmd(
                 early_exit=early_exit,
                 seconds=seconds,
                 tolerance_ms=tolerance_ms,
+                realtime=realtime,
             ),
             "rows",
         )
@@ -172,6 +186,30 @@ def stream_cmd(
         (print_stream_summary if continuous else _print_summary)(summary)
     if summary.get("error"):
         sys.stderr.write(f"error: {summary['error']} ({summary['samples']} samples received and reported)\n")
+        raise typer.Exit(1)
+
+
+def _stream_live(model, source, board, port, seconds, out, timeout, json_out) -> None:
+    def on_row(row: dict) -> None:
+        if json_out:
+            line(row)
+        for t, c in row["detections"]:
+            if not json_out:
+                typer.echo(f"{t:9.2f} s  detected class {c}  ({row['latency_ms']:.1f} ms)")
+
+    s = api.stream_live(
+        model, source, board=board, port=port, seconds=seconds, out=out, timeout=timeout, on_frame=on_row
+    )
+    if json_out:
+        line(s)
+    else:
+        typer.echo(
+            f"device {s['board']}: {s['seconds']:.2f} s live from {s['source']} in {s['wall_seconds']:.2f} s, "
+            f"{s['events']:,} events ({s['late_events']:,} late), {len(s['detections'])} detections, "
+            f"{s['late_frames']} late frames of {s['frames']}, mismatches {s['mismatches']}"
+        )
+    if s.get("error"):
+        sys.stderr.write(f"error: {s['error']} ({s['frames']} timesteps streamed and reported)\n")
         raise typer.Exit(1)
 
 

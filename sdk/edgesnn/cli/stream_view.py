@@ -93,6 +93,12 @@ def print_stream_summary(s: dict) -> None:
     if s.get("latency_ms_median") is not None:
         typer.echo(f"detection latency median {s['latency_ms_median']:.0f} ms, p90 {s['latency_ms_p90']:.0f} ms")
     typer.echo(f"mismatches {s['mismatches']} (frames of {s['frames']}), retransmissions {s['retransmissions']}")
+    if s.get("realtime"):
+        typer.echo(
+            f"real time: {s['seconds']:.2f} s of recording replayed in {s['replay_wall_seconds']:.2f} s, "
+            f"{s['late_frames']} late frames of {s['frames']}, most behind {s['lag_ms_max']:.1f} ms, "
+            f"decision latency median {_ms(s['decision_latency_ms_median'])}, max {_ms(s['decision_latency_ms_max'])}"
+        )
     if "instructions_per_second" in s:
         typer.echo(
             f"instructions per second of recording {s['instructions_per_second']:,.0f} (model and decision rule)"

@@ -29,6 +29,8 @@ class FrameReply:
     tail: codec.StreamTail
     seconds: float  # wall time of the exchange
     input_events: int = 0  # input spikes sent in the frame
+    due: float | None = None  # paced streams: when its last timestep ended on the recording's clock
+    sent: float = 0.0  # time.perf_counter() when it was sent
 
     @property
     def end(self) -> int:
@@ -39,16 +41,21 @@ def stream_frames(
     dev: Device,
     chunks: Iterator[np.ndarray],
     steps_per_frame: int | None = None,
+    pace_s: float | None = None,
 ) -> Iterator[FrameReply]:
     """Send the timesteps of ``chunks`` (arrays (steps, n_inputs) of 0/1, in order) as one
-    continuous stream; yield each frame's reply as it arrives."""
+    continuous stream; yield each frame's reply as it arrives.
+
+    ``pace_s`` (seconds per timestep): a live sensor's pace. A frame is sent no earlier than its
+    last timestep ends on the recording's clock, started when the first frame is sent; one that
+    falls behind is sent at once (``FrameReply.due`` and ``sent`` tell by how much)."""
     hello = dev.info()
     if not hello.capabilities & codec.CAP_STREAM:
         raise DeviceError(
             f"the firmware on {dev.port or 'the link'} has no stream mode (capability STREAM): "
             "build and deploy it with this edgesnn"
         )
-    start, first, auto = 0, True, steps_per_frame is None
+    start, first, auto, clock = 0, True, steps_per_frame is None, 0.0
     per = 255 if auto else int(steps_per_frame or 1)
     for chunk in chunks:
         chunk = np.asarray(chunk, bool)
@@ -60,6 +67,13 @@ def stream_frames(
             rows = chunk[pos : pos + n]
             flags = codec.FLAG_STREAM | (codec.FLAG_RESET if first else 0)
             damaged = dev.damage_seen()
+            due = None
+            if pace_s is not None:
+                clock = time.perf_counter() if first else clock
+                due = clock + (start + n) * pace_s
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
             t0 = time.perf_counter()
             reply = dev.step_rows(rows, flags)
             outs, tail = codec.parse_stream_reply(reply.payload, hello.n_outputs)
@@ -70,7 +84,7 @@ def stream_frames(
             out = np.zeros((n, hello.n_outputs), bool)
             for k, idx in enumerate(outs):
                 out[k, idx] = True
-            yield FrameReply(start, out, tail, time.perf_counter() - t0, int(rows.sum()))
+            yield FrameReply(start, out, tail, time.perf_counter() - t0, int(rows.sum()), due, t0)
             first = False
             start += n
             pos += n
