@@ -18,6 +18,10 @@ CASES = {  # script: (tools it needs, a line it must print)
     "snntorch_conv_nir.py": (("cc",), "imported as conv (conv+dense): spike agreement with snnTorch 100.0000%"),
     "tflite_convert.py": (("cc",), "SNN, 100 timesteps:"),
     "own_data.py": (("cc",), "mismatches 0"),
+    "native_recordings.py": (
+        ("cc", "arm-none-eabi-gcc", "qemu-system-arm"),
+        "the four formats import to identical events and labels: True",
+    ),
     "on_device_learning.py": (("cc",), "mismatches with the host 0"),
     "custom_board/run.py": (
         ("arm-none-eabi-gcc", "qemu-system-arm"),
@@ -45,6 +49,9 @@ def test_example_runs(script, tmp_path):
     print(f"--- examples/{script} ({seconds:.1f} s)\n{p.stdout}")
     assert p.returncode == 0, p.stderr[-3000:]
     assert expect in p.stdout
+    if script == "native_recordings.py":
+        assert "host firmware mismatches 0" in p.stdout and "SHD layout on qemu-mps2-an385:" in p.stdout
+        assert p.stdout.rstrip().endswith("mismatches 0")
     if script == "neuromorphic_kits.py":
         assert "xylo-imu: 100 samples, 236800 spikes compared with XyloSim: mismatches 0" in p.stdout
 

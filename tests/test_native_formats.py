@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesnn.data import aedat4
+from edgesnn.data import sandbox
 from edgesnn.data.aedat3 import read_aedat31, write_aedat31
 from edgesnn.data.npzfile import EVENT_DTYPE, read_data_file
 from edgesnn.data.recordings import import_folder
@@ -55,7 +55,7 @@ def test_aedat4_written_by_dv_processing_reads_back_exactly(tmp_path):
     ev["t"] += 1_000_000  # dv-processing keeps absolute times
     f = tmp_path / "r.aedat4"
     write_aedat4(f, ev, size=(40, 30))
-    [(got, sensor)] = list(aedat4.read_many([f]))
+    [(got, sensor)] = list(sandbox.read_many([("aedat4", f)]))
     assert sensor == (40, 30)
     assert (got == ev).all()
 
@@ -75,10 +75,10 @@ def test_a_damaged_aedat4_file_is_named_and_the_process_survives(tmp_path):
         f = tmp_path / name
         f.write_bytes(content)
         with pytest.raises(DatasetError) as e:
-            list(aedat4.read_many([good, f]))
+            list(sandbox.read_many([("aedat4", good), ("aedat4", f)]))
         msg = str(e.value)
         assert msg.startswith(str(f)) and "\n" not in msg, msg
-    assert len(list(aedat4.read_many([good]))) == 1  # and this process is still here
+    assert len(list(sandbox.read_many([("aedat4", good)]))) == 1  # and this process is still here
 
 
 def test_a_reader_process_that_dies_is_named(tmp_path, monkeypatch):
@@ -86,9 +86,9 @@ def test_a_reader_process_that_dies_is_named(tmp_path, monkeypatch):
     # the decoder panics (exit 134 / 1) on a damaged file
     f = tmp_path / "r.aedat4"
     write_aedat4(f, events_of(*recording(np.random.default_rng(1), 10)))
-    monkeypatch.setattr(aedat4, "MEMORY_LIMIT", 64 << 20)
+    monkeypatch.setattr(sandbox, "MEMORY_LIMIT", 64 << 20)
     with pytest.raises(DatasetError, match=r"the AEDAT 4 decoder crashed on it \(exit status \d+\): damaged file\?"):
-        list(aedat4.read_many([f]))
+        list(sandbox.read_many([("aedat4", f)]))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -106,7 +106,7 @@ def test_the_aedat4_reader_takes_damaged_files_or_names_them(tmp_path, flips, ke
     f = tmp_path / "f.aedat4"
     f.write_bytes(bytes(b[: max(1, int(keep * len(b)))]))
     try:
-        [(ev, _)] = list(aedat4.read_many([f], timeout_s=30))
+        [(ev, _)] = list(sandbox.read_many([("aedat4", f)], timeout_s=30))
     except DatasetError as e:
         assert str(e).startswith(str(f)) and "\n" not in str(e)
         return
@@ -120,8 +120,22 @@ def test_a_reader_that_never_returns_is_killed_and_named(tmp_path):
     os.mkfifo(f)
     t0 = time.monotonic()
     with pytest.raises(DatasetError, match="did not finish within 2 s"):
-        list(aedat4.read_many([f], timeout_s=2))
+        list(sandbox.read_many([("aedat4", f)], timeout_s=2))
     assert time.monotonic() - t0 < 10
+
+
+def test_a_raw_file_whose_first_word_reads_as_header_text_is_refused_not_misread(tmp_path):
+    from tests.test_recordings import _prophesee
+
+    for n in (3, 300):  # expelliarmus never returns on the short one, misreads the long one
+        f = tmp_path / f"first{n}.raw"
+        t = np.arange(n) * 10 + 2371  # the first EVT 2.0 time-high word is 0x80000025: bytes 25 00 00 80
+        _prophesee(f, np.zeros(n, int), np.zeros(n, int), np.ones(n, int), t)
+        assert f.read_bytes().find(b"\n%\x00\x00\x80") > 0
+        t0 = time.monotonic()
+        with pytest.raises(DatasetError, match="first event word starts with the byte '%'"):
+            list(sandbox.read_many([("prophesee", f)], timeout_s=20))
+        assert time.monotonic() - t0 < 10
 
 
 def test_aedat31_by_its_layout_reads_back_with_overflow_types_and_valid_bits(tmp_path):

@@ -88,3 +88,8 @@ def bin_split(
 
 def events_per_sample(split: EventSplit) -> np.ndarray:
     return np.diff(split.offsets)
+
+
+def time_sorted(ev: np.ndarray) -> np.ndarray:
+    """Events sorted by t (stable), untouched when they already are."""
+    return ev[np.argsort(ev["t"], kind="stable")] if len(ev) and np.any(np.diff(ev["t"]) < 0) else ev

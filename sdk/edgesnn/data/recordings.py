@@ -7,11 +7,12 @@ ordered by class, then by file name. Formats, by file extension:
 * ``.bin``: N-MNIST / N-Caltech101 ATIS recordings, 40 bits per event (x, y, polarity, 23-bit
   µs time; y = 240 marks a time overflow), read by Tonic's reader (``tonic.io.read_mnist_file``);
   no header, so no sensor size;
-* ``.raw``: Prophesee RAW, EVT 2.0 or EVT 3.0 as its ``%`` header says (``expelliarmus``); the
+* ``.raw``: Prophesee RAW, EVT 2.0 or EVT 3.0 as its ``%`` header says (``expelliarmus``, in the
+  reader process :mod:`edgesnn.data.sandbox`: it hangs on some files); the
   sensor from ``% geometry WxH`` or ``% format ...;width=W;height=H`` when the header has one;
 * ``.dat``: Prophesee DAT (``expelliarmus``), the sensor from ``% Width``/``% Height`` if there;
-* ``.aedat4``: AEDAT 4 (iniVation DV), by the ``aedat`` decoder in a reader process of its own
-  (:mod:`edgesnn.data.aedat4`: on damaged files it aborts or hangs), the sensor from its stream;
+* ``.aedat4``: AEDAT 4 (iniVation DV), by the ``aedat`` decoder in the reader process (on damaged
+  files it aborts), the sensor from its stream;
 * ``.aedat``: AEDAT 3.1 polarity events (:mod:`edgesnn.data.aedat3`), the sensor from the
   camera its ``#Source`` line names.
 
@@ -23,18 +24,16 @@ naming it. Times are kept as recorded (µs); within a sample, events are sorted 
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgesnn.data import aedat4
+from edgesnn.data import sandbox
 from edgesnn.data.aedat3 import read_aedat31
+from edgesnn.data.events import time_sorted
 from edgesnn.data.npzfile import EVENT_DTYPE, write_events
 from edgesnn.errors import DatasetError
 
@@ -60,133 +59,27 @@ def read_atis_bin(path: Path) -> np.ndarray:
         ev = read_mnist_file(str(path), dtype=EVENT_DTYPE)
     except (OSError, ValueError) as e:
         raise DatasetError(f"{path}: not a readable ATIS .bin recording ({e})") from None
-    return _time_sorted(ev)
-
-
-def _time_sorted(ev: np.ndarray) -> np.ndarray:
-    """Events sorted by t (stable), untouched when they already are."""
-    return ev[np.argsort(ev["t"], kind="stable")] if len(ev) and np.any(np.diff(ev["t"]) < 0) else ev
-
-
-def _header_lines(path: Path, limit: int = 1 << 16) -> list[str]:
-    """The ``%`` lines at the start of a Prophesee file (text; at most ``limit`` bytes read).
-    A file that ends inside its header is refused here: expelliarmus's reader never returns on
-    one (measured)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(limit)
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot be read ({e.strerror})") from None
-    lines, at = [], 0
-    while at < len(head) and head[at : at + 1] == b"%":
-        end = head.find(b"\n", at)
-        if end < 0:
-            raise DatasetError(f"{path}: ends inside its '%' header (truncated?)")
-        lines.append(head[at + 1 : end].decode("ascii", "replace").strip())
-        at = end + 1
-    if lines and at >= len(head) and len(head) < limit:
-        raise DatasetError(f"{path}: a '%' header and no events after it (truncated?)")
-    return lines
-
-
-def _prophesee_sensor(lines: list[str]) -> tuple[int, int] | None:
-    """The sensor (W, H) a Prophesee header names, if it does."""
-    fields: dict[str, str] = {}
-    for ln in lines:
-        key, _, rest = ln.partition(" ")
-        fields[key.lower()] = rest.strip()
-        if key.lower() == "format":  # "% format EVT3;height=720;width=1280"
-            kv = dict(part.split("=", 1) for part in rest.split(";") if "=" in part)
-            if "width" in kv and "height" in kv:
-                fields["width"], fields["height"] = kv["width"], kv["height"]
-    if "x" in fields.get("geometry", ""):  # "% geometry 1280x720"
-        fields["width"], fields["height"] = fields["geometry"].split("x", 1)
-    try:
-        return (int(fields["width"]), int(fields["height"])) if "width" in fields and "height" in fields else None
-    except ValueError:
-        return None
-
-
-def _from_fields(t, x, y, p) -> np.ndarray:
-    ev = np.empty(len(t), EVENT_DTYPE)
-    ev["t"], ev["x"], ev["y"], ev["p"] = t, x, y, np.asarray(p) != 0
-    return _time_sorted(ev)
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
-
-
-@contextmanager
-def _c_stderr():
-    """What C code writes to file descriptor 2 meanwhile, caught (a list filled on exit) instead
-    of reaching the terminal beside our one-line error."""
-    said = [""]
-    with tempfile.TemporaryFile() as tmp:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield said
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            said[0] = tmp.read(4096).decode("utf-8", "replace")
-
-
-def read_prophesee(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
-    """A Prophesee ``.raw`` (EVT 2.0 / 3.0, by its header) or ``.dat`` file, with its sensor."""
-    from expelliarmus import Wizard
-
-    lines = _header_lines(path)
-    if path.suffix.lower() == ".dat":
-        encoding = "dat"
-    else:
-        spec = " ".join(ln.lower() for ln in lines if ln.lower().startswith(("evt", "format")))
-        if "evt 3" in spec or "evt3" in spec:
-            encoding = "evt3"
-        elif "evt 2" in spec or "evt2" in spec:
-            encoding = "evt2"
-        else:
-            raise DatasetError(
-                f"{path}: no '% evt 2.0' or '% evt 3.0' line in its header: not a RAW file edgesnn reads"
-            )
-    what = f"{path}: not a readable Prophesee {encoding.upper()} file"
-    try:
-        with _c_stderr() as said:  # its C reader prints "ERROR: ..." and returns None
-            arr = Wizard(encoding=encoding).read(str(path))
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as e:  # the C reader's errors come as several types
-        raise DatasetError(f"{what} ({_first_line(e)})") from None
-    if arr is None:
-        cause = said[0].strip().splitlines()[0].removeprefix("ERROR: ").rstrip(".") if said[0].strip() else "no events"
-        raise DatasetError(f"{what} ({cause})")
-    return _from_fields(arr["t"], arr["x"], arr["y"], arr["p"]), _prophesee_sensor(lines)
+    return time_sorted(ev)
 
 
 READERS: dict[str, Callable[[Path], tuple[np.ndarray, tuple[int, int] | None]]] = {
     ".bin": lambda p: (read_atis_bin(p), None),
-    ".raw": read_prophesee,
-    ".dat": read_prophesee,
     ".aedat": read_aedat31,
 }
-#: formats read by a reader process, many files at a time (``aedat4.read_many``)
-BATCH_READERS = {".aedat4": aedat4.read_many}
-FORMATS = (*READERS, *BATCH_READERS)
+#: formats whose decoders run in the reader process (``sandbox``): extension -> reader name
+SANDBOXED = {".aedat4": "aedat4", ".raw": "prophesee", ".dat": "prophesee"}
+FORMATS = (*READERS, *SANDBOXED)
 
 
 def read_files(paths: Sequence[Path]) -> Iterator[tuple[np.ndarray, tuple[int, int] | None]]:
-    """(events, sensor) of each file in order, batch formats through their reader process."""
-    batches = {ext: iter(read([p for p in paths if p.suffix.lower() == ext])) for ext, read in BATCH_READERS.items()}
+    """(events, sensor) of each file in order; sandboxed formats through one reader process."""
+    boxed = iter(sandbox.read_many([(SANDBOXED[p.suffix.lower()], p) for p in paths if p.suffix.lower() in SANDBOXED]))
     try:
         for p in paths:
             ext = p.suffix.lower()
-            yield next(batches[ext]) if ext in batches else READERS[ext](p)
+            yield next(boxed) if ext in SANDBOXED else READERS[ext](p)
     finally:
-        for it in batches.values():
-            getattr(it, "close", lambda: None)()
+        getattr(boxed, "close", lambda: None)()
 
 
 @dataclass(frozen=True)
