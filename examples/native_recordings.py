@@ -102,9 +102,7 @@ with tempfile.TemporaryDirectory() as tmp:
         print(f"{ext:8s} {r['samples_train']} train, {r['samples_test']} test, {r['events_per_sample']} events/sample")
     ref = files[".raw"]
     same = all(
-        all(
-            np.array_equal(a.sample(k)[f], b.sample(k)[f]) for f in "xyp" for k in range(len(a))
-        )
+        all(np.array_equal(a.sample(k)[f], b.sample(k)[f]) for f in "xyp" for k in range(len(a)))
         and all(
             np.array_equal(a.sample(k)["t"] - a.sample(k)["t"][0], b.sample(k)["t"] - b.sample(k)["t"][0])
             for k in range(len(a))

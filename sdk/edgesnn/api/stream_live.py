@@ -9,7 +9,7 @@ events, detections): the same exactness as a replayed recording, reported at the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -78,7 +78,7 @@ def stream_live(
     try:
         with live:
 
-            def steps():
+            def steps() -> Iterator[np.ndarray]:
                 for x in live.timesteps(dt, ds, dn, slack, seconds):
                     sent.append(x)
                     yield x

@@ -129,11 +129,12 @@ def stream_cmd(
     realtime: Annotated[
         bool, typer.Option(help="Streams: at the recording's own pace (one timestep per frame), as a live sensor.")
     ] = False,
-    live: Annotated[
+    live_source: Annotated[
         Optional[str],
         typer.Option(
+            "--live",
             help="A live event camera instead of a data set: dv://HOST:PORT (dv-processing network stream) "
-            "or camera[:NAME]; runs for --seconds, or until the source ends or Ctrl-C."
+            "or camera[:NAME]; runs for --seconds, or until the source ends or Ctrl-C.",
         ),
     ] = None,
     json_out: JsonOpt = False,
@@ -142,8 +143,8 @@ def stream_cmd(
 
     A stream data set runs continuously with no resets: the device reports detections as they
     happen, and the live view shows a timeline (input activity, segments, detections)."""
-    if live is not None:
-        _stream_live(model, live, board, port, seconds, out, timeout, json_out)
+    if live_source is not None:
+        _stream_live(model, live_source, board, port, seconds, out, timeout, json_out)
         return
     continuous = api.is_stream_run(model, dataset)
     if continuous:

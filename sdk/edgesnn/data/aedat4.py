@@ -32,7 +32,7 @@ def read_file(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
     ev = np.empty(len(raw), EVENT_DTYPE)
     if len(raw) and int(raw["t"].max()) >= 1 << 63:
         raise ValueError("timestamps beyond int64")
-    ev["t"], ev["x"], ev["y"], ev["p"] = raw["t"].astype(np.int64), raw["x"], raw["y"], raw[raw.dtype.names[3]]
+    ev["t"], ev["x"], ev["y"], ev["p"] = raw["t"].astype(np.int64), raw["x"], raw["y"], raw["on"]
     ev = time_sorted(ev)
     s = streams[sid]
     sensor = (int(s["width"]), int(s["height"])) if s.get("width") and s.get("height") else None

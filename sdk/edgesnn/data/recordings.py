@@ -24,7 +24,7 @@ naming it. Times are kept as recorded (µs); within a sample, events are sorted 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +71,7 @@ SANDBOXED = {".aedat4": "aedat4", ".raw": "prophesee", ".dat": "prophesee"}
 FORMATS = (*READERS, *SANDBOXED)
 
 
-def read_files(paths: Sequence[Path]) -> Iterator[tuple[np.ndarray, tuple[int, int] | None]]:
+def read_files(paths: Sequence[Path]) -> Generator[tuple[np.ndarray, tuple[int, int] | None], None, None]:
     """(events, sensor) of each file in order; sandboxed formats through one reader process."""
     boxed = iter(sandbox.read_many([(SANDBOXED[p.suffix.lower()], p) for p in paths if p.suffix.lower() in SANDBOXED]))
     try:

@@ -83,7 +83,7 @@ def read_many(
                 os.unlink(msg["npy"])
                 if progress is not None:
                     progress()
-                yield ev, (tuple(msg["sensor"]) if msg.get("sensor") else None)  # type: ignore[misc]
+                yield ev, (tuple(msg["sensor"]) if msg.get("sensor") else None)
         finally:
             sel.close()
             if child.poll() is None:
