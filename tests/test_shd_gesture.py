@@ -247,3 +247,18 @@ def test_dataset_gesture_folder_is_a_stream_everywhere(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["data", "info", str(tmp_path / "g"), "--json"])
     info = json.loads(r.stdout)
     assert r.exit_code == 0 and info["kind"] == "stream" and info["segments_train"] == 4, r.stderr
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789,-\n abc\r")), max_size=200))
+def test_the_label_reader_takes_any_text_or_names_the_file(tmp_path, text):
+    from edgesnn.data.gesture import read_labels
+
+    f = tmp_path / "x_labels.csv"
+    f.write_text(text)
+    try:
+        seg = read_labels(f)
+    except DatasetError as e:
+        assert str(e).startswith(str(f)) and "\n" not in str(e)
+        return
+    assert len(seg) and (seg[:, 1] < seg[:, 2]).all() and (seg[1:, 1] >= seg[:-1, 2]).all()
