@@ -129,6 +129,9 @@ def test_stream_live_on_the_host_board_matches_the_golden_model(events_model, tm
     assert s["frames"] == 200 == len(rows) and s["seconds"] == pytest.approx(2.0)
     assert s["mismatches"] == 0 and s["events"] > 500 and "error" not in s, s
     assert 1.9 < s["wall_seconds"] < 4 and s["sensor_size"] == [8, 8]
+    # detections are named by the model's data set, in the rows and the summary alike
+    named = [n for r in rows for _, n in r["detected"]]
+    assert named == [n for _, n in s["detections"]] and set(named) <= {"left", "right"}
     # the after-session comparison can fail: a golden digest off by one makes every frame a mismatch
     real = stream_device.GoldenCursor.until
     monkeypatch.setattr(

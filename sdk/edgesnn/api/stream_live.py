@@ -30,6 +30,22 @@ def _live_spec(qnet: Any) -> dict:
     return spec
 
 
+def _class_names(spec: dict) -> list[str]:
+    """The class names of the model's data set, where its file is here (read without its events:
+    ``np.load`` is lazy); else none, and detections name class numbers."""
+    from edgesnn.data.datasets import data_path
+
+    try:
+        with np.load(data_path(str(spec.get("dataset", ""))), allow_pickle=False) as z:
+            return [str(n) for n in z["class_names"]] if "class_names" in z.files else []
+    except (DatasetError, OSError, ValueError):
+        return []
+
+
+def _name(names: list[str], c: int) -> str:
+    return names[c] if c < len(names) else f"class {c}"
+
+
 def stream_live(
     model: Any,
     source: str,
@@ -57,7 +73,7 @@ def stream_live(
     spec = _live_spec(qnet)
     parse_source(source)  # a malformed source fails before the deploy
     dt, ds, dn = int(spec["dt_us"]), int(spec.get("downsample", 1)), int(spec.get("denoise_us", 0))
-    names = list(spec.get("class_names") or [])
+    names = _class_names(spec)
     live = LiveEvents(source)  # connect and check the sensor before the deploy's long work
     want = frame_shape((*live.sensor, 2), ds)  # type: ignore[misc]
     if int(np.prod(want)) != qnet.n_inputs:
@@ -97,6 +113,8 @@ def stream_live(
                             "steps": 1,
                             "input_events": fr.input_events,
                             "detections": [[(s + 1) * dt / 1e6, c] for s, c in dets],
+                            # the same, named by the data set's class names where its file is here
+                            "detected": [[(s + 1) * dt / 1e6, _name(names, c)] for s, c in dets],
                             "match": None,  # known after the session
                             "latency_ms": round(fr.seconds * 1e3, 3),
                         }
@@ -116,7 +134,7 @@ def stream_live(
     for fr in replies:
         ok, dets, _ = frame_matches(golden, fr)
         mismatches += not ok
-        detections += [[round((s + 1) * dt / 1e6, 6), names[c] if c < len(names) else c] for s, c in dets]
+        detections += [[round((s + 1) * dt / 1e6, 6), _name(names, c)] for s, c in dets]
     res: dict[str, Any] = {
         "summary": True,
         "board": d.hello.board,

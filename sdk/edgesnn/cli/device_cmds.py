@@ -194,9 +194,9 @@ def _stream_live(model, source, board, port, seconds, out, timeout, json_out) ->
     def on_row(row: dict) -> None:
         if json_out:
             line(row)
-        for t, c in row["detections"]:
+        for t, name in row["detected"]:
             if not json_out:
-                typer.echo(f"{t:9.2f} s  detected class {c}  ({row['latency_ms']:.1f} ms)")
+                typer.echo(f"{t:9.2f} s  detected {name}  ({row['latency_ms']:.1f} ms)")
 
     s = api.stream_live(
         model, source, board=board, port=port, seconds=seconds, out=out, timeout=timeout, on_frame=on_row
