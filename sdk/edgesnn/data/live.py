@@ -81,7 +81,8 @@ class LiveEvents:
             res = reader.getEventResolution()
             self.sensor = (int(res[0]), int(res[1]))
         except Exception as e:  # dv-processing raises RuntimeError and others; the cause is the line
-            self.error = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            # boost's messages end in " [system:111 at /vcpkg/...hpp:588 in function ...]": not for users
+            self.error = (str(e).strip().splitlines() or [type(e).__name__])[0].split(" [system:")[0]
             self._ready.set()
             return
         self._ready.set()
