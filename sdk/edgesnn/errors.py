@@ -25,6 +25,11 @@ class EdgesnnError(Exception):
         return self._spelled(lambda n: "--" + n.replace("_", "-"))
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's message as one line for ours: its first line, or its type if it has none."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 def did_you_mean(name: str, known: Sequence[str]) -> str:
     """`` (did you mean 'x'?)`` for the known name closest to a mistyped one, or nothing."""
     import difflib

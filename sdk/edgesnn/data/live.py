@@ -24,7 +24,7 @@ import numpy as np
 
 from edgesnn.data.npzfile import EVENT_DTYPE
 from edgesnn.data.streams import activity_filter, event_frames
-from edgesnn.errors import DatasetError
+from edgesnn.errors import DatasetError, first_line
 
 #: seconds to wait for a source to connect and for its first event
 CONNECT_TIMEOUT_S = 5.0
@@ -81,8 +81,7 @@ class LiveEvents:
             res = reader.getEventResolution()
             self.sensor = (int(res[0]), int(res[1]))
         except Exception as e:  # dv-processing raises RuntimeError and others; the cause is the line
-            # boost's messages end in " [system:111 at /vcpkg/...hpp:588 in function ...]": not for users
-            self.error = (str(e).strip().splitlines() or [type(e).__name__])[0].split(" [system:")[0]
+            self.error = _cause(e)
             self._ready.set()
             return
         self._ready.set()
@@ -92,7 +91,7 @@ class LiveEvents:
                     break
                 batch = reader.getNextEventBatch()
             except Exception as e:  # noqa: BLE001 - the source went away mid-stream: end it, say why
-                self.error = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                self.error = _cause(e)
                 break
             if batch is None or len(batch) == 0:
                 time.sleep(0.0005)
@@ -173,3 +172,9 @@ def _shifted(ev: np.ndarray, t0: int) -> np.ndarray:
     ev = ev.copy()
     ev["t"] -= t0
     return ev
+
+
+def _cause(e: BaseException) -> str:
+    """dv-processing's error as one line, without boost's " [system:111 at /vcpkg/...hpp:588 in
+    function ...]" tail, which says nothing to a user."""
+    return first_line(e).split(" [system:")[0]

@@ -21,7 +21,7 @@ import numpy as np
 
 from edgesnn.data.events import time_sorted
 from edgesnn.data.npzfile import EVENT_DTYPE
-from edgesnn.errors import DatasetError
+from edgesnn.errors import DatasetError, first_line
 
 
 def _header_lines(path: Path, limit: int = 1 << 16) -> list[str]:
@@ -77,10 +77,6 @@ def _from_fields(t, x, y, p) -> np.ndarray:
     return time_sorted(ev)
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
-
-
 @contextmanager
 def _c_stderr():
     """What C code writes to file descriptor 2 meanwhile, caught (a list filled on exit) instead
@@ -123,7 +119,7 @@ def read_prophesee(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # the C reader's errors come as several types
-        raise DatasetError(f"{what} ({_first_line(e)})") from None
+        raise DatasetError(f"{what} ({first_line(e)})") from None
     if arr is None:
         cause = said[0].strip().splitlines()[0].removeprefix("ERROR: ").rstrip(".") if said[0].strip() else "no events"
         raise DatasetError(f"{what} ({cause})")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.errors import DatasetError
+from edgesnn.errors import DatasetError, first_line
 
 #: seconds a file may take before its reader is killed
 TIMEOUT_S = 120.0
@@ -105,7 +105,7 @@ def _worker(tmp: str) -> None:
         except DatasetError as e:  # already one line naming the file
             msg = {"message": str(e)}
         except Exception as e:  # the decoders' errors come as several types; the parent names the file
-            msg = {"error": (str(e).strip().splitlines() or [type(e).__name__])[0]}
+            msg = {"error": first_line(e)}
         sys.stdout.write(json.dumps(msg) + "\n")
         sys.stdout.flush()
 

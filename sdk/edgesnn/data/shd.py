@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.errors import DatasetError
+from edgesnn.errors import DatasetError, first_line
 
 #: default timestep of binned SHD/SSC spikes, ms (100 steps span SHD's ~1 s samples)
 DEFAULT_DT_MS = 10.0
@@ -92,7 +92,7 @@ def read_split(path: str | Path) -> ShdSplit:
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as e:
-        raise DatasetError(f"{path}: not a readable HDF5 file ({str(e).splitlines()[0]})") from None
+        raise DatasetError(f"{path}: not a readable HDF5 file ({first_line(e)})") from None
     with f:
         try:
             t_ds, u_ds, y_ds = (_dataset(f, k, path) for k in ("spikes/times", "spikes/units", "labels"))
@@ -112,7 +112,7 @@ def read_split(path: str | Path) -> ShdSplit:
         except DatasetError:
             raise
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:  # damaged chunks or types
-            raise DatasetError(f"{path}: damaged SHD data ({str(e).splitlines()[0]})") from None
+            raise DatasetError(f"{path}: damaged SHD data ({first_line(e)})") from None
     if n == 0:
         raise DatasetError(f"{path}: no samples")
     if labels.min() < 0:
