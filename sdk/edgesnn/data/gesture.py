@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesnn.data.recordings import check_sensor, read_files
+from edgesnn.data.recordings import check_sensor, check_sensor_size, final_sensor, read_files
 from edgesnn.data.streams import write_stream
 from edgesnn.errors import DatasetError
 
@@ -123,6 +123,7 @@ def _class_map(root: Path, labels: np.ndarray) -> tuple[dict[int, int], list[str
 def import_labelled(root: str | Path, out: str | Path, *, sensor_size=None, progress=None) -> dict:
     """Write the stream file of a labelled-recordings folder; returns what ``data info`` shows."""
     root = Path(root)
+    check_sensor_size(sensor_size)
     files = _list(root)
     labels = {s: [read_labels(_labels_of(f)) for f in fs] for s, fs in files.items()}
     index, names = _class_map(root, np.concatenate([seg[:, 0] for segs in labels.values() for seg in segs]))
@@ -144,11 +145,7 @@ def import_labelled(root: str | Path, out: str | Path, *, sensor_size=None, prog
                 if progress is not None:
                     progress(done, total)
         splits[split] = (np.concatenate(events), np.concatenate(segs).astype(np.int64), cursor)
-    every = [s[0] for s in splits.values() if len(s[0])]
-    if not every:
-        raise DatasetError(f"{root}: no events in any recording")
-    seen = (max(int(e["x"].max()) for e in every) + 1, max(int(e["y"].max()) for e in every) + 1)
-    sensor = (*(sensor_size or (header[0] if header else None) or seen), 2)
+    sensor = final_sensor(root, [s[0] for s in splits.values() if len(s[0])], sensor_size, header)
     write_stream(out, splits["train"], splits["test"], sensor_size=sensor, class_names=names)
     return {
         "kind": "stream",

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgesnn.data import gesture, recordings, shd
-from edgesnn.data.npzfile import write_spikes
 from edgesnn.data.saccade import cache_dir
 from edgesnn.errors import DatasetError
 
@@ -59,28 +58,7 @@ def import_path(
     if kind is None:
         raise DatasetError(f"recordings folder not found: {path} (a folder, or an SHD NAME_train.h5 file)")
     if kind == "shd":
-        d = shd.load(path, dt_ms=dt_ms, channels=channels)
-        write_spikes(
-            out,
-            (d["x_train"], d["y_train"]),
-            (d["x_test"], d["y_test"]),
-            class_names=d["class_names"],
-            classes=d["classes"],
-        )
-        x = d["x_train"]
-        return {
-            "kind": "spikes",
-            "out": str(out),
-            "samples_train": len(d["y_train"]),
-            "samples_test": len(d["y_test"]),
-            "classes": d["classes"],
-            "class_names": d["class_names"],
-            "input_shape": [int(x.shape[2])],
-            "timesteps": int(x.shape[1]),
-            "dt_ms": d["dt_ms"],
-            "channels_inferred": d["channels_inferred"],
-            "spikes_per_sample": round(float((x.sum() + d["x_test"].sum()) / (len(x) + len(d["x_test"]))), 1),
-        }
+        return shd.import_shd(path, out, dt_ms=dt_ms, channels=channels)
     if kind == "labelled":
         return gesture.import_labelled(path, out, sensor_size=sensor_size, progress=progress)
     return recordings.import_folder(path, out, sensor_size=sensor_size, progress=progress)

@@ -268,21 +268,17 @@ def write_spikes(
     *,
     class_names: list[str] | None = None,
     classes: int | None = None,
-    extra: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write a spikes file: (x (N, T, C) 0/1, y) of each split; ``classes`` defaults to the
-    names' count; ``extra`` arrays are stored beside (readers ignore keys they do not know)."""
-    out = {
-        f"{k}_{s}": np.asarray(v) for s, (x, y) in (("train", train), ("test", test)) for k, v in (("x", x), ("y", y))
-    }
-    for s in ("train", "test"):
-        out[f"x_{s}"] = out[f"x_{s}"].astype(bool)
-        out[f"y_{s}"] = out[f"y_{s}"].astype(np.int64)
+    names' count."""
+    out: dict[str, np.ndarray] = {}
+    for s, (x, y) in (("train", train), ("test", test)):
+        out[f"x_{s}"], out[f"y_{s}"] = np.asarray(x).astype(bool), np.asarray(y, np.int64)
     if class_names is not None:
         out["class_names"] = np.asarray(class_names, str)
     if classes is not None or class_names is not None:
         out["classes"] = np.asarray(classes if classes is not None else len(class_names or ()), np.int64)
-    save_npz(path, {**out, **(extra or {})})
+    save_npz(path, out)
 
 
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:

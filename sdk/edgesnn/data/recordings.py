@@ -73,13 +73,13 @@ FORMATS = (*READERS, *SANDBOXED)
 
 def read_files(paths: Sequence[Path]) -> Generator[tuple[np.ndarray, tuple[int, int] | None], None, None]:
     """(events, sensor) of each file in order; sandboxed formats through one reader process."""
-    boxed = iter(sandbox.read_many([(SANDBOXED[p.suffix.lower()], p) for p in paths if p.suffix.lower() in SANDBOXED]))
+    boxed = sandbox.read_many([(SANDBOXED[p.suffix.lower()], p) for p in paths if p.suffix.lower() in SANDBOXED])
     try:
         for p in paths:
             ext = p.suffix.lower()
             yield next(boxed) if ext in SANDBOXED else READERS[ext](p)
     finally:
-        getattr(boxed, "close", lambda: None)()
+        boxed.close()  # the reader process ends with the import, read through or not
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,27 @@ def check_sensor(
     return header
 
 
+def check_sensor_size(sensor_size: tuple[int, int] | None) -> None:
+    if sensor_size is not None and (sensor_size[0] < 1 or sensor_size[1] < 1):
+        raise DatasetError(f"sensor size must be positive, got {sensor_size[0]} x {sensor_size[1]}")
+
+
+def final_sensor(
+    root: Path,
+    every: list[np.ndarray],
+    sensor_size: tuple[int, int] | None,
+    header: tuple[tuple[int, int], Path] | None,
+) -> tuple[int, int, int]:
+    """(W, H, 2) of an import: ``sensor_size``, else the first header's, else the largest x and y
+    of ``every`` recording (those with events) plus one."""
+    if not every:
+        raise DatasetError(f"{root}: no events in any recording")
+    if min(min(int(e[k].min()) for e in every) for k in ("x", "y")) < 0:
+        raise DatasetError(f"{root}: negative pixel coordinates in the recordings")
+    seen = (max(int(e["x"].max()) for e in every) + 1, max(int(e["y"].max()) for e in every) + 1)
+    return (*(sensor_size or (header[0] if header else None) or seen), 2)
+
+
 def import_folder(
     root: str | Path,
     out: str | Path,
@@ -180,8 +201,7 @@ def import_folder(
     ``events_per_sample`` (mean) and ``out``.
     """
     folder = scan_folder(root)
-    if sensor_size is not None and (sensor_size[0] < 1 or sensor_size[1] < 1):
-        raise DatasetError(f"sensor size must be positive, got {sensor_size[0]} x {sensor_size[1]}")
+    check_sensor_size(sensor_size)
     total, done = folder.n_files, 0
     samples: dict[str, list[np.ndarray]] = {}
     header: tuple[tuple[int, int], Path] | None = None  # the first header's sensor, and its file
@@ -199,13 +219,7 @@ def import_folder(
         samples[split] = evs
         labels[split] = np.array([c for _, c in rows], np.int64)
     every = [e for s in samples.values() for e in s if len(e)]
-    if not every:
-        raise DatasetError(f"{folder.root}: no events in any recording")
-    lo = {k: min(int(e[k].min()) for e in every) for k in ("x", "y")}
-    if min(lo.values()) < 0:
-        raise DatasetError(f"{folder.root}: negative pixel coordinates in the recordings")
-    seen = (max(int(e["x"].max()) for e in every) + 1, max(int(e["y"].max()) for e in every) + 1)
-    sensor = (*(sensor_size or (header[0] if header else None) or seen), 2)
+    sensor = final_sensor(folder.root, every, sensor_size, header)
     write_events(
         out,
         (samples["train"], labels["train"]),

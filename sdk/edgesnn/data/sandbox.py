@@ -16,7 +16,7 @@ import selectors
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +41,8 @@ def _limit_memory() -> None:  # runs in the child before exec
 
 
 def read_many(
-    files: Sequence[tuple[str, Path]], timeout_s: float = TIMEOUT_S, progress: Callable[[], None] | None = None
-) -> Iterator[tuple[np.ndarray, tuple[int, int] | None]]:
+    files: Sequence[tuple[str, Path]], timeout_s: float = TIMEOUT_S
+) -> Generator[tuple[np.ndarray, tuple[int, int] | None], None, None]:
     """Events (EVENT_DTYPE, sorted by t) and sensor of each (reader name, file), in order."""
     if not files:
         return
@@ -81,8 +81,6 @@ def read_many(
                     raise DatasetError(f"{path}: not a readable {what} file ({msg['error']})")
                 ev = np.load(msg["npy"], allow_pickle=False)
                 os.unlink(msg["npy"])
-                if progress is not None:
-                    progress()
                 yield ev, (tuple(msg["sensor"]) if msg.get("sensor") else None)
         finally:
             sel.close()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgesnn.data.npzfile import write_spikes
 from edgesnn.errors import DatasetError, first_line
 
 #: default timestep of binned SHD/SSC spikes, ms (100 steps span SHD's ~1 s samples)
@@ -179,4 +180,25 @@ def load(path: str | Path, dt_ms: float = DEFAULT_DT_MS, channels: int | None = 
         "channels": n_ch,
         "channels_inferred": channels is None,
         "files": [str(f) for f in files],
+    }
+
+
+def import_shd(path: str | Path, out: str | Path, dt_ms: float = DEFAULT_DT_MS, channels: int | None = None) -> dict:
+    """Bin an SHD/SSC pair (:func:`load`) and write it as a spikes ``.npz``; returns what was
+    written (``kind``, samples, classes, ``input_shape``, ``timesteps``, ``dt_ms``, ...)."""
+    d = load(path, dt_ms=dt_ms, channels=channels)
+    x, xt = d["x_train"], d["x_test"]
+    write_spikes(out, (x, d["y_train"]), (xt, d["y_test"]), class_names=d["class_names"], classes=d["classes"])
+    return {
+        "kind": "spikes",
+        "out": str(out),
+        "samples_train": len(x),
+        "samples_test": len(xt),
+        "classes": d["classes"],
+        "class_names": d["class_names"],
+        "input_shape": [int(x.shape[2])],
+        "timesteps": int(x.shape[1]),
+        "dt_ms": d["dt_ms"],
+        "channels_inferred": d["channels_inferred"],
+        "spikes_per_sample": round(float((x.sum() + xt.sum()) / (len(x) + len(xt))), 1),
     }
