@@ -48,11 +48,15 @@ class GoldenCursor:
         self.outs = np.concatenate([self.outs, r.spikes])
         self.dets += list(zip(r.detect_steps.tolist(), r.detect_classes.tolist()))
 
+    def run_to(self, end: int) -> None:
+        """Run the golden model ahead up to timestep ``end`` (kept until ``until`` takes it)."""
+        while self.pos + len(self.syn) < end:
+            self._more()
+
     def until(self, end: int) -> tuple[int, int, np.ndarray, list[tuple[int, int]]]:
         """Digest, synaptic events (mod 2^32), output spikes and detections of the timesteps from
         the last call's end up to ``end``."""
-        while self.pos + len(self.syn) < end:
-            self._more()
+        self.run_to(end)
         n = end - self.pos
         self.crc = zlib.crc32(self.rows[:n].tobytes(), self.crc)
         self.synops += int(self.syn[:n].sum())
@@ -76,6 +80,29 @@ def frame_matches(golden: GoldenCursor, fr: Any) -> tuple[bool, list[tuple[int, 
     if not ok:
         bad = int((g_outs != fr.outputs).any(axis=1).sum()) if g_outs.shape == fr.outputs.shape else fr.outputs.shape[0]
     return ok, dev_dets, bad
+
+
+def frame_row(fr: Any, dt_us: int, dets: list[tuple[int, int]], match: bool | None) -> dict:
+    """What ``on_frame`` gets for one device frame: its end time, timesteps, input events,
+    detections ([time s, class]), whether it matched the golden model (None: not known yet) and
+    the exchange's wall time."""
+    return {
+        "t_s": fr.end * dt_us / 1e6,
+        "start": fr.start,
+        "steps": fr.outputs.shape[0],
+        "input_events": fr.input_events,
+        "detections": [[(s + 1) * dt_us / 1e6, c] for s, c in dets],
+        "match": match,
+        "latency_ms": round(fr.seconds * 1e3, 3),
+    }
+
+
+def latency_ms(seconds: list[float], key: str = "decision_latency_ms") -> dict[str, float | None]:
+    """``KEY_median`` and ``KEY_max`` of latencies given in seconds, in ms (None without any)."""
+    return {
+        f"{key}_median": float(np.median(seconds)) * 1e3 if seconds else None,
+        f"{key}_max": float(np.max(seconds)) * 1e3 if seconds else None,
+    }
 
 
 def stream_recording(
@@ -124,8 +151,7 @@ def stream_recording(
     if realtime:
         pace = dt / 1e6
         steps_per_frame = steps_per_frame or 1
-        while golden.pos + len(golden.syn) < total:  # the golden run before the clock starts
-            golden._more()
+        golden.run_to(total)  # the golden run before the clock starts
     d = open_device(qnet, board, port, out, timeout)
     hello = d.hello
     want_decision = qnet.decision is not None
@@ -168,17 +194,7 @@ def stream_recording(
                 outputs.append(fr.outputs)
             steps_done, frames_n = fr.end, frames_n + 1
             if on_frame is not None:
-                on_frame(
-                    {
-                        "t_s": fr.end * dt / 1e6,
-                        "start": fr.start,
-                        "steps": fr.outputs.shape[0],
-                        "input_events": fr.input_events,
-                        "detections": [[(s + 1) * dt / 1e6, c] for s, c in dev_dets],
-                        "match": bool(ok),
-                        "latency_ms": round(fr.seconds * 1e3, 3),
-                    }
-                )
+                on_frame(frame_row(fr, dt, dev_dets, bool(ok)))
         if before and "link_ticks" in before:
             link = (d.device.stats()["link_ticks"] - before["link_ticks"]) / tpi
         else:
@@ -223,8 +239,7 @@ def stream_recording(
             late_frames=int(late),
             late_frame_fraction=late / max(frames_n, 1),
             lag_ms_max=lag_max * 1e3,
-            decision_latency_ms_median=float(np.median(decision_lat)) * 1e3 if decision_lat else None,
-            decision_latency_ms_max=float(np.max(decision_lat)) * 1e3 if decision_lat else None,
+            **latency_ms(decision_lat),
         )
     if tpi and secs:
         res["instructions_per_second"] = ticks / tpi / secs

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgesnn.api.model import PathLike, quantized
-from edgesnn.api.stream_device import GoldenCursor, frame_matches
+from edgesnn.api.stream_device import GoldenCursor, frame_matches, frame_row, latency_ms
 from edgesnn.errors import ArgumentError, DatasetError, DeviceError
 
 
@@ -100,25 +100,15 @@ def stream_live(
                     yield x
 
             for fr in stream_frames(d.device, steps(), 1):
-                replied = fr.sent + fr.seconds
-                late += replied > fr.sent + dt / 1e6  # not answered before the next timestep was due
+                late += fr.seconds > dt / 1e6  # not answered before the next timestep was due
                 dets = [(fr.start + s, c) for s, c in fr.tail.detections]
                 decision_lat += [fr.seconds] * len(dets)
                 replies.append(fr)
-                if on_frame is not None:
-                    on_frame(
-                        {
-                            "t_s": fr.end * dt / 1e6,
-                            "start": fr.start,
-                            "steps": 1,
-                            "input_events": fr.input_events,
-                            "detections": [[(s + 1) * dt / 1e6, c] for s, c in dets],
-                            # the same, named by the data set's class names where its file is here
-                            "detected": [[(s + 1) * dt / 1e6, _name(names, c)] for s, c in dets],
-                            "match": None,  # known after the session
-                            "latency_ms": round(fr.seconds * 1e3, 3),
-                        }
-                    )
+                if on_frame is not None:  # match: known after the session
+                    row = frame_row(fr, dt, dets, None)
+                    # the detections named by the data set's class names, where its file is here
+                    row["detected"] = [[t, _name(names, c)] for t, c in row["detections"]]
+                    on_frame(row)
             error = live.error
     except DeviceError as e:
         error = str(e)
@@ -148,8 +138,7 @@ def stream_live(
         "late_events": live.late_events,
         "events_before_start": live.events_before_start,
         "late_frames": int(late),
-        "decision_latency_ms_median": float(np.median(decision_lat)) * 1e3 if decision_lat else None,
-        "decision_latency_ms_max": float(np.max(decision_lat)) * 1e3 if decision_lat else None,
+        **latency_ms(decision_lat),
         "detections": detections,
         "mismatches": mismatches,
         "retransmissions": d.device.retransmissions,
