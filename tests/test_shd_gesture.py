@@ -19,9 +19,8 @@ from edgesnn.data.aedat3 import write_aedat31
 from edgesnn.data.datasets import open_any
 from edgesnn.data.npzfile import read_data_file
 from edgesnn.data.streams import read_stream_file
-from edgesnn.errors import DatasetError
 from tests.test_native_formats import events_of
-from tests.test_recordings import atis_bytes, recording
+from tests.test_recordings import atis_bytes, read_or_named, recording
 
 
 def write_shd(path: Path, times, units, labels, keys=None, dtype=np.float32) -> None:
@@ -136,10 +135,8 @@ def test_the_shd_reader_takes_damaged_files_or_names_them(tmp_path, cut, flip, j
     b = bytearray((root / "good.h5.orig").read_bytes())
     b[flip % len(b)] ^= 0xA5
     (root / "shd_train.h5").write_bytes(bytes(b[: int(cut * len(b))]) + junk)
-    try:
-        d = shd.load(root)
-    except DatasetError as e:
-        assert "\n" not in str(e) and str(root) in str(e)
+    d = read_or_named(lambda: shd.load(root), root, within=True)
+    if d is None:
         return
     assert d["x_train"].dtype == bool
 
@@ -256,9 +253,7 @@ def test_the_label_reader_takes_any_text_or_names_the_file(tmp_path, text):
 
     f = tmp_path / "x_labels.csv"
     f.write_text(text)
-    try:
-        seg = read_labels(f)
-    except DatasetError as e:
-        assert str(e).startswith(str(f)) and "\n" not in str(e)
+    seg = read_or_named(lambda: read_labels(f), f)
+    if seg is None:
         return
     assert len(seg) and (seg[:, 1] < seg[:, 2]).all() and (seg[1:, 1] >= seg[:-1, 2]).all()
