@@ -77,6 +77,12 @@ class Dataset:
     test: ArraySplit | EventSplit
     classes: int
     sensor_size: tuple[int, int, int] | None = None
+    names: tuple[str, ...] | None = None  # the file's class_names, if it has them
+
+    @property
+    def class_names(self) -> list[str]:
+        """One name per class: the file's, else the class numbers."""
+        return list(self.names) if self.names else [str(c) for c in range(self.classes)]
 
     def split(self, split: str) -> ArraySplit | EventSplit:
         if split not in ("train", "test"):
@@ -309,7 +315,7 @@ def _open_samples(name: str) -> Dataset:
         te: ArraySplit | EventSplit = f.test
         if f.kind == "features":
             tr, te = _minmax(cast(ArraySplit, tr), cast(ArraySplit, te))
-        ds = Dataset(name, f.kind, tr, te, f.classes, f.sensor_size)
+        ds = Dataset(name, f.kind, tr, te, f.classes, f.sensor_size, f.class_names)
     _CACHE.clear()  # one data set at a time: they can be large
     _CACHE[key] = ds
     return ds

@@ -59,6 +59,7 @@ class DataFile:
     test: ArraySplit | EventSplit
     classes: int
     sensor_size: tuple[int, int, int] | None = None
+    class_names: tuple[str, ...] | None = None
 
 
 def _open(path: Path) -> dict[str, np.ndarray]:
@@ -232,7 +233,16 @@ def read_data_file(path: str | Path) -> DataFile:
             f"{path}: 'y_test' holds label {int(te.y.max())}, out of range of the training labels "
             f"0..{int(tr.y.max())} (add a 'classes' key if some classes have no training samples)"
         )
-    return DataFile(str(path), kind, tr, te, classes, sensor)
+    names = None
+    if "class_names" in z:
+        cn = z["class_names"]
+        if cn.dtype.kind != "U" or cn.ndim != 1 or len(cn) != classes:
+            raise DatasetError(
+                f"{path}: 'class_names' must be a 1-D unicode array of {classes} names (one per class), "
+                f"got {cn.dtype} {cn.shape}"
+            )
+        names = tuple(str(c) for c in cn)
+    return DataFile(str(path), kind, tr, te, classes, sensor, names)
 
 
 def write_events(
