@@ -126,3 +126,33 @@ def open_device(
     if board is not None:
         return deploy(model, board, out, port=port, timeout=timeout, learn_layer=learn_layer)
     return connect(model, port, timeout=timeout)  # type: ignore[arg-type]
+
+
+def identity(d: Deployment) -> dict[str, Any]:
+    """Who a deployed device is, from its HELLO: ``board``, ``port``, ``model_hash``,
+    ``firmware``, ``abi``, ``contract``, ``protocol``, ``counts_instructions``, and
+    ``energy_uj_per_instruction`` where the board file has [energy] figures (datasheet µA/MHz x V
+    at one cycle per instruction: a lower bound, since no core here averages under one)."""
+    from edgesnn.device import codec
+    from edgesnn.errors import BoardError
+    from edgesnn.firmware.boards import get_board
+
+    h = d.hello
+    e = None
+    # the name is the device's word: looked up among the shipped boards only, never as a path
+    if h.board.replace("-", "").replace("_", "").isalnum():
+        try:
+            e = get_board(h.board).get("energy")
+        except BoardError:  # a board this install has no file for still streams
+            pass
+    return {
+        "board": h.board,
+        "port": d.port,
+        "model_hash": f"{h.hash32:08x}",
+        "firmware": h.fw_version,
+        "abi": h.abi_version,
+        "contract": h.contract_version,
+        "protocol": codec.PROTOCOL_VERSION,
+        "counts_instructions": bool(h.capabilities & codec.CAP_ICOUNT),
+        "energy_uj_per_instruction": e["ua_per_mhz"] * e["volts"] * 1e-6 if e else None,
+    }

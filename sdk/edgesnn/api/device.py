@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgesnn.api.deploying import connect, deploy, flash_plan, open_device  # noqa: F401  (the API's names)
+from edgesnn.api.deploying import connect, deploy, flash_plan, identity, open_device  # noqa: F401  (the API's names)
 from edgesnn.api.model import PathLike, quantized
 from edgesnn.errors import ArgumentError, DeviceError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
@@ -29,6 +29,7 @@ def stream_rows(
     spikes_out: list | None = None,
     early_exit: int | None = None,
     link: dict | None = None,
+    row_spikes: bool = False,
 ) -> str | None:
     """Stream samples to a deployed device, appending a row per sample; closes the deployment.
 
@@ -36,6 +37,8 @@ def stream_rows(
     ``link``, where the device counts instructions, gets ``instructions``: everything the device
     executed for the stream (the link ticks of STATS before and after: receiving, decoding and
     checking frames, timesteps, replies; one STATS exchange more than the samples need).
+    Each row carries the link's counters so far (``retransmissions``, ``damaged_frames``) and,
+    with ``row_spikes``, the output spikes as ``[timestep, neuron]`` pairs (``output_spikes``).
     """
     hello = d.hello
     tpi = hello.ticks_per_instruction if hello.capabilities & 2 else 0.0
@@ -59,7 +62,12 @@ def stream_rows(
                 "synops": so.result.synops,
                 "steps": so.steps,
                 "latency_ms": round(so.seconds * 1e3, 3),
+                "input_events": int(np.count_nonzero(x[i])),
+                "retransmissions": d.device.retransmissions,
+                "damaged_frames": d.device.damage_seen(),
             }
+            if row_spikes:
+                row["output_spikes"] = np.argwhere(so.spikes).tolist()
             if tpi:
                 row["instructions"] = so.result.ticks / tpi
             rows.append(row)
@@ -131,6 +139,31 @@ def summarize(
     return s
 
 
+def check_stream_args(
+    qnet: QuantNetwork, dataset: str | None, limit: int | None, early_exit: int | None, realtime: bool
+) -> bool:
+    """Whether ``stream`` runs continuously (a stream data set) or per sample, once the options
+    are known to apply to that (a bad or missing data set fails here, before any device)."""
+    from edgesnn.api.streams import is_stream_run
+    from edgesnn.data.datasets import model_inputs
+
+    if is_stream_run(qnet, dataset):
+        if early_exit is not None or limit is not None:
+            raise ArgumentError(
+                "a stream runs continuously: {early_exit} and {limit} do not apply (use {seconds})",
+                names=["early_exit", "limit", "seconds"],
+            )
+        return True
+    if realtime:
+        raise ArgumentError(
+            "{realtime} replays a recording at its own pace: give a stream data set (one recording per split "
+            "with segments, such as a DVS128 Gesture folder or saccade-digits-stream), not per-sample data",
+            names=["realtime"],
+        )
+    model_inputs(qnet, dataset, "test", limit)  # its shapes checked against the model
+    return False
+
+
 def stream(
     model: QuantNetwork | PathLike,
     *,
@@ -147,6 +180,8 @@ def stream(
     seconds: float | None = None,
     tolerance_ms: float = 500.0,
     realtime: bool = False,
+    on_start: Callable[[dict], None] | None = None,
+    row_spikes: bool = False,
 ) -> dict[str, Any]:
     """Stream a data set's test split to a device and compare every output with the simulator.
 
@@ -165,7 +200,9 @@ def stream(
     and halves that whenever a frame arrived damaged, either way (``Device.run_sample``).
 
     Deploys to ``board`` first, or uses a device already on ``port``. ``on_row`` gets one dict
-    per sample as it arrives. Returns the summary (``samples``, ``accuracy``, ``mismatches``,
+    per sample as it arrives; ``on_start`` gets the device's ``identity`` once it answered, with
+    ``kind`` ("samples" or "stream"), ``class_names`` and ``total`` (samples or timesteps to
+    send); ``row_spikes`` adds each row's ``output_spikes`` ([timestep, neuron] pairs). Returns the summary (``samples``, ``accuracy``, ``mismatches``,
     ``retransmissions``, ``latency_ms_median``, ``error`` if the device went away; where the
     device counts instructions ``instructions_per_*`` in ``esnn_step`` and
     ``end_to_end_instructions_per_*`` for everything it ran) with the per-sample ``rows``; rows
@@ -176,20 +213,14 @@ def stream(
     s["accuracy"], s["mismatches"]
     ```
     """
-    from edgesnn.api.streams import is_stream_run
     from edgesnn.data.datasets import model_inputs
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.fixedpoint.simulate import cut_at_exit
 
     qnet = quantized(model)
-    if is_stream_run(qnet, dataset):
+    if check_stream_args(qnet, dataset, limit, early_exit, realtime):
         from edgesnn.api.stream_device import stream_recording
 
-        if early_exit is not None or limit is not None:
-            raise ArgumentError(
-                "a stream runs continuously: {early_exit} and {limit} do not apply (use {seconds})",
-                names=["early_exit", "limit", "seconds"],
-            )
         return stream_recording(
             qnet,
             board=board,
@@ -203,25 +234,25 @@ def stream(
             save_output=save_output,
             on_frame=on_row,
             realtime=realtime,
+            on_start=on_start,
+            row_spikes=row_spikes,
         )
-    if realtime:
-        raise ArgumentError(
-            "{realtime} replays a recording at its own pace: give a stream data set (one recording per split "
-            "with segments, such as a DVS128 Gesture folder or saccade-digits-stream), not per-sample data",
-            names=["realtime"],
-        )
-    x, y, _ = model_inputs(qnet, dataset, "test", limit, str(model) if isinstance(model, (str, Path)) else qnet.name)
+    x, y, ds = model_inputs(qnet, dataset, "test", limit, str(model) if isinstance(model, (str, Path)) else qnet.name)
     sim = simulate_int(qnet, x)
     if early_exit is not None:
         sim = cut_at_exit(qnet, x, sim, early_exit)[0]
     d = open_device(qnet, board, port, out, timeout)
+    if on_start is not None:
+        names = getattr(ds, "class_names", None) or [str(c) for c in range(qnet.n_outputs)]
+        on_start({**identity(d), "kind": "samples", "class_names": list(names), "total": len(x)})
     rows: list[dict] = []
     spikes: list[np.ndarray] = []
     link: dict = {}
-    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes, early_exit, link)
+    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes, early_exit, link, row_spikes)
     summary = summarize(rows, sim, y, d.hello.board, error, link)
     summary["early_exit"] = early_exit
     summary["retransmissions"] = d.device.retransmissions
+    summary["damaged_frames"] = d.device.damage_seen()
     if save_output is not None:
         summary["output"] = str(save_device_output(save_output, x, y, rows, spikes, qnet.n_outputs))
     summary["rows"] = rows

@@ -119,6 +119,8 @@ def stream_recording(
     save_output: PathLike | None = None,
     on_frame: Callable[[dict], None] | None = None,
     realtime: bool = False,
+    on_start: Callable[[dict], None] | None = None,
+    row_spikes: bool = False,
 ) -> dict[str, Any]:
     """Stream a stream data set's test recording (its first ``seconds``) to a device with no
     resets; the device reports detections as they happen.
@@ -133,8 +135,13 @@ def stream_recording(
     detections differ from the golden model), ``retransmissions``, ``seconds`` (of recording
     streamed), ``wall_seconds`` and, where the board counts instructions, ``instructions_per_second``
     of recording (model and decision rule) and ``end_to_end_instructions_per_second`` (everything
-    the device ran for the link)."""
-    from edgesnn.api.deploying import open_device
+    the device ran for the link).
+
+    ``on_start`` gets the device's ``identity`` with ``kind`` "stream", ``class_names``,
+    ``total`` (timesteps), ``dt_us`` and the ground truth streamed (``segments``: [onset s,
+    offset s, class]); each ``on_frame`` row carries the link's counters so far and, with
+    ``row_spikes``, ``output_spikes`` ([timestep, neuron] pairs, timesteps of the recording)."""
+    from edgesnn.api.deploying import identity, open_device
     from edgesnn.device import codec
     from edgesnn.device.continuous import stream_frames
 
@@ -159,6 +166,19 @@ def stream_recording(
         d.close()
         raise DeviceError("the firmware's decision rule does not match the model's: deploy this model's firmware")
     tpi = hello.ticks_per_instruction if hello.capabilities & codec.CAP_ICOUNT else 0.0
+    if on_start is not None:
+        seg = ds.recording("test").segments
+        seg = seg[seg[:, 0] < total * dt]
+        on_start(
+            {
+                **identity(d),
+                "kind": "stream",
+                "class_names": list(ds.class_names),
+                "total": total,
+                "dt_us": dt,
+                "segments": [[int(a) / 1e6, int(b) / 1e6, int(c)] for a, b, c in seg],
+            }
+        )
     error, mismatches, mismatched_steps, first_bad = None, 0, 0, None
     det_steps: list[int] = []
     det_classes: list[int] = []
@@ -194,7 +214,11 @@ def stream_recording(
                 outputs.append(fr.outputs)
             steps_done, frames_n = fr.end, frames_n + 1
             if on_frame is not None:
-                on_frame(frame_row(fr, dt, dev_dets, bool(ok)))
+                row = frame_row(fr, dt, dev_dets, bool(ok))
+                row.update(retransmissions=d.device.retransmissions, damaged_frames=d.device.damage_seen())
+                if row_spikes:
+                    row["output_spikes"] = (np.argwhere(fr.outputs) + [fr.start, 0]).tolist()
+                on_frame(row)
         if before and "link_ticks" in before:
             link = (d.device.stats()["link_ticks"] - before["link_ticks"]) / tpi
         else:
@@ -229,6 +253,7 @@ def stream_recording(
         mismatched_steps=mismatched_steps,
         first_mismatch_step=first_bad,
         retransmissions=d.device.retransmissions,
+        damaged_frames=d.device.damage_seen(),
         wall_seconds=wall,
         **static_metrics(qnet),
     )
