@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 # Each function is imported from its module on first use (PEP 562), so that a command imports
 # only the stage it runs: `edgesnn simulate` never loads the serial, firmware or plotting code.
 _MODULE_OF = {
-    **dict.fromkeys(["connect", "deploy", "flash_plan", "ports", "stream"], "device"),
+    **dict.fromkeys(["connect", "deploy", "flash_plan", "identity", "ports", "stream"], "device"),
     **dict.fromkeys(["boards", "build", "energy", "verify"], "firmware"),
     **dict.fromkeys(["convert", "export_nir", "import_nir"], "interop"),
     **dict.fromkeys(["evolve", "learn", "stdp"], "learning"),
@@ -50,6 +50,7 @@ _MODULE_OF = {
     "train": "training",
     **dict.fromkeys(["simulate_stream", "is_stream_run", "stream_context"], "streams"),
     "stream_live": "stream_live",
+    **dict.fromkeys(["deploy_fleet", "stop_fleet", "stream_fleet"], "fleet"),
 }
 
 
@@ -67,8 +68,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from edgesnn.api.device import connect, deploy, flash_plan, ports, stream
+    from edgesnn.api.device import connect, deploy, flash_plan, identity, ports, stream
     from edgesnn.api.firmware import boards, build, energy, verify
+    from edgesnn.api.fleet import deploy_fleet, stop_fleet, stream_fleet
     from edgesnn.api.interop import convert, export_nir, import_nir
     from edgesnn.api.learning import evolve, learn, stdp
     from edgesnn.api.mainjob import demo
@@ -113,6 +115,10 @@ __all__ = [
     "flash_plan",
     "connect",
     "stream",
+    "identity",
+    "deploy_fleet",
+    "stream_fleet",
+    "stop_fleet",
     "ports",
     "learn",
     "stdp",

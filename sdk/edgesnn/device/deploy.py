@@ -122,6 +122,12 @@ def deploy(
         d.build = {**info, "flash": p.as_dict()}
         return d
     res = build(qnet, board, out, app="device", learn_layer=learn_layer)
+    return start_built(qnet, board, res, timeout=timeout, env=env)
+
+
+def start_built(qnet: QuantNetwork, board: Board, res, *, timeout: float = 2.0, env: dict | None = None) -> Deployment:
+    """Start one more instance of a device image already built (``build``'s result) for an
+    emulated or host board, and handshake; a fleet builds once and starts it N times."""
     if board.kind == "host":
         launched = launch_host_process(res.elf, env=env)
     else:
