@@ -9,7 +9,7 @@ ASSETS = {"edgesnn.boards": "boards", "edgesnn.firmware_templates": "firmware_te
 setup(
     packages=find_packages("sdk") + list(ASSETS),
     package_dir={"": "sdk", **ASSETS},
-    package_data={"edgesnn.fixedpoint": ["host_kernel.c"], "edgesnn.boards": ["*.toml", "*.json"], "edgesnn.firmware_templates": ["**/*.c", "**/*.h", "**/*.cpp",
+    package_data={"edgesnn.fixedpoint": ["host_kernel.c"], "edgesnn.web": ["static/*"], "edgesnn.boards": ["*.toml", "*.json"], "edgesnn.firmware_templates": ["**/*.c", "**/*.h", "**/*.cpp",
                                                                                           "**/*.S", "**/*.j2"]},
     include_package_data=False,
 )
