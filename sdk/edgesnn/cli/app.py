@@ -10,7 +10,16 @@ from typing import Any
 import typer
 
 from edgesnn import api
-from edgesnn.cli import data_cmds, demo_cmd, device_cmds, firmware_cmds, interop_cmds, learn_cmd, model_cmds
+from edgesnn.cli import (
+    data_cmds,
+    demo_cmd,
+    device_cmds,
+    firmware_cmds,
+    fleet_cmds,
+    interop_cmds,
+    learn_cmd,
+    model_cmds,
+)
 from edgesnn.cli.common import JsonOpt, emit
 
 app = typer.Typer(
@@ -63,14 +72,24 @@ COMMANDS = [
     ),
     # device group
     ("ports", device_cmds.ports_cmd, ["edgesnn ports"]),
-    ("deploy", device_cmds.deploy_cmd, ["edgesnn deploy digits.qsnn --board qemu-mps2-an385"]),
+    (
+        "deploy",
+        device_cmds.deploy_cmd,
+        ["edgesnn deploy digits.qsnn --board qemu-mps2-an385", "edgesnn deploy digits.qsnn --board host --devices 4"],
+    ),
     (
         "stream",
         device_cmds.stream_cmd,
         [
             "edgesnn stream digits.qsnn --board qemu-mps2-an385",
             "edgesnn stream digits.qsnn --port socket://127.0.0.1:5555 --json",
+            "edgesnn stream digits.qsnn --board qemu-mps2-an385 --devices 4 --dashboard",
         ],
+    ),
+    (
+        "dashboard",
+        fleet_cmds.dashboard_cmd,
+        ["edgesnn dashboard digits.qsnn --port /dev/ttyACM0 --port /dev/ttyACM1"],
     ),
     ("learn", learn_cmd.learn_cmd, ["edgesnn learn digits.qsnn --board qemu-mps2-an385 --samples 300 --reinit"]),
     ("stdp", learn_cmd.stdp_cmd, ["edgesnn stdp --dataset digits --out stdp.nir"]),

@@ -12,7 +12,8 @@ import numpy as np
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, drop, echo_instructions, emit, err_console, handles_errors, line
+from edgesnn.cli import fleet_cmds
+from edgesnn.cli.common import JsonOpt, drop, echo_instructions, emit, err_console, fail, handles_errors, line
 from edgesnn.cli.stream_view import LiveBase, TimelineView, print_stream_summary
 
 
@@ -35,8 +36,10 @@ def deploy_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[str, typer.Option(help="Board (see `edgesnn boards`).")],
     port: Annotated[
-        Optional[str], typer.Option(help="Serial port of a real board (default: found by its USB id).")
+        Optional[list[str]],
+        typer.Option(help="Serial port of a real board (default: found by its USB id); once per board for several."),
     ] = None,
+    devices: Annotated[int, typer.Option(min=1, help="Start N instances of an emulated or host board.")] = 1,
     out: Annotated[Path, typer.Option(help="Build folder.")] = Path("build/deploy"),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 2.0,
     drive: Annotated[
@@ -50,14 +53,21 @@ def deploy_cmd(
     json_out: JsonOpt = False,
 ):
     """Build, flash or start, and handshake; emulated and host devices keep serving until stopped."""
+    ports = port or []
+    if devices > 1 or len(ports) > 1:
+        if dry_run or drive or method:
+            fail("--dry-run, --drive and --method take one board: drop --devices or the extra --port")
+        fleet_cmds.deploy_fleet(model, board, ports, devices, out, timeout, json_out)
+        return
+    one = ports[0] if ports else None
     if dry_run:
-        emit(api.flash_plan(model, board, out, port=port, drive=str(drive) if drive else None, method=method), json_out)
+        emit(api.flash_plan(model, board, out, port=one, drive=str(drive) if drive else None, method=method), json_out)
         return
     d = api.deploy(
         model,
         board,
         out,
-        port=port,
+        port=one,
         timeout=timeout,
         drive=str(drive) if drive else None,
         method=method,
@@ -95,7 +105,13 @@ def deploy_cmd(
 def stream_cmd(
     model: Annotated[Path, typer.Argument(help="Quantized model (.qsnn).")],
     board: Annotated[Optional[str], typer.Option(help="Deploy to this board first (and stop it at the end).")] = None,
-    port: Annotated[Optional[str], typer.Option(help="Use a device already deployed on this port.")] = None,
+    port: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Use a device already deployed on this port; give it once per device for several."),
+    ] = None,
+    devices: Annotated[
+        int, typer.Option(min=1, help="Start N instances of an emulated or host --board and stream to all at once.")
+    ] = 1,
     dataset: Annotated[
         Optional[str],
         typer.Option(help="Data set whose test split is streamed (a name or a .npz; default: the model's)."),
@@ -137,20 +153,59 @@ def stream_cmd(
             "or camera[:NAME]; runs for --seconds, or until the source ends or Ctrl-C.",
         ),
     ] = None,
+    dashboard: fleet_cmds.DashboardOpt = False,
+    dashboard_port: fleet_cmds.DashboardPortOpt = 8050,
+    dashboard_host: fleet_cmds.DashboardHostOpt = "127.0.0.1",
+    token: fleet_cmds.TokenOpt = None,
+    linger: fleet_cmds.LingerOpt = None,
     json_out: JsonOpt = False,
 ):
     """Stream the test split to the device; live predictions, accuracy, mismatches with the simulator.
 
     A stream data set runs continuously with no resets: the device reports detections as they
-    happen, and the live view shows a timeline (input activity, segments, detections)."""
+    happen, and the live view shows a timeline (input activity, segments, detections).
+
+    Several devices (--devices N, or --port given once per device) stream at once, each on its
+    own: JSON lines carry "device", and the summary has each device's figures and the fleet's.
+    --dashboard serves a live page of them all."""
+    ports = port or []
+    fleet = devices > 1 or len(ports) > 1
     if live_source is not None:
-        _stream_live(model, live_source, board, port, seconds, out, timeout, json_out)
+        if fleet or dashboard:
+            fail("--live streams one camera to one device: drop --devices, the extra --port and --dashboard")
+        _stream_live(model, live_source, board, ports[0] if ports else None, seconds, out, timeout, json_out)
         return
+    if fleet or dashboard:
+        n = devices if board else max(len(ports), 1)
+        title = f"{model.name} on {n} device{'s' if n != 1 else ''}" + (f" ({board})" if board else "")
+        dash = fleet_cmds.open_dashboard(dashboard, title, dashboard_host, dashboard_port, token)
+        fleet_cmds.run_fleet(
+            model,
+            board=board,
+            ports=ports,
+            devices=devices,
+            out=out,
+            timeout=timeout,
+            json_out=json_out,
+            dash=dash,
+            linger=linger,
+            dataset=dataset,
+            limit=limit,
+            steps_per_frame=steps_per_frame,
+            save_output=save_output,
+            early_exit=early_exit,
+            seconds=seconds,
+            tolerance_ms=tolerance_ms,
+            realtime=realtime,
+        )
+        return
+    fleet_cmds.open_dashboard(False, "", dashboard_host, dashboard_port, token)  # refuses --token alone
+    one = ports[0] if ports else None
     continuous = api.is_stream_run(model, dataset)
     if continuous:
-        live: Any = None if json_out else TimelineView(board or port or "device", model, dataset, seconds)
+        live: Any = None if json_out else TimelineView(board or one or "device", model, dataset, seconds)
     else:
-        live = None if json_out else _LiveView(board or port or "device")
+        live = None if json_out else _LiveView(board or one or "device")
     rows: list[dict] = []
 
     def on_row(row: dict) -> None:
@@ -165,7 +220,7 @@ def stream_cmd(
             api.stream(
                 model,
                 board=board,
-                port=port,
+                port=one,
                 dataset=dataset,
                 limit=limit,
                 steps_per_frame=steps_per_frame,
