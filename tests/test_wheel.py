@@ -28,6 +28,11 @@ def test_wheel_in_a_fresh_venv_builds_and_verifies_firmware(tmp_path):
         timeout=300,
     )
     wheel = next(dist.glob("edgesnn-*.whl"))
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())  # the dashboard's page works offline: its files ship
+    for f in ("index.html", "dashboard.js", "dashboard.css"):
+        assert f"edgesnn/web/static/{f}" in names, f
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     pip = subprocess.run(
