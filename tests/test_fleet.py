@@ -76,6 +76,11 @@ def test_deploy_devices_serves_them_and_stream_takes_their_ports(model, tmp_path
         assert r.exit_code == 0, r.output
         s = json.loads(r.stdout.splitlines()[-1])
         assert [d["device"] for d in s["per_device"]] == ports and s["samples"] == 10 and s["mismatches"] == 0
+        r = runner.invoke(app, ["dashboard", str(model / "m.qsnn"), "--port", ports[0], "--port", ports[1],
+                                "--limit", "4", "--dashboard-port", "0", "--linger", "0", "--json"])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        s = json.loads(r.stdout.splitlines()[-1])
+        assert s["devices"] == 2 and s["samples"] == 8 and s["mismatches"] == 0 and s["complete"]
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(20) == 0
