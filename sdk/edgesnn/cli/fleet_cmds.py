@@ -40,16 +40,18 @@ class Printer:
         self.bad: dict[str, int] = {}
 
     def __enter__(self) -> Printer:
-        self.bar.__enter__()
-        return self
+        return self  # the bars are drawn from the first device's start: a refusal prints one line
 
     def __exit__(self, *a: Any) -> None:
-        self.bar.__exit__(*a)
+        if self.tasks:
+            self.bar.__exit__(*a)
 
     def start(self, name: str, ident: dict) -> None:
         if self.state is not None:
             self.state.start(name, ident)
         with self.lock:
+            if not self.tasks:
+                self.bar.__enter__()
             self.tasks[name] = self.bar.add_task(name, total=ident.get("total"), info="")
             if self.json_out:
                 line({"device": name, "identity": ident})
