@@ -35,7 +35,10 @@ def data_import_cmd(
             "DVS128 Gesture's folder (recordings with _labels.csv), or SHD/SSC NAME_train.h5 (or its folder)."
         ),
     ],
-    out: Annotated[Path, typer.Option(help="The events .npz to write (docs/data.md).")] = Path("events.npz"),
+    out: Annotated[
+        Path,
+        typer.Option(help="The .npz to write: events, a stream (DVS128 Gesture) or spikes (SHD/SSC) (docs/data.md)."),
+    ] = Path("events.npz"),
     sensor_size: Annotated[
         Optional[tuple[int, int]], typer.Option(help="Sensor width and height (default: inferred from the events).")
     ] = None,
