@@ -50,6 +50,7 @@ _MODULE_OF = {
     "train": "training",
     **dict.fromkeys(["simulate_stream", "is_stream_run", "stream_context"], "streams"),
     "stream_live": "stream_live",
+    "events_from_audio": "audio",
     **dict.fromkeys(["deploy_fleet", "stop_fleet", "stream_fleet"], "fleet"),
 }
 
@@ -68,6 +69,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from edgesnn.api.audio import events_from_audio
     from edgesnn.api.device import connect, deploy, flash_plan, identity, ports, stream
     from edgesnn.api.firmware import boards, build, energy, verify
     from edgesnn.api.fleet import deploy_fleet, stop_fleet, stream_fleet
@@ -98,6 +100,7 @@ __all__ = [
     "data_info",
     "data_import",
     "events_from_video",
+    "events_from_audio",
     "version",
     "train",
     "quantize",

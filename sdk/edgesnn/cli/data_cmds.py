@@ -92,6 +92,25 @@ def from_video_cmd(
     emit(res, json_out)
 
 
+@events_app.command("from-audio")
+@handles_errors
+def from_audio_cmd(
+    audio: Annotated[Path, typer.Argument(help="A WAV or FLAC file (8 or 16 kHz; several channels are mixed).")],
+    out: Annotated[Path, typer.Option(help="The spikes .npz to write (docs/data.md).")] = Path("spikes.npz"),
+    channels: Annotated[int, typer.Option(min=8, max=64, help="Band-pass channels, mel spaced.")] = 16,
+    dt_ms: Annotated[float, typer.Option(help="Timestep, ms (a whole number of audio samples).")] = 10.0,
+    mode: Annotated[str, typer.Option(help="Spike threshold: adaptive (loudness-invariant) or fixed.")] = "adaptive",
+    label: Annotated[int, typer.Option(min=0, help="Label stored with the recording.")] = 0,
+    plot: Annotated[Optional[Path], typer.Option(help="Also draw the waveform over the spikes (PNG).")] = None,
+    json_out: JsonOpt = False,
+):
+    """Turn audio into spikes with the integer audio front end (docs/fixed-point.md)."""
+    emit(
+        api.events_from_audio(audio, out, channels=channels, dt_ms=dt_ms, mode=mode, label=label, plot=plot),
+        json_out,
+    )
+
+
 @handles_errors
 def plot_cmd(
     kind: Annotated[

@@ -234,3 +234,23 @@ def energy_duty(rows: list[dict], title: str, out: Path, crossover: float | None
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     return _save(fig, out)
+
+
+def audio_spikes(
+    samples: np.ndarray, rate: int, spikes: np.ndarray, dt_us: int, centers_hz, title: str, out: Path
+) -> Path:
+    """The waveform over the front end's spikes, one row per channel labelled by its center."""
+    plt = _plt()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [1, 2.2]})
+    x = np.asarray(samples, np.float64) / (32768.0 if np.asarray(samples).dtype == np.int16 else 1.0)
+    top.plot(np.arange(len(x)) / rate, x, lw=0.5, color="0.3")
+    top.set_ylabel("audio")
+    t, n = np.nonzero(spikes)
+    bottom.scatter((t + 0.5) * dt_us / 1e6, n, s=6, marker="|", color="k")
+    ticks = list(range(0, spikes.shape[1], max(1, spikes.shape[1] // 8)))
+    bottom.set_yticks(ticks, [f"{centers_hz[k]:.0f}" for k in ticks])
+    bottom.set_ylim(-0.5, spikes.shape[1] - 0.5)
+    bottom.set_ylabel("channel center, Hz")
+    bottom.set_xlabel("time, s")
+    fig.suptitle(f"{title}: {spikes.shape[1]} channels, {int(spikes.sum())} spikes", fontsize=10)
+    return _save(fig, out)
