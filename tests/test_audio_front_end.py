@@ -1,0 +1,190 @@
+"""The integer audio front end: the numpy golden model against an independent scalar model
+written from docs/fixed-point.md, its design (no saturation, band selectivity, loudness), and
+audio files (good and bad) through `events from-audio`."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from edgesnn.cli.app import app
+from edgesnn.fixedpoint import audio as A
+from tests.test_recordings import read_or_named
+from tests.toolchains import import_or_skip
+
+runner = CliRunner()
+
+
+def scalar_front_end(fe, x):
+    """docs/fixed-point.md, "Audio front end", one Python int at a time; also the largest |w|."""
+    N, D = fe.channels, fe.samples_per_step
+    w1, w2, m, u = [0] * N, [0] * N, [0] * N, [0] * N
+    T = len(x) // D
+    out = [[False] * N for _ in range(T)]
+    top = 0
+    lim = 2**31
+
+    def rshr(v, s):  # round half up: floor((v + 2^(s-1)) / 2^s), Python's >> floors
+        return (v + (1 << (s - 1))) >> s
+
+    for n in range(T * D):
+        xn = int(x[n])
+        theta = max(max(mj >> fe.envelope_shift for mj in m), fe.eps) if fe.mode == "adaptive" else fe.eps
+        theta <<= fe.spike_shift
+        for k in range(N):
+            v = (xn << (A.COEF_BITS + A.FRAC_BITS - fe.b[k])) - fe.a1[k] * w1[k] - fe.a2[k] * w2[k]
+            w = min(max(rshr(v, A.COEF_BITS), -lim), lim - 1)
+            top = max(top, abs(w))
+            r = abs(w - w2[k]) >> A.FRAC_BITS
+            m[k] = min(max(m[k] - (m[k] >> fe.envelope_shift) + r, -lim), lim - 1)
+            u[k] = min(max(u[k] + r, -lim), lim - 1)
+            if u[k] >= theta:
+                out[n // D][k] = True
+                u[k] -= theta
+            w2[k], w1[k] = w1[k], w
+    return np.array(out, bool).reshape(T, N), top
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    rate=st.sampled_from(A.SAMPLE_RATES),
+    channels=st.integers(8, 12),
+    mode=st.sampled_from(A.MODES),
+    eps=st.integers(1, 200),
+    dt_ms=st.sampled_from([1.0, 2.0, 5.0]),
+    loud=st.sampled_from([1, 300, 32767]),
+)
+def test_golden_front_end_equals_the_scalar_model(seed, rate, channels, mode, eps, dt_ms, loud):
+    fe = A.design_front_end(rate, channels, dt_ms=dt_ms, envelope_ms=8.0, mode=mode, eps=eps)
+    rng = np.random.default_rng(seed)
+    x = np.clip(rng.normal(0, loud, 600).round(), -32768, 32767).astype(np.int16)
+    x[rng.integers(0, 600, 20)] = rng.choice([-32768, 32767], 20)  # full-scale clicks
+    got = A.front_end_spikes(fe, x)
+    want, _ = scalar_front_end(fe, x)
+    assert got.shape == want.shape and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("rate, channels", [(8000, 8), (16000, 16), (16000, 64)])
+def test_the_state_never_saturates_at_full_scale_worst_case(rate, channels):
+    """Each band's worst int16 input: full scale with the sign of its time-reversed AR impulse
+    response, which drives |w| to its largest; the design keeps it under 2^30."""
+    fe = A.design_front_end(rate, channels)
+    for k in (0, channels // 2, channels - 1):
+        c1, c2 = fe.a1[k] / 2**14, fe.a2[k] / 2**14
+        h = [1.0, -c1]
+        while len(h) < 6000:
+            h.append(-c1 * h[-1] - c2 * h[-2])
+        x = np.where(np.array(h[::-1]) >= 0, 32767, -32768).astype(np.int16)
+        one = A.AudioFrontEnd(rate, fe.a1[k : k + 8] * 8, fe.a2[k : k + 8] * 8, fe.b[k : k + 8] * 8, 4, 2, 1, 1000)
+        _, top = scalar_front_end(one, x[: len(x) // 1000 * 1000])
+        assert top < 2**30, (k, top)
+
+
+def tone(f, amp, rate=16000, seconds=1.0):
+    t = np.arange(int(rate * seconds)) / rate
+    return (amp * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+def test_a_tone_excites_its_band_most_at_any_loudness():
+    fe = A.design_front_end(16000, 16)
+    for k in (2, 7, 12):
+        counts = A.front_end_spikes(fe, tone(fe.centers_hz[k], 0.5)).sum(axis=0)
+        assert k in np.argsort(counts)[-2:], (k, counts)
+        quiet = A.front_end_spikes(fe, tone(fe.centers_hz[k], 0.02)).sum(axis=0)
+        assert np.abs(counts - quiet).max() <= 3  # -6 dBFS and -34 dBFS: the same code
+    assert not A.front_end_spikes(fe, np.zeros(16000, np.int16)).any()
+    fixed = A.design_front_end(16000, 16, mode="fixed", eps=1000, spike_shift=10)
+    loud, quiet = (A.front_end_spikes(fixed, tone(1000, a)).sum() for a in (0.5, 0.02))
+    assert loud > 5 * quiet  # fixed mode keeps the level
+
+
+@pytest.mark.parametrize(
+    "kwargs, says",
+    [
+        ({"a1": (-40000,) * 8}, "not a stable band-pass"),
+        ({"a2": (16384,) * 8}, "not a stable band-pass"),
+        ({"sample_rate": 44100}, "8000 or 16000"),
+        ({"a1": (0,) * 7, "a2": (0,) * 7, "b": (0,) * 7}, "7 channels"),
+        ({"spike_shift": 9}, "spike_shift 9"),
+        ({"mode": "loud"}, "mode 'loud'"),
+    ],
+)
+def test_bad_front_ends_are_refused_naming_the_value(kwargs, says):
+    good = {"sample_rate": 16000, "a1": (-30000,) * 8, "a2": (15000,) * 8, "b": (4,) * 8}
+    args = {**good, "envelope_shift": 8, "spike_shift": 4, "eps": 8, "samples_per_step": 160, **kwargs}
+    with pytest.raises(ValueError, match=says):
+        A.AudioFrontEnd(**args)
+
+
+def test_from_audio_writes_spikes_a_data_set_reads_and_a_plot(tmp_path):
+    sf = import_or_skip("soundfile", "reading audio files")
+    from edgesnn.data.datasets import open_dataset
+
+    x = np.concatenate([tone(440, 0.3, 8000, 0.5), np.zeros(4000, np.float32), tone(2000, 0.3, 8000, 0.5)])
+    stereo = np.stack([x, x], axis=1)
+    sf.write(tmp_path / "a.wav", (stereo * 32767).astype(np.int16), 8000, subtype="PCM_16")
+    r = runner.invoke(app, ["events", "from-audio", str(tmp_path / "a.wav"), "--out", str(tmp_path / "a.npz"),
+                            "--channels", "12", "--plot", str(tmp_path / "a.png"), "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["sample_rate"] == 8000 and res["timesteps"] == 150 and res["channels"] == 12
+    ds = open_dataset(str(tmp_path / "a.npz"))
+    s = ds.arrays("test").x[0]
+    assert ds.kind == "spikes" and s.shape == (150, 12) and int(s.sum()) == res["spikes"]
+    assert not s[70:95].any() and s[:50].any() and s[100:].any()  # silent from 200 ms after the tone (ring-down)
+    fe = A.design_front_end(8000, 12)
+    mono = np.floor((stereo * 32767).astype(np.int16).astype(np.float64).mean(axis=1) + 0.5).astype(np.int16)
+    assert np.array_equal(s, A.front_end_spikes(fe, mono))  # stereo mixed to its mean, then the contract
+    assert (tmp_path / "a.png").stat().st_size > 5000
+
+
+def test_bad_audio_fails_in_one_line(tmp_path):
+    sf = import_or_skip("soundfile", "reading audio files")
+    cases = {
+        "missing.wav": None,
+        "garbage.wav": b"RIFF\x00\x00\x00\x00WAVEjunk" * 3,
+        "zero.wav": b"",
+    }
+    for name, data in cases.items():
+        if data is not None:
+            (tmp_path / name).write_bytes(data)
+    sf.write(tmp_path / "empty.wav", np.zeros(0, np.int16), 16000, subtype="PCM_16")
+    sf.write(tmp_path / "nan.wav", np.array([0.1, np.nan, 0.2] * 100, np.float32), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "hot.wav", np.array([0.1, 2.5] * 100, np.float32), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "cd.wav", np.zeros(4410, np.int16), 44100, subtype="PCM_16")
+    sf.write(tmp_path / "short.flac", np.zeros(50, np.int16), 16000)
+    says = {
+        "missing.wav": "not found", "garbage.wav": "not an audio file", "zero.wav": "not an audio file",
+        "empty.wav": "no audio samples", "nan.wav": "NaN", "hot.wav": "[-1, 1]", "cd.wav": "44100 Hz",
+        "short.flac": "shorter than one timestep",
+    }  # fmt: skip
+    for name, want in says.items():
+        r = runner.invoke(app, ["events", "from-audio", str(tmp_path / name), "--out", str(tmp_path / "o.npz")])
+        assert r.exit_code == 1 and want in r.output and len(r.output.strip().splitlines()) == 1, (name, r.output)
+    assert not (tmp_path / "o.npz").exists()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, 400), flips=st.lists(st.tuples(st.integers(0, 399), st.integers(0, 255)), max_size=12))
+def test_damaged_audio_files_are_read_or_refused_naming_the_file(tmp_path, cut, flips):
+    sf = import_or_skip("soundfile", "reading audio files")
+    from edgesnn.data.audio import read_audio
+
+    good = tmp_path / "good.wav"
+    if not good.exists():
+        sf.write(good, (np.sin(np.arange(200) / 5) * 9000).astype(np.int16), 16000, subtype="PCM_16")
+    data = bytearray(good.read_bytes()[: max(cut, 1)])
+    for i, v in flips:
+        if i < len(data):
+            data[i] = v
+    f = tmp_path / "bad.wav"
+    f.write_bytes(bytes(data))
+    got = read_or_named(lambda: read_audio(f), f)
+    if got is not None:
+        samples, rate = got
+        assert samples.ndim == 1 and len(samples) > 0 and rate > 0
+        assert samples.dtype == np.int16 or np.isfinite(samples).all()
