@@ -1,35 +1,39 @@
 """The audio front end of the integer contract: int16 PCM -> band-pass channels -> spikes.
 
 docs/fixed-point.md, section "Audio front end", is its prose; the two change together. Every
-step is integer (int64 intermediates, int32 states); the only rounding is the contract's
-``rshift_round_half_up``. Per channel k and audio sample n:
+step is integer; products are 32 x 16 bits, shifts are arithmetic (flooring). Per channel k
+and audio sample n:
 
-    w[n] = sat32(rshift_round_half_up((x[n] << (A + F - b_k)) - a1_k * w[n-1] - a2_k * w[n-2], A))
-    y[n] = w[n] - w[n-2]                              (band-pass: AR part, then MA part 1 - z^-2)
-    r[n] = |y[n]| >> F                                (full-wave rectified, back to input units)
-    theta[n] = max(max_j(m_j[n-1] >> E), eps) << S    (adaptive threshold, shared by all channels; fixed: eps << S)
-    m[n] = sat32(m[n-1] - (m[n-1] >> E) + r[n])       (envelope: 2^E x the mean of r over ~2^E samples)
-    u[n] = sat32(u[n-1] + r[n]);  spike if u[n] >= theta[n], then u[n] -= theta[n]   (integrate and fire)
+    W[n] = (x[n] << g_k) + ((c1_k * W[n-1]) >> 14) + ((c2_k * W[n-2]) >> 14)   (AR part, |W| < 2^28)
+    R_k += |W[n] - W[n-2]| >> F                                                (MA part 1 - z^-2, rectified)
 
-and channel k spikes in timestep t if it spiked at any of the audio samples t*D .. t*D + D - 1
-(D audio samples per timestep). A = 14 (coefficient fraction bits), F = 8 (fraction bits of w);
-sat32 clamps to int32 (never wraps); S <= E keeps theta inside int32.
+and once per timestep (after its D samples), with m and u from the timestep before:
+
+    theta  = max(max_j(m_j >> E), eps) << S      (adaptive: one threshold for all; fixed: eps << S)
+    m_k    = sat32(m_k - (m_k >> E) + R_k)       (envelope: 2^E x the mean R over ~2^E timesteps)
+    u_k    = sat32(u_k - (u_k >> E) + R_k); spike_k = u_k >= theta; u_k = u_k mod theta;  R_k = 0
+
+F = 10 (fraction bits of W), c = round(-a * 2^14) (Q2.14), sat32 clamps to int32; the design
+bounds |W| so that nothing else can overflow.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from edgesnn.fixedpoint.contract import rshift_round_half_up, to_int_round_half_up
+from edgesnn.fixedpoint.contract import to_int_round_half_up
 
-#: fraction bits of the filter coefficients a1, a2 (|a1| < 2, 0 <= a2 < 1)
+#: fraction bits of the filter coefficients c1, c2 (Q2.14)
 COEF_BITS = 14
-#: fraction bits of the band-pass state w
-FRAC_BITS = 8
-#: the states w, m, u are int32: the design keeps |w| under 2^30 for any int16 input
+#: fraction bits of the band-pass state W relative to the input
+FRAC_BITS = 10
+#: |W| stays under this for any int16 input (the C runtime keeps 4 W, and 4 W - 4 W[n-2], in an int32)
+W_LIMIT = 2**28
+#: m and u saturate at int32
 STATE_LIMIT = 2**31 - 1
 SAMPLE_RATES = (8000, 16000)
 CHANNELS_RANGE = (8, 64)
@@ -38,16 +42,18 @@ MODES = ("adaptive", "fixed")
 
 @dataclass(frozen=True)
 class AudioFrontEnd:
-    """An integer audio front end (module docstring): per-channel coefficients ``a1``, ``a2``
-    (Q2.14, the AR part of a 2nd-order band-pass), input attenuation shifts ``b``, the envelope
-    shift ``envelope_shift`` (E), threshold floor ``eps`` and threshold shift ``spike_shift`` (S),
-    ``mode`` (adaptive: one threshold from the loudest channel's envelope; fixed: eps << S), ``samples_per_step`` (D)
-    and ``sample_rate`` (Hz). ``centers_hz`` records the design, for plots and reports only."""
+    """An integer audio front end (module docstring): per-channel feedback coefficients ``c1``,
+    ``c2`` (Q2.14: minus the AR part of a 2nd-order band-pass) and input shifts ``g``, the
+    envelope shift ``envelope_shift`` (E, in timesteps), threshold floor ``eps`` and shift
+    ``spike_shift`` (S), ``mode`` (adaptive: one threshold from the loudest channel's envelope;
+    fixed: eps << S), ``samples_per_step`` (D) and ``sample_rate`` (Hz). ``centers_hz`` records
+    the design, for plots and reports only. Refused: an unstable pair, or gains whose worst-case
+    state could reach 2^28."""
 
     sample_rate: int
-    a1: tuple[int, ...]
-    a2: tuple[int, ...]
-    b: tuple[int, ...]
+    c1: tuple[int, ...]
+    c2: tuple[int, ...]
+    g: tuple[int, ...]
     envelope_shift: int
     spike_shift: int
     eps: int
@@ -56,40 +62,62 @@ class AudioFrontEnd:
     centers_hz: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        n = len(self.a1)
+        n = len(self.c1)
         if self.sample_rate not in SAMPLE_RATES:
             raise ValueError(
                 f"sample_rate {self.sample_rate} Hz: the front end takes {' or '.join(map(str, SAMPLE_RATES))} Hz"
             )
         if not CHANNELS_RANGE[0] <= n <= CHANNELS_RANGE[1]:
             raise ValueError(f"{n} channels: the front end has {CHANNELS_RANGE[0]} to {CHANNELS_RANGE[1]}")
-        if len(self.a2) != n or len(self.b) != n:
-            raise ValueError(f"a1, a2 and b need one value per channel: got {n}, {len(self.a2)}, {len(self.b)}")
+        if len(self.c2) != n or len(self.g) != n:
+            raise ValueError(f"c1, c2 and g need one value per channel: got {n}, {len(self.c2)}, {len(self.g)}")
         one = 1 << COEF_BITS
-        for k, (a1, a2, b) in enumerate(zip(self.a1, self.a2, self.b)):
-            # inside the stability triangle of the quantized poles: |a2| < 1 and |a1| < 1 + a2
-            if not (0 <= a2 < one and abs(a1) < one + a2 and -2 * one <= a1 < 2 * one):
-                raise ValueError(f"channel {k}: a1 = {a1}, a2 = {a2} (Q2.{COEF_BITS}) are not a stable band-pass")
-            if not 0 <= b <= COEF_BITS + FRAC_BITS:
-                raise ValueError(f"channel {k}: b = {b} outside 0..{COEF_BITS + FRAC_BITS}")
-        if not 1 <= self.envelope_shift <= 20:
-            raise ValueError(f"envelope_shift {self.envelope_shift} outside 1..20")
-        if not 0 <= self.spike_shift <= min(16, self.envelope_shift):
-            raise ValueError(f"spike_shift {self.spike_shift} outside 0..min(16, envelope_shift {self.envelope_shift})")
-        if not 1 <= self.eps < 2**15:
-            raise ValueError(f"eps {self.eps} outside 1..32767")
-        if self.samples_per_step < 1:
-            raise ValueError(f"samples_per_step {self.samples_per_step} must be at least 1")
+        for k, (c1, c2, g) in enumerate(zip(self.c1, self.c2, self.g)):
+            # poles inside the unit circle (the stability triangle): |a2| < 1, |a1| < 1 + a2
+            if not (-one < c2 <= 0 and abs(c1) < one - c2 and -2 * one <= c1 < 2 * one):
+                raise ValueError(f"channel {k}: c1 = {c1}, c2 = {c2} (Q2.{COEF_BITS}) are not a stable band-pass")
+            if not 0 <= g <= 13:
+                raise ValueError(f"channel {k}: g = {g} outside 0..13")
+            bound = worst_state(c1, c2, g)
+            if bound >= W_LIMIT:
+                raise ValueError(f"channel {k}: g = {g} lets the state reach {bound:.3g} >= 2^28 at full scale")
+        if not 1 <= self.envelope_shift <= 16:
+            raise ValueError(f"envelope_shift {self.envelope_shift} outside 1..16")
+        if not 0 <= self.spike_shift <= min(15, self.envelope_shift):
+            raise ValueError(f"spike_shift {self.spike_shift} outside 0..min(15, envelope_shift {self.envelope_shift})")
+        if not 1 <= self.eps < 2**16:
+            raise ValueError(f"eps {self.eps} outside 1..65535")
+        if not 1 <= self.samples_per_step <= 4096:
+            raise ValueError(f"samples_per_step {self.samples_per_step} outside 1..4096")
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r}: choose {' or '.join(MODES)}")
 
     @property
     def channels(self) -> int:
-        return len(self.a1)
+        return len(self.c1)
 
     @property
     def dt_us(self) -> int:
         return self.samples_per_step * 1_000_000 // self.sample_rate
+
+
+def worst_state(c1: int, c2: int, g: int, length: int = 1 << 16) -> float:
+    """A bound on |W| for any int16 input: (2^15 * 2^g + 2) x the L1 norm of the AR impulse
+    response (each flooring product adds at most 1 in magnitude per step, 2 per sample)."""
+    return (2**15 * 2.0**g + 2.0) * _l1(c1, c2, length)
+
+
+@lru_cache(maxsize=4096)
+def _l1(c1: int, c2: int, length: int) -> float:
+    a, b = c1 / 2**COEF_BITS, c2 / 2**COEF_BITS
+    cur, prev1, prev2, l1 = 1.0, 0.0, 0.0, 0.0
+    for _ in range(length):  # h[n] = a h[n-1] + b h[n-2], h[0] = 1, until it has died away
+        l1 += abs(cur)
+        prev2, prev1 = prev1, cur
+        cur = a * prev1 + b * prev2
+        if abs(cur) < 1e-12 and abs(prev1) < 1e-12:
+            break
+    return l1 * 1.0001  # the float sum's own error, and the tail it stopped before
 
 
 def mel(f: np.ndarray | float) -> np.ndarray:
@@ -108,18 +136,18 @@ def design_front_end(
     f_high: float | None = None,
     scale: str = "mel",
     dt_ms: float = 10.0,
-    envelope_ms: float = 64.0,
-    spike_shift: int | None = None,
-    eps: int = 32,
+    envelope_ms: float = 80.0,
+    spike_shift: int = 0,
+    eps: int | None = None,
     mode: str = "adaptive",
 ) -> AudioFrontEnd:
     """A front end for ``channels`` bands between ``f_low`` and ``f_high`` (default 0.45 x the
     sample rate), centers spaced evenly on the mel (or log) scale, each band spanning its
     neighbours' centers (RBJ constant-peak band-pass, bilinear transform, quantized to Q2.14).
-    ``b`` per channel normalizes the band's peak gain to about 2^F and keeps the state under
-    2^30 for any int16 input (the L1 norm of the quantized AR impulse response bounds it).
-    ``envelope_ms`` sets E (2^E samples of averaging), ``spike_shift`` S (default: a steady
-    band spikes about every 2^S samples, S chosen for about one spike per timestep)."""
+    ``g`` per channel brings every band's peak gain to 2^F within a factor 2, as far as the
+    2^28 bound on the state allows.
+    ``envelope_ms`` sets E (2^E timesteps of averaging); with S = 0 the loudest band spikes
+    about once a timestep; ``eps`` (default 8 x D: a mean rectified level of 8 LSB) is the floor."""
     if sample_rate not in SAMPLE_RATES:
         raise ValueError(f"sample_rate {sample_rate} Hz: the front end takes {' or '.join(map(str, SAMPLE_RATES))} Hz")
     f_high = 0.45 * sample_rate if f_high is None else f_high
@@ -135,39 +163,33 @@ def design_front_end(
     else:
         raise ValueError(f"scale {scale!r}: choose mel or log")
     centers = edges[1:-1]
-    a1s, a2s, bs = [], [], []
+    c1s, c2s, gs = [], [], []
     for k, f0 in enumerate(centers):
         w0 = 2 * math.pi * f0 / sample_rate
         bw_oct = math.log2(edges[k + 2] / edges[k]) / 2  # half the span of the neighbours' centers
         alpha = math.sin(w0) * math.sinh(math.log(2) / 2 * bw_oct * w0 / math.sin(w0))
-        a1 = int(to_int_round_half_up(-2 * math.cos(w0) / (1 + alpha) * 2**COEF_BITS))
-        a2 = int(to_int_round_half_up((1 - alpha) / (1 + alpha) * 2**COEF_BITS))
-        a1s.append(a1)
-        a2s.append(a2)
-        bs.append(_attenuation(a1, a2))
-    E = max(1, round(math.log2(max(envelope_ms, 1e-3) * sample_rate / 1000.0)))
-    S = min(E, max(0, round(math.log2(D)))) if spike_shift is None else spike_shift
+        c1 = int(to_int_round_half_up(2 * math.cos(w0) / (1 + alpha) * 2**COEF_BITS))
+        c2 = int(to_int_round_half_up(-(1 - alpha) / (1 + alpha) * 2**COEF_BITS))
+        c1s.append(c1)
+        c2s.append(c2)
+        gs.append(_gain_shift(c1, c2))
+    E = max(1, round(math.log2(max(envelope_ms / dt_ms, 1.0))))
+    D = int(round(D))
     return AudioFrontEnd(
-        sample_rate, tuple(a1s), tuple(a2s), tuple(bs), E, S, eps, int(round(D)), mode, tuple(float(c) for c in centers)
-    )
+        sample_rate, tuple(c1s), tuple(c2s), tuple(gs), E, spike_shift, 8 * D if eps is None else eps, D, mode,
+        tuple(float(c) for c in centers),
+    )  # fmt: skip
 
 
-def _attenuation(a1: int, a2: int) -> int:
-    """b: the smallest shift that brings the band's peak gain to at most 2^F and bounds |w| by
-    2^30 for any int16 input (rounding adds at most 1/2 a step, bounded by the same norm)."""
-    c1, c2 = a1 / 2**COEF_BITS, a2 / 2**COEF_BITS
-    cur, prev1, prev2, l1 = 1.0, 0.0, 0.0, 0.0
-    for _ in range(1 << 20):  # h[n] = -c1 h[n-1] - c2 h[n-2], h[0] = 1, until it has died away
-        l1 += abs(cur)
-        prev2, prev1 = prev1, cur
-        cur = -c1 * prev1 - c2 * prev2
-        if abs(cur) < 1e-12 and abs(prev1) < 1e-12:
-            break
-    g = (1 - c2) / 2  # the MA part's gain at the center is 1 / g of the AR gain normalized
-    b = max(0, math.ceil(math.log2(1 / max(g, 1e-9))))
-    while (2**15 * 2.0 ** (FRAC_BITS - b) + 0.5) * l1 >= 2**30 and b < COEF_BITS + FRAC_BITS:
-        b += 1
-    return b
+def _gain_shift(c1: int, c2: int) -> int:
+    """g = F - b, b = ceil(log2(1 / gain)) with gain = (1 - a2) / 2 the band's own gain factor,
+    so that every band's peak gain is 2^F to within a factor 2; lowered while the worst-case
+    state could reach 2^28 (AudioFrontEnd refuses a band too narrow even for g = 0)."""
+    gain = (1 + c2 / 2**COEF_BITS) / 2  # (1 - a2) / 2: the filter's peak gain is 1 / gain
+    g = max(0, FRAC_BITS - math.ceil(math.log2(1 / max(gain, 1e-9))))
+    while g > 0 and worst_state(c1, c2, g) >= W_LIMIT:
+        g -= 1
+    return g
 
 
 def pcm_int16(audio: np.ndarray) -> np.ndarray:
@@ -190,20 +212,19 @@ def front_end_spikes(fe: AudioFrontEnd, audio: np.ndarray) -> np.ndarray:
         raise ValueError(f"audio must be one channel (S,), got shape {x.shape}")
     D, N = fe.samples_per_step, fe.channels
     T = len(x) // D
-    a1, a2 = np.array(fe.a1, np.int64), np.array(fe.a2, np.int64)
-    up = COEF_BITS + FRAC_BITS - np.array(fe.b, np.int64)
+    c1, c2, g = (np.array(v, np.int64) for v in (fe.c1, fe.c2, fe.g))
     E, S, eps, adaptive = fe.envelope_shift, fe.spike_shift, fe.eps, fe.mode == "adaptive"
     w1, w2, m, u = (np.zeros(N, np.int64) for _ in range(4))
     out = np.zeros((T, N), bool)
-    for n in range(T * D):
-        acc = (x[n] << up) - a1 * w1 - a2 * w2
-        w = np.clip(rshift_round_half_up(acc, COEF_BITS), -STATE_LIMIT - 1, STATE_LIMIT)
-        r = np.abs(w - w2) >> FRAC_BITS
-        theta = max(int((m >> E).max()), eps) << S if adaptive else eps << S  # one for all channels
-        m = np.minimum(m - (m >> E) + r, STATE_LIMIT)  # both stay >= 0: only the top can saturate
-        u = np.minimum(u + r, STATE_LIMIT)
-        fired = u >= theta
-        u = np.where(fired, u - theta, u)
-        out[n // D] |= fired
-        w2, w1 = w1, w
+    for t in range(T):
+        R = np.zeros(N, np.int64)
+        for n in range(t * D, (t + 1) * D):
+            w = (x[n] << g) + ((c1 * w1) >> COEF_BITS) + ((c2 * w2) >> COEF_BITS)
+            R += np.abs(w - w2) >> FRAC_BITS
+            w2, w1 = w1, w
+        theta = (max(int((m >> E).max()), eps) if adaptive else eps) << S
+        m = np.minimum(m - (m >> E) + R, STATE_LIMIT)  # m, u >= 0: only the top can saturate
+        u = np.minimum(u - (u >> E) + R, STATE_LIMIT)  # leaks as the envelope does: no tail after a sound
+        out[t] = u >= theta
+        u = u % theta  # every spike of the timestep is emitted (the input is whether there was one)
     return out
