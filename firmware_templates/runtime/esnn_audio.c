@@ -11,6 +11,16 @@
 #include <arm_acle.h>
 /* acc + floor(w4 * c / 2^16), the 48-bit product's top 32 bits */
 #define AFE_MAC(acc, w4, c) __smlawb((w4), (int32_t)(c), (acc))
+#elif defined(__ARM_ARCH_6M__)
+/* ARMv6-M has no 32 x 32 -> 64 multiply (a libgcc call): with 4W = hi * 2^16 + lo, 0 <= lo <
+ * 2^16, floor(c * 4W / 2^16) = c * hi + floor(c * lo / 2^16) exactly, and both products fit 32
+ * bits (|hi| < 2^14, |c| <= 2^15). GCC shifts signed values arithmetically (esnn.c says why). */
+static inline int32_t afe_mac(int32_t acc, int32_t w4, int16_t c)
+{
+    int32_t hi = w4 >> 16, lo = (int32_t)((uint32_t)w4 & 0xFFFFu);
+    return acc + c * hi + ((c * lo) >> 16);
+}
+#define AFE_MAC(acc, w4, c) afe_mac((acc), (w4), (c))
 #else
 /* floor(x / 2^16); GCC and Clang shift signed values arithmetically (esnn.c says why) */
 static int32_t afe_mac(int32_t acc, int32_t w4, int16_t c)
