@@ -30,7 +30,8 @@ int main(void)
     cfg.envelope_shift = head[4];
     cfg.spike_shift = head[5];
     cfg.adaptive = head[6];
-    cfg.eps = (int32_t)((uint32_t)head[8] | (uint32_t)head[9] << 8 | (uint32_t)head[10] << 16 | (uint32_t)head[11] << 24);
+    cfg.eps =
+        (int32_t)((uint32_t)head[8] | (uint32_t)head[9] << 8 | (uint32_t)head[10] << 16 | (uint32_t)head[11] << 24);
     if (cfg.channels > ESNN_AFE_MAX_CHANNELS || cfg.samples_per_step == 0u)
         return 2;
     if (!read_all(c1, 2u * cfg.channels) || !read_all(c2, 2u * cfg.channels) || !read_all(g, cfg.channels) ||

@@ -38,12 +38,12 @@ static int32_t afe_mac(int32_t acc, int32_t w4, int16_t c)
 /* One sample of one channel: OLD holds 4 W[n-2] and becomes 4 W[n]; NEW holds 4 W[n-1]; the
  * rectified output |W[n] - W[n-2]| >> F is added to sum. |W| < 2^28: 4 W and their difference
  * fit an int32. */
-#define AFE_SAMPLE(X, OLD, NEW)                                                                    \
-    do {                                                                                           \
-        int32_t w_ = AFE_MAC(AFE_MAC((int32_t)((uint32_t)(int32_t)(X) << g), NEW, c1), OLD, c2);   \
-        int32_t y_ = (int32_t)((uint32_t)w_ << 2) - OLD, s_ = y_ >> 31;                            \
-        sum += (int32_t)((uint32_t)((y_ ^ s_) - s_) >> (ESNN_AFE_FRAC_BITS + 2u));                \
-        OLD = (int32_t)((uint32_t)w_ << 2);                                                        \
+#define AFE_SAMPLE(X, OLD, NEW) \
+    do { \
+        int32_t w_ = AFE_MAC(AFE_MAC((int32_t)((uint32_t)(int32_t)(X) << g), NEW, c1), OLD, c2); \
+        int32_t y_ = (int32_t)((uint32_t)w_ << 2) - OLD, s_ = y_ >> 31; \
+        sum += (int32_t)((uint32_t)((y_ ^ s_) - s_) >> (ESNN_AFE_FRAC_BITS + 2u)); \
+        OLD = (int32_t)((uint32_t)w_ << 2); \
     } while (0)
 
 void esnn_afe_reset(esnn_afe_state_t *st)
@@ -86,8 +86,8 @@ static void afe_step(const esnn_afe_config_t *cfg, esnn_afe_state_t *st, uint8_t
     }
 }
 
-uint32_t esnn_afe_push(const esnn_afe_config_t *cfg, esnn_afe_state_t *st, const int16_t *pcm, uint32_t n,
-                       uint8_t *out, uint32_t max_steps)
+uint32_t esnn_afe_push(const esnn_afe_config_t *cfg, esnn_afe_state_t *st, const int16_t *pcm, uint32_t n, uint8_t *out,
+                       uint32_t max_steps)
 {
     const uint32_t bytes = ((uint32_t)cfg->channels + 7u) / 8u;
     uint32_t steps = 0, k;
