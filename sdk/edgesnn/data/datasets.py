@@ -78,6 +78,7 @@ class Dataset:
     classes: int
     sensor_size: tuple[int, int, int] | None = None
     names: tuple[str, ...] | None = None  # the file's class_names, if it has them
+    sample_rate: int | None = None  # audio: Hz
 
     @property
     def class_names(self) -> list[str]:
@@ -124,7 +125,9 @@ class Dataset:
             if enc not in (None, self.kind):
                 raise DatasetError(f"data set {self.name!r} holds {self.kind}: encoding {enc!r} does not apply")
             out["encoding"] = self.kind
-            if self.kind == "spikes":
+            if self.kind == "audio":
+                out.update(self._audio_spec(s))
+            elif self.kind == "spikes":
                 T = int(self.arrays("train").x.shape[1])
                 if int(s.get("timesteps", T)) != T:
                     raise DatasetError(
@@ -142,10 +145,42 @@ class Dataset:
             raise DatasetError(f"timesteps must be >= 1, got {out['timesteps']}")
         return out
 
+    def _audio_spec(self, s: dict[str, Any]) -> dict[str, Any]:
+        """channels, dt_ms and audio_mode of the audio front end; the timesteps follow from the
+        samples' length (S // D, as the front end runs)."""
+        out = {
+            "channels": int(s.get("channels", 16)),
+            "dt_ms": float(s.get("dt_ms", 10.0)),
+            "audio_mode": str(s.get("audio_mode", "adaptive")),
+        }
+        fe = self.front_end(out)
+        T = int(self.arrays("train").x.shape[1]) // fe.samples_per_step
+        if T < 1 or int(s.get("timesteps", T)) != T:
+            raise DatasetError(
+                f"data set {self.name!r} holds audio of {self.arrays('train').x.shape[1]} samples: {T} timesteps "
+                f"of {out['dt_ms']:g} ms" + (f"; timesteps {s['timesteps']} does not apply" if T >= 1 else "")
+            )
+        out["timesteps"] = T
+        return out
+
+    def front_end(self, spec: dict[str, Any]):
+        """The audio front end (``fixedpoint.audio``, the contract's encoder for sound) of a spec."""
+        from edgesnn.fixedpoint.audio import design_front_end
+
+        try:
+            return design_front_end(
+                int(self.sample_rate or 0),
+                int(spec["channels"]),
+                dt_ms=float(spec["dt_ms"]),
+                mode=str(spec["audio_mode"]),
+            )
+        except ValueError as e:
+            raise DatasetError(f"data set {self.name!r}: {e}") from None
+
     def spec_with(self, timesteps: int | None, seed: int = 0) -> dict[str, Any]:
         """The resolved spec with ``timesteps`` where the data set lets the caller choose them
         (a spikes file keeps its own)."""
-        return self.resolve({"timesteps": timesteps if self.kind != "spikes" else None, "seed": seed})
+        return self.resolve({"timesteps": timesteps if self.kind not in ("spikes", "audio") else None, "seed": seed})
 
     def model_spec(self, input_spec: dict[str, Any]) -> dict[str, Any]:
         """A model's recorded input spec applied to this data set: a rate/latency encoding does not
@@ -159,6 +194,8 @@ class Dataset:
         """Shape of one timestep's input: (features,), (channels,) or (P, H, W) for events."""
         if self.kind == "events":
             return frame_shape(self.sensor, self.resolve(spec)["downsample"])
+        if self.kind == "audio":
+            return (self.resolve(spec)["channels"],)
         return (int(self.arrays("train").x.shape[-1]),)
 
     def n_inputs(self, spec: dict[str, Any] | None = None) -> int:
@@ -177,6 +214,8 @@ class Dataset:
         if self.kind == "spikes":
             part = self.arrays(split)
             return part.x, part.y
+        if self.kind == "audio":
+            return _audio_spikes(self, split, s), self.arrays(split).y
         ev = self.events(split)
         x = bin_split(ev, self.sensor, s["timesteps"], downsample=s["downsample"], denoise_us=s["denoise_us"] or None)
         return x, ev.y
@@ -200,7 +239,16 @@ class Dataset:
             "timesteps": int(self.arrays("train").x.shape[1]) if self.kind == "spikes" else None,
             "classes": self.classes,
         }
-        if self.kind != "spikes":
+        if self.kind == "audio":
+            spec = self.resolve()
+            lengths = np.concatenate([self.arrays(p).lengths for p in ("train", "test")])  # type: ignore[attr-defined]
+            res.update(
+                sample_rate=self.sample_rate,
+                timesteps=spec["timesteps"],
+                dt_ms=spec["dt_ms"],
+                seconds_per_sample_mean=float(lengths.mean() / (self.sample_rate or 1)),
+            )
+        elif self.kind != "spikes":
             res["timesteps_default"] = DEFAULT_TIMESTEPS
         if self.kind == "events":
             n = np.concatenate([events_per_sample(self.events("train")), events_per_sample(self.events("test"))])
@@ -214,6 +262,23 @@ class Dataset:
 
 
 _CACHE: dict[tuple, Dataset] = {}
+_AUDIO: dict[tuple, np.ndarray] = {}
+
+
+def _audio_spikes(ds: Dataset, split: str, spec: dict[str, Any]) -> np.ndarray:
+    """Every sample of an audio split through the front end (N, T, channels), computed once per
+    data set, split and front end."""
+    from edgesnn.fixedpoint.audio import front_end_spikes
+
+    fe = ds.front_end(spec)
+    key = (id(ds), split, fe)
+    if key not in _AUDIO:
+        x = ds.arrays(split).x
+        _AUDIO.clear()  # one at a time: they can be large
+        _AUDIO[key] = (
+            np.stack([front_end_spikes(fe, row) for row in x]) if len(x) else np.zeros((0, 0, fe.channels), bool)
+        )
+    return _AUDIO[key]
 
 
 def is_stream(name: str) -> bool:
@@ -315,7 +380,7 @@ def _open_samples(name: str) -> Dataset:
         te: ArraySplit | EventSplit = f.test
         if f.kind == "features":
             tr, te = _minmax(cast(ArraySplit, tr), cast(ArraySplit, te))
-        ds = Dataset(name, f.kind, tr, te, f.classes, f.sensor_size, f.class_names)
+        ds = Dataset(name, f.kind, tr, te, f.classes, f.sensor_size, f.class_names, f.sample_rate)
     _CACHE.clear()  # one data set at a time: they can be large
     _CACHE[key] = ds
     return ds

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,14 @@ class ArraySplit:
 
 
 @dataclass(frozen=True)
+class AudioSplit(ArraySplit):
+    """One split of an audio file: x (N, S) int16 or float32 in [-1, 1], zero after each
+    sample's ``lengths`` (N,) samples."""
+
+    lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True)
 class DataFile:
     """A validated data file. ``sensor_size`` is (W, H, P) for events, else None."""
 
@@ -60,6 +68,7 @@ class DataFile:
     classes: int
     sensor_size: tuple[int, int, int] | None = None
     class_names: tuple[str, ...] | None = None
+    sample_rate: int | None = None
 
 
 def _open(path: Path) -> dict[str, np.ndarray]:
@@ -185,7 +194,7 @@ def _events(z: dict, split: str, sensor: tuple[int, int, int], path: Path) -> tu
 
 
 def read_data_file(path: str | Path) -> DataFile:
-    """Read and validate a features, spikes or events ``.npz`` file (kind told by its keys)."""
+    """Read and validate a features, spikes, events or audio ``.npz`` file (kind told by its keys)."""
     path = Path(path)
     z = _open(path)
     if "events_train" in z or "events_test" in z:
@@ -198,6 +207,12 @@ def read_data_file(path: str | Path) -> DataFile:
         for split in ("train", "test"):
             ev, off = _events(z, split, (int(s[0]), int(s[1]), int(s[2])), path)
             splits[split] = EventSplit(ev, off, _labels(z, f"y_{split}", len(off) - 1, path))
+    elif "audio_train" in z or "audio_test" in z:
+        kind, sensor = "audio", None
+        rate = _need(z, "sample_rate", path)
+        if rate.dtype.kind not in "iu" or rate.shape != () or int(rate) < 1:
+            raise DatasetError(f"{path}: 'sample_rate' must be one positive integer (Hz), got {_show(rate)}")
+        splits = {split: _audio_split(z, split, path) for split in ("train", "test")}
     elif "x_train" in z or "x_test" in z:
         sensor = None
         ndim = _need(z, "x_train", path).ndim
@@ -213,7 +228,7 @@ def read_data_file(path: str | Path) -> DataFile:
             raise DatasetError(f"{path}: 'x_train' samples have shape {a} but 'x_test' samples {b}")
     else:
         raise DatasetError(
-            f"{path}: neither 'x_train' (features or spikes) nor 'events_train' (events) found; "
+            f"{path}: neither 'x_train' (features or spikes), 'events_train' (events) nor 'audio_train' (audio) found; "
             f"keys: {', '.join(sorted(z)) or 'none'}"
         )
     tr, te = splits["train"], splits["test"]
@@ -242,7 +257,29 @@ def read_data_file(path: str | Path) -> DataFile:
                 f"got {cn.dtype} {cn.shape}"
             )
         names = tuple(str(c) for c in cn)
-    return DataFile(str(path), kind, tr, te, classes, sensor, names)
+    rate_hz = int(z["sample_rate"]) if kind == "audio" else None
+    return DataFile(str(path), kind, tr, te, classes, sensor, names, rate_hz)
+
+
+def _audio_split(z: dict, split: str, path: Path) -> AudioSplit:
+    key = f"audio_{split}"
+    a = _need(z, key, path)
+    if a.dtype not in (np.int16, np.float32) or a.ndim != 2 or a.shape[1] == 0:
+        raise DatasetError(
+            f"{path}: {key!r} must be int16 or float32 (samples, audio samples), got {a.dtype} {a.shape}"
+        )
+    if a.dtype == np.float32 and not np.isfinite(a).all():
+        raise DatasetError(f"{path}: {key!r} holds NaN or infinite samples")
+    if a.dtype == np.float32 and len(a) and np.abs(a).max() > 1.0:
+        raise DatasetError(f"{path}: {key!r} float samples must lie in [-1, 1] (largest {np.abs(a).max():.3g})")
+    n, S = a.shape
+    lk = f"lengths_{split}"
+    lengths = z[lk] if lk in z else np.full(n, S, np.int64)
+    if lengths.dtype.kind not in "iu" or lengths.shape != (n,) or (n and (lengths.min() < 1 or lengths.max() > S)):
+        raise DatasetError(f"{path}: {lk!r} must be ({n},) integers in 1..{S}, got {lengths.dtype} {lengths.shape}")
+    a = a.copy()
+    a[np.arange(S)[None, :] >= lengths[:, None]] = 0  # past a sample's end is silence
+    return AudioSplit(a, _labels(z, f"y_{split}", n, path), lengths.astype(np.int64))
 
 
 def write_events(
