@@ -3,6 +3,7 @@ written from docs/fixed-point.md, its design (no saturation, band selectivity, l
 audio files (good and bad) through `events from-audio`."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from edgesnn.cli.app import app
+from edgesnn.errors import DatasetError
 from edgesnn.fixedpoint import audio as A
 from tests.test_recordings import read_or_named
 from tests.toolchains import import_or_skip
@@ -184,3 +186,78 @@ def test_damaged_audio_files_are_read_or_refused_naming_the_file(tmp_path, cut, 
         samples, rate = got
         assert samples.ndim == 1 and len(samples) > 0 and rate > 0
         assert samples.dtype == np.int16 or np.isfinite(samples).all()
+
+
+def tones_file(path, n=60, rate=8000, samples=2400, dtype=np.float32, seed=0):
+    """Three classes of tones (300, 900, 2500 Hz) at random loudness over a little noise."""
+    rng = np.random.default_rng(seed)
+    x, y = [], []
+    for i in range(n):
+        c = i % 3
+        a = tone([300, 900, 2500][c] * (1 + 0.05 * rng.normal()), 0.05 + 0.4 * rng.random(), rate, samples / rate)
+        x.append(np.clip(a + rng.normal(0, 0.003, samples), -1, 1).astype(np.float32))
+        y.append(c)
+    x = np.stack(x) if dtype == np.float32 else (np.stack(x) * 32767).astype(np.int16)
+    lengths = rng.integers(samples // 2, samples + 1, n)
+    k = n * 3 // 4
+    np.savez(path, audio_train=x[:k], y_train=np.array(y[:k]), lengths_train=lengths[:k], audio_test=x[k:],
+             y_test=np.array(y[k:]), lengths_test=lengths[k:], sample_rate=np.array(rate),
+             class_names=np.array(["low", "mid", "high"]))  # fmt: skip
+    return path, x, lengths, k
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_an_audio_data_file_goes_through_the_front_end(tmp_path, dtype):
+    from edgesnn.data.datasets import open_dataset
+
+    path, x, lengths, k = tones_file(tmp_path / "tones.npz", dtype=dtype)
+    ds = open_dataset(str(path))
+    info = ds.info()
+    assert info["kind"] == "audio" and info["sample_rate"] == 8000 and info["timesteps"] == 30
+    assert ds.class_names == ["low", "mid", "high"] and ds.input_shape() == (16,)
+    spec = ds.resolve({"channels": 12, "dt_ms": 5.0})
+    s, y = ds.spikes("test", spec)
+    assert s.shape == (len(x) - k, 60, 12) and s.dtype == bool
+    fe = A.design_front_end(8000, 12, dt_ms=5.0)
+    for i in (0, 7):
+        row = x[k + i].copy()
+        row[lengths[k + i] :] = 0  # past its length a sample is silence
+        assert np.array_equal(s[i], A.front_end_spikes(fe, row))
+    with pytest.raises(DatasetError, match="timesteps 10 does not apply"):
+        ds.resolve({"timesteps": 10})
+
+
+def test_train_simulate_on_audio_records_the_front_end(tmp_path):
+    pytest.importorskip("torch")
+    import edgesnn.api as es
+
+    path, *_ = tones_file(tmp_path / "tones.npz", n=90)
+    r = es.train(str(path), tmp_path / "t.nir", epochs=15, seed=0)
+    assert r["input_spec"]["encoding"] == "audio" and r["input_spec"]["channels"] == 16
+    q = es.quantize(tmp_path / "t.nir", tmp_path / "t.qsnn")
+    assert q["int_accuracy"] >= 0.9
+    s = es.simulate(tmp_path / "t.qsnn")
+    assert s["accuracy"] == q["int_accuracy"] and s["timesteps"] == 30
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"sample_rate": np.array(44100)}, "44100 Hz"),
+        ({"audio_train": np.zeros((3, 100), np.float64)}, "int16 or float32"),
+        ({"audio_train": np.full((3, 100), np.nan, np.float32)}, "NaN"),
+        ({"audio_train": np.full((3, 100), 1.5, np.float32)}, "[-1, 1]"),
+        ({"lengths_train": np.array([0, 50, 50])}, "lengths_train"),
+        ({"sample_rate": np.array([8000, 8000])}, "sample_rate"),
+    ],
+)
+def test_bad_audio_data_files_are_refused_naming_the_key(tmp_path, change, says):
+    from edgesnn.data.datasets import open_dataset
+
+    good = {"audio_train": np.zeros((3, 100), np.int16), "y_train": np.array([0, 1, 0]),
+            "lengths_train": np.array([100, 50, 80]), "audio_test": np.zeros((2, 100), np.int16),
+            "y_test": np.array([1, 0]), "sample_rate": np.array(8000)}  # fmt: skip
+    np.savez(tmp_path / "bad.npz", **{**good, **change})
+    with pytest.raises(DatasetError, match=re.escape(says)):
+        ds = open_dataset(str(tmp_path / "bad.npz"))
+        ds.spikes("train")
