@@ -15,6 +15,7 @@ import typer
 
 from edgesnn import api
 from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors, line, progress_bar
+from edgesnn.errors import ArgumentError
 
 DashboardOpt = Annotated[bool, typer.Option("--dashboard", help="Serve a live page of every device (127.0.0.1).")]
 DashboardPortOpt = Annotated[int, typer.Option(min=0, max=65535, help="The page's TCP port (0: any free one).")]
@@ -79,8 +80,6 @@ def open_dashboard(enabled: bool, title: str, host: str, port: int, token: Optio
     """The dashboard, listening before any long work (a refused address fails first), or None."""
     if not enabled:
         if host != "127.0.0.1" or token is not None:
-            from edgesnn.errors import ArgumentError
-
             raise ArgumentError(
                 "{dashboard_host} and {token} apply with {dashboard}", names=["dashboard_host", "token", "dashboard"]
             )
@@ -88,8 +87,6 @@ def open_dashboard(enabled: bool, title: str, host: str, port: int, token: Optio
     try:
         from edgesnn.web import Dashboard, FleetState
     except ImportError as e:
-        from edgesnn.errors import ArgumentError
-
         raise ArgumentError(
             f"the dashboard needs the web extra: pip install 'edgesnn[web]' ({e.name} is missing)"
         ) from None
