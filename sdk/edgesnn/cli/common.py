@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -163,3 +165,21 @@ def handles_errors(func: Callable) -> Callable:
             fail("interrupted", 130)
 
     return wrapper
+
+
+def pct(v: float | None) -> str:
+    """A fraction as a percentage for people, "-" when there is none."""
+    return "-" if v is None else f"{v:.2%}"
+
+
+def serve_until_stopped(alive: Callable[[], bool], seconds: float | None = None) -> None:
+    """Wait while ``alive()`` holds, until Ctrl-C, SIGTERM or ``seconds`` (None: no limit): what
+    a command that keeps devices or a page up for the user does after its work."""
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
+    end = time.monotonic() + seconds if seconds is not None else float("inf")
+    try:
+        while not stop["now"] and alive() and time.monotonic() < end:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -13,7 +11,17 @@ import typer
 
 from edgesnn import api
 from edgesnn.cli import fleet_cmds
-from edgesnn.cli.common import JsonOpt, drop, echo_instructions, emit, err_console, fail, handles_errors, line
+from edgesnn.cli.common import (
+    JsonOpt,
+    drop,
+    echo_instructions,
+    emit,
+    err_console,
+    fail,
+    handles_errors,
+    line,
+    serve_until_stopped,
+)
 from edgesnn.cli.stream_view import LiveBase, TimelineView, print_stream_summary
 
 
@@ -90,13 +98,8 @@ def deploy_cmd(
         return
     if not json_out:
         err_console.print(f"serving on [bold]{d.port}[/] ({d.launched.what}); Ctrl-C to stop")
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
     try:
-        while not stop["now"] and d.launched.alive():
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped(d.launched.alive)
     finally:
         d.launched.stop()
 
@@ -177,8 +180,7 @@ def stream_cmd(
         return
     if fleet or dashboard:
         n = devices if board else max(len(ports), 1)
-        title = f"{model.name} on {n} device{'s' if n != 1 else ''}" + (f" ({board})" if board else "")
-        dash = fleet_cmds.open_dashboard(dashboard, title, dashboard_host, dashboard_port, token)
+        dash = fleet_cmds.open_dashboard(dashboard, model, n, board, dashboard_host, dashboard_port, token)
         fleet_cmds.run_fleet(
             model,
             board=board,
@@ -199,7 +201,7 @@ def stream_cmd(
             realtime=realtime,
         )
         return
-    fleet_cmds.open_dashboard(False, "", dashboard_host, dashboard_port, token)  # refuses --token alone
+    fleet_cmds.open_dashboard(False, model, 1, board, dashboard_host, dashboard_port, token)  # refuses --token alone
     one = ports[0] if ports else None
     continuous = api.is_stream_run(model, dataset)
     if continuous:

@@ -4,17 +4,15 @@ several times / ``--dashboard``, ``dashboard``, ``deploy --devices N`` (thin: th
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors, line, progress_bar
+from edgesnn.cli.common import JsonOpt, emit, err_console, handles_errors, line, pct, progress_bar, serve_until_stopped
 from edgesnn.errors import ArgumentError
 
 DashboardOpt = Annotated[bool, typer.Option("--dashboard", help="Serve a live page of every device (127.0.0.1).")]
@@ -76,8 +74,11 @@ class Printer:
                 self.bar.update(self.tasks[name], info=summary.get("error") or "done")
 
 
-def open_dashboard(enabled: bool, title: str, host: str, port: int, token: Optional[str]) -> Any:
-    """The dashboard, listening before any long work (a refused address fails first), or None."""
+def open_dashboard(
+    enabled: bool, model: Path, n: int, board: Optional[str], host: str, port: int, token: Optional[str]
+) -> Any:
+    """The dashboard of ``n`` devices running ``model`` (on ``board``, when started here),
+    listening before any long work (a refused address fails first), or None."""
     if not enabled:
         if host != "127.0.0.1" or token is not None:
             raise ArgumentError(
@@ -90,6 +91,7 @@ def open_dashboard(enabled: bool, title: str, host: str, port: int, token: Optio
         raise ArgumentError(
             f"the dashboard needs the web extra: pip install 'edgesnn[web]' ({e.name} is missing)"
         ) from None
+    title = f"{model.name} on {n} device{'s' if n != 1 else ''}" + (f" ({board})" if board else "")
     dash = Dashboard(FleetState(title), host=host, port=port, token=token).start()
     err_console.print(f"dashboard: [bold]{dash.url}[/]")
     return dash
@@ -146,14 +148,7 @@ def _linger(dash: Any, linger: Optional[float], json_out: bool) -> None:
     if not json_out:
         how = f"for {linger:g} s" if linger is not None else "until Ctrl-C"
         err_console.print(f"the dashboard stays up at {dash.url} {how}")
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
-    end = time.monotonic() + linger if linger is not None else float("inf")
-    try:
-        while not stop["now"] and time.monotonic() < end:
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        pass
+    serve_until_stopped(lambda: True, linger)
 
 
 def print_fleet(s: dict) -> None:
@@ -161,17 +156,13 @@ def print_fleet(s: dict) -> None:
         acc = d.get("accuracy", d.get("detection_accuracy"))
         typer.echo(
             f"{d['device']:<24} {d.get('board') or '-':<18} {d.get('samples', d.get('frames', 0)):>7,} "
-            f"{'samples' if 'frames' not in d else 'frames'}  accuracy {_pct(acc)}  mismatches {d.get('mismatches', 0)}  "
+            f"{'samples' if 'frames' not in d else 'frames'}  accuracy {pct(acc)}  mismatches {d.get('mismatches', 0)}  "
             f"retransmissions {d.get('retransmissions', 0)}" + (f"  error: {d['error']}" if d.get("error") else "")
         )
     typer.echo(
-        f"fleet: {s['devices']} devices, {s['samples']:,} samples, accuracy {_pct(s['accuracy'])}, "
+        f"fleet: {s['devices']} devices, {s['samples']:,} samples, accuracy {pct(s['accuracy'])}, "
         f"mismatches {s['mismatches']}, retransmissions {s['retransmissions']}, damaged frames {s['damaged_frames']}"
     )
-
-
-def _pct(v: Optional[float]) -> str:
-    return "-" if v is None else f"{v:.2%}"
 
 
 @handles_errors
@@ -189,9 +180,7 @@ def dashboard_cmd(
     json_out: JsonOpt = False,
 ):
     """A live page over devices already deployed: streams the data set to each and shows them."""
-    dash = open_dashboard(
-        True, f"{model.name} on {len(port)} device{'s' * (len(port) != 1)}", dashboard_host, dashboard_port, token
-    )
+    dash = open_dashboard(True, model, len(port), None, dashboard_host, dashboard_port, token)
     run_fleet(
         model,
         board=None,
@@ -226,12 +215,7 @@ def deploy_fleet(
         return
     if not json_out:
         err_console.print(f"serving {len(launched)} devices; Ctrl-C to stop")
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
     try:
-        while not stop["now"] and any(x.alive() for x in launched):
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped(lambda: any(x.alive() for x in launched))
     finally:
         api.stop_fleet(members)

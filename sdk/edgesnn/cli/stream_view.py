@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from edgesnn import api
-from edgesnn.cli.common import echo_instructions, err_console
+from edgesnn.cli.common import echo_instructions, err_console, pct
 
 BARS = " ▁▂▃▄▅▆▇█"
 WIDTH = 60  # columns of the timeline
@@ -111,10 +111,6 @@ def print_stream_summary(s: dict) -> None:
     echo_instructions(s)
 
 
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2%}"
-
-
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f} ms"
 
@@ -126,14 +122,14 @@ def print_simulated_stream(r: dict) -> None:
         f"{r['dt_us'] / 1000:g} ms), {r['segments']} segments"
     )
     typer.echo(
-        f"detection accuracy {_pct(r['detection_accuracy'])} ({r['hits']} hits), "
+        f"detection accuracy {pct(r['detection_accuracy'])} ({r['hits']} hits), "
         f"false alarms {r['false_alarms']} ({r['false_alarms_per_hour']:.1f} per hour), "
         f"latency median {_ms(r['latency_ms_median'])}, p90 {_ms(r['latency_ms_p90'])}"
     )
     typer.echo(f"{'class':>12}  segments  accuracy  false alarms  latency median")
     for name, c in r["per_class"].items():
         typer.echo(
-            f"{name:>12}  {c['segments']:8d}  {_pct(c['detection_accuracy']):>8}  {c['false_alarms']:12d}  "
+            f"{name:>12}  {c['segments']:8d}  {pct(c['detection_accuracy']):>8}  {c['false_alarms']:12d}  "
             f"{_ms(c['latency_ms_median']):>14}"
         )
     so = r["synaptic_operations"]
