@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesnn.api.model import PathLike, quantized
-from edgesnn.errors import ArgumentError
+from edgesnn.errors import ArgumentError, DeviceError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 if TYPE_CHECKING:  # the device stack (pyserial, board files) loads only when a device is used
@@ -156,3 +158,25 @@ def identity(d: Deployment) -> dict[str, Any]:
         "counts_instructions": bool(h.capabilities & codec.CAP_ICOUNT),
         "energy_uj_per_instruction": e["ua_per_mhz"] * e["volts"] * 1e-6 if e else None,
     }
+
+
+class Session:
+    """What ended a stream's time with a device: ``error`` (None when it ran to its end)."""
+
+    error: str | None = None
+
+
+@contextmanager
+def device_session(d: Deployment) -> Iterator[Session]:
+    """A stream's exchanges with a deployed device: a device error or Ctrl-C ends them and is
+    kept in ``Session.error`` (what arrived before stays with the caller); the device is closed
+    either way."""
+    session = Session()
+    try:
+        yield session
+    except DeviceError as e:
+        session.error = str(e)
+    except KeyboardInterrupt:
+        session.error = "interrupted"
+    finally:
+        d.close()

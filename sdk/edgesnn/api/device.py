@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgesnn.api.deploying import connect, deploy, flash_plan, identity, open_device  # noqa: F401  (the API's names)
+from edgesnn.api.deploying import (  # noqa: F401  (the API's names)
+    connect,
+    deploy,
+    device_session,
+    flash_plan,
+    identity,
+    open_device,
+)
 from edgesnn.api.model import PathLike, quantized
-from edgesnn.errors import ArgumentError, DeviceError
+from edgesnn.errors import ArgumentError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import SimResult
 
@@ -42,8 +49,7 @@ def stream_rows(
     """
     hello = d.hello
     tpi = hello.ticks_per_instruction if hello.capabilities & 2 else 0.0
-    error = None
-    try:
+    with device_session(d) as session:
         before = d.device.stats() if tpi and link is not None else {}
         for i, so in enumerate(d.device.stream(x, steps_per_frame, early_exit)):
             match = (
@@ -77,13 +83,7 @@ def stream_rows(
                 on_row(row)
         if "link_ticks" in before and link is not None:
             link["instructions"] = (d.device.stats()["link_ticks"] - before["link_ticks"]) / tpi
-    except DeviceError as e:
-        error = str(e)
-    except KeyboardInterrupt:
-        error = "interrupted"
-    finally:
-        d.close()
-    return error
+    return session.error
 
 
 def save_device_output(

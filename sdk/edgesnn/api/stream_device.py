@@ -141,7 +141,7 @@ def stream_recording(
     ``total`` (timesteps), ``dt_us`` and the ground truth streamed (``segments``: [onset s,
     offset s, class]); each ``on_frame`` row carries the link's counters so far and, with
     ``row_spikes``, ``output_spikes`` ([timestep, neuron] pairs, timesteps of the recording)."""
-    from edgesnn.api.deploying import identity, open_device
+    from edgesnn.api.deploying import device_session, identity, open_device
     from edgesnn.device import codec
     from edgesnn.device.continuous import stream_frames
 
@@ -189,8 +189,8 @@ def stream_recording(
     if realtime:  # every frame ready before the clock starts
         chunks = list(chunks)
     t_wall = time.perf_counter()
-    before = {}
-    try:
+    before, link = {}, None  # link: what the device ran for the link, once the stream ended whole
+    with device_session(d) as session:
         before = d.device.stats() if tpi else {}
         for fr in stream_frames(d.device, chunks, steps_per_frame, pace):
             ok, dev_dets, bad_steps = frame_matches(golden, fr)
@@ -221,14 +221,7 @@ def stream_recording(
                 on_frame(row)
         if before and "link_ticks" in before:
             link = (d.device.stats()["link_ticks"] - before["link_ticks"]) / tpi
-        else:
-            link = None
-    except DeviceError as e:
-        error, link = str(e), None
-    except KeyboardInterrupt:
-        error, link = "interrupted", None
-    finally:
-        d.close()
+    error = session.error
     wall = time.perf_counter() - t_wall
     secs = steps_done * dt / 1e6
     res: dict[str, Any] = {"summary": True, "board": hello.board, "kind": "stream"}

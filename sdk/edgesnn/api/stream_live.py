@@ -16,7 +16,7 @@ import numpy as np
 
 from edgesnn.api.model import PathLike, quantized
 from edgesnn.api.stream_device import GoldenCursor, frame_matches, frame_row, latency_ms
-from edgesnn.errors import ArgumentError, DatasetError, DeviceError
+from edgesnn.errors import ArgumentError, DatasetError
 
 
 def _live_spec(qnet: Any) -> dict:
@@ -64,7 +64,7 @@ def stream_live(
     ``frames``, ``events``, ``late_events`` (arrived after their timestep was sent), ``late_frames``,
     ``decision_latency_ms_median``/``_max``, ``detections`` ([time s, class name]),
     ``mismatches`` against the golden model, ``error`` if the source or device went away."""
-    from edgesnn.api.deploying import open_device
+    from edgesnn.api.deploying import device_session, open_device
     from edgesnn.data.events import frame_shape
     from edgesnn.data.live import LiveEvents, parse_source
     from edgesnn.device.continuous import stream_frames
@@ -89,9 +89,9 @@ def stream_live(
         raise
     sent: list[np.ndarray] = []
     replies: list[Any] = []
-    late, decision_lat, error = 0, [], None
+    late, decision_lat = 0, []
     t_wall = time.perf_counter()
-    try:
+    with device_session(d) as session:
         with live:
 
             def steps() -> Iterator[np.ndarray]:
@@ -109,13 +109,8 @@ def stream_live(
                     # the detections named by the data set's class names, where its file is here
                     row["detected"] = [[t, _name(names, c)] for t, c in row["detections"]]
                     on_frame(row)
-            error = live.error
-    except DeviceError as e:
-        error = str(e)
-    except KeyboardInterrupt:
-        error = "interrupted"
-    finally:
-        d.close()
+            session.error = live.error
+    error = session.error
     wall = time.perf_counter() - t_wall
     total = len(replies)
     x = np.concatenate(sent[:total]) if total else np.zeros((0, qnet.n_inputs), bool)
