@@ -24,7 +24,7 @@ split into the (samples, timesteps, channels) 0/1 array every command runs on, f
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -79,6 +79,8 @@ class Dataset:
     sensor_size: tuple[int, int, int] | None = None
     names: tuple[str, ...] | None = None  # the file's class_names, if it has them
     sample_rate: int | None = None  # audio: Hz
+    # what is derived from the data once, per data set (audio: the front end's spikes)
+    derived: dict = field(default_factory=dict, repr=False)
 
     @property
     def class_names(self) -> list[str]:
@@ -262,23 +264,23 @@ class Dataset:
 
 
 _CACHE: dict[tuple, Dataset] = {}
-_AUDIO: dict[tuple, np.ndarray] = {}
 
 
 def _audio_spikes(ds: Dataset, split: str, spec: dict[str, Any]) -> np.ndarray:
     """Every sample of an audio split through the front end (N, T, channels), computed once per
-    data set, split and front end."""
+    data set, split and front end; kept with the data set for the last front end asked for."""
     from edgesnn.fixedpoint.audio import front_end_spikes
 
     fe = ds.front_end(spec)
-    key = (id(ds), split, fe)
-    if key not in _AUDIO:
+    key = ("audio", split, fe)
+    if key not in ds.derived:
+        for old in [k for k in ds.derived if k[2] != fe]:  # another front end's: they can be large
+            del ds.derived[old]
         x = ds.arrays(split).x
-        _AUDIO.clear()  # one at a time: they can be large
-        _AUDIO[key] = (
+        ds.derived[key] = (
             np.stack([front_end_spikes(fe, row) for row in x]) if len(x) else np.zeros((0, 0, fe.channels), bool)
         )
-    return _AUDIO[key]
+    return ds.derived[key]
 
 
 def is_stream(name: str) -> bool:
