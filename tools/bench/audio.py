@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 BOARDS = ("qemu-microbit", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-sifive-e")
 GOAL = 6.0
@@ -66,49 +67,33 @@ def data_header(fe, pcm: np.ndarray) -> str:
 def run(board_name: str, fe, pcm: np.ndarray) -> dict:
     from edgesnn.firmware import build as B
     from edgesnn.firmware.boards import get_board
-    from edgesnn.firmware.hostbuild import STRICT_FLAGS, write_model_sources
+    from edgesnn.firmware.hostbuild import STRICT_FLAGS
     from edgesnn.firmware.paths import templates_dir
-    from edgesnn.firmware.qemu import qemu_command
     from edgesnn.fixedpoint import quantize
     from edgesnn.ir import LIF, Dense, Network
 
     board = get_board(board_name)
-    cc = board.toolchain["cc"]
-    for tool in (cc, board.qemu["binary"]):
-        if shutil.which(tool) is None:
-            sys.exit(f"error: {board_name} needs {tool}")
     # the board files (link script, board_config.h) are rendered for a model; a tiny one serves
     tiny = quantize(Network(n_inputs=8, layers=(Dense(np.eye(2, 8), np.zeros(2), LIF(np.full(2, 0.9), np.ones(2))),)))
+    apps, hal = templates_dir() / "apps", templates_dir() / "hal"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        src = out / "src"
-        write_model_sources(tiny, src)
-        for name, body in B.render_board_files(board, tiny, None).items():
-            (src / name).write_text(body)
-        (src / "bench_afe_data.h").write_text(data_header(fe, pcm))
-        apps, hal = templates_dir() / "apps", templates_dir() / "hal"
-        flags = ["-O2", *STRICT_FLAGS, *board.toolchain.get("cflags", []), *B.EMBEDDED_FLAGS]
-        flags += [f"-I{src}", f"-I{apps}", f"-I{hal}"]
-        objs = []
-        for s in [src / "esnn_audio.c", apps / "bench_afe.c", hal / "hal_text.c", *B._hal_sources(board)]:
-            obj = out / "obj" / (s.stem + ".o")
-            obj.parent.mkdir(parents=True, exist_ok=True)
-            B.run_tool([cc, *flags, "-c", str(s), "-o", str(obj)], f"compiling {s.name}")
-            objs.append(obj)
-        elf = out / "bench_afe.elf"
-        B.run_tool(
-            [cc, *flags, *map(str, objs), "-o", str(elf), *B.LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc"], "linking"
+        flags = [*_common.bench_flags(board, out / "src"), *STRICT_FLAGS]
+        elf, objs = _common.build_bench_image(
+            board,
+            tiny,
+            out,
+            {"bench_afe_data.h": data_header(fe, pcm)},
+            lambda src: [src / "esnn_audio.c", apps / "bench_afe.c", hal / "hal_text.c", *B._hal_sources(board)],
+            lambda s: flags,
         )
         sections = (
             ln.split() for ln in B.run_tool([B.tool_path(board, "size"), "-A", str(objs[0])], "size").splitlines()
         )
         code = sum(int(p[1]) for p in sections if len(p) >= 2 and p[0].startswith(".text") and p[1].isdigit())
-        proc = subprocess.run(qemu_command(board, elf, icount=True), capture_output=True, timeout=600)
-    rows = [ln.split() for ln in proc.stdout.decode(errors="replace").splitlines()]
-    tpi = float(board.timer["ticks_per_instruction_icount7"])
-    overhead = next((int(p[1], 16) for p in rows if p and p[0] == "T"), None)
+        rows, tpi, overhead, text = _common.run_bench_image(board, elf)
     if overhead is None:
-        sys.exit(f"error: the bench firmware on {board_name} reported: {proc.stdout.decode(errors='replace')[-300:]}")
+        sys.exit(f"error: the bench firmware on {board_name} reported: {text[-300:]}")
     blocks = [(int(p[1], 16), (int(p[2], 16) - overhead) / tpi) for p in rows if p and p[0] == "A"]
     per = (fe.channels + 7) // 8
     dev = np.array(

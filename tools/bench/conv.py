@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 PICOLIBC_RISCV = Path("/usr/lib/picolibc/riscv64-unknown-elf/include")
 #: the default input map, and the one boards with less RAM than SMALL_RAM_BYTES run (the larger
@@ -104,61 +105,52 @@ def data_header(g, levels: list[np.ndarray], frame: np.ndarray, weight: np.ndarr
 def build_and_run(qnet, g, levels, frame, cmsis: Path | None, board_name: str) -> dict:
     from edgesnn.firmware import build as B
     from edgesnn.firmware.boards import get_board
-    from edgesnn.firmware.hostbuild import STRICT_FLAGS, write_model_sources
+    from edgesnn.firmware.hostbuild import STRICT_FLAGS
     from edgesnn.firmware.paths import templates_dir
-    from edgesnn.firmware.qemu import qemu_command
     from edgesnn.firmware.render import RUNTIME_CORE
 
     board = get_board(board_name)
-    cc = board.toolchain["cc"]
-    for tool in (cc, board.qemu["binary"]):
-        if shutil.which(tool) is None:
-            sys.exit(f"error: {board_name} needs {tool}")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        src = out / "src"
-        write_model_sources(qnet, src)
-        for name, body in B.render_board_files(board, qnet, None).items():
-            (src / name).write_text(body)
-        (src / "bench_conv_data.h").write_text(data_header(g, levels, frame, qnet.layers[0].weight))
-        apps, hal = templates_dir() / "apps", templates_dir() / "hal"
-        base = ["-O2", *board.toolchain.get("cflags", []), *B.EMBEDDED_FLAGS, f"-I{src}", f"-I{apps}", f"-I{hal}"]
-        if cmsis is not None:
-            base += ["-DESNN_BENCH_CMSIS", f"-I{cmsis / 'Include'}"]
-        core = [src / f for f in RUNTIME_CORE]
-        ours = [*core, src / "esnn_model.c", apps / "bench_conv.c", hal / "hal_text.c", *B._hal_sources(board)]
-        theirs = [cmsis / s for s in CMSIS_SOURCES] if cmsis is not None else []
-        if cmsis is not None:  # every support function; the linker keeps what is called
-            support = (cmsis / "Source" / "NNSupportFunctions").glob("*.c")
-            theirs += sorted(p for p in support if "_f16" not in p.name and "_f32" not in p.name)
-        if cmsis is not None and "riscv" in cc:
+    apps, hal = templates_dir() / "apps", templates_dir() / "hal"
+    theirs = [cmsis / s for s in CMSIS_SOURCES] if cmsis is not None else []
+    extra = []
+    if cmsis is not None:  # every support function; the linker keeps what is called
+        support = (cmsis / "Source" / "NNSupportFunctions").glob("*.c")
+        theirs += sorted(p for p in support if "_f16" not in p.name and "_f32" not in p.name)
+        extra = ["-DESNN_BENCH_CMSIS", f"-I{cmsis / 'Include'}"]
+        if "riscv" in board.toolchain["cc"]:
             # Debian's bare RISC-V gcc has no C library headers; CMSIS-NN includes string.h
             # (memcpy and memset themselves come from the HAL's libc_min.c)
             if not PICOLIBC_RISCV.is_dir():
                 sys.exit(
                     f"error: CMSIS-NN on {board_name} needs string.h: apt-get install picolibc-riscv64-unknown-elf"
                 )
-            base += ["-isystem", str(PICOLIBC_RISCV)]
-        cmsis_flags = [f for f in base if f != "-ffreestanding"] + ["-std=c99"]
-        objs = []
-        for s in [*ours, *theirs]:
+            extra += ["-isystem", str(PICOLIBC_RISCV)]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        src = out / "src"
+        base = [*_common.bench_flags(board, src), *extra]
+
+        def sources(src: Path) -> list[Path]:
+            core = [src / f for f in RUNTIME_CORE]
+            return [
+                *core,
+                src / "esnn_model.c",
+                apps / "bench_conv.c",
+                hal / "hal_text.c",
+                *B._hal_sources(board),
+                *theirs,
+            ]
+
+        def flags_for(s: Path) -> list[str]:
             # CMSIS-NN: its own flags (not -ffreestanding: it relies on memcpy builtins), no -Werror
-            flags = [*base, *STRICT_FLAGS] if s in ours else cmsis_flags
-            obj = out / "obj" / (s.stem + ".o")
-            obj.parent.mkdir(parents=True, exist_ok=True)
-            B.run_tool([cc, *flags, "-c", str(s), "-o", str(obj)], f"compiling {s.name}")
-            objs.append(obj)
-        elf = out / "bench_conv.elf"
-        B.run_tool(
-            [cc, *base, *map(str, objs), "-o", str(elf), *B.LINK_FLAGS, f"-T{src / 'link.ld'}", "-lgcc"], "linking"
-        )
+            return [f for f in base if f != "-ffreestanding"] + ["-std=c99"] if s in theirs else [*base, *STRICT_FLAGS]
+
+        header = {"bench_conv_data.h": data_header(g, levels, frame, qnet.layers[0].weight)}
+        elf, objs = _common.build_bench_image(board, qnet, out, header, sources, flags_for)
         runtime = B.measure(board, elf, objs, src, "bench_conv").flash_runtime_bytes
-        run = subprocess.run(qemu_command(board, elf, icount=True), capture_output=True, timeout=600)
-    rows = [ln.split() for ln in run.stdout.decode(errors="replace").splitlines()]
-    tpi = float(board.timer["ticks_per_instruction_icount7"])
-    overhead = next((int(p[1], 16) for p in rows if p and p[0] == "T"), None)
+        rows, tpi, overhead, text = _common.run_bench_image(board, elf)
     if overhead is None or any(p and p[0] == "ERROR" for p in rows):
-        sys.exit(f"error: the bench firmware on {board_name} reported: {run.stdout.decode(errors='replace')[-300:]}")
+        sys.exit(f"error: the bench firmware on {board_name} reported: {text[-300:]}")
     steps = {int(p[1], 16): ((int(p[2], 16) - overhead) / tpi, int(p[3], 16)) for p in rows if p and p[0] == "E"}
     cal = next(((int(p[2], 16) - overhead) / tpi for p in rows if p and p[0] == "C"), 0.0)
     frame_instr = next(((int(p[2], 16) - overhead) / tpi for p in rows if p and p[0] == "N"), None)
