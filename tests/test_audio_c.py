@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from edgesnn.firmware.hostbuild import SANITIZE_FLAGS, STRICT_FLAGS
 from edgesnn.firmware.paths import templates_dir
 from edgesnn.fixedpoint import audio as A
+from tests.test_audio_front_end import random_case
 from tests.toolchains import need_tools
 
 pytestmark = pytest.mark.device
@@ -55,10 +56,7 @@ def run_c(exe, fe, pcm):
     loud=st.sampled_from([3, 500, 32767]),
 )
 def test_c_front_end_equals_the_golden_model(harness, seed, rate, channels, mode, eps, dt_ms, loud):
-    fe = A.design_front_end(rate, channels, dt_ms=dt_ms, envelope_ms=4 * dt_ms, mode=mode, eps=eps)
-    rng = np.random.default_rng(seed)
-    pcm = np.clip(rng.normal(0, loud, 3000).round(), -32768, 32767).astype(np.int16)
-    pcm[rng.integers(0, 3000, 30)] = rng.choice([-32768, 32767], 30)
+    fe, pcm = random_case(seed, rate, channels, mode, eps, dt_ms, loud, 3000, 30)
     want = A.front_end_spikes(fe, pcm)
     got = run_c(harness, fe, pcm)
     assert got.shape == want.shape and np.array_equal(got, want)

@@ -45,6 +45,16 @@ def scalar_front_end(fe, x):
     return np.array(out, bool).reshape(T, N), top
 
 
+def random_case(seed, rate, channels, mode, eps, dt_ms, loud, samples, clicks):
+    """A front end and int16 audio of ``samples`` around ``loud``, with full-scale ``clicks``
+    (the cases the golden model is held to the scalar model and the C runtime on)."""
+    fe = A.design_front_end(rate, channels, dt_ms=dt_ms, envelope_ms=4 * dt_ms, mode=mode, eps=eps)
+    rng = np.random.default_rng(seed)
+    x = np.clip(rng.normal(0, loud, samples).round(), -32768, 32767).astype(np.int16)
+    x[rng.integers(0, samples, clicks)] = rng.choice([-32768, 32767], clicks)
+    return fe, x
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31),
@@ -56,10 +66,7 @@ def scalar_front_end(fe, x):
     loud=st.sampled_from([1, 300, 32767]),
 )
 def test_golden_front_end_equals_the_scalar_model(seed, rate, channels, mode, eps, dt_ms, loud):
-    fe = A.design_front_end(rate, channels, dt_ms=dt_ms, envelope_ms=4 * dt_ms, mode=mode, eps=eps)
-    rng = np.random.default_rng(seed)
-    x = np.clip(rng.normal(0, loud, 600).round(), -32768, 32767).astype(np.int16)
-    x[rng.integers(0, 600, 20)] = rng.choice([-32768, 32767], 20)  # full-scale clicks
+    fe, x = random_case(seed, rate, channels, mode, eps, dt_ms, loud, 600, 20)
     got = A.front_end_spikes(fe, x)
     want, _ = scalar_front_end(fe, x)
     assert got.shape == want.shape and np.array_equal(got, want)
