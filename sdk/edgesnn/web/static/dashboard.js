@@ -43,54 +43,45 @@ function setLink(cls, text) {
   b.textContent = text;
 }
 
+function tagged(e, attr, key) { // e with data-ATTR=KEY, for the page's updates and for tests
+  e.dataset[attr] = key;
+  return e;
+}
+
+function labelled(parent, cls, label, child) { // child under a small label, in a CLS box
+  const box = el("div", cls);
+  box.appendChild(el("div", "k", label));
+  box.appendChild(child);
+  parent.appendChild(box);
+  return child;
+}
+
 function makeCard(name) {
-  const root = el("section", "card");
-  root.dataset.device = name;
+  const root = tagged(el("section", "card"), "device", name);
   const head = el("div");
   head.appendChild(el("h2", "", name));
-  const status = el("span", "badge");
-  status.dataset.field = "status";
-  head.appendChild(status);
+  const status = head.appendChild(tagged(el("span", "badge"), "field", "status"));
   root.appendChild(head);
-  const ident = el("div", "ident");
-  ident.dataset.field = "identity";
-  root.appendChild(ident);
-  const error = el("div", "error");
-  error.dataset.field = "error";
-  root.appendChild(error);
-  const figs = el("div", "figs");
+  const ident = root.appendChild(tagged(el("div", "ident"), "field", "identity"));
+  const error = root.appendChild(tagged(el("div", "error"), "field", "error"));
+  const figs = root.appendChild(el("div", "figs"));
   const fields = { status, ident, error };
   for (const [key, label] of [
     ["samples", "samples"], ["accuracy", "accuracy"], ["mismatches", "mismatches"], ["last", "last prediction"],
     ["latency", "latency median (recent)"], ["retransmissions", "retransmissions"], ["damaged", "damaged frames"],
     ["instructions", "instructions / inference"], ["energy", "energy / inference"],
   ]) {
-    const f = el("div", "fig");
-    f.appendChild(el("div", "k", label));
-    const v = el("div", "v", "–");
-    v.dataset.field = key;
-    f.appendChild(v);
-    figs.appendChild(f);
-    fields[key] = v;
+    fields[key] = labelled(figs, "fig", label, tagged(el("div", "v", "–"), "field", key));
   }
-  root.appendChild(figs);
-  const plots = el("div", "plots");
+  const plots = root.appendChild(el("div", "plots"));
   const canvases = {};
   for (const [key, label] of [
     ["timeline", "predictions and ground truth"], ["activity", "input activity (events)"],
     ["raster", "output spikes"], ["latency", "latency histogram (ms, log)"],
   ]) {
-    const p = el("div", "plot");
-    p.appendChild(el("div", "k", label));
-    const c = el("canvas");
-    c.dataset.plot = key;
-    p.appendChild(c);
-    plots.appendChild(p);
-    canvases[key] = c;
+    canvases[key] = labelled(plots, "plot", label, tagged(el("canvas"), "plot", key));
   }
-  root.appendChild(plots);
-  const legend = el("div", "legend");
-  root.appendChild(legend);
+  const legend = root.appendChild(el("div", "legend"));
   document.getElementById("devices").appendChild(root);
   return { root, fields, canvases, legend, legendKey: "" };
 }
