@@ -117,14 +117,17 @@ def make_app(state: FleetState, token: str | None = None) -> Any:
         await websocket.accept()
         drain = asyncio.create_task(_discard(websocket))  # the page cannot command: input is dropped
         try:
-            seen = state.versions()
+            # what was seen is the versions of the views sent: a row that lands between taking the
+            # views and noting them goes out in the next update instead of being skipped
+            snapshot = state.views()
+            seen = {v["device"]: v["version"] for v in snapshot}
             await websocket.send_text(
-                json.dumps(_jsonable({"type": "snapshot", "title": state.title, "devices": state.views()}))
+                json.dumps(_jsonable({"type": "snapshot", "title": state.title, "devices": snapshot}))
             )
             while not drain.done():
                 await asyncio.sleep(PUSH_S)
                 changed = state.views(seen)
-                seen = state.versions()
+                seen.update({v["device"]: v["version"] for v in changed})
                 if changed:
                     await websocket.send_text(json.dumps(_jsonable({"type": "update", "devices": changed})))
         except (WebSocketDisconnect, RuntimeError, OSError):

@@ -218,7 +218,3 @@ class FleetState:
         """Full views of the devices changed since the versions in ``since`` (all without it)."""
         with self._lock:
             return [v.full() for n, v in self._devices.items() if since is None or since.get(n) != v.version]
-
-    def versions(self) -> dict[str, int]:
-        with self._lock:
-            return {n: v.version for n, v in self._devices.items()}
