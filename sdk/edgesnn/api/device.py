@@ -140,10 +140,16 @@ def summarize(
 
 
 def check_stream_args(
-    qnet: QuantNetwork, dataset: str | None, limit: int | None, early_exit: int | None, realtime: bool
-) -> bool:
-    """Whether ``stream`` runs continuously (a stream data set) or per sample, once the options
-    are known to apply to that (a bad or missing data set fails here, before any device)."""
+    qnet: QuantNetwork,
+    dataset: str | None,
+    limit: int | None,
+    early_exit: int | None,
+    realtime: bool,
+    model_name: str = "the model",
+) -> tuple[np.ndarray, np.ndarray, Any] | None:
+    """None when ``stream`` runs continuously (a stream data set), else the per-sample inputs it
+    streams (``model_inputs``: spikes, labels, data set), once the options are known to apply
+    (a bad or missing data set fails here, before any device)."""
     from edgesnn.api.streams import is_stream_run
     from edgesnn.data.datasets import model_inputs
 
@@ -153,15 +159,14 @@ def check_stream_args(
                 "a stream runs continuously: {early_exit} and {limit} do not apply (use {seconds})",
                 names=["early_exit", "limit", "seconds"],
             )
-        return True
+        return None
     if realtime:
         raise ArgumentError(
             "{realtime} replays a recording at its own pace: give a stream data set (one recording per split "
             "with segments, such as a DVS128 Gesture folder or saccade-digits-stream), not per-sample data",
             names=["realtime"],
         )
-    model_inputs(qnet, dataset, "test", limit)  # its shapes checked against the model
-    return False
+    return model_inputs(qnet, dataset, "test", limit, model_name)  # its shapes checked against the model
 
 
 def stream(
@@ -213,12 +218,13 @@ def stream(
     s["accuracy"], s["mismatches"]
     ```
     """
-    from edgesnn.data.datasets import model_inputs
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.fixedpoint.simulate import cut_at_exit
 
     qnet = quantized(model)
-    if check_stream_args(qnet, dataset, limit, early_exit, realtime):
+    name = str(model) if isinstance(model, (str, Path)) else qnet.name
+    inputs = check_stream_args(qnet, dataset, limit, early_exit, realtime, name)
+    if inputs is None:
         from edgesnn.api.stream_device import stream_recording
 
         return stream_recording(
@@ -237,7 +243,7 @@ def stream(
             on_start=on_start,
             row_spikes=row_spikes,
         )
-    x, y, ds = model_inputs(qnet, dataset, "test", limit, str(model) if isinstance(model, (str, Path)) else qnet.name)
+    x, y, ds = inputs
     sim = simulate_int(qnet, x)
     if early_exit is not None:
         sim = cut_at_exit(qnet, x, sim, early_exit)[0]
