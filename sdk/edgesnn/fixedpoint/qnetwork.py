@@ -215,6 +215,9 @@ class QuantNetwork:
                 _check_within(f"layer {li} {name}", getattr(layer, name), s_lo, s_hi)
             n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)
         dialects.check_network(self)
+        fe = self.front_end
+        if fe is not None and fe.channels != self.n_inputs:
+            raise ValueError(f"the audio front end has {fe.channels} channels but the network {self.n_inputs} inputs")
         rule = self.decision
         if rule is not None and rule.background >= self.n_outputs:
             raise ValueError(f"decision rule background {rule.background} is not an output (of {self.n_outputs})")
@@ -226,6 +229,15 @@ class QuantNetwork:
 
         d = self.input_spec.get("decision")
         return None if d is None else DecisionRule(**d)
+
+    @cached_property
+    def front_end(self):
+        """The audio front end that makes this network's input spikes (``fixedpoint.audio``), or
+        None: part of the model, as it runs on the device too."""
+        from edgesnn.fixedpoint.audio import AudioFrontEnd
+
+        d = self.input_spec.get("front_end")
+        return None if d is None else AudioFrontEnd.from_dict(d)
 
     @property
     def n_outputs(self) -> int:
@@ -245,6 +257,8 @@ class QuantNetwork:
             **({"dialect": self.dialect} if self.dialect != "edgesnn" else {}),
             # a stream model's decision rule runs on the device too (fixedpoint.decision)
             **({"decision": self.decision.as_dict()} if self.decision is not None else {}),
+            # an audio model's front end too (fixedpoint.audio): its integers, not its design notes
+            **({"front_end": self.front_end.as_dict(design=False)} if self.front_end is not None else {}),
             "layers": [
                 {
                     "shift": L.shift,
