@@ -3,7 +3,9 @@ command calls :mod:`edgesnn.api` and prints (``--json``: one JSON object)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +173,28 @@ def _walk(cmd: Any) -> list[Any]:
     return [cmd, *(c for sub in getattr(cmd, "commands", {}).values() for c in _walk(sub))]
 
 
+@contextlib.contextmanager
+def generation_bar() -> Iterator[None]:
+    """A bar on stderr while a built-in data set is made on first use (minutes, once)."""
+    from edgesnn.cli.common import LazyBar
+    from edgesnn.data import datasets
+
+    bars: dict[str, tuple[LazyBar, list[int]]] = {}  # label -> (bar, [samples shown])
+
+    def show(label: str, done: int, total: int) -> None:
+        bar, shown = bars.setdefault(label, (LazyBar(total, label, True), [0]))
+        bar.update(advance=done - shown[0], total=total)
+        shown[0] = done
+
+    datasets.GENERATION_PROGRESS = show
+    try:
+        yield
+    finally:
+        datasets.GENERATION_PROGRESS = None
+        for bar, _ in bars.values():
+            bar.__exit__()
+
+
 def main(args: list[str] | None = None) -> None:
     """The console script: a usage error (unknown option, bad value, missing argument) is one
     ``error:`` line naming it and the help to read, exit 2, as every other error."""
@@ -183,7 +207,8 @@ def main(args: list[str] | None = None) -> None:
 
     cmd = command(only=_first_word(sys.argv[1:] if args is None else args))
     try:
-        code = cmd.main(args=args, prog_name="edgesnn", standalone_mode=False)
+        with generation_bar():
+            code = cmd.main(args=args, prog_name="edgesnn", standalone_mode=False)
     except cx.NoArgsIsHelpError:  # `edgesnn` alone, or a group alone: typer printed its help
         code = 0
     except cx.UsageError as e:

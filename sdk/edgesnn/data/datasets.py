@@ -24,6 +24,7 @@ split into the (samples, timesteps, channels) 0/1 array every command runs on, f
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -36,11 +37,12 @@ from edgesnn.data.events import bin_split, events_per_sample, frame_shape
 from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
 from edgesnn.errors import ArgumentError, DatasetError, did_you_mean
 
-BUILTIN = ("digits", "saccade-digits", "digits-rows", "saccade-digits-stream")
+BUILTIN = ("digits", "saccade-digits", "digits-rows", "saccade-digits-stream", "spoken-commands")
 #: digits-rows: timesteps per image row
 ROW_STEPS = 4
 DATASETS = BUILTIN  # kept for callers that list the names
 DEFAULT_TIMESTEPS = 25
+DEFAULT_AUDIO_CHANNELS = 16
 DEFAULT_SPEC = {"dataset": "digits", "encoding": "rate", "timesteps": DEFAULT_TIMESTEPS, "seed": 0}
 
 
@@ -148,14 +150,30 @@ class Dataset:
         return out
 
     def _audio_spec(self, s: dict[str, Any]) -> dict[str, Any]:
-        """channels, dt_ms and audio_mode of the audio front end; the timesteps follow from the
-        samples' length (S // D, as the front end runs)."""
-        out = {
-            "channels": int(s.get("channels", 16)),
-            "dt_ms": float(s.get("dt_ms", 10.0)),
-            "audio_mode": str(s.get("audio_mode", "adaptive")),
-        }
-        fe = self.front_end(out)
+        """channels, dt_ms and audio_mode of the audio front end, and the front end itself
+        (``front_end``: its integer fields, which a model keeps and hashes). A spec that carries
+        a front end (a model's) is held to it; else one is designed from the three. The timesteps
+        follow from the samples' length (S // D, as the front end runs)."""
+        from edgesnn.fixedpoint.audio import AudioFrontEnd
+
+        if s.get("front_end") is not None:
+            try:
+                fe = AudioFrontEnd.from_dict(s["front_end"])
+            except ValueError as e:
+                raise DatasetError(f"the model's audio front end is invalid: {e}") from None
+            if fe.sample_rate != self.sample_rate:
+                raise DatasetError(
+                    f"the model's audio front end takes {fe.sample_rate} Hz, data set {self.name!r} holds "
+                    f"{self.sample_rate} Hz audio (resample it, e.g. sox IN -r {fe.sample_rate} OUT)"
+                )
+            out = {"channels": fe.channels, "dt_ms": fe.dt_us / 1000.0, "audio_mode": fe.mode}
+        else:
+            out = {
+                "channels": int(s.get("channels", DEFAULT_AUDIO_CHANNELS)),
+                "dt_ms": float(s.get("dt_ms", 10.0)),
+                "audio_mode": str(s.get("audio_mode", "adaptive")),
+            }
+            fe = self._design(out)
         T = int(self.arrays("train").x.shape[1]) // fe.samples_per_step
         if T < 1 or int(s.get("timesteps", T)) != T:
             raise DatasetError(
@@ -163,10 +181,10 @@ class Dataset:
                 f"of {out['dt_ms']:g} ms" + (f"; timesteps {s['timesteps']} does not apply" if T >= 1 else "")
             )
         out["timesteps"] = T
+        out["front_end"] = fe.as_dict()
         return out
 
-    def front_end(self, spec: dict[str, Any]):
-        """The audio front end (``fixedpoint.audio``, the contract's encoder for sound) of a spec."""
+    def _design(self, spec: dict[str, Any]):
         from edgesnn.fixedpoint.audio import design_front_end
 
         try:
@@ -178,6 +196,13 @@ class Dataset:
             )
         except ValueError as e:
             raise DatasetError(f"data set {self.name!r}: {e}") from None
+
+    def front_end(self, spec: dict[str, Any] | None = None):
+        """The audio front end (``fixedpoint.audio.AudioFrontEnd``, the contract's encoder for
+        sound) of a spec: the one it carries, else the one its options design."""
+        from edgesnn.fixedpoint.audio import AudioFrontEnd
+
+        return AudioFrontEnd.from_dict(self.resolve(spec)["front_end"])
 
     def spec_with(self, timesteps: int | None, seed: int = 0) -> dict[str, Any]:
         """The resolved spec with ``timesteps`` where the data set lets the caller choose them
@@ -264,6 +289,14 @@ class Dataset:
 
 
 _CACHE: dict[tuple, Dataset] = {}
+#: ``progress(label, done, total)`` while a built-in data set is made on first use (the CLI draws
+#: a bar with it; None: silent)
+GENERATION_PROGRESS: Callable[[str, int, int], None] | None = None
+
+
+def _progress(done: int, total: int) -> None:
+    if GENERATION_PROGRESS is not None:
+        GENERATION_PROGRESS("making spoken-commands (once)", done, total)
 
 
 def _audio_spikes(ds: Dataset, split: str, spec: dict[str, Any]) -> np.ndarray:
@@ -277,9 +310,11 @@ def _audio_spikes(ds: Dataset, split: str, spec: dict[str, Any]) -> np.ndarray:
         for old in [k for k in ds.derived if k[2] != fe]:  # another front end's: they can be large
             del ds.derived[old]
         x = ds.arrays(split).x
-        ds.derived[key] = (
-            np.stack([front_end_spikes(fe, row) for row in x]) if len(x) else np.zeros((0, 0, fe.channels), bool)
-        )
+        T = x.shape[1] // fe.samples_per_step
+        ds.derived[key] = np.concatenate(
+            [front_end_spikes(fe, x[i : i + 1024]) for i in range(0, len(x), 1024)]
+            or [np.zeros((0, T, fe.channels), bool)]
+        )  # batches: the pcm as int64 is 8 bytes a sample
     return ds.derived[key]
 
 
@@ -365,6 +400,10 @@ def _open_samples(name: str) -> Dataset:
         from edgesnn.data import saccade
 
         key = ("saccade-digits", str(saccade.ensure()))
+    elif name == "spoken-commands":
+        from edgesnn.data import spoken
+
+        key = ("spoken-commands", str(spoken.ensure(_progress)))
     else:
         path = data_path(name)
         key = _file_key(name, path)
@@ -377,7 +416,7 @@ def _open_samples(name: str) -> Dataset:
         dtr, dte = digits_splits()
         ds = Dataset(name, "spikes", ArraySplit(rows_code(dtr.x), dtr.y), ArraySplit(rows_code(dte.x), dte.y), 10)
     else:
-        f = read_data_file(key[1] if name == "saccade-digits" else path)
+        f = read_data_file(key[1] if name in ("saccade-digits", "spoken-commands") else path)
         tr: ArraySplit | EventSplit = f.train
         te: ArraySplit | EventSplit = f.test
         if f.kind == "features":
@@ -392,7 +431,7 @@ def builtin_sizes() -> dict[str, tuple[int, int]]:
     """(input channels, classes) of each built-in per-sample data set at its default spec, read
     without generating any file: saccade-digits is the digits rendered on its sensor, so its
     size follows from ``saccade.SENSOR`` (opening it would render 1797 samples first)."""
-    from edgesnn.data import saccade
+    from edgesnn.data import saccade, spoken
 
     dtr, _ = digits_splits()
     classes = int(dtr.y.max()) + 1
@@ -400,6 +439,7 @@ def builtin_sizes() -> dict[str, tuple[int, int]]:
         "digits": (int(dtr.x.shape[1]), classes),
         "digits-rows": (int(rows_code(dtr.x[:1]).shape[-1]), classes),
         "saccade-digits": (int(np.prod(frame_shape(saccade.SENSOR))), classes),
+        "spoken-commands": (DEFAULT_AUDIO_CHANNELS, len(spoken.CLASS_NAMES)),
     }
 
 
@@ -456,6 +496,25 @@ def dataset_of(model: Any, dataset: str | None, model_name: str = "the model") -
             f"{model_name} records no data set: name one ({{dataset}} NAME or FILE.npz)", names=["dataset"]
         )
     return str(name)
+
+
+def model_audio(
+    model, dataset: str | None, split: str = "test", limit: int | None = None, model_name: str = "the model"
+) -> tuple[np.ndarray, np.ndarray, Dataset]:
+    """An audio model's input as the device takes it: int16 PCM (samples, audio samples), whole
+    timesteps of its front end, and labels, from an audio data set (default: its own)."""
+    from edgesnn.fixedpoint.audio import pcm_int16
+
+    ds = open_any(dataset_of(model, dataset, model_name))
+    if not isinstance(ds, Dataset) or ds.kind != "audio":
+        raise DatasetError(f"{model_name} has an audio front end: it takes an audio data set, not {ds.name!r}")
+    spec = ds.model_spec(model.input_spec)
+    check_model_fits(ds, spec, model.n_inputs, model_name)
+    fe = ds.front_end(spec)
+    part = ds.arrays(split)
+    x = part.x[:limit] if limit else part.x
+    S = x.shape[1] // fe.samples_per_step * fe.samples_per_step
+    return pcm_int16(x[:, :S]).astype(np.int16), (part.y[:limit] if limit else part.y), ds
 
 
 def model_inputs(
