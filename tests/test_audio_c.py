@@ -1,16 +1,12 @@
 """The audio front end's C runtime (firmware_templates/runtime/esnn_audio.c) against the golden
 model, bit for bit, on the host under ASan/UBSan and with the strict warnings."""
 
-import struct
-import subprocess
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesnn.firmware.hostbuild import SANITIZE_FLAGS, STRICT_FLAGS
-from edgesnn.firmware.paths import templates_dir
+from edgesnn.firmware.hostbuild import build_afe_host, run_afe_host
 from edgesnn.fixedpoint import audio as A
 from tests.test_audio_front_end import random_case
 from tests.toolchains import need_tools
@@ -21,28 +17,11 @@ pytestmark = pytest.mark.device
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
     need_tools("cc", what="the audio front end's C runtime")
-    exe = tmp_path_factory.mktemp("afe") / "afe_host"
-    t = templates_dir()
-    # the harness reads stdin with malloc and stdio; the runtime file itself uses neither
-    subprocess.run(
-        ["cc", "-O1", *STRICT_FLAGS, *SANITIZE_FLAGS, f"-I{t / 'runtime'}", str(t / "runtime" / "esnn_audio.c"),
-         str(t / "apps" / "afe_host.c"), "-o", str(exe)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return exe
+    return build_afe_host(tmp_path_factory.mktemp("afe"))
 
 
 def run_c(exe, fe, pcm):
-    n = fe.channels
-    blob = struct.pack("<HHBBBBi", n, fe.samples_per_step, fe.envelope_shift, fe.spike_shift,
-                       fe.mode == "adaptive", 0, fe.eps)  # fmt: skip
-    blob += struct.pack(f"<{n}h", *fe.c1) + struct.pack(f"<{n}h", *fe.c2) + bytes(fe.g)
-    blob += struct.pack("<I", len(pcm)) + np.asarray(pcm, "<i2").tobytes()
-    r = subprocess.run([str(exe)], input=blob, capture_output=True, timeout=120)
-    assert r.returncode == 0, r.stderr.decode()[-2000:]
-    per = (n + 7) // 8
-    bits = np.unpackbits(np.frombuffer(r.stdout, np.uint8).reshape(-1, per), axis=1, bitorder="little")
-    return bits[:, :n].astype(bool)
+    return run_afe_host(exe, fe, pcm)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

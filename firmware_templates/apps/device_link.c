@@ -18,6 +18,28 @@ static int32_t x_post[ESNN_MODEL_LEARN_N_OUT];
 static esnn_learn_t learn;
 #endif
 
+#if ESNN_MODEL_HAS_AFE
+static esnn_afe_state_t afe_state;
+static int16_t afe_pcm[ESNN_MODEL_AFE_SAMPLES_PER_STEP];
+
+/* One timestep of PCM (little-endian int16, possibly unaligned in the frame) through the front
+ * end: its spikes become the timestep's input events. */
+static uint16_t afe_step(const uint8_t *pcm_le, uint16_t *ev)
+{
+    uint8_t bits[(ESNN_MODEL_N_INPUTS + 7u) / 8u];
+    uint16_t k, n = 0;
+    for (k = 0; k < ESNN_MODEL_AFE_SAMPLES_PER_STEP; ++k)
+        afe_pcm[k] = (int16_t)esnn_get16(pcm_le + 2u * k);
+    (void)esnn_afe_push(&esnn_model_afe, &afe_state, afe_pcm, ESNN_MODEL_AFE_SAMPLES_PER_STEP, bits, 1u);
+    for (k = 0; k < ESNN_MODEL_N_INPUTS; ++k)
+        if (bits[k >> 3] & (1u << (k & 7u)))
+            ev[n++] = k;
+    return n;
+}
+
+static void afe_reset(void) { esnn_afe_reset(&afe_state); }
+#endif
+
 ESNN_STATIC_ASSERT(frame_fits_u16, ESNN_COBS_MAX(ESNN_PROTO_MAX_FRAME) <= 65535u);
 
 esnn_proto_t *device_link_setup(const char *board, esnn_write_fn write)
@@ -44,6 +66,18 @@ esnn_proto_t *device_link_setup(const char *board, esnn_write_fn write)
     proto.decision = 0;
 #endif
     proto.max_frame = ESNN_PROTO_MAX_FRAME;
+#if ESNN_MODEL_HAS_AFE
+    esnn_afe_reset(&afe_state);
+    proto.pcm_per_step = (uint16_t)ESNN_MODEL_AFE_SAMPLES_PER_STEP;
+    proto.sample_rate = (uint16_t)ESNN_MODEL_AFE_SAMPLE_RATE;
+    proto.afe_step = afe_step;
+    proto.afe_reset = afe_reset;
+#else
+    proto.pcm_per_step = 0;
+    proto.sample_rate = 0;
+    proto.afe_step = 0;
+    proto.afe_reset = 0;
+#endif
     proto.store = 0;
 #if ESNN_MODEL_LEARN_LAYER >= 0
     learn.layer = (uint16_t)ESNN_MODEL_LEARN_LAYER;

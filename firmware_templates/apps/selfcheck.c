@@ -5,6 +5,8 @@
  * golden simulator's. Line format (hex fields):
  *   "HELLO <board> <hash32> <abi> <contract>"
  *   "D <sample> <crc32> <prediction> <synops> <ticks> <neuron updates>"
+ *   "A <sample> <crc32 of the front end's spike bitmaps> <ticks in the front end>" (audio models,
+ *      before each D line: the embedded PCM goes through the front end on the device)
  *   "Z <ticks for one step with no input spikes>" (from a fresh state)
  *   "R <ticks for one step with no input spikes at rest> <steps it took to come to rest> <ticks of
  *      two timer reads with nothing between them (to subtract)>"
@@ -28,6 +30,9 @@ static esnn_state_t state;
 static uint16_t events[ESNN_MODEL_N_INPUTS];
 static uint8_t spiked[ESNN_MODEL_TOTAL_NEURONS];
 static uint16_t counts[ESNN_MODEL_N_OUTPUTS];
+#if ESNN_MODEL_HAS_AFE
+static esnn_afe_state_t afe;
+#endif
 
 /* CRC-32 of every value in harness order (esnn_digest_step): unlike a sum, no two differing
  * values can cancel out */
@@ -69,12 +74,27 @@ int selfcheck_main(void)
     for (n = 0; n < selfcheck_samples; ++n) {
         uint32_t ticks = 0;
         uint16_t k;
+#if ESNN_MODEL_HAS_AFE
+        uint32_t afe_digest = 0u, afe_ticks = 0u;
+        uint8_t bits[ROW_BYTES];
+        esnn_afe_reset(&afe);
+#endif
         esnn_reset(&esnn_model, &state);
         digest = 0u;
         for (k = 0; k < ESNN_MODEL_N_OUTPUTS; ++k)
             counts[k] = 0;
         for (t = 0; t < selfcheck_steps; ++t) {
+#if ESNN_MODEL_HAS_AFE
+            const uint8_t *row = bits;
+            ticks0 = hal_ticks();
+            (void)esnn_afe_push(&esnn_model_afe, &afe,
+                                selfcheck_pcm + ((uint32_t)n * selfcheck_steps + t) * ESNN_MODEL_AFE_SAMPLES_PER_STEP,
+                                ESNN_MODEL_AFE_SAMPLES_PER_STEP, bits, 1u);
+            afe_ticks += hal_ticks() - ticks0;
+            afe_digest = esnn_crc32(afe_digest, bits, ROW_BYTES);
+#else
             const uint8_t *row = selfcheck_bits + ((uint32_t)n * selfcheck_steps + t) * ROW_BYTES;
+#endif
             uint16_t ne = 0;
             for (k = 0; k < ESNN_MODEL_N_INPUTS; ++k)
                 if (row[k >> 3] & (1u << (k & 7u)))
@@ -86,6 +106,15 @@ int selfcheck_main(void)
             for (k = 0; k < ESNN_MODEL_N_OUTPUTS; ++k) /* spiked: the output layer's flags */
                 counts[k] = (uint16_t)(counts[k] + spiked[k]);
         }
+#if ESNN_MODEL_HAS_AFE
+        hal_puts("A ");
+        hal_puthex(n, 4);
+        hal_putc(' ');
+        hal_puthex(afe_digest, 8);
+        hal_putc(' ');
+        hal_puthex(afe_ticks, 8);
+        hal_putc('\n');
+#endif
         hal_puts("D ");
         hal_puthex(n, 4);
         hal_putc(' ');

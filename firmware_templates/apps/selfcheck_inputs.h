@@ -4,5 +4,6 @@
 #include <stdint.h>
 extern const uint16_t selfcheck_samples;
 extern const uint16_t selfcheck_steps;
-extern const uint8_t selfcheck_bits[];
+extern const uint8_t selfcheck_bits[]; /* models without an audio front end */
+extern const int16_t selfcheck_pcm[]; /* audio models: PCM, the front end makes the spikes */
 #endif

@@ -163,6 +163,8 @@ static void reset_sample(esnn_proto_t *p)
     esnn_reset(p->model, p->state);
     if (p->learn != 0)
         p->learn_reset(p->model, p->learn);
+    if (p->afe_reset != 0)
+        p->afe_reset();
     for (k = 0; k < p->model->n_outputs; ++k) {
         p->counts[k] = 0;
         if (p->scores != 0)
@@ -212,7 +214,11 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
         return;
     }
     /* validate the whole frame before running any step: a bad frame changes no state */
-    for (s = 0; s < n_steps; ++s) {
+    if (type == ESNN_MSG_STEP_PCM && 1u + 2u * (uint32_t)p->pcm_per_step * n_steps != len) {
+        send_error(p, seq, ESNN_ERR_MALFORMED, len);
+        return;
+    }
+    for (s = 0; s < n_steps && type != ESNN_MSG_STEP_PCM; ++s) {
         if (type == ESNN_MSG_STEP_DENSE) {
             if ((uint32_t)pos + in_bytes > len) {
                 send_error(p, seq, ESNN_ERR_MALFORMED, s);
@@ -247,7 +253,7 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
             pos = (uint16_t)(pos + 2u * c);
         }
     }
-    if (pos != len) {
+    if (type != ESNN_MSG_STEP_PCM && pos != len) {
         send_error(p, seq, ESNN_ERR_MALFORMED, pos);
         return;
     }
@@ -256,7 +262,14 @@ static void handle_step(esnn_proto_t *p, uint8_t type, uint8_t seq, uint8_t flag
     pos = 1;
     for (s = 0; s < n_steps; ++s) {
         uint16_t ne = 0, k;
-        if (type == ESNN_MSG_STEP_DENSE) {
+        if (type == ESNN_MSG_STEP_PCM) {
+            /* the front end's time counts with the model's: it runs for every timestep */
+            uint32_t t0 = p->ticks ? p->ticks() : 0u;
+            ne = p->afe_step(in + pos, p->events);
+            if (p->ticks)
+                p->sample_ticks += p->ticks() - t0;
+            pos = (uint16_t)(pos + 2u * p->pcm_per_step);
+        } else if (type == ESNN_MSG_STEP_DENSE) {
             /* byte by byte, skipping silent bytes; bits past n_inputs in the last byte are
              * padding and ignored */
             const uint8_t *map = in + pos;
@@ -360,7 +373,7 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
     }
     flags = f[3];
     if (flags &
-        ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE)
+        ~((type == ESNN_MSG_STEP_SPARSE || type == ESNN_MSG_STEP_DENSE || type == ESNN_MSG_STEP_PCM)
               ? ESNN_FLAG_RESET | ESNN_FLAG_RESULT | ((p->capabilities & ESNN_CAP_STREAM) ? ESNN_FLAG_STREAM : 0u)
               : 0u)) {
         p->frames_bad++;
@@ -389,10 +402,14 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
         o[20] = (uint8_t)name_len;
         for (k = 0; k < name_len; ++k)
             o[21 + k] = (uint8_t)p->board[k];
-        {
-            send(p, ESNN_MSG_HELLO | 0x80u, seq, (uint16_t)(21u + name_len));
-            return;
+        n = (uint16_t)(21u + name_len);
+        if (p->capabilities & ESNN_CAP_AUDIO) { /* after the name: hosts of before skip it */
+            esnn_put16(o + n, p->pcm_per_step);
+            esnn_put16(o + n + 2u, p->sample_rate);
+            n = (uint16_t)(n + 4u);
         }
+        send(p, ESNN_MSG_HELLO | 0x80u, seq, n);
+        return;
     }
     case ESNN_MSG_RESET:
         reset_sample(p);
@@ -400,6 +417,13 @@ static void handle(esnn_proto_t *p, const uint8_t *f, uint16_t len)
             send(p, ESNN_MSG_RESET | 0x80u, seq, 0);
             return;
         }
+    case ESNN_MSG_STEP_PCM:
+        if (p->pcm_per_step == 0u || p->afe_step == 0) {
+            send_error(p, seq, ESNN_ERR_UNSUPPORTED, type);
+            return;
+        }
+        handle_step(p, type, seq, flags, f, plen);
+        return;
     case ESNN_MSG_STEP_SPARSE:
     case ESNN_MSG_STEP_DENSE: {
         handle_step(p, type, seq, flags, f, plen);
@@ -461,6 +485,8 @@ void esnn_proto_init(esnn_proto_t *p)
         p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_STREAM);
     if (p->decision != 0)
         p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_DECISION);
+    if (p->pcm_per_step != 0u && p->afe_step != 0)
+        p->capabilities = (uint16_t)(p->capabilities | ESNN_CAP_AUDIO);
     p->cool = 0;
     p->settled = 0u;
     p->digest = 0;

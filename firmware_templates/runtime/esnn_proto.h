@@ -37,6 +37,7 @@ enum {
     ESNN_MSG_WRITE_WEIGHTS = 0x0b,
     ESNN_MSG_SAVE = 0x0c,
     ESNN_MSG_LOAD = 0x0d,
+    ESNN_MSG_STEP_PCM = 0x0e, /* audio models: timesteps as int16 PCM through the front end */
     ESNN_MSG_ERROR = 0x7f
 };
 
@@ -63,6 +64,7 @@ enum {
 #define ESNN_CAP_STEP_FLAGS 16u /* STEP requests take ESNN_FLAG_RESET and ESNN_FLAG_RESULT */
 #define ESNN_CAP_STREAM 32u /* STEP requests take ESNN_FLAG_STREAM */
 #define ESNN_CAP_DECISION 64u /* the model has a decision rule: stream replies carry detections */
+#define ESNN_CAP_AUDIO 128u /* the model has an audio front end: STEP_PCM; HELLO ends with its rates */
 
 /* flags of a STEP request: a whole sample in one exchange per frame, without RESET and RESULT
  * round trips (each saves the host a round trip and the device a frame) */
@@ -104,6 +106,14 @@ typedef struct esnn_proto {
                        uint16_t n_events);
     void (*learn_reset)(const esnn_model_t *m, esnn_learn_t *ln);
     const esnn_store_t *store; /* NULL: no persistent storage */
+    /* an audio model's front end (runtime/esnn_audio.c, wired by the application so that other
+     * builds do not link it): afe_step turns one timestep of little-endian int16 PCM (pcm_per_step
+     * samples) into the input events it returns the count of; afe_reset zeroes its state.
+     * pcm_per_step 0: no front end, STEP_PCM is refused */
+    uint16_t pcm_per_step;
+    uint16_t sample_rate;
+    uint16_t (*afe_step)(const uint8_t *pcm_le, uint16_t *events);
+    void (*afe_reset)(void);
     /* buffers owned by the application, sized by ESNN_PROTO_MAX_FRAME */
     uint8_t *frame; /* the frame being received, decoded from COBS as its bytes arrive */
     uint8_t *tx; /* decoded reply */

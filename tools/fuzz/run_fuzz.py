@@ -1,5 +1,5 @@
-"""Build and run the libFuzzer harness of the C protocol decoder (learning messages included)
-under ASan/UBSan.
+"""Build and run the libFuzzer harness of the C protocol decoder (learning messages and an audio
+front end's PCM included) under ASan/UBSan.
 
     python tools/fuzz/run_fuzz.py [--seconds 60] [--json]
 
@@ -54,6 +54,9 @@ def seed_corpus(corpus: Path, n_inputs: int) -> None:
         # a continuous stream: its first frame resets, every one reports digest and detections
         (codec.STEP_SPARSE, codec.sparse_steps([[0, 4], [5], []] * 20), codec.FLAG_RESET | codec.FLAG_STREAM),
         (codec.STEP_DENSE, codec.dense_steps([b"\xff" * ((n_inputs + 7) // 8)] * 3), codec.FLAG_STREAM),
+        # audio: PCM through the front end (8 samples a timestep), loud and silent
+        (codec.STEP_PCM, codec.pcm_steps(np.full((2, 8), -32768, np.int16)), codec.FLAG_RESET | codec.FLAG_RESULT),
+        (codec.STEP_PCM, codec.pcm_steps(np.arange(-8, 8, dtype=np.int16).reshape(2, 8) * 4000), codec.FLAG_STREAM),
     ]
     for i, (t, p, f) in enumerate([*((t, p, 0) for t, p in msgs), *flagged]):
         frame = codec.Frame(type=t, seq=i + 1, payload=p, flags=f)
@@ -85,17 +88,29 @@ def run(seconds: int, workdir: Path) -> dict:
     src = workdir / "src"
     from dataclasses import replace
 
+    from edgesnn.fixedpoint.audio import design_front_end
     from edgesnn.fixedpoint.decision import DecisionRule
 
-    # a decision rule that detects as often as it can (no refractory time): the longest replies
+    # a decision rule that detects as often as it can (no refractory time): the longest replies;
+    # an audio front end of 8 samples a timestep, so that STEP_PCM frames are short enough to mutate
     rule = DecisionRule(decay_shift=1, threshold=1, margin=0, refractory=0, background=11)
+    fe = design_front_end(8000, 20, dt_ms=1.0)
     qnet = quantize(net)
-    write_model_sources(replace(qnet, input_spec={"decision": rule.as_dict()}), src, learn_layer=0)
+    spec = {"decision": rule.as_dict(), "front_end": fe.as_dict()}
+    write_model_sources(replace(qnet, input_spec=spec), src, learn_layer=0)
     exe = workdir / "fuzz_proto"
     here = Path(__file__).resolve().parent
     runtime = [
         str(src / f)
-        for f in (*RUNTIME_CORE, "esnn_proto.c", "esnn_model.c", "esnn_learn.c", "esnn_proto_learn.c", "esnn_persist.c")
+        for f in (
+            *RUNTIME_CORE,
+            "esnn_proto.c",
+            "esnn_model.c",
+            "esnn_learn.c",
+            "esnn_proto_learn.c",
+            "esnn_persist.c",
+            "esnn_audio.c",
+        )  # fmt: skip
     ]
     apps = templates_dir() / "apps"
     subprocess.run(

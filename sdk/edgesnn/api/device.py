@@ -37,8 +37,11 @@ def stream_rows(
     early_exit: int | None = None,
     link: dict | None = None,
     row_spikes: bool = False,
+    wire: np.ndarray | None = None,
 ) -> str | None:
     """Stream samples to a deployed device, appending a row per sample; closes the deployment.
+    ``wire``: what goes over the link instead of the spikes ``x``, one per sample (an audio
+    model's int16 PCM, which the device's front end turns into ``x`` itself).
 
     Returns the error that ended the stream early, or None. Rows received are always kept.
     ``link``, where the device counts instructions, gets ``instructions``: everything the device
@@ -51,7 +54,7 @@ def stream_rows(
     tpi = hello.ticks_per_instruction if hello.capabilities & 2 else 0.0
     with device_session(d) as session:
         before = d.device.stats() if tpi and link is not None else {}
-        for i, so in enumerate(d.device.stream(x, steps_per_frame, early_exit)):
+        for i, so in enumerate(d.device.stream(x if wire is None else wire, steps_per_frame, early_exit)):
             match = (
                 np.array_equal(so.spikes, sim.spikes[i])
                 and so.result.prediction == sim.prediction[i]
@@ -218,6 +221,8 @@ def stream(
     s["accuracy"], s["mismatches"]
     ```
     """
+    from edgesnn.data.datasets import model_audio
+    from edgesnn.device import codec
     from edgesnn.fixedpoint import simulate_int
     from edgesnn.fixedpoint.simulate import cut_at_exit
 
@@ -244,21 +249,27 @@ def stream(
             row_spikes=row_spikes,
         )
     x, y, ds = inputs
+    # an audio model's device takes PCM and runs its front end: the golden model's spikes are
+    # what it must make of it (x), and every output is held to them as always
+    pcm = model_audio(qnet, dataset, "test", limit, name)[0] if qnet.front_end is not None else None
     sim = simulate_int(qnet, x)
     if early_exit is not None:
         sim = cut_at_exit(qnet, x, sim, early_exit)[0]
     d = open_device(qnet, board, port, out, timeout)
+    if pcm is not None and not d.hello.capabilities & codec.CAP_AUDIO:
+        pcm = None  # firmware without the front end (built before it): it takes the spikes
     if on_start is not None:
         names = getattr(ds, "class_names", None) or [str(c) for c in range(qnet.n_outputs)]
         on_start({**identity(d), "kind": "samples", "class_names": list(names), "total": len(x)})
     rows: list[dict] = []
     spikes: list[np.ndarray] = []
     link: dict = {}
-    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes, early_exit, link, row_spikes)
+    error = stream_rows(d, x, y, sim, steps_per_frame, rows, on_row, spikes, early_exit, link, row_spikes, pcm)
     summary = summarize(rows, sim, y, d.hello.board, error, link)
     summary["early_exit"] = early_exit
     summary["retransmissions"] = d.device.retransmissions
     summary["damaged_frames"] = d.device.damage_seen()
+    summary["input"] = "pcm" if pcm is not None else "spikes"
     if save_output is not None:
         summary["output"] = str(save_device_output(save_output, x, y, rows, spikes, qnet.n_outputs))
     summary["rows"] = rows

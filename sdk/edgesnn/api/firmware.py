@@ -15,9 +15,17 @@ from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 def sample_inputs(qnet: QuantNetwork, dataset: str | None, limit: int) -> np.ndarray:
     """The first ``limit`` test samples of the data set (default: the model's), else seeded
-    random spikes for a model that records no data set. A data set that does not fit fails."""
-    from edgesnn.data.datasets import model_inputs
+    random spikes for a model that records no data set. A model with an audio front end gets
+    int16 PCM (the device runs the front end), random noise without a data set. A data set that
+    does not fit fails."""
+    from edgesnn.data.datasets import model_audio, model_inputs
 
+    fe = qnet.front_end
+    if fe is not None:  # the device takes PCM and runs the front end itself
+        if dataset or qnet.input_spec.get("dataset"):
+            return model_audio(qnet, dataset, "test", limit)[0]
+        steps = int(qnet.input_spec.get("timesteps", 25))
+        return (np.random.default_rng(0).standard_normal((limit, steps * fe.samples_per_step)) * 2000).astype(np.int16)
     if dataset or qnet.input_spec.get("dataset"):
         x, _, _ = model_inputs(qnet, dataset, "test", limit)
         return x

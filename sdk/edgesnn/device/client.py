@@ -270,15 +270,23 @@ class Device:
         ``early_exit`` (0: exact, N: a lead of N spikes; contract.settled) stops sending
         timesteps once the prediction is settled; the result then covers the steps run.
         A device with CAP_STEP_FLAGS resets with the first frame and returns the result with
-        the last (FLAG_RESET, FLAG_RESULT): no RESET or RESULT round trip of their own."""
+        the last (FLAG_RESET, FLAG_RESULT): no RESET or RESULT round trip of their own.
+        A device with an audio front end (CAP_AUDIO) also takes int16 PCM (audio samples,), a
+        whole number of its timesteps, sent as STEP_PCM: its front end makes the spikes."""
         from edgesnn.fixedpoint.contract import settled
 
         hello = self.info()
-        spikes = np.asarray(spikes, bool)
-        if spikes.ndim != 2 or spikes.shape[1] != hello.n_inputs:
-            raise DeviceError(f"sample has shape {spikes.shape}, the device takes (timesteps, {hello.n_inputs})")
+        pcm = np.asarray(spikes).dtype == np.int16
+        if pcm:
+            spikes = self._pcm_rows(np.asarray(spikes))
+            room = hello.payload_room - 1  # the PCM of a step in the request, its outputs in the reply
+            fit = max(1, min(room // (2 * hello.pcm_per_step), room // ((hello.n_outputs + 7) // 8)))
+        else:
+            spikes = np.asarray(spikes, bool)
+            if spikes.ndim != 2 or spikes.shape[1] != hello.n_inputs:
+                raise DeviceError(f"sample has shape {spikes.shape}, the device takes (timesteps, {hello.n_inputs})")
+            fit = self._steps_that_fit(spikes)
         auto = steps_per_frame is None
-        fit = self._steps_that_fit(spikes)
         if auto:
             steps_per_frame = 1 if early_exit is not None else self._auto_steps
         n_steps = spikes.shape[0]
@@ -295,7 +303,9 @@ class Device:
             if flagged and start + rows.shape[0] == n_steps and self._result_fits(rows.shape[0]):
                 flags |= codec.FLAG_RESULT
             damaged = self.damage_seen()
-            reply = self.step_rows(rows, flags).payload
+            reply = (
+                self.request(codec.STEP_PCM, codec.pcm_steps(rows), flags=flags) if pcm else self.step_rows(rows, flags)
+            ).payload
             outs, res = codec.parse_step_reply(reply, hello.n_outputs, bool(flags & codec.FLAG_RESULT))
             if len(outs) != rows.shape[0]:
                 raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {rows.shape[0]} were sent")
@@ -310,6 +320,16 @@ class Device:
         if res is None:  # stopped early, a last frame with no room for it, or a device without flags
             res = self.result()
         return SampleOutput(spikes=out, result=res, seconds=time.perf_counter() - t0, steps=done)
+
+    def _pcm_rows(self, pcm: np.ndarray) -> np.ndarray:
+        """PCM (audio samples,) as timesteps (timesteps, samples per timestep) for this device."""
+        hello = self.info()
+        if not hello.capabilities & codec.CAP_AUDIO:
+            raise DeviceError(f"{self.port}: the device has no audio front end; send it input spikes")
+        D = hello.pcm_per_step
+        if pcm.ndim != 1 or pcm.size == 0 or pcm.size % D:
+            raise DeviceError(f"PCM of shape {pcm.shape}: the device takes whole timesteps of {D} audio samples")
+        return pcm.reshape(-1, D)
 
     def step_rows(self, rows: np.ndarray, flags: int = 0) -> codec.Frame:
         """One STEP request for timesteps ``rows`` (timesteps, n_inputs) of 0/1 in whichever
@@ -341,6 +361,8 @@ class Device:
         return max(1, min(room // max(worst, 1), (room - tail) // reply))
 
     def stream(self, inputs: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None):
-        """Yield a SampleOutput per sample of ``inputs`` (samples, timesteps, n_inputs)."""
-        for sample in np.asarray(inputs, bool):
+        """Yield a SampleOutput per sample of ``inputs`` (samples, timesteps, n_inputs), or of
+        int16 PCM (samples, audio samples) for a device with an audio front end."""
+        a = np.asarray(inputs)
+        for sample in a if a.dtype == np.int16 else a.astype(bool):
             yield self.run_sample(sample, steps_per_frame, early_exit)

@@ -34,6 +34,8 @@ ERROR_NAMES = {
 }
 CAP_TICKS, CAP_ICOUNT, CAP_LEARN, CAP_PERSIST, CAP_STEP_FLAGS = 1, 2, 4, 8, 16
 CAP_STREAM, CAP_DECISION = 32, 64  # STEP takes FLAG_STREAM; the model has a decision rule
+CAP_AUDIO = 128  # the model has an audio front end: STEP_PCM, and HELLO ends with its rates
+STEP_PCM = 0x0E  # an audio model's timesteps as int16 PCM, which the device's front end turns into spikes
 # flags of a STEP request (devices with CAP_STEP_FLAGS): reset before its first timestep, and
 # append the RESULT payload to its reply
 FLAG_RESET, FLAG_RESULT = 1, 2
@@ -188,6 +190,8 @@ class Hello:
     ticks_per_instruction: float  # 0 when the board's ticks are not instruction counts
     learn_layer: int | None  # the layer that can learn on the device, if any
     board: str
+    pcm_per_step: int = 0  # audio models (CAP_AUDIO): audio samples per timestep, else 0
+    sample_rate: int = 0  # audio models: Hz, else 0
 
     @property
     def payload_room(self) -> int:
@@ -196,9 +200,15 @@ class Hello:
 
 
 def parse_hello(p: bytes) -> Hello:
-    if len(p) < 21 or len(p) != 21 + p[20]:
+    if len(p) < 21:
         raise ProtocolError(f"HELLO reply of {len(p)} bytes is malformed")
     maj, mnr, abi, contract, h, n_in, n_out, n_layers, caps, max_frame, tpi, ll = struct.unpack("<BBBBIHHBHHHB", p[:20])
+    rates = 4 if caps & CAP_AUDIO else 0  # u16 samples per timestep, u16 sample rate after the name
+    if len(p) != 21 + p[20] + rates:
+        raise ProtocolError(f"HELLO reply of {len(p)} bytes is malformed")
+    pcm_per_step, rate = struct.unpack("<HH", p[21 + p[20] :]) if rates else (0, 0)
+    if rates and pcm_per_step == 0:
+        raise ProtocolError("HELLO reply names an audio front end of 0 samples per timestep")
     return Hello(
         f"{maj}.{mnr}",
         abi,
@@ -212,6 +222,8 @@ def parse_hello(p: bytes) -> Hello:
         tpi / 10.0,
         None if ll == NO_LAYER else ll,
         p[21 : 21 + p[20]].decode("ascii", errors="replace"),
+        pcm_per_step,
+        rate,
     )
 
 
@@ -244,6 +256,19 @@ def sparse_steps(steps: list) -> bytes:
         ev = [int(e) for e in ev]
         out += struct.pack(f"<H{len(ev)}H", len(ev), *ev)
     return bytes(out)
+
+
+def pcm_steps(pcm) -> bytes:
+    """Payload of STEP_PCM: u8 count, then the timesteps' int16 samples (timesteps, samples per
+    timestep), little-endian."""
+    import numpy as np
+
+    a = np.asarray(pcm)
+    if a.ndim != 2 or a.dtype != np.int16:
+        raise ValueError(f"PCM timesteps must be int16 (timesteps, samples per timestep), got {a.dtype} {a.shape}")
+    if not 0 < a.shape[0] < 256:
+        raise ValueError(f"1..255 timesteps per frame, got {a.shape[0]}")
+    return bytes([a.shape[0]]) + a.astype("<i2").tobytes()
 
 
 def dense_steps(bitmaps: list[bytes]) -> bytes:

@@ -93,6 +93,11 @@ def parse_host_output(qnet: QuantNetwork, data: bytes, n: int, steps: int) -> Fi
 
 def count_mismatches(sim: SimResult, run: FirmwareRun) -> dict:
     """Exact comparison of every spike and state; returns counts of differing values."""
+    return compare(sim, run)[0]
+
+
+def compare(sim: SimResult, run: FirmwareRun) -> tuple[dict, np.ndarray]:
+    """``count_mismatches`` and which samples differ (bool per sample)."""
     out = {
         "samples": int(sim.prediction.shape[0]),
         "values_compared": 0,
@@ -111,7 +116,14 @@ def count_mismatches(sim: SimResult, run: FirmwareRun) -> dict:
     if sim.membrane_updates is not None and run.updates is not None:  # idle skipping did what the rule says
         bad_sample |= sim.membrane_updates != run.updates
     out["mismatched_samples"] = int(bad_sample.sum())
-    return out
+    return out, bad_sample
+
+
+def spike_digests(spikes: np.ndarray) -> np.ndarray:
+    """Per sample, CRC-32 of its input spikes (samples, timesteps, channels) as the self-check
+    chains them: each timestep's bitmap, ceil(channels / 8) bytes, bit k of byte k / 8 LSB first."""
+    rows = np.packbits(np.asarray(spikes, bool), axis=2, bitorder="little")
+    return np.array([zlib.crc32(r.tobytes()) for r in rows], np.uint64)
 
 
 def step_values(qnet: QuantNetwork, record: list[dict[str, np.ndarray]]) -> np.ndarray:

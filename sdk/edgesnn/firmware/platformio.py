@@ -33,6 +33,8 @@ def generate_project(qnet: QuantNetwork, board: Board, out: Path, learn_layer: i
     if src.exists():
         shutil.rmtree(src)
     write_model_sources(qnet, src, learn_layer)
+    if qnet.front_end is None:  # the runtime copy includes the audio front end; only audio models run it
+        (src / "esnn_audio.c").unlink(missing_ok=True)
     if learn_layer is None:  # the runtime copy includes the plasticity sources; drop them
         for name in ("esnn_learn.c", "esnn_proto_learn.c", "esnn_persist.c"):
             (src / name).unlink(missing_ok=True)

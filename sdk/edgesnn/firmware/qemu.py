@@ -51,6 +51,9 @@ class SelfCheck:
     updates: np.ndarray | None = None  # neuron updates performed per sample (idle skipping counted)
     rest_step_ticks: int = 0  # ticks of a step without input once every layer is at rest (timer reads taken off)
     rest_steps: int = 0  # idle steps the last sample's states took to come to rest (0: never)
+    #: audio models: per sample, CRC-32 of the front end's spike bitmaps and its ticks (None: no front end)
+    afe_digests: np.ndarray | None = None
+    afe_ticks: np.ndarray | None = None
     lines: list[str] = field(default_factory=list)
 
 
@@ -136,7 +139,16 @@ def _parse(lines: list[str]) -> SelfCheck:
     except (IndexError, ValueError) as e:
         raise EmulatorError(f"malformed self-check line ({e})") from None
     arr = np.array(rows, dtype=object).reshape(-1, 6)
+    try:
+        a = sorted(tuple(int(x, 16) for x in ln.split()[1:4]) for ln in lines if ln.startswith("A "))
+    except ValueError as e:
+        raise EmulatorError(f"malformed self-check line ({e})") from None
+    if a and any(len(r) != 3 for r in a):
+        raise EmulatorError("malformed self-check line (an A line without its three fields)")
+    afe = np.array(a, np.int64).reshape(-1, 3) if a else None
     return SelfCheck(
+        afe_digests=None if afe is None else afe[:, 1].astype(np.uint64),
+        afe_ticks=None if afe is None else afe[:, 2],
         hello=hello,
         digests=np.array([int(v) for v in arr[:, 1]], np.uint64),
         predictions=arr[:, 2].astype(np.int64),

@@ -88,10 +88,18 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
     return out
 
 
+#: timesteps of PCM a STEP_PCM frame can hold (an audio model's frame buffers are sized for them)
+PCM_STEPS_PER_FRAME = 2
+
+
 def max_payload(qnet: QuantNetwork) -> int:
     """Largest protocol payload (docs/protocol.md): one sparse timestep with every input active,
-    the RESULT reply, or HELLO with a 32-character board name; rounded up to 4 bytes."""
+    the RESULT reply, or HELLO with a 32-character board name (and an audio model's rates);
+    an audio model's PCM_STEPS_PER_FRAME timesteps of PCM; rounded up to 4 bytes."""
     need = max(3 + 2 * qnet.n_inputs, 14 + 2 * qnet.n_outputs, 52, 1 + (qnet.n_outputs + 7) // 8)
+    fe = qnet.front_end
+    if fe is not None:
+        need = max(need, 57, 1 + 2 * fe.samples_per_step * PCM_STEPS_PER_FRAME)
     return -(-need // 4) * 4
 
 
@@ -229,6 +237,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         "state_bits": qnet.state_bits,
         "max_layer_width": max(L.n_out for L in qnet.layers),
         "decision": qnet.decision,
+        "afe": qnet.front_end,
         "all_generated": all(L["fast"] is not None for L in layers),
     }
     env = _env()
