@@ -17,7 +17,7 @@ python3 -m pip install --quiet --disable-pip-version-check --no-deps "sinabs==3.
 # check fails naming what is missing
 bash tools/install_kits.sh || echo "install.sh: Lava was not installed; the loihi2 check cannot run" >&2
 if [ "${EDGESNN_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
-  pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc clang-14 libclang-rt-14-dev clang-format-14 gcc-avr avr-libc arduino-core-avr openocd libnewlib-arm-none-eabi chromium chromium-driver"
+  pkgs="gcc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc clang-14 libclang-rt-14-dev clang-format-14 gcc-avr avr-libc arduino-core-avr openocd libnewlib-arm-none-eabi chromium chromium-driver espeak-ng"
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then

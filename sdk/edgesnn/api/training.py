@@ -47,6 +47,8 @@ def train(
     stride: int | None = None,
     dt_us: int | None = None,
     spontaneous: bool = False,
+    lr: float = 2e-3,
+    channels: int | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> dict[str, Any] | None:
     """Train a spiking network with surrogate gradients (quantization-aware unless ``qat=False``).
@@ -55,7 +57,10 @@ def train(
     hidden layer of ``hidden`` neurons, default 256), ``rnn`` (the same, recurrent), ``conv``
     (two convolutions with sum pooling, then the class layer) or an architecture file (.toml /
     .json, docs/training.md). ``beta``: membrane decay per step (default 0.9); ``weight_bits``:
-    QAT weight width (default 8).
+    QAT weight width (default 8); ``lr``: Adam's learning rate (cosine-annealed over the epochs;
+    long samples, such as a second of audio, may need a smaller one). Audio data: ``channels``
+    band-pass channels of the front end (default 16) and ``dt_us`` its timestep (default 10 ms);
+    the model keeps the front end they design.
 
     ``board``: a neuromorphic kit (``xylo-imu``, ``loihi2``, ...): train current-based neurons in
     that chip's own arithmetic (its dialect; ``int_accuracy`` is the golden simulator in that
@@ -111,7 +116,10 @@ def train(
     spec = ds.resolve(
         {"encoding": encoding, "timesteps": timesteps, "downsample": downsample, "denoise_us": denoise_us}
         | ({"window": window, "stride": stride, "dt_us": dt_us} if ds.kind == "stream" else {})
+        | ({"channels": channels, "dt_ms": None if dt_us is None else dt_us / 1000.0} if ds.kind == "audio" else {})
     )
+    if channels is not None and ds.kind != "audio":
+        raise ValueError(f"channels {channels}: only audio data sets have a front end, {ds.name!r} holds {ds.kind}")
     in_shape = ds.input_shape(spec)
     arch.resolve(arch.load(used["model"], (used["hidden"],)), in_shape, ds.classes)
     dialect = "edgesnn"
@@ -141,6 +149,8 @@ def train(
         stride=stride,
         dt_us=dt_us,
         quiet=not spontaneous,
+        lr=lr,
+        channels=channels,
     )
     main = context_from_env().is_main
     result = run(cfg, progress if main else None)

@@ -66,10 +66,16 @@ def train_cmd(
         Optional[int], typer.Option(min=1, help="Streams: training window, timesteps (default 30).")
     ] = None,
     stride: Annotated[Optional[int], typer.Option(min=1, help="Streams: steps between windows (default 5).")] = None,
-    dt_ms: Annotated[Optional[float], typer.Option(min=0.001, help="Streams: timestep in ms (default 10).")] = None,
+    dt_ms: Annotated[
+        Optional[float], typer.Option(min=0.001, help="Streams and audio: timestep in ms (default 10).")
+    ] = None,
+    channels: Annotated[
+        Optional[int], typer.Option(min=8, max=64, help="Audio: band-pass channels of the front end (default 16).")
+    ] = None,
     spontaneous: Annotated[
         bool, typer.Option("--spontaneous", help="Let biases make neurons fire without input (never idle).")
     ] = False,
+    lr: Annotated[float, typer.Option(min=1e-6, max=1.0, help="Adam's learning rate (cosine-annealed).")] = 2e-3,
     json_out: JsonOpt = False,
 ):
     """Train a spiking network with surrogate gradients (quantization-aware by default).
@@ -101,6 +107,8 @@ def train_cmd(
             stride=stride,
             dt_us=None if dt_ms is None else int(round(dt_ms * 1000)),
             spontaneous=spontaneous,
+            lr=lr,
+            channels=channels,
             progress=epoch_progress(bar),
         )
     if res is not None:  # None on torchrun ranks other than 0

@@ -59,6 +59,8 @@ class TrainConfig:
     dialect: str = "edgesnn"
     #: streams (data.stream_set): timestep, and the training windows' length and stride (steps)
     dt_us: int | None = None
+    #: audio: band-pass channels of the front end (default 16); its timestep is dt_us (default 10 ms)
+    channels: int | None = None
     window: int | None = None
     stride: int | None = None
     #: keep every bias below threshold x (1 - beta) (times QUIET_MARGIN), so that no neuron fires
@@ -72,6 +74,8 @@ class TrainConfig:
             raise ValueError(f"timesteps must be >= 1, got {self.timesteps!r}")
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta must be in [0, 1], got {self.beta!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0, got {self.threshold!r}")
         if self.neuron not in ("lif", "cuba"):
@@ -206,6 +210,11 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
             "downsample": cfg.downsample,
             "denoise_us": cfg.denoise_us,
             **({"dt_us": cfg.dt_us, "window": cfg.window, "stride": cfg.stride} if ds.kind == "stream" else {}),
+            **(
+                {"channels": cfg.channels, "dt_ms": None if cfg.dt_us is None else cfg.dt_us / 1000.0}
+                if ds.kind == "audio"
+                else {}
+            ),
         }
     )
     x_test, y_test = ds.spikes("test", spec)
