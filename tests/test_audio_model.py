@@ -178,3 +178,15 @@ def test_hello_carries_the_front_ends_rates_only_with_the_capability():
     assert codec.parse_hello(plain).pcm_per_step == 0
     with pytest.raises(ValueError, match="int16"):
         codec.pcm_steps(np.zeros((1, 8), np.float32))
+
+
+def test_verify_embeds_only_as_much_pcm_as_half_the_flash_holds(tones_model):
+    import edgesnn.api as es
+    from edgesnn.api.firmware import default_limit
+    from edgesnn.firmware.boards import get_board
+
+    q = es.load(tones_model[0])  # 30 timesteps of 80 samples: 4,800 bytes of PCM a sample
+    assert default_limit(q, get_board("qemu-mps2-an386")) == 4194304 // 2 // 4800
+    assert default_limit(q, get_board("qemu-microbit")) == 253952 // 2 // 4800
+    assert default_limit(q, get_board("host")) == 450
+    assert default_limit(replace(q, input_spec={}), get_board("qemu-microbit")) == 450

@@ -270,6 +270,8 @@ def stream(
     summary["retransmissions"] = d.device.retransmissions
     summary["damaged_frames"] = d.device.damage_seen()
     summary["input"] = "pcm" if pcm is not None else "spikes"
+    if pcm is not None and "instructions_per_inference" in summary:  # RESULT's ticks cover the front end too
+        summary["instructions_include_front_end"] = True
     if save_output is not None:
         summary["output"] = str(save_device_output(save_output, x, y, rows, spikes, qnet.n_outputs))
     summary["rows"] = rows

@@ -126,7 +126,8 @@ def verify(
     test split, or of the first ``limit`` samples; ``reference`` names the simulator).
 
     Result: ``mismatches`` (samples that differ; 0 is the promise), ``samples``, ``timesteps``.
-    ``limit``: samples compared (default 450 on boards, the whole test split on kits).
+    ``limit``: samples compared (default 450 on boards, as many as half the flash holds for an
+    audio model's PCM; the whole test split on kits).
 
     ```python
     edgesnn.api.verify("digits.qsnn", "qemu-microbit")["mismatches"]
@@ -164,8 +165,18 @@ def verify(
         twin = f"qemu-{b.name}"
         also = f" (its image's code runs on {twin})" if twin in all_boards() else ""
         raise ValueError(f"board {board} is real hardware; verify runs on host or an emulated board{also}")
-    x = sample_inputs(qnet, dataset, limit or 450) if inputs is None else inputs
+    x = sample_inputs(qnet, dataset, limit or default_limit(qnet, b)) if inputs is None else inputs
     return run(qnet, b, x, Path(out), icount=count_instructions)
+
+
+def default_limit(qnet: QuantNetwork, board) -> int:
+    """Samples verify compares by default: 450, or for an audio model on a board as many as half
+    its flash holds as PCM (the self-check embeds them; 1 s at 16 kHz is 32 kB)."""
+    fe = qnet.front_end
+    if fe is None or board.kind == "host":
+        return 450
+    per = 2 * fe.samples_per_step * int(qnet.input_spec.get("timesteps", 100))
+    return max(1, min(450, int(board.memory["flash_bytes"]) // 2 // per))
 
 
 def energy(
