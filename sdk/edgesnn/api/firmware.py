@@ -169,7 +169,7 @@ def verify(
     return run(qnet, b, x, Path(out), icount=count_instructions)
 
 
-def default_limit(qnet: QuantNetwork, board) -> int:
+def default_limit(qnet: QuantNetwork, board: Any) -> int:
     """Samples verify compares by default: 450, or for an audio model on a board as many as half
     its flash holds as PCM (the self-check embeds them; 1 s at 16 kHz is 32 kB)."""
     fe = qnet.front_end
