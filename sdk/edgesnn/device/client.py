@@ -279,8 +279,7 @@ class Device:
         pcm = np.asarray(spikes).dtype == np.int16
         if pcm:
             spikes = self._pcm_rows(np.asarray(spikes))
-            room = hello.payload_room - 1  # the PCM of a step in the request, its outputs in the reply
-            fit = max(1, min(room // (2 * hello.pcm_per_step), room // ((hello.n_outputs + 7) // 8)))
+            fit = self._steps_that_fit(spikes, request=2 * hello.pcm_per_step)  # a step's PCM in the request
         else:
             spikes = np.asarray(spikes, bool)
             if spikes.ndim != 2 or spikes.shape[1] != hello.n_inputs:
@@ -349,16 +348,17 @@ class Device:
         """Damaged frames so far, both ways: replies this side rejected, requests the device did."""
         return self.decoder.errors + self.damaged_requests
 
-    def _steps_that_fit(self, spikes: np.ndarray, tail: int = 0, per_step: int = 0) -> int:
+    def _steps_that_fit(self, spikes: np.ndarray, tail: int = 0, per_step: int = 0, request: int | None = None) -> int:
         """Timesteps of ``spikes`` that any frame of them holds, request and reply: a frame is
         sent in the shorter encoding, so a step takes at most the smaller of its worst index list
-        and its bitmap; a reply takes each step's outputs and ``per_step`` bytes more, after
-        ``tail`` bytes of its own (a stream's)."""
+        and its bitmap (or ``request`` bytes, a STEP_PCM step's samples); a reply takes each
+        step's outputs and ``per_step`` bytes more, after ``tail`` bytes of its own (a stream's)."""
         hello = self.info()
         room = hello.payload_room - 1  # the timestep count
-        worst = min(2 + 2 * int(spikes.sum(axis=1).max(initial=0)), (hello.n_inputs + 7) // 8)
+        if request is None:
+            request = min(2 + 2 * int(spikes.sum(axis=1).max(initial=0)), (hello.n_inputs + 7) // 8)
         reply = (hello.n_outputs + 7) // 8 + per_step
-        return max(1, min(room // max(worst, 1), (room - tail) // reply))
+        return max(1, min(room // max(request, 1), (room - tail) // reply))
 
     def stream(self, inputs: np.ndarray, steps_per_frame: int | None = 1, early_exit: int | None = None):
         """Yield a SampleOutput per sample of ``inputs`` (samples, timesteps, n_inputs), or of

@@ -227,7 +227,7 @@ def build(
         qnet,
         extra_flash=0
         if inputs is None
-        else int(inputs.nbytes if inputs.dtype == np.int16 else selfcheck_bits(inputs).size),
+        else int(inputs.nbytes if qnet.front_end is not None else selfcheck_bits(inputs).size),
         learn_layer=learn_layer if app == "device" else None,
     )
     src = out / "src"
