@@ -72,6 +72,28 @@ def test_golden_front_end_equals_the_scalar_model(seed, rate, channels, mode, ep
     assert got.shape == want.shape and np.array_equal(got, want)
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    piece=st.integers(2, 9),
+    mode=st.sampled_from(A.MODES),
+    silence=st.booleans(),
+    extra=st.integers(0, 79),
+)
+def test_a_long_recording_in_pieces_equals_one_pass(seed, piece, mode, silence, extra):
+    """The pieces run side by side (fixedpoint.audio._long) give one pass's integers: with
+    noise, where the pieces' states merge, and with digital silence after a sound, where
+    they never do (limit cycles) and every piece needs a pass of its own."""
+    fe, x = random_case(seed, 8000, 8, mode, 40, 10.0, 300, 80 * 9 * piece + extra, 5)
+    if silence:
+        x[len(x) // 3 :] = 0
+    one = A._run(fe, A.pcm_int16(x[: len(x) // 80 * 80])[None], A.zero_state(fe, 1))[0][0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(A, "LONG_PIECE_STEPS", piece)
+        got = A.front_end_spikes(fe, x)
+    assert got.shape == one.shape == (len(x) // 80, 8) and np.array_equal(got, one)
+
+
 @pytest.mark.parametrize("rate, channels", [(8000, 8), (16000, 16), (16000, 64)])
 def test_the_state_stays_under_its_bound_at_full_scale_worst_case(rate, channels):
     """Each band's worst int16 input: full scale with the sign of its time-reversed AR impulse

@@ -185,7 +185,9 @@ def stream_recording(
     outputs: list[np.ndarray] = []
     steps_done, ticks, last_ticks, frames_n = 0, 0, 0, 0
     late, lag_max, decision_lat, span = 0, 0.0, [], (0.0, 0.0)
-    chunks: Any = (frames(a, min(total, a + CHUNK)) for a in range(0, total, CHUNK))
+    audio = qnet.front_end is not None  # the device's front end makes the spikes from PCM
+    send = (lambda a, b: ds.pcm("test", spec, a, b)) if audio else frames
+    chunks: Any = (send(a, min(total, a + CHUNK)) for a in range(0, total, CHUNK))
     if realtime:  # every frame ready before the clock starts
         chunks = list(chunks)
     t_wall = time.perf_counter()
@@ -193,6 +195,8 @@ def stream_recording(
     with device_session(d) as session:
         before = d.device.stats() if tpi else {}
         for fr in stream_frames(d.device, chunks, steps_per_frame, pace):
+            if audio:  # the input spikes the device's front end made, by the golden front end's count
+                fr.input_events = int(frames(fr.start, fr.end).sum())
             ok, dev_dets, bad_steps = frame_matches(golden, fr)
             if not ok:
                 mismatches += 1
@@ -250,6 +254,8 @@ def stream_recording(
         wall_seconds=wall,
         **static_metrics(qnet),
     )
+    if audio:
+        res.update(input="pcm", instructions_include_front_end=True)
     if realtime:
         res.update(
             realtime=True,

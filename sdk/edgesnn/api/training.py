@@ -115,10 +115,10 @@ def train(
         raise ValueError("stream training targets microcontroller firmware: train it without a kit board")
     spec = ds.resolve(
         {"encoding": encoding, "timesteps": timesteps, "downsample": downsample, "denoise_us": denoise_us}
-        | ({"window": window, "stride": stride, "dt_us": dt_us} if ds.kind == "stream" else {})
+        | ({"window": window, "stride": stride, "dt_us": dt_us, "channels": channels} if ds.kind == "stream" else {})
         | ({"channels": channels, "dt_ms": None if dt_us is None else dt_us / 1000.0} if ds.kind == "audio" else {})
     )
-    if channels is not None and ds.kind != "audio":
+    if channels is not None and "front_end" not in spec:
         raise ValueError(f"channels {channels}: only audio data sets have a front end, {ds.name!r} holds {ds.kind}")
     in_shape = ds.input_shape(spec)
     arch.resolve(arch.load(used["model"], (used["hidden"],)), in_shape, ds.classes)

@@ -37,7 +37,9 @@ from edgesnn.data.events import bin_split, events_per_sample, frame_shape
 from edgesnn.data.npzfile import ArraySplit, EventSplit, read_data_file
 from edgesnn.errors import ArgumentError, DatasetError, did_you_mean
 
-BUILTIN = ("digits", "saccade-digits", "digits-rows", "saccade-digits-stream", "spoken-commands")
+BUILTIN = (
+    "digits", "saccade-digits", "digits-rows", "saccade-digits-stream", "spoken-commands", "spoken-commands-stream",
+)  # fmt: skip
 #: digits-rows: timesteps per image row
 ROW_STEPS = 4
 DATASETS = BUILTIN  # kept for callers that list the names
@@ -299,6 +301,11 @@ def _progress(done: int, total: int) -> None:
         GENERATION_PROGRESS("making spoken-commands (once)", done, total)
 
 
+def _stream_progress(done: int, total: int) -> None:
+    if GENERATION_PROGRESS is not None:
+        GENERATION_PROGRESS("making spoken-commands-stream (once)", done, total)
+
+
 def _audio_spikes(ds: Dataset, split: str, spec: dict[str, Any]) -> np.ndarray:
     """Every sample of an audio split through the front end (N, T, channels), computed once per
     data set, split and front end; kept with the data set for the last front end asked for."""
@@ -324,7 +331,7 @@ def is_stream(name: str) -> bool:
     from edgesnn.data.streams import is_stream_file
 
     name = str(name)
-    if saccade_stream.parse(name) is not None:
+    if saccade_stream.parse(name) is not None or name == "spoken-commands-stream":
         return True
     if name not in BUILTIN and importing.layout(name) == "labelled":
         return True
@@ -349,7 +356,14 @@ def open_stream(name: str):
 
     name = str(name)
     opts = saccade_stream.parse(name)
-    path = saccade_stream.ensure(opts["duty"]) if opts is not None else data_path(name)
+    if opts is not None:
+        path = saccade_stream.ensure(opts["duty"])
+    elif name == "spoken-commands-stream":
+        from edgesnn.data import spoken_stream
+
+        path = spoken_stream.ensure(_stream_progress)
+    else:
+        path = data_path(name)
     key = _file_key(name, path)
     if key not in _STREAMS:
         _STREAMS.clear()

@@ -4,8 +4,12 @@ Input spec of a stream model (stored in the model file): ``dataset``, ``encoding
 ``modality``, ``dt_us`` (timestep; default 10 ms, a spikes file's own), ``downsample`` (events),
 ``denoise_us`` (events: the background-activity filter, ``streams.activity_filter``; 0 = off),
 ``window`` and ``stride`` (timesteps of a training window and between window starts; default
-30 and 5), ``min_overlap`` (timesteps; default 5), ``background`` (the background class index =
-the number of classes), ``background_ratio`` (default 1.0), ``seed``.
+30 and 5, audio 100 and 10), ``min_overlap`` (timesteps; default 5, audio 100), ``background``
+(the background class index = the number of classes), ``background_ratio`` (default 1.0),
+``seed``. Audio streams add ``channels``, ``audio_mode`` and ``front_end`` (the front end's
+integers, as per-sample audio: a model's own is applied as it is, else one is designed for
+``channels`` bands and ``dt_us``); their timesteps are the front end's spikes over the whole
+recording (``fixedpoint.audio.front_end_spikes``, run once per split and kept).
 
 Windows (docs/data.md, "Training on streams"): the window starting at timestep s covers
 ``[s, s + window)``; a segment covers timesteps ``onset // dt .. ceil(offset / dt) - 1``. A
@@ -30,6 +34,10 @@ from edgesnn.errors import DatasetError
 
 DEFAULT_DT_US = 10_000
 DEFAULT_WINDOW, DEFAULT_STRIDE, DEFAULT_MIN_OVERLAP = 30, 5, 5
+DEFAULT_WINDOWS = (DEFAULT_WINDOW, DEFAULT_STRIDE, DEFAULT_MIN_OVERLAP)
+#: audio (10 ms steps): 1 s windows every 100 ms, labelled only when they hold a whole word
+#: (min(min_overlap, the segment's length) timesteps: a word is under a second)
+AUDIO_WINDOWS = (100, 10, 100)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,10 +71,9 @@ class StreamSet:
         if s.get("encoding") not in (None, "stream"):
             raise DatasetError(f"data set {self.name!r} is a stream: encoding {s['encoding']!r} does not apply")
         if self.modality == "audio":
-            raise DatasetError(
-                f"data set {self.name!r} is an audio stream: it is read and validated, but turning audio into "
-                "spikes needs the audio front end, which edgesnn does not have yet"
-            )
+            fe = self._front_end(s)
+            s["dt_us"] = fe.dt_us
+        win, stride, overlap = AUDIO_WINDOWS if self.modality == "audio" else DEFAULT_WINDOWS
         dt = int(s.get("dt_us", self.file.dt_us or DEFAULT_DT_US))
         if self.file.dt_us is not None and dt != self.file.dt_us:
             raise DatasetError(
@@ -79,9 +86,9 @@ class StreamSet:
             "dt_us": dt,
             "downsample": int(s.get("downsample", 1)),
             "denoise_us": int(s.get("denoise_us", 0)),
-            "window": int(s.get("window", DEFAULT_WINDOW)),
-            "stride": int(s.get("stride", DEFAULT_STRIDE)),
-            "min_overlap": int(s.get("min_overlap", DEFAULT_MIN_OVERLAP)),
+            "window": int(s.get("window", win)),
+            "stride": int(s.get("stride", stride)),
+            "min_overlap": int(s.get("min_overlap", overlap)),
             "background": self.file.classes,
             "background_ratio": float(s.get("background_ratio", 1.0)),
             "seed": int(s.get("seed", 0)),
@@ -95,19 +102,96 @@ class StreamSet:
             raise DatasetError("denoise_us applies to event streams only")
         if not out["background_ratio"] > 0:
             raise DatasetError(f"background_ratio must be > 0, got {out['background_ratio']}")
-        if self.modality == "spikes" and out["downsample"] != 1:
+        if self.modality != "events" and out["downsample"] != 1:
             raise DatasetError("downsample applies to event streams only")
+        if self.modality == "audio":
+            out.update(channels=fe.channels, audio_mode=fe.mode, front_end=fe.as_dict())
         return out
+
+    def _front_end(self, s: dict[str, Any]):
+        """An audio stream's front end: the spec's own (a model's), held to the file's sample
+        rate, else one designed from ``channels``, ``dt_us`` and ``audio_mode``. Its timestep
+        must be a whole number of µs (segments are in µs)."""
+        from edgesnn.data.datasets import DEFAULT_AUDIO_CHANNELS
+        from edgesnn.fixedpoint.audio import AudioFrontEnd, design_front_end
+
+        rate = int(self.file.sample_rate or 0)
+        try:
+            if s.get("front_end") is not None:
+                fe = AudioFrontEnd.from_dict(s["front_end"])
+                if fe.sample_rate != rate:
+                    raise DatasetError(
+                        f"the model's audio front end takes {fe.sample_rate} Hz, data set {self.name!r} holds "
+                        f"{rate} Hz audio (resample it, e.g. sox IN -r {fe.sample_rate} OUT)"
+                    )
+                if "dt_us" in s and int(s["dt_us"]) != fe.dt_us:
+                    raise DatasetError(f"dt_us {s['dt_us']} differs from the front end's timestep ({fe.dt_us} µs)")
+            else:
+                dt = int(s.get("dt_us", DEFAULT_DT_US))
+                fe = design_front_end(
+                    rate,
+                    int(s.get("channels", DEFAULT_AUDIO_CHANNELS)),
+                    dt_ms=dt / 1000.0,
+                    mode=str(s.get("audio_mode", "adaptive")),
+                )
+        except ValueError as e:
+            raise DatasetError(f"data set {self.name!r}: {e}") from None
+        if fe.samples_per_step * 1_000_000 % rate:
+            raise DatasetError(
+                f"data set {self.name!r}: a timestep of {fe.samples_per_step} samples at {rate} Hz is not a whole "
+                "number of µs; choose dt_us a multiple of 1000"
+            )
+        return fe
+
+    def front_end(self, spec: dict[str, Any] | None = None):
+        """The audio front end (``fixedpoint.audio.AudioFrontEnd``) of an audio stream's spec."""
+        from edgesnn.fixedpoint.audio import AudioFrontEnd
+
+        s = self.resolve(spec)
+        if "front_end" not in s:
+            raise DatasetError(f"data set {self.name!r} is a {self.modality} stream: it has no audio front end")
+        return AudioFrontEnd.from_dict(s["front_end"])
+
+    def pcm(self, split: str, spec: dict[str, Any] | None, start: int, stop: int) -> np.ndarray:
+        """Timesteps ``start .. stop-1`` of an audio recording as int16 PCM (steps, samples per
+        timestep), zeros past its last sample: what a device with the front end is sent."""
+        from edgesnn.fixedpoint.audio import pcm_int16
+
+        fe = self.front_end(spec)
+        D = fe.samples_per_step
+        rec = self.recording(split)
+        assert rec.audio is not None
+        out = np.zeros((stop - start) * D, np.int16)
+        part = rec.audio[start * D : stop * D]
+        out[: len(part)] = pcm_int16(part)
+        return out.reshape(stop - start, D)
+
+    def _audio_spikes(self, split: str, s: dict[str, Any]) -> np.ndarray:
+        """A split's whole recording through the front end (steps, channels), padded with zeros to
+        whole timesteps; computed once per split and front end, then kept."""
+        from edgesnn.fixedpoint.audio import front_end_spikes
+
+        fe = self.front_end(s)
+        key = ("audio", split, fe)
+        if key not in self._filtered:
+            for old in [k for k in self._filtered if k[0] == "audio" and k[2] != fe]:
+                del self._filtered[old]
+            T = self.steps(split, s)
+            self._filtered[key] = front_end_spikes(fe, self.pcm(split, s, 0, T).reshape(-1))
+        return self._filtered[key]
 
     def model_spec(self, input_spec: dict[str, Any]) -> dict[str, Any]:
         """A model's recorded stream settings applied to this data set."""
         keep = ("dt_us", "downsample", "denoise_us", "window", "stride", "min_overlap", "background_ratio", "seed")
+        keep += ("front_end",)
         return self.resolve({k: input_spec[k] for k in keep if k in input_spec})
 
     def input_shape(self, spec: dict[str, Any] | None = None) -> tuple[int, ...]:
         if self.modality == "events":
             assert self.file.sensor_size is not None
             return frame_shape(self.file.sensor_size, self.resolve(spec)["downsample"])
+        if self.modality == "audio":
+            return (self.front_end(spec).channels,)
         rec = self.file.train
         assert rec.x is not None
         return (int(rec.x.shape[1]),)
@@ -133,9 +217,10 @@ class StreamSet:
             sensor = self.file.sensor_size
             assert sensor is not None  # validated: an events file has one
             return event_frames(self.events(split, s), sensor, s["dt_us"], start, stop, s["downsample"])
-        assert rec.x is not None
-        out = np.zeros((stop - start, rec.x.shape[1]), bool)
-        part = rec.x[start:stop]
+        src = self._audio_spikes(split, s) if rec.modality == "audio" else rec.x
+        assert src is not None
+        out = np.zeros((stop - start, src.shape[1]), bool)
+        part = src[start:stop]
         out[: len(part)] = part
         return out
 

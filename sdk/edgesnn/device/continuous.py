@@ -44,7 +44,8 @@ def stream_frames(
     pace_s: float | None = None,
 ) -> Iterator[FrameReply]:
     """Send the timesteps of ``chunks`` (arrays (steps, n_inputs) of 0/1, in order) as one
-    continuous stream; yield each frame's reply as it arrives.
+    continuous stream; yield each frame's reply as it arrives. int16 chunks (steps, samples per
+    timestep) are PCM for a device with an audio front end (CAP_AUDIO), sent as STEP_PCM.
 
     ``pace_s`` (seconds per timestep): a live sensor's pace. A frame is sent no earlier than its
     last timestep ends on the recording's clock, started when the first frame is sent; one that
@@ -58,11 +59,19 @@ def stream_frames(
     start, first, auto, clock = 0, True, steps_per_frame is None, 0.0
     per = 255 if auto else int(steps_per_frame or 1)
     for chunk in chunks:
-        chunk = np.asarray(chunk, bool)
+        pcm = np.asarray(chunk).dtype == np.int16
+        if pcm and (not hello.capabilities & codec.CAP_AUDIO or np.shape(chunk)[1:] != (hello.pcm_per_step,)):
+            raise DeviceError(
+                f"PCM of shape {np.shape(chunk)}: the device takes "
+                + (f"timesteps of {hello.pcm_per_step} audio samples" if hello.capabilities & codec.CAP_AUDIO
+                   else "input spikes (it has no audio front end)")
+            )  # fmt: skip
+        chunk = np.asarray(chunk) if pcm else np.asarray(chunk, bool)
+        request = 2 * hello.pcm_per_step if pcm else None
         pos = 0
         while pos < chunk.shape[0]:
             # a reply holds the stream tail and, at worst, a detection (2 bytes) at every step
-            fit = dev._steps_that_fit(chunk[pos : pos + per], tail=codec.STREAM_TAIL, per_step=2)
+            fit = dev._steps_that_fit(chunk[pos : pos + per], tail=codec.STREAM_TAIL, per_step=2, request=request)
             n = max(1, min(per, fit, 255, chunk.shape[0] - pos))
             rows = chunk[pos : pos + n]
             flags = codec.FLAG_STREAM | (codec.FLAG_RESET if first else 0)
@@ -75,7 +84,9 @@ def stream_frames(
                 if wait > 0:
                     time.sleep(wait)
             t0 = time.perf_counter()
-            reply = dev.step_rows(rows, flags)
+            reply = (
+                dev.request(codec.STEP_PCM, codec.pcm_steps(rows), flags=flags) if pcm else dev.step_rows(rows, flags)
+            )
             outs, tail = codec.parse_stream_reply(reply.payload, hello.n_outputs)
             if len(outs) != n:
                 raise DeviceError(f"STEP reply carries {len(outs)} timesteps, {n} were sent")
@@ -84,7 +95,8 @@ def stream_frames(
             out = np.zeros((n, hello.n_outputs), bool)
             for k, idx in enumerate(outs):
                 out[k, idx] = True
-            yield FrameReply(start, out, tail, time.perf_counter() - t0, int(rows.sum()), due, t0)
+            events = 0 if pcm else int(rows.sum())  # PCM: the front end's spikes are counted by the caller
+            yield FrameReply(start, out, tail, time.perf_counter() - t0, events, due, t0)
             first = False
             start += n
             pos += n

@@ -250,17 +250,37 @@ def front_end_spikes(fe: AudioFrontEnd, audio: np.ndarray) -> np.ndarray:
     """The front end on one recording (S,) or a batch of recordings of one length (B, S) (int16,
     or float in [-1, 1]): spikes (T, channels) or (B, T, channels) bool, T = S // samples_per_step
     (a last partial timestep is dropped). A batch runs the recordings side by side, each from a
-    zero state: the same integers as one at a time, far fewer numpy calls."""
+    zero state: the same integers as one at a time, far fewer numpy calls. One long recording
+    runs in pieces side by side too (``_long``): the same integers as one pass, proven so."""
     x = pcm_int16(audio)
     if x.ndim not in (1, 2):
         raise ValueError(f"audio must be one channel (S,) or a batch (B, S), got shape {x.shape}")
-    one = x.ndim == 1
-    x = x[None] if one else x
+    if x.ndim == 1:
+        T = len(x) // fe.samples_per_step
+        if T >= 2 * LONG_PIECE_STEPS:
+            return _long(fe, x[: T * fe.samples_per_step])
+        return _run(fe, x[None], zero_state(fe, 1))[0][0]
+    return _run(fe, x, zero_state(fe, x.shape[0]))[0]
+
+
+#: timesteps per piece when one long recording runs as pieces side by side
+LONG_PIECE_STEPS = 200
+
+
+def zero_state(fe: AudioFrontEnd, batch: int) -> np.ndarray:
+    """The front end's state at a timestep boundary for ``batch`` recordings: (4, B, N) int64,
+    W[n-1], W[n-2], m, u (R is zero there)."""
+    return np.zeros((4, batch, fe.channels), np.int64)
+
+
+def _run(fe: AudioFrontEnd, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The contract over (B, S) int64 PCM from ``state`` (4, B, N): spikes (B, T, N) and the
+    state after the last whole timestep."""
     B, D, N = x.shape[0], fe.samples_per_step, fe.channels
     T = x.shape[1] // D
     c1, c2, g = (np.array(v, np.int64) for v in (fe.c1, fe.c2, fe.g))
     E, S, eps, adaptive = fe.envelope_shift, fe.spike_shift, fe.eps, fe.mode == "adaptive"
-    w1, w2, m, u = (np.zeros((B, N), np.int64) for _ in range(4))
+    w1, w2, m, u = (a.copy() for a in state)
     out = np.zeros((B, T, N), bool)
     for t in range(T):
         R = np.zeros((B, N), np.int64)
@@ -273,4 +293,34 @@ def front_end_spikes(fe: AudioFrontEnd, audio: np.ndarray) -> np.ndarray:
         u = np.minimum(u - (u >> E) + R, STATE_LIMIT)  # leaks as the envelope does: no tail after a sound
         out[:, t] = u >= theta[:, None]
         u = u % theta[:, None]  # every spike of the timestep is emitted (the input is whether there was one)
-    return out[0] if one else out
+    return out, np.stack([w1, w2, m, u])
+
+
+def _long(fe: AudioFrontEnd, x: np.ndarray) -> np.ndarray:
+    """One long recording (S,) int64, S a whole number of timesteps, cut into P pieces of
+    ``LONG_PIECE_STEPS`` timesteps run side by side. Piece 0 starts from the zero state; piece
+    k from a guess of piece k-1's end state (first zero, then what the last pass gave), rerun
+    until every piece's start equals the end its predecessor reached in the same pass. Then, by
+    induction from piece 0, every piece started from the state one pass would have reached there,
+    so the spikes are exactly one pass's. Two runs of a stable integer filter fed the same sound
+    merge once their states meet, so a pass or two more than the first is usual; the worst case
+    (no piece ever merging) is one pass per piece: slow, never wrong."""
+    D, L = fe.samples_per_step, LONG_PIECE_STEPS
+    T = len(x) // D
+    P = -(-T // L)
+    pad = np.zeros(P * L * D, np.int64)
+    pad[: len(x)] = x  # the last piece's padding comes after every real timestep: it changes none
+    pieces = pad.reshape(P, L * D)
+    start = zero_state(fe, P)
+    todo = np.arange(P)  # pieces whose start changed since they last ran
+    spikes = np.zeros((P, L, fe.channels), bool)
+    end = zero_state(fe, P)
+    while len(todo):
+        s, e = _run(fe, pieces[todo], start[:, todo])
+        spikes[todo], end[:, todo] = s, e
+        nxt = np.zeros((4, P, fe.channels), np.int64)
+        nxt[:, 1:] = end[:, :-1]
+        changed = (nxt != start).any(axis=(0, 2))
+        start = nxt
+        todo = np.flatnonzero(changed)
+    return spikes.reshape(P * L, fe.channels)[:T]

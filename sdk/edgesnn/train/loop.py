@@ -209,7 +209,11 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
             "seed": cfg.seed,
             "downsample": cfg.downsample,
             "denoise_us": cfg.denoise_us,
-            **({"dt_us": cfg.dt_us, "window": cfg.window, "stride": cfg.stride} if ds.kind == "stream" else {}),
+            **(
+                {"dt_us": cfg.dt_us, "window": cfg.window, "stride": cfg.stride, "channels": cfg.channels}
+                if ds.kind == "stream"
+                else {}
+            ),
             **(
                 {"channels": cfg.channels, "dt_ms": None if cfg.dt_us is None else cfg.dt_us / 1000.0}
                 if ds.kind == "audio"
