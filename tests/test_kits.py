@@ -393,7 +393,7 @@ def test_kit_commands_end_to_end(kit, train_args, tmp_path):
 #: that refuses it before the first epoch
 DEFAULTS_GIVE = {
     "xylo-imu": None,
-    "xylo-audio2": "kit-outputs",  # 10 digit classes, 8 readout neurons: no built-in data set fits
+    "xylo-audio2": None,  # spoken-commands kept to 8 classes (data.subset), its 16 front-end channels
     "loihi2": None,
     "akida-akd1000": None,
     "speck": None,
@@ -412,16 +412,14 @@ def test_train_with_a_kits_defaults_fits_or_is_refused_before_training(kit, tmp_
     the rule and the fix named."""
     import json
 
-    started = []
     run = CliRunner().invoke
     if DEFAULTS_GIVE[kit] is not None:
         from edgesnn.api import train
 
+        started: list = []
         with pytest.raises(FitError, match=f"rule {DEFAULTS_GIVE[kit]} on kit {kit}.*before training\\); fix: "):
             train(board=kit, epochs=1, progress=started.append)
         assert started == []  # refused before the first epoch
-        res = run(app, ["train", "--board", kit, "--epochs", "1", "--out", str(tmp_path / "m.nir")])
-        assert res.exit_code == 1 and res.stderr.count("\n") == 1 and "fix: a --dataset with at most" in res.stderr
         return
     res = run(app, ["train", "--board", kit, "--epochs", "1", "--out", str(tmp_path / "m.nir"), "--json"])
     assert res.exit_code == 0, res.output
@@ -446,5 +444,12 @@ def test_a_kit_refusal_names_the_largest_hidden_size_that_fits():
         FitError, match=r"rule kit-inputs on kit xylo-imu: 64 input channels .*the built-in digits-rows"
     ):
         train("digits", board="xylo-imu", epochs=1)
+    with pytest.raises(
+        FitError,
+        match=r"rule kit-outputs on kit xylo-audio2: .*fix: a dataset with at most 8 classes: .*digits-rows:classes=",
+    ):
+        train("digits-rows", board="xylo-audio2", epochs=1)
+    res = CliRunner().invoke(app, ["train", "--dataset", "digits-rows", "--board", "xylo-audio2", "--epochs", "1"])
+    assert res.exit_code == 1 and res.stderr.count("\n") == 1 and "fix: a --dataset with at most 8" in res.stderr
     with pytest.raises(FitError, match=r"rule speck-core-memory on kit speck: .*fix: hidden 1024 or fewer"):
         train(board="speck", hidden=5000, epochs=1)

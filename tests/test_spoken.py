@@ -43,3 +43,31 @@ def test_without_espeak_the_error_names_the_package(monkeypatch, tmp_path):
     monkeypatch.setenv("EDGESNN_CACHE", str(tmp_path))
     with pytest.raises(DatasetError, match="apt-get install espeak-ng"):
         spoken.ensure()
+
+
+@pytest.mark.device
+def test_the_stream_recipe_short():
+    """spoken-commands-stream (data.spoken_stream): a short recording made twice is the same;
+    commands are segments, distractors are spoken but are not; mostly non-speech; test voices
+    only in the test recording."""
+    need_tools("espeak-ng", what="making spoken-commands-stream")
+    from edgesnn.data import spoken_stream as S
+
+    a, b = S.record("test", 40), S.record("test", 40)
+    assert np.array_equal(a["audio"], b["audio"]) and np.array_equal(a["segments"], b["segments"])
+    x, seg, speech = a["audio"], a["segments"], a["speech_us"]
+    assert x.dtype == np.int16 and x.shape == (40 * 16000,)
+    assert len(seg) >= 5 and (seg[:, 2] < len(spoken.COMMANDS)).all() and (np.diff(seg[:, 0]) > 0).all()
+    assert set(map(tuple, seg[:, :2])) <= set(map(tuple, speech))  # every segment is a word's span
+    non_speech = 1 - (speech[:, 1] - speech[:, 0]).sum() / 40e6
+    assert non_speech >= 0.8
+    gaps = speech[1:, 0] - speech[:-1, 1]
+    assert gaps.min() >= S.MIN_GAP_S * 1e6 - 100
+    # between words: the noise floor only, within the recipe's levels
+    quiet = x[int(speech[0, 1] * 0.016) + 1600 : int(speech[1, 0] * 0.016) - 160].astype(np.float64)
+    rms_db = 20 * np.log10(np.sqrt(np.mean(quiet**2)) / 32767)
+    assert S.NOISE_DBFS[0] - 3 < rms_db < S.NOISE_DBFS[1] + 3
+    plan = S._plan("test", 40)
+    assert {p[0].split("+")[1] for p in plan} <= set(spoken.TEST_VARIANTS)
+    assert {p[0].split("+")[1] for p in S._plan("train", 40)}.isdisjoint(spoken.TEST_VARIANTS)
+    assert any(p[1] == -1 for p in plan)  # distractors are drawn

@@ -222,6 +222,8 @@ def _fix(e: FitError, kit: Board, plan_for: Callable[[int], Plan], used: dict[st
         what, most = ("input channels", lim["inputs"]) if e.rule == "kit-inputs" else ("classes", lim["outputs"])
         fitting = _builtin_sets_that_fit(lim["inputs"], lim["outputs"])
         some = f"the built-in {' or '.join(fitting)}" if fitting else "no built-in one fits: bring your own .npz"
+        if e.rule == "kit-outputs":  # fewer classes of the same data: NAME:classes=A,B,...
+            some += f", or keep {most} of its classes ({used['dataset']}:classes=A,B,...)"
         return f"a {{dataset}} with at most {most} {what}: {some} (docs/data.md)", ["dataset"]
     if e.rule == "kit-layers":
         return "dense layers, one hidden layer and a readout that is not recurrent ({model} mlp or rnn)", ["model"]

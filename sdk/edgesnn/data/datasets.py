@@ -290,7 +290,7 @@ class Dataset:
         return res
 
 
-_CACHE: dict[tuple, Dataset] = {}
+_CACHE: dict[tuple, Any] = {}  # (key) -> Dataset; ("subset", name) -> (base, Dataset)
 #: ``progress(label, done, total)`` while a built-in data set is made on first use (the CLI draws
 #: a bar with it; None: silent)
 GENERATION_PROGRESS: Callable[[str, int, int], None] | None = None
@@ -408,6 +408,16 @@ def open_dataset(name: str) -> Dataset:
 
 def _open_samples(name: str) -> Dataset:
     """``open_dataset`` once the name is known not to be a stream."""
+    from edgesnn.data import subset
+
+    part = subset.parse(name)
+    if part is not None:  # NAME:classes=...: the base data set, kept to those classes
+        base = _open_samples(part[0])  # cached (one base at a time); its subsets are kept beside it
+        held = _CACHE.get(("subset", name))
+        if held is None or held[0] is not base:
+            held = (base, subset.subset(base, part[1], name))
+            _CACHE[("subset", name)] = held
+        return held[1]
     if name in ("digits", "digits-rows"):
         key: tuple = (name,)
     elif name == "saccade-digits":
