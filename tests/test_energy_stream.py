@@ -67,6 +67,30 @@ def test_ann_votes_through_the_decision_rule_and_gate():
     assert steps.tolist() == [4, 19] and n == 3
 
 
+@pytest.mark.parametrize(("window", "bins", "period"), [(30, 1, 5), (100, 10, 10), (17, 4, 3)])
+def test_the_ann_over_a_recording_sees_each_window_in_its_time_bins(window, bins, period):
+    """run_over's inputs at each run equal window_frames of that window (zeros before the start)."""
+    from types import SimpleNamespace
+
+    from edgesnn.energy import ann as A
+
+    rng = np.random.default_rng(window)
+    fr = rng.random((4500, 6)) < 0.3
+    seen = []
+    ann = SimpleNamespace(layers=[SimpleNamespace(weight=np.zeros((4, 6 * bins)))])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(A, "ann_inputs", lambda net, x: seen.append(np.asarray(x)) or x)
+        mp.setattr(A, "run_int8", lambda net, x: np.zeros((len(x), 4), np.int8))
+        run = S.run_over(ann, lambda a, b: fr[a:b], len(fr), window, period, bins)
+    x = np.concatenate(seen)
+    padded = np.concatenate([np.zeros((window, 6), bool), fr])
+    for k in (0, 1, len(run.steps) // 2, len(run.steps) - 1):
+        e = int(run.steps[k]) + window  # in padded timesteps: the window ends at e
+        want = S.window_frames(padded[None, e - window + 1 : e + 1], bins)[0]
+        assert np.allclose(x[k], want), k
+        assert run.events[k] == padded[e - window + 1 : e + 1].sum()
+
+
 def test_fit_gate_prefers_the_largest_equally_good_gate():
     """Bursts of 4 busy runs vote class 0; quiet runs vote background, a fifth of them class 1
     (false alarms a gate can stop)."""

@@ -62,14 +62,18 @@ class _Ann:
         from edgesnn.energy import stream_ann as S
         from edgesnn.fixedpoint import simulate_int
 
+        from edgesnn.api.streams import rule_grid
+
         self.S, self.spec, self.dt, self.W = S, spec, spec["dt_us"], spec["window"]
+        self.bins = S.AUDIO_BINS if "front_end" in spec else 1
+        refr = rule_grid(self.W)["refractories"]
         x_tr, y_tr = ds.spikes("train", spec)
         x_te, y_te = ds.spikes("test", spec)
         snn_acc = simulate_int(qnet, x_te).accuracy(y_te)
         self.net, self.window_accuracy, self.tried = A.smallest_matching_ann(
-            S.window_frames(x_tr),
+            S.window_frames(x_tr, self.bins),
             y_tr,
-            S.window_frames(x_te),
+            S.window_frames(x_te, self.bins),
             y_te,
             qnet.n_outputs,
             snn_acc,
@@ -77,30 +81,41 @@ class _Ann:
             epochs=epochs,
         )
         self.snn_window_accuracy = snn_acc
-        self.xq = A.ann_inputs(self.net, S.window_frames(x_te[:64]))
+        self.xq = A.ann_inputs(self.net, S.window_frames(x_te[:64], self.bins))
         T = ds.steps("train", spec)
         obj = detection_objective(ds, "train", spec, T)
         bg = spec["background"]
         self.rules = {}
         for rate in sorted(set(rates) | {default_rate}):
             run = self.run(ds, "train", T, rate)
-            self.rules[rate] = S.fit_rule(run, obj, bg, self.period(rate))[0]
+            self.rules[rate] = S.fit_rule(run, obj, bg, self.period(rate), 0, refr)[0]
             if rate == default_rate:
-                self.gated, self.gates_tried = S.fit_gate(run, obj, bg, self.period(rate))
+                self.gated, self.gates_tried = S.fit_gate(run, obj, bg, self.period(rate), refr)
 
     def period(self, rate: float) -> int:
         return max(1, int(round(1e6 / (rate * self.dt))))
 
     def run(self, ds: StreamSet, split: str, T: int, rate: float) -> AnnRun:
-        return self.S.run_over(self.net, lambda a, b: ds.frames(split, self.spec, a, b), T, self.W, self.period(rate))
+        return self.S.run_over(
+            self.net, lambda a, b: ds.frames(split, self.spec, a, b), T, self.W, self.period(rate), self.bins
+        )
 
 
 def _row(
-    board: Board, metrics: dict, instr_per_s: float, cpi: float, events_per_s: float, wake_hz: float, **extra: Any
+    board: Board,
+    metrics: dict,
+    instr_per_s: float,
+    cpi: float,
+    events_per_s: float,
+    wake_hz: float,
+    front_end_cycles: float = 0.0,
+    **extra: Any,
 ) -> dict:
+    """One side's power; ``front_end_cycles`` a second: an ANN's share of the audio front end
+    (the SNN's stream instructions already hold it)."""
     from edgesnn.energy.power import BIN_CYCLES_PER_EVENT, average_power
 
-    cycles = instr_per_s * cpi + events_per_s * BIN_CYCLES_PER_EVENT
+    cycles = instr_per_s * cpi + events_per_s * BIN_CYCLES_PER_EVENT + front_end_cycles
     out = {**average_power(board, cycles, wake_hz), **{k: metrics.get(k) for k in KEYS}}
     out.update(instructions_per_second=round(instr_per_s, 1), cycles_per_instruction=round(cpi, 3), **extra)
     return out
@@ -156,8 +171,17 @@ def energy_stream(
     dt = spec["dt_us"]
     wake_hz = 1e6 / dt
     # the SNN's cycles per instruction and its idle step, from a self-check on test windows
-    x_win, _ = ds.spikes("test", spec)
-    chk, snn_cpi = measure_snn(qnet, emu, x_win[:8], out / "snn-check")
+    fe = qnet.front_end
+    if fe is None:
+        check_in = ds.spikes("test", spec)[0][:8]
+    else:  # an audio model is checked on PCM: its front end runs on the device, and is counted
+        starts = ds.window_index("test", spec)[0][:8]
+        check_in = np.stack([ds.pcm("test", spec, int(a), int(a) + spec["window"]).reshape(-1) for a in starts])
+    chk, snn_cpi = measure_snn(qnet, emu, check_in, out / "snn-check")
+    # the front end a second (instructions), run alike for every side: the ANN takes its spikes too
+    fe_ips = 0.0
+    if fe is not None:
+        fe_ips = chk["front_end_instructions_per_sample"] / (spec["window"] * dt / 1e6)
     say("training the int8 ANN on the train recording")
     ann = _Ann(qnet, ds, spec, RATES, ann_rate, ann_widths, ann_epochs)
     ann_instr, ann_cpi, ann_bad = measure_ann(ann.net, ann.xq, emu, cmsis, out)
@@ -182,7 +206,7 @@ def energy_stream(
             m = score_detections(dsx, "test", specx, steps, classes, T, DEFAULT_TOLERANCE_MS)
             per_s = ran / (T * dt / 1e6)
             rate_rows[f"{rate:g}"] = _row(
-                b, m, per_s * ann_instr, ann_cpi, ev, wake_hz, rate_hz=rate, rule=rule.as_dict()
+                b, m, per_s * ann_instr, ann_cpi, ev, wake_hz, fe_ips * snn_cpi, rate_hz=rate, rule=rule.as_dict()
             )
         rows["ann"] = rate_rows[f"{ann_rate:g}"]
         rows["ann_rates"] = rate_rows
@@ -195,6 +219,7 @@ def energy_stream(
             ann_cpi,
             ev,
             wake_hz,
+            fe_ips * snn_cpi,
             rate_hz=ann_rate,
             inferences_per_second=round(ran / (T * dt / 1e6), 3),
             rule=ann.gated.as_dict(),
@@ -210,6 +235,8 @@ def energy_stream(
     res: dict[str, Any] = {"board": b.name, "counted_on": emu.name, "cpu": emu.cpu, "clock_hz": b.clock_hz}
     res.update(measure(dataset, seconds))
     idle_instr = chk.get("instructions_per_idle_step")
+    if idle_instr is not None and fe is not None:  # a microphone never stops: its front end runs on
+        idle_instr += fe_ips * dt / 1e6
     idle: dict[str, Any] = {"instructions_per_idle_step": idle_instr}
     if idle_instr is not None:  # no events: the network and the rule at rest, woken each timestep
         idle.update(average_power(b, idle_instr * snn_cpi * wake_hz, wake_hz))
@@ -225,7 +252,14 @@ def energy_stream(
         "gates_tried": ann.gates_tried,
         "mismatches": ann_bad,
         "kernel": "CMSIS-NN arm_fully_connected_s8",
+        "time_bins": ann.bins,
     }
+    if fe is not None:
+        res["front_end"] = {
+            "instructions_per_second": round(fe_ips, 1),
+            "instructions_per_channel_sample": chk.get("front_end_instructions_per_channel_sample"),
+            "counted_for": "every side (the SNN's stream instructions include it; each ANN row adds it)",
+        }
     res["energy_source"] = figures.get("source")
     res["sleep_source"] = figures.get("sleep_source")
     res["figures_from_memory"] = bool(figures.get("from_memory"))

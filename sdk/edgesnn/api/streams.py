@@ -147,9 +147,21 @@ def fit_decision(
     run = run_recording(qnet, ds, "train", spec)
     T = run["steps"]
     objective = detection_objective(ds, "train", spec, T, tolerance_ms)
-    rule, _ = D.fit(run["outputs"], objective, background=spec["background"])
+    rule, _ = D.fit(run["outputs"], objective, background=spec["background"], **rule_grid(spec["window"]))
     steps, classes, _ = D.run(rule, run["outputs"])
     return rule, score_detections(ds, "train", spec, steps, classes, T, tolerance_ms)
+
+
+def rule_grid(window: int) -> dict[str, tuple[int, ...]]:
+    """The decision rule's grid for a model's training window (timesteps): refractory times of
+    10, 20, 30 and 45 steps and decay shifts 2 to 5 (time constants of 4 to 32 steps), and for
+    windows longer than 45 steps (a word of audio is a second at 10 ms) also refractory times of
+    0.6, 0.8 and 1 window and decay shifts up to the one whose time constant is half a window."""
+    refr, decay = [10, 20, 30, 45], [2, 3, 4, 5]
+    if window > 45:
+        refr += [round(f * window) for f in (0.6, 0.8, 1.0)]
+        decay += list(range(6, min(8, max(6, (window // 2).bit_length() - 1)) + 1))
+    return {"refractories": tuple(sorted(set(refr))), "decay_shifts": tuple(decay)}
 
 
 def brief(r: dict[str, Any]) -> dict[str, Any]:

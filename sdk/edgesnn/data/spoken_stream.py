@@ -53,7 +53,7 @@ def cache_path() -> Path:
     return cache_dir() / f"{NAME}-v{VERSION}-{tag}.npz"
 
 
-def _plan(split: str, seconds: float) -> list[tuple[str, int, int, int, float]]:
+def _plan(split: str, seconds: float) -> list[tuple[str, int, int, int, int, float]]:
     """(voice, class or -1, word index, speed, pitch, peak) of each word in order: class -1 is a
     distractor (word index into OTHER_WORDS)."""
     rng = spoken._rng("stream", split)
@@ -133,7 +133,12 @@ def ensure(progress: Callable[[int, int], None] | None = None) -> Path:
     total = sum(len(_plan(s, sec)) for s, sec in plans.items())
     base = 0
     for split, sec in plans.items():
-        r = record(split, sec, None if progress is None else (lambda k, b=base: progress(b + k, total)))
+
+        def tick(k: int, b: int = base) -> None:
+            if progress is not None:
+                progress(b + k, total)
+
+        r = record(split, sec, tick)
         base += len(_plan(split, sec))
         out[f"audio_{split}"] = r["audio"]
         out[f"segments_{split}"] = r["segments"]

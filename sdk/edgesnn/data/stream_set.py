@@ -182,8 +182,10 @@ class StreamSet:
 
     def model_spec(self, input_spec: dict[str, Any]) -> dict[str, Any]:
         """A model's recorded stream settings applied to this data set."""
-        keep = ("dt_us", "downsample", "denoise_us", "window", "stride", "min_overlap", "background_ratio", "seed")
-        keep += ("front_end",)
+        keep = (
+            "dt_us", "downsample", "denoise_us", "window", "stride", "min_overlap", "background_ratio", "seed",
+            "front_end",
+        )  # fmt: skip
         return self.resolve({k: input_spec[k] for k in keep if k in input_spec})
 
     def input_shape(self, spec: dict[str, Any] | None = None) -> tuple[int, ...]:
