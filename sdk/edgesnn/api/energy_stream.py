@@ -58,11 +58,10 @@ class _Ann:
         widths: tuple[int, ...],
         epochs: int,
     ):
+        from edgesnn.api.streams import rule_grid
         from edgesnn.energy import ann as A
         from edgesnn.energy import stream_ann as S
         from edgesnn.fixedpoint import simulate_int
-
-        from edgesnn.api.streams import rule_grid
 
         self.S, self.spec, self.dt, self.W = S, spec, spec["dt_us"], spec["window"]
         self.bins = S.AUDIO_BINS if "front_end" in spec else 1
