@@ -173,14 +173,13 @@ def test_decision_rule_changes_the_hash(stream_model):
     assert replace(qnet, input_spec={**qnet.input_spec, "decision": rule}).content_hash != qnet.content_hash
 
 
-def test_stream_on_host_board_bit_exact(stream_model, tmp_path, monkeypatch):
+def host_stream_equals_simulate(qpath, out) -> list[dict]:
+    """`edgesnn stream MODEL --board host --json`: its JSON lines, the summary last, after
+    checking that it completed with 0 mismatches and scores as `simulate` does."""
     toolchains.need_tools("cc", what="the host board")
-    from edgesnn.api import stream_device
-
-    qpath, data, q = stream_model
     res = runner.invoke(
         __import__("edgesnn.cli.app", fromlist=["app"]).app,
-        ["stream", str(qpath), "--board", "host", "--out", str(tmp_path / "b"), "--json"],
+        ["stream", str(qpath), "--board", "host", "--out", str(out), "--json"],
     )
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in res.stdout.splitlines()]
@@ -189,6 +188,14 @@ def test_stream_on_host_board_bit_exact(stream_model, tmp_path, monkeypatch):
     sim = run_json("simulate", str(qpath))
     for key in ("detection_accuracy", "false_alarms_per_hour", "latency_ms_median", "detections"):
         assert s[key] == sim[key], key
+    return lines
+
+
+def test_stream_on_host_board_bit_exact(stream_model, tmp_path, monkeypatch):
+    from edgesnn.api import stream_device
+
+    qpath, data, q = stream_model
+    host_stream_equals_simulate(qpath, tmp_path / "b")
     # the comparison can fail: a golden digest off by one makes every frame a mismatch
     real = stream_device.GoldenCursor.until
 
