@@ -139,6 +139,20 @@ def rule_dialect(board: Board, qnet: QuantNetwork) -> None:
         _fail("dialect", board, f"the model is quantized for {qnet.dialect}; firmware runs the edgesnn dialect")
 
 
+def rule_graph(board: Board, qnet: QuantNetwork) -> None:
+    """The C runtime runs chains of layers; a graph (``ir.graph``: skips, several inputs per layer)
+    runs in the golden simulator only, so far."""
+    if not qnet.is_chain:
+        c = qnet.connections[0] if qnet.connections else None
+        what = f"connection {c.source} -> {c.target}" if c is not None else f"layer sources {list(qnet.sources)}"
+        _fail(
+            "graph",
+            board,
+            f"the model is a graph ({what}) and the C runtime runs chains of layers only; "
+            "run it on the host with `edgesnn simulate`",
+        )
+
+
 def rule_index_width(board: Board, qnet: QuantNetwork) -> None:
     """Spike indices are uint16: inputs and neurons per model below 65536."""
     total = 0
@@ -240,7 +254,7 @@ def rule_learning(board: Board, qnet: QuantNetwork, learn_layer: int | None) -> 
         )
 
 
-RULES = (rule_dialect, rule_index_width, rule_layout, rule_learning, rule_flash, rule_ram)
+RULES = (rule_dialect, rule_graph, rule_index_width, rule_layout, rule_learning, rule_flash, rule_ram)
 
 
 def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_layer: int | None = None) -> None:
@@ -249,6 +263,7 @@ def check_fits(board: Board, qnet: QuantNetwork, extra_flash: int = 0, learn_lay
     ``extra_flash``: bytes the app adds (e.g. embedded test inputs); ``learn_layer``: a layer
     whose weights must live in RAM."""
     rule_dialect(board, qnet)
+    rule_graph(board, qnet)
     rule_index_width(board, qnet)
     rule_layout(board, qnet)
     rule_learning(board, qnet, learn_layer)

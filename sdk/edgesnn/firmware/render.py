@@ -166,6 +166,8 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
     ``specialise``: give eligible layers a generated neuron update (False: the generic one
     everywhere, for benchmarks that compare the two).
     """
+    if not qnet.is_chain:  # boards.rule_graph refuses such a model before any build
+        raise ValueError("the C runtime runs chains of layers only; this model is a graph")
     if learn_layer is not None:
         if learn_layer < 0:
             learn_layer += len(qnet.layers)

@@ -61,6 +61,8 @@ class StreamRunner:
     def __init__(self, qnet: QuantNetwork, rule: D.DecisionRule | None = None):
         if qnet.dialect not in ("edgesnn",):
             raise ValueError(f"continuous inference runs the edgesnn dialect; this model is {qnet.dialect}")
+        if not qnet.is_chain:
+            raise ValueError("continuous inference runs chains of layers so far; this model is a graph")
         self.qnet, self.rule = qnet, rule
         self.kernels = [_IntKernel(L, qnet.state_bits, qnet.weight_bits, "numpy") for L in qnet.layers]
         self.state = StreamState.zeros(qnet, rule)

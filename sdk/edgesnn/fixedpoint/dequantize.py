@@ -9,7 +9,7 @@ import numpy as np
 
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
-from edgesnn.ir import IF, LI, LIF, Conv2d, CubaLIF, Dense, Network
+from edgesnn.ir import IF, LI, LIF, Connection, Conv2d, CubaLIF, Dense, Network
 
 
 def dequantize(qnet: QuantNetwork) -> Network:
@@ -48,4 +48,18 @@ def dequantize(qnet: QuantNetwork) -> Network:
             layers.append(Conv2d(weight=w, bias=bias, neurons=neurons, conv=L.conv, pool=L.pool))
         else:
             layers.append(Dense(weight=w, bias=L.bias * unit, neurons=neurons, recurrent=r, pool=L.pool))
-    return Network(n_inputs=qnet.n_inputs, layers=tuple(layers), input_spec=dict(qnet.input_spec), name=qnet.name)
+    connections = []
+    for c in qnet.connections:  # at the target's scale (the quantizer gave every connection into it one)
+        tgt = qnet.layers[c.target]
+        scale = tgt.scale if tgt.scale is not None else np.ones(tgt.n_out)
+        per_row = scale[:: c.n_out // c.weight.shape[0]]
+        w = c.weight * per_row.reshape((c.weight.shape[0],) + (1,) * (c.weight.ndim - 1))
+        connections.append(Connection(c.source, c.target, w, conv=c.conv, pool=c.pool))
+    return Network(
+        n_inputs=qnet.n_inputs,
+        layers=tuple(layers),
+        input_spec=dict(qnet.input_spec),
+        name=qnet.name,
+        sources=qnet.sources,
+        connections=tuple(connections),
+    )

@@ -13,6 +13,7 @@ import numpy as np
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import dialects
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
+from edgesnn.ir.graph import check_graph, connection_shapes, is_chain
 
 
 def _frozen_int(name: str, value, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -168,6 +169,63 @@ class QuantLayer:
 
 
 @dataclass(frozen=True, eq=False)
+class QuantConnection:
+    """A connection of the graph in integers (``ir.graph.Connection``): its accumulator terms join
+    the target's ``acc`` (docs/fixed-point.md, "Graphs"), scaled by the target's one ``shift``::
+
+        acc_target += sum(weight[j, k] * p(s_source)[k])     (s_source at t, or t-1 for a back-edge)
+    """
+
+    source: int
+    target: int
+    weight: np.ndarray
+    conv: ConvGeometry | None = None
+    pool: Pool2d | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "weight", _frozen_int("connection weight", self.weight))
+        for name in ("source", "target"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        connection_shapes(self.weight, self.conv, self.pool)
+        if self.pool is not None and self.pool.kind not in ("sum", "max"):
+            raise ValueError(f"pooling {self.pool.kind!r} is not in the integer contract (sum or max; avg is folded)")
+
+    n_syn = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[0])
+    n_out = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[1])
+    recurrent = None
+
+    @property
+    def n_in(self) -> int:
+        return self.pool.n_in if self.pool is not None else self.n_syn
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        if self.pool is not None:
+            return self.pool.in_shape
+        return self.conv.in_shape if self.conv is not None else (self.n_syn,)
+
+    @property
+    def back(self) -> bool:
+        return self.source >= self.target
+
+    @property
+    def fan_in(self) -> int:
+        """Most of its weights that add into one accumulator in one step."""
+        per = self.conv.weight_shape[1] * self.conv.kernel[0] * self.conv.kernel[1] if self.conv else self.n_syn
+        return per * (self.pool.count if self.pool is not None else 1)
+
+    def as_dict(self) -> dict:
+        """Its structure (not its weights) for hashes and files."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "shape": list(self.weight.shape),
+            **({"conv": self.conv.as_dict()} if self.conv is not None else {}),
+            **({"pool": self.pool.as_dict()} if self.pool is not None else {}),
+        }
+
+
+@dataclass(frozen=True, eq=False)
 class QuantNetwork:
     """A network in the integer contract. Bit widths are parameters, checked against every table."""
 
@@ -181,9 +239,14 @@ class QuantNetwork:
     contract_version: int = C.CONTRACT_VERSION
     #: the arithmetic variant (``fixedpoint.dialects``): ``edgesnn`` for MCU firmware, or a chip's
     dialect: str = "edgesnn"
+    #: a graph (``ir.graph``): each layer's source (empty: a chain) and more connections
+    sources: tuple[int, ...] = ()
+    connections: tuple[QuantConnection, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "sources", tuple(int(s) for s in self.sources))
+        object.__setattr__(self, "connections", tuple(self.connections))
         if self.contract_version != C.CONTRACT_VERSION:
             raise ValueError(
                 f"contract version {self.contract_version} is not supported (this edgesnn implements "
@@ -199,21 +262,26 @@ class QuantNetwork:
             raise ValueError("a network needs at least one layer")
         q = C.weight_limit(self.weight_bits)
         s_lo, s_hi = C.state_limits(self.state_bits)
-        n, shape = int(self.n_inputs), None
+        for ci, c in enumerate(self.connections):
+            if not isinstance(c, QuantConnection):
+                raise ValueError(f"connection {ci} has unsupported type {type(c).__name__}")
+        check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
+        if self.sources == tuple(range(-1, len(self.layers) - 1)):  # one spelling of "each reads the last"
+            object.__setattr__(self, "sources", ())
         for li, layer in enumerate(self.layers):
-            if layer.n_in != n:
-                raise ValueError(f"layer {li} expects {layer.n_in} inputs but receives {n}")
-            if shape is not None and len(layer.in_shape) == 3 and layer.in_shape != shape:
-                raise ValueError(f"layer {li} reads a {layer.in_shape} map but layer {li - 1} makes {shape}")
-            if layer.fan_in * (q + 1) > C.ACC_LIMIT:
-                raise ValueError(f"layer {li}: fan-in {layer.fan_in} can overflow the int32 accumulator")
+            fan_in = self.fan_in(li)
+            if fan_in * (q + 1) > C.ACC_LIMIT:
+                raise ValueError(f"layer {li}: fan-in {fan_in} can overflow the int32 accumulator")
             for name in ("weight", "recurrent"):
                 arr = getattr(layer, name)
                 if arr is not None:  # Speck's weights use -128 too (dialects.check_network)
                     _check_within(f"layer {li} {name}", arr, -q - (self.dialect == "speck"), q)
             for name in ("bias", "threshold", "v_reset"):
                 _check_within(f"layer {li} {name}", getattr(layer, name), s_lo, s_hi)
-            n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)
+        for ci, c in enumerate(self.connections):
+            _check_within(f"connection {ci} weight", c.weight, -q, q)
+        if not self.is_chain and self.dialect != "edgesnn":
+            raise ValueError(f"the {self.dialect} dialect takes chains only; this model is a graph (connections)")
         dialects.check_network(self)
         fe = self.front_end
         if fe is not None and fe.channels != self.n_inputs:
@@ -221,6 +289,16 @@ class QuantNetwork:
         rule = self.decision
         if rule is not None and rule.background >= self.n_outputs:
             raise ValueError(f"decision rule background {rule.background} is not an output (of {self.n_outputs})")
+
+    @property
+    def is_chain(self) -> bool:
+        """Every layer reads the one before it and nothing else."""
+        return is_chain(self)
+
+    def fan_in(self, li: int) -> int:
+        """Most weights that can add into one neuron of layer ``li`` in one step, over every
+        connection into it (the int32 accumulator bound)."""
+        return self.layers[li].fan_in + sum(c.fan_in for c in self.connections if c.target == li)
 
     @property
     def decision(self):
@@ -259,6 +337,9 @@ class QuantNetwork:
             **({"decision": self.decision.as_dict()} if self.decision is not None else {}),
             # an audio model's front end too (fixedpoint.audio): its integers, not its design notes
             **({"front_end": self.front_end.as_dict(design=False)} if self.front_end is not None else {}),
+            # a graph's shape: only a graph adds these keys, so a chain's hash stays as it was
+            **({"sources": list(self.sources)} if self.sources else {}),
+            **({"connections": [c.as_dict() for c in self.connections]} if self.connections else {}),
             "layers": [
                 {
                     "shift": L.shift,
@@ -277,6 +358,8 @@ class QuantNetwork:
             for arr in (L.weight, L.recurrent, L.bias, L.alpha_syn, L.alpha_mem, L.threshold, L.v_reset):
                 if arr is not None:
                     h.update(np.ascontiguousarray(arr, dtype="<i8").tobytes())
+        for c in self.connections:
+            h.update(np.ascontiguousarray(c.weight, dtype="<i8").tobytes())
         return h.hexdigest()
 
     @property

@@ -21,9 +21,9 @@ import numpy as np
 
 from edgesnn.errors import QuantizationError
 from edgesnn.fixedpoint import contract as C
-from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+from edgesnn.fixedpoint.qnetwork import QuantConnection, QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.simulate import simulate_float, simulate_int
-from edgesnn.ir import LI, Conv2d, Dense, Network, Pool2d, membrane_decay, synaptic_decay
+from edgesnn.ir import LI, Connection, Conv2d, Dense, Network, Pool2d, membrane_decay, synaptic_decay
 
 #: Without calibration data the state must hold this many thresholds.
 THRESHOLD_HEADROOM = 8.0
@@ -31,11 +31,21 @@ THRESHOLD_HEADROOM = 8.0
 DATA_HEADROOM = 2.0
 
 
-def weight_scales(weight: np.ndarray, recurrent: np.ndarray | None, weight_bits: int, per_channel: bool) -> np.ndarray:
-    """Per-neuron weight scale (float); an all-zero row borrows the layer's scale."""
+def weight_scales(
+    weight: np.ndarray,
+    recurrent: np.ndarray | None,
+    weight_bits: int,
+    per_channel: bool,
+    extra_mag: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per-neuron weight scale (float); an all-zero row borrows the layer's scale. ``extra_mag``
+    is the largest |weight| per row of a graph's other connections into the layer: one scale
+    covers every connection, so the population keeps one shift."""
     mag = np.abs(weight).max(axis=1) if weight.shape[1] else np.zeros(weight.shape[0])
     if recurrent is not None:
         mag = np.maximum(mag, np.abs(recurrent).max(axis=1))
+    if extra_mag is not None:
+        mag = np.maximum(mag, extra_mag)
     layer_max = float(mag.max()) if mag.size else 0.0
     if layer_max == 0.0:
         layer_max = float(C.weight_limit(weight_bits))  # all-zero layer: unit scale
@@ -50,7 +60,7 @@ def quantize_weights(w: np.ndarray, scale: np.ndarray, weight_bits: int) -> np.n
     return np.clip(C.to_int_round_half_up(w / scale[:, None]), -q, q)
 
 
-def folded(layer: Dense | Conv2d) -> tuple[np.ndarray, Pool2d | None]:
+def folded(layer) -> tuple[np.ndarray, Pool2d | None]:
     """(weights, pooling) with average pooling folded in: ``avg = sum / window``, so the
     weights are divided by the window and the pooling becomes a sum (exact in the float model;
     the integer contract then pools by counting)."""
@@ -68,12 +78,21 @@ def quantize_layer(
     per_channel: bool,
     observed_peak: np.ndarray | None = None,
     index: int = 0,
+    extra: tuple = (),
 ) -> QuantLayer:
-    """Quantize one layer; ``observed_peak`` is the float state magnitude seen per neuron on data."""
+    """Quantize one layer; ``observed_peak`` is the float state magnitude seen per neuron on data;
+    ``extra`` are a graph's other connections into it (``ir.Connection``), which share its scale."""
     nrn = layer.neurons
     weight, pool = folded(layer)
     rows = weight.reshape(weight.shape[0], -1)  # one row per output neuron, or per conv channel
-    row_scale = weight_scales(rows, layer.recurrent, weight_bits, per_channel)
+    if any(c.conv is not None for c in extra) and layer.conv is None:
+        per_channel = False  # a convolution's weights share a channel: one scale for the layer
+    extra_mag = None
+    for c in extra:
+        m = np.repeat(np.abs(folded(c)[0]).reshape(c.weight.shape[0], -1).max(axis=1), c.n_out // c.weight.shape[0])
+        m = m.reshape(rows.shape[0], -1).max(axis=1)  # per neuron, then per scale row
+        extra_mag = m if extra_mag is None else np.maximum(extra_mag, m)
+    row_scale = weight_scales(rows, layer.recurrent, weight_bits, per_channel, extra_mag)
     per_row = layer.n_out // rows.shape[0]  # neurons sharing a row (a conv channel's positions)
     scale = np.repeat(row_scale, per_row)
     spiking = not isinstance(nrn, LI)
@@ -84,6 +103,7 @@ def quantize_layer(
         leak = float(1.0 - np.asarray(nrn.beta).max()) if isinstance(nrn, LI) else 0.0  # LI: the non-spiking kind
         count = pool.count if pool is not None else 1
         fan_in = rows.shape[1] * count + (layer.n_out if layer.recurrent is not None else 0)
+        fan_in += sum(int(np.prod(c.weight.shape[1:])) * (c.pool.count if c.pool else 1) for c in extra)
         thr = np.zeros(layer.n_out)
         peak = (fan_in * C.weight_limit(weight_bits) + float((np.abs(layer.neuron_bias) / scale).max())) / max(
             leak, 1 / 64
@@ -113,6 +133,17 @@ def quantize_layer(
         conv=layer.conv,
         pool=pool,
     )
+
+
+def quantize_connection(c: Connection, target: QuantLayer, weight_bits: int) -> QuantConnection:
+    """A graph connection in integers, at its target's scale (``quantize_layer`` chose that scale
+    over every connection into the target)."""
+    weight, pool = folded(c)
+    scale = np.asarray(target.scale)
+    rows = weight.reshape(weight.shape[0], -1)
+    row_scale = scale[:: c.n_out // weight.shape[0]]  # equal within a conv channel (quantize_layer)
+    w = quantize_weights(rows, row_scale, weight_bits).reshape(weight.shape)
+    return QuantConnection(source=c.source, target=c.target, weight=w, conv=c.conv, pool=pool)
 
 
 def observed_peaks(net: Network, calibration: np.ndarray) -> list[np.ndarray]:
@@ -149,12 +180,20 @@ def quantize(
     peaks = observed_peaks(net, calibration) if calibration is not None else [None] * len(net.layers)
     layers = [
         quantize_layer(
-            L, weight_bits=weight_bits, state_bits=state_bits, per_channel=per_channel, observed_peak=p, index=i
+            L,
+            weight_bits=weight_bits,
+            state_bits=state_bits,
+            per_channel=per_channel,
+            observed_peak=p,
+            index=i,
+            extra=tuple(c for c in net.connections if c.target == i),
         )
         for i, (L, p) in enumerate(zip(net.layers, peaks))
     ]
     try:
         return QuantNetwork(
+            sources=net.sources,
+            connections=tuple(quantize_connection(c, layers[c.target], weight_bits) for c in net.connections),
             n_inputs=net.n_inputs,
             layers=tuple(layers),
             weight_bits=weight_bits,

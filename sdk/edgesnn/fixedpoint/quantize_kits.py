@@ -30,7 +30,7 @@ from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import dialects as D
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.quantize import quantize, quantize_weights, weight_scales
-from edgesnn.ir import Conv2d, Dense, Network, membrane_decay, synaptic_decay
+from edgesnn.ir import Conv2d, Dense, Network, is_chain, membrane_decay, synaptic_decay
 
 #: The state must hold this many thresholds (Xylo's 16 bits leave little room for more).
 KIT_HEADROOM = {"xylo": 8.0, "loihi2": 4.0}
@@ -128,7 +128,16 @@ def quantize_kit(
 ) -> QuantNetwork:
     """Quantize a float network into a chip dialect (``xylo``, ``loihi2``; ``akida``: the
     edgesnn quantizer at ``weight_bits`` (default 4) for a stateless model; ``speck``: Sinabs'
-    discretisation, ``min_v_mem`` the float threshold_low)."""
+    discretisation, ``min_v_mem`` the float threshold_low). Chips take chains of layers: a graph
+    (``ir.graph``) is refused, naming its first connection."""
+    if not is_chain(net):
+        where = (
+            f"connection {net.connections[0].source} -> {net.connections[0].target}" if net.connections else "sources"
+        )
+        raise QuantizationError(
+            f"the {dialect} dialect takes chains of layers only; this network is a graph ({where}): "
+            "quantize it for the edgesnn dialect (no --board, or an MCU board)"
+        )
     if dialect == "akida":
         return _quantize_akida(net, weight_bits or 4)
     if dialect == "speck":

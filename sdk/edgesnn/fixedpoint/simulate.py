@@ -13,17 +13,17 @@ is therefore independent of the BLAS used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
 
 import numpy as np
 
 from edgesnn.errors import DatasetError
-from edgesnn.fixedpoint import activity, fast_kernel, host_kernel
+from edgesnn.fixedpoint import activity, fast_kernel, host_kernel, simulate_graph
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
-from edgesnn.ir import Conv2d, Dense, Network, membrane_decay, synaptic_decay
+from edgesnn.fixedpoint.result import SimResult
+from edgesnn.ir import Conv2d, Dense, Network, is_chain, membrane_decay, synaptic_decay
 
 BACKENDS = ("numpy", "c", "numba", "torch")
 
@@ -46,31 +46,6 @@ def int8_matmul(spikes: np.ndarray, weight_t_i8: np.ndarray, bound: int) -> np.n
 
     a = torch.from_numpy(np.ascontiguousarray(spikes).view(np.int8))
     return torch._int_mm(a, torch.from_numpy(weight_t_i8)).numpy().astype(np.int64)
-
-
-@dataclass
-class SimResult:
-    """What a simulation returns. Arrays are indexed (sample, timestep, neuron)."""
-
-    spikes: np.ndarray  # output-layer spikes, bool (N, T, n_out)
-    counts: np.ndarray  # output spike counts (N, n_out)
-    v_last: np.ndarray  # output-layer membrane after the last step (N, n_out)
-    prediction: np.ndarray  # (N,)
-    synops: np.ndarray  # synaptic events per sample (N,)
-    neuron_updates: int  # neuron updates per sample without idle skipping (timesteps x neurons)
-    saturations: list[int] = field(default_factory=list)  # per layer: states at a limit after the clamp
-    record: list[dict[str, np.ndarray]] | None = None  # per layer: "spikes", "v", and "i" if CUBA
-    #: neuron updates the C runtime performs per sample under idle skipping (fixedpoint/activity.py); with record
-    membrane_updates: np.ndarray | None = None
-
-    def recorded(self) -> list[dict[str, np.ndarray]]:
-        """The per-layer record; the simulation must have been run with ``record=True``."""
-        if self.record is None:
-            raise ValueError("the simulation was run without record=True: no states recorded")
-        return self.record
-
-    def accuracy(self, labels: np.ndarray) -> float:
-        return float(np.mean(self.prediction == np.asarray(labels)))
 
 
 def pooled_events(layer, s: np.ndarray) -> np.ndarray:
@@ -292,8 +267,8 @@ C_WORK_THRESHOLD = 2_000_000
 def default_backend(qnet: QuantNetwork, samples: int, steps: int) -> str:
     """The C event-driven kernel when the host has a compiler, else numba's for large runs when
     installed, else numpy; numpy for small runs."""
-    if any(L.conv is not None or L.pool is not None for L in qnet.layers):
-        return "numpy"  # the compiled kernels are dense-only
+    if not is_chain(qnet) or any(L.conv is not None or L.pool is not None for L in qnet.layers):
+        return "numpy"  # the compiled kernels are dense chains only
     work = samples * steps * sum(L.n_in * L.n_out for L in qnet.layers)
     if work > C_WORK_THRESHOLD and host_kernel.available():
         return "c"
@@ -319,6 +294,10 @@ def simulate_int(
         from edgesnn.fixedpoint import simulate_kits
 
         return _run(simulate_kits.layer_runs(qnet), x, record)
+    if not is_chain(qnet):  # a graph (ir.graph): numpy, in blocks (simulate_graph)
+        if backend not in (None, "numpy"):
+            raise ValueError(f"backend {backend!r} runs chains only; this model is a graph: use numpy")
+        return simulate_graph.run_graph(qnet, x, integer=True, record=record, count_saturation=count_saturation)
     backend = backend or default_backend(qnet, x.shape[0], x.shape[1])
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
@@ -372,6 +351,8 @@ def _streamed(runs, x: np.ndarray) -> SimResult:
 def simulate_float(net: Network, inputs, *, record: bool = False) -> SimResult:
     """Run the float network (float64) on input spikes (samples, timesteps, inputs)."""
     x = check_inputs(inputs, net.n_inputs)
+    if not is_chain(net):
+        return simulate_graph.run_graph(net, x, integer=False, record=record)
     # each lambda binds its own kernel through the default argument (made once per layer, on purpose)
     runs = [(L, lambda s, rec, k=_FloatKernel(L): _loop_layer(k, s, rec, False)) for L in net.layers]  # noqa: B008
     return _run(runs, x, record)

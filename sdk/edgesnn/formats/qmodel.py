@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 
 from edgesnn.errors import ModelFileError
-from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
+from edgesnn.fixedpoint.qnetwork import QuantConnection, QuantLayer, QuantNetwork
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
 
 FORMAT = "edgesnn.qsnn"
@@ -44,12 +44,17 @@ def to_bytes(qnet: QuantNetwork) -> bytes:
         "layers": [_layer_header(L) for L in qnet.layers],
         "hash": qnet.content_hash,
     }
+    if not qnet.is_chain:  # a graph (ir.graph); a chain's file stays as it was
+        header["sources"] = list(qnet.sources)
+        header["connections"] = [c.as_dict() for c in qnet.connections]
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
     for i, L in enumerate(qnet.layers):
         for name in _TABLES:
             arr = getattr(L, name)
             if arr is not None:
                 arrays[f"l{i}.{name}"] = np.asarray(arr)
+    for i, c in enumerate(qnet.connections):
+        arrays[f"c{i}.weight"] = np.asarray(c.weight)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types a kwarg as bool
     return buf.getvalue()
@@ -73,6 +78,12 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> QuantNetwork:
             conv = ConvGeometry(**lh["conv"]) if "conv" in lh else None
             pool = Pool2d(**lh["pool"]) if "pool" in lh else None
             layers.append(QuantLayer(shift=lh["shift"], reset=lh["reset"], conv=conv, pool=pool, **tables))  # type: ignore[arg-type]
+        connections = []
+        for i, ch in enumerate(header.get("connections", [])):
+            conv = ConvGeometry(**ch["conv"]) if "conv" in ch else None
+            pool = Pool2d(**ch["pool"]) if "pool" in ch else None
+            w = arrays[f"c{i}.weight"]
+            connections.append(QuantConnection(ch["source"], ch["target"], w, conv=conv, pool=pool))
         qnet = QuantNetwork(
             n_inputs=header["n_inputs"],
             layers=tuple(layers),
@@ -83,6 +94,8 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> QuantNetwork:
             name=header["name"],
             contract_version=header["contract_version"],
             dialect=header.get("dialect", "edgesnn"),  # files written before dialects existed
+            sources=tuple(header.get("sources", ())),
+            connections=tuple(connections),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{source}: invalid quantized model ({e})") from None

@@ -1,11 +1,13 @@
 """The float IR: layers, neuron models and networks. Imports nothing else of edgesnn."""
 
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
+from edgesnn.ir.graph import Connection, incoming, is_chain
 from edgesnn.ir.layers import Conv2d, Dense, Layer
 from edgesnn.ir.network import Network
 from edgesnn.ir.neurons import IF, LI, LIF, CubaLIF, membrane_decay, synaptic_decay
 
 __all__ = [
+    "Connection",
     "Conv2d",
     "ConvGeometry",
     "Dense",
@@ -18,4 +20,6 @@ __all__ = [
     "CubaLIF",
     "membrane_decay",
     "synaptic_decay",
+    "incoming",
+    "is_chain",
 ]

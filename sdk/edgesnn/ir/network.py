@@ -1,10 +1,12 @@
-"""The float network: a feed-forward chain of layers, each driven by the previous layer's spikes."""
+"""The float network: layers (populations) in evaluation order, a chain unless it names a graph
+(``ir.graph``: each layer's source, and more connections)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgesnn.ir.graph import Connection, check_graph
 from edgesnn.ir.layers import Conv2d, Dense, Layer
 
 READOUTS = ("spike_count",)
@@ -22,6 +24,11 @@ class Network:
     Readout ``spike_count``: the prediction is the output neuron with the most spikes over the
     sample; ties go to the larger final membrane potential, then to the lower index.
 
+    A graph (``ir.graph``): ``sources[l]`` is the layer (or -1, the input) whose spikes layer
+    ``l``'s own weights read, earlier than ``l``; empty means ``l - 1``. ``connections`` add more
+    synaptic input into a layer, from the input or any layer; one that closes a cycle reads the
+    previous timestep. Layers are evaluated in index order within a timestep.
+
     ``input_spec`` records how inputs were encoded (data set, encoding, timesteps) so that later
     stages can reproduce them; ``meta`` records provenance (training settings, quantization-aware
     bit widths). Both are free-form JSON-able data.
@@ -34,23 +41,26 @@ class Network:
     input_spec: dict[str, Any] = field(default_factory=dict)
     name: str = "network"
     meta: dict[str, Any] = field(default_factory=dict)
+    sources: tuple[int, ...] = ()
+    connections: tuple[Connection, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "sources", tuple(int(s) for s in self.sources))
+        object.__setattr__(self, "connections", tuple(self.connections))
         if int(self.n_inputs) < 1:
             raise ValueError(f"n_inputs must be >= 1, got {self.n_inputs!r}")
         if not self.layers:
             raise ValueError("a network needs at least one layer")
-        n, shape = int(self.n_inputs), None
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, (Dense, Conv2d)):
                 raise ValueError(f"layer {i} has unsupported type {type(layer).__name__}")
-            if layer.n_in != n:
-                shape_note = f" (a {layer.in_shape} map)" if len(layer.in_shape) == 3 else ""
-                raise ValueError(f"layer {i} expects {layer.n_in} inputs{shape_note} but receives {n}")
-            if shape is not None and len(layer.in_shape) == 3 and layer.in_shape != shape:
-                raise ValueError(f"layer {i} reads a {layer.in_shape} map but layer {i - 1} makes {shape}")
-            n, shape = layer.n_out, (layer.out_shape if len(layer.out_shape) == 3 else None)
+        for i, c in enumerate(self.connections):
+            if not isinstance(c, Connection):
+                raise ValueError(f"connection {i} has unsupported type {type(c).__name__}")
+        check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
+        if self.sources == tuple(range(-1, len(self.layers) - 1)):  # one spelling of "each reads the last"
+            object.__setattr__(self, "sources", ())
         if not (self.dt > 0):
             raise ValueError(f"dt must be > 0, got {self.dt!r}")
         if self.readout not in READOUTS:

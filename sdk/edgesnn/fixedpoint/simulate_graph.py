@@ -1,0 +1,202 @@
+"""The golden simulator for graphs (``ir.graph``), integer and float, numpy only.
+
+Order of evaluation within a timestep (docs/fixed-point.md, "Graphs"): layers in index order; a
+connection from an earlier layer or the input reads that source's spikes of the same timestep, a
+connection that closes a cycle (from the target itself or a later layer) its spikes of the previous
+timestep. A population's accumulator is the sum of every connection's terms, then one shift.
+
+Layers run in *blocks*: a block is the smallest run of consecutive layers that no back-edge leaves
+(a back-edge from layer s to an earlier layer t joins t … s). A block's input from outside it is
+known for all timesteps before it runs, so it is one exact GEMM per connection; inside a block the
+loop goes timestep by timestep. A chain is one block per layer, the order ``simulate`` uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+
+from edgesnn.fixedpoint import activity
+from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint.result import SimResult
+from edgesnn.ir import incoming, membrane_decay, synaptic_decay
+
+
+def blocks(net: Any) -> list[tuple[int, int]]:
+    """(first, last) layer of each block, in order."""
+    reach = list(range(len(net.layers)))  # the furthest layer a back-edge into l comes from
+    for c in net.connections:
+        if c.source > c.target:
+            reach[c.target] = max(reach[c.target], c.source)
+    out, a = [], 0
+    while a < len(net.layers):
+        b, i = reach[a], a
+        while i <= b:
+            b, i = max(b, reach[i]), i + 1
+        out.append((a, b))
+        a = b + 1
+    return out
+
+
+def pooled(edge: Any, s: np.ndarray) -> np.ndarray:
+    """What an edge's weights receive from spikes ``s`` (..., n_in)."""
+    pool = edge.pool
+    if pool is None:
+        return s
+    if pool.kind == "max":
+        return pool.apply(s)
+    return np.asarray(s)[..., pool.windows].sum(axis=-1, dtype=np.int64)
+
+
+def _events(edge: Any, p: np.ndarray) -> np.ndarray:
+    """Synaptic events per sample of pooled input events ``p`` (N, T, k) on ``edge``."""
+    if edge.conv is not None:
+        return np.einsum("ntk,k->n", p.astype(np.int64), edge.conv.fan_out)
+    return p.reshape(p.shape[0], -1).sum(axis=1, dtype=np.int64) * int(edge.weight.shape[0])
+
+
+class _Arith:
+    """The arithmetic of one model: integer (the contract) or float (the float twin)."""
+
+    def __init__(self, net: Any, integer: bool):
+        self.net, self.integer = net, integer
+        self.q = C.weight_limit(net.weight_bits) if integer else 0
+
+    def acc(self, edge: Any, p: np.ndarray) -> np.ndarray:
+        """An edge's synaptic sum of pooled events ``p`` (B, k): exact int64, or float64."""
+        if self.integer:
+            bound = edge.fan_in * self.q  # float32 holds every such sum exactly below 2**24
+            dtype = np.float32 if bound < 2**24 else np.float64
+            if edge.conv is not None:
+                return edge.conv.apply(p, edge.weight, dtype).astype(np.int64)
+            return (p.astype(dtype) @ edge.weight.T.astype(dtype)).astype(np.int64)
+        if edge.pool is not None and edge.pool.kind == "avg":
+            p = p / edge.pool.window
+        if edge.conv is not None:
+            return edge.conv.apply(p, edge.weight)
+        return p.astype(np.float64) @ np.asarray(edge.weight).T
+
+    def drive(self, layer: Any, acc) -> np.ndarray:
+        if self.integer:
+            return C.synaptic_drive(np.asarray(acc, np.int64), layer.shift, layer.bias)
+        return acc + layer.neuron_bias
+
+    def init(self, layer: Any, n: int) -> list:
+        z = np.zeros((n, layer.n_out), np.int64 if self.integer else np.float64)
+        cuba = layer.current_based if self.integer else synaptic_decay(layer.neurons) is not None
+        return [z.copy() if cuba else None, z]
+
+    def step(self, layer: Any, x: np.ndarray, state: list, counted: list[int] | None) -> np.ndarray:
+        if self.integer:
+            return layer.neuron_step(x, state[0], state[1], self.net.state_bits, counted)
+        nrn = layer.neurons
+        if state[0] is not None:
+            state[0] = synaptic_decay(nrn) * state[0] + x
+            x = state[0]
+        v = membrane_decay(nrn) * state[1] + x
+        thr = np.asarray(nrn.threshold)
+        z = v > thr
+        state[1] = np.where(z, v - thr if nrn.reset == "subtract" else nrn.v_reset, v)
+        return z
+
+
+def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, count_saturation: bool = False):
+    """Simulate a graph on checked input spikes ``x`` (N, T, n_inputs); a ``SimResult``."""
+    ar = _Arith(net, integer)
+    n, steps = x.shape[:2]
+    n_layers = len(net.layers)
+    spikes: list[np.ndarray | None] = [None] * n_layers
+    synops = np.zeros(n, np.int64)
+    performed = np.zeros(n, np.int64)
+    saturations = [0] * n_layers
+    rec: list[dict[str, np.ndarray]] | None = [{} for _ in range(n_layers)] if record else None
+    has_input = [np.zeros((n, steps), bool) for _ in range(n_layers)]
+    v_last = None
+
+    def src(s: int) -> np.ndarray:
+        return x if s < 0 else spikes[s]  # type: ignore[return-value]
+
+    for a, b in blocks(net):
+        inside = range(a, b + 1)
+        # per layer: its drive from outside the block (all timesteps), and the edges run step by step
+        pre: dict[int, np.ndarray | None] = {}
+        late: dict[int, list[tuple[int, Any, bool]]] = {}
+        for li in inside:
+            L = net.layers[li]
+            total = None
+            late[li] = []
+            for s, edge in incoming(net, li):
+                if s < a:  # known for every timestep: one GEMM
+                    p = pooled(edge, src(s))
+                    whole = ar.acc(edge, p.reshape(n * steps, -1)).reshape(n, steps, -1)
+                    total = whole if total is None else total + whole
+                    synops += _events(edge, np.asarray(p).reshape(n, steps, -1))
+                    has_input[li] |= np.asarray(p).reshape(n, steps, -1).any(axis=2)
+                else:
+                    late[li].append((s, edge, s >= li))
+            if L.recurrent is not None:
+                late[li].append((li, _Recurrent(L.recurrent), True))
+            pre[li] = total
+        state = {li: ar.init(net.layers[li], n) for li in inside}
+        for li in inside:
+            spikes[li] = np.zeros((n, steps, net.layers[li].n_out), bool)
+            if rec is not None:
+                rec[li]["v"] = np.zeros((n, steps, net.layers[li].n_out), state[li][1].dtype)
+                if state[li][0] is not None:
+                    rec[li]["i"] = np.zeros_like(rec[li]["v"])
+        for t in range(steps):
+            for li in inside:
+                L = net.layers[li]
+                p_li = pre[li]
+                acc: Any = p_li[:, t] if p_li is not None else 0
+                for s, edge, back in late[li]:
+                    if back and t == 0:
+                        continue  # the previous step's spikes are zero
+                    sp = src(s)[:, t - 1 if back else t]
+                    p = pooled(edge, sp)
+                    acc = acc + ar.acc(edge, np.asarray(p).reshape(n, -1))
+                    synops += _events(edge, np.asarray(p).reshape(n, 1, -1))
+                    has_input[li][:, t] |= np.asarray(p).reshape(n, -1).any(axis=1)
+                counted: list[int] | None = [] if count_saturation else None
+                xx = ar.drive(L, np.broadcast_to(acc, (n, L.n_out)))
+                z = ar.step(L, xx, state[li], counted)
+                cast(np.ndarray, spikes[li])[:, t] = z
+                saturations[li] += sum(counted or ())
+                if rec is not None:
+                    rec[li]["v"][:, t] = state[li][1]
+                    if state[li][0] is not None:
+                        rec[li]["i"][:, t] = state[li][0]
+        for li in inside:
+            if rec is not None:
+                rec[li]["spikes"] = spikes[li]  # type: ignore[assignment]
+                performed += activity.layer_updates(
+                    has_input[li], activity.changed_of(rec[li]), net.layers[li].n_out
+                ).sum(axis=1)
+            if li == n_layers - 1:
+                v_last = state[li][1]
+    out = cast(np.ndarray, spikes[-1])  # every layer runs in some block
+    v_last = cast(np.ndarray, v_last)
+    counts = out.sum(axis=1, dtype=np.int64)
+    return SimResult(
+        spikes=out,
+        counts=counts,
+        v_last=v_last,
+        prediction=C.predict_from_counts(counts, v_last),
+        synops=synops,
+        neuron_updates=steps * sum(L.n_out for L in net.layers),
+        saturations=saturations,
+        record=rec,
+        membrane_updates=performed if rec is not None else None,
+    )
+
+
+class _Recurrent:
+    """A layer's own recurrent weight as an edge from the layer to itself (previous step)."""
+
+    conv = None
+    pool = None
+
+    def __init__(self, weight: np.ndarray):
+        self.weight = weight
+        self.fan_in = int(weight.shape[1])

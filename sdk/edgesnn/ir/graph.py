@@ -1,0 +1,186 @@
+"""Graphs of populations: each layer's own input, extra connections, and their validation.
+
+A network is a directed graph. Its nodes are the network input (index -1) and the layers
+(populations, 0 … L-1, in evaluation order; the last one is the readout). Its edges are
+
+* each layer's own connection (its ``weight``, ``conv``, ``pool``), from ``sources[l]``, which
+  is ``l - 1`` in a chain;
+* ``Connection`` records: more connections into a layer, from the input or any layer.
+
+A population sums the synaptic input of every connection entering it (NIR's meaning of several
+edges into one node; a spike-element-wise ADD of two populations, as in SEW-ResNet, is the same
+thing: one connection from each). An edge from an earlier layer (or the input) reads spikes of the
+same timestep; an edge whose source is the target itself or a later layer closes a cycle and reads
+the previous timestep's spikes, as a recurrent weight does.
+
+The same rules hold for the float IR and the integer contract: both call ``check_graph``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgesnn.ir._arrays import check_finite
+from edgesnn.ir.geometry import ConvGeometry, Pool2d
+
+
+class _Shaped(Protocol):
+    @property
+    def n_in(self) -> int: ...
+    @property
+    def n_out(self) -> int: ...
+    @property
+    def in_shape(self) -> tuple[int, ...]: ...
+    @property
+    def out_shape(self) -> tuple[int, ...]: ...
+
+
+def connection_shapes(weight: np.ndarray, conv: ConvGeometry | None, pool: Pool2d | None) -> tuple[int, int]:
+    """(n_syn, n_out) of a connection's weights, checking them against its geometry."""
+    if conv is not None:
+        if weight.shape != conv.weight_shape:
+            raise ValueError(f"conv weight has shape {weight.shape}, expected {conv.weight_shape}")
+        n_syn, n_out = conv.n_in, conv.n_out
+    else:
+        if weight.ndim != 2:
+            raise ValueError(f"weight must be 2-d, got shape {weight.shape}")
+        n_syn, n_out = int(weight.shape[1]), int(weight.shape[0])
+    if pool is not None and pool.n_out != n_syn:
+        raise ValueError(f"pooling gives {pool.n_out} values ({pool.out_shape}) but the weights take {n_syn}")
+    return n_syn, n_out
+
+
+@dataclass(frozen=True, eq=False)
+class Connection:
+    """One more connection into population ``target``, from ``source`` (-1: the network input)::
+
+        x_target[t] += weight @ p(s_source[t])        source <  target  (same timestep)
+        x_target[t] += weight @ p(s_source[t - 1])    source >= target  (closes a cycle; s[-1] = 0)
+
+    ``weight`` is (n_target, n_syn), or a convolution's (C_out, C_in/groups, kh, kw) with ``conv``
+    (its output is the target's neurons in (channel, row, column) order); ``p`` is ``pool`` over the
+    source's spike map, or the identity. A connection has no bias: the target's bias is the
+    population's. Float weights here; ``fixedpoint.qnetwork.QuantConnection`` is the integer twin.
+    """
+
+    source: int
+    target: int
+    weight: np.ndarray
+    conv: ConvGeometry | None = None
+    pool: Pool2d | None = None
+
+    def __post_init__(self):
+        w = np.array(self.weight, dtype=np.float64)
+        check_finite("connection weight", w)
+        w.flags.writeable = False
+        object.__setattr__(self, "weight", w)
+        for name in ("source", "target"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        connection_shapes(w, self.conv, self.pool)
+
+    n_syn = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[0])
+    n_out = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[1])
+
+    @property
+    def n_in(self) -> int:
+        return self.pool.n_in if self.pool is not None else self.n_syn
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        if self.pool is not None:
+            return self.pool.in_shape
+        return self.conv.in_shape if self.conv is not None else (self.n_syn,)
+
+    @property
+    def back(self) -> bool:
+        """True when it reads the previous timestep (its source is the target or a later layer)."""
+        return self.source >= self.target
+
+    recurrent = None  # a connection's own weights only; for code shared with layers
+
+
+def _node(i: int) -> str:
+    return "the input" if i < 0 else f"layer {i}"
+
+
+def _reads(shape_out: tuple[int, ...] | None, n_out: int, edge: Any, where: str) -> None:
+    if edge.n_in != n_out:
+        note = f" (a {edge.in_shape} map)" if len(edge.in_shape) == 3 else ""
+        raise ValueError(f"{where} expects {edge.n_in} inputs{note} but its source makes {n_out}")
+    if shape_out is not None and len(edge.in_shape) == 3 and tuple(edge.in_shape) != tuple(shape_out):
+        raise ValueError(f"{where} reads a {edge.in_shape} map but its source makes {shape_out}")
+
+
+def check_graph(n_inputs: int, layers: tuple, sources: tuple[int, ...], connections: tuple) -> None:
+    """Validate a graph (float or integer); the error names the layer or connection and the value.
+
+    ``sources`` is empty (a chain) or one source per layer, each earlier than the layer.
+    ``input_shape`` of the network is flat unless its first reader says otherwise."""
+    n_layers = len(layers)
+    if sources and len(sources) != n_layers:
+        raise ValueError(f"sources names {len(sources)} layers but the network has {n_layers}")
+    srcs = tuple(sources) if sources else tuple(range(-1, n_layers - 1))
+
+    def made(i: int) -> tuple[int, tuple[int, ...] | None]:
+        if i < 0:
+            return int(n_inputs), None
+        shape = tuple(layers[i].out_shape)
+        return layers[i].n_out, (shape if len(shape) == 3 else None)
+
+    for li, (layer, s) in enumerate(zip(layers, srcs)):
+        if not -1 <= s < li:
+            raise ValueError(
+                f"layer {li}: its own input comes from {s}, which must be the input (-1) or a layer before it"
+            )
+        n, shape = made(s)
+        if layer.n_in != n:
+            note = f" (a {layer.in_shape} map)" if len(layer.in_shape) == 3 else ""
+            raise ValueError(f"layer {li} expects {layer.n_in} inputs{note} but receives {n} from {_node(s)}")
+        if shape is not None and len(layer.in_shape) == 3 and tuple(layer.in_shape) != shape:
+            raise ValueError(f"layer {li} reads a {layer.in_shape} map but {_node(s)} makes {shape}")
+    for ci, c in enumerate(connections):
+        where = f"connection {ci} ({_node(c.source)} -> {_node(c.target)})"
+        if not -1 <= c.source < n_layers:
+            raise ValueError(
+                f"connection {ci}: source {c.source} is not the input (-1) or a layer (0 … {n_layers - 1})"
+            )
+        if not 0 <= c.target < n_layers:
+            raise ValueError(f"connection {ci}: target {c.target} is not a layer (0 … {n_layers - 1})")
+        n, shape = made(c.source)
+        _reads(shape, n, c, where)
+        tgt = layers[c.target]
+        if c.n_out != tgt.n_out:
+            raise ValueError(f"{where} gives {c.n_out} values but layer {c.target} has {tgt.n_out} neurons")
+        if c.conv is not None and tuple(c.conv.out_shape) != tuple(tgt.out_shape) and len(tgt.out_shape) == 3:
+            raise ValueError(f"{where} makes a {c.conv.out_shape} map but layer {c.target} is {tgt.out_shape}")
+    reach = {n_layers - 1}
+    outgoing: dict[int, set[int]] = {}
+    for li, s in enumerate(srcs):
+        outgoing.setdefault(s, set()).add(li)
+    for c in connections:
+        outgoing.setdefault(c.source, set()).add(c.target)
+    changed = True
+    while changed:  # layers whose outgoing edges reach a layer known to reach the output
+        changed = False
+        for li in range(n_layers):
+            if li not in reach and outgoing.get(li, set()) & reach:
+                reach.add(li)
+                changed = True
+    dead = [li for li in range(n_layers) if li not in reach]
+    if dead:
+        raise ValueError(f"layer {dead[0]} has no path to the output (layer {n_layers - 1})")
+
+
+def incoming(net: Any, target: int) -> list[tuple[int, Any]]:
+    """(source, edge) of every connection into ``target``: its own first, then ``connections`` in
+    order (the order synaptic sums are formed in; integer sums do not depend on it)."""
+    srcs = net.sources or tuple(range(-1, len(net.layers) - 1))
+    return [(srcs[target], net.layers[target])] + [(c.source, c) for c in net.connections if c.target == target]
+
+
+def is_chain(net: Any) -> bool:
+    """True when every layer reads the one before it and nothing else (today's firmware shape)."""
+    return not net.connections and (not net.sources or tuple(net.sources) == tuple(range(-1, len(net.layers) - 1)))
