@@ -238,6 +238,8 @@ def quantize(
         **rep.as_dict(),
         **extra,
     }
+    if not qnet.is_chain:  # the C runtime takes chains: such a model runs in the golden simulator only
+        res["graph_connections"] = len(qnet.connections)
     if qnet.dialect == "edgesnn":  # neurons whose bias fires them without input keep the device awake
         from edgesnn.fixedpoint.activity import spontaneous
 

@@ -195,7 +195,9 @@ def _print_quant(r: dict) -> None:
         {k: v for k, v in r.items() if k not in shown | {"float_accuracy", "int_accuracy", "prediction_agreement"}}
     ):
         typer.echo(ln)
-    if "model" in r:
+    if "model" in r and "graph_connections" in r:  # boards.rule_graph would refuse a verify
+        typer.echo(f"next: edgesnn simulate {r['model']} (a graph: the firmware runs chains of layers only)")
+    elif "model" in r:
         typer.echo(f"next: edgesnn simulate {r['model']}, or edgesnn verify {r['model']} --board BOARD")
 
 

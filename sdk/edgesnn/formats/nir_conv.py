@@ -130,8 +130,9 @@ def per_channel(values: np.ndarray, channels: int, what: str, where: str) -> np.
     return rows[:, 0].copy()
 
 
-def export_nodes(layer, i: int) -> tuple[dict, list[str]]:
-    """NIR nodes (name -> node, in chain order) for a layer's pooling, Flatten and synapses."""
+def export_nodes(layer, i: int | str) -> tuple[dict, list[str]]:
+    """NIR nodes (name -> node, in chain order) for a layer's pooling, Flatten and synapses; for a
+    graph's ``Connection`` (no bias: the target's bias is on its own connection) the same."""
     nodes: dict = {}
     shape = layer.in_shape
     if layer.pool is not None:
@@ -153,8 +154,10 @@ def export_nodes(layer, i: int) -> tuple[dict, list[str]]:
             padding=g.padding,
             dilation=1,
             groups=g.groups,
-            bias=np.array(layer.bias),
+            bias=np.array(layer.bias) if hasattr(layer, "bias") else np.zeros(g.out_channels),
         )
-    else:
+    elif hasattr(layer, "bias"):
         nodes[f"fc{i}"] = nir.Affine(weight=np.array(layer.weight), bias=np.array(layer.bias))
+    else:
+        nodes[f"fc{i}"] = nir.Linear(weight=np.array(layer.weight))
     return nodes, list(nodes)

@@ -73,22 +73,30 @@ def _flat_neuron_node(neurons, dt: float):
 def to_nir(net: Network) -> nir.NIRGraph:
     first = net.layers[0].in_shape
     nodes = {"input": nir.Input(input_type={"input": np.array(first if len(first) == 3 else [net.n_inputs])})}
-    edges, prev = [], "input"
+    edges: list[tuple[str, str]] = []
+    srcs = net.sources or tuple(range(-1, len(net.layers) - 1))
+
+    def chain_into(prev: str, chain: list[str], nrn: str) -> None:
+        for name in chain:
+            edges.append((prev, name))
+            prev = name
+        edges.append((prev, nrn))
+
     for i, layer in enumerate(net.layers):
         syn, chain = export_nodes(layer, i)
         nodes.update(syn)
         nrn = f"lif{i}"
         nodes[nrn] = _neuron_node(layer.neurons, net.dt, layer.out_shape)
-        for name in chain:
-            edges.append((prev, name))
-            prev = name
-        edges.append((prev, nrn))
+        chain_into("input" if srcs[i] < 0 else f"lif{srcs[i]}", chain, nrn)
         if layer.recurrent is not None:
             nodes[f"rec{i}"] = nir.Linear(weight=np.array(layer.recurrent))
             edges += [(nrn, f"rec{i}"), (f"rec{i}", nrn)]
-        prev = nrn
+    for k, c in enumerate(net.connections):  # a graph's other connections: their own linear nodes
+        syn, chain = export_nodes(c, f"c{k}_")
+        nodes.update(syn)
+        chain_into("input" if c.source < 0 else f"lif{c.source}", chain, f"lif{c.target}")
     nodes["output"] = nir.Output(output_type={"output": np.array(net.layers[-1].out_shape)})
-    edges.append((prev, "output"))
+    edges.append((f"lif{len(net.layers) - 1}", "output"))
     md = {
         "edgesnn.format": FORMAT_VERSION,
         "edgesnn.dt": float(net.dt),
@@ -99,7 +107,7 @@ def to_nir(net: Network) -> nir.NIRGraph:
     }
     # NIR 1.0's type inference takes a Conv2d's input channels from weight.shape[1], which is
     # C_in / groups: a grouped convolution fails its check although the graph is right
-    grouped = any(L.conv is not None and L.conv.groups > 1 for L in net.layers)
+    grouped = any(L.conv is not None and L.conv.groups > 1 for L in (*net.layers, *net.connections))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=md, type_check=not grouped)
 
 
