@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesnn.errors import FitError, QuantizationError
+from edgesnn.errors import QuantizationError
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import quantize, simulate_float, simulate_int
 from edgesnn.fixedpoint.simulate_graph import blocks
@@ -233,14 +233,12 @@ def test_bad_graphs_name_the_node_and_the_value(build, match):
         build(layers)
 
 
-def test_firmware_and_chips_refuse_a_graph_naming_the_rule():
-    from edgesnn.firmware.boards import check_fits, get_board
+def test_chips_and_compiled_host_kernels_refuse_a_graph():
+    """(The board rule for graphs the C runtime does not take: tests/test_graph_firmware.py.)"""
     from edgesnn.fixedpoint.quantize_kits import quantize_kit
 
     net = _random_graph(1, 2, 1, cuba=False)
     q = quantize(net)
-    with pytest.raises(FitError, match=r"rule graph on board qemu-mps2-an385: the model is a graph \(connection"):
-        check_fits(get_board("qemu-mps2-an385"), q)
     with pytest.raises(QuantizationError, match="the xylo dialect takes chains of layers only"):
         quantize_kit(net, "xylo")
     with pytest.raises(ValueError, match="backend 'c' runs chains only"):

@@ -286,23 +286,55 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
     return n_out_spikes;
 }
 
+/* A graph's connections (esnn_edge_t). -DESNN_CHAIN_ONLY leaves them out of a chain's firmware
+ * (edgesnn build passes it for chains; the generated esnn_model.c of a graph refuses it). */
+#if defined(ESNN_CHAIN_ONLY)
+#define ESNN_EDGES_IN(m, s, L) 0u
+#else
+#define ESNN_EDGES_IN(m, s, L) ((L)->n_edges != 0u ? edges_in((m), (s), (L)) : 0u)
+
+/* The events a layer's extra connection reads now (see esnn_edge_t). */
+static const uint16_t *edge_events(const esnn_model_t *m, const esnn_state_t *s, const esnn_edge_t *E, uint16_t *n)
+{
+    if (E->source < 0) {
+        *n = s->n_input;
+        return s->input;
+    }
+    *n = s->n_spikes[E->source];
+    return s->spikes + m->layers[E->source].offset;
+}
+
+/* Events on every extra connection of L now (several connections may read one source). */
+static uint32_t edges_in(const esnn_model_t *m, const esnn_state_t *s, const esnn_layer_t *L)
+{
+    uint32_t total = 0;
+    uint16_t k, n;
+    for (k = 0; k < L->n_edges; ++k) {
+        (void)edge_events(m, s, &m->edges[L->first_edge + k], &n);
+        total += n;
+    }
+    return total;
+}
+#endif
+
 uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
 {
     const esnn_layer_t *L = &m->layers[l];
     /* `out` still lists this layer's spikes of the previous step: the recurrent input */
     uint16_t n_rec = (L->flags & ESNN_RECURRENT) ? s->n_spikes[l] : 0u;
+    uint32_t n_edge = ESNN_EDGES_IN(m, s, L);
     if (L->pool != 0 && n_in > 0u) {
         n_in = L->pool->map(L->pool, in, n_in, s->events, s->seen);
         in = s->events;
     }
-    if (n_in == 0u && n_rec == 0u) {
+    if (n_in == 0u && n_rec == 0u && n_edge == 0u) {
         s->n_spikes[l] = idle_layer(m, s, l);
         return s->n_spikes[l];
     }
     if (s->n_awake[l] == 0u)
         s->awake_layers++;
     s->n_awake[l] = ESNN_AWAKE_ALL; /* input reaches every neuron (or every neuron may be off rest) */
-    if (L->conv != 0) {
+    if (L->conv != 0) { /* convolutional layers have no extra connections (rule graph-runtime) */
         s->n_spikes[l] = L->conv->step(m, s, L, in, n_in);
         return s->n_spikes[l];
     }
@@ -312,17 +344,30 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
      * forming s->i + offset otherwise would be an out-of-bounds pointer */
     int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
     uint16_t n_out_spikes;
-    s->synops += ((uint32_t)n_in + n_rec) * L->n_out;
+    s->synops += ((uint32_t)n_in + n_rec + n_edge) * L->n_out;
     s->neuron_updates += L->n_out;
-    if (L->update_packed != 0 && n_rec == 0u && n_in > 0u && n_in <= m->chunk) {
+    if (L->update_packed != 0 && n_rec == 0u && n_edge == 0u && n_in > 0u && n_in <= m->chunk) {
         /* one chunk of events and nothing else: the update reads the packed sums directly */
         sum_rows(s->part, L->w, L->words, in, n_in);
         n_out_spikes = L->update_packed(v, s->part, out);
-    } else { /* input events or recurrent spikes: steps without either went to idle_layer */
-        if (n_in > 0u)
+    } else { /* input events, recurrent spikes or a connection's: steps without any went to idle_layer */
+        if (n_in > 0u) /* the first sum stores, the rest add */
             accumulate(L->w, L->words, in, n_in, m->chunk, s->acc, s->part, 1);
+        int assign = n_in == 0u; /* nothing summed yet */
+#if !defined(ESNN_CHAIN_ONLY)
+        uint16_t k;
+        for (k = 0; k < L->n_edges; ++k) { /* before the recurrent sum: it reads `out`, as do self-edges */
+            const esnn_edge_t *E = &m->edges[L->first_edge + k];
+            uint16_t n;
+            const uint16_t *ev = edge_events(m, s, E, &n);
+            if (n > 0u) {
+                accumulate(E->w, L->words, ev, n, m->chunk, s->acc, s->part, assign);
+                assign = 0;
+            }
+        }
+#endif
         if (n_rec > 0u)
-            accumulate(L->r, L->words, out, n_rec, m->chunk, s->acc, s->part, n_in == 0u);
+            accumulate(L->r, L->words, out, n_rec, m->chunk, s->acc, s->part, assign);
         if (ESNN_GENERATED(L->update))
             n_out_spikes = L->update(v, s->acc, out);
         else
@@ -339,13 +384,24 @@ void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, u
     uint16_t l;
     if (n_events == 0u && s->awake_layers == 0u)
         return; /* the whole network at rest: a step without input changes nothing */
+#if !defined(ESNN_CHAIN_ONLY)
+    s->input = events; /* for connections from the input */
+    s->n_input = n_events;
+#endif
     for (l = 0; l < m->n_layers; ++l) {
+        const esnn_layer_t *L = &m->layers[l];
+#if !defined(ESNN_CHAIN_ONLY)
+        if (m->edges != 0) { /* a graph: the layer's own source, not necessarily the layer before */
+            in = L->source < 0 ? events : s->spikes + m->layers[L->source].offset;
+            n_in = L->source < 0 ? n_events : s->n_spikes[L->source];
+        }
+#endif
         /* a layer at rest without input stays as it is: n_awake 0 means that its last step
          * changed nothing and emitted no spike (so n_spikes[l] is 0 and no recurrent input) */
-        if (n_in == 0u && s->n_awake[l] == 0u)
+        if (n_in == 0u && s->n_awake[l] == 0u && ESNN_EDGES_IN(m, s, L) == 0u)
             continue;
         n_in = esnn_step_layer(m, s, l, in, n_in);
-        in = s->spikes + m->layers[l].offset;
+        in = s->spikes + L->offset;
     }
 }
 

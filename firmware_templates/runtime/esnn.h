@@ -14,7 +14,7 @@
 /* C99 compile-time check (C11's _Static_assert is not C99). */
 #define ESNN_STATIC_ASSERT(name, cond) typedef char esnn_static_assert_##name[(cond) ? 1 : -1]
 
-#define ESNN_ABI_VERSION 4
+#define ESNN_ABI_VERSION 5
 #define ESNN_CONTRACT_VERSION 1
 
 /* layer flags */
@@ -121,6 +121,16 @@ typedef struct {
                      const uint16_t *in, uint16_t n_in);
 } esnn_conv_t;
 
+/* A graph's extra connection into a fully connected layer (docs/fixed-point.md, "Graphs"): one
+ * packed row per source neuron, the target's `words` per row. Its source's spike list at the time
+ * the target runs is the right step by construction: layers run in index order, so an earlier
+ * source has this step's spikes and the target itself or a later one still has the last step's. */
+typedef struct {
+    int16_t source; /* -1: the network input, else a layer */
+    uint16_t n_in;
+    const uint32_t *w;
+} esnn_edge_t;
+
 typedef struct esnn_layer_s {
     uint16_t n_in; /* inputs of the weights (after pooling) */
     uint16_t n_out;
@@ -141,6 +151,8 @@ typedef struct esnn_layer_s {
     const esnn_conv_t *conv; /* a convolutional layer's shape, or NULL (fully connected) */
     const esnn_pool_t *pool; /* pooling of the layer's input spikes, or NULL */
     esnn_idle_fn idle; /* specialised update without input, or NULL for the generic one */
+    int16_t source; /* whose spikes the own weights read: -1 the input, else an earlier layer */
+    uint16_t first_edge, n_edges; /* its extra connections: model edges[first_edge ...] */
 } esnn_layer_t;
 
 typedef struct esnn_model_s {
@@ -155,6 +167,7 @@ typedef struct esnn_model_s {
     int32_t state_lo;
     int32_t state_hi;
     const esnn_layer_t *layers;
+    const esnn_edge_t *edges; /* a graph's extra connections, grouped by target; NULL in a chain */
 } esnn_model_t;
 
 /* All mutable state. Sizes come from the generated ESNN_MODEL_* defines. */
@@ -176,6 +189,8 @@ typedef struct esnn_state_s {
     uint16_t awake_layers; /* layers with n_awake != 0: none, and a step without input returns at once */
     uint32_t synops; /* synaptic events since the last reset */
     uint32_t neuron_updates; /* neuron updates performed since the last reset (skipped ones not counted) */
+    const uint16_t *input; /* this step's input events (for a graph's connections from the input) */
+    uint16_t n_input;
 } esnn_state_t;
 
 /* The contract's one rounding rule: floor((x + 2^(s-1)) / 2^s), s >= 1. */

@@ -17,7 +17,7 @@ import tomllib
 from edgesnn.errors import BoardError, FitError, did_you_mean  # noqa: F401  (FitError re-exported: raised here)
 from edgesnn.firmware import layout
 from edgesnn.firmware.paths import boards_dir
-from edgesnn.firmware.render import model_table_bytes, packed_rows
+from edgesnn.firmware.render import model_table_bytes, packed_rows, runtime_graph_problem
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
 
@@ -140,17 +140,11 @@ def rule_dialect(board: Board, qnet: QuantNetwork) -> None:
 
 
 def rule_graph(board: Board, qnet: QuantNetwork) -> None:
-    """The C runtime runs chains of layers; a graph (``ir.graph``: skips, several inputs per layer)
-    runs in the golden simulator only, so far."""
-    if not qnet.is_chain:
-        c = qnet.connections[0] if qnet.connections else None
-        what = f"connection {c.source} -> {c.target}" if c is not None else f"layer sources {list(qnet.sources)}"
-        _fail(
-            "graph",
-            board,
-            f"the model is a graph ({what}) and the C runtime runs chains of layers only; "
-            "run it on the host with `edgesnn simulate`",
-        )
+    """The C runtime runs chains and graphs of fully connected layers (``esnn_edge_t``); a graph
+    with convolutions or pooling runs in the golden simulator only, so far."""
+    why = runtime_graph_problem(qnet)
+    if why is not None:
+        _fail("graph", board, f"the model is a graph and {why}; run it on the host with `edgesnn simulate`")
 
 
 def rule_index_width(board: Board, qnet: QuantNetwork) -> None:
@@ -240,7 +234,9 @@ def rule_learning(board: Board, qnet: QuantNetwork, learn_layer: int | None) -> 
         return
     L = qnet.layers[learn_layer]
     why = None
-    if L.conv is not None:
+    if not qnet.is_chain:
+        why = "is in a graph (learning runs chains of layers)"
+    elif L.conv is not None:
         why = "is convolutional"
     elif L.pool is not None:
         why = "pools its input"

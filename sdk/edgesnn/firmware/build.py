@@ -248,6 +248,8 @@ def build(
         *extra_cflags,
         # every layer's update is generated: the runtime's generic update is not linked (980 B on the M3)
         *(["-DESNN_ALL_GENERATED"] if facts["all_generated"] else []),
+        # a chain: the graph connections' code is not compiled (esnn_model.c refuses the flag for a graph)
+        *(["-DESNN_CHAIN_ONLY"] if facts["chain"] else []),
         f"-I{src}",
         f"-I{apps}",
         f"-I{hal}",

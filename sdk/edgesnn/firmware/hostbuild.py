@@ -28,6 +28,7 @@ def write_model_sources(qnet: QuantNetwork, out: Path, learn_layer: int | None =
         "total_neurons": src.total_neurons,
         "max_words": src.max_words,
         "all_generated": src.all_generated,
+        "chain": qnet.is_chain,
     }
 
 

@@ -31,7 +31,8 @@ def device_order(layer: QuantLayer) -> np.ndarray | None:
 
 def input_is_hwc(qnet: QuantNetwork, index: int) -> tuple[bool, bool]:
     """Whether layer ``index``'s input indices are HWC (before, after its pooling)."""
-    before = index > 0 and qnet.layers[index - 1].conv is not None
+    src = qnet.sources[index] if qnet.sources else index - 1  # the layer its own weights read
+    before = src >= 0 and qnet.layers[src].conv is not None
     return before, before or qnet.layers[index].pool is not None
 
 
@@ -58,7 +59,8 @@ def dense_weight(qnet: QuantNetwork, index: int) -> np.ndarray:
     L = qnet.layers[index]
     if not input_is_hwc(qnet, index)[1]:
         return L.weight
-    shape = L.pool.out_shape if L.pool is not None else qnet.layers[index - 1].out_shape
+    src = qnet.sources[index] if qnet.sources else index - 1
+    shape = L.pool.out_shape if L.pool is not None else qnet.layers[src].out_shape
     return L.weight[:, hwc_order(shape)]
 
 

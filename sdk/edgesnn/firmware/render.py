@@ -18,7 +18,7 @@ from edgesnn.firmware.paths import templates_dir
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 #: The runtime's sources every build compiles (the serial protocol and plasticity come on top).
 RUNTIME_CORE = ("esnn.c", "esnn_conv.c")
 
@@ -84,7 +84,13 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
         fast = specialise and specialised_update(L, qnet) is not None
         per = L.conv.out_channels if L.conv is not None else L.n_out
         shapes = (32 if L.conv is not None else 0) + (20 if L.pool is not None else 0)  # the records on 32-bit cores
-        out.append(4 * layout.weight_words(qnet, i) + 4 * per * (2 if fast else 5 if L.current_based else 4) + shapes)
+        edges = sum(packed_rows(c.weight)[0].size + 2 for c in qnet.connections if c.target == i)  # rows + record
+        out.append(
+            4 * layout.weight_words(qnet, i)
+            + 4 * per * (2 if fast else 5 if L.current_based else 4)
+            + shapes
+            + 4 * edges
+        )
     return out
 
 
@@ -112,6 +118,17 @@ class ModelSources:
     #: every layer has a generated update and idle step: the build may compile the runtime's
     #: generic ones out (-DESNN_ALL_GENERATED; esnn_model.c refuses the flag otherwise)
     all_generated: bool = False
+
+
+def runtime_graph_problem(qnet: QuantNetwork) -> str | None:
+    """Why the C runtime cannot run this model's graph, or None (a chain, or a graph of fully
+    connected layers and connections without pooling: what ``esnn_edge_t`` covers so far)."""
+    if qnet.is_chain:
+        return None
+    for li, L in enumerate(qnet.layers):
+        if L.conv is not None or L.pool is not None:
+            return f"layer {li} is {'a convolution' if L.conv is not None else 'pooled'}; the runtime's graphs are fully connected so far"
+    return None  # connections of a model whose layers are all dense are dense (ir.graph checks sizes)
 
 
 def _env() -> jinja2.Environment:
@@ -166,13 +183,26 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
     ``specialise``: give eligible layers a generated neuron update (False: the generic one
     everywhere, for benchmarks that compare the two).
     """
-    if not qnet.is_chain:  # boards.rule_graph refuses such a model before any build
-        raise ValueError("the C runtime runs chains of layers only; this model is a graph")
+    if runtime_graph_problem(qnet) is not None:  # boards.rule_graph refuses such a model before any build
+        raise ValueError(f"the C runtime cannot run this graph: {runtime_graph_problem(qnet)}")
+    if not qnet.is_chain and learn_layer is not None:
+        raise ValueError("on-device learning runs chains of layers only; this model is a graph")
     if learn_layer is not None:
         if learn_layer < 0:
             learn_layer += len(qnet.layers)
         if not 0 <= learn_layer < len(qnet.layers):
             raise ValueError(f"learning layer {learn_layer} does not exist")
+    srcs = qnet.sources or tuple(range(-1, len(qnet.layers) - 1))
+    by_target = sorted(range(len(qnet.connections)), key=lambda k: qnet.connections[k].target)  # stable
+    edges = [
+        {
+            "source": qnet.connections[k].source,
+            "target": qnet.connections[k].target,
+            "n_in": qnet.connections[k].n_in,
+            "w": packed_rows(qnet.connections[k].weight)[0].ravel(),
+        }
+        for k in by_target
+    ]
     layers, offset = [], 0
     max_words = layout.scratch_words(qnet)  # ESNN_MODEL_MAX_WORDS: the packed-sum scratch
     table_bytes = sum(model_table_bytes(qnet, specialise))
@@ -206,6 +236,9 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
                 **params,
                 "offset": offset,
                 "fast": update,
+                "source": srcs[li],
+                "first_edge": next((k for k, e in enumerate(edges) if e["target"] == li), 0),
+                "n_edges": sum(e["target"] == li for e in edges),
             }
         )
         any_cuba |= L.current_based
@@ -222,6 +255,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         "n_inputs": qnet.n_inputs,
         "n_outputs": qnet.n_outputs,
         "layers": layers,
+        "edges": edges,
         "total_neurons": offset,
         "current_slots": offset if any_cuba else 1,
         "has_current": any_cuba,

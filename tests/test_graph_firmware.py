@@ -1,0 +1,88 @@
+"""Graphs on the C runtime (esnn_edge_t): random graphs of fully connected layers, bit-exact with
+the golden simulator on host C (strict warnings, ASan/UBSan) and on emulated boards, idle skipping
+included; graphs the runtime does not take are refused by the board rule before any build."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgesnn.errors import FitError
+from edgesnn.firmware import golden, hostbuild
+from edgesnn.firmware.boards import get_board
+from edgesnn.firmware.build import build
+from edgesnn.firmware.verify import verify
+from edgesnn.fixedpoint import quantize, simulate_int
+from edgesnn.ir import Connection, Conv2d, ConvGeometry, Network
+from tests.strategies import idle_inputs, spike_inputs
+from tests.test_graph import _dense, _lif, _random_graph
+from tests.toolchains import need_board_tools, need_tools
+
+pytestmark = pytest.mark.device
+
+
+@st.composite
+def graphs(draw):
+    """A quantized random graph: any layer's own source, forward, self and backward connections,
+    LIF and CUBA layers, and bit widths from narrow to wide."""
+    net = _random_graph(
+        draw(st.integers(0, 2**31 - 1)), draw(st.integers(1, 4)), draw(st.integers(0, 4)), draw(st.booleans())
+    )
+    return quantize(net, weight_bits=draw(st.sampled_from([4, 6, 8])), state_bits=draw(st.sampled_from([16, 24])))
+
+
+def _host(qnet, x, tmp, sanitize: bool):
+    need_tools("cc", what="the host firmware build")
+    res = build(
+        qnet,
+        get_board("host"),
+        tmp,
+        app="golden_host",
+        extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else (),
+    )
+    sim = simulate_int(qnet, x, record=True)
+    out = golden.count_mismatches(sim, hostbuild.run_host(qnet, res.elf, x))
+    assert out["mismatched_values"] == 0 and out["mismatched_samples"] == 0 and out["values_compared"] > 0, out
+    return sim
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["strict-warnings", "asan-ubsan"])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_graphs_bit_exact_on_host_c(tmp_path_factory, sanitize, data):
+    qnet = data.draw(graphs())
+    x = data.draw(spike_inputs(qnet.n_inputs, max_samples=4, max_steps=12))
+    _host(qnet, x, tmp_path_factory.mktemp("g"), sanitize)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_graphs_with_mostly_idle_inputs_keep_idle_skipping_exact(tmp_path_factory, data):
+    """The neuron updates the device performs equal the golden rule's count: a layer is idle only
+    when its own input, its recurrence and every connection into it are silent."""
+    qnet = data.draw(graphs())
+    x = data.draw(idle_inputs(qnet.n_inputs))
+    sim = _host(qnet, x, tmp_path_factory.mktemp("g"), sanitize=True)
+    assert sim.membrane_updates is not None
+
+
+@pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-microbit", "qemu-sifive-e"])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_graphs_bit_exact_on_emulated_boards(tmp_path_factory, name, data):
+    board = get_board(name)
+    need_board_tools(board)
+    qnet = data.draw(graphs())
+    x = data.draw(spike_inputs(qnet.n_inputs, max_samples=4, max_steps=10))
+    res = verify(qnet, board, x, tmp_path_factory.mktemp("q"))
+    assert res["mismatches"] == 0 and res["samples"] == x.shape[0], res
+
+
+def test_a_graph_with_a_convolution_is_refused_by_the_board_rule_before_any_build(tmp_path):
+    rng = np.random.default_rng(0)
+    g = ConvGeometry((1, 4, 4), 2, (3, 3), (1, 1), (1, 1))
+    conv = Conv2d(weight=rng.normal(0, 1, g.weight_shape), bias=np.zeros(2), neurons=_lif(g.n_out), conv=g)
+    net = Network(16, (conv, _dense(rng, 3, g.n_out)), connections=(Connection(-1, 1, rng.normal(0, 1, (3, 16))),))
+    with pytest.raises(FitError, match=r"rule graph on board qemu-mps2-an385: .*layer 0 is a convolution"):
+        build(quantize(net), get_board("qemu-mps2-an385"), tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
