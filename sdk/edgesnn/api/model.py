@@ -238,8 +238,13 @@ def quantize(
         **rep.as_dict(),
         **extra,
     }
-    if not qnet.is_chain:  # the C runtime takes chains: such a model runs in the golden simulator only
+    if not qnet.is_chain:
+        from edgesnn.firmware.render import runtime_graph_problem
+
         res["graph_connections"] = len(qnet.connections)
+        why = runtime_graph_problem(qnet)
+        if why is not None:  # boards.rule_graph would refuse a build: the golden simulator only
+            res["firmware_refuses"] = why
     if qnet.dialect == "edgesnn":  # neurons whose bias fires them without input keep the device awake
         from edgesnn.fixedpoint.activity import spontaneous
 

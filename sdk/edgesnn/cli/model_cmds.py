@@ -195,8 +195,8 @@ def _print_quant(r: dict) -> None:
         {k: v for k, v in r.items() if k not in shown | {"float_accuracy", "int_accuracy", "prediction_agreement"}}
     ):
         typer.echo(ln)
-    if "model" in r and "graph_connections" in r:  # boards.rule_graph would refuse a verify
-        typer.echo(f"next: edgesnn simulate {r['model']} (a graph: the firmware runs chains of layers only)")
+    if "model" in r and "firmware_refuses" in r:  # boards.rule_graph would refuse a verify
+        typer.echo(f"next: edgesnn simulate {r['model']} (no firmware for it yet: {r['firmware_refuses']})")
     elif "model" in r:
         typer.echo(f"next: edgesnn simulate {r['model']}, or edgesnn verify {r['model']} --board BOARD")
 

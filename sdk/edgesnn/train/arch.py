@@ -6,6 +6,13 @@ An architecture is a list of layer specs, resolved against the data's input shap
     {"type": "pool", "kind": "sum" | "avg" | "max", "kernel": 2, "stride": 2}   (pools the next layer's input)
     {"type": "dense", "units": 64, "recurrent": false}   (recurrent: the layer's own spikes of the previous step)
 
+A spiking layer may be named (``name``; default ``h1``, ``h2``, … in order, the class layer
+``out``) and may say what it reads: ``inputs = ["input", "h1"]``. The first is what its own
+weights read (pooled by a ``pool`` before it); each further one is a connection of the graph
+(``ir.graph``: summed into the same population, one more weight matrix, same timestep). By default a
+layer reads the one before it. Names must be earlier layers (or ``input``): a layer's own spikes of
+the previous step are ``recurrent = true``. Further inputs are taken by dense layers.
+
 Every network ends with a dense layer of one neuron per class, added when the file's last
 layer is not already one with ``units = "classes"``. Files are TOML (``[[layer]]`` tables) or
 JSON (``{"layers": [...]}``); see docs/training.md.
@@ -46,6 +53,9 @@ class LayerSpec:
     pool: Pool2d | None = None
     n_syn: int = 0  # inputs of the weights (after pooling)
     recurrent: bool = False  # dense layers only: weights from the layer's spikes of the previous step
+    source: int = -2  # the layer (or -1, the input) its own weights read; -2: the one before it
+    extra: tuple[tuple[int, int], ...] = ()  # a graph's further inputs: (source, its size) each
+    name: str = ""
 
 
 def _int(spec: dict, key: str, default: int | None, where: str) -> int:
@@ -77,27 +87,79 @@ def load(name_or_file: str, hidden: tuple[int, ...] = (256,)) -> list[dict]:
     return layers
 
 
+def _names(specs: list[dict]) -> list[str]:
+    names, k = [], 0
+    for i, s in enumerate(specs):
+        if s.get("type") == "pool":
+            names.append("")
+            continue
+        k += 1
+        default = "out" if i == len(specs) - 1 else f"h{k}"
+        n = s.get("name", default)
+        if not isinstance(n, str) or not n or n == "input" or n in names:
+            raise ArchitectureError(f"layer {i} ({s.get('type')!r}): name {n!r} must be a new word other than 'input'")
+        names.append(n)
+    return names
+
+
+def _inputs(s: dict, where: str, known: dict[str, int], previous: int) -> list[int]:
+    """The sources a layer spec names (-1: the input), its own first."""
+    names = s.get("inputs")
+    if names is None:
+        return [previous]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ArchitectureError(f'{where}: inputs must be a list of layer names or "input", got {names!r}')
+    out = []
+    for n in names:
+        if n not in known:
+            raise ArchitectureError(
+                f"{where}: input {n!r} is not the input or an earlier layer ({', '.join(known)}); "
+                "a layer's own last spikes are recurrent = true"
+            )
+        out.append(known[n])
+    if len(set(out)) != len(out):
+        raise ArchitectureError(f"{where}: inputs {names} name one source twice")
+    return out
+
+
 def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> list[LayerSpec]:
     """Shapes for every layer, validated; the class layer appended when missing."""
-    shape: tuple[int, ...] = tuple(int(v) for v in input_shape)
+    in_shape: tuple[int, ...] = tuple(int(v) for v in input_shape)
     out: list[LayerSpec] = []
-    pool: Pool2d | None = None
+    shapes: dict[int, tuple[int, ...]] = {-1: in_shape}
+    pool_spec: dict | None = None
     specs = list(specs)
     if not specs or specs[-1].get("type") != "dense" or specs[-1].get("units") != "classes":
         specs.append({"type": "dense", "units": "classes"})
+    names = _names(specs)
+    known = {"input": -1}
     for i, s in enumerate(specs):
         where = f"layer {i} ({s.get('type')!r})"
         kind = s.get("type")
         try:
             if kind == "pool":
-                if pool is not None:
+                if pool_spec is not None:
                     raise ArchitectureError(f"{where}: two poolings in a row")
+                pool_spec = dict(s, where=where)
+                continue
+            if kind not in ("conv", "dense"):
+                raise ArchitectureError(f"{where}: type must be conv, pool or dense")
+            srcs = _inputs(s, where, known, len(out) - 1)
+            shape = shapes[srcs[0]]
+            pool = None
+            if pool_spec is not None:
+                pw = pool_spec.pop("where")
                 if len(shape) != 3:
-                    raise ArchitectureError(f"{where}: pooling needs a (C, H, W) map, got shape {shape}")
-                k = _int(s, "kernel", 2, where)
-                pool = Pool2d(str(s.get("kind", "sum")), k, shape, s.get("stride"))  # type: ignore[arg-type]
-                shape = pool.out_shape
-            elif kind == "conv":
+                    raise ArchitectureError(f"{pw}: pooling needs a (C, H, W) map, got shape {shape}")
+                k = _int(pool_spec, "kernel", 2, pw)
+                pool = Pool2d(str(pool_spec.get("kind", "sum")), k, shape, pool_spec.get("stride"))  # type: ignore[arg-type]
+                shape, pool_spec = pool.out_shape, None
+            extra = tuple((src, int(math.prod(shapes[src]))) for src in srcs[1:])
+            if kind == "conv":
+                if extra:
+                    raise ArchitectureError(
+                        f"{where}: a convolution reads one input; further inputs go to dense layers"
+                    )
                 if len(shape) != 3:
                     raise ArchitectureError(f"{where}: a convolution needs a (C, H, W) input, got shape {shape}")
                 k, st, pad = (_int(s, key, d, where) for key, d in (("kernel", 3), ("stride", 1), ("padding", 0)))
@@ -109,19 +171,36 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
                     (pad, pad),
                     _int(s, "groups", 1, where),
                 )
-                out.append(LayerSpec(units=g.n_out, conv=g, pool=pool, n_syn=g.n_in))
-                pool, shape = None, g.out_shape
-            elif kind == "dense":
+                spec = LayerSpec(units=g.n_out, conv=g, pool=pool, n_syn=g.n_in, source=srcs[0], name=names[i])
+                shapes[len(out)] = g.out_shape
+            else:
                 units = classes if s.get("units") == "classes" else _int(s, "units", None, where)
                 rec = s.get("recurrent", False)
                 if not isinstance(rec, bool):
                     raise ArchitectureError(f"{where}: recurrent must be true or false, got {rec!r}")
-                out.append(LayerSpec(units=units, pool=pool, n_syn=int(math.prod(shape)), recurrent=rec))
-                pool, shape = None, (units,)
-            else:
-                raise ArchitectureError(f"{where}: type must be conv, pool or dense")
+                spec = LayerSpec(
+                    units=units,
+                    pool=pool,
+                    n_syn=int(math.prod(shape)),
+                    recurrent=rec,
+                    source=srcs[0],
+                    extra=extra,
+                    name=names[i],
+                )
+                shapes[len(out)] = (units,)
+            known[names[i]] = len(out)
+            out.append(spec)
         except ArchitectureError:
             raise
         except ValueError as e:  # a geometry's own validation
             raise ArchitectureError(f"{where}: {e}") from None
+    if pool_spec is not None:
+        raise ArchitectureError(f"{pool_spec['where']}: pooling must come before a layer")
     return out
+
+
+def graph_of(specs: list[LayerSpec]) -> tuple[tuple[int, ...], list[tuple[int, int]]]:
+    """(sources, extra (source, target) pairs) of resolved specs: what ``ir.Network`` takes."""
+    sources = tuple(sp.source for sp in specs)
+    extra = [(src, t) for t, sp in enumerate(specs) for src, _ in sp.extra]
+    return sources, extra

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
 
 from edgesnn._validate import require_at_least_one
 from edgesnn.data.datasets import open_any
+from edgesnn.errors import ArchitectureError
 from edgesnn.fixedpoint.simulate import simulate_float
-from edgesnn.ir import LIF, Conv2d, Dense, Network
+from edgesnn.ir import LIF, Connection, Conv2d, Dense, Network
 from edgesnn.train import arch
 from edgesnn.train import distributed as dist
 from edgesnn.train.kit_qat import KitNet, kit_network
@@ -187,7 +189,20 @@ def to_network(model: SpikingNet | KitNet, cfg: TrainConfig, n_inputs: int, spec
             layers.append(Conv2d(weight=w, bias=b, neurons=nrn, conv=sp.conv, pool=sp.pool))
     if cfg.qat:
         meta["qat"] = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
-    return Network(n_inputs=n_inputs, layers=tuple(layers), input_spec=spec, meta=meta, name=f"{cfg.dataset}-snn")
+    sources, extra = arch.graph_of(model.specs)
+    connections = tuple(
+        Connection(src, t, cast(torch.nn.Linear, model.extras[f"{t}_{src}"]).weight.detach().double().cpu().numpy())
+        for src, t in extra
+    )
+    return Network(
+        n_inputs=n_inputs,
+        layers=tuple(layers),
+        input_spec=spec,
+        meta=meta,
+        name=f"{cfg.dataset}-snn",
+        sources=tuple(i - 1 if s == -2 else s for i, s in enumerate(sources)),
+        connections=connections,
+    )
 
 
 def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
@@ -233,6 +248,11 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None) -> T
     dist.start(ctx, device)
     try:
         specs = arch.resolve(arch.load(cfg.model, cfg.hidden), ds.input_shape(spec), ds.classes)
+        if cfg.kit_model and any(sp.extra or sp.source != i - 1 for i, sp in enumerate(specs)):
+            raise ArchitectureError(
+                f"{cfg.model}: names inputs (a graph), which trains with LIF neurons in the edgesnn dialect; "
+                f"a kit or current-based neurons ({cfg.dialect}, {cfg.neuron}) take chains of layers"
+            )
         if cfg.kit_model:
             model: SpikingNet | KitNet = KitNet(
                 specs, n_in, cfg.beta_syn, cfg.beta, cfg.threshold, dialect=cfg.dialect, qat=cfg.qat

@@ -163,6 +163,14 @@ class SpikingNet(torch.nn.Module):
                 )
         self.fcs = torch.nn.ModuleList(mods)
         self.recs = recurrent_modules(self.specs)
+        # a graph's further inputs (train.arch: inputs = [...]): one weight matrix each, no bias
+        self.extras = torch.nn.ModuleDict(
+            {
+                f"{i}_{src}": torch.nn.Linear(n, sp.units, bias=False)
+                for i, sp in enumerate(self.specs)
+                for src, n in sp.extra
+            }
+        )
         self.qat = qat  # {"weight_bits", "state_bits", "per_channel"} or None
         self.fused = True  # the time loop as one autograd node (LIFRecurrence); False: step by step
 
@@ -176,12 +184,15 @@ class SpikingNet(torch.nn.Module):
             y = F.avg_pool2d(x, pool.kernel, pool.stride, divisor_override=1)
         return y.reshape(flat.shape[0], -1)
 
-    def _layer_params(self, sp: LayerSpec, mod, rec):
+    def _layer_params(self, sp: LayerSpec, mod, rec, extras: list | None = None):
         """(weight, recurrent weight or None, bias, threshold, alpha-or-beta, |feed-forward sum|
-        bound) in the units the forward pass uses."""
+        bound, the extra inputs' weights) in the units the forward pass uses. One scale per
+        neuron covers the layer's own, recurrent and extra weights, as the quantizer's."""
+        extras = extras or []
         thr = torch.full((sp.units,), float(self.threshold), dtype=torch.float64, device=mod.weight.device)
         if self.qat is None:
-            return mod.weight, None if rec is None else rec.weight, mod.bias, thr.float(), self.beta, math.inf
+            rw = None if rec is None else rec.weight
+            return mod.weight, rw, mod.bias, thr.float(), self.beta, math.inf, [e.weight for e in extras]
         wb, sb = self.qat["weight_bits"], self.qat["state_bits"]
         q = C.weight_limit(wb)
         w = mod.weight.double()
@@ -193,44 +204,65 @@ class SpikingNet(torch.nn.Module):
         r = None if rec is None else rec.weight.double()
         if r is not None:  # one scale per neuron for both, as the quantizer's weight_scales
             mag = torch.maximum(mag, r.detach().abs().amax(dim=1))
+        ew = [e.weight.double() for e in extras]
+        for e in ew:
+            mag = torch.maximum(mag, e.detach().abs().amax(dim=1))
         layer_max = float(mag.max()) or float(q)
         if not self.qat.get("per_channel", True):
             mag = torch.full_like(mag, layer_max)
         scale = torch.where(mag > 0, mag, torch.full_like(mag, layer_max)) / q
         scale_n = scale.repeat_interleave(sp.units // rows.shape[0])  # a conv channel's neurons share it
         shift = C.choose_shift(float((thr / scale_n).max()), sb, THRESHOLD_HEADROOM)
-        wq = (torch.clamp(ste_round(rows / scale[:, None]), -q, q) * float(1 << shift)).reshape(w.shape)
-        rq = None if r is None else torch.clamp(ste_round(r / scale[:, None]), -q, q) * float(1 << shift)
+
+        def as_int(m):
+            return torch.clamp(ste_round(m / scale[:, None]), -q, q) * float(1 << shift)
+
+        wq = as_int(rows).reshape(w.shape)
+        rq = None if r is None else as_int(r)
+        eq = [as_int(e) for e in ew]
         lo, hi = C.state_limits(sb)
         bq = torch.clamp(ste_round(mod.bias.double() / (scale / (1 << shift))), lo, hi)
         thr_q = torch.clamp(torch.floor(thr / (scale_n / (1 << shift)) + 0.5), min=1.0)
         alpha = float(C.decay_multiplier(self.beta))
         bound = float(wq.detach().abs().amax()) * rows.shape[1] * count + float(bq.detach().abs().amax())
-        return wq, rq, bq, thr_q, alpha, bound
+        bound += sum(float(e.detach().abs().amax()) * e.shape[1] for e in eq)
+        return wq, rq, bq, thr_q, alpha, bound, eq
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, time, inputs) spikes -> (output spikes (batch, time, out), final membrane)."""
         n, steps, _ = x.shape
-        s = x.double() if self.qat else x.float()
+        x_in = x.double() if self.qat else x.float()
+        s = x_in
         if self.qat:
             lo, hi = C.state_limits(self.qat["state_bits"])
+        spikes: list[torch.Tensor] = []  # every layer's, for a graph's later readers
         for i, (sp, mod) in enumerate(zip(self.specs, self.fcs)):
+            src = sp.source if sp.source != -2 else i - 1
+            s = x_in if src < 0 else spikes[src]
             flat = s.reshape(n * steps, -1)
             if sp.pool is not None:
                 flat = self._pool(flat, sp.pool)
-            w, r, b, thr, decay, bound = self._layer_params(sp, mod, self.recs[str(i)] if sp.recurrent else None)
-            if bound < 2**24:  # QAT: every sum is an integer below 2**24, which float32 computes exactly
+            extras = [self.extras[f"{i}_{e}"] for e, _ in sp.extra]
+            w, r, b, thr, decay, bound, ew = self._layer_params(
+                sp, mod, self.recs[str(i)] if sp.recurrent else None, extras
+            )
+            exact32 = bound < 2**24  # QAT: every sum is an integer below 2**24, which float32 computes exactly
+            if exact32:
                 flat, w, b = flat.float(), w.float(), b.float()
             if sp.conv is None:
                 cur = F.linear(flat, w, b)
             else:
                 g = sp.conv
                 cur = F.conv2d(flat.reshape(-1, *g.in_shape), w, b, g.stride, g.padding, 1, g.groups)
-            cur = cur.reshape(n, steps, -1).to(s.dtype)
+            for (e, _), we in zip(sp.extra, ew):  # a graph's further inputs, summed into the same drive
+                fe = (x_in if e < 0 else spikes[e]).reshape(n * steps, -1)
+                cur = cur + F.linear(fe.to(cur.dtype), we.to(cur.dtype))
+            cur = cur.reshape(n, steps, -1).to(x_in.dtype)
             if self.fused and r is None:  # a recurrent layer's input depends on its last spikes: step by step
                 a = decay / C.DECAY_ONE if self.qat else decay
                 bounds = (float(lo), float(hi)) if self.qat else (0.0, 0.0)
                 s, v = LIFRecurrence.apply(cur, thr.to(cur.dtype), a, self.slope, bool(self.qat), *bounds)
+                spikes.append(s)
                 continue
             v = torch.zeros(n, sp.units, dtype=cur.dtype, device=cur.device)
             z = torch.zeros_like(v)
@@ -245,6 +277,7 @@ class SpikingNet(torch.nn.Module):
                 v = v - z.detach() * thr
                 out.append(z)
             s = torch.stack(out, dim=1)
+            spikes.append(s)
         return s, v
 
 

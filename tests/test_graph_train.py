@@ -1,0 +1,112 @@
+"""Training graphs from architecture files (inputs = [...]): the QAT forward equals the golden
+simulator bit for bit, the float forward the float simulator; bad files are named; trained on
+digits, the graph quantizes and runs on the device."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgesnn.errors import ArchitectureError
+from tests.toolchains import import_or_skip
+
+torch = import_or_skip("torch")
+
+from edgesnn.cli.app import app  # noqa: E402
+from edgesnn.fixedpoint import quantize, simulate_int  # noqa: E402
+from edgesnn.fixedpoint.simulate import simulate_float  # noqa: E402
+from edgesnn.train.arch import resolve  # noqa: E402
+from edgesnn.train.loop import TrainConfig, to_network  # noqa: E402
+from edgesnn.train.snn import SpikingNet  # noqa: E402
+
+SKIPS = [
+    {"type": "dense", "units": 20},
+    {"type": "dense", "units": 16, "inputs": ["h1", "input"]},
+    {"type": "dense", "units": 12, "recurrent": True, "inputs": ["h2", "h1"]},
+    {"type": "dense", "units": "classes", "inputs": ["h3", "input", "h1"]},
+]
+
+
+@pytest.mark.parametrize("qat", [None, {"weight_bits": 6, "state_bits": 16, "per_channel": True}])
+def test_a_graph_trains_as_the_simulator_computes(qat):
+    torch.manual_seed(0)
+    specs = resolve(SKIPS, (10,), 4)
+    m = SpikingNet(specs, 10, 0.9, 1.0, qat=qat)
+    for p in m.parameters():
+        p.data *= 3
+    x = (torch.rand(6, 16, 10) < 0.4).float()
+    with torch.no_grad():
+        out, v = m(x)
+    net = to_network(m, TrainConfig(), 10)
+    assert [(c.source, c.target) for c in net.connections] == [(-1, 1), (0, 2), (-1, 3), (0, 3)]
+    assert net.sources == () and net.layers[2].recurrent is not None
+    xs = x.numpy().astype(bool)
+    if qat is None:
+        assert np.array_equal(simulate_float(net, xs).spikes, out.numpy().astype(bool))
+        return
+    q = quantize(net, weight_bits=6, state_bits=16)
+    sim = simulate_int(q, xs)
+    assert np.array_equal(sim.spikes, out.numpy().astype(bool)) and sim.spikes.sum() > 0
+    assert np.array_equal(v.numpy(), sim.v_last)  # the final membrane too, exactly
+
+
+@pytest.mark.parametrize(
+    "layers, match",
+    [
+        (
+            [{"type": "dense", "units": 8, "inputs": ["h2"]}, {"type": "dense", "units": 8}],
+            r"input 'h2' is not the input or an earlier layer",
+        ),
+        ([{"type": "dense", "units": 8, "inputs": "input"}], "inputs must be a list"),
+        ([{"type": "dense", "units": 8, "name": "input"}], "name 'input' must be a new word"),
+        (
+            [{"type": "dense", "units": 8}, {"type": "dense", "units": 8, "inputs": ["h1", "h1"]}],
+            "name one source twice",
+        ),
+    ],
+)
+def test_bad_graph_architectures_name_the_layer(layers, match):
+    with pytest.raises(ArchitectureError, match=match):
+        resolve(layers, (10,), 4)
+
+
+def test_a_trained_skip_network_quantizes_and_runs_on_the_device(tmp_path):
+    """edgesnn train with an architecture file that names inputs -> quantize -> verify on host C
+    and qemu-mps2-an385 with 0 mismatches."""
+    from tests.toolchains import need_board_tools
+
+    arch = tmp_path / "skips.toml"
+    arch.write_text(
+        '[[layer]]\ntype = "dense"\nunits = 48\n\n'
+        '[[layer]]\ntype = "dense"\nunits = 32\ninputs = ["h1", "input"]\n\n'
+        '[[layer]]\ntype = "dense"\nunits = "classes"\ninputs = ["h2", "h1"]\n'
+    )
+    run = CliRunner().invoke
+    res = run(
+        app,
+        [
+            "train",
+            "--model",
+            str(arch),
+            "--epochs",
+            "3",
+            "--timesteps",
+            "10",
+            "--out",
+            str(tmp_path / "s.nir"),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    res = run(app, ["quantize", str(tmp_path / "s.nir"), "--out", str(tmp_path / "s.qsnn"), "--json"])
+    assert res.exit_code == 0, res.output
+    q = json.loads(res.stdout)
+    assert q["graph_connections"] == 2 and q["int_accuracy"] > 0.8 and "firmware_refuses" not in q
+    from edgesnn.firmware.boards import get_board
+
+    need_board_tools(get_board("qemu-mps2-an385"))
+    for board in ("host", "qemu-mps2-an385"):
+        res = run(app, ["verify", str(tmp_path / "s.qsnn"), "--board", board, "--limit", "100", "--json"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["mismatches"] == 0
