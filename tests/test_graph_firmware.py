@@ -13,7 +13,7 @@ from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.verify import verify
 from edgesnn.fixedpoint import quantize, simulate_int
-from edgesnn.ir import Connection, Conv2d, ConvGeometry, Network
+from edgesnn.ir import Connection, Conv2d, ConvGeometry, Network, Pool2d
 from tests.strategies import idle_inputs, spike_inputs
 from tests.test_graph import _dense, _lif, _random_graph
 from tests.toolchains import need_board_tools, need_tools
@@ -78,11 +78,65 @@ def test_random_graphs_bit_exact_on_emulated_boards(tmp_path_factory, name, data
     assert res["mismatches"] == 0 and res["samples"] == x.shape[0], res
 
 
-def test_a_graph_with_a_convolution_is_refused_by_the_board_rule_before_any_build(tmp_path):
+def _residual_net(seed: int, blocks: int, channels: int, side: int, cuba: bool = False) -> Network:
+    """A small spiking ResNet: a stem convolution, ``blocks`` residual blocks of two same-shape
+    convolutions whose second population also receives the block input one to one (a depthwise
+    1x1 connection, learned weight per channel), then a sum-pooled fully connected readout."""
+    rng = np.random.default_rng(seed)
+    shape = (channels, side, side)
+    stem = ConvGeometry((1, side, side), channels, (3, 3), (1, 1), (1, 1))
+    same = ConvGeometry(shape, channels, (3, 3), (1, 1), (1, 1))
+    one = ConvGeometry(shape, channels, (1, 1), (1, 1), (0, 0), channels)
+    n = stem.n_out
+
+    def conv(g):
+        return Conv2d(
+            weight=rng.normal(0, 0.6, g.weight_shape), bias=rng.normal(0, 0.05, channels), neurons=_lif(n), conv=g
+        )
+
+    layers, conns = [conv(stem)], []
+    for _ in range(blocks):
+        first = len(layers) - 1  # the block's input
+        layers += [conv(same), conv(same)]
+        conns.append(Connection(first, len(layers) - 1, rng.normal(0.8, 0.3, one.weight_shape), conv=one))
+    pool = Pool2d("sum", (2, 2), shape)
+    out = _dense(rng, 3, pool.n_out)
+    layers.append(type(out)(weight=out.weight, bias=out.bias, neurons=out.neurons, pool=pool))
+    return Network(side * side, tuple(layers), connections=tuple(conns))
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["strict-warnings", "asan-ubsan"])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_residual_conv_graphs_bit_exact_on_host_c(tmp_path_factory, sanitize, data):
+    net = _residual_net(
+        data.draw(st.integers(0, 2**31 - 1)), data.draw(st.integers(1, 2)), data.draw(st.integers(1, 4)), 6
+    )
+    qnet = quantize(net, weight_bits=data.draw(st.sampled_from([6, 8])))
+    x = data.draw(
+        st.sampled_from([spike_inputs(qnet.n_inputs, max_samples=3, max_steps=10), idle_inputs(qnet.n_inputs)])
+    )
+    _host(qnet, data.draw(x), tmp_path_factory.mktemp("r"), sanitize)
+
+
+@pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-microbit", "qemu-sifive-e"])
+def test_a_residual_conv_graph_bit_exact_on_emulated_boards(name, tmp_path):
+    board = get_board(name)
+    need_board_tools(board)
+    qnet = quantize(_residual_net(3, 2, 4, 6))
+    x = np.random.default_rng(1).random((6, 12, 36)) < 0.3
+    res = verify(qnet, board, x, tmp_path)
+    assert res["mismatches"] == 0 and res["samples"] == 6, res
+
+
+def test_graphs_the_runtime_does_not_take_are_refused_by_the_board_rule_before_any_build(tmp_path):
     rng = np.random.default_rng(0)
     g = ConvGeometry((1, 4, 4), 2, (3, 3), (1, 1), (1, 1))
     conv = Conv2d(weight=rng.normal(0, 1, g.weight_shape), bias=np.zeros(2), neurons=_lif(g.n_out), conv=g)
-    net = Network(16, (conv, _dense(rng, 3, g.n_out)), connections=(Connection(-1, 1, rng.normal(0, 1, (3, 16))),))
-    with pytest.raises(FitError, match=r"rule graph on board qemu-mps2-an385: .*layer 0 is a convolution"):
+    pooled = Connection(0, 1, rng.normal(0, 1, (3, 8)), pool=Pool2d("sum", (2, 2), (2, 4, 4)))
+    net = Network(16, (conv, _dense(rng, 3, g.n_out)), connections=(pooled,))
+    with pytest.raises(
+        FitError, match=r"rule graph on board qemu-mps2-an385: .*connection 0 \(layer 0 -> layer 1\) pools"
+    ):
         build(quantize(net), get_board("qemu-mps2-an385"), tmp_path)
     assert not any(tmp_path.iterdir())  # refused before anything was written

@@ -51,6 +51,42 @@ def test_a_graph_trains_as_the_simulator_computes(qat):
     assert np.array_equal(v.numpy(), sim.v_last)  # the final membrane too, exactly
 
 
+RESIDUAL = [
+    {"type": "conv", "channels": 3, "kernel": 3, "padding": 1, "name": "stem"},
+    {"type": "conv", "channels": 3, "kernel": 3, "padding": 1},
+    {"type": "conv", "channels": 3, "kernel": 3, "padding": 1, "inputs": ["h2", "stem"]},
+    {"type": "conv", "channels": 3, "kernel": 3, "padding": 1},
+    {"type": "conv", "channels": 3, "kernel": 3, "padding": 1, "inputs": ["h4", "h3"]},
+    {"type": "pool", "kind": "sum", "kernel": 2},
+    {"type": "dense", "units": "classes"},
+]
+
+
+@pytest.mark.parametrize("qat", [None, {"weight_bits": 8, "state_bits": 24, "per_channel": True}])
+def test_a_residual_conv_graph_trains_as_the_simulator_computes(qat):
+    """Convolutions with residual inputs (one to one per channel from a map of the layer's shape):
+    QAT forward = golden simulator on every output spike and the final membrane."""
+    torch.manual_seed(1)
+    specs = resolve(RESIDUAL, (1, 6, 6), 4)
+    m = SpikingNet(specs, 36, 0.9, 1.0, qat=qat)
+    for p in m.parameters():
+        p.data *= 2
+    x = (torch.rand(5, 12, 36) < 0.4).float()
+    with torch.no_grad():
+        out, v = m(x)
+    net = to_network(m, TrainConfig(), 36)
+    assert [(c.source, c.target) for c in net.connections] == [(0, 2), (2, 4)]
+    assert all(c.conv is not None and c.conv.kernel == (1, 1) for c in net.connections)
+    xs = x.numpy().astype(bool)
+    if qat is None:
+        assert np.array_equal(simulate_float(net, xs).spikes, out.numpy().astype(bool))
+        return
+    sim = simulate_int(quantize(net), xs, record=True)
+    assert np.array_equal(sim.spikes, out.numpy().astype(bool)) and sim.spikes.sum() > 0
+    assert np.array_equal(v.numpy(), sim.v_last)
+    assert sim.recorded()[4]["spikes"].any()  # the second block's population fires
+
+
 @pytest.mark.parametrize(
     "layers, match",
     [
@@ -110,3 +146,23 @@ def test_a_trained_skip_network_quantizes_and_runs_on_the_device(tmp_path):
         res = run(app, ["verify", str(tmp_path / "s.qsnn"), "--board", board, "--limit", "100", "--json"])
         assert res.exit_code == 0, res.output
         assert json.loads(res.stdout)["mismatches"] == 0
+
+
+def _conv(**kw):
+    return {"type": "conv", "channels": 2, "kernel": 3, **kw}
+
+
+@pytest.mark.parametrize(
+    "layers, match",
+    [
+        ([_conv(), _conv(padding=1, inputs=["h1", "input"])], "further inputs are layers, not the input"),
+        ([_conv(), _conv(inputs=["h1", "h1"])], "name one source twice"),
+        (
+            [_conv(), _conv(), _conv(kernel=1, inputs=["h2", "h1"])],
+            r"input 'h1' makes \(2, 6, 6\) but the layer makes \(2, 4, 4\)",
+        ),
+    ],
+)
+def test_bad_residual_architectures_name_the_layer_and_the_shapes(layers, match):
+    with pytest.raises(ArchitectureError, match=match):
+        resolve(layers, (1, 8, 8), 4)

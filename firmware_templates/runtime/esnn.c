@@ -293,24 +293,13 @@ static uint16_t idle_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l)
 #else
 #define ESNN_EDGES_IN(m, s, L) ((L)->n_edges != 0u ? edges_in((m), (s), (L)) : 0u)
 
-/* The events a layer's extra connection reads now (see esnn_edge_t). */
-static const uint16_t *edge_events(const esnn_model_t *m, const esnn_state_t *s, const esnn_edge_t *E, uint16_t *n)
-{
-    if (E->source < 0) {
-        *n = s->n_input;
-        return s->input;
-    }
-    *n = s->n_spikes[E->source];
-    return s->spikes + m->layers[E->source].offset;
-}
-
 /* Events on every extra connection of L now (several connections may read one source). */
 static uint32_t edges_in(const esnn_model_t *m, const esnn_state_t *s, const esnn_layer_t *L)
 {
     uint32_t total = 0;
     uint16_t k, n;
     for (k = 0; k < L->n_edges; ++k) {
-        (void)edge_events(m, s, &m->edges[L->first_edge + k], &n);
+        (void)esnn_edge_events(m, s, &m->edges[L->first_edge + k], &n);
         total += n;
     }
     return total;
@@ -359,7 +348,7 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
         for (k = 0; k < L->n_edges; ++k) { /* before the recurrent sum: it reads `out`, as do self-edges */
             const esnn_edge_t *E = &m->edges[L->first_edge + k];
             uint16_t n;
-            const uint16_t *ev = edge_events(m, s, E, &n);
+            const uint16_t *ev = esnn_edge_events(m, s, E, &n);
             if (n > 0u) {
                 accumulate(E->w, L->words, ev, n, m->chunk, s->acc, s->part, assign);
                 assign = 0;

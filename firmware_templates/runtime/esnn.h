@@ -128,7 +128,10 @@ typedef struct {
 typedef struct {
     int16_t source; /* -1: the network input, else a layer */
     uint16_t n_in;
-    const uint32_t *w;
+    const uint32_t *w; /* into a fully connected layer: the packed rows; else NULL */
+    /* into a convolutional layer: a one-to-one connection from a map of its shape (a residual:
+     * neuron j of the source adds dw[its channel] to neuron j), one weight per channel; else NULL */
+    const int32_t *dw;
 } esnn_edge_t;
 
 typedef struct esnn_layer_s {

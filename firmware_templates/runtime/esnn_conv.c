@@ -271,6 +271,14 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
     int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
     uint16_t *out = s->spikes + L->offset;
     int have_input = n_in > 0u; /* 0: the first step without input after input (idle_layer) */
+    int residual = 0; /* a graph's one-to-one connections have events this step */
+#if !defined(ESNN_CHAIN_ONLY)
+    for (g = 0; g < L->n_edges; ++g) {
+        uint16_t n;
+        (void)esnn_edge_events(m, s, &m->edges[L->first_edge + g], &n);
+        residual |= n > 0u;
+    }
+#endif
     s->neuron_updates += L->n_out;
     while (start < n_in) {
         uint16_t end = (uint16_t)(n_in - start > chunk ? start + chunk : n_in);
@@ -278,12 +286,31 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
         clear_words(s->part, (total + 3u) & ~3u);
         for (; start < end; ++start)
             events += conv_event(K, L->w, s->part, in[start], &cur);
-        if (end == n_in && end <= chunk && L->update_packed != 0) {
+        if (end == n_in && end <= chunk && L->update_packed != 0 && !residual) {
             s->synops += events; /* one chunk: the update reads the packed sums */
             return L->update_packed(v, s->part, out);
         }
         esnn_unpack(s->acc, s->part, total, end <= chunk); /* the first chunk assigns */
     }
+#if !defined(ESNN_CHAIN_ONLY)
+    if (residual) { /* after the convolution's sums: each source spike adds its channel's weight */
+        uint16_t e, k;
+        if (!have_input)
+            for (p = 0; p < 2u * total; ++p)
+                s->acc[p] = 0;
+        for (e = 0; e < L->n_edges; ++e) {
+            const esnn_edge_t *E = &m->edges[L->first_edge + e];
+            uint16_t n;
+            const uint16_t *ev = esnn_edge_events(m, s, E, &n);
+            for (k = 0; k < n; ++k) {
+                uint32_t j = ev[k], c = j % K->out_c, pos = j / K->out_c;
+                s->acc[pos * lanes + 2u * (c / K->cog) * K->words_g + c % K->cog] += E->dw[c];
+            }
+            events += n;
+        }
+        have_input = 1;
+    }
+#endif
     s->synops += events;
     if (ESNN_GENERATED(L->update))
         return L->update(v, have_input ? s->acc : 0, out);

@@ -16,6 +16,20 @@ uint16_t esnn_pool_events(const void *pool, const uint16_t *in, uint16_t n, uint
 uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer_t *L, const uint16_t *in,
                         uint16_t n_in);
 
+#if !defined(ESNN_CHAIN_ONLY)
+/* The events a graph's connection reads now (esnn_edge_t): the input's, or its source's spike list. */
+static inline const uint16_t *esnn_edge_events(const esnn_model_t *m, const esnn_state_t *s, const esnn_edge_t *E,
+                                               uint16_t *n)
+{
+    if (E->source < 0) {
+        *n = s->n_input;
+        return s->input;
+    }
+    *n = s->n_spikes[E->source];
+    return s->spikes + m->layers[E->source].offset;
+}
+#endif
+
 /* Whether layer L has its generated update (f: L->update, L->idle...). A build whose every layer
  * has one (edgesnn's build checks it and passes -DESNN_ALL_GENERATED; the model's esnn_model.c
  * refuses the flag otherwise) makes the test a constant, so the generic update is dead code

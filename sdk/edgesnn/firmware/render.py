@@ -84,7 +84,11 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
         fast = specialise and specialised_update(L, qnet) is not None
         per = L.conv.out_channels if L.conv is not None else L.n_out
         shapes = (32 if L.conv is not None else 0) + (20 if L.pool is not None else 0)  # the records on 32-bit cores
-        edges = sum(packed_rows(c.weight)[0].size + 2 for c in qnet.connections if c.target == i)  # rows + record
+        edges = sum(  # rows, or one word per channel, plus the record
+            (c.weight.size if c.conv is not None else packed_rows(c.weight)[0].size) + 3
+            for c in qnet.connections
+            if c.target == i
+        )
         out.append(
             4 * layout.weight_words(qnet, i)
             + 4 * per * (2 if fast else 5 if L.current_based else 4)
@@ -120,15 +124,50 @@ class ModelSources:
     all_generated: bool = False
 
 
+def _one_to_one(c, qnet: QuantNetwork) -> bool:
+    """A depthwise 1x1 connection between two maps of one shape, from a convolutional layer: a
+    residual the runtime adds neuron to neuron (``esnn_edge_t.dw``)."""
+    g = c.conv
+    return (
+        g is not None
+        and g.kernel == (1, 1)
+        and g.stride == (1, 1)
+        and g.padding == (0, 0)
+        and g.groups == g.in_shape[0] == g.out_channels
+        and c.source >= 0
+        and qnet.layers[c.source].conv is not None
+        and qnet.layers[c.source].conv.out_shape == g.in_shape
+    )
+
+
 def runtime_graph_problem(qnet: QuantNetwork) -> str | None:
-    """Why the C runtime cannot run this model's graph, or None (a chain, or a graph of fully
-    connected layers and connections without pooling: what ``esnn_edge_t`` covers so far)."""
-    if qnet.is_chain:
-        return None
-    for li, L in enumerate(qnet.layers):
-        if L.conv is not None or L.pool is not None:
-            return f"layer {li} is {'a convolution' if L.conv is not None else 'pooled'}; the runtime's graphs are fully connected so far"
-    return None  # connections of a model whose layers are all dense are dense (ir.graph checks sizes)
+    """Why the C runtime cannot run this model's graph, or None: a chain, or a graph whose
+    connections are fully connected into fully connected layers, or one-to-one (per channel)
+    between maps of one shape into convolutional layers (``esnn_edge_t``); none pools."""
+    for k, c in enumerate(qnet.connections):
+        tgt = qnet.layers[c.target]
+        where = f"connection {k} (layer {c.source} -> layer {c.target})"
+        if c.pool is not None:
+            return f"{where} pools its input; the runtime's connections do not pool"
+        if tgt.conv is None and c.conv is not None:
+            return f"{where} is a convolution into a fully connected layer"
+        if tgt.conv is not None and not _one_to_one(c, qnet):
+            return f"{where} into a convolution is not one to one (a 1x1 per-channel weight from a map of its shape)"
+    return None
+
+
+def _edge_record(qnet: QuantNetwork, c) -> dict:
+    """A connection's tables for ``esnn_edge_t``: packed rows (columns in the device's order of
+    the source's spikes), or one weight per channel for a one-to-one connection."""
+    rec = {"source": c.source, "target": c.target, "n_in": c.n_in, "w": None, "dw": None}
+    if c.conv is not None:
+        rec["dw"] = np.asarray(c.weight).reshape(-1)
+        return rec
+    w = c.weight
+    if c.source >= 0 and qnet.layers[c.source].conv is not None:  # a map's spikes come in HWC order
+        w = w[:, layout.hwc_order(qnet.layers[c.source].conv.out_shape)]
+    rec["w"] = packed_rows(w)[0].ravel()
+    return rec
 
 
 def _env() -> jinja2.Environment:
@@ -194,15 +233,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
             raise ValueError(f"learning layer {learn_layer} does not exist")
     srcs = qnet.sources or tuple(range(-1, len(qnet.layers) - 1))
     by_target = sorted(range(len(qnet.connections)), key=lambda k: qnet.connections[k].target)  # stable
-    edges = [
-        {
-            "source": qnet.connections[k].source,
-            "target": qnet.connections[k].target,
-            "n_in": qnet.connections[k].n_in,
-            "w": packed_rows(qnet.connections[k].weight)[0].ravel(),
-        }
-        for k in by_target
-    ]
+    edges = [_edge_record(qnet, qnet.connections[k]) for k in by_target]
     layers, offset = [], 0
     max_words = layout.scratch_words(qnet)  # ESNN_MODEL_MAX_WORDS: the packed-sum scratch
     table_bytes = sum(model_table_bytes(qnet, specialise))

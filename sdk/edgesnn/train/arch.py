@@ -11,7 +11,9 @@ A spiking layer may be named (``name``; default ``h1``, ``h2``, … in order, th
 weights read (pooled by a ``pool`` before it); each further one is a connection of the graph
 (``ir.graph``: summed into the same population, one more weight matrix, same timestep). By default a
 layer reads the one before it. Names must be earlier layers (or ``input``): a layer's own spikes of
-the previous step are ``recurrent = true``. Further inputs are taken by dense layers.
+the previous step are ``recurrent = true``. A dense layer's further inputs are weight matrices; a
+convolution's are maps of its own output shape, added one to one with a learned weight per
+channel (a residual connection into the population).
 
 Every network ends with a dense layer of one neuron per class, added when the file's last
 layer is not already one with ``units = "classes"``. Files are TOML (``[[layer]]`` tables) or
@@ -156,10 +158,6 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
                 shape, pool_spec = pool.out_shape, None
             extra = tuple((src, int(math.prod(shapes[src]))) for src in srcs[1:])
             if kind == "conv":
-                if extra:
-                    raise ArchitectureError(
-                        f"{where}: a convolution reads one input; further inputs go to dense layers"
-                    )
                 if len(shape) != 3:
                     raise ArchitectureError(f"{where}: a convolution needs a (C, H, W) input, got shape {shape}")
                 k, st, pad = (_int(s, key, d, where) for key, d in (("kernel", 3), ("stride", 1), ("padding", 0)))
@@ -171,7 +169,17 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
                     (pad, pad),
                     _int(s, "groups", 1, where),
                 )
-                spec = LayerSpec(units=g.n_out, conv=g, pool=pool, n_syn=g.n_in, source=srcs[0], name=names[i])
+                for src in srcs[1:]:  # a residual: one to one from a map of this layer's shape
+                    if src < 0:
+                        raise ArchitectureError(f"{where}: a convolution's further inputs are layers, not the input")
+                    if shapes[src] != g.out_shape:
+                        raise ArchitectureError(
+                            f"{where}: input {names_of(known, src)!r} makes {shapes[src]} but the layer makes "
+                            f"{g.out_shape}; a convolution's further inputs are maps of its own shape"
+                        )
+                spec = LayerSpec(
+                    units=g.n_out, conv=g, pool=pool, n_syn=g.n_in, source=srcs[0], extra=extra, name=names[i]
+                )
                 shapes[len(out)] = g.out_shape
             else:
                 units = classes if s.get("units") == "classes" else _int(s, "units", None, where)
@@ -197,6 +205,10 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
     if pool_spec is not None:
         raise ArchitectureError(f"{pool_spec['where']}: pooling must come before a layer")
     return out
+
+
+def names_of(known: dict[str, int], index: int) -> str:
+    return next(k for k, v in known.items() if v == index)
 
 
 def graph_of(specs: list[LayerSpec]) -> tuple[tuple[int, ...], list[tuple[int, int]]]:

@@ -14,7 +14,7 @@ from edgesnn._validate import require_at_least_one
 from edgesnn.data.datasets import open_any
 from edgesnn.errors import ArchitectureError
 from edgesnn.fixedpoint.simulate import simulate_float
-from edgesnn.ir import LIF, Connection, Conv2d, Dense, Network
+from edgesnn.ir import LIF, Connection, Conv2d, ConvGeometry, Dense, Network
 from edgesnn.train import arch
 from edgesnn.train import distributed as dist
 from edgesnn.train.kit_qat import KitNet, kit_network
@@ -172,6 +172,16 @@ def train_epoch(
     return total / batches
 
 
+def _connection(model: SpikingNet, src: int, t: int) -> Connection:
+    """A trained further input (``SpikingNet.extras``) as a graph connection."""
+    w = cast(torch.Tensor, cast(torch.nn.Module, model.extras[f"{t}_{src}"]).weight).detach().double().cpu().numpy()
+    g = model.specs[t].conv
+    if g is None:
+        return Connection(src, t, w)
+    c = g.out_channels  # one to one per channel: a depthwise 1x1 on the layer's own output map
+    return Connection(src, t, w, conv=ConvGeometry(g.out_shape, c, (1, 1), (1, 1), (0, 0), c))
+
+
 def to_network(model: SpikingNet | KitNet, cfg: TrainConfig, n_inputs: int, spec: dict | None = None) -> Network:
     spec = spec or {"dataset": cfg.dataset, "encoding": cfg.encoding, "timesteps": cfg.timesteps, "seed": cfg.seed}
     meta: dict = {"trained_with": "edgesnn.train", "config": asdict(cfg)}
@@ -190,10 +200,7 @@ def to_network(model: SpikingNet | KitNet, cfg: TrainConfig, n_inputs: int, spec
     if cfg.qat:
         meta["qat"] = {"weight_bits": cfg.weight_bits, "state_bits": cfg.state_bits, "per_channel": cfg.per_channel}
     sources, extra = arch.graph_of(model.specs)
-    connections = tuple(
-        Connection(src, t, cast(torch.nn.Linear, model.extras[f"{t}_{src}"]).weight.detach().double().cpu().numpy())
-        for src, t in extra
-    )
+    connections = tuple(_connection(model, src, t) for src, t in extra)
     return Network(
         n_inputs=n_inputs,
         layers=tuple(layers),

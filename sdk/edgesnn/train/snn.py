@@ -132,6 +132,18 @@ def ste_round(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.floor(x + 0.5) - x).detach()
 
 
+def _extra_module(sp: LayerSpec, n_in: int) -> torch.nn.Module:
+    """A graph's further input into a layer: a weight matrix (dense), or for a convolution a
+    depthwise 1x1 (one weight per channel, one to one from a map of its shape) that starts as the
+    identity, a residual connection into the population."""
+    if sp.conv is None:
+        return torch.nn.Linear(n_in, sp.units, bias=False)
+    c = sp.conv.out_channels
+    mod = torch.nn.Conv2d(c, c, 1, groups=c, bias=False)
+    torch.nn.init.ones_(mod.weight)
+    return mod
+
+
 class SpikingNet(torch.nn.Module):
     """Spiking layers (``train.arch.LayerSpec``: dense or convolutional, each with an optional
     pooling of its input) of voltage-based LIF (beta < 1) or IF (beta == 1) neurons, reset by
@@ -165,11 +177,7 @@ class SpikingNet(torch.nn.Module):
         self.recs = recurrent_modules(self.specs)
         # a graph's further inputs (train.arch: inputs = [...]): one weight matrix each, no bias
         self.extras = torch.nn.ModuleDict(
-            {
-                f"{i}_{src}": torch.nn.Linear(n, sp.units, bias=False)
-                for i, sp in enumerate(self.specs)
-                for src, n in sp.extra
-            }
+            {f"{i}_{src}": _extra_module(sp, n) for i, sp in enumerate(self.specs) for src, n in sp.extra}
         )
         self.qat = qat  # {"weight_bits", "state_bits", "per_channel"} or None
         self.fused = True  # the time loop as one autograd node (LIFRecurrence); False: step by step
@@ -205,8 +213,8 @@ class SpikingNet(torch.nn.Module):
         if r is not None:  # one scale per neuron for both, as the quantizer's weight_scales
             mag = torch.maximum(mag, r.detach().abs().amax(dim=1))
         ew = [e.weight.double() for e in extras]
-        for e in ew:
-            mag = torch.maximum(mag, e.detach().abs().amax(dim=1))
+        for e in ew:  # (units, n) dense, or (C, 1, 1, 1): one to one per channel
+            mag = torch.maximum(mag, e.detach().reshape(e.shape[0], -1).abs().amax(dim=1))
         layer_max = float(mag.max()) or float(q)
         if not self.qat.get("per_channel", True):
             mag = torch.full_like(mag, layer_max)
@@ -219,13 +227,13 @@ class SpikingNet(torch.nn.Module):
 
         wq = as_int(rows).reshape(w.shape)
         rq = None if r is None else as_int(r)
-        eq = [as_int(e) for e in ew]
+        eq = [as_int(e.reshape(e.shape[0], -1)).reshape(e.shape) for e in ew]
         lo, hi = C.state_limits(sb)
         bq = torch.clamp(ste_round(mod.bias.double() / (scale / (1 << shift))), lo, hi)
         thr_q = torch.clamp(torch.floor(thr / (scale_n / (1 << shift)) + 0.5), min=1.0)
         alpha = float(C.decay_multiplier(self.beta))
         bound = float(wq.detach().abs().amax()) * rows.shape[1] * count + float(bq.detach().abs().amax())
-        bound += sum(float(e.detach().abs().amax()) * e.shape[1] for e in eq)
+        bound += sum(float(e.detach().abs().amax()) * (e.shape[1] if e.dim() == 2 else 1) for e in eq)
         return wq, rq, bq, thr_q, alpha, bound, eq
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,8 +263,13 @@ class SpikingNet(torch.nn.Module):
                 g = sp.conv
                 cur = F.conv2d(flat.reshape(-1, *g.in_shape), w, b, g.stride, g.padding, 1, g.groups)
             for (e, _), we in zip(sp.extra, ew):  # a graph's further inputs, summed into the same drive
-                fe = (x_in if e < 0 else spikes[e]).reshape(n * steps, -1)
-                cur = cur + F.linear(fe.to(cur.dtype), we.to(cur.dtype))
+                fe = (x_in if e < 0 else spikes[e]).reshape(n * steps, -1).to(cur.dtype)
+                if sp.conv is None:
+                    cur = cur + F.linear(fe, we.to(cur.dtype))
+                else:  # one to one per channel, on the map of the layer's own output shape
+                    g = sp.conv
+                    one = F.conv2d(fe.reshape(-1, *g.out_shape), we.to(cur.dtype), None, 1, 0, 1, g.out_channels)
+                    cur = cur + one.reshape(cur.shape)
             cur = cur.reshape(n, steps, -1).to(x_in.dtype)
             if self.fused and r is None:  # a recurrent layer's input depends on its last spikes: step by step
                 a = decay / C.DECAY_ONE if self.qat else decay
