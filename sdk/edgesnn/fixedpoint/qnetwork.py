@@ -13,7 +13,7 @@ import numpy as np
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import dialects
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
-from edgesnn.ir.graph import check_graph, connection_shapes, is_chain
+from edgesnn.ir.graph import EdgeShape, check_graph, connection_shapes, is_chain
 
 
 def _frozen_int(name: str, value, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -169,7 +169,7 @@ class QuantLayer:
 
 
 @dataclass(frozen=True, eq=False)
-class QuantConnection:
+class QuantConnection(EdgeShape):
     """A connection of the graph in integers (``ir.graph.Connection``): its accumulator terms join
     the target's ``acc`` (docs/fixed-point.md, "Graphs"), scaled by the target's one ``shift``::
 
@@ -189,30 +189,6 @@ class QuantConnection:
         connection_shapes(self.weight, self.conv, self.pool)
         if self.pool is not None and self.pool.kind not in ("sum", "max"):
             raise ValueError(f"pooling {self.pool.kind!r} is not in the integer contract (sum or max; avg is folded)")
-
-    n_syn = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[0])
-    n_out = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[1])
-    recurrent = None
-
-    @property
-    def n_in(self) -> int:
-        return self.pool.n_in if self.pool is not None else self.n_syn
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        if self.pool is not None:
-            return self.pool.in_shape
-        return self.conv.in_shape if self.conv is not None else (self.n_syn,)
-
-    @property
-    def back(self) -> bool:
-        return self.source >= self.target
-
-    @property
-    def fan_in(self) -> int:
-        """Most of its weights that add into one accumulator in one step."""
-        per = self.conv.weight_shape[1] * self.conv.kernel[0] * self.conv.kernel[1] if self.conv else self.n_syn
-        return per * (self.pool.count if self.pool is not None else 1)
 
     def as_dict(self) -> dict:
         """Its structure (not its weights) for hashes and files."""
@@ -265,9 +241,8 @@ class QuantNetwork:
         for ci, c in enumerate(self.connections):
             if not isinstance(c, QuantConnection):
                 raise ValueError(f"connection {ci} has unsupported type {type(c).__name__}")
-        check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
-        if self.sources == tuple(range(-1, len(self.layers) - 1)):  # one spelling of "each reads the last"
-            object.__setattr__(self, "sources", ())
+        sources = check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
+        object.__setattr__(self, "sources", sources)
         for li, layer in enumerate(self.layers):
             fan_in = self.fan_in(li)
             if fan_in * (q + 1) > C.ACC_LIMIT:

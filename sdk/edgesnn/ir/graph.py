@@ -53,8 +53,52 @@ def connection_shapes(weight: np.ndarray, conv: ConvGeometry | None, pool: Pool2
     return n_syn, n_out
 
 
+class EdgeShape:
+    """Shape properties shared by ``Connection`` and its integer twin ``QuantConnection``: both
+    hold ``source``, ``target``, ``weight``, ``conv`` and ``pool``."""
+
+    source: int
+    target: int
+    weight: np.ndarray
+    conv: ConvGeometry | None
+    pool: Pool2d | None
+
+    recurrent = None  # a connection's own weights only; for code shared with layers
+
+    @property
+    def n_syn(self) -> int:
+        return connection_shapes(self.weight, self.conv, self.pool)[0]
+
+    @property
+    def n_out(self) -> int:
+        return connection_shapes(self.weight, self.conv, self.pool)[1]
+
+    @property
+    def n_in(self) -> int:
+        return self.pool.n_in if self.pool is not None else self.n_syn
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        if self.pool is not None:
+            return self.pool.in_shape
+        return self.conv.in_shape if self.conv is not None else (self.n_syn,)
+
+    @property
+    def back(self) -> bool:
+        """True when it reads the previous timestep (its source is the target or a later layer)."""
+        return self.source >= self.target
+
+    @property
+    def fan_in(self) -> int:
+        """Most of its weights that add into one accumulator in one step (a sum-pooled input
+        counts once per spike of its window)."""
+        conv = self.conv
+        per = conv.weight_shape[1] * conv.kernel[0] * conv.kernel[1] if conv is not None else self.n_syn
+        return per * (self.pool.count if self.pool is not None else 1)
+
+
 @dataclass(frozen=True, eq=False)
-class Connection:
+class Connection(EdgeShape):
     """One more connection into population ``target``, from ``source`` (-1: the network input)::
 
         x_target[t] += weight @ p(s_source[t])        source <  target  (same timestep)
@@ -81,26 +125,6 @@ class Connection:
             object.__setattr__(self, name, int(getattr(self, name)))
         connection_shapes(w, self.conv, self.pool)
 
-    n_syn = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[0])
-    n_out = property(lambda self: connection_shapes(self.weight, self.conv, self.pool)[1])
-
-    @property
-    def n_in(self) -> int:
-        return self.pool.n_in if self.pool is not None else self.n_syn
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        if self.pool is not None:
-            return self.pool.in_shape
-        return self.conv.in_shape if self.conv is not None else (self.n_syn,)
-
-    @property
-    def back(self) -> bool:
-        """True when it reads the previous timestep (its source is the target or a later layer)."""
-        return self.source >= self.target
-
-    recurrent = None  # a connection's own weights only; for code shared with layers
-
 
 def _node(i: int) -> str:
     return "the input" if i < 0 else f"layer {i}"
@@ -114,11 +138,13 @@ def _reads(shape_out: tuple[int, ...] | None, n_out: int, edge: Any, where: str)
         raise ValueError(f"{where} reads a {edge.in_shape} map but its source makes {shape_out}")
 
 
-def check_graph(n_inputs: int, layers: tuple, sources: tuple[int, ...], connections: tuple) -> None:
+def check_graph(n_inputs: int, layers: tuple, sources: tuple[int, ...], connections: tuple) -> tuple[int, ...]:
     """Validate a graph (float or integer); the error names the layer or connection and the value.
 
     ``sources`` is empty (a chain) or one source per layer, each earlier than the layer.
-    ``input_shape`` of the network is flat unless its first reader says otherwise."""
+    ``input_shape`` of the network is flat unless its first reader says otherwise. Returns the
+    sources to store: ``()`` when they spell out the chain (each layer reads the one before), so
+    one network has one spelling and one hash."""
     n_layers = len(layers)
     if sources and len(sources) != n_layers:
         raise ValueError(f"sources names {len(sources)} layers but the network has {n_layers}")
@@ -172,6 +198,7 @@ def check_graph(n_inputs: int, layers: tuple, sources: tuple[int, ...], connecti
     dead = [li for li in range(n_layers) if li not in reach]
     if dead:
         raise ValueError(f"layer {dead[0]} has no path to the output (layer {n_layers - 1})")
+    return () if srcs == tuple(range(-1, n_layers - 1)) else srcs
 
 
 def incoming(net: Any, target: int) -> list[tuple[int, Any]]:
