@@ -18,9 +18,10 @@ from edgesnn.firmware.boards import check_fits, get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.render import model_table_bytes
 from edgesnn.fixedpoint import simulate_int
+from edgesnn.fixedpoint.kernels import fan_out
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.quantize import quantize
-from edgesnn.fixedpoint.simulate import fan_out, simulate_float
+from edgesnn.fixedpoint.simulate import simulate_float
 from edgesnn.formats.files import load_model, save_model
 from edgesnn.formats.nir_float import to_nir
 from edgesnn.formats.nir_import import import_graph

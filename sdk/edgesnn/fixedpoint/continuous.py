@@ -19,8 +19,9 @@ import numpy as np
 
 from edgesnn.fixedpoint import decision as D
 from edgesnn.fixedpoint.activity import AwakeCounter
+from edgesnn.fixedpoint.kernels import fan_out, pooled_events
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
-from edgesnn.fixedpoint.simulate import _IntKernel, fan_out, pooled_events
+from edgesnn.fixedpoint.simulate import _IntKernel
 
 
 @dataclass

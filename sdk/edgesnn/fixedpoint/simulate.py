@@ -21,50 +21,19 @@ import numpy as np
 from edgesnn.errors import DatasetError
 from edgesnn.fixedpoint import activity, fast_kernel, host_kernel, simulate_graph
 from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint.kernels import (
+    event_totals,
+    exact_matmul,
+    float_neuron_step,
+    int8_matmul,
+    pooled_events,
+    synaptic_events,
+)
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
 from edgesnn.fixedpoint.result import SimResult
-from edgesnn.ir import Conv2d, Dense, Network, is_chain, membrane_decay, synaptic_decay
+from edgesnn.ir import Conv2d, Dense, Network, is_chain, synaptic_decay
 
 BACKENDS = ("numpy", "c", "numba", "torch")
-
-
-def exact_matmul(spikes: np.ndarray, weight_t: np.ndarray, bound: int) -> np.ndarray:
-    """``spikes @ weight_t`` for 0/1 spikes and integer weights, exact, as int64."""
-    dtype = np.float32 if bound < 2**24 else np.float64
-    out = spikes.astype(dtype, copy=False) @ weight_t.astype(dtype, copy=False)
-    return out.astype(np.int64)
-
-
-def int8_matmul(spikes: np.ndarray, weight_t_i8: np.ndarray, bound: int) -> np.ndarray:
-    """The same product with torch's int8 x int8 -> int32 GEMM (VNNI on x86); also exact.
-
-    Optional speed-up for users who have torch; the golden model does not need it.
-    """
-    if spikes.shape[0] <= 16:  # torch._int_mm wants more than 16 rows
-        return exact_matmul(spikes, weight_t_i8, bound)
-    import torch
-
-    a = torch.from_numpy(np.ascontiguousarray(spikes).view(np.int8))
-    return torch._int_mm(a, torch.from_numpy(weight_t_i8)).numpy().astype(np.int64)
-
-
-def pooled_events(layer, s: np.ndarray) -> np.ndarray:
-    """What a layer's weights receive from input spikes ``s`` (..., n_in): the spikes, or their
-    pooling (sum: counts; max: OR). Average pooling counts here too: the 1 / window is part of
-    the weights (float IR) or folded into them (integer contract)."""
-    pool = layer.pool
-    if pool is None:
-        return s
-    if pool.kind == "max":
-        return pool.apply(s)
-    return np.asarray(s)[..., pool.windows].sum(axis=-1, dtype=np.int64)
-
-
-def fan_out(layer) -> np.ndarray:
-    """Synaptic events of one event on each of a layer's weight inputs (n_syn,)."""
-    if layer.conv is not None:
-        return layer.conv.fan_out
-    return np.full(layer.weight.shape[1], layer.n_out, np.int64)
 
 
 class _IntKernel:
@@ -107,10 +76,7 @@ class _IntKernel:
 class _FloatKernel:
     def __init__(self, layer: Dense | Conv2d):
         self.L = layer
-        self.beta_mem = membrane_decay(layer.neurons)
         self.beta_syn = synaptic_decay(layer.neurons)
-        self.thr = np.asarray(layer.neurons.threshold)
-        self.subtract = layer.neurons.reset == "subtract"
         self.w_t = np.ascontiguousarray(layer.weight.T) if isinstance(layer, Dense) else None
         self.r_t = None if layer.recurrent is None else np.ascontiguousarray(layer.recurrent.T)
 
@@ -131,16 +97,7 @@ class _FloatKernel:
         return [zeros.copy() if self.beta_syn is not None else None, zeros]
 
     def step(self, acc: np.ndarray, state: list, count_sat: bool) -> tuple[np.ndarray, int]:
-        i, v = state
-        x = acc
-        if i is not None:
-            i = self.beta_syn * i + x
-            x = i
-        v = self.beta_mem * v + x
-        z = v > self.thr
-        v = np.where(z, v - self.thr if self.subtract else self.L.neurons.v_reset, v)
-        state[0], state[1] = i, v
-        return z, 0
+        return float_neuron_step(self.L.neurons, acc, state), 0
 
 
 def check_inputs(inputs, n_inputs: int) -> np.ndarray:
@@ -199,15 +156,6 @@ def _loop_layer(k, s: np.ndarray, record: bool, count_sat: bool):
     return out, vs, is_, state[1], sat_total
 
 
-def event_totals(p: np.ndarray) -> np.ndarray:
-    """Events per sample of spikes (N, T, k): 0/1 spikes summed as bytes into uint32 (exact: a
-    sample holds fewer than 2**32 of them), which is twice as fast as a bool sum; counts as int64."""
-    flat = p.reshape(p.shape[0], -1)
-    if flat.dtype == np.bool_ and flat.flags.c_contiguous:
-        return np.add.reduce(flat.view(np.uint8), axis=1, dtype=np.uint32).astype(np.int64)
-    return flat.sum(axis=1, dtype=np.int64)
-
-
 def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
     """Chain per-layer runners ``f(pooled_events, record) -> (spikes, v, i, v_last, saturations)``
     (the compiled runners take dense layers only, whose pooled events are their input spikes); a
@@ -226,10 +174,7 @@ def _run(layer_runs, inputs: np.ndarray, record: bool) -> SimResult:
         if counted:  # the runner counted them
             synops += counted[0]
         else:
-            if layer.conv is None and layer.pool is None:  # every input event reaches every neuron
-                synops += event_totals(p) * layer.n_out
-            else:
-                synops += np.einsum("ntk,k->n", p, fan_out(layer))
+            synops += synaptic_events(layer, p)
             if layer.recurrent is not None:
                 synops += event_totals(out[:, :-1]) * layer.n_out
         neuron_updates += steps * layer.n_out

@@ -19,8 +19,9 @@ import numpy as np
 
 from edgesnn.fixedpoint import activity
 from edgesnn.fixedpoint import contract as C
+from edgesnn.fixedpoint.kernels import exact_matmul, float_neuron_step, pooled_events, synaptic_events
 from edgesnn.fixedpoint.result import SimResult
-from edgesnn.ir import incoming, membrane_decay, synaptic_decay
+from edgesnn.ir import incoming, synaptic_decay
 
 
 def blocks(net: Any) -> list[tuple[int, int]]:
@@ -39,23 +40,6 @@ def blocks(net: Any) -> list[tuple[int, int]]:
     return out
 
 
-def pooled(edge: Any, s: np.ndarray) -> np.ndarray:
-    """What an edge's weights receive from spikes ``s`` (..., n_in)."""
-    pool = edge.pool
-    if pool is None:
-        return s
-    if pool.kind == "max":
-        return pool.apply(s)
-    return np.asarray(s)[..., pool.windows].sum(axis=-1, dtype=np.int64)
-
-
-def _events(edge: Any, p: np.ndarray) -> np.ndarray:
-    """Synaptic events per sample of pooled input events ``p`` (N, T, k) on ``edge``."""
-    if edge.conv is not None:
-        return np.einsum("ntk,k->n", p.astype(np.int64), edge.conv.fan_out)
-    return p.reshape(p.shape[0], -1).sum(axis=1, dtype=np.int64) * int(edge.weight.shape[0])
-
-
 class _Arith:
     """The arithmetic of one model: integer (the contract) or float (the float twin)."""
 
@@ -66,11 +50,11 @@ class _Arith:
     def acc(self, edge: Any, p: np.ndarray) -> np.ndarray:
         """An edge's synaptic sum of pooled events ``p`` (B, k): exact int64, or float64."""
         if self.integer:
-            bound = edge.fan_in * self.q  # float32 holds every such sum exactly below 2**24
-            dtype = np.float32 if bound < 2**24 else np.float64
+            bound = edge.fan_in * self.q
             if edge.conv is not None:
+                dtype = np.float32 if bound < 2**24 else np.float64  # exact: see exact_matmul
                 return edge.conv.apply(p, edge.weight, dtype).astype(np.int64)
-            return (p.astype(dtype) @ edge.weight.T.astype(dtype)).astype(np.int64)
+            return exact_matmul(p, edge.weight.T, bound)
         if edge.pool is not None and edge.pool.kind == "avg":
             p = p / edge.pool.window
         if edge.conv is not None:
@@ -90,15 +74,7 @@ class _Arith:
     def step(self, layer: Any, x: np.ndarray, state: list, counted: list[int] | None) -> np.ndarray:
         if self.integer:
             return layer.neuron_step(x, state[0], state[1], self.net.state_bits, counted)
-        nrn = layer.neurons
-        if state[0] is not None:
-            state[0] = synaptic_decay(nrn) * state[0] + x
-            x = state[0]
-        v = membrane_decay(nrn) * state[1] + x
-        thr = np.asarray(nrn.threshold)
-        z = v > thr
-        state[1] = np.where(z, v - thr if nrn.reset == "subtract" else nrn.v_reset, v)
-        return z
+        return float_neuron_step(layer.neurons, x, state)
 
 
 def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, count_saturation: bool = False):
@@ -128,10 +104,10 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
             late[li] = []
             for s, edge in incoming(net, li):
                 if s < a:  # known for every timestep: one GEMM
-                    p = pooled(edge, src(s))
+                    p = pooled_events(edge, src(s))
                     whole = ar.acc(edge, p.reshape(n * steps, -1)).reshape(n, steps, -1)
                     total = whole if total is None else total + whole
-                    synops += _events(edge, np.asarray(p).reshape(n, steps, -1))
+                    synops += synaptic_events(edge, np.asarray(p).reshape(n, steps, -1))
                     has_input[li] |= np.asarray(p).reshape(n, steps, -1).any(axis=2)
                 else:
                     late[li].append((s, edge, s >= li))
@@ -154,9 +130,9 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
                     if back and t == 0:
                         continue  # the previous step's spikes are zero
                     sp = src(s)[:, t - 1 if back else t]
-                    p = pooled(edge, sp)
+                    p = pooled_events(edge, sp)
                     acc = acc + ar.acc(edge, np.asarray(p).reshape(n, -1))
-                    synops += _events(edge, np.asarray(p).reshape(n, 1, -1))
+                    synops += synaptic_events(edge, np.asarray(p).reshape(n, 1, -1))
                     has_input[li][:, t] |= np.asarray(p).reshape(n, -1).any(axis=1)
                 counted: list[int] | None = [] if count_saturation else None
                 xx = ar.drive(L, np.broadcast_to(acc, (n, L.n_out)))

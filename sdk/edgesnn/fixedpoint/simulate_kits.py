@@ -14,8 +14,8 @@ from typing import cast
 import numpy as np
 
 from edgesnn.fixedpoint import dialects as D
+from edgesnn.fixedpoint.kernels import exact_matmul
 from edgesnn.fixedpoint.qnetwork import QuantLayer
-from edgesnn.fixedpoint.simulate import exact_matmul
 
 
 def _delay(x: np.ndarray) -> np.ndarray:

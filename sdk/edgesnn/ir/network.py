@@ -58,9 +58,8 @@ class Network:
         for i, c in enumerate(self.connections):
             if not isinstance(c, Connection):
                 raise ValueError(f"connection {i} has unsupported type {type(c).__name__}")
-        check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
-        if self.sources == tuple(range(-1, len(self.layers) - 1)):  # one spelling of "each reads the last"
-            object.__setattr__(self, "sources", ())
+        sources = check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
+        object.__setattr__(self, "sources", sources)
         if not (self.dt > 0):
             raise ValueError(f"dt must be > 0, got {self.dt!r}")
         if self.readout not in READOUTS:
