@@ -13,9 +13,7 @@ from typer.testing import CliRunner
 
 from edgesnn.cli.app import app
 from edgesnn.errors import ArchitectureError, FitError, ModelFileError
-from edgesnn.firmware import golden, hostbuild
 from edgesnn.firmware.boards import check_fits, get_board
-from edgesnn.firmware.build import build
 from edgesnn.firmware.render import model_table_bytes
 from edgesnn.fixedpoint import simulate_int
 from edgesnn.fixedpoint.kernels import fan_out
@@ -29,6 +27,7 @@ from edgesnn.ir import LIF, Conv2d, ConvGeometry, Dense, Network, Pool2d
 from edgesnn.train import arch
 from edgesnn.train.snn import SpikingNet
 from tests import reference
+from tests.host_c import host_bit_exact
 from tests.strategies import conv_networks, spike_inputs
 from tests.toolchains import import_or_skip, need_tools
 
@@ -342,16 +341,11 @@ def _big_conv_net():
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_host_c_equals_golden_on_random_conv_networks(tmp_path_factory, sanitize, data):
-    need_tools("cc", what="the host firmware build")
     qnet = data.draw(conv_networks())
     x = data.draw(spike_inputs(qnet.n_inputs, max_samples=3, max_steps=6))
-    out = tmp_path_factory.mktemp("conv")
     # the sanitized build also decodes event positions by steps, as the division-free M0 does
-    flags = (*hostbuild.SANITIZE_FLAGS, "-DESNN_DECODE_BY_STEPS") if sanitize else ()
-    res = build(qnet, get_board("host"), out, app="golden_host", extra_cflags=flags)
-    sim = simulate_int(qnet, x, record=True)
-    r = golden.count_mismatches(sim, hostbuild.run_host(qnet, res.elf, x))
-    assert r["values_compared"] > 0 and r["mismatched_values"] == 0 and r["mismatched_samples"] == 0, r
+    extra = ("-DESNN_DECODE_BY_STEPS",) if sanitize else ()
+    host_bit_exact(qnet, x, tmp_path_factory.mktemp("conv"), sanitize, extra)
 
 
 @pytest.mark.device

@@ -10,6 +10,7 @@ from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.render import packed_rows
 from edgesnn.fixedpoint import simulate_int
+from tests.host_c import host_bit_exact
 from tests.strategies import conv_networks, idle_inputs, quant_networks, spike_inputs
 from tests.test_firmware_boards import digits_like_model
 from tests.toolchains import need_tools
@@ -23,19 +24,7 @@ def _host_compiler():
 
 
 def _compare(qnet, x, tmp, sanitize):
-    res = build(
-        qnet,
-        get_board("host"),
-        tmp,
-        app="golden_host",
-        extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else (),
-    )
-    sim = simulate_int(qnet, x, record=True)
-    run = hostbuild.run_host(qnet, res.elf, x)
-    res = golden.count_mismatches(sim, run)
-    assert res["mismatched_values"] == 0 and res["mismatched_samples"] == 0, res
-    assert res["values_compared"] > 0
-    return res
+    return host_bit_exact(qnet, x, tmp, sanitize)[1]
 
 
 @pytest.mark.parametrize("sanitize", [False, True], ids=["strict-warnings", "asan-ubsan"])

@@ -8,15 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgesnn.errors import FitError
-from edgesnn.firmware import golden, hostbuild
 from edgesnn.firmware.boards import get_board
 from edgesnn.firmware.build import build
 from edgesnn.firmware.verify import verify
-from edgesnn.fixedpoint import quantize, simulate_int
+from edgesnn.fixedpoint import quantize
 from edgesnn.ir import Connection, Conv2d, ConvGeometry, Network, Pool2d
+from tests.host_c import host_bit_exact
 from tests.strategies import idle_inputs, spike_inputs
 from tests.test_graph import _dense, _lif, _random_graph
-from tests.toolchains import need_board_tools, need_tools
+from tests.toolchains import need_board_tools
 
 pytestmark = pytest.mark.device
 
@@ -32,18 +32,7 @@ def graphs(draw):
 
 
 def _host(qnet, x, tmp, sanitize: bool):
-    need_tools("cc", what="the host firmware build")
-    res = build(
-        qnet,
-        get_board("host"),
-        tmp,
-        app="golden_host",
-        extra_cflags=tuple(hostbuild.SANITIZE_FLAGS) if sanitize else (),
-    )
-    sim = simulate_int(qnet, x, record=True)
-    out = golden.count_mismatches(sim, hostbuild.run_host(qnet, res.elf, x))
-    assert out["mismatched_values"] == 0 and out["mismatched_samples"] == 0 and out["values_compared"] > 0, out
-    return sim
+    return host_bit_exact(qnet, x, tmp, sanitize)[0]
 
 
 @pytest.mark.parametrize("sanitize", [False, True], ids=["strict-warnings", "asan-ubsan"])
