@@ -11,7 +11,7 @@ from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import quantize, simulate_float, simulate_int
 from edgesnn.fixedpoint.simulate_graph import blocks
 from edgesnn.formats import qmodel
-from edgesnn.ir import LIF, Connection, Conv2d, ConvGeometry, CubaLIF, Dense, Network, Pool2d, incoming
+from edgesnn.ir import LIF, Connection, Conv2d, ConvGeometry, CubaLIF, Dense, Network, Pool2d, gate_of, incoming
 
 
 def _lif(n, beta=0.9, thr=1.0):
@@ -39,7 +39,8 @@ def _dense_matrix(edge, n_in: int) -> np.ndarray:
 def reference_int(q, x: np.ndarray):
     """The contract's graph timestep written out directly (docs/fixed-point.md, "Graphs"): for
     every timestep, layers in order; each connection's sum over its source's spikes (this step,
-    or the previous one for an edge closing a cycle), all summed, one shift, the neuron step."""
+    or the previous one for an edge closing a cycle), all summed, one shift, the neuron step,
+    then the layer's gate if it has one."""
     n, steps = x.shape[:2]
     edges = [[(s, e, _dense_matrix(e, 0), s >= li) for s, e in incoming(q, li)] for li in range(len(q.layers))]
     spikes = [np.zeros((n, steps, L.n_out), bool) for L in q.layers]
@@ -63,7 +64,12 @@ def reference_int(q, x: np.ndarray):
             if L.recurrent is not None and t > 0:
                 acc += spikes[li][:, t - 1].astype(np.int64) @ L.recurrent.T
             x_drive = acc * (1 << L.shift) + L.bias
-            spikes[li][:, t] = L.neuron_step(x_drive, state[li][0], state[li][1], q.state_bits)
+            z = L.neuron_step(x_drive, state[li][0], state[li][1], q.state_bits)
+            g = gate_of(q, li)  # a SEW gate: OR / IAND with an earlier layer's spikes of this step
+            if g is not None:
+                s_g = spikes[g.source][:, t]
+                z = (z | s_g) if g.op == "or" else (~z & s_g)
+            spikes[li][:, t] = z
             vs[li][:, t] = state[li][1]
     return spikes, vs
 

@@ -70,12 +70,16 @@ def export_nir(model: Model | PathLike, out: PathLike) -> dict[str, Any]:
     import nir
 
     from edgesnn.formats.files import atomic_write
+    from edgesnn.formats.nir_float import gate_warnings
     from edgesnn.formats.nir_import import export_graph
 
     m = model if not isinstance(model, (str, Path)) else load(model)
     graph = export_graph(m)
     atomic_write(Path(out), lambda tmp: nir.write(tmp, graph))
-    return {"out": Path(out), "format": "nir", "nodes": len(graph.nodes), "quantized": "edgesnn.qsnn" in graph.metadata}
+    res = {"out": Path(out), "format": "nir", "nodes": len(graph.nodes), "quantized": "edgesnn.qsnn" in graph.metadata}
+    if m.gates:  # said, not refused: edgesnn reads its own file back exactly
+        res["warnings"] = gate_warnings(m)
+    return res
 
 
 def convert(

@@ -62,4 +62,5 @@ def dequantize(qnet: QuantNetwork) -> Network:
         name=qnet.name,
         sources=qnet.sources,
         connections=tuple(connections),
+        gates=qnet.gates,
     )

@@ -13,7 +13,7 @@ import numpy as np
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint import dialects
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
-from edgesnn.ir.graph import EdgeShape, check_graph, connection_shapes, is_chain
+from edgesnn.ir.graph import EdgeShape, SpikeGate, check_graph, connection_shapes, is_chain
 
 
 def _frozen_int(name: str, value, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -218,9 +218,12 @@ class QuantNetwork:
     #: a graph (``ir.graph``): each layer's source (empty: a chain) and more connections
     sources: tuple[int, ...] = ()
     connections: tuple[QuantConnection, ...] = ()
+    #: SEW OR / IAND gates on layers' spikes (``ir.graph.SpikeGate``), ordered by layer
+    gates: tuple[SpikeGate, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "gates", tuple(sorted(self.gates, key=lambda g: g.layer)))
         object.__setattr__(self, "sources", tuple(int(s) for s in self.sources))
         object.__setattr__(self, "connections", tuple(self.connections))
         if self.contract_version != C.CONTRACT_VERSION:
@@ -241,7 +244,7 @@ class QuantNetwork:
         for ci, c in enumerate(self.connections):
             if not isinstance(c, QuantConnection):
                 raise ValueError(f"connection {ci} has unsupported type {type(c).__name__}")
-        sources = check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
+        sources = check_graph(int(self.n_inputs), self.layers, self.sources, self.connections, self.gates)
         object.__setattr__(self, "sources", sources)
         for li, layer in enumerate(self.layers):
             fan_in = self.fan_in(li)
@@ -315,6 +318,7 @@ class QuantNetwork:
             # a graph's shape: only a graph adds these keys, so a chain's hash stays as it was
             **({"sources": list(self.sources)} if self.sources else {}),
             **({"connections": [c.as_dict() for c in self.connections]} if self.connections else {}),
+            **({"gates": [g.as_dict() for g in self.gates]} if self.gates else {}),
             "layers": [
                 {
                     "shift": L.shift,

@@ -194,6 +194,7 @@ def quantize(
         return QuantNetwork(
             sources=net.sources,
             connections=tuple(quantize_connection(c, layers[c.target], weight_bits) for c in net.connections),
+            gates=net.gates,
             n_inputs=net.n_inputs,
             layers=tuple(layers),
             weight_bits=weight_bits,

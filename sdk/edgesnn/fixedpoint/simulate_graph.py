@@ -4,6 +4,9 @@ Order of evaluation within a timestep (docs/fixed-point.md, "Graphs"): layers in
 connection from an earlier layer or the input reads that source's spikes of the same timestep, a
 connection that closes a cycle (from the target itself or a later layer) its spikes of the previous
 timestep. A population's accumulator is the sum of every connection's terms, then one shift.
+A gated layer (``ir.graph.SpikeGate``) emits OR / IAND of its neurons' spikes and its gate
+source's spikes of the same step: every reader and the record see the gated spikes; idle
+skipping follows the neurons' own.
 
 Layers run in *blocks*: a block is the smallest run of consecutive layers that no back-edge leaves
 (a back-edge from layer s to an earlier layer t joins t … s). A block's input from outside it is
@@ -21,7 +24,7 @@ from edgesnn.fixedpoint import activity
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.kernels import exact_matmul, float_neuron_step, pooled_events, synaptic_events
 from edgesnn.fixedpoint.result import SimResult
-from edgesnn.ir import incoming, synaptic_decay
+from edgesnn.ir import apply_gate, gate_of, incoming, synaptic_decay
 
 
 def blocks(net: Any) -> list[tuple[int, int]]:
@@ -115,6 +118,8 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
                 late[li].append((li, _Recurrent(L.recurrent), True))
             pre[li] = total
         state = {li: ar.init(net.layers[li], n) for li in inside}
+        gate = {li: gate_of(net, li) for li in inside}
+        own = {li: np.zeros((n, steps, net.layers[li].n_out), bool) for li in inside if gate[li] is not None}
         for li in inside:
             spikes[li] = np.zeros((n, steps, net.layers[li].n_out), bool)
             if rec is not None:
@@ -137,6 +142,10 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
                 counted: list[int] | None = [] if count_saturation else None
                 xx = ar.drive(L, np.broadcast_to(acc, (n, L.n_out)))
                 z = ar.step(L, xx, state[li], counted)
+                g = gate[li]
+                if g is not None:  # its source is an earlier layer: this step's spikes are there
+                    own[li][:, t] = z
+                    z = apply_gate(g.op, np.asarray(z, bool), cast(np.ndarray, spikes[g.source])[:, t])
                 cast(np.ndarray, spikes[li])[:, t] = z
                 saturations[li] += sum(counted or ())
                 if rec is not None:
@@ -146,8 +155,9 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
         for li in inside:
             if rec is not None:
                 rec[li]["spikes"] = spikes[li]  # type: ignore[assignment]
+                neurons = {**rec[li], "spikes": own[li]} if li in own else rec[li]  # rest: the neurons' own
                 performed += activity.layer_updates(
-                    has_input[li], activity.changed_of(rec[li]), net.layers[li].n_out
+                    has_input[li], activity.changed_of(neurons), net.layers[li].n_out
                 ).sum(axis=1)
             if li == n_layers - 1:
                 v_last = state[li][1]

@@ -21,7 +21,7 @@ import numpy as np
 
 from edgesnn.errors import ModelFileError
 from edgesnn.formats.nir_conv import export_nodes
-from edgesnn.ir import IF, LI, LIF, CubaLIF, Network
+from edgesnn.ir import IF, LI, LIF, CubaLIF, Network, SpikeGate
 
 FORMAT_VERSION = 1
 _PARAMS = ("tau", "tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")
@@ -105,6 +105,10 @@ def to_nir(net: Network) -> nir.NIRGraph:
         "edgesnn.input_spec": json.dumps(net.input_spec),
         "edgesnn.meta": json.dumps(net.meta),
     }
+    if net.gates:  # NIR has no spike-element-wise OR / IAND node: edgesnn's own metadata carries them
+        md["edgesnn.gates"] = json.dumps(
+            [{"layer": f"lif{g.layer}", "source": f"lif{g.source}", "op": g.op} for g in net.gates]
+        )
     # NIR 1.0's type inference takes a Conv2d's input channels from weight.shape[1], which is
     # C_in / groups: a grouped convolution fails its check although the graph is right
     grouped = any(L.conv is not None and L.conv.groups > 1 for L in (*net.layers, *net.connections))
@@ -138,3 +142,25 @@ def exact_neurons(node, dt: float):
     except KeyError as e:
         raise ModelFileError(f"edgesnn node metadata lacks {e}") from None
     raise ModelFileError(f"NIR node type {type(node).__name__} is not supported here")
+
+
+def gates_from(md: dict, populations: list[str]) -> tuple[SpikeGate, ...]:
+    """The SEW gates ``to_nir`` wrote into an edgesnn graph's metadata, by population node name
+    (``populations`` in layer order)."""
+    text = md.get("edgesnn.gates")
+    if not text:
+        return ()
+    index = {name: i for i, name in enumerate(populations)}
+    try:
+        return tuple(SpikeGate(index[g["layer"]], index[g["source"]], g["op"]) for g in json.loads(text))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"the graph's edgesnn.gates metadata is invalid ({e!r})") from None
+
+
+def gate_warnings(net: Network) -> list[str]:
+    """What another tool reading ``to_nir(net)`` will not run: the gates live in metadata only."""
+    return [
+        f"layer {g.layer}'s SEW {g.op.upper()} gate (with layer {g.source}) is in edgesnn metadata only: "
+        "NIR has no spike-element-wise OR/IAND node, so other tools run that layer ungated"
+        for g in net.gates
+    ]

@@ -24,6 +24,7 @@ import numpy as np
 
 from edgesnn.errors import ModelFileError
 from edgesnn.formats.nir_conv import is_structured, per_channel, structured
+from edgesnn.formats.nir_float import gates_from
 from edgesnn.formats.nir_linear import LINEAR_TYPES, apply, compose
 from edgesnn.formats.nir_neurons import NEURON_TYPES, ImportReport, neurons_of
 from edgesnn.ir import LI, LIF, Connection, Conv2d, ConvGeometry, CubaLIF, Dense, Network
@@ -247,6 +248,7 @@ def import_general(
             dt=step,
             sources=tuple(sources),
             connections=tuple(connections),
+            gates=gates_from(md, order) if "edgesnn.format" in md else (),
             **_provenance(md, source, rep),
         )
     except ValueError as e:

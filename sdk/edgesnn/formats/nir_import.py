@@ -35,7 +35,7 @@ from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.formats import qmodel
 from edgesnn.formats.nir_conv import is_structured, per_channel, structured
-from edgesnn.formats.nir_float import to_nir
+from edgesnn.formats.nir_float import gates_from, to_nir
 from edgesnn.formats.nir_graph import import_general
 from edgesnn.formats.nir_linear import LINEAR_TYPES, compose
 from edgesnn.formats.nir_neurons import (
@@ -88,6 +88,7 @@ def import_graph(
     shape = _shape(graph.nodes[inputs[0]].input_type["input"])
     n_inputs = int(math.prod(shape))
     layers: list = []
+    populations: list[str] = []  # their node names, for the metadata that names nodes
     chain: list = []
     cur, visited = inputs[0], {inputs[0]}
 
@@ -164,6 +165,7 @@ def import_graph(
                 weight=gain[:, None] * w, bias=gain * b + extra_bias, neurons=neurons, recurrent=recurrent, pool=pool
             )
         layers.append(layer)
+        populations.append(name)
         rep.layers.append(
             {
                 "neuron": type(node).__name__,
@@ -189,6 +191,7 @@ def import_graph(
             input_spec=json.loads(md.get("edgesnn.input_spec", "{}")),
             meta=json.loads(md.get("edgesnn.meta", "{}")),
             name=str(md.get("edgesnn.name", "network")),
+            gates=gates_from(md, populations),
         )
     else:
         net = Network(

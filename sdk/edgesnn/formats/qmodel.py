@@ -14,6 +14,7 @@ import numpy as np
 from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint.qnetwork import QuantConnection, QuantLayer, QuantNetwork
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
+from edgesnn.ir.graph import SpikeGate
 
 FORMAT = "edgesnn.qsnn"
 FORMAT_VERSION = 1
@@ -47,6 +48,8 @@ def to_bytes(qnet: QuantNetwork) -> bytes:
     if not qnet.is_chain:  # a graph (ir.graph); a chain's file stays as it was
         header["sources"] = list(qnet.sources)
         header["connections"] = [c.as_dict() for c in qnet.connections]
+        if qnet.gates:
+            header["gates"] = [g.as_dict() for g in qnet.gates]
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
     for i, L in enumerate(qnet.layers):
         for name in _TABLES:
@@ -96,6 +99,7 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> QuantNetwork:
             dialect=header.get("dialect", "edgesnn"),  # files written before dialects existed
             sources=tuple(header.get("sources", ())),
             connections=tuple(connections),
+            gates=tuple(SpikeGate(**g) for g in header.get("gates", [])),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{source}: invalid quantized model ({e})") from None

@@ -9,7 +9,9 @@ A network is a directed graph. Its nodes are the network input (index -1) and th
 
 A population sums the synaptic input of every connection entering it (NIR's meaning of several
 edges into one node; a spike-element-wise ADD of two populations, as in SEW-ResNet, is the same
-thing: one connection from each). An edge from an earlier layer (or the input) reads spikes of the
+thing: one connection from each). The non-linear SEW functions are ``SpikeGate`` records: the
+spikes a gated layer emits are ``OR`` or ``IAND`` of its neurons' spikes and an earlier layer's.
+An edge from an earlier layer (or the input) reads spikes of the
 same timestep; an edge whose source is the target itself or a later layer closes a cycle and reads
 the previous timestep's spikes, as a recurrent weight does.
 
@@ -126,6 +128,59 @@ class Connection(EdgeShape):
         connection_shapes(w, self.conv, self.pool)
 
 
+#: SEW-ResNet's non-linear spike-element-wise functions (Fang et al. 2021), on spikes a, s in {0, 1}
+GATE_OPS = ("or", "iand")
+
+
+@dataclass(frozen=True)
+class SpikeGate:
+    """The spikes layer ``layer`` emits, to every reader (later layers, back-edges, the record),
+    are a spike-element-wise function of its neurons' own spikes ``a`` and the spikes layer
+    ``source`` emits in the same timestep ``s`` (an earlier layer of the same shape)::
+
+        or:    z[j] = a[j] OR s[j]             = a + s - a*s
+        iand:  z[j] = (NOT a[j]) AND s[j]      = (1 - a) * s
+
+    as in a SEW-ResNet block, where ``a`` is the residual path's last population and ``s`` the
+    block's input. The neurons' state (v, i, reset) follows ``a``; the gate only changes what
+    leaves the layer. A spike-element-wise ADD is a ``Connection`` instead (it feeds a population).
+    The same record serves the float IR and the integer contract."""
+
+    layer: int
+    source: int
+    op: str
+
+    def __post_init__(self):
+        for name in ("layer", "source"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        if self.op not in GATE_OPS:
+            raise ValueError(f"gate on layer {self.layer}: op {self.op!r} is not one of {', '.join(GATE_OPS)}")
+
+    def as_dict(self) -> dict:
+        return {"layer": self.layer, "source": self.source, "op": self.op}
+
+
+def check_gates(layers: tuple, gates: tuple) -> None:
+    """Validate a network's gates; the error names the layer and the value."""
+    seen: set[int] = set()
+    for g in gates:
+        if not isinstance(g, SpikeGate):
+            raise ValueError(f"gate {g!r} is not a SpikeGate")
+        if not 0 <= g.layer < len(layers):
+            raise ValueError(f"gate: layer {g.layer} is not a layer (0 … {len(layers) - 1})")
+        where = f"layer {g.layer}: its {g.op.upper()} gate"
+        if g.layer in seen:
+            raise ValueError(f"layer {g.layer} has two gates; a layer's spikes pass one gate")
+        seen.add(g.layer)
+        if not 0 <= g.source < g.layer:
+            raise ValueError(f"{where} reads {g.source}, which must be a layer before it (not the input)")
+        a, b = layers[g.layer], layers[g.source]
+        if tuple(a.out_shape) != tuple(b.out_shape):
+            raise ValueError(f"{where} reads layer {g.source}, which makes {tuple(b.out_shape)}, not {tuple(a.out_shape)}")
+        if a.recurrent is not None:
+            raise ValueError(f"{where}: a gated layer has no recurrent weights (they would read the gated spikes)")
+
+
 def _node(i: int) -> str:
     return "the input" if i < 0 else f"layer {i}"
 
@@ -138,7 +193,9 @@ def _reads(shape_out: tuple[int, ...] | None, n_out: int, edge: Any, where: str)
         raise ValueError(f"{where} reads a {edge.in_shape} map but its source makes {shape_out}")
 
 
-def check_graph(n_inputs: int, layers: tuple, sources: tuple[int, ...], connections: tuple) -> tuple[int, ...]:
+def check_graph(
+    n_inputs: int, layers: tuple, sources: tuple[int, ...], connections: tuple, gates: tuple = ()
+) -> tuple[int, ...]:
     """Validate a graph (float or integer); the error names the layer or connection and the value.
 
     ``sources`` is empty (a chain) or one source per layer, each earlier than the layer.
@@ -182,8 +239,11 @@ def check_graph(n_inputs: int, layers: tuple, sources: tuple[int, ...], connecti
             raise ValueError(f"{where} gives {c.n_out} values but layer {c.target} has {tgt.n_out} neurons")
         if c.conv is not None and tuple(c.conv.out_shape) != tuple(tgt.out_shape) and len(tgt.out_shape) == 3:
             raise ValueError(f"{where} makes a {c.conv.out_shape} map but layer {c.target} is {tgt.out_shape}")
+    check_gates(layers, gates)
     reach = {n_layers - 1}
     outgoing: dict[int, set[int]] = {}
+    for g in gates:  # the source's spikes leave through the gated layer
+        outgoing.setdefault(g.source, set()).add(g.layer)
     for li, s in enumerate(srcs):
         outgoing.setdefault(s, set()).add(li)
     for c in connections:
@@ -208,6 +268,24 @@ def incoming(net: Any, target: int) -> list[tuple[int, Any]]:
     return [(srcs[target], net.layers[target])] + [(c.source, c) for c in net.connections if c.target == target]
 
 
+def gate_of(net: Any, layer: int) -> SpikeGate | None:
+    """The gate on ``layer``'s spikes, or None."""
+    return next((g for g in getattr(net, "gates", ()) if g.layer == layer), None)
+
+
+def apply_gate(op: str, a, s):
+    """A gate's spikes from the neurons' own ``a`` and the source's ``s``: numpy bool or
+    integer arrays, or torch tensors in {0, 1} (then differentiable: a + s - a*s, (1 - a)*s)."""
+    if isinstance(a, np.ndarray) and a.dtype == bool:
+        s = np.asarray(s, bool)
+        return a | s if op == "or" else ~a & s
+    if op == "or":
+        return a + s - a * s
+    return (1 - a) * s
+
+
 def is_chain(net: Any) -> bool:
     """True when every layer reads the one before it and nothing else (today's firmware shape)."""
+    if getattr(net, "gates", ()):
+        return False
     return not net.connections and (not net.sources or tuple(net.sources) == tuple(range(-1, len(net.layers) - 1)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgesnn.ir.graph import Connection, check_graph
+from edgesnn.ir.graph import Connection, SpikeGate, check_graph
 from edgesnn.ir.layers import Conv2d, Dense, Layer
 
 READOUTS = ("spike_count",)
@@ -27,7 +27,8 @@ class Network:
     A graph (``ir.graph``): ``sources[l]`` is the layer (or -1, the input) whose spikes layer
     ``l``'s own weights read, earlier than ``l``; empty means ``l - 1``. ``connections`` add more
     synaptic input into a layer, from the input or any layer; one that closes a cycle reads the
-    previous timestep. Layers are evaluated in index order within a timestep.
+    previous timestep. ``gates`` (``ir.graph.SpikeGate``) make a layer emit SEW-ResNet's OR or IAND
+    of its spikes and an earlier layer's. Layers are evaluated in index order within a timestep.
 
     ``input_spec`` records how inputs were encoded (data set, encoding, timesteps) so that later
     stages can reproduce them; ``meta`` records provenance (training settings, quantization-aware
@@ -43,11 +44,13 @@ class Network:
     meta: dict[str, Any] = field(default_factory=dict)
     sources: tuple[int, ...] = ()
     connections: tuple[Connection, ...] = ()
+    gates: tuple[SpikeGate, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "sources", tuple(int(s) for s in self.sources))
         object.__setattr__(self, "connections", tuple(self.connections))
+        object.__setattr__(self, "gates", tuple(sorted(self.gates, key=lambda g: g.layer)))
         if int(self.n_inputs) < 1:
             raise ValueError(f"n_inputs must be >= 1, got {self.n_inputs!r}")
         if not self.layers:
@@ -58,7 +61,7 @@ class Network:
         for i, c in enumerate(self.connections):
             if not isinstance(c, Connection):
                 raise ValueError(f"connection {i} has unsupported type {type(c).__name__}")
-        sources = check_graph(int(self.n_inputs), self.layers, self.sources, self.connections)
+        sources = check_graph(int(self.n_inputs), self.layers, self.sources, self.connections, self.gates)
         object.__setattr__(self, "sources", sources)
         if not (self.dt > 0):
             raise ValueError(f"dt must be > 0, got {self.dt!r}")

@@ -13,7 +13,12 @@ weights read (pooled by a ``pool`` before it); each further one is a connection 
 layer reads the one before it. Names must be earlier layers (or ``input``): a layer's own spikes of
 the previous step are ``recurrent = true``. A dense layer's further inputs are weight matrices; a
 convolution's are maps of its own output shape, added one to one with a learned weight per
-channel (a residual connection into the population).
+channel (a residual connection into the population: SEW-ResNet's ADD).
+
+SEW-ResNet's other block outputs are gates on a layer's spikes (``ir.graph.SpikeGate``):
+``sew = "or"`` or ``"iand"`` with ``sew_with = "h2"`` makes the layer emit ``a OR s`` or
+``(NOT a) AND s`` of its own spikes ``a`` and the spikes ``s`` of ``h2``, an earlier layer of
+the same shape (the block's input); every later reader gets the gated spikes.
 
 Every network ends with a dense layer of one neuron per class, added when the file's last
 layer is not already one with ``units = "classes"``. Files are TOML (``[[layer]]`` tables) or
@@ -24,13 +29,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import tomllib
 
 from edgesnn.errors import ArchitectureError
 from edgesnn.ir.geometry import ConvGeometry, Pool2d
+from edgesnn.ir.graph import GATE_OPS
 
 #: Built-in architectures; ``mlp`` has one dense layer per hidden size (--hidden).
 BUILTIN = {
@@ -58,6 +64,7 @@ class LayerSpec:
     source: int = -2  # the layer (or -1, the input) its own weights read; -2: the one before it
     extra: tuple[tuple[int, int], ...] = ()  # a graph's further inputs: (source, its size) each
     name: str = ""
+    gate: tuple[str, int] | None = None  # a SEW gate on its spikes: (op, the earlier layer it reads)
 
 
 def _int(spec: dict, key: str, default: int | None, where: str) -> int:
@@ -196,6 +203,11 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
                     name=names[i],
                 )
                 shapes[len(out)] = (units,)
+            gate = _gate(s, where, known, shapes, shapes[len(out)])
+            if gate is not None:
+                if spec.recurrent:
+                    raise ArchitectureError(f"{where}: a gated layer (sew) cannot be recurrent")
+                spec = replace(spec, gate=gate)
             known[names[i]] = len(out)
             out.append(spec)
         except ArchitectureError:
@@ -205,6 +217,24 @@ def resolve(specs: list[dict], input_shape: tuple[int, ...], classes: int) -> li
     if pool_spec is not None:
         raise ArchitectureError(f"{pool_spec['where']}: pooling must come before a layer")
     return out
+
+
+def _gate(s: dict, where: str, known: dict[str, int], shapes: dict, own: tuple[int, ...]) -> tuple[str, int] | None:
+    """A layer spec's SEW gate (``sew``, ``sew_with``), checked; None without one."""
+    op, other = s.get("sew"), s.get("sew_with")
+    if op is None and other is None:
+        return None
+    if op not in GATE_OPS:
+        raise ArchitectureError(f"{where}: sew must be one of {', '.join(map(repr, GATE_OPS))}, got {op!r}")
+    if not isinstance(other, str) or other not in known or known[other] < 0:
+        raise ArchitectureError(
+            f"{where}: sew_with must name an earlier layer ({', '.join(k for k in known if k != 'input')}), got {other!r}"
+        )
+    if shapes[known[other]] != own:
+        raise ArchitectureError(
+            f"{where}: sew_with {other!r} makes {shapes[known[other]]} but the layer makes {own}; a gate joins equal shapes"
+        )
+    return str(op), known[other]
 
 
 def names_of(known: dict[str, int], index: int) -> str:

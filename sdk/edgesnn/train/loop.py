@@ -14,7 +14,7 @@ from edgesnn._validate import require_at_least_one
 from edgesnn.data.datasets import open_any
 from edgesnn.errors import ArchitectureError
 from edgesnn.fixedpoint.simulate import simulate_float
-from edgesnn.ir import LIF, Connection, Conv2d, ConvGeometry, Dense, Network
+from edgesnn.ir import LIF, Connection, Conv2d, ConvGeometry, Dense, Network, SpikeGate
 from edgesnn.train import arch
 from edgesnn.train import distributed as dist
 from edgesnn.train.kit_qat import KitNet, kit_network
@@ -209,6 +209,7 @@ def to_network(model: SpikingNet | KitNet, cfg: TrainConfig, n_inputs: int, spec
         name=f"{cfg.dataset}-snn",
         sources=tuple(i - 1 if s == -2 else s for i, s in enumerate(sources)),
         connections=connections,
+        gates=tuple(SpikeGate(i, sp.gate[1], sp.gate[0]) for i, sp in enumerate(model.specs) if sp.gate is not None),
     )
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.quantize import THRESHOLD_HEADROOM
 from edgesnn.ir.geometry import Pool2d
+from edgesnn.ir.graph import apply_gate
 from edgesnn.train.arch import LayerSpec
 
 if TYPE_CHECKING:
@@ -275,7 +276,7 @@ class SpikingNet(torch.nn.Module):
                 a = decay / C.DECAY_ONE if self.qat else decay
                 bounds = (float(lo), float(hi)) if self.qat else (0.0, 0.0)
                 s, v = LIFRecurrence.apply(cur, thr.to(cur.dtype), a, self.slope, bool(self.qat), *bounds)
-                spikes.append(s)
+                spikes.append(self._gated(sp, s, spikes))
                 continue
             v = torch.zeros(n, sp.units, dtype=cur.dtype, device=cur.device)
             z = torch.zeros_like(v)
@@ -290,8 +291,17 @@ class SpikingNet(torch.nn.Module):
                 v = v - z.detach() * thr
                 out.append(z)
             s = torch.stack(out, dim=1)
-            spikes.append(s)
-        return s, v
+            spikes.append(self._gated(sp, s, spikes))
+        return spikes[-1], v
+
+    @staticmethod
+    def _gated(sp: LayerSpec, s: torch.Tensor, spikes: list[torch.Tensor]) -> torch.Tensor:
+        """A SEW gate (``ir.graph.SpikeGate``) on the layer's spikes: OR / IAND with an earlier
+        layer's, in {0, 1} and differentiable through both (surrogate gradients)."""
+        if sp.gate is None:
+            return s
+        op, src = sp.gate
+        return apply_gate(op, s, spikes[src].to(s.dtype))
 
 
 class SpikingMLP(SpikingNet):
