@@ -25,9 +25,9 @@ from edgesnn.formats.nir_float import to_nir
 from edgesnn.formats.nir_import import import_graph
 from edgesnn.ir import LIF, Conv2d, ConvGeometry, Dense, Network, Pool2d
 from edgesnn.train import arch
-from edgesnn.train.snn import SpikingNet
 from tests import reference
 from tests.host_c import host_bit_exact
+from tests.qat_check import trains_as_simulated
 from tests.strategies import conv_networks, spike_inputs
 from tests.toolchains import import_or_skip, need_tools
 
@@ -124,32 +124,19 @@ def test_simulator_equals_naive_reference_on_conv_networks(data):
 
 @pytest.mark.parametrize("pools", [("sum", "avg"), ("max", "avg"), ("avg", "max")])
 def test_qat_forward_equals_the_golden_simulator_bit_for_bit(pools):
-    specs = arch.resolve(
-        [
-            {"type": "conv", "channels": 4, "kernel": 3, "padding": 1},
-            {"type": "pool", "kind": pools[0], "kernel": 2},
-            {"type": "conv", "channels": 6, "kernel": 3, "stride": 2, "groups": 2},
-            {"type": "pool", "kind": pools[1], "kernel": 2},
-            {"type": "dense", "units": 12},
-        ],
-        (2, 12, 12),
-        5,
-    )
-    torch.manual_seed(0)
-    m = SpikingNet(specs, 288, 0.9, 1.0, qat={"weight_bits": 6, "state_bits": 20, "per_channel": True})
-    for prm in m.parameters():
-        prm.data *= 3
-    x = (torch.rand(6, 12, 288) < 0.2).float()
-    with torch.no_grad():
-        out, v = m(x)
-    from edgesnn.train.loop import TrainConfig, to_network
+    from edgesnn.train.loop import TrainConfig
 
-    net = to_network(m, TrainConfig(weight_bits=6, state_bits=20), 288)
+    layers = [
+        {"type": "conv", "channels": 4, "kernel": 3, "padding": 1},
+        {"type": "pool", "kind": pools[0], "kernel": 2},
+        {"type": "conv", "channels": 6, "kernel": 3, "stride": 2, "groups": 2},
+        {"type": "pool", "kind": pools[1], "kernel": 2},
+        {"type": "dense", "units": 12},
+    ]
+    qat = {"weight_bits": 6, "state_bits": 20, "per_channel": True}
+    cfg = TrainConfig(weight_bits=6, state_bits=20)
+    net, _, _ = trains_as_simulated(layers, (2, 12, 12), 5, qat, scale=3, rate=0.2, cfg=cfg)
     assert [type(L).__name__ for L in net.layers] == ["Conv2d", "Conv2d", "Dense", "Dense"]
-    r = simulate_int(quantize(net, weight_bits=6, state_bits=20), x.numpy().astype(bool))
-    assert r.counts.sum() > 0
-    assert np.array_equal(out.numpy().astype(bool), r.spikes)
-    assert np.array_equal(v.numpy(), r.v_last)  # the final membrane, exactly
 
 
 def test_architecture_files_and_errors(tmp_path):

@@ -15,6 +15,7 @@ from edgesnn.errors import ModelFileError
 from edgesnn.fixedpoint import quantize, simulate_float, simulate_int
 from edgesnn.formats import load_model, save_model
 from edgesnn.formats.nir_import import import_graph
+from tests.snntorch_fit import fit_on_spike_counts
 from tests.toolchains import import_or_skip
 
 torch = import_or_skip("torch")
@@ -78,21 +79,8 @@ def _run_torch(net, x, stateful_output: bool = True):
 @pytest.fixture(scope="module")
 def trained():
     """The skip network trained two epochs on digits, and its NIR graph from nirtorch's tracer."""
-    from snntorch import utils
-
-    net = _skip_net()
     x, y = encoded("digits", "train", {"timesteps": 15})
-    opt = torch.optim.Adam(net.parameters(), lr=5e-3)
-    for _ in range(2):
-        for idx in torch.randperm(len(y)).split(64):
-            utils.reset(net)
-            xb, counts = torch.from_numpy(x[idx.numpy()].astype(np.float32)), 0
-            for t in range(xb.shape[1]):
-                counts = counts + net(xb[:, t])[0]
-            loss = torch.nn.functional.cross_entropy(counts, torch.from_numpy(y[idx.numpy()]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    net = fit_on_spike_counts(_skip_net(), x, y, epochs=2)
 
     def leaky_node(m):  # what a user writes for nirtorch: snnTorch's Leaky in snnTorch's convention
         beta = m.beta.detach().numpy().reshape(-1).astype(np.float64)
@@ -164,39 +152,27 @@ def test_a_shared_node_after_a_sum_adds_its_bias_once():
     assert (conn.source, conn.target) in {(-1, 1), (0, 1)} and np.allclose(conn.weight, gain * w)
 
 
+def _conv3x3():
+    """A 2 -> 2 channel 3x3 convolution of ones on a 4x4 map, padded to keep its shape."""
+    return nir.Conv2d(
+        input_shape=(4, 4), weight=np.ones((2, 2, 3, 3)), stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(2)
+    )
+
+
+def _map_pop():
+    """A LIF population over a (2, 4, 4) feature map."""
+    return nir.LIF(
+        tau=np.full((2, 4, 4), 0.01), r=np.ones((2, 4, 4)), v_leak=np.zeros((2, 4, 4)), v_threshold=np.ones((2, 4, 4))
+    )
+
+
 def test_an_identity_skip_between_feature_maps_is_a_depthwise_one_by_one():
     nodes = {
         "input": nir.Input(input_type={"input": np.array([2, 4, 4])}),
-        "conv": nir.Conv2d(
-            input_shape=(4, 4),
-            weight=np.ones((2, 2, 3, 3)),
-            stride=1,
-            padding=1,
-            dilation=1,
-            groups=1,
-            bias=np.zeros(2),
-        ),
-        "a": nir.LIF(
-            tau=np.full((2, 4, 4), 0.01),
-            r=np.ones((2, 4, 4)),
-            v_leak=np.zeros((2, 4, 4)),
-            v_threshold=np.ones((2, 4, 4)),
-        ),
-        "b": nir.LIF(
-            tau=np.full((2, 4, 4), 0.01),
-            r=np.ones((2, 4, 4)),
-            v_leak=np.zeros((2, 4, 4)),
-            v_threshold=np.ones((2, 4, 4)),
-        ),
-        "conv2": nir.Conv2d(
-            input_shape=(4, 4),
-            weight=np.ones((2, 2, 3, 3)),
-            stride=1,
-            padding=1,
-            dilation=1,
-            groups=1,
-            bias=np.zeros(2),
-        ),
+        "conv": _conv3x3(),
+        "a": _map_pop(),
+        "b": _map_pop(),
+        "conv2": _conv3x3(),
         "output": nir.Output(output_type={"output": np.array([2, 4, 4])}),
     }
     edges = [("input", "conv"), ("conv", "a"), ("a", "conv2"), ("conv2", "b"), ("input", "b"), ("b", "output")]

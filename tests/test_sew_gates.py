@@ -108,11 +108,23 @@ def test_gates_travel_in_files_hashes_and_nir_round_trips(tmp_path):
     assert "edgesnn.gates" in to_nir(net).metadata
 
 
+def test_export_keeps_the_gates_and_says_other_tools_run_them_ungated(tmp_path):
+    from edgesnn.api.interop import export_nir
+    from edgesnn.api.model import load
+
+    net = _three(np.random.default_rng(7), SpikeGate(1, 0, "or"))
+    for m, name in ((net, "f.nir"), (quantize(net), "q.nir")):
+        res = export_nir(m, tmp_path / name)
+        assert len(res["warnings"]) == 1 and "layer 1's SEW OR gate" in res["warnings"][0]
+        assert "run that layer ungated" in res["warnings"][0]
+        assert load(tmp_path / name).gates == net.gates
+
+
 torch = import_or_skip("torch")
 
 from edgesnn.train.arch import resolve  # noqa: E402
-from edgesnn.train.loop import TrainConfig, to_network  # noqa: E402
 from edgesnn.train.snn import SpikingNet  # noqa: E402
+from tests.qat_check import trains_as_simulated  # noqa: E402
 
 #: two SEW blocks on a 6x6 map: stem, [conv, conv IAND stem], [conv, conv OR block 1]
 SEW = [
@@ -128,24 +140,9 @@ SEW = [
 
 @pytest.mark.parametrize("qat", [None, {"weight_bits": 8, "state_bits": 24, "per_channel": True}])
 def test_a_sew_gated_conv_net_trains_as_the_simulator_computes(qat):
-    torch.manual_seed(0)
-    specs = resolve(SEW, (1, 6, 6), 4)
-    m = SpikingNet(specs, 36, 0.9, 1.0, qat=qat)
-    for p in m.parameters():
-        p.data *= 2
-    x = (torch.rand(5, 12, 36) < 0.4).float()
-    with torch.no_grad():
-        out, v = m(x)
-    net = to_network(m, TrainConfig(), 36)
+    net, _, rec = trains_as_simulated(SEW, (1, 6, 6), 4, qat, scale=2, samples=5)
     assert net.gates == (SpikeGate(2, 0, "iand"), SpikeGate(4, 2, "or"))
-    xs = x.numpy().astype(bool)
-    if qat is None:
-        assert np.array_equal(simulate_float(net, xs).spikes, out.numpy().astype(bool))
-        return
-    sim = simulate_int(quantize(net), xs, record=True)
-    assert np.array_equal(sim.spikes, out.numpy().astype(bool)) and sim.spikes.sum() > 0
-    assert np.array_equal(v.numpy(), sim.v_last)
-    assert sim.recorded()[2]["spikes"].any() and sim.recorded()[4]["spikes"].any()
+    assert rec[2]["spikes"].any() and rec[4]["spikes"].any()
 
 
 def test_gradients_flow_through_both_sides_of_a_gate():
@@ -168,3 +165,15 @@ def test_bad_sew_specs_name_the_layer(extra, match):
     layers = [SEW[0], {**SEW[1], **extra}]
     with pytest.raises(ArchitectureError, match=match):
         resolve(layers, (1, 6, 6), 4)
+
+
+def test_a_dense_layer_reading_a_map_without_pooling_exports_with_its_flatten():
+    """NIR's type check needs Flatten between a feature map and a fully connected layer (graphs
+    with depthwise residuals skip that check, so a SEW net, which has none, found it)."""
+    layers = [{"type": "conv", "channels": 2, "kernel": 3, "padding": 1}, {"type": "dense", "units": 5}]
+    net, _, _ = trains_as_simulated(layers, (1, 6, 6), 3, None, scale=3)
+    g = to_nir(net)  # type-checked on construction
+    assert ("lif0", "flat1") in g.edges and ("flat1", "fc1") in g.edges
+    back, _ = import_graph(g)
+    x = np.random.default_rng(0).random((3, 10, 36)) < 0.4
+    assert np.array_equal(simulate_float(back, x).spikes, simulate_float(net, x).spikes)

@@ -58,30 +58,11 @@ def test_recurrent_layers_train_as_the_simulator_computes(qat):
     """Dense layers with recurrent weights (architecture files: recurrent = true): the QAT forward
     equals the golden simulator on every output spike and the final membrane; the float forward
     the float simulator's spikes."""
-    import numpy as np
-    import torch
+    from tests.qat_check import trains_as_simulated
 
-    from edgesnn.fixedpoint import quantize, simulate_int
-    from edgesnn.fixedpoint.simulate import simulate_float
-    from edgesnn.train.arch import resolve
-    from edgesnn.train.loop import TrainConfig, to_network
-    from edgesnn.train.snn import SpikingNet
-
-    specs = resolve([{"type": "dense", "units": 24, "recurrent": True}], (8,), 5)
-    torch.manual_seed(0)
-    m = SpikingNet(specs, 8, 0.9, 1.0, qat=qat)
-    for p in m.parameters():
-        p.data *= 4
-    x = (torch.rand(6, 20, 8) < 0.3).float()
-    with torch.no_grad():
-        out, v = m(x)
-    net = to_network(m, TrainConfig(), 8)
+    layers = [{"type": "dense", "units": 24, "recurrent": True}]
+    net, _, _ = trains_as_simulated(layers, (8,), 5, qat, scale=4, steps=20, rate=0.3)
     assert net.layers[0].recurrent is not None and net.layers[1].recurrent is None
-    xs = x.numpy().astype(bool)
-    r = simulate_int(quantize(net), xs) if qat else simulate_float(net, xs)
-    assert out.sum() > 0 and np.array_equal(out.numpy().astype(bool), r.spikes)
-    if qat:
-        assert np.array_equal(v.numpy(), r.v_last)
 
 
 def test_digits_rows_feeds_each_row_over_time():

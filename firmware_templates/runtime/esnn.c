@@ -306,7 +306,8 @@ static uint32_t edges_in(const esnn_model_t *m, const esnn_state_t *s, const esn
 }
 #endif
 
-uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
+/* One population's timestep: its neurons' own spikes into s->spikes + offset (esnn_step_layer). */
+static uint16_t population_step(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
 {
     const esnn_layer_t *L = &m->layers[l];
     /* `out` still lists this layer's spikes of the previous step: the recurrent input */
@@ -366,6 +367,55 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
     return n_out_spikes;
 }
 
+#if !defined(ESNN_CHAIN_ONLY)
+/* A SEW gate: the layer's list `a` (n_a, in its own buffer of n_out slots) becomes a OR src or
+ * (NOT a) AND src. The marks in s->seen (all zero between steps, as max pooling leaves them)
+ * are set and cleared here, so the result needs no second list; its order is not the contract's
+ * concern (every reader sums or marks). */
+static uint16_t apply_gate(const esnn_layer_t *L, esnn_state_t *s, uint16_t *a, uint16_t n_a, const uint16_t *src,
+                           uint16_t n_src)
+{
+    uint8_t *mark = s->seen;
+    uint16_t k, n = 0;
+    if (L->gate_op == ESNN_GATE_OR) {
+        for (k = 0; k < n_a; ++k)
+            mark[a[k]] = 1u;
+        n = n_a;
+        for (k = 0; k < n_src; ++k)
+            if (mark[src[k]] == 0u)
+                a[n++] = src[k];
+        for (k = 0; k < n_a; ++k) /* only a's were marked */
+            mark[a[k]] = 0u;
+        return n;
+    }
+    for (k = 0; k < n_src; ++k) /* IAND: the source's spikes ... */
+        mark[src[k]] = 1u;
+    for (k = 0; k < n_a; ++k) /* ... where the layer's own did not spike */
+        mark[a[k]] = 0u;
+    for (k = 0; k < n_src; ++k) {
+        if (mark[src[k]] != 0u) {
+            a[n++] = src[k];
+            mark[src[k]] = 0u;
+        }
+    }
+    return n;
+}
+#endif
+
+uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, const uint16_t *in, uint16_t n_in)
+{
+    uint16_t n = population_step(m, s, l, in, n_in);
+#if !defined(ESNN_CHAIN_ONLY)
+    const esnn_layer_t *L = &m->layers[l];
+    if (L->gate_op != ESNN_GATE_NONE) { /* its source is an earlier layer: this step's list */
+        const esnn_layer_t *G = &m->layers[L->gate_source];
+        n = apply_gate(L, s, s->spikes + L->offset, n, s->spikes + G->offset, s->n_spikes[L->gate_source]);
+        s->n_spikes[l] = n;
+    }
+#endif
+    return n;
+}
+
 void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, uint16_t n_events)
 {
     const uint16_t *in = events;
@@ -380,15 +430,19 @@ void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, u
     for (l = 0; l < m->n_layers; ++l) {
         const esnn_layer_t *L = &m->layers[l];
 #if !defined(ESNN_CHAIN_ONLY)
-        if (m->edges != 0) { /* a graph: the layer's own source, not necessarily the layer before */
-            in = L->source < 0 ? events : s->spikes + m->layers[L->source].offset;
-            n_in = L->source < 0 ? n_events : s->n_spikes[L->source];
-        }
-#endif
+        /* a graph: the layer's own source, not necessarily the layer before (a chain's source
+         * is the layer before: the same) */
+        in = L->source < 0 ? events : s->spikes + m->layers[L->source].offset;
+        n_in = L->source < 0 ? n_events : s->n_spikes[L->source];
         /* a layer at rest without input stays as it is: n_awake 0 means that its last step
-         * changed nothing and emitted no spike (so n_spikes[l] is 0 and no recurrent input) */
-        if (n_in == 0u && s->n_awake[l] == 0u && ESNN_EDGES_IN(m, s, L) == 0u)
+         * changed nothing and emitted no spike (so n_spikes[l] is 0 and no recurrent input).
+         * A gated layer emits its source's spikes too: it always runs (its neurons may idle). */
+        if (n_in == 0u && s->n_awake[l] == 0u && ESNN_EDGES_IN(m, s, L) == 0u && L->gate_op == ESNN_GATE_NONE)
             continue;
+#else
+        if (n_in == 0u && s->n_awake[l] == 0u)
+            continue;
+#endif
         n_in = esnn_step_layer(m, s, l, in, n_in);
         in = s->spikes + L->offset;
     }

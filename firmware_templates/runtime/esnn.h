@@ -14,7 +14,7 @@
 /* C99 compile-time check (C11's _Static_assert is not C99). */
 #define ESNN_STATIC_ASSERT(name, cond) typedef char esnn_static_assert_##name[(cond) ? 1 : -1]
 
-#define ESNN_ABI_VERSION 5
+#define ESNN_ABI_VERSION 6
 #define ESNN_CONTRACT_VERSION 1
 
 /* layer flags */
@@ -156,7 +156,15 @@ typedef struct esnn_layer_s {
     esnn_idle_fn idle; /* specialised update without input, or NULL for the generic one */
     int16_t source; /* whose spikes the own weights read: -1 the input, else an earlier layer */
     uint16_t first_edge, n_edges; /* its extra connections: model edges[first_edge ...] */
+    /* a SEW gate on the spikes it emits (docs/fixed-point.md, "Graphs"): ESNN_GATE_OR or
+     * ESNN_GATE_IAND with layer gate_source's spikes of this step, or ESNN_GATE_NONE */
+    int16_t gate_source;
+    uint8_t gate_op;
 } esnn_layer_t;
+
+#define ESNN_GATE_NONE 0u
+#define ESNN_GATE_OR 1u /* a OR s */
+#define ESNN_GATE_IAND 2u /* (NOT a) AND s */
 
 typedef struct esnn_model_s {
     uint32_t abi_version;
@@ -182,7 +190,7 @@ typedef struct esnn_state_s {
     int32_t *acc; /* scratch: 2 * max words */
     uint32_t *part; /* scratch: max words */
     uint16_t *events; /* scratch: a pooled input's events (models with pooling) */
-    uint8_t *seen; /* scratch, all zero between steps: windows already sent (max pooling) */
+    uint8_t *seen; /* scratch, all zero between steps: windows already sent (max pooling), a gate's marks */
     /* Idle skipping (docs/fixed-point.md, "Idle skipping"): per layer, the neurons that are not
      * known to be at rest (their last update without input changed their state or spiked), in
      * awake + offset; n_awake[l] of them, or ESNN_AWAKE_ALL. A neuron at rest is a fixed point of

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 from _common import best_of, best_process_s, process_env
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests/snntorch_fit.py
+from tests.snntorch_fit import fit_on_spike_counts  # noqa: E402
+
 SIZES = (64, 96, 10)
 
 
@@ -21,7 +24,6 @@ def _train_snntorch(x: np.ndarray, y: np.ndarray, epochs: int = 3):
     """A 64-96-10 snnTorch Leaky network trained on rate-coded digits, as a user would bring it."""
     import snntorch as snn
     import torch
-    from snntorch import utils
 
     torch.manual_seed(0)
 
@@ -38,19 +40,7 @@ def _train_snntorch(x: np.ndarray, y: np.ndarray, epochs: int = 3):
         def forward(self, s):
             return self.lif2(self.fc2(self.lif1(self.fc1(s))))
 
-    net = Net()
-    opt = torch.optim.Adam(net.parameters(), lr=5e-3)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(y)).split(64):
-            utils.reset(net)
-            xb, counts = torch.from_numpy(x[idx.numpy()].astype(np.float32)), 0
-            for t in range(xb.shape[1]):
-                counts = counts + net(xb[:, t])[0]
-            loss = torch.nn.functional.cross_entropy(counts, torch.from_numpy(y[idx.numpy()]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return net
+    return fit_on_spike_counts(Net(), x, y, epochs)
 
 
 def _snntorch_counts(net, x: np.ndarray, batch: int) -> np.ndarray:

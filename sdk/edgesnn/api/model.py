@@ -242,6 +242,8 @@ def quantize(
         from edgesnn.firmware.render import runtime_graph_problem
 
         res["graph_connections"] = len(qnet.connections)
+        if qnet.gates:
+            res["sew_gates"] = [g.as_dict() for g in qnet.gates]
         why = runtime_graph_problem(qnet)
         if why is not None:  # boards.rule_graph would refuse a build: the golden simulator only
             res["firmware_refuses"] = why

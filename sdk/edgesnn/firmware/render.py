@@ -18,7 +18,7 @@ from edgesnn.firmware.paths import templates_dir
 from edgesnn.fixedpoint import contract as C
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 #: The runtime's sources every build compiles (the serial protocol and plasticity come on top).
 RUNTIME_CORE = ("esnn.c", "esnn_conv.c")
 
@@ -97,6 +97,9 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
         )
     return out
 
+
+#: esnn_layer_t.gate_op of each SEW gate (esnn.h: ESNN_GATE_OR, ESNN_GATE_IAND)
+GATE_CODES = {"or": 1, "iand": 2}
 
 #: timesteps of PCM a STEP_PCM frame can hold (an audio model's frame buffers are sized for them)
 PCM_STEPS_PER_FRAME = 2
@@ -234,6 +237,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
     srcs = qnet.sources or tuple(range(-1, len(qnet.layers) - 1))
     by_target = sorted(range(len(qnet.connections)), key=lambda k: qnet.connections[k].target)  # stable
     edges = [_edge_record(qnet, qnet.connections[k]) for k in by_target]
+    gates = {g.layer: g for g in qnet.gates}
     layers, offset = [], 0
     max_words = layout.scratch_words(qnet)  # ESNN_MODEL_MAX_WORDS: the packed-sum scratch
     table_bytes = sum(model_table_bytes(qnet, specialise))
@@ -270,6 +274,8 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
                 "source": srcs[li],
                 "first_edge": next((k for k, e in enumerate(edges) if e["target"] == li), 0),
                 "n_edges": sum(e["target"] == li for e in edges),
+                "gate_source": gates[li].source if li in gates else -1,
+                "gate_op": GATE_CODES[gates[li].op] if li in gates else 0,
             }
         )
         any_cuba |= L.current_based
@@ -287,6 +293,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         "n_outputs": qnet.n_outputs,
         "layers": layers,
         "edges": edges,
+        "graph": not qnet.is_chain,
         "total_neurons": offset,
         "current_slots": offset if any_cuba else 1,
         "has_current": any_cuba,

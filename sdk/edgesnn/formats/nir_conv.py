@@ -130,11 +130,15 @@ def per_channel(values: np.ndarray, channels: int, what: str, where: str) -> np.
     return rows[:, 0].copy()
 
 
-def export_nodes(layer, i: int | str) -> tuple[dict, list[str]]:
+def export_nodes(layer, i: int | str, source_shape: tuple[int, ...] | None = None) -> tuple[dict, list[str]]:
     """NIR nodes (name -> node, in chain order) for a layer's pooling, Flatten and synapses; for a
-    graph's ``Connection`` (no bias: the target's bias is on its own connection) the same."""
+    graph's ``Connection`` (no bias: the target's bias is on its own connection) the same.
+    ``source_shape``: what its source makes, when a fully connected layer without pooling reads
+    a feature map (NIR's types need the Flatten between them)."""
     nodes: dict = {}
     shape = layer.in_shape
+    if layer.pool is None and layer.conv is None and source_shape is not None and len(source_shape) == 3:
+        shape = tuple(source_shape)
     if layer.pool is not None:
         p = layer.pool
         cls = nir.AvgPool2d if p.kind == "avg" else nir.SumPool2d

@@ -82,8 +82,11 @@ def to_nir(net: Network) -> nir.NIRGraph:
             prev = name
         edges.append((prev, nrn))
 
+    def made(s: int) -> tuple[int, ...] | None:  # the shape a source makes
+        return (tuple(first) if len(first) == 3 else None) if s < 0 else tuple(net.layers[s].out_shape)
+
     for i, layer in enumerate(net.layers):
-        syn, chain = export_nodes(layer, i)
+        syn, chain = export_nodes(layer, i, made(srcs[i]))
         nodes.update(syn)
         nrn = f"lif{i}"
         nodes[nrn] = _neuron_node(layer.neurons, net.dt, layer.out_shape)
@@ -92,7 +95,7 @@ def to_nir(net: Network) -> nir.NIRGraph:
             nodes[f"rec{i}"] = nir.Linear(weight=np.array(layer.recurrent))
             edges += [(nrn, f"rec{i}"), (f"rec{i}", nrn)]
     for k, c in enumerate(net.connections):  # a graph's other connections: their own linear nodes
-        syn, chain = export_nodes(c, f"c{k}_")
+        syn, chain = export_nodes(c, f"c{k}_", made(c.source))
         nodes.update(syn)
         chain_into("input" if c.source < 0 else f"lif{c.source}", chain, f"lif{c.target}")
     nodes["output"] = nir.Output(output_type={"output": np.array(net.layers[-1].out_shape)})
