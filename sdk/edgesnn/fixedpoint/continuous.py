@@ -19,6 +19,7 @@ import numpy as np
 
 from edgesnn.fixedpoint import decision as D
 from edgesnn.fixedpoint.activity import AwakeCounter
+from edgesnn.fixedpoint.continuous_graph import graph_chunk
 from edgesnn.fixedpoint.kernels import fan_out, pooled_events
 from edgesnn.fixedpoint.qnetwork import QuantNetwork
 from edgesnn.fixedpoint.simulate import _IntKernel
@@ -62,10 +63,9 @@ class StreamRunner:
     def __init__(self, qnet: QuantNetwork, rule: D.DecisionRule | None = None):
         if qnet.dialect not in ("edgesnn",):
             raise ValueError(f"continuous inference runs the edgesnn dialect; this model is {qnet.dialect}")
-        if not qnet.is_chain:
-            raise ValueError("continuous inference runs chains of layers so far; this model is a graph")
         self.qnet, self.rule = qnet, rule
         self.kernels = [_IntKernel(L, qnet.state_bits, qnet.weight_bits, "numpy") for L in qnet.layers]
+        # (a graph runs step by step in continuous_graph; the kernels serve chains)
         self.state = StreamState.zeros(qnet, rule)
 
     def run(self, x: np.ndarray, record: bool = False) -> ChunkResult:
@@ -73,6 +73,8 @@ class StreamRunner:
         x = np.asarray(x, bool)
         if x.ndim != 2 or x.shape[1] != self.qnet.n_inputs:
             raise ValueError(f"a stream chunk must have shape (timesteps, {self.qnet.n_inputs}), got {x.shape}")
+        if not self.qnet.is_chain:  # a graph: step by step (continuous_graph)
+            return self._finish(graph_chunk(self.qnet, self.state, x, record), x.shape[0])
         T = x.shape[0]
         s = x
         synops = 0
@@ -120,20 +122,25 @@ class StreamRunner:
                     entry["i"] = is_
                 rec.append(entry)
             s = out
+        return self._finish(
+            {
+                "spikes": s,
+                "synops": synops,
+                "neuron_updates": int(step_upd.sum()),
+                "record": rec,
+                "per_step_synops": step_syn,
+                "per_step_updates": step_upd if record else None,
+                "layer_spikes": layer_spikes,
+            },
+            T,
+        )
+
+    def _finish(self, fields: dict, T: int) -> ChunkResult:
+        """The decision rule on the chunk's output spikes, and the step count."""
         steps = classes = np.zeros(0, np.int64)
         if self.rule is not None:
             assert self.state.decision is not None
-            steps, classes, self.state.decision = D.run(self.rule, s, self.state.decision)
+            steps, classes, self.state.decision = D.run(self.rule, fields["spikes"], self.state.decision)
             steps = steps + self.state.step
         self.state.step += T
-        return ChunkResult(
-            spikes=s,
-            synops=synops,
-            neuron_updates=int(step_upd.sum()),
-            detect_steps=steps,
-            detect_classes=classes,
-            record=rec,
-            per_step_synops=step_syn,
-            per_step_updates=step_upd if record else None,
-            layer_spikes=layer_spikes,
-        )
+        return ChunkResult(detect_steps=steps, detect_classes=classes, **fields)

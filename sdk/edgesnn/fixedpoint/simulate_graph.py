@@ -115,7 +115,7 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
                 else:
                     late[li].append((s, edge, s >= li))
             if L.recurrent is not None:
-                late[li].append((li, _Recurrent(L.recurrent), True))
+                late[li].append((li, Recurrent(L.recurrent), True))
             pre[li] = total
         state = {li: ar.init(net.layers[li], n) for li in inside}
         gate = {li: gate_of(net, li) for li in inside}
@@ -177,7 +177,7 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
     )
 
 
-class _Recurrent:
+class Recurrent:
     """A layer's own recurrent weight as an edge from the layer to itself (previous step)."""
 
     conv = None
@@ -186,3 +186,8 @@ class _Recurrent:
     def __init__(self, weight: np.ndarray):
         self.weight = weight
         self.fan_in = int(weight.shape[1])
+
+
+def integer_arith(net: Any) -> _Arith:
+    """The contract's arithmetic for ``net`` (continuous_graph runs it step by step)."""
+    return _Arith(net, True)
