@@ -62,7 +62,9 @@ def sew_net(seed: int, ops: tuple[str, ...], channels: int, side: int) -> Networ
 @given(data=st.data())
 def test_random_gated_graphs_bit_exact_on_host_c(tmp_path_factory, sanitize, data):
     qnet = data.draw(gated())
-    x = data.draw(st.sampled_from([spike_inputs(qnet.n_inputs, max_samples=4, max_steps=12), idle_inputs(qnet.n_inputs)]))
+    x = data.draw(
+        st.sampled_from([spike_inputs(qnet.n_inputs, max_samples=4, max_steps=12), idle_inputs(qnet.n_inputs)])
+    )
     sim, _ = host_bit_exact(qnet, data.draw(x), tmp_path_factory.mktemp("g"), sanitize)
     assert sim.membrane_updates is not None
 
@@ -74,7 +76,9 @@ def test_sew_resnets_bit_exact_on_host_c(tmp_path_factory, sanitize, data):
     ops = tuple(data.draw(st.lists(st.sampled_from(["or", "iand", "add"]), min_size=1, max_size=3)))
     net = sew_net(data.draw(st.integers(0, 2**31 - 1)), ops, data.draw(st.integers(1, 4)), 6)
     qnet = quantize(net, weight_bits=data.draw(st.sampled_from([6, 8])))
-    x = data.draw(st.sampled_from([spike_inputs(qnet.n_inputs, max_samples=3, max_steps=10), idle_inputs(qnet.n_inputs)]))
+    x = data.draw(
+        st.sampled_from([spike_inputs(qnet.n_inputs, max_samples=3, max_steps=10), idle_inputs(qnet.n_inputs)])
+    )
     host_bit_exact(qnet, data.draw(x), tmp_path_factory.mktemp("s"), sanitize)
 
 

@@ -35,7 +35,9 @@ def gated_graph(seed: int, n_layers: int, n_conn: int, cuba: bool) -> Network:
         conns.append(Connection(s, t, rng.normal(0, 0.5, (n, n_in if s < 0 else n))))
     for li in range(n_layers - 1):  # every layer reaches the output
         conns.append(Connection(li, n_layers - 1, rng.normal(0, 0.5, (n, n))))
-    return Network(n_inputs=n_in, layers=tuple(layers), sources=tuple(sources), connections=tuple(conns), gates=tuple(gates))
+    return Network(
+        n_inputs=n_in, layers=tuple(layers), sources=tuple(sources), connections=tuple(conns), gates=tuple(gates)
+    )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -78,7 +80,10 @@ def test_a_gate_changes_what_the_layer_emits_as_its_definition_says(op):
     "gate, match",
     [
         (SpikeGate(1, 1, "or"), r"layer 1: its OR gate reads 1, which must be a layer before it"),
-        (SpikeGate(1, -1, "iand"), r"layer 1: its IAND gate reads -1, which must be a layer before it \(not the input\)"),
+        (
+            SpikeGate(1, -1, "iand"),
+            r"layer 1: its IAND gate reads -1, which must be a layer before it \(not the input\)",
+        ),
         (SpikeGate(2, 0, "or"), r"layer 2: its OR gate reads layer 0, which makes \(5,\), not \(3,\)"),
         (SpikeGate(5, 0, "or"), r"gate: layer 5 is not a layer"),
     ],
@@ -158,7 +163,10 @@ def test_gradients_flow_through_both_sides_of_a_gate():
     [
         ({"sew": "xor", "sew_with": "stem"}, r"layer 1 \('conv'\): sew must be one of 'or', 'iand', got 'xor'"),
         ({"sew": "or", "sew_with": "nope"}, r"layer 1 \('conv'\): sew_with must name an earlier layer \(stem\)"),
-        ({"sew": "or", "sew_with": "stem", "channels": 4}, r"sew_with 'stem' makes \(3, 6, 6\) but the layer makes \(4, 6, 6\)"),
+        (
+            {"sew": "or", "sew_with": "stem", "channels": 4},
+            r"sew_with 'stem' makes \(3, 6, 6\) but the layer makes \(4, 6, 6\)",
+        ),
     ],
 )
 def test_bad_sew_specs_name_the_layer(extra, match):

@@ -259,7 +259,9 @@ class QuantNetwork:
         for ci, c in enumerate(self.connections):
             _check_within(f"connection {ci} weight", c.weight, -q, q)
         if not self.is_chain and self.dialect != "edgesnn":
-            raise ValueError(f"the {self.dialect} dialect takes chains only; this model is a graph (connections or gates)")
+            raise ValueError(
+                f"the {self.dialect} dialect takes chains only; this model is a graph (connections or gates)"
+            )
         dialects.check_network(self)
         fe = self.front_end
         if fe is not None and fe.channels != self.n_inputs:

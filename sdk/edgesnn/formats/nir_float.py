@@ -160,8 +160,9 @@ def gates_from(md: dict, populations: list[str]) -> tuple[SpikeGate, ...]:
         raise ModelFileError(f"the graph's edgesnn.gates metadata is invalid ({e!r})") from None
 
 
-def gate_warnings(net: Network) -> list[str]:
-    """What another tool reading ``to_nir(net)`` will not run: the gates live in metadata only."""
+def gate_warnings(net) -> list[str]:
+    """What another tool reading ``to_nir(net)`` will not run: the gates live in metadata only.
+    ``net``: a float or a quantized network (both hold ``gates``)."""
     return [
         f"layer {g.layer}'s SEW {g.op.upper()} gate (with layer {g.source}) is in edgesnn metadata only: "
         "NIR has no spike-element-wise OR/IAND node, so other tools run that layer ungated"

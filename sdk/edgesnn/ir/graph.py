@@ -176,7 +176,9 @@ def check_gates(layers: tuple, gates: tuple) -> None:
             raise ValueError(f"{where} reads {g.source}, which must be a layer before it (not the input)")
         a, b = layers[g.layer], layers[g.source]
         if tuple(a.out_shape) != tuple(b.out_shape):
-            raise ValueError(f"{where} reads layer {g.source}, which makes {tuple(b.out_shape)}, not {tuple(a.out_shape)}")
+            raise ValueError(
+                f"{where} reads layer {g.source}, which makes {tuple(b.out_shape)}, not {tuple(a.out_shape)}"
+            )
         if a.recurrent is not None:
             raise ValueError(f"{where}: a gated layer has no recurrent weights (they would read the gated spikes)")
 
