@@ -185,3 +185,16 @@ def test_a_dense_layer_reading_a_map_without_pooling_exports_with_its_flatten():
     back, _ = import_graph(g)
     x = np.random.default_rng(0).random((3, 10, 36)) < 0.4
     assert np.array_equal(simulate_float(back, x).spikes, simulate_float(net, x).spikes)
+
+
+def test_the_example_resnets_resolve_for_saccade_digits():
+    """examples/*.toml at saccade-digits --downsample 2's shape: the SEW one has two IAND gates."""
+    from pathlib import Path
+
+    from edgesnn.train.arch import load
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    sew = resolve(load(str(root / "sew_saccade.toml")), (2, 16, 16), 10)
+    assert [sp.gate for sp in sew if sp.gate] == [("iand", 1), ("iand", 4)] and len(sew) == 8
+    add = resolve(load(str(root / "resnet_saccade.toml")), (2, 16, 16), 10)
+    assert [len(sp.extra) for sp in add] == [0, 0, 0, 1, 0, 0, 1, 0]
