@@ -122,10 +122,45 @@ def test_graphs_the_runtime_does_not_take_are_refused_by_the_board_rule_before_a
     rng = np.random.default_rng(0)
     g = ConvGeometry((1, 4, 4), 2, (3, 3), (1, 1), (1, 1))
     conv = Conv2d(weight=rng.normal(0, 1, g.weight_shape), bias=np.zeros(2), neurons=_lif(g.n_out), conv=g)
-    pooled = Connection(0, 1, rng.normal(0, 1, (3, 8)), pool=Pool2d("sum", (2, 2), (2, 4, 4)))
+    overlapping = Pool2d("sum", (2, 2), (2, 4, 4), (1, 1))  # windows that do not tile the map
+    pooled = Connection(0, 1, rng.normal(0, 1, (3, overlapping.n_out)), pool=overlapping)
     net = Network(16, (conv, _dense(rng, 3, g.n_out)), connections=(pooled,))
     with pytest.raises(
         FitError, match=r"rule graph on board qemu-mps2-an385: .*connection 0 \(layer 0 -> layer 1\) pools"
     ):
         build(quantize(net), get_board("qemu-mps2-an385"), tmp_path)
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def _pooled_net(seed: int, kinds: tuple[str, str]) -> Network:
+    """A convolution, a hidden dense layer and a readout; connections that pool: the input map
+    into the hidden layer, the convolution's map into the readout (sum or max, 2x2)."""
+    rng = np.random.default_rng(seed)
+    g = ConvGeometry((2, 6, 6), 3, (3, 3), (1, 1), (1, 1))
+    conv = Conv2d(weight=rng.normal(0, 0.8, g.weight_shape), bias=np.zeros(3), neurons=_lif(g.n_out), conv=g)
+    p_in, p_map = Pool2d(kinds[0], (2, 2), (2, 6, 6)), Pool2d(kinds[1], (3, 3), (3, 6, 6))
+    conns = (
+        Connection(-1, 1, rng.normal(0.3, 0.5, (8, p_in.n_out)), pool=p_in),
+        Connection(0, 2, rng.normal(0.2, 0.5, (3, p_map.n_out)), pool=p_map),
+    )
+    return Network(72, (conv, _dense(rng, 8, g.n_out), _dense(rng, 3, 8)), connections=conns)
+
+
+@pytest.mark.parametrize("kinds", [("sum", "max"), ("max", "sum")])
+@pytest.mark.parametrize("sanitize", [False, True], ids=["strict-warnings", "asan-ubsan"])
+def test_connections_that_pool_bit_exact_on_host_c(kinds, sanitize, tmp_path):
+    qnet = quantize(_pooled_net(2, kinds))
+    x = np.random.default_rng(3).random((4, 12, 72)) < 0.3
+    x[:, 5:9] = False  # idle steps: the pooled connections are silent too
+    sim, _ = host_bit_exact(qnet, x, tmp_path, sanitize)
+    assert all(r["spikes"].any() for r in sim.recorded())
+
+
+@pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-sifive-e"])
+def test_connections_that_pool_bit_exact_on_emulated_boards(name, tmp_path):
+    board = get_board(name)
+    need_board_tools(board)
+    qnet = quantize(_pooled_net(2, ("sum", "max")))
+    x = np.random.default_rng(1).random((5, 12, 72)) < 0.3
+    res = verify(qnet, board, x, tmp_path)
+    assert res["mismatches"] == 0 and res["samples"] == 5, res

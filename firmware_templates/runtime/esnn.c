@@ -377,7 +377,7 @@ static uint16_t apply_gate(const esnn_layer_t *L, esnn_state_t *s, uint16_t *a, 
 {
     uint8_t *mark = s->seen;
     uint16_t k, n = 0;
-    if (L->gate_op == ESNN_GATE_OR) {
+    if (L->flags & ESNN_GATE_OR) {
         for (k = 0; k < n_a; ++k)
             mark[a[k]] = 1u;
         n = n_a;
@@ -407,7 +407,7 @@ uint16_t esnn_step_layer(const esnn_model_t *m, esnn_state_t *s, uint16_t l, con
     uint16_t n = population_step(m, s, l, in, n_in);
 #if !defined(ESNN_CHAIN_ONLY)
     const esnn_layer_t *L = &m->layers[l];
-    if (L->gate_op != ESNN_GATE_NONE) { /* its source is an earlier layer: this step's list */
+    if (L->flags & ESNN_GATED) { /* its source is an earlier layer: this step's list */
         const esnn_layer_t *G = &m->layers[L->gate_source];
         n = apply_gate(L, s, s->spikes + L->offset, n, s->spikes + G->offset, s->n_spikes[L->gate_source]);
         s->n_spikes[l] = n;
@@ -437,7 +437,7 @@ void esnn_step(const esnn_model_t *m, esnn_state_t *s, const uint16_t *events, u
         /* a layer at rest without input stays as it is: n_awake 0 means that its last step
          * changed nothing and emitted no spike (so n_spikes[l] is 0 and no recurrent input).
          * A gated layer emits its source's spikes too: it always runs (its neurons may idle). */
-        if (n_in == 0u && s->n_awake[l] == 0u && ESNN_EDGES_IN(m, s, L) == 0u && L->gate_op == ESNN_GATE_NONE)
+        if (n_in == 0u && s->n_awake[l] == 0u && ESNN_EDGES_IN(m, s, L) == 0u && (L->flags & ESNN_GATED) == 0u)
             continue;
 #else
         if (n_in == 0u && s->n_awake[l] == 0u)

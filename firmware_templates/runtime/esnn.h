@@ -22,6 +22,11 @@
 #define ESNN_RECURRENT 2u /* has recurrent weights (own spikes of the previous step) */
 #define ESNN_RESET_SUBTRACT 4u /* reset by subtraction; otherwise to v_reset */
 #define ESNN_FAST32 8u /* every intermediate provably fits int32 (set by the generator) */
+/* a SEW gate on the spikes the layer emits (docs/fixed-point.md, "Graphs"), with layer
+ * gate_source's spikes of this step: at most one of the two */
+#define ESNN_GATE_OR 16u /* a OR s */
+#define ESNN_GATE_IAND 32u /* (NOT a) AND s */
+#define ESNN_GATED (ESNN_GATE_OR | ESNN_GATE_IAND)
 
 /*
  * Weight tables are laid out for the kernel: one row per presynaptic neuron (so a spike reads
@@ -132,6 +137,9 @@ typedef struct {
     /* into a convolutional layer: a one-to-one connection from a map of its shape (a residual:
      * neuron j of the source adds dw[its channel] to neuron j), one weight per channel; else NULL */
     const int32_t *dw;
+    /* pooling of the source's spike map before the rows (into a fully connected layer), or
+     * NULL; its events go to the layer's pooling scratch once the layer's own are summed */
+    const esnn_pool_t *pool;
 } esnn_edge_t;
 
 typedef struct esnn_layer_s {
@@ -156,15 +164,10 @@ typedef struct esnn_layer_s {
     esnn_idle_fn idle; /* specialised update without input, or NULL for the generic one */
     int16_t source; /* whose spikes the own weights read: -1 the input, else an earlier layer */
     uint16_t first_edge, n_edges; /* its extra connections: model edges[first_edge ...] */
-    /* a SEW gate on the spikes it emits (docs/fixed-point.md, "Graphs"): ESNN_GATE_OR or
-     * ESNN_GATE_IAND with layer gate_source's spikes of this step, or ESNN_GATE_NONE */
+    /* the layer whose spikes a SEW gate (flags ESNN_GATE_OR or ESNN_GATE_IAND) joins, else -1;
+     * it fills the record's tail padding, so the record is as large as without it */
     int16_t gate_source;
-    uint8_t gate_op;
 } esnn_layer_t;
-
-#define ESNN_GATE_NONE 0u
-#define ESNN_GATE_OR 1u /* a OR s */
-#define ESNN_GATE_IAND 2u /* (NOT a) AND s */
 
 typedef struct esnn_model_s {
     uint32_t abi_version;

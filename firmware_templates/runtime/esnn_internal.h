@@ -17,16 +17,25 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
                         uint16_t n_in);
 
 #if !defined(ESNN_CHAIN_ONLY)
-/* The events a graph's connection reads now (esnn_edge_t): the input's, or its source's spike list. */
+/* The events a graph's connection reads now (esnn_edge_t): the input's, or its source's spike
+ * list, pooled into s->events when the connection pools (which overwrites a layer's own pooled
+ * events: callers take them after the layer's own rows are summed, or before it maps them). */
 static inline const uint16_t *esnn_edge_events(const esnn_model_t *m, const esnn_state_t *s, const esnn_edge_t *E,
                                                uint16_t *n)
 {
+    const uint16_t *ev;
     if (E->source < 0) {
         *n = s->n_input;
-        return s->input;
+        ev = s->input;
+    } else {
+        *n = s->n_spikes[E->source];
+        ev = s->spikes + m->layers[E->source].offset;
     }
-    *n = s->n_spikes[E->source];
-    return s->spikes + m->layers[E->source].offset;
+    if (E->pool != 0 && *n > 0u) {
+        *n = E->pool->map(E->pool, ev, *n, s->events, s->seen);
+        return s->events;
+    }
+    return ev;
 }
 #endif
 

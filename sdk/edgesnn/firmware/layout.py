@@ -123,8 +123,10 @@ def weight_words(qnet: QuantNetwork, index: int) -> int:
 
 
 def pooled_scratch(qnet: QuantNetwork) -> tuple[int, int]:
-    """(event slots, flags) the pooling scratch buffers need (1 each when unused): the flags
-    serve max pooling and a SEW gate's marks (one per neuron of the gated layer)."""
-    events = max((L.n_in for L in qnet.layers if L.pool is not None), default=1)
-    seen = max((L.pool.n_out for L in qnet.layers if L.pool is not None and L.pool.kind == "max"), default=1)
+    """(event slots, flags) the pooling scratch buffers need (1 each when unused), for layers'
+    and connections' pooling: the flags serve max pooling and a SEW gate's marks (one per
+    neuron of the gated layer)."""
+    pooled = [e for e in (*qnet.layers, *qnet.connections) if e.pool is not None]  # a graph's connections pool too
+    events = max((e.n_in for e in pooled), default=1)
+    seen = max((e.pool.n_out for e in pooled if e.pool.kind == "max"), default=1)
     return events, max([seen] + [qnet.layers[g.layer].n_out for g in qnet.gates])

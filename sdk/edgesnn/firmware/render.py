@@ -84,8 +84,10 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
         fast = specialise and specialised_update(L, qnet) is not None
         per = L.conv.out_channels if L.conv is not None else L.n_out
         shapes = (32 if L.conv is not None else 0) + (20 if L.pool is not None else 0)  # the records on 32-bit cores
-        edges = sum(  # rows, or one word per channel, plus the record
-            (c.weight.size if c.conv is not None else packed_rows(c.weight)[0].size) + 3
+        edges = sum(  # rows, or one word per channel, plus the record (and its pooling's)
+            (c.weight.size if c.conv is not None else packed_rows(c.weight)[0].size)
+            + 4
+            + (5 if c.pool is not None else 0)
             for c in qnet.connections
             if c.target == i
         )
@@ -98,8 +100,8 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
     return out
 
 
-#: esnn_layer_t.gate_op of each SEW gate (esnn.h: ESNN_GATE_OR, ESNN_GATE_IAND)
-GATE_CODES = {"or": 1, "iand": 2}
+#: esnn_layer_t.flags of each SEW gate (esnn.h: ESNN_GATE_OR, ESNN_GATE_IAND)
+GATE_FLAGS = {"or": 16, "iand": 32}
 
 #: timesteps of PCM a STEP_PCM frame can hold (an audio model's frame buffers are sized for them)
 PCM_STEPS_PER_FRAME = 2
@@ -150,8 +152,8 @@ def runtime_graph_problem(qnet: QuantNetwork) -> str | None:
     for k, c in enumerate(qnet.connections):
         tgt = qnet.layers[c.target]
         where = f"connection {k} (layer {c.source} -> layer {c.target})"
-        if c.pool is not None:
-            return f"{where} pools its input; the runtime's connections do not pool"
+        if c.pool is not None and (tgt.conv is not None or not c.pool.tiles):
+            return f"{where} pools its input into a convolution, or with stride != kernel; the runtime's connections pool tiled maps into fully connected layers"
         if tgt.conv is None and c.conv is not None:
             return f"{where} is a convolution into a fully connected layer"
         if tgt.conv is not None and not _one_to_one(c, qnet):
@@ -162,12 +164,16 @@ def runtime_graph_problem(qnet: QuantNetwork) -> str | None:
 def _edge_record(qnet: QuantNetwork, c) -> dict:
     """A connection's tables for ``esnn_edge_t``: packed rows (columns in the device's order of
     the source's spikes), or one weight per channel for a one-to-one connection."""
-    rec = {"source": c.source, "target": c.target, "n_in": c.n_in, "w": None, "dw": None}
+    rec = {"source": c.source, "target": c.target, "n_in": c.n_syn, "w": None, "dw": None, "pool": None}
     if c.conv is not None:
         rec["dw"] = np.asarray(c.weight).reshape(-1)
         return rec
     w = c.weight
-    if c.source >= 0 and qnet.layers[c.source].conv is not None:  # a map's spikes come in HWC order
+    from_map = c.source >= 0 and qnet.layers[c.source].conv is not None  # a map's spikes come in HWC order
+    if c.pool is not None:  # pooled events come in HWC order whatever the source's order
+        rec["pool"] = _pool_record(c, from_map)
+        w = w[:, layout.hwc_order(c.pool.out_shape)]
+    elif from_map:
         w = w[:, layout.hwc_order(qnet.layers[c.source].conv.out_shape)]
     rec["w"] = packed_rows(w)[0].ravel()
     return rec
@@ -250,6 +256,7 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
         r = None if L.recurrent is None else packed_rows(L.recurrent)[0]
         flags = (1 if L.current_based else 0) | (2 if r is not None else 0) | (4 if L.reset == "subtract" else 0)
         flags |= 8 if fits_int32(L, qnet) else 0
+        flags |= GATE_FLAGS[gates[li].op] if li in gates else 0
         update = specialised_update(L, qnet) if specialise else None
         # per neuron, or per output channel for a convolution
         params = {n: layout.channel_values(L, n) if L.conv is not None else getattr(L, n) for n in layout.PARAMS}
@@ -275,7 +282,6 @@ def render_model(qnet: QuantNetwork, learn_layer: int | None = None, specialise:
                 "first_edge": next((k for k, e in enumerate(edges) if e["target"] == li), 0),
                 "n_edges": sum(e["target"] == li for e in edges),
                 "gate_source": gates[li].source if li in gates else -1,
-                "gate_op": GATE_CODES[gates[li].op] if li in gates else 0,
             }
         )
         any_cuba |= L.current_based
