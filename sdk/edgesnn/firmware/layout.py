@@ -10,6 +10,8 @@ connected layer that reads a map are permuted to the device's order here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgesnn.fixedpoint.qnetwork import QuantLayer, QuantNetwork
@@ -126,7 +128,8 @@ def pooled_scratch(qnet: QuantNetwork) -> tuple[int, int]:
     """(event slots, flags) the pooling scratch buffers need (1 each when unused), for layers'
     and connections' pooling: the flags serve max pooling and a SEW gate's marks (one per
     neuron of the gated layer)."""
-    pooled = [e for e in (*qnet.layers, *qnet.connections) if e.pool is not None]  # a graph's connections pool too
+    edges: list[Any] = [*qnet.layers, *qnet.connections]  # a graph's connections pool too
+    pooled = [e for e in edges if e.pool is not None]
     events = max((e.n_in for e in pooled), default=1)
     seen = max((e.pool.n_out for e in pooled if e.pool.kind == "max"), default=1)
     return events, max([seen] + [qnet.layers[g.layer].n_out for g in qnet.gates])
