@@ -164,3 +164,47 @@ def test_connections_that_pool_bit_exact_on_emulated_boards(name, tmp_path):
     x = np.random.default_rng(1).random((5, 12, 72)) < 0.3
     res = verify(qnet, board, x, tmp_path)
     assert res["mismatches"] == 0 and res["samples"] == 5, res
+
+
+def _shortcut_net(seed: int, groups: int) -> Network:
+    """A stem, a downsampling block (3x3 stride 2 to twice the channels, then 3x3) whose second
+    population also takes a projection shortcut from the stem (1x1 stride 2, a channel change),
+    and a 3x3 shortcut from the block's first population into the same population, then a
+    fully connected readout: convolutional connections that are not one to one."""
+    rng = np.random.default_rng(seed)
+    stem = ConvGeometry((1, 6, 6), 4, (3, 3), (1, 1), (1, 1))
+    down = ConvGeometry((4, 6, 6), 8, (3, 3), (2, 2), (1, 1), groups)
+    same = ConvGeometry((8, 3, 3), 8, (3, 3), (1, 1), (1, 1), groups)
+    proj = ConvGeometry((4, 6, 6), 8, (1, 1), (2, 2), (0, 0), groups)
+
+    def conv(g):
+        return Conv2d(
+            weight=rng.normal(0, 0.7, g.weight_shape), bias=np.zeros(g.out_channels), neurons=_lif(g.n_out), conv=g
+        )
+
+    layers = (conv(stem), conv(down), conv(same), _dense(rng, 3, same.n_out))
+    conns = (
+        Connection(0, 2, rng.normal(0.3, 0.5, proj.weight_shape), conv=proj),
+        Connection(1, 2, rng.normal(0.0, 0.4, same.weight_shape), conv=same),
+    )
+    return Network(36, layers, connections=conns)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("sanitize", [False, True], ids=["strict-warnings", "asan-ubsan"])
+def test_convolutional_shortcuts_bit_exact_on_host_c(groups, sanitize, tmp_path):
+    qnet = quantize(_shortcut_net(4, groups))
+    x = np.random.default_rng(5).random((4, 12, 36)) < 0.3
+    x[:, 4:8] = False
+    sim, _ = host_bit_exact(qnet, x, tmp_path, sanitize)
+    assert all(r["spikes"].any() for r in sim.recorded())
+
+
+@pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-microbit", "qemu-sifive-e"])
+def test_convolutional_shortcuts_bit_exact_on_emulated_boards(name, tmp_path):
+    board = get_board(name)
+    need_board_tools(board)
+    qnet = quantize(_shortcut_net(4, 1))
+    x = np.random.default_rng(1).random((5, 12, 36)) < 0.3
+    res = verify(qnet, board, x, tmp_path)
+    assert res["mismatches"] == 0 and res["samples"] == 5, res

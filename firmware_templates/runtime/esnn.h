@@ -113,7 +113,7 @@ typedef struct {
  * position; channel co of group g is lane g * 2 * words_g + (co - g * cog). Neurons are indexed
  * (oy * out_w + ox) * out_c + co, and the per-neuron parameter tables of a convolutional layer
  * hold one entry per output channel. */
-typedef struct {
+typedef struct esnn_conv_s {
     uint16_t in_c, in_h, in_w;
     uint16_t out_c, out_h, out_w;
     uint8_t kh, kw, sh, sw, ph, pw;
@@ -140,6 +140,9 @@ typedef struct {
     /* pooling of the source's spike map before the rows (into a fully connected layer), or
      * NULL; its events go to the layer's pooling scratch once the layer's own are summed */
     const esnn_pool_t *pool;
+    /* into a convolutional layer: a convolution of the target's output shape and grouping
+     * (a shortcut: strided, 3x3, a channel change), its tap rows in `w`; else NULL */
+    const struct esnn_conv_s *conv;
 } esnn_edge_t;
 
 typedef struct esnn_layer_s {

@@ -258,6 +258,28 @@ static void clear_words(uint32_t *part, uint32_t n)
 /* One timestep of a convolutional layer: events in chunks of at most m->chunk (the packed lanes
  * stay exact: each event adds at most one weight to each lane), then every neuron's update: the
  * generated one on the packed sums when one chunk held every event, else on the int32 sums. */
+#if !defined(ESNN_CHAIN_ONLY)
+/* A graph's convolutional connection into a convolution (esnn_edge_t.conv): its events' taps
+ * summed in packed chunks as the layer's own, then added to the int32 sums (same layout: the
+ * same output shape and grouping, so the same lanes). Returns the synaptic events. */
+static uint32_t conv_edge_sum(const esnn_model_t *m, esnn_state_t *s, const esnn_edge_t *E, const uint16_t *ev,
+                              uint16_t n, uint32_t total)
+{
+    const esnn_conv_t *K = E->conv;
+    uint16_t chunk = K->single_pass ? 65535u : m->chunk, start = 0;
+    uint32_t events = 0;
+    while (start < n) {
+        uint16_t end = (uint16_t)(n - start > chunk ? start + chunk : n);
+        esnn_cursor_t cur = ESNN_CURSOR_INIT;
+        clear_words(s->part, (total + 3u) & ~3u);
+        for (; start < end; ++start)
+            events += conv_event(K, E->w, s->part, ev[start], &cur);
+        esnn_unpack(s->acc, s->part, total, 0); /* adds: the sums hold the layer's own, or zeros */
+    }
+    return events;
+}
+#endif
+
 uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer_t *L, const uint16_t *in,
                         uint16_t n_in)
 {
@@ -271,7 +293,7 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
     int32_t *cur = (L->flags & ESNN_CUBA) ? s->i + L->offset : 0;
     uint16_t *out = s->spikes + L->offset;
     int have_input = n_in > 0u; /* 0: the first step without input after input (idle_layer) */
-    int residual = 0; /* a graph's one-to-one connections have events this step */
+    int residual = 0; /* a graph's connections (one to one, or convolutions) have events this step */
 #if !defined(ESNN_CHAIN_ONLY)
     for (g = 0; g < L->n_edges; ++g) {
         uint16_t n;
@@ -302,6 +324,10 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
             const esnn_edge_t *E = &m->edges[L->first_edge + e];
             uint16_t n;
             const uint16_t *ev = esnn_edge_events(m, s, E, &n);
+            if (E->conv != 0) { /* a convolution of its own */
+                events += conv_edge_sum(m, s, E, ev, n, total);
+                continue;
+            }
             for (k = 0; k < n; ++k) {
                 uint32_t j = ev[k], c = j % K->out_c, pos = j / K->out_c;
                 s->acc[pos * lanes + 2u * (c / K->cog) * K->words_g + c % K->cog] += E->dw[c];

@@ -84,10 +84,11 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
         fast = specialise and specialised_update(L, qnet) is not None
         per = L.conv.out_channels if L.conv is not None else L.n_out
         shapes = (32 if L.conv is not None else 0) + (20 if L.pool is not None else 0)  # the records on 32-bit cores
-        edges = sum(  # rows, or one word per channel, plus the record (and its pooling's)
-            (c.weight.size if c.conv is not None else packed_rows(c.weight)[0].size)
-            + 4
+        edges = sum(  # rows, or one word per channel, plus the record (and its pooling's or convolution's)
+            _edge_words(c, qnet)
+            + 5
             + (5 if c.pool is not None else 0)
+            + (8 if c.conv is not None and not _one_to_one(c, qnet) else 0)
             for c in qnet.connections
             if c.target == i
         )
@@ -102,6 +103,14 @@ def model_table_bytes(qnet: QuantNetwork, specialise: bool = True) -> list[int]:
 
 #: esnn_layer_t.flags of each SEW gate (esnn.h: ESNN_GATE_OR, ESNN_GATE_IAND)
 GATE_FLAGS = {"or": 16, "iand": 32}
+
+
+def _edge_words(c, qnet: QuantNetwork) -> int:
+    """uint32 words of a connection's weight table."""
+    if c.conv is None:
+        return int(packed_rows(c.weight)[0].size)
+    return int(c.weight.size if _one_to_one(c, qnet) else layout.conv_rows(c).size)
+
 
 #: timesteps of PCM a STEP_PCM frame can hold (an audio model's frame buffers are sized for them)
 PCM_STEPS_PER_FRAME = 2
@@ -145,6 +154,18 @@ def _one_to_one(c, qnet: QuantNetwork) -> bool:
     )
 
 
+def _same_lanes(c, tgt) -> bool:
+    """A convolutional connection whose sums share the target convolution's packed lanes: the
+    same output shape and grouping, no pooling (``esnn_edge_t.conv``)."""
+    g = c.conv
+    return (
+        g is not None
+        and c.pool is None
+        and tuple(g.out_shape) == tuple(tgt.conv.out_shape)
+        and g.groups == tgt.conv.groups
+    )
+
+
 def runtime_graph_problem(qnet: QuantNetwork) -> str | None:
     """Why the C runtime cannot run this model's graph, or None: a chain, or a graph whose
     connections are fully connected into fully connected layers, or one-to-one (per channel)
@@ -156,20 +177,27 @@ def runtime_graph_problem(qnet: QuantNetwork) -> str | None:
             return f"{where} pools its input into a convolution, or with stride != kernel; the runtime's connections pool tiled maps into fully connected layers"
         if tgt.conv is None and c.conv is not None:
             return f"{where} is a convolution into a fully connected layer"
-        if tgt.conv is not None and not _one_to_one(c, qnet):
-            return f"{where} into a convolution is not one to one (a 1x1 per-channel weight from a map of its shape)"
+        if tgt.conv is not None and not (_one_to_one(c, qnet) or _same_lanes(c, tgt)):
+            return (
+                f"{where} into a convolution is neither one to one nor a convolution of the layer's output "
+                "shape and grouping"
+            )
     return None
 
 
 def _edge_record(qnet: QuantNetwork, c) -> dict:
     """A connection's tables for ``esnn_edge_t``: packed rows (columns in the device's order of
     the source's spikes), or one weight per channel for a one-to-one connection."""
-    rec = {"source": c.source, "target": c.target, "n_in": c.n_syn, "w": None, "dw": None, "pool": None}
-    if c.conv is not None:
+    rec = {"source": c.source, "target": c.target, "n_in": c.n_syn, "w": None, "dw": None, "pool": None, "conv": None}
+    from_map = c.source >= 0 and qnet.layers[c.source].conv is not None  # a map's spikes come in HWC order
+    if c.conv is not None and _one_to_one(c, qnet):
         rec["dw"] = np.asarray(c.weight).reshape(-1)
         return rec
+    if c.conv is not None:  # a convolution of its own into the target's sums (a shortcut)
+        rec["conv"] = _conv_record(c, from_map, qnet.weight_bits)
+        rec["w"] = layout.conv_rows(c).ravel()
+        return rec
     w = c.weight
-    from_map = c.source >= 0 and qnet.layers[c.source].conv is not None  # a map's spikes come in HWC order
     if c.pool is not None:  # pooled events come in HWC order whatever the source's order
         rec["pool"] = _pool_record(c, from_map)
         w = w[:, layout.hwc_order(c.pool.out_shape)]
