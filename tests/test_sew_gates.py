@@ -194,7 +194,8 @@ def test_the_example_resnets_resolve_for_saccade_digits():
     from edgesnn.train.arch import load
 
     root = Path(__file__).resolve().parents[1] / "examples"
-    sew = resolve(load(str(root / "sew_saccade.toml")), (2, 16, 16), 10)
-    assert [sp.gate for sp in sew if sp.gate] == [("iand", 1), ("iand", 4)] and len(sew) == 8
+    for name in ("sew_saccade.toml", "sew_wide_saccade.toml"):
+        sew = resolve(load(str(root / name)), (2, 16, 16), 10)
+        assert [sp.gate for sp in sew if sp.gate] == [("iand", 1), ("iand", 4)] and len(sew) == 8
     add = resolve(load(str(root / "resnet_saccade.toml")), (2, 16, 16), 10)
     assert [len(sp.extra) for sp in add] == [0, 0, 0, 1, 0, 0, 1, 0]
