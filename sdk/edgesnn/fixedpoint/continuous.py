@@ -64,8 +64,9 @@ class StreamRunner:
         if qnet.dialect not in ("edgesnn",):
             raise ValueError(f"continuous inference runs the edgesnn dialect; this model is {qnet.dialect}")
         self.qnet, self.rule = qnet, rule
-        self.kernels = [_IntKernel(L, qnet.state_bits, qnet.weight_bits, "numpy") for L in qnet.layers]
-        # (a graph runs step by step in continuous_graph; the kernels serve chains)
+        # a chain's kernels; a graph runs step by step in continuous_graph and needs none
+        chain = qnet.is_chain
+        self.kernels = [_IntKernel(L, qnet.state_bits, qnet.weight_bits, "numpy") for L in qnet.layers] if chain else []
         self.state = StreamState.zeros(qnet, rule)
 
     def run(self, x: np.ndarray, record: bool = False) -> ChunkResult:

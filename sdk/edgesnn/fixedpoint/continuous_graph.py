@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from edgesnn.fixedpoint.kernels import pooled_events, synaptic_events
-from edgesnn.fixedpoint.simulate_graph import Recurrent, integer_arith
-from edgesnn.ir import apply_gate, gate_of, incoming
+from edgesnn.fixedpoint.simulate_graph import edges_into, integer_arith
+from edgesnn.ir import apply_gate, gate_of
 
 
 def graph_chunk(qnet: Any, state: Any, x: np.ndarray, record: bool) -> dict[str, Any]:
@@ -25,16 +25,11 @@ def graph_chunk(qnet: Any, state: Any, x: np.ndarray, record: bool) -> dict[str,
     place); the fields of a ``ChunkResult`` but the decision rule's."""
     ar = integer_arith(qnet)
     T, n_layers = x.shape[0], len(qnet.layers)
-    edges = []
-    for li, L in enumerate(qnet.layers):
-        e = [(s, edge, s >= li) for s, edge in incoming(qnet, li)]
-        if L.recurrent is not None:
-            e.append((li, Recurrent(L.recurrent), True))
-        edges.append(e)
+    edges = [edges_into(qnet, li) for li in range(n_layers)]
     gates = [gate_of(qnet, li) for li in range(n_layers)]
     out = [np.zeros((T, L.n_out), bool) for L in qnet.layers]
-    vs = [np.zeros((T, L.n_out), np.int64) for L in qnet.layers] if record else None
-    cur = [np.zeros((T, L.n_out), np.int64) if L.current_based else None for L in qnet.layers] if record else None
+    vs = [np.zeros((T, L.n_out), np.int64) for L in qnet.layers] if record else []
+    cur = [np.zeros((T, L.n_out), np.int64) if L.current_based else None for L in qnet.layers] if record else []
     step_syn = np.zeros(T, np.int64)
     step_upd = np.zeros(T, np.int64)
     for t in range(T):
@@ -64,7 +59,7 @@ def graph_chunk(qnet: Any, state: Any, x: np.ndarray, record: bool) -> dict[str,
             step_upd[t] += state.awake[li].step(has_input, changed)
             g = gates[li]
             out[li][t] = apply_gate(g.op, z[0], out[g.source][t]) if g is not None else z[0]
-            if vs is not None and cur is not None:
+            if record:
                 vs[li][t] = st[1][0]
                 c = cur[li]
                 if c is not None:
@@ -73,14 +68,8 @@ def graph_chunk(qnet: Any, state: Any, x: np.ndarray, record: bool) -> dict[str,
         if T:
             state.layers[li][2] = out[li][T - 1 : T].copy()
     rec = None
-    if vs is not None and cur is not None:
-        rec = []
-        for li in range(n_layers):
-            entry = {"spikes": out[li], "v": vs[li]}
-            c = cur[li]
-            if c is not None:
-                entry["i"] = c
-            rec.append(entry)
+    if record:
+        rec = [{"spikes": o, "v": v, **({"i": c} if c is not None else {})} for o, v, c in zip(out, vs, cur)]
     return {
         "spikes": out[-1],
         "synops": int(step_syn.sum()),

@@ -80,6 +80,15 @@ class _Arith:
         return float_neuron_step(layer.neurons, x, state)
 
 
+def edges_into(net: Any, li: int) -> list[tuple[int, Any, bool]]:
+    """(source, edge, reads the previous step) of every edge into layer ``li``: ``incoming``'s,
+    then its own recurrent weight as an edge from itself."""
+    out = [(s, edge, s >= li) for s, edge in incoming(net, li)]
+    if net.layers[li].recurrent is not None:
+        out.append((li, Recurrent(net.layers[li].recurrent), True))
+    return out
+
+
 def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, count_saturation: bool = False):
     """Simulate a graph on checked input spikes ``x`` (N, T, n_inputs); a ``SimResult``."""
     ar = _Arith(net, integer)
@@ -102,10 +111,9 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
         pre: dict[int, np.ndarray | None] = {}
         late: dict[int, list[tuple[int, Any, bool]]] = {}
         for li in inside:
-            L = net.layers[li]
             total = None
             late[li] = []
-            for s, edge in incoming(net, li):
+            for s, edge, back in edges_into(net, li):
                 if s < a:  # known for every timestep: one GEMM
                     p = pooled_events(edge, src(s))
                     whole = ar.acc(edge, p.reshape(n * steps, -1)).reshape(n, steps, -1)
@@ -113,9 +121,7 @@ def run_graph(net: Any, x: np.ndarray, *, integer: bool, record: bool = False, c
                     synops += synaptic_events(edge, np.asarray(p).reshape(n, steps, -1))
                     has_input[li] |= np.asarray(p).reshape(n, steps, -1).any(axis=2)
                 else:
-                    late[li].append((s, edge, s >= li))
-            if L.recurrent is not None:
-                late[li].append((li, Recurrent(L.recurrent), True))
+                    late[li].append((s, edge, back))
             pre[li] = total
         state = {li: ar.init(net.layers[li], n) for li in inside}
         gate = {li: gate_of(net, li) for li in inside}
