@@ -16,6 +16,7 @@ from edgesnn.ir import Connection, Conv2d, ConvGeometry, Network, Pool2d
 from tests.host_c import host_bit_exact
 from tests.strategies import idle_inputs, spike_inputs
 from tests.test_graph import _dense, _lif, _random_graph
+from tests.test_sew_firmware import gated
 from tests.toolchains import need_board_tools
 
 pytestmark = pytest.mark.device
@@ -55,13 +56,15 @@ def test_random_graphs_with_mostly_idle_inputs_keep_idle_skipping_exact(tmp_path
     assert sim.membrane_updates is not None
 
 
+@pytest.mark.parametrize("kind", ["graph", "gated"])
 @pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-microbit", "qemu-sifive-e"])
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_random_graphs_bit_exact_on_emulated_boards(tmp_path_factory, name, data):
+def test_random_graphs_bit_exact_on_emulated_boards(tmp_path_factory, name, kind, data):
+    """Random graphs, and random graphs with SEW gates (tests/test_sew_firmware.py's)."""
     board = get_board(name)
     need_board_tools(board)
-    qnet = data.draw(graphs())
+    qnet = data.draw(graphs() if kind == "graph" else gated())
     x = data.draw(spike_inputs(qnet.n_inputs, max_samples=4, max_steps=10))
     res = verify(qnet, board, x, tmp_path_factory.mktemp("q"))
     assert res["mismatches"] == 0 and res["samples"] == x.shape[0], res

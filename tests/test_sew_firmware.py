@@ -104,15 +104,3 @@ def test_a_sew_resnet_bit_exact_on_emulated_boards(name, tmp_path):
     x = np.random.default_rng(1).random((6, 12, 36)) < 0.3
     res = verify(qnet, board, x, tmp_path)
     assert res["mismatches"] == 0 and res["samples"] == 6, res
-
-
-@pytest.mark.parametrize("name", ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-microbit", "qemu-sifive-e"])
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_random_gated_graphs_bit_exact_on_emulated_boards(tmp_path_factory, name, data):
-    board = get_board(name)
-    need_board_tools(board)
-    qnet = data.draw(gated())
-    x = data.draw(spike_inputs(qnet.n_inputs, max_samples=4, max_steps=10))
-    res = verify(qnet, board, x, tmp_path_factory.mktemp("q"))
-    assert res["mismatches"] == 0 and res["samples"] == x.shape[0], res

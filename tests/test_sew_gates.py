@@ -13,7 +13,7 @@ from edgesnn.formats import qmodel
 from edgesnn.formats.nir_float import to_nir
 from edgesnn.formats.nir_import import import_graph
 from edgesnn.ir import Connection, Network, SpikeGate
-from tests.test_graph import _dense, reference_int
+from tests.test_graph import _dense, equals_reference
 from tests.toolchains import import_or_skip
 
 
@@ -43,14 +43,7 @@ def gated_graph(seed: int, n_layers: int, n_conn: int, cuba: bool) -> Network:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), n_layers=st.integers(2, 5), n_conn=st.integers(0, 3), cuba=st.booleans())
 def test_random_gated_graphs_equal_the_reference_on_every_spike_and_state(seed, n_layers, n_conn, cuba):
-    net = gated_graph(seed, n_layers, n_conn, cuba)
-    q = quantize(net, weight_bits=6, state_bits=16)
-    x = np.random.default_rng(seed + 1).random((5, 12, 6)) < 0.4
-    sim = simulate_int(q, x, record=True)
-    ref_spikes, ref_v = reference_int(q, x)
-    for li, r in enumerate(sim.recorded()):
-        assert np.array_equal(r["spikes"], ref_spikes[li]), f"layer {li} spikes"
-        assert np.array_equal(r["v"], ref_v[li]), f"layer {li} membrane"
+    equals_reference(gated_graph(seed, n_layers, n_conn, cuba), seed)
 
 
 def _three(rng, gate: SpikeGate) -> Network:
