@@ -258,6 +258,20 @@ static void clear_words(uint32_t *part, uint32_t n)
 /* One timestep of a convolutional layer: events in chunks of at most m->chunk (the packed lanes
  * stay exact: each event adds at most one weight to each lane), then every neuron's update: the
  * generated one on the packed sums when one chunk held every event, else on the int32 sums. */
+/* Events ev[start, end) of convolution K (tap rows w) into the packed sums `part`, cleared
+ * first (`total` words); returns the synaptic events. A layer's own events and a graph's
+ * convolutional connection both sum their chunks here. */
+static inline uint32_t conv_chunk(const esnn_conv_t *K, const uint32_t *w, uint32_t *part, const uint16_t *ev,
+                                  uint16_t start, uint16_t end, uint32_t total)
+{
+    uint32_t events = 0;
+    esnn_cursor_t cur = ESNN_CURSOR_INIT;
+    clear_words(part, (total + 3u) & ~3u);
+    for (; start < end; ++start)
+        events += conv_event(K, w, part, ev[start], &cur);
+    return events;
+}
+
 #if !defined(ESNN_CHAIN_ONLY)
 /* A graph's convolutional connection into a convolution (esnn_edge_t.conv): its events' taps
  * summed in packed chunks as the layer's own, then added to the int32 sums (same layout: the
@@ -270,11 +284,9 @@ static uint32_t conv_edge_sum(const esnn_model_t *m, esnn_state_t *s, const esnn
     uint32_t events = 0;
     while (start < n) {
         uint16_t end = (uint16_t)(n - start > chunk ? start + chunk : n);
-        esnn_cursor_t cur = ESNN_CURSOR_INIT;
-        clear_words(s->part, (total + 3u) & ~3u);
-        for (; start < end; ++start)
-            events += conv_event(K, E->w, s->part, ev[start], &cur);
+        events += conv_chunk(K, E->w, s->part, ev, start, end, total);
         esnn_unpack(s->acc, s->part, total, 0); /* adds: the sums hold the layer's own, or zeros */
+        start = end;
     }
     return events;
 }
@@ -304,10 +316,8 @@ uint16_t esnn_step_conv(const esnn_model_t *m, esnn_state_t *s, const esnn_layer
     s->neuron_updates += L->n_out;
     while (start < n_in) {
         uint16_t end = (uint16_t)(n_in - start > chunk ? start + chunk : n_in);
-        esnn_cursor_t cur = ESNN_CURSOR_INIT;
-        clear_words(s->part, (total + 3u) & ~3u);
-        for (; start < end; ++start)
-            events += conv_event(K, L->w, s->part, in[start], &cur);
+        events += conv_chunk(K, L->w, s->part, in, start, end, total);
+        start = end;
         if (end == n_in && end <= chunk && L->update_packed != 0 && !residual) {
             s->synops += events; /* one chunk: the update reads the packed sums */
             return L->update_packed(v, s->part, out);
